@@ -1,0 +1,168 @@
+"""Shot lists: the plan of a video, as a model and as editable YAML.
+
+A shot list is what the planner writes, what a person may edit, and what the factory renders.
+Durations sum exactly to the video's duration; validation errors name the shot and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from videofactory.constants import MAX_DURATION_SECONDS
+from videofactory.errors import ShotListError
+
+__all__ = ["CameraMove", "Shot", "ShotList", "ShotType", "load_shotlist", "dump_shotlist"]
+
+#: Durations may differ from the total by this much (float rounding of frame-snapped lengths).
+DURATION_TOLERANCE_S = 1e-3
+
+
+class ShotType(str, Enum):
+    """The shot grammar a storyboard follows."""
+
+    establishing = "establishing"
+    wide = "wide"
+    medium = "medium"
+    close_up = "close_up"
+    action = "action"
+    detail = "detail"
+    closing = "closing"
+
+
+class CameraMove(str, Enum):
+    """Camera moves the scene workflows know (the simulator renders each of them)."""
+
+    static = "static"
+    pan_left = "pan_left"
+    pan_right = "pan_right"
+    pan_up = "pan_up"
+    pan_down = "pan_down"
+    zoom_in = "zoom_in"
+    zoom_out = "zoom_out"
+
+
+class Shot(BaseModel):
+    """One shot: a keyframe, a clip made from it, maybe a hero pass, and its narration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    duration: float = Field(gt=0, le=600)
+    prompt: str = Field(min_length=1, max_length=4000)
+    negative: str = Field(default="", max_length=4000)
+    shot_type: ShotType = ShotType.medium
+    camera: CameraMove = CameraMove.static
+    style: str = Field(default="", max_length=1000)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    narration: str = Field(default="", max_length=4000)
+    hero: bool = False
+    reference_image: str | None = None
+    #: ``continue`` starts from the previous shot's last frame (waits for its clip).
+    continuity: Literal["cut", "continue"] = "cut"
+
+
+class ShotList(BaseModel):
+    """A whole video plan: run-level descriptors and the shots in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    concept: str = Field(min_length=1, max_length=2000)
+    duration: float = Field(gt=0, le=MAX_DURATION_SECONDS)
+    style: str = ""
+    character: str = ""
+    setting: str = ""
+    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
+    width: int = Field(default=1280, ge=64, le=7680, multiple_of=2)
+    height: int = Field(default=720, ge=64, le=4320, multiple_of=2)
+    fps: int = Field(default=24, ge=1, le=120)
+    planner: str = "rules"
+    shots: list[Shot] = Field(min_length=1)
+
+    @field_validator("duration")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("duration must be a finite number of seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ShotList:
+        seen: set[str] = set()
+        for shot in self.shots:
+            if shot.id in seen:
+                raise ValueError(f"shot id {shot.id!r} is used twice; shot ids must be unique")
+            seen.add(shot.id)
+        if self.shots[0].continuity == "continue":
+            raise ValueError(
+                f"shot {self.shots[0].id!r}: the first shot cannot 'continue' (nothing before it)"
+            )
+        total = sum(s.duration for s in self.shots)
+        if abs(total - self.duration) > DURATION_TOLERANCE_S:
+            raise ValueError(
+                f"shot durations sum to {total:.3f} s but the video is {self.duration:.3f} s; "
+                "make them add up (or change 'duration')"
+            )
+        return self
+
+    def shot(self, shot_id: str) -> Shot:
+        """The shot with this id."""
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+
+def parse_shotlist(data: Any, *, source: str = "shot list") -> ShotList:
+    """Validate plain data as a ShotList; errors name the shot (by id) and the field."""
+    if not isinstance(data, dict):
+        raise ShotListError(f"{source}: expected a mapping with 'concept', 'duration' and 'shots'")
+    try:
+        return ShotList.model_validate(data)
+    except ValidationError as exc:
+        raise ShotListError(f"{source}: {_describe(exc, data)}") from exc
+
+
+def load_shotlist(path: Path) -> ShotList:
+    """Read a shot list YAML (or JSON) file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ShotListError(f"cannot read shot list {path}: {exc.strerror or exc}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ShotListError(f"shot list {path} is not valid YAML: {exc}") from exc
+    return parse_shotlist(data, source=str(path))
+
+
+def dump_shotlist(shotlist: ShotList) -> str:
+    """The shot list as YAML a person can edit (keys in model order, unicode kept)."""
+    data = shotlist.model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
+    shots = data.get("shots") if isinstance(data.get("shots"), list) else []
+    parts = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if len(loc) >= 2 and loc[0] == "shots" and isinstance(loc[1], int):
+            idx = loc[1]
+            raw = shots[idx] if idx < len(shots) else None
+            sid = raw.get("id") if isinstance(raw, dict) else None
+            name = f"shot {sid!r}" if sid else f"shot #{idx + 1}"
+            field = ".".join(str(p) for p in loc[2:]) or "(the shot)"
+            where = f"{name}, field {field!r}"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
