@@ -198,7 +198,9 @@ def _is_singular_noun(subject: str) -> bool:
     # "warrior" -> "a lone warrior"; "two knights", "robots", "my cat" stay as written.
     first = subject.split()[0].lower() if subject else ""
     counted = {"two", "three", "four", "many", "some", "my", "our", "his", "her", "their"}
-    return bool(subject) and first not in counted and not subject.lower().endswith("s")
+    head = [w.lower() for w in subject.split()[:2]]
+    plural = any(w.endswith("s") and not w.endswith("ss") for w in head)
+    return bool(subject) and first not in counted and not plural
 
 
 def _visual(kind: ShotType, w: _Words, rng: random.Random) -> str:
