@@ -1,0 +1,461 @@
+"""The job store: runs, shots, tasks, attempts, artifacts and events in one SQLite file (WAL).
+
+Every state change is written (and committed) *before* the action it announces: an attempt
+row with its prompt id exists before the workflow is posted, so that a run killed at any point
+can find its jobs again. One database per work directory (``runs/videofactory.db``), shared by
+every run in it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from videofactory.errors import StoreError
+
+__all__ = ["DB_NAME", "RunState", "Store", "TaskRow", "TaskState"]
+
+DB_NAME = "videofactory.db"
+
+
+class RunState(str, Enum):
+    """Where a run stands."""
+
+    #: Planned and recorded, nothing dispatched yet.
+    planned = "planned"
+    #: Tasks are being dispatched and rendered.
+    running = "running"
+    #: final.mp4 exists and was probed.
+    done = "done"
+    #: A task failed for good; finished work is kept.
+    failed = "failed"
+    #: Cancelled by the user.
+    cancelled = "cancelled"
+
+
+class TaskState(str, Enum):
+    """Where a task stands; written before the action it announces."""
+
+    #: Waiting for the tasks it depends on.
+    pending = "pending"
+    #: Dependencies done; waiting for a worker.
+    ready = "ready"
+    #: About to be posted to a server (its prompt id is already recorded).
+    submitting = "submitting"
+    #: Accepted by the server; queued or running there.
+    submitted = "submitted"
+    #: The server started it.
+    running = "running"
+    #: Its outputs are downloaded and checked.
+    done = "done"
+    #: Failed for good.
+    failed = "failed"
+    #: Cancelled.
+    cancelled = "cancelled"
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task as stored."""
+
+    id: str
+    run_id: str
+    kind: str
+    shot_id: str | None
+    deps: tuple[str, ...]
+    state: str
+    worker: str | None
+    prompt_id: str | None
+    attempts: int
+    params: dict[str, Any]
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+SCHEMA = [
+    # Migration 1: the first schema.
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        concept TEXT NOT NULL,
+        duration REAL NOT NULL,
+        state TEXT NOT NULL,
+        run_dir TEXT NOT NULL,
+        farm_json TEXT NOT NULL,
+        settings_json TEXT NOT NULL DEFAULT '{}',
+        final_path TEXT,
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE shots (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        idx INTEGER NOT NULL,
+        shot_id TEXT NOT NULL,
+        data_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, shot_id)
+    );
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        kind TEXT NOT NULL,
+        shot_id TEXT,
+        deps_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        worker TEXT,
+        prompt_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        params_json TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL
+    );
+    CREATE INDEX tasks_run ON tasks(run_id, state);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        run_id TEXT NOT NULL,
+        worker TEXT,
+        prompt_id TEXT,
+        state TEXT NOT NULL,
+        error TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL
+    );
+    CREATE INDEX attempts_task ON attempts(task_id);
+    CREATE TABLE artifacts (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        media_json TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX artifacts_run ON artifacts(run_id);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        task_id TEXT,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data_json TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_run ON events(run_id, id);
+    """,
+]
+
+
+class Store:
+    """A SQLite job store. Thread-safe: one connection, guarded by a lock."""
+
+    def __init__(self, path: Path | str, *, tracer: Callable[[str, Any], None] | None = None):
+        self.path = Path(path) if str(path) != ":memory:" else path
+        self._lock = threading.RLock()
+        try:
+            if isinstance(self.path, Path):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            if tracer:
+                self._db.set_trace_callback(lambda sql: tracer(sql, None))
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the run database {path}: {exc}") from exc
+
+    @classmethod
+    def for_workdir(cls, workdir: Path) -> Store:
+        """The store of a work directory (created on first use)."""
+        return cls(Path(workdir) / DB_NAME)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(SCHEMA[version:], start=version + 1):
+            with self._tx() as db:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version={number}")
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_id: str,
+        *,
+        concept: str,
+        duration: float,
+        run_dir: Path,
+        farm: dict[str, Any],
+        settings: dict[str, Any],
+        shots: list[dict[str, Any]],
+    ) -> None:
+        """Record a new run and its shots."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO runs (id, concept, duration, state, run_dir, farm_json, settings_json,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (run_id, concept, duration, RunState.planned.value, str(run_dir),
+                 json.dumps(farm), json.dumps(settings), now, now),
+            )
+            db.executemany(
+                "INSERT INTO shots (run_id, idx, shot_id, data_json) VALUES (?,?,?,?)",
+                [(run_id, i, s["id"], json.dumps(s)) for i, s in enumerate(shots)],
+            )
+
+    def set_run_state(
+        self, run_id: str, state: RunState, *, error: str | None = None, final: str | None = None
+    ) -> None:
+        """Change a run's state (and its error or final video)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET state=?, error=COALESCE(?, error), final_path=COALESCE(?, final_path),"
+                " updated_at=? WHERE id=?",
+                (state.value, error, final, time.time(), run_id),
+            )
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run as a dict; a clear error when there is no such run."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                like = self._db.execute(
+                    "SELECT id FROM runs WHERE id LIKE ? ORDER BY created_at DESC", (f"{run_id}%",)
+                ).fetchall()
+        if row is None:
+            if len(like) == 1:
+                return self.run(like[0]["id"])
+            raise StoreError(
+                f"no run {run_id!r} in {self.path}; `videofactory runs` lists the runs there"
+            )
+        return _run_dict(row)
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest runs first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM runs ORDER BY created_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_run_dict(r) for r in rows]
+
+    def shots(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's shots in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data_json FROM shots WHERE run_id=? ORDER BY idx", (run_id,)
+            ).fetchall()
+        return [json.loads(r["data_json"]) for r in rows]
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def add_tasks(self, run_id: str, tasks: list[dict[str, Any]]) -> None:
+        """Insert tasks (idempotent on task id)."""
+        now = time.time()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO tasks (id, run_id, kind, shot_id, deps_json, state, params_json,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+                [
+                    (t["id"], run_id, t["kind"], t.get("shot_id"), json.dumps(list(t["deps"])),
+                     TaskState.pending.value, json.dumps(t.get("params", {})), now)
+                    for t in tasks
+                ],
+            )
+
+    def tasks(self, run_id: str) -> list[TaskRow]:
+        """A run's tasks in creation order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM tasks WHERE run_id=? ORDER BY rowid", (run_id,)
+            ).fetchall()
+        return [_task_row(r) for r in rows]
+
+    def task(self, task_id: str) -> TaskRow:
+        """One task."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no task {task_id!r}")
+        return _task_row(row)
+
+    def set_task_state(
+        self,
+        task_id: str,
+        state: TaskState,
+        *,
+        worker: str | None = None,
+        prompt_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Change a task's state; timestamps follow the state."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE tasks SET state=?, worker=COALESCE(?, worker),"
+                " prompt_id=COALESCE(?, prompt_id), error=?,"
+                " started_at=CASE WHEN ?='running' THEN ? ELSE started_at END,"
+                " finished_at=CASE WHEN ? IN ('done','failed','cancelled') THEN ? ELSE finished_at END"
+                " WHERE id=?",
+                (state.value, worker, prompt_id, error, state.value, now, state.value, now, task_id),
+            )
+
+    def start_attempt(self, task_id: str, run_id: str, worker: str, prompt_id: str) -> int:
+        """Record an attempt (and its prompt id) before the workflow is posted."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO attempts (task_id, run_id, worker, prompt_id, state, created_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (task_id, run_id, worker, prompt_id, TaskState.submitting.value, now),
+            )
+            db.execute(
+                "UPDATE tasks SET state=?, worker=?, prompt_id=?, attempts=attempts+1, error=NULL"
+                " WHERE id=?",
+                (TaskState.submitting.value, worker, prompt_id, task_id),
+            )
+            return int(cur.lastrowid or 0)
+
+    def set_attempt_state(self, attempt_id: int, state: TaskState, error: str | None = None) -> None:
+        """Change an attempt's state."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE attempts SET state=?, error=COALESCE(?, error),"
+                " started_at=CASE WHEN ?='running' THEN ? ELSE started_at END,"
+                " finished_at=CASE WHEN ? IN ('done','failed','cancelled') THEN ? ELSE finished_at END"
+                " WHERE id=?",
+                (state.value, error, state.value, now, state.value, now, attempt_id),
+            )
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """Every attempt of a run, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM attempts WHERE run_id=? ORDER BY id", (run_id,)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    # -- artifacts and events -------------------------------------------------------------------
+
+    def add_artifact(
+        self, run_id: str, task_id: str, kind: str, path: Path, media: dict[str, Any]
+    ) -> None:
+        """Record a checked output file."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO artifacts (run_id, task_id, kind, path, size, media_json, created_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (run_id, task_id, kind, str(path), path.stat().st_size, json.dumps(media),
+                 time.time()),
+            )
+
+    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's artifacts, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM artifacts WHERE run_id=? ORDER BY id", (run_id,)
+            ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["media"] = json.loads(d.pop("media_json"))
+            out.append(d)
+        return out
+
+    def add_event(
+        self,
+        run_id: str,
+        kind: str,
+        message: str,
+        *,
+        task_id: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Append to a run's log."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO events (run_id, ts, task_id, kind, message, data_json)"
+                " VALUES (?,?,?,?,?,?)",
+                (run_id, time.time(), task_id, kind, message, json.dumps(data or {})),
+            )
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's log, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ts, task_id, kind, message, data_json FROM events WHERE run_id=? ORDER BY id",
+                (run_id,),
+            ).fetchall()
+        return [
+            {"ts": r["ts"], "task_id": r["task_id"], "kind": r["kind"], "message": r["message"],
+             "data": json.loads(r["data_json"])}
+            for r in rows
+        ]
+
+
+def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["farm"] = json.loads(d.pop("farm_json"))
+    d["settings"] = json.loads(d.pop("settings_json"))
+    return d
+
+
+def _task_row(row: sqlite3.Row) -> TaskRow:
+    return TaskRow(
+        id=row["id"],
+        run_id=row["run_id"],
+        kind=row["kind"],
+        shot_id=row["shot_id"],
+        deps=tuple(json.loads(row["deps_json"])),
+        state=row["state"],
+        worker=row["worker"],
+        prompt_id=row["prompt_id"],
+        attempts=row["attempts"],
+        params=json.loads(row["params_json"]),
+        error=row["error"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
