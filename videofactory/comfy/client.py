@@ -1,0 +1,367 @@
+"""An async client for one ComfyUI server: HTTP for requests, one websocket for events.
+
+It speaks the protocol and nothing more; retries, timeouts and choice of server are the
+dispatcher's business. Every transport failure becomes a FactoryError subclass here.
+
+The websocket is opened before anything is posted (events are not buffered server-side), is
+shared by every prompt of this client, and is reopened with backoff when it drops, after the old
+one is fully closed (closing an old socket unregisters a newer one of the same client id).
+While it is down, /history is polled so that no completion is missed. The verdict of a prompt
+always comes from /history, never from the websocket alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import websockets
+from websockets.asyncio.client import connect as ws_connect
+
+from videofactory.comfy.results import OutputRef, PromptResult, parse_history_entry, rejection
+from videofactory.constants import HISTORY_POLL_S, HTTP_TIMEOUT_S
+from videofactory.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    ProtocolError,
+)
+
+__all__ = ["ComfyClient", "ProgressCallback", "new_prompt_id"]
+
+log = logging.getLogger(__name__)
+
+#: (prompt_id, event name, data) for every websocket event of a prompt we wait on.
+ProgressCallback = Callable[[str, str, Mapping[str, Any]], None]
+
+#: Backoff between websocket reconnects, in seconds.
+RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+#: With the websocket up, /history is still checked this often as a safety net.
+SAFETY_POLL_S = 5.0
+#: Events that end a prompt.
+TERMINAL_EVENTS = {"execution_success", "execution_error", "execution_interrupted"}
+
+
+class ComfyClient:
+    """One ComfyUI server. Use as ``async with ComfyClient(url) as c: ...``."""
+
+    def __init__(self, url: str, *, timeout: float = HTTP_TIMEOUT_S, client_id: str | None = None):
+        self.url = url.rstrip("/")
+        self.client_id = client_id or uuid.uuid4().hex
+        self._http = httpx.AsyncClient(
+            base_url=self.url, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        )
+        self._object_info: dict[str, Any] | None = None
+        self._listeners: dict[str, asyncio.Queue[tuple[str, dict[str, Any]]]] = {}
+        self._ws_task: asyncio.Task[None] | None = None
+        self._ws_up = asyncio.Event()
+        self._closed = False
+
+    async def __aenter__(self) -> ComfyClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the websocket and the HTTP connections."""
+        self._closed = True
+        if self._ws_task:
+            self._ws_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._ws_task
+        await self._http.aclose()
+
+    # -- plain requests ---------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout(f"{self.url} did not answer {method} {path} in time", url=self.url) from exc
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise BackendUnavailable(
+                f"cannot reach ComfyUI at {self.url} ({type(exc).__name__}: {exc}); "
+                "is the server running and is the URL right?",
+                url=self.url,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"{self.url}: {method} {path} failed: {exc}", url=self.url) from exc
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = await self._request(method, path, **kwargs)
+        if resp.status_code >= 500:
+            raise ProtocolError(
+                f"{self.url} answered {resp.status_code} to {method} {path}: {resp.text[:200]!r}",
+                url=self.url,
+            )
+        if resp.status_code != 200:
+            raise ProtocolError(
+                f"{self.url} answered {resp.status_code} to {method} {path}", url=self.url
+            )
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise ProtocolError(
+                f"{self.url} is not a ComfyUI server: {method} {path} answered "
+                f"{resp.headers.get('content-type', 'no content type')} {resp.text[:80]!r}",
+                url=self.url,
+            ) from exc
+
+    async def system_stats(self) -> dict[str, Any]:
+        """GET /system_stats (also the liveness probe)."""
+        data = await self._json("GET", "/system_stats")
+        if not isinstance(data, dict) or "devices" not in data:
+            raise ProtocolError(f"{self.url}/system_stats is not ComfyUI's answer", url=self.url)
+        return data
+
+    async def object_info(self, *, refresh: bool = False) -> dict[str, Any]:
+        """GET /object_info, cached per client until ``refresh``."""
+        if self._object_info is None or refresh:
+            data = await self._json("GET", "/object_info")
+            if not isinstance(data, dict):
+                raise ProtocolError(f"{self.url}/object_info is not a mapping", url=self.url)
+            self._object_info = data
+        return self._object_info
+
+    async def queue(self) -> dict[str, Any]:
+        """GET /queue: running and pending items (5-element arrays)."""
+        data = await self._json("GET", "/queue")
+        if not isinstance(data, dict):
+            raise ProtocolError(f"{self.url}/queue is not a mapping", url=self.url)
+        return data
+
+    async def history(self, prompt_id: str) -> dict[str, Any] | None:
+        """The history entry of a prompt, or None while pending/running or unknown."""
+        data = await self._json("GET", f"/history/{prompt_id}")
+        if not isinstance(data, dict):
+            raise ProtocolError(f"{self.url}/history is not a mapping", url=self.url)
+        entry = data.get(prompt_id)
+        return entry if isinstance(entry, dict) else None
+
+    async def in_queue(self, prompt_id: str) -> bool:
+        """Whether the prompt is running or pending on the server."""
+        q = await self.queue()
+        items = [*(q.get("queue_running") or []), *(q.get("queue_pending") or [])]
+        return any(isinstance(i, list) and len(i) > 1 and i[1] == prompt_id for i in items)
+
+    async def interrupt(self, prompt_id: str) -> None:
+        """Interrupt this prompt if it is the one running (never someone else's)."""
+        await self._request("POST", "/interrupt", json={"prompt_id": prompt_id})
+
+    async def delete(self, prompt_ids: list[str]) -> None:
+        """Remove pending prompts from the queue."""
+        await self._request("POST", "/queue", json={"delete": prompt_ids})
+
+    async def free(self, *, unload_models: bool = True, free_memory: bool = True) -> None:
+        """Ask the server to unload models and free memory after the current prompt."""
+        await self._request(
+            "POST", "/free", json={"unload_models": unload_models, "free_memory": free_memory}
+        )
+
+    # -- files --------------------------------------------------------------------------------
+
+    async def upload(self, path: Path, *, subfolder: str = "", overwrite: bool = True) -> str:
+        """Upload a file to input/ and return the name to put in a Load* node."""
+        try:
+            content = Path(path).read_bytes()
+        except OSError as exc:
+            raise BackendError(f"cannot read {path} to upload it: {exc}") from exc
+        data = {"type": "input", "subfolder": subfolder, "overwrite": "true" if overwrite else "false"}
+        resp = await self._request(
+            "POST", "/upload/image", files={"image": (Path(path).name, content)}, data=data
+        )
+        if resp.status_code != 200:
+            raise ProtocolError(f"{self.url} refused the upload of {path} ({resp.status_code})", url=self.url)
+        try:
+            info = resp.json()
+            name, sub = str(info["name"]), str(info.get("subfolder") or "")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProtocolError(f"{self.url}/upload/image answered {resp.text[:80]!r}", url=self.url) from exc
+        return f"{sub}/{name}" if sub else name
+
+    async def download(self, ref: OutputRef, dest: Path) -> Path:
+        """Stream one output file to ``dest`` (a file path), checking its announced size."""
+        for part in (ref.filename, ref.subfolder):
+            if part.startswith(("/", "\\")) or ".." in Path(part).parts or "\\" in part:
+                raise ProtocolError(f"{self.url} named an unsafe output file {part!r}", url=self.url)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.part")
+        params = {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
+        try:
+            async with self._http.stream("GET", "/view", params=params) as resp:
+                if resp.status_code != 200:
+                    raise ProtocolError(
+                        f"{self.url}/view answered {resp.status_code} for {ref.filename}", url=self.url
+                    )
+                announced = resp.headers.get("content-length")
+                got = 0
+                with tmp.open("wb") as fh:
+                    async for chunk in resp.aiter_bytes(1 << 20):
+                        fh.write(chunk)
+                        got += len(chunk)
+            if announced is not None and int(announced) != got:
+                raise ProtocolError(
+                    f"{self.url}/view sent {got} bytes of {ref.filename}, announced {announced}",
+                    url=self.url,
+                )
+            tmp.replace(dest)
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout(f"{self.url}: download of {ref.filename} timed out", url=self.url) from exc
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"{self.url}: download of {ref.filename} failed: {exc}", url=self.url) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest
+
+    # -- prompts ------------------------------------------------------------------------------
+
+    async def submit(self, workflow: Mapping[str, Any], *, prompt_id: str | None = None) -> str:
+        """Queue a workflow under our client id and prompt id; return the prompt id."""
+        prompt_id = prompt_id or str(uuid.uuid4())
+        await self._ensure_ws()
+        self._listeners.setdefault(prompt_id, asyncio.Queue())
+        body = {"prompt": workflow, "client_id": self.client_id, "prompt_id": prompt_id}
+        try:
+            resp = await self._request("POST", "/prompt", json=body)
+        except BaseException:
+            self._listeners.pop(prompt_id, None)
+            raise
+        try:
+            answer = resp.json()
+        except ValueError:
+            answer = None
+        if resp.status_code == 400:
+            self._listeners.pop(prompt_id, None)
+            raise rejection(answer, workflow, self.url)
+        if resp.status_code != 200 or not isinstance(answer, dict) or "prompt_id" not in answer:
+            self._listeners.pop(prompt_id, None)
+            raise ProtocolError(
+                f"{self.url} answered {resp.status_code} to POST /prompt: {resp.text[:120]!r}",
+                url=self.url,
+            )
+        if answer.get("node_errors"):
+            # Queued, but only the outputs that validated will run: for us that is a failure.
+            with contextlib.suppress(BackendError):
+                await self.delete([prompt_id])
+            self._listeners.pop(prompt_id, None)
+            err = rejection({"error": {"message": "part of the workflow is invalid"}, **answer}, workflow, self.url)
+            raise err
+        return str(answer["prompt_id"])
+
+    async def wait(
+        self,
+        prompt_id: str,
+        *,
+        on_event: ProgressCallback | None = None,
+        lost_after_s: float = 3.0,
+    ) -> PromptResult:
+        """Follow a submitted prompt to its end and return its verdict from /history."""
+        events = self._listeners.setdefault(prompt_id, asyncio.Queue())
+        last_poll = time.monotonic()
+        absent_since: float | None = None
+        try:
+            while True:
+                timeout = SAFETY_POLL_S if self._ws_up.is_set() else HISTORY_POLL_S
+                try:
+                    name, data = await asyncio.wait_for(events.get(), timeout)
+                except asyncio.TimeoutError:
+                    name, data = "", {}
+                if name and on_event:
+                    on_event(prompt_id, name, data)
+                finished = name in TERMINAL_EVENTS or (name == "executing" and data.get("node") is None)
+                if not finished and name and time.monotonic() - last_poll < timeout:
+                    continue
+                last_poll = time.monotonic()
+                entry = await self.history(prompt_id)
+                if entry is not None:
+                    return parse_history_entry(prompt_id, entry, self.url)
+                if finished:
+                    continue  # the entry is written before the final message; poll again
+                if await self.in_queue(prompt_id):
+                    absent_since = None
+                    continue
+                # Neither in history nor queued: maybe between the two, maybe lost for good.
+                absent_since = absent_since or time.monotonic()
+                if time.monotonic() - absent_since > lost_after_s:
+                    raise BackendUnavailable(
+                        f"{self.url} no longer knows prompt {prompt_id} (restarted, or deleted "
+                        "from its queue); it must be submitted again",
+                        url=self.url,
+                    )
+        finally:
+            self._listeners.pop(prompt_id, None)
+
+    async def run(
+        self, workflow: Mapping[str, Any], *, prompt_id: str | None = None,
+        on_event: ProgressCallback | None = None,
+    ) -> PromptResult:
+        """Submit and wait."""
+        pid = await self.submit(workflow, prompt_id=prompt_id)
+        return await self.wait(pid, on_event=on_event)
+
+    # -- websocket ------------------------------------------------------------------------------
+
+    @property
+    def ws_url(self) -> str:
+        """The websocket address of this server for our client id."""
+        parts = urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}/ws?clientId={self.client_id}"
+
+    async def _ensure_ws(self) -> None:
+        if self._ws_task is None or self._ws_task.done():
+            self._ws_task = asyncio.create_task(self._ws_loop(), name=f"ws {self.url}")
+        # Give the socket a moment to connect so that the first events are not missed; if it
+        # cannot, history polling covers the gap.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._ws_up.wait(), 5.0)
+
+    async def _ws_loop(self) -> None:
+        attempt = 0
+        while not self._closed:
+            try:
+                async with ws_connect(self.ws_url, max_size=None, open_timeout=5) as ws:
+                    self._ws_up.set()
+                    attempt = 0
+                    async for frame in ws:
+                        if isinstance(frame, str):
+                            self._dispatch(frame)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError) as exc:
+                log.debug("websocket to %s dropped: %s", self.url, exc)
+            finally:
+                # The context manager has closed the old socket fully before we reconnect.
+                self._ws_up.clear()
+            if self._closed:
+                return
+            await asyncio.sleep(RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)])
+            attempt += 1
+
+    def _dispatch(self, frame: str) -> None:
+        try:
+            msg = json.loads(frame)
+        except ValueError:
+            return
+        if not isinstance(msg, dict) or not isinstance(msg.get("data"), dict):
+            return
+        data = msg["data"]
+        pid = data.get("prompt_id")
+        if isinstance(pid, str) and pid in self._listeners:
+            self._listeners[pid].put_nowait((str(msg.get("type")), data))
+
+
+def new_prompt_id() -> str:
+    """A fresh prompt id (what the dispatcher records before posting)."""
+    return str(uuid.uuid4())
+
