@@ -1,0 +1,247 @@
+"""Find an ffmpeg that can do the job, and run it without a shell.
+
+``find_ffmpeg`` prefers, in order: an explicit override (a setting), a system ``ffmpeg`` on
+PATH that has every feature the assembly needs, and the static binary the ``imageio-ffmpeg``
+wheel ships (so that ``pip install`` alone gives a working factory). ``run_ffmpeg`` runs one
+argv list, reports progress from ``-progress pipe:1`` and turns a failure into an
+``AssemblyError`` that carries the argv, the exit code and the tail of stderr.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import logging
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from videofactory.errors import AssemblyError
+
+__all__ = [
+    "REQUIRED_ENCODERS",
+    "REQUIRED_FILTERS",
+    "FFmpeg",
+    "find_ffmpeg",
+    "run_ffmpeg",
+]
+
+log = logging.getLogger(__name__)
+
+#: Filters the assembly uses now or in its next version (transitions, ducking, loudness,
+#: burned subtitles). A PATH ffmpeg lacking any of them loses to the bundled one.
+REQUIRED_FILTERS = frozenset({"xfade", "sidechaincompress", "loudnorm", "subtitles"})
+#: Encoders the assembly uses. ``aac`` is ffmpeg's native encoder and is always built in.
+REQUIRED_ENCODERS = frozenset({"libx264", "aac"})
+
+#: Lines of stderr an AssemblyError keeps: enough for ffmpeg's error and its context.
+STDERR_TAIL_LINES = 30
+#: Seconds a capability check may take; a binary that hangs on ``-version`` is not usable.
+CHECK_TIMEOUT_S = 20.0
+
+_INSTALL_HINT = (
+    "install a full ffmpeg (Debian/Ubuntu: `apt install ffmpeg`; macOS: `brew install ffmpeg`) "
+    "or `pip install -U imageio-ffmpeg` and remove the override to use its bundled build"
+)
+
+
+@dataclass(frozen=True)
+class FFmpeg:
+    """One usable ffmpeg binary and what it can do."""
+
+    path: str
+    version: str
+    source: str  # "override" | "path" | "imageio-ffmpeg"
+    filters: frozenset[str]
+    encoders: frozenset[str]
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        """The numeric version, e.g. ``(5, 1, 6)``; ``()`` for git builds without one."""
+        match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", self.version)
+        if not match:
+            return ()
+        return tuple(int(part) for part in match.groups() if part is not None)
+
+    def missing(
+        self, filters: Iterable[str] = REQUIRED_FILTERS, encoders: Iterable[str] = REQUIRED_ENCODERS
+    ) -> list[str]:
+        """Names of the given filters and encoders this binary lacks."""
+        gone = [f"filter {name}" for name in sorted(set(filters) - self.filters)]
+        gone += [f"encoder {name}" for name in sorted(set(encoders) - self.encoders)]
+        return gone
+
+    def require(
+        self, filters: Iterable[str] = (), encoders: Iterable[str] = ()
+    ) -> None:
+        """Raise AssemblyError, with how to get them, when a needed feature is missing."""
+        gone = self.missing(filters, encoders)
+        if gone:
+            raise AssemblyError(
+                f"ffmpeg at {self.path} ({self.source}, {self.version}) lacks "
+                f"{', '.join(gone)}; {_INSTALL_HINT}"
+            )
+
+
+def _listing(path: str, flag: str) -> frozenset[str]:
+    """Names from ``ffmpeg -filters`` / ``-encoders``: the token after the flags column."""
+    proc = subprocess.run(
+        [path, "-hide_banner", flag],
+        capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, check=False,
+    )
+    names: set[str] = set()
+    # A legend precedes a "------" line in every version; rows follow as " T. xfade VV->V ..."
+    # (the flags column varies by version: "TSC", "T.", "V....D"), the name is the 2nd token.
+    _legend, sep, body = proc.stdout.partition("------")
+    for line in body.splitlines() if sep else ():
+        parts = line.split()
+        if len(parts) >= 2:
+            names.add(parts[1])
+    return frozenset(names)
+
+
+def _inspect(path: str, source: str) -> FFmpeg:
+    """Run the binary to learn its version, filters and encoders."""
+    try:
+        proc = subprocess.run(
+            [path, "-hide_banner", "-version"],
+            capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, check=False,
+        )
+        if proc.returncode != 0:
+            raise AssemblyError(
+                f"ffmpeg at {path} does not run (`-version` exited {proc.returncode}); "
+                f"{_INSTALL_HINT}",
+                argv=[path, "-version"], returncode=proc.returncode, stderr_tail=proc.stderr[-2000:],
+            )
+        first = proc.stdout.splitlines()[0] if proc.stdout else ""
+        version = first.split(" version ", 1)[-1].split(" ", 1)[0] if " version " in first else "?"
+        return FFmpeg(
+            path=path, version=version, source=source,
+            filters=_listing(path, "-filters"), encoders=_listing(path, "-encoders"),
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise AssemblyError(f"cannot run ffmpeg at {path}: {exc}; {_INSTALL_HINT}") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def find_ffmpeg(override: str | None = None) -> FFmpeg:
+    """Return the ffmpeg to use (override > capable PATH ffmpeg > imageio-ffmpeg); cached.
+
+    Arguments:
+        override: a path or command name from the settings; used as is, but it must have
+            every feature in ``REQUIRED_FILTERS`` / ``REQUIRED_ENCODERS``.
+
+    Raises:
+        AssemblyError: no usable ffmpeg, or the override lacks a feature (with how to get it).
+    """
+    if override:
+        resolved = shutil.which(override) or override
+        found = _inspect(resolved, "override")
+        found.require(REQUIRED_FILTERS, REQUIRED_ENCODERS)
+        return found
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        try:
+            candidate = _inspect(on_path, "path")
+        except AssemblyError as exc:
+            log.info("system ffmpeg unusable, trying imageio-ffmpeg: %s", exc)
+        else:
+            gone = candidate.missing()
+            if not gone:
+                return candidate
+            # A distro ffmpeg built without libass or libx264 would fail later, mid-render;
+            # the bundled static build has everything, so prefer it.
+            log.info("system ffmpeg %s lacks %s; using imageio-ffmpeg", on_path, ", ".join(gone))
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise AssemblyError(f"no usable ffmpeg found; {_INSTALL_HINT}") from exc
+    try:
+        bundled = imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as exc:  # imageio-ffmpeg raises RuntimeError when no binary fits
+        raise AssemblyError(f"imageio-ffmpeg has no binary here ({exc}); {_INSTALL_HINT}") from exc
+    found = _inspect(bundled, "imageio-ffmpeg")
+    found.require(REQUIRED_FILTERS, REQUIRED_ENCODERS)
+    return found
+
+
+def _progress_seconds(block: dict[str, str]) -> float | None:
+    """Output time of one ``-progress`` block, in seconds, or None when not known yet."""
+    # out_time_ms is in microseconds too (a historic ffmpeg misnomer), so both parse alike.
+    for key in ("out_time_us", "out_time_ms"):
+        value = block.get(key, "")
+        if value.lstrip("-").isdigit():
+            return max(0.0, int(value) / 1_000_000)
+    return None
+
+
+def run_ffmpeg(
+    ffmpeg: FFmpeg,
+    args: list[str],
+    *,
+    duration_s: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
+    """Run ffmpeg with ``args`` (no shell), reporting progress 0..1 to ``on_progress``.
+
+    Arguments:
+        ffmpeg: the binary from ``find_ffmpeg``.
+        args: everything after the global options: inputs, filters, outputs.
+        duration_s: length of the output, to turn ffmpeg's output time into a fraction.
+        on_progress: called with a non-decreasing fraction, finally with 1.0 on success.
+
+    Raises:
+        AssemblyError: ffmpeg could not start or exited non-zero (argv, exit code, stderr tail).
+    """
+    argv = [ffmpeg.path, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *args]
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, encoding="utf-8", errors="replace",
+        )
+    except OSError as exc:
+        raise AssemblyError(f"cannot start ffmpeg: {exc}", argv=argv) from exc
+
+    def drain_stderr() -> None:
+        # Read stderr on its own thread: ffmpeg blocks once a full pipe is not read, and we
+        # read stdout (progress) on this one.
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.strip():
+                tail.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=drain_stderr, name="ffmpeg-stderr", daemon=True)
+    reader.start()
+    best = 0.0
+    try:
+        assert proc.stdout is not None
+        block: dict[str, str] = {}
+        for line in proc.stdout:
+            key, _, value = line.strip().partition("=")
+            block[key] = value
+            if key != "progress":
+                continue
+            seconds = _progress_seconds(block)
+            block = {}
+            if on_progress and duration_s and seconds is not None:
+                fraction = min(1.0, seconds / duration_s)
+                if fraction > best:
+                    best = fraction
+                    on_progress(fraction)
+        returncode = proc.wait()
+    finally:
+        if proc.poll() is None:  # on_progress raised, or we were interrupted: do not leak it
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+    if returncode != 0:
+        raise AssemblyError(
+            f"ffmpeg failed writing {args[-1] if args else '?'}",
+            argv=argv, returncode=returncode, stderr_tail="\n".join(tail),
+        )
+    if on_progress and best < 1.0:
+        on_progress(1.0)

@@ -1,0 +1,89 @@
+"""The speech backend interface and the registry of backends by name.
+
+A backend turns one narration text into one WAV file. ``synthesize`` is synchronous (callers
+run it in a thread: ``await asyncio.to_thread(backend.synthesize, text, path)``), writes the
+file atomically and returns its path. Backends register under their ``BACKEND_NAME``::
+
+    espeak       local, ships with the package (libespeak-ng from espeakng-loader)
+    chatterbox   the seed's Chatterbox server, POST /generate          (next version)
+    openai       OpenAI-compatible /v1/audio/speech (Kokoro-FastAPI)   (next version)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import wave
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, TypeVar
+
+from videofactory.errors import ConfigError, SpeechError
+
+__all__ = ["BACKENDS", "SpeechBackend", "get_backend", "register", "write_wav"]
+
+
+class SpeechBackend(ABC):
+    """Turns narration text into a WAV file."""
+
+    #: The name this backend is registered and configured under.
+    BACKEND_NAME: str = ""
+
+    @abstractmethod
+    def synthesize(self, text: str, out_path: Path) -> Path:
+        """Speak ``text`` into a WAV at ``out_path`` and return the path.
+
+        Raises:
+            SpeechError: the engine could not speak it.
+        """
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for people: engine, version, voice, where it runs."""
+
+
+#: Backend classes by ``BACKEND_NAME``.
+BACKENDS: dict[str, type[SpeechBackend]] = {}
+
+B = TypeVar("B", bound=type[SpeechBackend])
+
+
+def register(cls: B) -> B:
+    """Class decorator: add a backend to ``BACKENDS`` under its ``BACKEND_NAME``."""
+    if not cls.BACKEND_NAME:
+        raise TypeError(f"{cls.__name__} has no BACKEND_NAME")
+    BACKENDS[cls.BACKEND_NAME] = cls
+    return cls
+
+
+def get_backend(name: str, **options: Any) -> SpeechBackend:
+    """Make the backend registered as ``name`` with ``options``.
+
+    Raises:
+        ConfigError: no backend has that name.
+    """
+    try:
+        cls = BACKENDS[name]
+    except KeyError:
+        known = ", ".join(sorted(BACKENDS)) or "none"
+        raise ConfigError(f"unknown speech backend {name!r} (known: {known})") from None
+    return cls(**options)
+
+
+def write_wav(path: Path, pcm: bytes, sample_rate: int, channels: int = 1) -> Path:
+    """Write 16-bit PCM to ``path`` atomically (temporary name beside it, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial-{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(tmp), "wb") as out:
+            out.setnchannels(channels)
+            out.setsampwidth(2)
+            out.setframerate(sample_rate)
+            out.writeframes(pcm)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SpeechError(f"cannot write speech to {path}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
