@@ -1,0 +1,391 @@
+"""The ``videofactory`` command: thin, it parses, calls the core and prints (rich or --json)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from videofactory import __version__
+from videofactory.constants import (
+    DEFAULT_CLIP_SECONDS,
+    DEFAULT_FPS,
+    DEFAULT_HEIGHT,
+    DEFAULT_SIM_PORT,
+    DEFAULT_WIDTH,
+    DEFAULT_WORKDIR,
+)
+from videofactory.errors import FactoryError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="videofactory",
+    help="A video assembly line: concept -> shot list -> ComfyUI GPU farm -> FFmpeg -> video.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console()
+err = Console(stderr=True)
+_state = {"debug": False}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON_OPT = typer.Option(False, "--json", help="Print one JSON object (for agents and scripts).")
+WORKDIR_OPT = typer.Option(
+    Path(DEFAULT_WORKDIR), "--workdir", "-w", help="Folder of runs and of the run database."
+)
+FARM_OPT = typer.Option(
+    None, "--farm", help="Farm file (default: $VIDEOFACTORY_FARM, then ./factory.yaml, "
+    "else the built-in simulated farm)."
+)
+
+
+def _errors(fn: F) -> F:
+    """Turn a FactoryError into one line on stderr (or JSON) and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FactoryError as exc:
+            if _state["debug"]:
+                raise
+            if kwargs.get("as_json"):
+                print(json.dumps({"ok": False, "error": str(exc), "type": type(exc).__name__}))
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"videofactory {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    _state["debug"] = debug
+
+
+# -- generate / plan / render ---------------------------------------------------------------
+
+
+@app.command(epilog='Example: videofactory generate "warrior in mystical forest" --duration 30')
+@_errors
+def generate(
+    concept: str = typer.Argument(..., help="What the video is about."),
+    duration: float = typer.Option(30.0, "--duration", "-d", help="Length in seconds."),
+    farm: str | None = FARM_OPT,
+    workdir: Path = WORKDIR_OPT,
+    width: int = typer.Option(DEFAULT_WIDTH, help="Output width in pixels."),
+    height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
+    fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
+    seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
+    clip_seconds: float = typer.Option(
+        DEFAULT_CLIP_SECONDS, help="Length of one generated clip; sets the number of shots."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Plan a shot list for CONCEPT and render it into a finished video."""
+    from videofactory.planning import plan_rules
+
+    shotlist = plan_rules(concept, duration, seed=seed, width=width, height=height, fps=fps,
+                          clip_s=clip_seconds)
+    _render(shotlist, farm, workdir, as_json)
+
+
+@app.command(epilog='Example: videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml')
+@_errors
+def plan(
+    concept: str = typer.Argument(..., help="What the video is about."),
+    duration: float = typer.Option(30.0, "--duration", "-d", help="Length in seconds."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the YAML here."),
+    width: int = typer.Option(DEFAULT_WIDTH, help="Output width in pixels."),
+    height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
+    fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
+    seed: int = typer.Option(0, help="Planner seed."),
+    clip_seconds: float = typer.Option(DEFAULT_CLIP_SECONDS, help="Length of one clip."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Write a shot list for CONCEPT (YAML) to edit before rendering; no GPU is used."""
+    from videofactory.planning import plan_rules
+    from videofactory.shotlist import dump_shotlist
+
+    shotlist = plan_rules(concept, duration, seed=seed, width=width, height=height, fps=fps,
+                          clip_s=clip_seconds)
+    if output:
+        output.write_text(dump_shotlist(shotlist), encoding="utf-8")
+    if as_json:
+        print(json.dumps(shotlist.model_dump(mode="json")))
+    elif not output:
+        print(dump_shotlist(shotlist), end="")
+    else:
+        err.print(f"wrote {len(shotlist.shots)} shots to {output}; render with "
+                  f"`videofactory render {output}`")
+
+
+@app.command(epilog="Example: videofactory render shots.yaml --json")
+@_errors
+def render(
+    shotlist_file: Path = typer.Argument(..., help="A shot list YAML (from `plan`, maybe edited)."),
+    farm: str | None = FARM_OPT,
+    workdir: Path = WORKDIR_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Render a shot list (written by `plan`, or by hand) into a finished video."""
+    from videofactory.shotlist import load_shotlist
+
+    _render(load_shotlist(shotlist_file), farm, workdir, as_json)
+
+
+def _render(shotlist: Any, farm: str | None, workdir: Path, as_json: bool) -> None:
+    from videofactory.console import RunView
+    from videofactory.factory import render_shotlist
+
+    with RunView(quiet=as_json) as view:
+        result = render_shotlist(shotlist, workdir=workdir, farm_file=farm, on_event=view)
+    m = result.media
+    summary = {
+        "ok": True,
+        "run_id": result.run_id,
+        "run_dir": str(result.run_dir),
+        "final": str(result.final),
+        "duration_s": round(m.duration_s, 3),
+        "width": m.width,
+        "height": m.height,
+        "fps": m.fps,
+        "video_codec": m.video_codec,
+        "audio_codec": m.audio_codec,
+        "shots": len(shotlist.shots),
+        "elapsed_s": round(result.elapsed_s, 2),
+    }
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        out.print(f"[bold green]done[/] {result.final}  {m.duration_s:.2f} s  "
+                  f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
+                  f"({len(shotlist.shots)} shots in {result.elapsed_s:.1f} s)")
+        out.print(f"inspect with: videofactory show {result.run_id}")
+
+
+# -- runs / show ----------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: videofactory runs --json")
+@_errors
+def runs(workdir: Path = WORKDIR_OPT, as_json: bool = JSON_OPT) -> None:
+    """List the runs in the work directory, newest first."""
+    from videofactory.store import DB_NAME, Store
+
+    if not (workdir / DB_NAME).exists():
+        rows: list[dict[str, Any]] = []
+    else:
+        with Store.for_workdir(workdir) as store:
+            rows = store.runs()
+    if as_json:
+        print(json.dumps([_run_summary(r) for r in rows]))
+        return
+    if not rows:
+        err.print(f"no runs in {workdir} yet; start one with `videofactory generate \"...\"`")
+        return
+    table = Table("run", "state", "duration", "concept", "final")
+    for r in rows:
+        table.add_row(r["id"], r["state"], f"{r['duration']:g} s", r["concept"][:40],
+                      r["final_path"] or (r["error"] or "")[:60])
+    out.print(table)
+
+
+def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "state", "concept", "duration", "run_dir", "final_path", "error",
+            "created_at", "updated_at")
+    return {k: r.get(k) for k in keys}
+
+
+@app.command(epilog="Example: videofactory show 20261125-181500-warrior-in-mystical-3f2a --json")
+@_errors
+def show(
+    run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+    workdir: Path = WORKDIR_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Show one run: its shot list, its tasks (worker, times, state) and its artifacts."""
+    from videofactory.store import DB_NAME, Store, StoreError
+
+    if not (workdir / DB_NAME).exists():
+        raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
+    with Store.for_workdir(workdir) as store:
+        r = store.run(run)
+        data = {
+            **_run_summary(r),
+            "farm": r["farm"],
+            "shots": store.shots(r["id"]),
+            "tasks": [
+                {"id": t.id, "kind": t.kind, "shot_id": t.shot_id, "state": t.state,
+                 "worker": t.worker, "prompt_id": t.prompt_id, "attempts": t.attempts,
+                 "created_at": t.created_at, "started_at": t.started_at,
+                 "finished_at": t.finished_at, "error": t.error, "deps": list(t.deps)}
+                for t in store.tasks(r["id"])
+            ],
+            "attempts": store.attempts(r["id"]),
+            "artifacts": store.artifacts(r["id"]),
+        }
+    if as_json:
+        print(json.dumps(data))
+        return
+    out.print(f"[bold]{data['id']}[/]  {data['state']}  {data['concept']!r}  "
+              f"{data['duration']:g} s")
+    if data["final_path"]:
+        out.print(f"final: {data['final_path']}")
+    if data["error"]:
+        out.print(f"[red]error:[/] {data['error']}")
+    table = Table("task", "state", "worker", "seconds", "error")
+    for t in data["tasks"]:
+        secs = (f"{t['finished_at'] - t['started_at']:.1f}"
+                if t["started_at"] and t["finished_at"] else "")
+        table.add_row(t["id"].split("/", 1)[-1], t["state"], t["worker"] or "", secs,
+                      (t["error"] or "")[:60])
+    out.print(table)
+
+
+# -- status / test / sim --------------------------------------------------------------------
+
+
+@app.command(epilog="Example: videofactory status --farm factory.yaml --json")
+@_errors
+def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
+    """Show the farm: each GPU's card, role, URL, reachability, VRAM and queue."""
+    from videofactory.config import builtin_farm, find_farm_file, load_farm
+    from videofactory.farm.workers import probe_farm
+
+    path = find_farm_file(farm)
+    if path is None:
+        config = builtin_farm()
+        rows = [{"id": w.id, "card": w.card, "roles": [r.value for r in w.roles],
+                 "url": "", "reachable": None, "vram_total_gb": w.vram_gb, "vram_free_gb": None,
+                 "queue_running": None, "queue_pending": None, "device": "simulated",
+                 "error": ""} for w in config.workers]
+        note = ("no farm file: the built-in simulated farm (six ComfyUI-protocol servers on "
+                "loopback) is started by `generate` and stopped when the run ends")
+        if as_json:
+            print(json.dumps({"farm": config.name, "simulated": True, "note": note,
+                              "workers": rows}))
+        else:
+            _farm_table(config.name, rows)
+            err.print(note)
+        return
+    config = load_farm(path)
+    statuses = asyncio.run(probe_farm(config))
+    rows = [s.to_json() for s in statuses]
+    reachable = sum(1 for s in statuses if s.reachable)
+    if as_json:
+        print(json.dumps({"farm": config.name, "file": str(path), "simulated": False,
+                          "reachable": reachable, "workers": rows}))
+    else:
+        _farm_table(f"{config.name} ({path})", rows)
+        for s in statuses:
+            if not s.reachable:
+                err.print(f"[yellow]{s.id}[/]: {s.error}")
+    if reachable == 0:
+        if not as_json:
+            err.print("[bold red]error:[/] no worker of the farm is reachable")
+        raise typer.Exit(1)
+
+
+def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
+    table = Table("id", "card", "role", "url", "reachable", "VRAM GB", "free GB", "queue",
+                  title=title)
+    for r in rows:
+        reach = {True: "[green]yes[/]", False: "[red]no[/]", None: "sim"}[r["reachable"]]
+        queue = ("" if r["queue_running"] is None
+                 else str(r["queue_running"] + r["queue_pending"]))
+        free = "" if r["vram_free_gb"] is None else f"{r['vram_free_gb']:g}"
+        table.add_row(r["id"], r["card"], "/".join(r["roles"]), r["url"] or "(on demand)",
+                      reach, f"{r['vram_total_gb']:g}", free, queue)
+    out.print(table)
+
+
+@app.command(epilog="Example: videofactory test --url http://127.0.0.1:8188")
+@_errors
+def test(
+    url: str | None = typer.Option(None, "--url", help="ComfyUI server to check."),
+    farm: str | None = FARM_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Check one ComfyUI server: /system_stats, /object_info and one tiny workflow round trip.
+
+    Without --url: the farm file's first worker; with no farm file, ComfyUI's default
+    http://127.0.0.1:8188, or the built-in simulator when nothing answers there.
+    """
+    from videofactory.comfy.check import check_server
+    from videofactory.config import builtin_farm, find_farm_file, load_farm
+    from videofactory.factory import running_farm
+
+    note = ""
+    path = None if url else find_farm_file(farm)
+    target = url or (load_farm(path).workers[0].url if path else
+                     f"http://127.0.0.1:{DEFAULT_SIM_PORT}")
+    report = asyncio.run(check_server(target))
+    if url is None and path is None and not report.steps[0].ok:
+        # No server named anywhere and none at ComfyUI's default port: like `generate`, fall
+        # back to the built-in simulator, and say so.
+        note = (f"nothing answers at {target}; checked the built-in simulator instead "
+                "(start ComfyUI there, or pass --url, to check a real server)")
+        one = builtin_farm().model_copy(update={"workers": builtin_farm().workers[:1]})
+        with running_farm(one) as live:
+            report = asyncio.run(check_server(live.workers[0].url))
+    report.note = note
+    if as_json:
+        print(json.dumps(report.to_json()))
+    else:
+        if note:
+            err.print(f"[yellow]note:[/] {note}")
+        for s in report.steps:
+            mark = "[green]ok[/]  " if s.ok else "[red]FAIL[/]"
+            out.print(f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {s.detail}",
+                      highlight=False)
+        out.print(("[bold green]ComfyUI server works[/]" if report.ok
+                   else "[bold red]ComfyUI check failed[/]") + f": {report.url}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command(epilog="Example: videofactory sim --workers 6 --port 8188")
+@_errors
+def sim(
+    workers: int = typer.Option(6, "--workers", "-n", min=1, max=64, help="Simulated GPUs."),
+    port: int = typer.Option(DEFAULT_SIM_PORT, "--port", help="First port; one port per GPU."),
+    root: Path = typer.Option(Path("sim-farm"), "--root", help="Folder for the servers' files."),
+) -> None:
+    """Run a simulated ComfyUI farm in the foreground (one server per GPU) until Ctrl-C."""
+    from videofactory.config import builtin_farm
+    from videofactory.sim.farm import SimWorkerSpec, main_foreground
+
+    seed = builtin_farm().workers
+    specs = []
+    for i in range(workers):
+        w = seed[i] if i < len(seed) else seed[1].model_copy(update={"id": f"gpu{i}"})
+        specs.append(SimWorkerSpec(name=w.id, card=w.card, vram_gb=w.vram_gb, port=port + i))
+    main_foreground(specs, root)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
