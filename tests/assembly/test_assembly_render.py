@@ -1,0 +1,149 @@
+"""Real renders of small timelines: length, size, codecs, faststart, audio placement, safety."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from videofactory.assembly.render import assemble
+from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
+from videofactory.errors import AssemblyError, MediaError
+
+SPEC = OutputSpec(320, 180, 24, preset="ultrafast")
+FRAME = 1 / 24
+
+
+def four_shots(media) -> Timeline:
+    """Clips of four sizes and rates; narration on shots 2 and 3 (the second runs past the end)."""
+    return Timeline((
+        TimelineShot("a", media.clip_a, 1.0),  # 0.0 - 1.0, 320x180 @ 24
+        TimelineShot("b", media.clip_b, 1.5, media.tone_short, "A square clip."),  # 1.0 - 2.5
+        TimelineShot("c", media.clip_c, 1.0, media.tone_long, 'Held: "last" frame 🎬'),  # 2.5 - 3.5
+        TimelineShot("d", media.still, 0.5),  # 3.5 - 4.0, a portrait still
+    ), SPEC)
+
+
+@pytest.fixture(scope="module")
+def rendered(media, ffmpeg_bin, tmp_path_factory):
+    """One render shared by the checks below (keeps the suite fast)."""
+    out = tmp_path_factory.mktemp("render") / "final.mp4"
+    progress: list[float] = []
+    info = assemble(four_shots(media), out, ffmpeg=ffmpeg_bin, on_progress=progress.append)
+    return out, info, progress
+
+
+def test_output_is_exactly_the_timeline(rendered) -> None:
+    out, info, progress = rendered
+    assert info.path == out
+    assert info.duration_s == pytest.approx(4.0, abs=FRAME)
+    assert (info.width, info.height, info.fps) == (320, 180, 24.0)
+    assert (info.video_codec, info.pix_fmt) == ("h264", "yuv420p")
+    assert info.frames == 96
+    assert (info.audio_codec, info.sample_rate, info.channels) == ("aac", 48000, 2)
+    assert progress[-1] == 1.0
+    assert not list(out.parent.glob(".*partial*"))
+
+
+def test_moov_comes_before_mdat(rendered, boxes_of) -> None:
+    boxes = boxes_of(rendered[0])
+    assert boxes[0] == "ftyp"
+    assert boxes.index("moov") < boxes.index("mdat")
+
+
+def test_narration_sits_at_its_shot_start_and_is_cut_at_the_end(rendered, rms_of) -> None:
+    rms, win = rms_of(rendered[0])
+
+    def level(start: float, end: float) -> float:
+        return float(rms[int(start / win): int(end / win)].max())
+
+    # lavfi's sine has amplitude 1/8 (RMS 0.088); mono spreads to stereo at -3 dB: 0.0625.
+    assert level(0.0, 0.95) < 1e-3  # shot a: no narration
+    assert level(1.05, 1.45) == pytest.approx(0.0625, rel=0.1)  # tone_short (0.5 s) at 1.0
+    assert level(1.6, 2.45) < 1e-3  # silence until shot c
+    assert level(2.55, 3.95) == pytest.approx(0.0625, rel=0.1)  # tone_long from 2.5, cut at 4.0
+    assert len(rms) * win == pytest.approx(4.0, abs=FRAME)
+
+
+def frame_at(path: Path, index: int) -> np.ndarray:
+    with av.open(str(path)) as container:
+        for n, frame in enumerate(container.decode(video=0)):
+            if n == index:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"no frame {index}")
+
+
+def test_clips_are_fitted_and_held(rendered, media) -> None:
+    out = rendered[0]
+    square = frame_at(out, 40)  # in shot b: 200x200 scaled to 180x180, pillarboxed
+    assert square.shape == (180, 320, 3)
+    assert square[:, :60].mean() < 8 and square[:, -60:].mean() < 8
+    assert square[:, 80:240].mean() > 40
+    held = [frame_at(out, n) for n in (73, 82)]  # shot c's clip ends at 0.5 s: frames repeat
+    assert np.abs(held[0].astype(int) - held[1].astype(int)).mean() < 2
+    portrait = frame_at(out, 90)  # shot d: a 240x320 still, 135x180 in the middle
+    assert portrait[:, :80].mean() < 8 and portrait[:, 100:220].mean() > 40
+
+
+def test_subtitles_are_written_beside_the_video(rendered) -> None:
+    out = rendered[0]
+    srt = out.with_suffix(".srt").read_text(encoding="utf-8")
+    assert srt == (
+        "1\n00:00:01,000 --> 00:00:02,500\nA square clip.\n\n"
+        '2\n00:00:02,500 --> 00:00:03,500\nHeld: "last" frame 🎬\n'
+    )
+    vtt = out.with_suffix(".vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT\n\nb\n00:00:01.000 --> 00:00:02.500\n")
+
+
+def test_crop_fit_fills_the_frame(media, ffmpeg_bin, tmp_path) -> None:
+    timeline = Timeline((TimelineShot("b", media.clip_b, 0.5),),
+                        OutputSpec(160, 90, 12, preset="ultrafast", fit="crop"))
+    info = assemble(timeline, tmp_path / "crop.mp4", ffmpeg=ffmpeg_bin)
+    assert (info.width, info.height, info.fps, info.frames) == (160, 90, 12.0, 6)
+    frame = frame_at(tmp_path / "crop.mp4", 0)
+    assert frame[:, :10].mean() > 40  # no black bars
+
+
+@pytest.mark.parametrize("field, words", [
+    ("empty", "empty"),
+    ("corrupt", "cannot read"),
+    ("no_streams", "no audio or video stream"),
+    ("audio_only", "no video stream"),
+])
+def test_a_bad_clip_is_named_with_its_shot(media, ffmpeg_bin, tmp_path, field, words) -> None:
+    bad = getattr(media, field)
+    timeline = Timeline((TimelineShot("ok", media.clip_a, 1.0),
+                         TimelineShot("s7", bad, 1.0)), SPEC)
+    with pytest.raises(MediaError) as err:
+        assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
+    assert str(bad) in str(err.value) and "s7" in str(err.value) and words in str(err.value)
+    assert (err.value.path, err.value.task) == (str(bad), "s7/clip")
+    assert not (tmp_path / "final.mp4").exists()
+
+
+def test_a_missing_narration_is_named_with_its_shot(media, ffmpeg_bin, tmp_path) -> None:
+    gone = tmp_path / "gone.wav"
+    timeline = Timeline((TimelineShot("s1", media.clip_a, 1.0, gone, "hi"),), SPEC)
+    with pytest.raises(MediaError, match="missing") as err:
+        assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
+    assert (err.value.path, err.value.task) == (str(gone), "s1/narration")
+
+
+def test_ffmpeg_failure_keeps_the_old_final(media, ffmpeg_bin, tmp_path) -> None:
+    final = tmp_path / "final.mp4"
+    final.write_bytes(b"the good old video")
+    final.with_suffix(".srt").write_text("old subtitles")
+    # x264 refuses an unknown preset when it opens the encoder: a real ffmpeg failure.
+    timeline = Timeline((TimelineShot("s1", media.clip_a, 1.0, media.tone_short, "hi"),),
+                        OutputSpec(320, 180, 24, preset="no-such-preset"))
+    with pytest.raises(AssemblyError) as err:
+        assemble(timeline, final, ffmpeg=ffmpeg_bin)
+    assert err.value.returncode not in (None, 0)
+    assert err.value.argv[0] == ffmpeg_bin.path and "-filter_complex" in err.value.argv
+    assert "preset" in err.value.stderr_tail.lower()
+    assert final.read_bytes() == b"the good old video"
+    assert final.with_suffix(".srt").read_text() == "old subtitles"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["final.mp4", "final.srt"]
