@@ -77,9 +77,9 @@ def shot_durations(duration_s: float, n: int, fps: int = DEFAULT_FPS) -> list[fl
     total_frames = max(n, round(duration_s * fps))
     base, extra = divmod(total_frames, n)
     frames = [base + (1 if i < extra else 0) for i in range(n)]
-    durations = [f / fps for f in frames[:-1]]
-    # The last shot absorbs any sub-frame remainder so that the sum is exact.
-    durations.append(round(duration_s - sum(durations), 6))
+    # Milliseconds are what a person edits; the last shot absorbs the rounding so the sum holds.
+    durations = [round(f / fps, 3) for f in frames[:-1]]
+    durations.append(round(duration_s - sum(durations), 3))
     return durations
 
 
