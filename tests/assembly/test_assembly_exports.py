@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import videofactory.assembly as assembly
+import types
 
-SUBMODULES = {"annotations", "ffmpeg", "probe", "render", "timeline"}
+import videofactory.assembly as assembly
 
 
 def test_exports_match_all() -> None:
-    public = {name for name in dir(assembly) if not name.startswith("_")} - SUBMODULES
+    public = {
+        name for name, value in vars(assembly).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        and name != "annotations"
+    }
     assert sorted(assembly.__all__) == sorted(public)

@@ -178,6 +178,30 @@ def _progress_seconds(block: dict[str, str]) -> float | None:
     return None
 
 
+def _follow_progress(
+    proc: subprocess.Popen[str],
+    duration_s: float | None,
+    on_progress: Callable[[float], None] | None,
+) -> float:
+    """Read ``-progress`` blocks from stdout until EOF; return the last fraction reported."""
+    assert proc.stdout is not None
+    best = 0.0
+    block: dict[str, str] = {}
+    for line in proc.stdout:
+        key, _, value = line.strip().partition("=")
+        block[key] = value
+        if key != "progress":  # each block ends with progress=continue|end
+            continue
+        seconds = _progress_seconds(block)
+        block = {}
+        if on_progress and duration_s and seconds is not None:
+            fraction = min(1.0, seconds / duration_s)
+            if fraction > best:
+                best = fraction
+                on_progress(fraction)
+    return best
+
+
 def run_ffmpeg(
     ffmpeg: FFmpeg,
     args: list[str],
@@ -214,30 +238,17 @@ def run_ffmpeg(
             if line.strip():
                 tail.append(line.rstrip("\n"))
 
-    reader = threading.Thread(target=drain_stderr, name="ffmpeg-stderr", daemon=True)
-    reader.start()
-    best = 0.0
-    try:
-        assert proc.stdout is not None
-        block: dict[str, str] = {}
-        for line in proc.stdout:
-            key, _, value = line.strip().partition("=")
-            block[key] = value
-            if key != "progress":
-                continue
-            seconds = _progress_seconds(block)
-            block = {}
-            if on_progress and duration_s and seconds is not None:
-                fraction = min(1.0, seconds / duration_s)
-                if fraction > best:
-                    best = fraction
-                    on_progress(fraction)
-        returncode = proc.wait()
-    finally:
-        if proc.poll() is None:  # on_progress raised, or we were interrupted: do not leak it
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
+    with proc:  # closes both pipes whatever happens
+        reader = threading.Thread(target=drain_stderr, name="ffmpeg-stderr", daemon=True)
+        reader.start()
+        try:
+            best = _follow_progress(proc, duration_s, on_progress)
+            returncode = proc.wait()
+        finally:
+            if proc.poll() is None:  # on_progress raised, or we were interrupted: do not leak it
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=5)
     if returncode != 0:
         raise AssemblyError(
             f"ffmpeg failed writing {args[-1] if args else '?'}",
