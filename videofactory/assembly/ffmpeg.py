@@ -42,6 +42,9 @@ STDERR_TAIL_LINES = 30
 #: Seconds a capability check may take; a binary that hangs on ``-version`` is not usable.
 CHECK_TIMEOUT_S = 20.0
 
+#: The flags column of ``-filters`` and ``-encoders`` rows ("T.C", "..", "V....D", "A..X..").
+_FLAGS = re.compile(r"[A-Z.|]{2,6}")
+
 _INSTALL_HINT = (
     "install a full ffmpeg (Debian/Ubuntu: `apt install ffmpeg`; macOS: `brew install ffmpeg`) "
     "or `pip install -U imageio-ffmpeg` and remove the override to use its bundled build"
@@ -93,12 +96,12 @@ def _listing(path: str, flag: str) -> frozenset[str]:
         capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, check=False,
     )
     names: set[str] = set()
-    # A legend precedes a "------" line in every version; rows follow as " T. xfade VV->V ..."
-    # (the flags column varies by version: "TSC", "T.", "V....D"), the name is the 2nd token.
-    _legend, sep, body = proc.stdout.partition("------")
-    for line in body.splitlines() if sep else ():
+    # Rows are " T.. xfade  VV->V  ..." / " V....D libx264  ...": a flags column (its width
+    # varies by version), then the name. Legend lines read "  T.. = Timeline support"; ffmpeg
+    # 5.1's filter list has no "------" line between legend and rows, so match rows instead.
+    for line in proc.stdout.splitlines():
         parts = line.split()
-        if len(parts) >= 2:
+        if len(parts) >= 3 and parts[1] != "=" and _FLAGS.fullmatch(parts[0]):
             names.add(parts[1])
     return frozenset(names)
 

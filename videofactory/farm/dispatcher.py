@@ -326,10 +326,10 @@ class Dispatcher:
         ref = refs[-1]
         dest = self.run_dir / FOLDER[task.kind] / f"{shot.id}{ref.suffix}"
         await lane.client.download(ref, dest)
-        kind = "image" if task.kind is TaskKind.keyframe else "video"
+        # A keyframe PNG probes as a one-frame video; clips must last their shot.
+        expected = None if task.kind is TaskKind.keyframe else shot.duration
         media = await asyncio.to_thread(
-            check_media, dest, kind=kind,
-            expected_duration_s=None if kind == "image" else shot.duration, task=task.id,
+            check_media, dest, kind="video", expected_duration_s=expected, task=task.id
         )
         self.store.add_artifact(self.run_id, task.id, task.kind.value, dest, _media_dict(media))
         return dest
