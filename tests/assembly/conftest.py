@@ -52,7 +52,8 @@ def media(ffmpeg_bin: FFmpeg, tmp_path_factory: pytest.TempPathFactory) -> Media
     """Make every test input once per session (about a second)."""
     d = tmp_path_factory.mktemp("media")
     x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    clip_a = make(ffmpeg_bin, d / "a.mp4", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=1", *x264)
+    clip_a = make(ffmpeg_bin, d / "a.mp4", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=1",
+                  *x264)
     clip_b = make(ffmpeg_bin, d / "b.mp4", "-f", "lavfi", "-i", "testsrc=s=200x200:r=12:d=2", *x264)
     clip_c = make(ffmpeg_bin, d / "c.mp4", "-f", "lavfi", "-i",
                   "smptebars=s=640x360:r=30:d=0.5", *x264)

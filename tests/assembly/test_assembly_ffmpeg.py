@@ -38,8 +38,11 @@ def fake_ffmpeg(folder: Path, filters: list[str], encoders: list[str]) -> Path:
         "import sys\n"
         "flag = sys.argv[-1]\n"
         "if flag == '-version': print('ffmpeg version 5.1.6-0+deb12u1 Copyright')\n"
-        f"elif flag == '-filters': print('Filters:\\n  T.. = Timeline\\n  ------\\n{filter_rows}')\n"
-        f"elif flag == '-encoders': print('Encoders:\\n V..... = Video\\n ------\\n{encoder_rows}')\n"
+        # ffmpeg 5.1 prints no "------" between the legend and the filter rows; 9 does.
+        f"elif flag == '-filters': print('Filters:\\n  T.. = Timeline support\\n"
+        f"  A = Audio input/output\\n{filter_rows}')\n"
+        f"elif flag == '-encoders': print('Encoders:\\n V..... = Video\\n ------\\n"
+        f"{encoder_rows}')\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return script

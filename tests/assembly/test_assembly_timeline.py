@@ -18,13 +18,15 @@ from videofactory.errors import ConfigError
 
 SPEC = OutputSpec(640, 360, 24)
 FMT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
-PAD = "scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2:color=black"
+PAD = ("scale=640:360:force_original_aspect_ratio=decrease,"
+       "pad=640:360:(ow-iw)/2:(oh-ih)/2:color=black")
 CROP = "scale=640:360:force_original_aspect_ratio=increase,crop=640:360"
 
 
 def video(index: int, fit: str, frames: int) -> str:
     return (f"[{index}:v:0]setpts=PTS-STARTPTS,fps=24,{fit},setsar=1,format=yuv420p,"
-            f"tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},setpts=PTS-STARTPTS[v{index}]")
+            f"tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},"
+            f"setpts=PTS-STARTPTS[v{index}]")
 
 
 def speech(index: int, ms: int) -> str:
@@ -121,7 +123,8 @@ def test_starts_total_and_many_shots_do_not_drift() -> None:
     lambda: TimelineShot("s", Path("c.mp4"), 0.0),
     lambda: TimelineShot("s", Path("c.mp4"), float("nan")),
     lambda: Timeline((TimelineShot("s", Path("c.mp4"), 0.01),), SPEC),  # under one frame
-    lambda: Timeline((TimelineShot("s", Path("a.mp4"), 1), TimelineShot("s", Path("b.mp4"), 1)), SPEC),
+    lambda: Timeline((TimelineShot("s", Path("a.mp4"), 1), TimelineShot("s", Path("b.mp4"), 1)),
+                     SPEC),
     lambda: OutputSpec(641, 360),
     lambda: OutputSpec(fps=0),
     lambda: OutputSpec(crf=60),
@@ -159,7 +162,8 @@ def test_vtt_cues_are_escaped_and_identified_by_shot() -> None:
         "intro\n00:00:00.000 --> 00:00:02.000\nHello, world.\n"
         "\n"
         "hostile\n00:00:03.500 --> 01:01:04.750\n"
-        'She said "stop" — it\'s 10:30; C:\\path\\file 🎬🔥 &lt;i&gt;&amp;amp;&lt;/i&gt; a -&gt; b\n'
+        'She said "stop" — it\'s 10:30; C:\\path\\file 🎬🔥 '
+        '&lt;i&gt;&amp;amp;&lt;/i&gt; a -&gt; b\n'
         "line 2\n"
     )
 

@@ -81,7 +81,8 @@ def test_threads_share_the_library_safely(tmp_path, wav_of) -> None:
 
     def speak(i: int) -> None:
         try:
-            speakers[i % 2].synthesize(f"Sentence number {i} is spoken here.", tmp_path / f"{i}.wav")
+            text = f"Sentence number {i} is spoken here."
+            speakers[i % 2].synthesize(text, tmp_path / f"{i}.wav")
         except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 

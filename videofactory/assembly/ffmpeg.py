@@ -117,7 +117,8 @@ def _inspect(path: str, source: str) -> FFmpeg:
             raise AssemblyError(
                 f"ffmpeg at {path} does not run (`-version` exited {proc.returncode}); "
                 f"{_INSTALL_HINT}",
-                argv=[path, "-version"], returncode=proc.returncode, stderr_tail=proc.stderr[-2000:],
+                argv=[path, "-version"], returncode=proc.returncode,
+                stderr_tail=proc.stderr[-2000:],
             )
         first = proc.stdout.splitlines()[0] if proc.stdout else ""
         version = first.split(" version ", 1)[-1].split(" ", 1)[0] if " version " in first else "?"

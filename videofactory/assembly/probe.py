@@ -7,7 +7,7 @@ that the scheduler can render that task again instead of failing the whole run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -67,7 +67,7 @@ def _stat(path: Path, task: str | None) -> int:
 def _duration(container: av.container.InputContainer) -> float:
     """Container duration in seconds, else the longest stream's."""
     if container.duration is not None and container.duration > 0:
-        return container.duration / av.time_base
+        return float(container.duration / av.time_base)
     longest = 0.0
     for stream in container.streams:
         if stream.duration is not None and stream.time_base is not None:
@@ -98,7 +98,7 @@ def probe(path: str | os.PathLike[str], *, task: str | None = None) -> MediaInfo
             if video is not None:
                 ctx = video.codec_context
                 rate = video.average_rate or video.guessed_rate
-                info = _replace(
+                info = replace(
                     info, width=ctx.width, height=ctx.height,
                     fps=float(rate) if rate else None, video_codec=ctx.name,
                     pix_fmt=ctx.format.name if ctx.format else None,
@@ -106,7 +106,7 @@ def probe(path: str | os.PathLike[str], *, task: str | None = None) -> MediaInfo
                 )
             if audio is not None:
                 actx = audio.codec_context
-                info = _replace(
+                info = replace(
                     info, audio_codec=actx.name, sample_rate=actx.sample_rate,
                     channels=actx.layout.nb_channels if actx.layout else actx.channels,
                 )
@@ -116,13 +116,6 @@ def probe(path: str | os.PathLike[str], *, task: str | None = None) -> MediaInfo
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise MediaError(f"cannot read media file {_who(path, task)}: {exc}", path=str(path),
                          task=task) from exc
-
-
-def _replace(info: MediaInfo, **changes: object) -> MediaInfo:
-    """dataclasses.replace, typed loosely for the probe's incremental fill."""
-    from dataclasses import replace
-
-    return replace(info, **changes)  # type: ignore[arg-type]
 
 
 def _decodes(path: Path, kind: Literal["video", "audio"], task: str | None) -> None:

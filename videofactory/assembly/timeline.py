@@ -71,7 +71,9 @@ class OutputSpec:
     def __post_init__(self) -> None:
         # yuv420p halves chroma in both directions, so libx264 refuses odd sizes.
         if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
-            raise ConfigError(f"output size must be positive and even, got {self.width}x{self.height}")
+            raise ConfigError(
+                f"output size must be positive and even, got {self.width}x{self.height}"
+            )
         if self.fps <= 0:
             raise ConfigError(f"output fps must be > 0, got {self.fps}")
         if not 0 <= self.crf <= 51:
@@ -142,7 +144,10 @@ def _fit(spec: OutputSpec) -> str:
     w, h = spec.width, spec.height
     if spec.fit == "crop":
         return f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
-    return f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"
+    return (
+        f"scale={w}:{h}:force_original_aspect_ratio=decrease,"
+        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"
+    )
 
 
 def _video_chain(index: int, frames: int, spec: OutputSpec, out: str) -> str:

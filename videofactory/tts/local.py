@@ -90,7 +90,7 @@ def _load_library() -> _Library:
         version = (lib.espeak_Info(None) or b"?").decode("utf-8", "replace")
         chunks: list[bytes] = []
 
-        def collect(wav: object, count: int, _events: object) -> int:
+        def collect(wav: ctypes._Pointer[ctypes.c_short], count: int, _events: object) -> int:
             if wav and count > 0:
                 chunks.append(ctypes.string_at(wav, count * 2))
             return 0  # 0: go on
@@ -143,7 +143,9 @@ class EspeakSpeech(SpeechBackend):
         if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", voice):
             raise SpeechError(f"bad espeak voice name {voice!r}")
         if not 80 <= words_per_minute <= 450:  # eSpeak NG's supported range
-            raise SpeechError(f"espeak rate must be 80..450 words per minute, got {words_per_minute}")
+            raise SpeechError(
+                f"espeak rate must be 80..450 words per minute, got {words_per_minute}"
+            )
         self.voice = voice
         self.words_per_minute = words_per_minute
 
