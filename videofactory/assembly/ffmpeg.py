@@ -147,22 +147,24 @@ def find_ffmpeg(override: str | None = None) -> FFmpeg:
         found.require(REQUIRED_FILTERS, REQUIRED_ENCODERS)
         return found
     on_path = shutil.which("ffmpeg")
+    why_not_path = "no ffmpeg on PATH"
     if on_path:
         try:
             candidate = _inspect(on_path, "path")
         except AssemblyError as exc:
-            log.info("system ffmpeg unusable, trying imageio-ffmpeg: %s", exc)
+            why_not_path = str(exc)
         else:
             gone = candidate.missing()
             if not gone:
                 return candidate
             # A distro ffmpeg built without libass or libx264 would fail later, mid-render;
             # the bundled static build has everything, so prefer it.
-            log.info("system ffmpeg %s lacks %s; using imageio-ffmpeg", on_path, ", ".join(gone))
+            why_not_path = f"{on_path} lacks {', '.join(gone)}"
+        log.info("not using the system ffmpeg (%s); trying imageio-ffmpeg", why_not_path)
     try:
         import imageio_ffmpeg
     except ImportError as exc:
-        raise AssemblyError(f"no usable ffmpeg found; {_INSTALL_HINT}") from exc
+        raise AssemblyError(f"no usable ffmpeg ({why_not_path}); {_INSTALL_HINT}") from exc
     try:
         bundled = imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:  # imageio-ffmpeg raises RuntimeError when no binary fits
