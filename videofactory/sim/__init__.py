@@ -1,0 +1,34 @@
+"""A ComfyUI-protocol server that renders real media on the CPU (the videofactory simulator).
+
+It answers ComfyUI 0.3.64's HTTP API and websocket with the same JSON, status codes and event
+order (docs/comfyui-api.md), validates prompts like ComfyUI, and runs the weight-free core
+nodes plus its own render nodes (SimTextToImage, SimImageToVideo, SimSharpen) used by
+``videofactory/workflows/sim/*.json``. Everything it shows a user says "videofactory simulator".
+
+Entry points:
+
+* ``python -m videofactory.sim --port 8188 --name gpu0 --card "RTX 5090" --vram-gb 32``
+* ``SimFarm([SimWorkerSpec(...)], root)``: several servers as subprocesses.
+* ``ServerThread(SimOptions(...))``: one server in a background thread (tests).
+* ``SimServer(SimOptions(...))``: the aiohttp server itself (``await start()``/``stop()``).
+"""
+
+from __future__ import annotations
+
+from videofactory.sim.executor import InterruptProcessing, OutOfMemoryError
+from videofactory.sim.farm import SimFarm, SimWorkerSpec, main_foreground
+from videofactory.sim.options import SimHooks, SimOptions
+from videofactory.sim.server import SimServer
+from videofactory.sim.thread import ServerThread
+
+__all__ = [
+    "InterruptProcessing",
+    "OutOfMemoryError",
+    "ServerThread",
+    "SimFarm",
+    "SimHooks",
+    "SimOptions",
+    "SimServer",
+    "SimWorkerSpec",
+    "main_foreground",
+]

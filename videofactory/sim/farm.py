@@ -1,0 +1,215 @@
+"""A local farm of simulated GPUs: one ``python -m videofactory.sim`` process per worker.
+
+Each worker gets its own folder under the farm root (``<root>/<name>/{input,output,temp}``,
+stderr in ``<root>/<name>/sim.log``) and its own port. Children watch their parent and exit
+when it goes away, so a killed orchestrator never leaves servers behind.
+
+    with SimFarm([SimWorkerSpec("gpu0", "RTX 5090", 32)], "sim-farm") as farm:
+        farm.urls["gpu0"]  # "http://127.0.0.1:PORT"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from videofactory.errors import BackendUnavailable
+
+__all__ = ["SimFarm", "SimWorkerSpec", "main_foreground"]
+
+#: Seconds a child has to print its ready line (importing numpy/PyAV cold can take a while).
+READY_TIMEOUT_S = 60.0
+#: Seconds between SIGTERM and SIGKILL when stopping.
+STOP_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class SimWorkerSpec:
+    """One simulated GPU of a farm."""
+
+    name: str
+    card: str
+    vram_gb: float
+    port: int = 0
+    speed: float = 0.0
+
+
+def _tail(path: Path, limit: int = 2000) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text[-limit:].strip()
+
+
+class SimFarm:
+    """Start, watch and stop a set of simulated ComfyUI servers (a sync context manager)."""
+
+    def __init__(self, specs: Sequence[SimWorkerSpec], root: str | os.PathLike[str], *,
+                 listen: str = "127.0.0.1", ready_timeout: float = READY_TIMEOUT_S,
+                 stop_grace: float = STOP_GRACE_S, extra_args: Sequence[str] = ()) -> None:
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"worker names must be unique: {names}")
+        self.specs = list(specs)
+        self.root = Path(root)
+        self.listen = listen
+        self.ready_timeout = ready_timeout
+        self.stop_grace = stop_grace
+        self.extra_args = list(extra_args)
+        self.urls: dict[str, str] = {}
+        self.processes: dict[str, subprocess.Popen[str]] = {}
+        self._lines: dict[str, queue.Queue[str | None]] = {}
+
+    def folder(self, name: str) -> Path:
+        """The base directory of one worker."""
+        return self.root / name
+
+    def argv(self, spec: SimWorkerSpec) -> list[str]:
+        """The command line of one worker."""
+        return [sys.executable, "-m", "videofactory.sim", "--listen", self.listen,
+                "--port", str(spec.port), "--name", spec.name, "--card", spec.card,
+                "--vram-gb", str(spec.vram_gb), "--speed", str(spec.speed),
+                "--base-directory", str(self.folder(spec.name)),
+                "--parent-pid", str(os.getpid()), *self.extra_args]
+
+    def start(self) -> SimFarm:
+        """Launch every worker and wait for all ready lines; raise BackendUnavailable if not."""
+        try:
+            for spec in self.specs:
+                self._launch(spec)
+            deadline = time.monotonic() + self.ready_timeout
+            for spec in self.specs:
+                self.urls[spec.name] = self._wait_ready(spec, deadline)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self, spec: SimWorkerSpec) -> None:
+        folder = self.folder(spec.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "sim.log", "ab") as log:
+            proc = subprocess.Popen(self.argv(spec), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
+                                    start_new_session=True)  # our Ctrl-C is not theirs
+        self.processes[spec.name] = proc
+        lines: queue.Queue[str | None] = queue.Queue()
+        self._lines[spec.name] = lines
+        threading.Thread(target=_pump_lines, args=(proc.stdout, lines), daemon=True,
+                         name=f"sim-farm-{spec.name}").start()
+
+    def _wait_ready(self, spec: SimWorkerSpec, deadline: float) -> str:
+        proc = self.processes[spec.name]
+        lines = self._lines[spec.name]
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BackendUnavailable(
+                    f"simulated worker {spec.name} did not report ready within "
+                    f"{self.ready_timeout:.0f}s; log tail:\n{_tail(self.folder(spec.name) / 'sim.log')}")
+            try:
+                line = lines.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if line is None:  # stdout closed: the child died
+                code = proc.wait(timeout=self.stop_grace)
+                raise BackendUnavailable(
+                    f"simulated worker {spec.name} exited with code {code} before it was ready:\n"
+                    f"{_tail(self.folder(spec.name) / 'sim.log')}")
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(event, dict) and event.get("event") == "ready":
+                return str(event["url"])
+
+    def stop(self) -> None:
+        """SIGTERM every worker, SIGKILL those still alive after the grace period, reap all."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_grace
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    def alive(self) -> dict[str, bool]:
+        """Which workers are still running."""
+        return {name: proc.poll() is None for name, proc in self.processes.items()}
+
+    def __enter__(self) -> SimFarm:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _pump_lines(stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:
+    """Forward a child's stdout lines (and drain it so the child never blocks on a full pipe)."""
+    if stream is None:
+        lines.put(None)
+        return
+    try:
+        for line in stream:
+            lines.put(line)
+    except (OSError, ValueError):  # closed by stop()
+        pass
+    lines.put(None)
+
+
+def _print_ready(urls: dict[str, str]) -> None:
+    for name, url in urls.items():
+        print(f"{name}: {url}  (videofactory simulator)", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def main_foreground(specs: Sequence[SimWorkerSpec], root: str | os.PathLike[str], *,
+                    on_ready: Callable[[dict[str, str]], None] | None = None,
+                    listen: str = "127.0.0.1") -> int:
+    """Run a farm until Ctrl-C / SIGTERM (or every worker died); returns an exit code."""
+    farm = SimFarm(specs, root, listen=listen)
+    stopping = threading.Event()
+
+    def on_term(signum: int, frame: object) -> None:
+        stopping.set()
+
+    previous = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+    try:
+        with farm:
+            (on_ready or _print_ready)(dict(farm.urls))
+            reported: set[str] = set()
+            while not stopping.wait(0.5):
+                alive = farm.alive()
+                for name, ok in alive.items():
+                    if not ok and name not in reported:
+                        reported.add(name)
+                        print(f"{name} exited (log: {farm.folder(name) / 'sim.log'})",
+                              file=sys.stderr, flush=True)
+                if not any(alive.values()):
+                    return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

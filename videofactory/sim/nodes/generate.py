@@ -1,0 +1,60 @@
+"""The simulator's own render nodes, standing in for text-to-image, image-to-video and a detail
+pass. They report sampler-like progress, honour /interrupt at every tick and take simulated time
+proportional to their work (``SimOptions.speed``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from videofactory.sim.motion import camera_frames
+from videofactory.sim.nodes.base import NodeContext, NodeOutput, register
+from videofactory.sim.render import paint_keyframe
+
+MEGA = 1_000_000
+
+
+@register("SimTextToImage", self_timed=True)
+def sim_text_to_image(ctx: NodeContext, prompt: str, negative: str, seed: int, width: int,
+                      height: int, steps: int) -> NodeOutput:
+    """Paint a keyframe; one progress tick per step."""
+    per_step = width * height / MEGA
+
+    def tick(i: int) -> None:
+        ctx.work(per_step)
+        ctx.progress(i, steps)
+
+    image = paint_keyframe(prompt, seed, width, height, tick=tick, steps=steps)
+    return NodeOutput((image[None],))
+
+
+@register("SimImageToVideo", self_timed=True)
+def sim_image_to_video(ctx: NodeContext, image: np.ndarray, prompt: str, camera: str, width: int,
+                       height: int, length: int, seed: int, steps: int) -> NodeOutput:
+    """Animate the first image of the batch; ``steps`` ticks over the frames."""
+    ticks = max(1, min(steps, length))
+    # A real video model runs every step over every frame: that is the simulated cost.
+    per_tick = steps * length * width * height / MEGA / ticks
+
+    def tick(i: int) -> None:
+        ctx.work(per_tick)
+        ctx.progress(i, ticks)
+
+    frames = camera_frames(image[0], width, height, length, camera, seed, steps=ticks, tick=tick)
+    return NodeOutput((frames,))
+
+
+@register("SimSharpen", self_timed=True)
+def sim_sharpen(ctx: NodeContext, image: np.ndarray, amount: float, radius: float) -> NodeOutput:
+    """Unsharp mask on every frame, in up to 20 progress ticks."""
+    out = np.empty_like(image)
+    n = image.shape[0]
+    ticks = max(1, min(20, n))
+    bounds = [round(n * i / ticks) for i in range(ticks + 1)]
+    unsharp = ImageFilter.UnsharpMask(radius=radius, percent=round(amount * 100), threshold=2)
+    for t in range(ticks):
+        for i in range(bounds[t], bounds[t + 1]):
+            out[i] = np.asarray(Image.fromarray(image[i]).filter(unsharp))
+        ctx.work((bounds[t + 1] - bounds[t]) * image.shape[1] * image.shape[2] / MEGA)
+        ctx.progress(t + 1, ticks)
+    return NodeOutput((out,))

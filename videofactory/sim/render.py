@@ -1,0 +1,272 @@
+"""The simulator's painter: a deterministic landscape from a prompt and a seed, with the prompt
+written on it, so every keyframe is recognisable in the finished video.
+
+Everything is drawn with numpy and Pillow on the CPU. The same (prompt, seed, size) always gives
+the same picture; colours come from theme words in the prompt (forest, night, sunset, ocean,
+desert, snow, city ...) or, failing that, from the prompt's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import textwrap
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from videofactory.constants import SIM_TAG
+
+__all__ = ["paint_keyframe", "prompt_rng"]
+
+RGB = tuple[int, int, int]
+
+#: theme -> (sky top, sky horizon, far land, near land, sun colour, sun height 0..1 from top)
+THEMES: dict[str, tuple[RGB, RGB, RGB, RGB, RGB, float]] = {
+    "forest": ((46, 84, 96), (188, 214, 176), (96, 138, 112), (18, 46, 30), (255, 244, 200), 0.22),
+    "mystic": ((38, 30, 84), (150, 190, 190), (70, 110, 120), (14, 32, 38), (210, 255, 240), 0.25),
+    "night": ((8, 12, 38), (58, 52, 110), (36, 40, 80), (8, 10, 24), (236, 236, 255), 0.2),
+    "sunset": ((54, 40, 110), (255, 152, 84), (128, 70, 98), (34, 18, 40), (255, 214, 120), 0.62),
+    "ocean": ((40, 110, 190), (196, 228, 246), (70, 130, 170), (18, 70, 110), (255, 250, 220), 0.18),
+    "desert": ((92, 150, 214), (250, 226, 180), (214, 160, 96), (150, 96, 52), (255, 250, 225), 0.16),
+    "snow": ((120, 156, 200), (232, 240, 250), (188, 204, 228), (236, 242, 250), (255, 255, 240), 0.2),
+    "city": ((20, 18, 52), (226, 84, 150), (60, 40, 90), (12, 10, 26), (255, 120, 200), 0.5),
+    "storm": ((40, 46, 56), (132, 140, 150), (74, 80, 88), (28, 32, 36), (220, 220, 230), 0.3),
+}
+
+KEYWORDS: dict[str, str] = {
+    "forest": "forest", "woods": "forest", "tree": "forest", "trees": "forest", "jungle": "forest",
+    "mystical": "mystic", "magic": "mystic", "magical": "mystic", "fairy": "mystic",
+    "enchanted": "mystic", "night": "night", "moon": "night", "stars": "night", "space": "night",
+    "midnight": "night", "sunset": "sunset", "dusk": "sunset", "dawn": "sunset",
+    "sunrise": "sunset", "fire": "sunset", "ember": "sunset", "ocean": "ocean", "sea": "ocean",
+    "beach": "ocean", "lake": "ocean", "river": "ocean", "water": "ocean", "sky": "ocean",
+    "desert": "desert", "sand": "desert", "dune": "desert", "dunes": "desert",
+    "snow": "snow", "winter": "snow", "ice": "snow", "mountain": "snow", "mountains": "snow",
+    "city": "city", "neon": "city", "cyberpunk": "city", "street": "city", "storm": "storm",
+    "rain": "storm", "fog": "storm", "ruins": "storm",
+}
+
+FIGURES = {"warrior", "knight", "man", "woman", "girl", "boy", "hero", "person", "figure",
+           "traveler", "traveller", "wanderer", "samurai", "wizard", "monk", "soldier", "explorer"}
+
+
+def prompt_rng(prompt: str, seed: int, salt: str = "") -> np.random.Generator:
+    """A generator that depends on the prompt text, the seed and a purpose string."""
+    digest = hashlib.sha256(f"{salt}\x00{seed}\x00{prompt}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
+
+
+def _theme(words: list[str], prompt: str, seed: int) -> tuple[np.ndarray, ...]:
+    found = [KEYWORDS[w] for w in words if w in KEYWORDS]
+    rng = prompt_rng(prompt, seed, "palette")
+    if found:
+        base = [np.array(c, np.float32) for c in THEMES[found[0]][:5]]
+        sun_y = THEMES[found[0]][5]
+        if len(found) > 1 and found[1] != found[0]:  # a second theme tints the sky
+            other = THEMES[found[1]]
+            base[0] = 0.7 * base[0] + 0.3 * np.array(other[0], np.float32)
+            base[1] = 0.7 * base[1] + 0.3 * np.array(other[1], np.float32)
+    else:
+        hue = rng.random()
+        base = [_hsv(hue, 0.55, 0.45), _hsv(hue + 0.08, 0.35, 0.95), _hsv(hue + 0.5, 0.3, 0.55),
+                _hsv(hue + 0.45, 0.5, 0.18), _hsv(hue + 0.1, 0.2, 1.0)]
+        sun_y = 0.15 + 0.4 * rng.random()
+    jitter = rng.normal(0, 10, size=(5, 3)).astype(np.float32)  # the seed varies the mood a bit
+    colours = [np.clip(c + j, 0, 255) for c, j in zip(base, jitter, strict=True)]
+    return (*colours, np.float32(sun_y))
+
+
+def _hsv(h: float, s: float, v: float) -> np.ndarray:
+    import colorsys
+
+    return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), np.float32) * 255
+
+
+def _sky(w: int, h: int, top: np.ndarray, horizon: np.ndarray, sun: np.ndarray, sun_y: float,
+         rng: np.random.Generator, night: bool) -> tuple[np.ndarray, float]:
+    t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None] ** 0.8
+    sky = top * (1 - t) + horizon * t
+    sky = np.broadcast_to(sky, (h, w, 3)).copy()
+    cx, cy = w * (0.2 + 0.6 * rng.random()), h * sun_y
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = np.hypot(xx - cx, yy - cy) / max(w, h)
+    radius = 0.045 + 0.02 * rng.random()
+    glow = np.exp(-((d / (radius * 4)) ** 2))[..., None] * 0.55
+    disc = np.clip((radius - d) / (radius * 0.08), 0, 1)[..., None]
+    sky = sky * (1 - glow) + sun * glow
+    sky = sky * (1 - disc) + sun * disc
+    if night:  # a few stars
+        n = int(w * h / 900) + 5
+        sx, sy = rng.integers(0, w, n), rng.integers(0, max(1, int(h * 0.6)), n)
+        sky[sy, sx] = np.maximum(sky[sy, sx], rng.uniform(170, 255, (n, 1)))
+    return sky, cx
+
+
+def _ridge(w: int, h: int, base: float, amp: float, rng: np.random.Generator,
+           sharp: bool) -> np.ndarray:
+    x = np.linspace(0, 1, w, dtype=np.float32)
+    y = np.zeros(w, np.float32)
+    for k in range(1, 6):
+        wave = np.sin(2 * np.pi * (x * rng.uniform(0.6, 1.4) * k + rng.random()))
+        # 1-|sin| has cusps at its maxima: sharp mountain peaks instead of rolling hills.
+        y += ((1 - 2 * np.abs(wave)) if sharp and k < 3 else wave) / k
+    return h * (base - amp * y / 2.2)
+
+
+def _trees(draw: ImageDraw.ImageDraw, ridge: np.ndarray, h: int, colour: RGB, scale: float,
+           rng: np.random.Generator, density: float) -> None:
+    w = len(ridge)
+    n = int(w / max(4.0, 40 * scale) * density)
+    for x in np.sort(rng.integers(0, w, n)):
+        top = float(ridge[x]) - h * scale * rng.uniform(0.6, 1.2)
+        half = h * scale * rng.uniform(0.12, 0.2)
+        base_y = float(ridge[x]) + 2
+        for tier in range(3):  # stacked triangles read as pines at any size
+            y0 = top + (base_y - top) * tier / 3.2
+            y1 = base_y - (base_y - top) * (2 - tier) / 5
+            hw = half * (0.55 + 0.35 * tier)
+            draw.polygon([(x, y0), (x - hw, y1), (x + hw, y1)], fill=colour)
+
+
+def _water(arr: np.ndarray, horizon_y: int, sun_x: float, sun: np.ndarray,
+           rng: np.random.Generator) -> None:
+    """Flat water below the horizon: darkened sky reflection, ripples, a glitter path."""
+    h, w, _ = arr.shape
+    if horizon_y >= h - 1:
+        return
+    reflected = arr[max(0, 2 * horizon_y - h):horizon_y][::-1]
+    rows = h - horizon_y
+    if reflected.shape[0] < rows:
+        pad = np.repeat(reflected[-1:], rows - reflected.shape[0], axis=0)
+        reflected = np.concatenate([reflected, pad], axis=0)
+    water = reflected[:rows] * 0.55 + np.array([10, 40, 70], np.float32) * 0.45
+    yy = np.arange(rows, dtype=np.float32)[:, None]
+    ripples = np.sin(yy * (0.9 + rng.random()) * 60 / max(rows, 1) ** 0.5
+                     + rng.uniform(0, 6.28, (1, w)) * 0.15)
+    water += 10 * ripples[..., None]
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    spread = 0.02 * w + 0.25 * w * (yy / rows)
+    path = np.exp(-(((xx - sun_x) / spread) ** 2)) * (ripples > 0.3)
+    water = water * (1 - 0.6 * path[..., None]) + sun * 0.6 * path[..., None]
+    arr[horizon_y:] = water
+
+
+def _skyline(draw: ImageDraw.ImageDraw, w: int, h: int, colour: RGB, glow: RGB,
+             rng: np.random.Generator) -> None:
+    """Tower blocks with lit windows along the bottom third."""
+    x = -rng.integers(0, max(2, w // 20))
+    while x < w:
+        bw = int(rng.uniform(0.04, 0.1) * w) + 2
+        top = int(h * rng.uniform(0.35, 0.7))
+        draw.rectangle([x, top, x + bw, h], fill=colour)
+        step = max(3, h // 60)
+        for wy in range(top + step, h - step, step * 2):
+            for wx in range(x + step, x + bw - step, step * 2):
+                if rng.random() < 0.35:
+                    draw.rectangle([wx, wy, wx + step - 1, wy + step - 1], fill=glow)
+        x += bw + int(rng.uniform(0, 0.02) * w)
+
+
+def _figure(draw: ImageDraw.ImageDraw, x: float, ground: float, size: float, colour: RGB) -> None:
+    head = size * 0.11
+    draw.ellipse([x - head, ground - size, x + head, ground - size + 2 * head], fill=colour)
+    body = [(x - size * 0.14, ground - size * 0.78), (x + size * 0.14, ground - size * 0.78),
+            (x + size * 0.2, ground - size * 0.05), (x - size * 0.2, ground - size * 0.05)]
+    draw.polygon(body, fill=colour)
+    draw.line([(x + size * 0.16, ground - size * 0.7), (x + size * 0.45, ground - size * 1.15)],
+              fill=colour, width=max(1, round(size * 0.04)))  # a raised blade or staff
+
+
+def _text_panel(img: Image.Image, prompt: str, seed: int) -> None:
+    """The prompt, word-wrapped, and the simulator tag, in a panel inside the area that every
+    camera move of SimImageToVideo keeps in view (12%..88% of width and height)."""
+    w, h = img.size
+    size = max(8, round(h / 24))
+    font = ImageFont.load_default(size=size)
+    small = ImageFont.load_default(size=max(7, round(size * 0.6)))
+    draw = ImageDraw.Draw(img, "RGBA")
+    left, right, bottom = round(w * 0.13), round(w * 0.87), round(h * 0.865)
+    chars = max(8, int((right - left - size) / (size * 0.52)))
+    lines = textwrap.wrap(prompt.strip() or "(empty prompt)", chars)[:3]
+    line_h = round(size * 1.25)
+    tag_h = round(size * 0.9)
+    top = bottom - (line_h * len(lines) + tag_h + size)
+    draw.rectangle([left, top, right, bottom], fill=(0, 0, 0, 125))
+    y = top + size // 2
+    for line in lines:
+        draw.text((left + size // 2, y), line, font=font, fill=(255, 255, 255, 240))
+        y += line_h
+    draw.text((left + size // 2, y + size // 8), f"{SIM_TAG} · seed {seed}", font=small,
+              fill=(255, 255, 255, 165))
+
+
+def paint_keyframe(prompt: str, seed: int, width: int, height: int,
+                   tick: Callable[[int], None] | None = None, steps: int = 1) -> np.ndarray:
+    """Paint one picture ``[H, W, 3]`` uint8; ``tick(i)`` is called ``steps`` times as it goes."""
+    steps = max(1, steps)
+    done = 0
+
+    def stage(fraction: float) -> None:
+        nonlocal done
+        target = min(steps, round(steps * fraction))
+        while tick is not None and done < target:
+            done += 1
+            tick(done)
+
+    words = re.findall(r"[a-z]+", prompt.lower())
+    top, horizon, far, near, sun, sun_y = _theme(words, prompt, seed)
+    rng = prompt_rng(prompt, seed, "layout")
+    night = any(KEYWORDS.get(w) in ("night", "city") for w in words)
+    sky, sun_x = _sky(width, height, top, horizon, sun, float(sun_y), rng, night)
+    stage(0.3)
+    img = Image.fromarray(sky.astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    themes = {KEYWORDS.get(w) for w in words}
+    sharp = "snow" in themes
+    forest = bool(themes & {"forest", "mystic"})
+    layers = 2 if "ocean" in themes else 4
+    last_ridge = None
+    for i in range(layers):
+        depth = i / 3  # 0 far .. 1 near
+        colour = tuple(int(c) for c in (horizon * (1 - depth) * 0.55 + far * (1 - depth) * 0.45
+                                        + near * depth))
+        ridge = _ridge(width, height, 0.5 + 0.13 * i, 0.2 - 0.03 * i, rng, sharp and i < 2)
+        pts = [(0, height)] + [(x, float(ridge[x])) for x in range(width)] + [(width, height)]
+        draw.polygon(pts, fill=colour)
+        if forest and i >= 1:
+            _trees(draw, ridge, height, colour, 0.06 + 0.06 * i, rng, 0.6 + 0.5 * i)
+        last_ridge = ridge
+        stage(0.3 + 0.4 * (i + 1) / layers)
+    if "city" in themes:
+        _skyline(draw, width, height, tuple(int(c * 0.6) for c in near),
+                 tuple(int(c) for c in sun), rng)
+    if "ocean" in themes:
+        arr = np.asarray(img).astype(np.float32)
+        _water(arr, int(height * 0.62), sun_x, sun, rng)
+        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(img)
+        last_ridge = np.full(width, height * 0.9, np.float32)
+    if last_ridge is not None and FIGURES.intersection(words):
+        x = width * (0.35 + 0.3 * rng.random())
+        # Stand above the caption panel so the subject stays visible.
+        ground = min(float(last_ridge[int(x)]) + height * 0.01, height * 0.72)
+        _figure(draw, x, ground, height * 0.2,
+                tuple(int(c * 0.5) for c in near))
+    img = img.filter(ImageFilter.GaussianBlur(radius=max(0.5, height / 900)))
+    arr = np.asarray(img).astype(np.float32)
+    # Painterly texture: soft colour blotches plus fine grain.
+    grid = (max(2, height // 40), max(2, width // 40))
+    # Mostly brightness, a little colour: reads as brush texture, not confetti.
+    blotch = (rng.normal(0, 1, (*grid, 1)) * 0.8 + rng.normal(0, 1, (*grid, 3)) * 0.35)
+    blotch_img = Image.fromarray(np.uint8(np.clip(128 + 40 * blotch, 0, 255)))
+    blotch_img = blotch_img.resize((width, height), Image.BICUBIC)
+    blotch_img = blotch_img.filter(ImageFilter.GaussianBlur(radius=max(1.0, height / 60)))
+    blotch = np.asarray(blotch_img, np.float32) - 128
+    arr += 0.35 * blotch + rng.normal(0, 2.5, arr.shape).astype(np.float32)
+    stage(0.9)
+    out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    _text_panel(out, prompt, seed)
+    stage(1.0)
+    return np.asarray(out, dtype=np.uint8).copy()
