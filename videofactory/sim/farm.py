@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import videofactory
 from videofactory.errors import BackendUnavailable
 
 __all__ = ["SimFarm", "SimWorkerSpec", "main_foreground"]
@@ -99,10 +100,14 @@ class SimFarm:
     def _launch(self, spec: SimWorkerSpec) -> None:
         folder = self.folder(spec.name)
         folder.mkdir(parents=True, exist_ok=True)
+        # The children import this very package, installed or not.
+        env = dict(os.environ)
+        package_root = str(Path(videofactory.__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         with open(folder / "sim.log", "ab") as log:
             proc = subprocess.Popen(self.argv(spec), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
-                                    start_new_session=True)  # our Ctrl-C is not theirs
+                                    env=env, start_new_session=True)  # our Ctrl-C is not theirs
         self.processes[spec.name] = proc
         lines: queue.Queue[str | None] = queue.Queue()
         self._lines[spec.name] = lines

@@ -1,0 +1,125 @@
+"""The bundled sim workflow templates run end to end and produce real media."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from .simkit import TEMPLATES, SimClient
+
+pytestmark = pytest.mark.slow
+
+
+def template(name: str) -> dict[str, Any]:
+    return json.loads((TEMPLATES / f"{name}.json").read_text())
+
+
+def probe(path: Path) -> dict[str, Any]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        return {"codec": stream.codec_context.name, "pix_fmt": stream.codec_context.pix_fmt,
+                "size": (stream.width, stream.height), "rate": stream.average_rate,
+                "frames": frames, "metadata": dict(container.metadata),
+                "audio": len(container.streams.audio)}
+
+
+def test_keyframe_clip_hero_chain(sim: SimClient, tmp_path: Path) -> None:
+    kf = template("keyframe")
+    kf["1"]["inputs"].update(width=96, height=64, seed=7, steps=3,
+                             prompt="a lone warrior in a mystical forest")
+    kf["2"]["inputs"]["filename_prefix"] = "run/shot01_keyframe"
+    entry = sim.run(kf)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    ref = entry["outputs"]["2"]["images"][0]
+    assert (ref["subfolder"], ref["filename"]) == ("run", "shot01_keyframe_00001_.png")
+    png = sim.file(ref)
+    with Image.open(png) as img:
+        assert img.size == (96, 64) and img.format == "PNG"
+        assert "prompt" in img.info  # the workflow is embedded like ComfyUI does
+        pixels = np.asarray(img.convert("RGB"), np.float32)
+    assert pixels.std() > 10  # a picture, not a flat colour
+
+    up = sim.upload("shot01.png", png.read_bytes(), subfolder="keyframes").json()
+    clip = template("clip")
+    clip["1"]["inputs"]["image"] = f"{up['subfolder']}/{up['name']}"
+    clip["2"]["inputs"].update(width=96, height=64, length=12, camera="zoom_in", seed=3, steps=4,
+                               prompt="the warrior walks")
+    clip["3"]["inputs"]["fps"] = 12.0
+    ws = sim.ws("templates")
+    r = sim.submit(clip, client_id="templates")
+    entry = sim.history(r.json()["prompt_id"])
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    out = entry["outputs"]["4"]
+    assert out["animated"] == [True] and out["images"][0]["filename"].endswith(".mp4")
+    info = probe(sim.file(out["images"][0]))
+    assert (info["codec"], info["pix_fmt"], info["size"]) == ("h264", "yuv420p", (96, 64))
+    assert len(info["frames"]) == 12 and info["rate"] == 12 and info["audio"] == 0
+    assert "prompt" in info["metadata"]
+    frames = np.stack(info["frames"]).astype(np.float32)
+    assert np.abs(frames[1:] - frames[:-1]).mean() > 0.2  # it moves
+    steps = [m["data"] for m in ws.wait_done(r.json()["prompt_id"]) if m.get("type") == "progress"]
+    assert [(s["value"], s["max"], s["node"]) for s in steps] == [(i, 4, "2") for i in range(1, 5)]
+
+    video = sim.upload("shot01.mp4", sim.file(out["images"][0]).read_bytes()).json()
+    hero = template("hero")
+    hero["1"]["inputs"]["file"] = video["name"]
+    entry = sim.run(hero)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    info = probe(sim.file(entry["outputs"]["6"]["images"][0]))
+    assert info["size"] == (144, 96) and len(info["frames"]) == 12 and info["rate"] == 12
+
+
+@pytest.mark.parametrize("camera", ["static", "pan_left", "pan_right", "pan_up", "pan_down",
+                                    "zoom_out"])
+def test_every_camera_move_renders(camera: str) -> None:
+    from videofactory.sim.motion import camera_frames, crop_box
+    from videofactory.sim.render import paint_keyframe
+
+    still = paint_keyframe("a sunset over the ocean", 1, 96, 64)
+    frames = camera_frames(still, 48, 32, 6, camera, seed=2, steps=3)
+    assert frames.shape == (6, 32, 48, 3) and frames.dtype == np.uint8
+    first, last = crop_box(96, 64, 48, 32, camera, 0.0), crop_box(96, 64, 48, 32, camera, 1.0)
+    assert all(0 <= v <= 96 for v in first + last)
+    assert (first == last) == (camera == "static")
+
+
+def test_odd_size_video_fails_like_h264(sim: SimClient) -> None:
+    wf = json.loads(json.dumps(template("clip")))
+    wf["2"]["inputs"].update(width=95, height=64, length=2, steps=1)
+    entry = sim.run(wf)
+    assert entry["status"]["messages"][-1][0] == "execution_error"
+    assert entry["status"]["messages"][-1][1]["node_id"] == "4"
+
+
+def test_audio_nodes(sim: SimClient) -> None:
+    prompt = {
+        "1": {"class_type": "EmptyAudio", "inputs": {"duration": 0.5, "sample_rate": 22050,
+                                                      "channels": 1}},
+        "2": {"class_type": "EmptyAudio", "inputs": {"duration": 0.25, "sample_rate": 44100,
+                                                      "channels": 2}},
+        "3": {"class_type": "AudioConcat", "inputs": {"audio1": ["1", 0], "audio2": ["2", 0],
+                                                       "direction": "after"}},
+        "4": {"class_type": "TrimAudioDuration", "inputs": {"audio": ["3", 0], "start_index": 0.1,
+                                                             "duration": 0.5}},
+        "5": {"class_type": "SaveAudioMP3", "inputs": {"audio": ["4", 0], "filename_prefix": "a/m",
+                                                        "quality": "128k"}},
+        "6": {"class_type": "SaveAudioOpus", "inputs": {"audio": ["4", 0], "filename_prefix": "a/o",
+                                                         "quality": "64k"}},
+        "7": {"class_type": "SaveAudio", "inputs": {"audio": ["4", 0], "filename_prefix": "a/f"}},
+    }
+    entry = sim.run(prompt)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    for node, ext in (("5", "mp3"), ("6", "opus"), ("7", "flac")):
+        ref = entry["outputs"][node]["audio"][0]
+        assert ref["filename"].endswith(f"_00001_.{ext}")
+        with av.open(str(sim.file(ref))) as container:
+            stream = container.streams.audio[0]
+            assert stream.codec_context.channels == 2
+            assert 0.4 < float(container.duration or 0) / 1e6 < 0.7
