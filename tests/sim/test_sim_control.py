@@ -51,6 +51,8 @@ def test_interrupt_running_and_delete_pending(slow_sim: SimClient) -> None:
     ws.wait_for(lambda m: m.get("type") == "progress" and m["data"]["prompt_id"] == p1)
 
     assert sim.http.get("/prompt").json() == load_fixture("prompt_get_busy.json")
+    busy = sim.http.get("/system_stats").json()["devices"][0]
+    assert busy["vram_free"] < busy["vram_total"] - 2 * 1024**3  # a prompt holds VRAM
     queue = sim.http.get("/queue").json()
     assert [item[1] for item in queue["queue_running"]] == [p1]
     assert sorted(item[1] for item in queue["queue_pending"]) == sorted([p2, p3])
@@ -81,6 +83,8 @@ def test_interrupt_running_and_delete_pending(slow_sim: SimClient) -> None:
     assert entry["outputs"] == {} and entry["meta"] == {}
 
     sim.history(p3)
+    idle = sim.http.get("/system_stats").json()["devices"][0]
+    assert idle["vram_free"] > busy["vram_free"]
     assert sim.http.get(f"/history/{p2}").json() == {}  # deleted: never reaches history
     order = list(sim.http.get("/history").json())
     assert order == [p1, p4, p3]  # front jumped ahead of p3

@@ -22,6 +22,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -259,7 +260,7 @@ class PromptExecutor:
             messages=run.messages,
         )
 
-    def _is_cached(self, run: _Run):  # noqa: ANN202 - a small closure
+    def _is_cached(self, run: _Run) -> Callable[[str], bool]:
         return lambda nid: run.sigs.get(nid) in self._cache_outputs
 
     def _report_failure(self, run: _Run, error: dict[str, Any], ex: BaseException) -> None:
@@ -304,8 +305,8 @@ class PromptExecutor:
             for name, kind in hidden.items():
                 if kind == "PROMPT":
                     formatted[name] = [_format_value(run.prompt)]
-                elif kind == "EXTRA_PNGINFO" and "extra_pnginfo" in run.extra_data:
-                    formatted[name] = [_format_value(run.extra_data["extra_pnginfo"])]
+                elif kind == "EXTRA_PNGINFO":
+                    formatted[name] = [_format_value(run.extra_data.get("extra_pnginfo"))]
                 elif kind == "UNIQUE_ID":
                     formatted[name] = [node_id]
         return values, formatted

@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import io
 import json
 import logging
 import os
 import sys
 import time
-import urllib.parse
 import uuid
 from typing import Any
 
@@ -34,6 +32,7 @@ from videofactory.sim.hub import SocketHub
 from videofactory.sim.options import (GIB, IDLE_VRAM_GB, SimHooks, SimOptions, device_name,
                                       estimate_vram_gb, ram_bytes)
 from videofactory.sim.paths import Folders, UploadError, content_type
+from videofactory.sim.webutil import origin_guard, reencode
 from videofactory.sim.promptqueue import PromptQueue
 from videofactory.sim.render import paint_keyframe
 from videofactory.sim.validation import validate_prompt
@@ -50,39 +49,6 @@ MODEL_FOLDERS = ["checkpoints", "configs", "loras", "vae", "text_encoders", "dif
                  "clip_vision", "style_models", "embeddings", "diffusers", "vae_approx",
                  "controlnet", "gligen", "upscale_models", "custom_nodes", "hypernetworks",
                  "photomaker", "classifiers", "model_patches", "audio_encoders"]
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@web.middleware
-async def _origin_guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    """ComfyUI's guard: a loopback Host with a different Origin host gets 403, empty body."""
-    if "Host" in request.headers and "Origin" in request.headers:
-        host = request.headers["Host"].lower()
-        origin = urllib.parse.urlparse(request.headers["Origin"])
-        origin_domain = origin.netloc.lower()
-        host_parsed = urllib.parse.urlsplit("//" + host)
-        loopback = _is_loopback(host_parsed.hostname)
-        if origin.port is None:
-            host = host_parsed.hostname or ""
-        if host_parsed.port is None:
-            origin_domain = origin.hostname or ""
-        if loopback and host and origin_domain and host != origin_domain:
-            return web.Response(status=403)
-    if request.method == "OPTIONS":
-        return web.Response()
-    return await handler(request)
 
 
 class SimServer:
@@ -124,9 +90,15 @@ class SimServer:
         await self._runner.setup()
         hosts = [h.strip() for h in self.options.listen.split(",") if h.strip()]
         port = self.options.port
-        for host in hosts:
-            site = web.TCPSite(self._runner, host, port)
-            await site.start()
+        for i, host in enumerate(hosts):
+            try:
+                await web.TCPSite(self._runner, host, port).start()
+            except OSError as exc:
+                if i == 0:
+                    raise
+                # e.g. "::" on a host without IPv6: serve on the addresses that work
+                log.warning("cannot listen on %s:%s: %s", host, port, exc)
+                continue
             if port == 0:  # --port 0: every host shares the first free port found
                 port = self._runner.addresses[0][1]
         self.port = port
@@ -210,7 +182,7 @@ class SimServer:
 
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=self.options.max_upload_bytes,
-                              middlewares=[self._log_requests, _origin_guard])
+                              middlewares=[self._log_requests, origin_guard])
         routes: list[tuple[str, str, Any]] = [
             ("GET", "/ws", self.hub.handle),
             ("GET", "/prompt", self.get_prompt),
@@ -326,7 +298,7 @@ class SimServer:
         filename = os.path.basename(path)
         disposition = f'filename="{filename}"'
         if "preview" in query or query.get("channel", "rgba") in ("rgb", "a"):
-            body, ctype = await asyncio.to_thread(_reencode, path, query)
+            body, ctype = await asyncio.to_thread(reencode, path, query)
             return web.Response(body=body, content_type=ctype,
                                 headers={"Content-Disposition": disposition})
         return web.FileResponse(path, headers={"Content-Disposition": disposition,
@@ -423,23 +395,3 @@ class SimServer:
     async def sim_requests(self, request: web.Request) -> web.Response:
         """Simulator only: the request log."""
         return web.json_response(list(self.requests))
-
-
-def _reencode(path: str, query: dict[str, str]) -> tuple[bytes, str]:
-    """/view's ``preview=webp;90`` and ``channel=rgb|a`` (images only, like ComfyUI)."""
-    buf = io.BytesIO()
-    with Image.open(path) as img:
-        if "preview" in query:
-            parts = query["preview"].split(";")
-            fmt = parts[0] if parts[0] in ("webp", "jpeg") and "a" not in query.get("channel", "") \
-                else "webp"
-            quality = int(parts[-1]) if parts[-1].isdigit() else 90
-            out = img.convert("RGB") if fmt == "jpeg" or query.get("channel") == "rgb" else img
-            out.save(buf, format=fmt, quality=quality)
-            return buf.getvalue(), f"image/{fmt}"
-        if query.get("channel") == "rgb":
-            img.convert("RGB").save(buf, format="PNG")
-        else:
-            alpha = img.convert("RGBA").getchannel("A")
-            Image.merge("RGBA", (alpha, alpha, alpha, alpha)).save(buf, format="PNG")
-        return buf.getvalue(), "image/png"
