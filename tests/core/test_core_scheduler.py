@@ -48,7 +48,7 @@ def test_clips_spread_over_workers_not_the_16gb_card():
 def test_down_or_refusing_workers_get_nothing():
     workers = _workers(gpu5={"up": False}, gpu0={"refused": frozenset({TaskKind.keyframe})})
     out = decide(_views(TaskKind.keyframe, 2), workers, 0.0)
-    assert all(a.worker_id not in ("gpu5", "gpu0") for a in out)
+    assert out and all(a.worker_id not in ("gpu5", "gpu0") for a in out)
 
 
 def test_fewest_eligible_first():
@@ -57,7 +57,7 @@ def test_fewest_eligible_first():
     ready = [TaskView("clip0", TaskKind.clip, 90, 20, rank=500),
              TaskView("hero0", TaskKind.hero, 60, 28, rank=60)]
     workers = [
-        WorkerView(id="gpu0", roles=(Role.primary,), vram_gb=32,
+        WorkerView(id="gpu0", roles=(Role.primary, Role.worker), vram_gb=32,
                    speed={k: 1.0 for k in TaskKind}, free_slots=1),
         WorkerView(id="gpu1", roles=(Role.worker,), vram_gb=24,
                    speed={k: 0.55 for k in TaskKind}, free_slots=1),
@@ -66,11 +66,17 @@ def test_fewest_eligible_first():
     assert [(a.task_id, a.worker_id) for a in out] == [("hero0", "gpu0"), ("clip0", "gpu1")]
 
 
-def test_waits_for_its_best_gpu_rather_than_a_slow_one():
-    # gpu5 is busy for 5 s; a keyframe waits for it instead of taking a clip GPU's slot
+def test_waits_for_its_role_gpu_rather_than_another():
+    # gpu5 (control) is full; keyframes wait for it instead of taking the clip GPUs' slots
     workers = _workers(gpu5={"free_slots": 0, "busy_until": 5.0})
-    out = decide(_views(TaskKind.keyframe, 1), workers, 0.0)
-    assert out == [] or out[0].worker_id != "gpu5"
+    assert decide(_views(TaskKind.keyframe, 3), workers, 0.0) == []
+
+
+def test_other_gpus_step_in_when_no_role_holder_can():
+    workers = _workers(gpu5={"up": False})
+    out = decide(_views(TaskKind.keyframe, 2), workers, 0.0)
+    assert len(out) == 2 and "gpu5" not in {a.worker_id for a in out}
+    assert decide(_views(TaskKind.keyframe, 2), workers, 0.0, strict=True) == []
 
 
 def test_strict_roles():

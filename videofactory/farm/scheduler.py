@@ -3,9 +3,12 @@
 List scheduling of the HEFT family. Ready tasks are taken in order of how few GPUs can run them
 (a hero pass only the 32 GB card can take must not queue behind clips any card could do), then
 of their remaining critical path; each goes to the eligible worker with the earliest estimated
-finish, where a worker outside the task's role and a model switch both cost a penalty. A task
-whose best worker has no free slot waits for it: a GPU is handed work only when it is about to
-be free, and each server holds at most one job beyond the running one.
+finish, a model switch counting as a cost. Roles come first: while any GPU holding the task's
+role can take it, only those are considered (keyframes on the control GPU, clips on the workers,
+hero passes on the primary); other GPUs step in only when no role holder can (down, too little
+VRAM, workflow refused), unless ``strict`` forbids it. A task whose best worker has no free slot
+waits for it: a GPU is handed work only when it is about to be free, and each server holds at
+most one job beyond the running one.
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ from dataclasses import dataclass, replace
 
 from videofactory.config import ROLE_FOR_KIND, Role, TaskKind
 
-__all__ = ["Assignment", "TaskView", "WorkerView", "decide", "eligible"]
+__all__ = ["Assignment", "TaskView", "WorkerView", "candidates", "decide", "eligible"]
 
 #: Seconds a model switch costs on a real GPU (unload one model, load another).
 SWITCH_COST_S = 30.0
-#: Extra seconds charged when a task runs outside its preferred role.
-ROLE_PENALTY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -64,14 +65,21 @@ class Assignment:
     est_finish: float
 
 
-def eligible(task: TaskView, worker: WorkerView, *, strict: bool = False) -> bool:
-    """Whether the worker can take the task at all."""
-    if not worker.up or task.kind in worker.refused or worker.vram_gb < task.vram_gb:
-        return False
-    if strict:
-        role = ROLE_FOR_KIND.get(task.kind)
-        return role is None or role in worker.roles
-    return True
+def eligible(task: TaskView, worker: WorkerView) -> bool:
+    """Whether the worker can take the task at all (up, enough VRAM, workflow accepted)."""
+    return worker.up and task.kind not in worker.refused and worker.vram_gb >= task.vram_gb
+
+
+def candidates(
+    task: TaskView, workers: Sequence[WorkerView], *, strict: bool = False
+) -> list[WorkerView]:
+    """The workers to choose from: the eligible role holders, else (not strict) any eligible."""
+    able = [w for w in workers if eligible(task, w)]
+    role = ROLE_FOR_KIND.get(task.kind)
+    if role is None:
+        return able
+    holders = [w for w in able if role in w.roles]
+    return holders if holders or strict else able
 
 
 def decide(
@@ -83,28 +91,25 @@ def decide(
 ) -> list[Assignment]:
     """Assign ready tasks to workers; tasks left out wait for a better moment."""
     state = {w.id: w for w in workers}
-    candidates = {t.id: [w.id for w in workers if eligible(t, w, strict=strict)] for t in ready}
-    order = sorted(ready, key=lambda t: (len(candidates[t.id]) or 1_000, -t.rank, t.id))
+    choice = {t.id: [w.id for w in candidates(t, workers, strict=strict)] for t in ready}
+    order = sorted(ready, key=lambda t: (len(choice[t.id]) or 1_000, -t.rank, t.id))
     out: list[Assignment] = []
     for task in order:
-        best: tuple[float, float, float, str] | None = None
-        for wid in candidates[task.id]:
+        best: tuple[float, float, str] | None = None
+        for wid in choice[task.id]:
             w = state[wid]
             start = max(now, w.busy_until)
             run = task.cost_s / max(w.speed.get(task.kind, 1.0), 1e-6)
             switch = SWITCH_COST_S if w.loaded not in (None, task.kind) else 0.0
-            finish = start + switch + run
-            role = ROLE_FOR_KIND.get(task.kind)
-            penalty = 0.0 if role is None or role in w.roles else ROLE_PENALTY_S
-            key = (finish + penalty, finish, start, wid)
+            key = (start + switch + run, start, wid)
             if best is None or key < best:
                 best = key
         if best is None:
             continue
-        wid = best[3]
+        finish, start, wid = best
         w = state[wid]
         if w.free_slots <= 0:
             continue  # its best GPU is busy: wait for it rather than go somewhere slower
-        out.append(Assignment(task.id, wid, best[2], best[1]))
-        state[wid] = replace(w, free_slots=w.free_slots - 1, busy_until=best[1], loaded=task.kind)
+        out.append(Assignment(task.id, wid, start, finish))
+        state[wid] = replace(w, free_slots=w.free_slots - 1, busy_until=finish, loaded=task.kind)
     return out
