@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from .simkit import SimClient, load_fixture, new_id, png_bytes, start_sim, workflow
+from videofactory.sim import OutOfMemoryError, SimHooks
+
+from .simkit import TEMPLATES, SimClient, load_fixture, new_id, png_bytes, start_sim, workflow
 
 
 def slow_prompt(steps: int = 200) -> dict[str, Any]:
@@ -231,3 +234,32 @@ def test_history_delete_clear_free_and_request_log(sim: SimClient) -> None:
     posts = [e for e in log if e["method"] == "POST" and e["path"] == "/prompt"]
     assert [e["prompt_id"] for e in posts] == ["a", "b"]
     assert all(e["status"] == 200 for e in posts)
+
+
+class OomOnVideo(SimHooks):
+    """Fault seam example: the video node runs out of memory."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def before_node(self, prompt_id: str, node_id: str, class_type: str) -> None:
+        self.seen.append((node_id, class_type))
+        if class_type == "SimImageToVideo":
+            raise OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+
+def test_fault_seam_reports_oom_like_a_gpu(tmp_path: Path) -> None:
+    hooks = OomOnVideo()
+    server, sim = start_sim(tmp_path, hooks=hooks)
+    try:
+        clip = json.loads((TEMPLATES / "clip.json").read_text())
+        clip["2"]["inputs"].update(width=32, height=32, length=2)
+        entry = sim.run(clip)
+    finally:
+        sim.close()
+        server.stop()
+    event, error = entry["status"]["messages"][-1]
+    assert event == "execution_error"
+    assert (error["node_id"], error["exception_type"]) == ("2", "torch.OutOfMemoryError")
+    assert "ran out of memory on your GPU" in error["exception_message"]
+    assert hooks.seen == [("1", "LoadImage"), ("2", "SimImageToVideo")]

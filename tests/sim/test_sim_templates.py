@@ -75,6 +75,14 @@ def test_keyframe_clip_hero_chain(sim: SimClient, tmp_path: Path) -> None:
     info = probe(sim.file(entry["outputs"]["6"]["images"][0]))
     assert info["size"] == (144, 96) and len(info["frames"]) == 12 and info["rate"] == 12
 
+    # LoadVideo straight into SaveVideo copies the streams (no re-encode), adding the prompt.
+    copy = {"1": {"class_type": "LoadVideo", "inputs": {"file": video["name"]}},
+            "2": {"class_type": "SaveVideo", "inputs": {"video": ["1", 0], "filename_prefix": "copy",
+                                                         "format": "auto", "codec": "auto"}}}
+    entry = sim.run(copy)
+    info = probe(sim.file(entry["outputs"]["2"]["images"][0]))
+    assert info["size"] == (96, 64) and len(info["frames"]) == 12 and "prompt" in info["metadata"]
+
 
 @pytest.mark.parametrize("camera", ["static", "pan_left", "pan_right", "pan_up", "pan_down",
                                     "zoom_out"])

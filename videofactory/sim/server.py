@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 import uuid
 from typing import Any
 
@@ -27,15 +28,15 @@ from PIL import Image
 
 from videofactory.constants import COMFYUI_PROTOCOL_VERSION
 from videofactory.sim.catalog import Catalog
-from videofactory.sim.executor import PromptExecutor
+from videofactory.sim.executor import PromptExecutor, PromptResult
 from videofactory.sim.hub import SocketHub
 from videofactory.sim.options import (GIB, IDLE_VRAM_GB, SimHooks, SimOptions, device_name,
                                       estimate_vram_gb, ram_bytes)
 from videofactory.sim.paths import Folders, UploadError, content_type
-from videofactory.sim.webutil import origin_guard, reencode
 from videofactory.sim.promptqueue import PromptQueue
 from videofactory.sim.render import paint_keyframe
-from videofactory.sim.validation import validate_prompt
+from videofactory.sim.validation import full_type_name, validate_prompt
+from videofactory.sim.webutil import origin_guard, reencode
 
 __all__ = ["SimServer"]
 
@@ -95,6 +96,7 @@ class SimServer:
                 await web.TCPSite(self._runner, host, port).start()
             except OSError as exc:
                 if i == 0:
+                    await self._runner.cleanup()
                     raise
                 # e.g. "::" on a host without IPv6: serve on the addresses that work
                 log.warning("cannot listen on %s:%s: %s", host, port, exc)
@@ -132,10 +134,18 @@ class SimServer:
         _, prompt_id, prompt, extra_data, outputs, sensitive = item
         need = estimate_vram_gb(prompt)
         self.vram_used_gb = min(self.options.vram_gb * 0.97, IDLE_VRAM_GB + need)
-        self.hooks.on_prompt_start(prompt_id, prompt, need)
         try:
+            self.hooks.on_prompt_start(prompt_id, prompt, need)
             result = await self.executor.execute(prompt, prompt_id, {**extra_data, **sensitive},
                                                   outputs)
+        except Exception as exc:
+            # A bug here must not kill the worker: record the failure like a node error.
+            log.exception("prompt %s failed outside any node", prompt_id)
+            result = PromptResult(False, {}, {}, [("execution_error", {
+                "prompt_id": prompt_id, "node_id": None, "node_type": None, "executed": [],
+                "exception_message": f"{exc}\n", "exception_type": full_type_name(type(exc)),
+                "traceback": traceback.format_tb(exc.__traceback__), "current_inputs": {},
+                "current_outputs": list(prompt), "timestamp": int(time.time() * 1000)})])
         finally:
             self.vram_used_gb = IDLE_VRAM_GB
         status_str = "success" if result.success else "error"
