@@ -63,6 +63,9 @@ class ComfyClient:
         self._object_info: dict[str, Any] | None = None
         self._listeners: dict[str, asyncio.Queue[tuple[str, dict[str, Any]]]] = {}
         self._ws_task: asyncio.Task[None] | None = None
+        self._ws: Any = None
+        #: How many times the websocket was (re)opened; more than 1 means it dropped.
+        self.ws_connects = 0
         self._ws_up = asyncio.Event()
         self._closed = False
 
@@ -318,6 +321,12 @@ class ComfyClient:
         scheme = "wss" if parts.scheme == "https" else "ws"
         return f"{scheme}://{parts.netloc}{parts.path}/ws?clientId={self.client_id}"
 
+    async def drop_websocket(self) -> None:
+        """Close the websocket now (a watchdog's remedy); it reopens with backoff meanwhile
+        /history is polled, so no completion is missed."""
+        if self._ws is not None:
+            await self._ws.close()
+
     async def _ensure_ws(self) -> None:
         if self._ws_task is None or self._ws_task.done():
             self._ws_task = asyncio.create_task(self._ws_loop(), name=f"ws {self.url}")
@@ -331,6 +340,8 @@ class ComfyClient:
         while not self._closed:
             try:
                 async with ws_connect(self.ws_url, max_size=None, open_timeout=5) as ws:
+                    self._ws = ws
+                    self.ws_connects += 1
                     self._ws_up.set()
                     attempt = 0
                     async for frame in ws:
@@ -342,6 +353,7 @@ class ComfyClient:
                 log.debug("websocket to %s dropped: %s", self.url, exc)
             finally:
                 # The context manager has closed the old socket fully before we reconnect.
+                self._ws = None
                 self._ws_up.clear()
             if self._closed:
                 return
