@@ -98,6 +98,7 @@ class Dispatcher:
         self._workflows: dict[tuple[str, TaskKind], Workflow] = {}
         #: task id -> worker id, for GPU tasks placed and not yet finished.
         self._assigned: dict[str, str] = {}
+        self._marked_ready: set[str] = set()
         self._t0 = time.monotonic()
 
     # -- events -----------------------------------------------------------------------------
@@ -191,6 +192,10 @@ class Dispatcher:
 
     def _start_ready(self, done: set[str], waiting: set[str]) -> list[Task]:
         ready = ready_tasks(self.tasks.values(), done, waiting)
+        for t in ready:
+            if t.id not in self._marked_ready:
+                self.store.set_task_state(t.id, TaskState.ready)
+                self._marked_ready.add(t.id)
         start = [t for t in ready if t.kind not in GPU_KINDS]
         gpu = [t for t in ready if t.kind in GPU_KINDS]
         if not gpu:
