@@ -194,3 +194,37 @@ def test_fixture_copy_is_complete() -> None:
     # The fixtures are copied from shared/fixtures/comfyui; every INDEX entry must be present.
     for name in INDEX:
         assert (FIXTURES / name).exists(), name
+
+
+def test_other_validation_errors_follow_the_doc(sim: SimClient) -> None:
+    # An upstream node that cannot be validated: reported on that node, as "inner".
+    prompt = {
+        "1": {"class_type": "ImageInvert", "inputs": {"image": ["99", 0]}},
+        "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "area",
+                                                      "width": 99999, "height": 8, "crop": "disabled"}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}},
+        "4": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0, 1]}},
+    }
+    body = sim.submit(prompt).json()
+    assert body["error"]["type"] == "prompt_outputs_failed_validation"
+    errors = {nid: [e["type"] for e in ne["errors"]] for nid, ne in body["node_errors"].items()}
+    assert errors == {"1": ["exception_during_inner_validation"],
+                      "2": ["value_bigger_than_max"], "4": ["bad_linked_input"]}
+    inner = body["node_errors"]["1"]["errors"][0]
+    assert set(inner["extra_info"]) == {"input_name", "input_config", "exception_message",
+                                        "exception_type", "traceback", "linked_node"}
+    assert (inner["details"], inner["extra_info"]["exception_type"]) == ("'99'", "KeyError")
+    big = body["node_errors"]["2"]["errors"][0]
+    assert (big["message"], big["details"]) == ("Value 99999 bigger than max of 16384", "width")
+    # ComfyUI's quirk: nodes that failed earlier also collect later failing outputs.
+    assert body["node_errors"]["4"]["dependent_outputs"] == ["4"]
+    assert sorted(body["node_errors"]["1"]["dependent_outputs"]) == ["3", "4"]
+
+
+def test_literals_are_coerced_into_the_queued_prompt(sim: SimClient) -> None:
+    prompt = workflow("media_multi_outputs.json")
+    prompt["1"]["inputs"]["width"] = "96"
+    prompt["4"]["inputs"]["lossless"] = "false"  # Python truthiness, as ComfyUI does
+    entry = sim.run(prompt, partial_execution_targets=["4"])
+    queued = entry["prompt"][2]
+    assert queued["1"]["inputs"]["width"] == 96 and queued["4"]["inputs"]["lossless"] is True

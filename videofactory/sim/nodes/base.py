@@ -11,14 +11,20 @@ Data types flowing between nodes (kept small on purpose, see the package docstri
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from videofactory.sim.paths import Folders
 
-__all__ = ["REGISTRY", "NodeContext", "NodeImpl", "NodeOutput", "register"]
+__all__ = ["REGISTRY", "NodeContext", "NodeImpl", "NodeOutput", "parallel_map", "register"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+_POOL: ThreadPoolExecutor | None = None
 
 
 class NodeContext(Protocol):
@@ -79,3 +85,12 @@ def register(name: str, **kwargs: Any) -> Callable[[Callable[..., NodeOutput]], 
         return fn
 
     return deco
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """Map over frames on a few threads (Pillow releases the GIL while it filters/resizes)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                                   thread_name_prefix="sim-frames")
+    return list(_POOL.map(fn, items))

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from videofactory.sim.motion import camera_frames
-from videofactory.sim.nodes.base import NodeContext, NodeOutput, register
+from videofactory.sim.nodes.base import NodeContext, NodeOutput, parallel_map, register
 from videofactory.sim.render import paint_keyframe
 
 MEGA = 1_000_000
@@ -52,9 +52,12 @@ def sim_sharpen(ctx: NodeContext, image: np.ndarray, amount: float, radius: floa
     ticks = max(1, min(20, n))
     bounds = [round(n * i / ticks) for i in range(ticks + 1)]
     unsharp = ImageFilter.UnsharpMask(radius=radius, percent=round(amount * 100), threshold=2)
+
+    def one(i: int) -> None:
+        out[i] = np.asarray(Image.fromarray(image[i]).filter(unsharp))
+
     for t in range(ticks):
-        for i in range(bounds[t], bounds[t + 1]):
-            out[i] = np.asarray(Image.fromarray(image[i]).filter(unsharp))
+        parallel_map(one, range(bounds[t], bounds[t + 1]))
         ctx.work((bounds[t + 1] - bounds[t]) * image.shape[1] * image.shape[2] / MEGA)
         ctx.progress(t + 1, ticks)
     return NodeOutput((out,))

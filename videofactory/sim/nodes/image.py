@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
-from videofactory.sim.nodes.base import NodeContext, NodeOutput, register
+from videofactory.sim.nodes.base import NodeContext, NodeOutput, parallel_map, register
 from videofactory.sim.paths import Folders, get_save_path
 
 RESAMPLE = {
@@ -36,9 +36,12 @@ def upscale(images: np.ndarray, width: int, height: int, method: str, crop: str)
             y = round((old_h - old_h * (old_aspect / new_aspect)) / 2)
     box = (x, y, old_w - x, old_h - y)
     out = np.empty((b, height, width, 3), np.uint8)
-    for i in range(b):
+
+    def one(i: int) -> None:
         out[i] = np.asarray(Image.fromarray(images[i]).resize((width, height), RESAMPLE[method],
                                                                box=box))
+
+    parallel_map(one, range(b))
     return out
 
 
