@@ -11,6 +11,9 @@ Entry points:
 * ``SimFarm([SimWorkerSpec(...)], root)``: several servers as subprocesses.
 * ``ServerThread(SimOptions(...))``: one server in a background thread (tests).
 * ``SimServer(SimOptions(...))``: the aiohttp server itself (``await start()``/``stop()``).
+
+Simulator-only additions (not ComfyUI): ``GET /sim/requests`` (the request log, for tests),
+``SimOptions.speed`` (simulated GPU time) and ``SimOptions.hooks`` (the fault-injection seam).
 """
 
 from __future__ import annotations

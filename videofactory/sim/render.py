@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import textwrap
 from collections.abc import Callable
 
 import numpy as np
@@ -179,6 +178,31 @@ def _figure(draw: ImageDraw.ImageDraw, x: float, ground: float, size: float, col
               fill=colour, width=max(1, round(size * 0.04)))  # a raised blade or staff
 
 
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont,
+          width: float) -> list[str]:
+    """Greedy word wrap by measured width (long words are cut by characters)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if draw.textlength(candidate, font=font) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        while draw.textlength(word, font=font) > width and len(word) > 1:
+            cut = 1
+            for cut in range(len(word), 0, -1):
+                if draw.textlength(word[:cut], font=font) <= width:
+                    break
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    if line:
+        lines.append(line)
+    return lines
+
+
 def _text_panel(img: Image.Image, prompt: str, seed: int) -> None:
     """The prompt, word-wrapped, and the simulator tag, in a panel inside the area that every
     camera move of SimImageToVideo keeps in view (12%..88% of width and height)."""
@@ -188,8 +212,7 @@ def _text_panel(img: Image.Image, prompt: str, seed: int) -> None:
     small = ImageFont.load_default(size=max(7, round(size * 0.6)))
     draw = ImageDraw.Draw(img, "RGBA")
     left, right, bottom = round(w * 0.13), round(w * 0.87), round(h * 0.865)
-    chars = max(8, int((right - left - size) / (size * 0.52)))
-    lines = textwrap.wrap(prompt.strip() or "(empty prompt)", chars)[:3]
+    lines = _wrap(draw, prompt.strip() or "(empty prompt)", font, right - left - size)[:4]
     line_h = round(size * 1.25)
     tag_h = round(size * 0.9)
     top = bottom - (line_h * len(lines) + tag_h + size)
