@@ -63,6 +63,11 @@ async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
 async def serve(options: SimOptions, parent_pid: int | None = None) -> int:
     """Run until SIGTERM/SIGINT (or the parent dies); returns the exit code."""
     server = SimServer(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Handlers go in before the ready line: whoever reads it may signal us at once.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         url = await server.start()
     except OSError as exc:
@@ -71,10 +76,6 @@ async def serve(options: SimOptions, parent_pid: int | None = None) -> int:
         return 1
     print(json.dumps({"event": "ready", "name": options.name, "url": url, "pid": os.getpid()}),
           flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     watcher = loop.create_task(_watch_parent(parent_pid, stop)) if parent_pid else None
     await stop.wait()
     if watcher is not None:
