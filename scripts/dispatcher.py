@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The seed's dispatcher quick commands, verbatim: the same as the ``videofactory`` command.
 
-    python scripts/dispatcher.py status
-    python scripts/dispatcher.py generate "warrior in mystical forest" --duration 30
+python scripts/dispatcher.py status
+python scripts/dispatcher.py generate "warrior in mystical forest" --duration 30
 """
 
 from __future__ import annotations

@@ -36,7 +36,6 @@ app = typer.Typer(
 )
 
 
-
 def _console(*, stderr: bool = False) -> Console:
     # Piped output is read by programs and logs: do not wrap tables at 80 columns.
     console = Console(stderr=stderr)
@@ -54,8 +53,10 @@ WORKDIR_OPT = typer.Option(
     Path(DEFAULT_WORKDIR), "--workdir", "-w", help="Folder of runs and of the run database."
 )
 FARM_OPT = typer.Option(
-    None, "--farm", help="Farm file (default: $VIDEOFACTORY_FARM, then ./factory.yaml, "
-    "else the built-in simulated farm)."
+    None,
+    "--farm",
+    help="Farm file (default: $VIDEOFACTORY_FARM, then ./factory.yaml, "
+    "else the built-in simulated farm).",
 )
 
 
@@ -115,8 +116,9 @@ def generate(
     """Plan a shot list for CONCEPT and render it into a finished video."""
     from videofactory.planning import plan_rules
 
-    shotlist = plan_rules(concept, duration, seed=seed, width=width, height=height, fps=fps,
-                          clip_s=clip_seconds)
+    shotlist = plan_rules(
+        concept, duration, seed=seed, width=width, height=height, fps=fps, clip_s=clip_seconds
+    )
     _render(shotlist, farm, workdir, as_json)
 
 
@@ -137,8 +139,9 @@ def plan(
     from videofactory.planning import plan_rules
     from videofactory.shotlist import dump_shotlist
 
-    shotlist = plan_rules(concept, duration, seed=seed, width=width, height=height, fps=fps,
-                          clip_s=clip_seconds)
+    shotlist = plan_rules(
+        concept, duration, seed=seed, width=width, height=height, fps=fps, clip_s=clip_seconds
+    )
     if output:
         output.write_text(dump_shotlist(shotlist), encoding="utf-8")
     if as_json:
@@ -146,8 +149,10 @@ def plan(
     elif not output:
         print(dump_shotlist(shotlist), end="")
     else:
-        err.print(f"wrote {len(shotlist.shots)} shots to {output}; render with "
-                  f"`videofactory render {output}`")
+        err.print(
+            f"wrote {len(shotlist.shots)} shots to {output}; render with "
+            f"`videofactory render {output}`"
+        )
 
 
 @app.command(epilog="Example: videofactory render shots.yaml --json")
@@ -188,9 +193,11 @@ def _render(shotlist: Any, farm: str | None, workdir: Path, as_json: bool) -> No
     if as_json:
         print(json.dumps(summary))
     else:
-        out.print(f"[bold green]done[/] {result.final}  {m.duration_s:.2f} s  "
-                  f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
-                  f"({len(shotlist.shots)} shots in {result.elapsed_s:.1f} s)")
+        out.print(
+            f"[bold green]done[/] {result.final}  {m.duration_s:.2f} s  "
+            f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
+            f"({len(shotlist.shots)} shots in {result.elapsed_s:.1f} s)"
+        )
         out.print(f"inspect with: videofactory show {result.run_id}")
 
 
@@ -212,18 +219,32 @@ def runs(workdir: Path = WORKDIR_OPT, as_json: bool = JSON_OPT) -> None:
         print(json.dumps([_run_summary(r) for r in rows]))
         return
     if not rows:
-        err.print(f"no runs in {workdir} yet; start one with `videofactory generate \"...\"`")
+        err.print(f'no runs in {workdir} yet; start one with `videofactory generate "..."`')
         return
     table = Table("run", "state", "duration", "concept", "final")
     for r in rows:
-        table.add_row(r["id"], r["state"], f"{r['duration']:g} s", r["concept"][:40],
-                      r["final_path"] or (r["error"] or "")[:60])
+        table.add_row(
+            r["id"],
+            r["state"],
+            f"{r['duration']:g} s",
+            r["concept"][:40],
+            r["final_path"] or (r["error"] or "")[:60],
+        )
     out.print(table)
 
 
 def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "state", "concept", "duration", "run_dir", "final_path", "error",
-            "created_at", "updated_at")
+    keys = (
+        "id",
+        "state",
+        "concept",
+        "duration",
+        "run_dir",
+        "final_path",
+        "error",
+        "created_at",
+        "updated_at",
+    )
     return {k: r.get(k) for k in keys}
 
 
@@ -246,10 +267,20 @@ def show(
             "farm": r["farm"],
             "shots": store.shots(r["id"]),
             "tasks": [
-                {"id": t.id, "kind": t.kind, "shot_id": t.shot_id, "state": t.state,
-                 "worker": t.worker, "prompt_id": t.prompt_id, "attempts": t.attempts,
-                 "created_at": t.created_at, "started_at": t.started_at,
-                 "finished_at": t.finished_at, "error": t.error, "deps": list(t.deps)}
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "shot_id": t.shot_id,
+                    "state": t.state,
+                    "worker": t.worker,
+                    "prompt_id": t.prompt_id,
+                    "attempts": t.attempts,
+                    "created_at": t.created_at,
+                    "started_at": t.started_at,
+                    "finished_at": t.finished_at,
+                    "error": t.error,
+                    "deps": list(t.deps),
+                }
                 for t in store.tasks(r["id"])
             ],
             "attempts": store.attempts(r["id"]),
@@ -258,18 +289,23 @@ def show(
     if as_json:
         print(json.dumps(data))
         return
-    out.print(f"[bold]{data['id']}[/]  {data['state']}  {data['concept']!r}  "
-              f"{data['duration']:g} s")
+    out.print(
+        f"[bold]{data['id']}[/]  {data['state']}  {data['concept']!r}  {data['duration']:g} s"
+    )
     if data["final_path"]:
         out.print(f"final: {data['final_path']}")
     if data["error"]:
         out.print(f"[red]error:[/] {data['error']}")
     table = Table("task", "state", "worker", "seconds", "error")
     for t in data["tasks"]:
-        secs = (f"{t['finished_at'] - t['started_at']:.1f}"
-                if t["started_at"] and t["finished_at"] else "")
-        table.add_row(t["id"].split("/", 1)[-1], t["state"], t["worker"] or "", secs,
-                      (t["error"] or "")[:60])
+        secs = (
+            f"{t['finished_at'] - t['started_at']:.1f}"
+            if t["started_at"] and t["finished_at"]
+            else ""
+        )
+        table.add_row(
+            t["id"].split("/", 1)[-1], t["state"], t["worker"] or "", secs, (t["error"] or "")[:60]
+        )
     out.print(table)
 
 
@@ -286,15 +322,30 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     path = find_farm_file(farm)
     if path is None:
         config = builtin_farm()
-        rows = [{"id": w.id, "card": w.card, "roles": [r.value for r in w.roles],
-                 "url": "", "reachable": None, "vram_total_gb": w.vram_gb, "vram_free_gb": None,
-                 "queue_running": None, "queue_pending": None, "device": "simulated",
-                 "error": ""} for w in config.workers]
-        note = ("no farm file: the built-in simulated farm (six ComfyUI-protocol servers on "
-                "loopback) is started by `generate` and stopped when the run ends")
+        rows = [
+            {
+                "id": w.id,
+                "card": w.card,
+                "roles": [r.value for r in w.roles],
+                "url": "",
+                "reachable": None,
+                "vram_total_gb": w.vram_gb,
+                "vram_free_gb": None,
+                "queue_running": None,
+                "queue_pending": None,
+                "device": "simulated",
+                "error": "",
+            }
+            for w in config.workers
+        ]
+        note = (
+            "no farm file: the built-in simulated farm (six ComfyUI-protocol servers on "
+            "loopback) is started by `generate` and stopped when the run ends"
+        )
         if as_json:
-            print(json.dumps({"farm": config.name, "simulated": True, "note": note,
-                              "workers": rows}))
+            print(
+                json.dumps({"farm": config.name, "simulated": True, "note": note, "workers": rows})
+            )
         else:
             _farm_table(config.name, rows)
             err.print(note)
@@ -304,8 +355,17 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     rows = [s.to_json() for s in statuses]
     reachable = sum(1 for s in statuses if s.reachable)
     if as_json:
-        print(json.dumps({"farm": config.name, "file": str(path), "simulated": False,
-                          "reachable": reachable, "workers": rows}))
+        print(
+            json.dumps(
+                {
+                    "farm": config.name,
+                    "file": str(path),
+                    "simulated": False,
+                    "reachable": reachable,
+                    "workers": rows,
+                }
+            )
+        )
     else:
         _farm_table(f"{config.name} ({path})", rows)
         for s in statuses:
@@ -318,15 +378,23 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
 
 
 def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
-    table = Table("id", "card", "role", "url", "reachable", "VRAM GB", "free GB", "queue",
-                  title=title)
+    table = Table(
+        "id", "card", "role", "url", "reachable", "VRAM GB", "free GB", "queue", title=title
+    )
     for r in rows:
         reach = {True: "[green]yes[/]", False: "[red]no[/]", None: "sim"}[r["reachable"]]
-        queue = ("" if r["queue_running"] is None
-                 else str(r["queue_running"] + r["queue_pending"]))
+        queue = "" if r["queue_running"] is None else str(r["queue_running"] + r["queue_pending"])
         free = "" if r["vram_free_gb"] is None else f"{r['vram_free_gb']:g}"
-        table.add_row(r["id"], r["card"], "/".join(r["roles"]), r["url"] or "(on demand)",
-                      reach, f"{r['vram_total_gb']:g}", free, queue)
+        table.add_row(
+            r["id"],
+            r["card"],
+            "/".join(r["roles"]),
+            r["url"] or "(on demand)",
+            reach,
+            f"{r['vram_total_gb']:g}",
+            free,
+            queue,
+        )
     out.print(table)
 
 
@@ -348,14 +416,17 @@ def test(
 
     note = ""
     path = None if url else find_farm_file(farm)
-    target = url or (load_farm(path).workers[0].url if path else
-                     f"http://127.0.0.1:{DEFAULT_SIM_PORT}")
+    target = url or (
+        load_farm(path).workers[0].url if path else f"http://127.0.0.1:{DEFAULT_SIM_PORT}"
+    )
     report = asyncio.run(check_server(target))
     if url is None and path is None and not report.steps[0].ok:
         # No server named anywhere and none at ComfyUI's default port: like `generate`, fall
         # back to the built-in simulator, and say so.
-        note = (f"nothing answers at {target}; checked the built-in simulator instead "
-                "(start ComfyUI there, or pass --url, to check a real server)")
+        note = (
+            f"nothing answers at {target}; checked the built-in simulator instead "
+            "(start ComfyUI there, or pass --url, to check a real server)"
+        )
         one = builtin_farm().model_copy(update={"workers": builtin_farm().workers[:1]})
         with running_farm(one) as live:
             report = asyncio.run(check_server(live.workers[0].url))
@@ -367,10 +438,17 @@ def test(
             err.print(f"[yellow]note:[/] {note}")
         for s in report.steps:
             mark = "[green]ok[/]  " if s.ok else "[red]FAIL[/]"
-            out.print(f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {s.detail}",
-                      highlight=False)
-        out.print(("[bold green]ComfyUI server works[/]" if report.ok
-                   else "[bold red]ComfyUI check failed[/]") + f": {report.url}")
+            out.print(
+                f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {s.detail}", highlight=False
+            )
+        out.print(
+            (
+                "[bold green]ComfyUI server works[/]"
+                if report.ok
+                else "[bold red]ComfyUI check failed[/]"
+            )
+            + f": {report.url}"
+        )
     if not report.ok:
         raise typer.Exit(1)
 

@@ -14,8 +14,15 @@ from videofactory.events import Event
 __all__ = ["RunView"]
 
 #: Events that are worth a line of their own.
-LINE_EVENTS = {"run_started", "task_submitted", "task_done", "task_failed", "worker_down",
-               "run_done", "run_failed"}
+LINE_EVENTS = {
+    "run_started",
+    "task_submitted",
+    "task_done",
+    "task_failed",
+    "worker_down",
+    "run_done",
+    "run_failed",
+}
 
 
 class RunView:
@@ -50,7 +57,9 @@ class RunView:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         if self._progress:
@@ -85,7 +94,8 @@ class RunView:
             elif event.kind in ("task_submitted", "task_started"):
                 progress.update(lane, description=label, total=1.0, completed=0)
             elif event.kind == "task_done":
-                progress.update(lane, description=f"  {event.worker:<7} idle", total=1.0,
-                                completed=1.0)
+                progress.update(
+                    lane, description=f"  {event.worker:<7} idle", total=1.0, completed=1.0
+                )
         if event.kind in ("task_failed", "worker_down", "run_failed", "run_done"):
             progress.console.print(f"{event.kind}: {event.message}")

@@ -237,8 +237,17 @@ class Store:
             db.execute(
                 "INSERT INTO runs (id, concept, duration, state, run_dir, farm_json, settings_json,"
                 " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (run_id, concept, duration, RunState.planned.value, str(run_dir),
-                 json.dumps(farm), json.dumps(settings), now, now),
+                (
+                    run_id,
+                    concept,
+                    duration,
+                    RunState.planned.value,
+                    str(run_dir),
+                    json.dumps(farm),
+                    json.dumps(settings),
+                    now,
+                    now,
+                ),
             )
             db.executemany(
                 "INSERT INTO shots (run_id, idx, shot_id, data_json) VALUES (?,?,?,?)",
@@ -251,7 +260,8 @@ class Store:
         """Change a run's state (and its error or final video)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET state=?, error=COALESCE(?, error), final_path=COALESCE(?, final_path),"
+                "UPDATE runs SET state=?, error=COALESCE(?, error),"
+                " final_path=COALESCE(?, final_path),"
                 " updated_at=? WHERE id=?",
                 (state.value, error, final, time.time(), run_id),
             )
@@ -298,8 +308,16 @@ class Store:
                 "INSERT INTO tasks (id, run_id, kind, shot_id, deps_json, state, params_json,"
                 " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
                 [
-                    (t["id"], run_id, t["kind"], t.get("shot_id"), json.dumps(list(t["deps"])),
-                     TaskState.pending.value, json.dumps(t.get("params", {})), now)
+                    (
+                        t["id"],
+                        run_id,
+                        t["kind"],
+                        t.get("shot_id"),
+                        json.dumps(list(t["deps"])),
+                        TaskState.pending.value,
+                        json.dumps(t.get("params", {})),
+                        now,
+                    )
                     for t in tasks
                 ],
             )
@@ -336,9 +354,20 @@ class Store:
                 "UPDATE tasks SET state=?, worker=COALESCE(?, worker),"
                 " prompt_id=COALESCE(?, prompt_id), error=?,"
                 " started_at=CASE WHEN ?='running' THEN ? ELSE started_at END,"
-                " finished_at=CASE WHEN ? IN ('done','failed','cancelled') THEN ? ELSE finished_at END"
+                " finished_at=CASE WHEN ? IN ('done','failed','cancelled')"
+                " THEN ? ELSE finished_at END"
                 " WHERE id=?",
-                (state.value, worker, prompt_id, error, state.value, now, state.value, now, task_id),
+                (
+                    state.value,
+                    worker,
+                    prompt_id,
+                    error,
+                    state.value,
+                    now,
+                    state.value,
+                    now,
+                    task_id,
+                ),
             )
 
     def start_attempt(self, task_id: str, run_id: str, worker: str, prompt_id: str) -> int:
@@ -357,14 +386,17 @@ class Store:
             )
             return int(cur.lastrowid or 0)
 
-    def set_attempt_state(self, attempt_id: int, state: TaskState, error: str | None = None) -> None:
+    def set_attempt_state(
+        self, attempt_id: int, state: TaskState, error: str | None = None
+    ) -> None:
         """Change an attempt's state."""
         now = time.time()
         with self._tx() as db:
             db.execute(
                 "UPDATE attempts SET state=?, error=COALESCE(?, error),"
                 " started_at=CASE WHEN ?='running' THEN ? ELSE started_at END,"
-                " finished_at=CASE WHEN ? IN ('done','failed','cancelled') THEN ? ELSE finished_at END"
+                " finished_at=CASE WHEN ? IN ('done','failed','cancelled')"
+                " THEN ? ELSE finished_at END"
                 " WHERE id=?",
                 (state.value, error, state.value, now, state.value, now, attempt_id),
             )
@@ -387,8 +419,15 @@ class Store:
             db.execute(
                 "INSERT INTO artifacts (run_id, task_id, kind, path, size, media_json, created_at)"
                 " VALUES (?,?,?,?,?,?,?)",
-                (run_id, task_id, kind, str(path), path.stat().st_size, json.dumps(media),
-                 time.time()),
+                (
+                    run_id,
+                    task_id,
+                    kind,
+                    str(path),
+                    path.stat().st_size,
+                    json.dumps(media),
+                    time.time(),
+                ),
             )
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
@@ -425,12 +464,18 @@ class Store:
         """A run's log, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT ts, task_id, kind, message, data_json FROM events WHERE run_id=? ORDER BY id",
+                "SELECT ts, task_id, kind, message, data_json FROM events"
+                " WHERE run_id=? ORDER BY id",
                 (run_id,),
             ).fetchall()
         return [
-            {"ts": r["ts"], "task_id": r["task_id"], "kind": r["kind"], "message": r["message"],
-             "data": json.loads(r["data_json"])}
+            {
+                "ts": r["ts"],
+                "task_id": r["task_id"],
+                "kind": r["kind"],
+                "message": r["message"],
+                "data": json.loads(r["data_json"]),
+            }
             for r in rows
         ]
 

@@ -25,8 +25,12 @@ def ffmpeg_bin() -> FFmpeg:
 
 def make(ffmpeg: FFmpeg, out: Path, *args: str) -> Path:
     """Run ffmpeg quietly to make a test input."""
-    subprocess.run([ffmpeg.path, "-v", "error", "-y", *args, str(out)], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [ffmpeg.path, "-v", "error", "-y", *args, str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return out
 
 
@@ -52,28 +56,43 @@ def media(ffmpeg_bin: FFmpeg, tmp_path_factory: pytest.TempPathFactory) -> Media
     """Make every test input once per session (about a second)."""
     d = tmp_path_factory.mktemp("media")
     x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    clip_a = make(ffmpeg_bin, d / "a.mp4", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=1",
-                  *x264)
+    clip_a = make(
+        ffmpeg_bin, d / "a.mp4", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=1", *x264
+    )
     clip_b = make(ffmpeg_bin, d / "b.mp4", "-f", "lavfi", "-i", "testsrc=s=200x200:r=12:d=2", *x264)
-    clip_c = make(ffmpeg_bin, d / "c.mp4", "-f", "lavfi", "-i",
-                  "smptebars=s=640x360:r=30:d=0.5", *x264)
-    still = make(ffmpeg_bin, d / "still.png", "-f", "lavfi", "-i", "rgbtestsrc=s=240x320",
-                 "-frames:v", "1")
-    tone_short = make(ffmpeg_bin, d / "short.wav", "-f", "lavfi", "-i",
-                      "sine=f=440:d=0.5:r=22050")
+    clip_c = make(
+        ffmpeg_bin, d / "c.mp4", "-f", "lavfi", "-i", "smptebars=s=640x360:r=30:d=0.5", *x264
+    )
+    still = make(
+        ffmpeg_bin, d / "still.png", "-f", "lavfi", "-i", "rgbtestsrc=s=240x320", "-frames:v", "1"
+    )
+    tone_short = make(ffmpeg_bin, d / "short.wav", "-f", "lavfi", "-i", "sine=f=440:d=0.5:r=22050")
     tone_long = make(ffmpeg_bin, d / "long.wav", "-f", "lavfi", "-i", "sine=f=880:d=3:r=22050")
-    audio_only = make(ffmpeg_bin, d / "audio_only.mp4", "-f", "lavfi", "-i", "sine=d=1", "-c:a",
-                      "aac")
+    audio_only = make(
+        ffmpeg_bin, d / "audio_only.mp4", "-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac"
+    )
     empty = d / "empty.mp4"
     empty.write_bytes(b"")
     corrupt = d / "corrupt.mp4"
     corrupt.write_bytes(np.random.default_rng(7).bytes(4096))
     truncated = d / "truncated.mp4"
     truncated.write_bytes(clip_a.read_bytes()[:2048])
-    no_streams = make(ffmpeg_bin, d / "zero.mp4", "-f", "lavfi", "-i", "testsrc2=d=1",
-                      "-frames:v", "0", *x264)
-    return Media(clip_a, clip_b, clip_c, still, tone_short, tone_long, audio_only, empty,
-                 corrupt, truncated, no_streams)
+    no_streams = make(
+        ffmpeg_bin, d / "zero.mp4", "-f", "lavfi", "-i", "testsrc2=d=1", "-frames:v", "0", *x264
+    )
+    return Media(
+        clip_a,
+        clip_b,
+        clip_c,
+        still,
+        tone_short,
+        tone_long,
+        audio_only,
+        empty,
+        corrupt,
+        truncated,
+        no_streams,
+    )
 
 
 def audio_rms(path: Path, window_s: float = 0.05) -> tuple[np.ndarray, float]:

@@ -9,8 +9,10 @@ import videofactory.assembly as assembly
 
 def test_exports_match_all() -> None:
     public = {
-        name for name, value in vars(assembly).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        name
+        for name, value in vars(assembly).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
         and name != "annotations"
     }
     assert sorted(assembly.__all__) == sorted(public)

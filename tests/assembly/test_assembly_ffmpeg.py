@@ -70,8 +70,11 @@ def test_capable_path_ffmpeg_is_preferred(fresh_cache, tmp_path, monkeypatch) ->
     fake_ffmpeg(tmp_path, sorted(REQUIRED_FILTERS), sorted(REQUIRED_ENCODERS))
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     found = find_ffmpeg()
-    assert (found.source, found.path, found.version_tuple) == ("path", str(tmp_path / "ffmpeg"),
-                                                               (5, 1, 6))
+    assert (found.source, found.path, found.version_tuple) == (
+        "path",
+        str(tmp_path / "ffmpeg"),
+        (5, 1, 6),
+    )
 
 
 def test_override_lacking_a_feature_says_what_and_how(fresh_cache, tmp_path) -> None:
@@ -90,9 +93,22 @@ def test_override_that_does_not_exist(fresh_cache, tmp_path) -> None:
 
 def test_run_reports_progress_up_to_one(ffmpeg_bin: FFmpeg, tmp_path) -> None:
     seen: list[float] = []
-    run_ffmpeg(ffmpeg_bin, ["-f", "lavfi", "-i", "testsrc2=s=64x64:r=24:d=2", "-c:v", "libx264",
-                            "-preset", "ultrafast", str(tmp_path / "p.mp4")],
-               duration_s=2.0, on_progress=seen.append)
+    run_ffmpeg(
+        ffmpeg_bin,
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=64x64:r=24:d=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(tmp_path / "p.mp4"),
+        ],
+        duration_s=2.0,
+        on_progress=seen.append,
+    )
     assert seen and seen[-1] == 1.0
     assert seen == sorted(seen) and all(0 < f <= 1 for f in seen)
     assert (tmp_path / "p.mp4").stat().st_size > 0
@@ -110,8 +126,9 @@ def test_failure_carries_argv_returncode_and_stderr_tail(ffmpeg_bin: FFmpeg, tmp
 
 def test_lots_of_stderr_does_not_deadlock(ffmpeg_bin: FFmpeg, tmp_path) -> None:
     # Debug logging writes far more than a pipe buffer (64 KiB) to stderr.
-    run_ffmpeg(ffmpeg_bin, ["-loglevel", "debug", "-f", "lavfi", "-i", "sine=d=3", "-f", "null",
-                            "-"])
+    run_ffmpeg(
+        ffmpeg_bin, ["-loglevel", "debug", "-f", "lavfi", "-i", "sine=d=3", "-f", "null", "-"]
+    )
 
 
 def test_progress_blocks_parse_both_spellings() -> None:
@@ -126,5 +143,9 @@ def test_a_raising_progress_callback_stops_ffmpeg(ffmpeg_bin: FFmpeg, tmp_path) 
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_ffmpeg(ffmpeg_bin, ["-re", "-f", "lavfi", "-i", "testsrc2=d=30", "-f", "null", "-"],
-                   duration_s=30, on_progress=boom)
+        run_ffmpeg(
+            ffmpeg_bin,
+            ["-re", "-f", "lavfi", "-i", "testsrc2=d=30", "-f", "null", "-"],
+            duration_s=30,
+            on_progress=boom,
+        )

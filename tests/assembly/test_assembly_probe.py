@@ -31,12 +31,15 @@ def test_a_still_image_is_a_valid_one_frame_clip(media) -> None:
     assert (info.width, info.height) == (240, 320)
 
 
-@pytest.mark.parametrize("name, words", [
-    ("empty", "empty (0 bytes)"),
-    ("corrupt", "cannot read"),
-    ("truncated", "cannot read"),
-    ("no_streams", "no audio or video stream"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("empty", "empty (0 bytes)"),
+        ("corrupt", "cannot read"),
+        ("truncated", "cannot read"),
+        ("no_streams", "no audio or video stream"),
+    ],
+)
 def test_bad_files_raise_media_error_naming_file_and_task(media, name, words) -> None:
     path = getattr(media, name)
     with pytest.raises(MediaError) as err:

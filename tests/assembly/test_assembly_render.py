@@ -18,12 +18,17 @@ FRAME = 1 / 24
 
 def four_shots(media) -> Timeline:
     """Clips of four sizes and rates; narration on shots 2 and 3 (the second runs past the end)."""
-    return Timeline((
-        TimelineShot("a", media.clip_a, 1.0),  # 0.0 - 1.0, 320x180 @ 24
-        TimelineShot("b", media.clip_b, 1.5, media.tone_short, "A square clip."),  # 1.0 - 2.5
-        TimelineShot("c", media.clip_c, 1.0, media.tone_long, 'Held: "last" frame 🎬'),  # 2.5 - 3.5
-        TimelineShot("d", media.still, 0.5),  # 3.5 - 4.0, a portrait still
-    ), SPEC)
+    return Timeline(
+        (
+            TimelineShot("a", media.clip_a, 1.0),  # 0.0 - 1.0, 320x180 @ 24
+            TimelineShot("b", media.clip_b, 1.5, media.tone_short, "A square clip."),  # 1.0 - 2.5
+            TimelineShot(
+                "c", media.clip_c, 1.0, media.tone_long, 'Held: "last" frame 🎬'
+            ),  # 2.5 - 3.5
+            TimelineShot("d", media.still, 0.5),  # 3.5 - 4.0, a portrait still
+        ),
+        SPEC,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +62,7 @@ def test_narration_sits_at_its_shot_start_and_is_cut_at_the_end(rendered, rms_of
     rms, win = rms_of(rendered[0])
 
     def level(start: float, end: float) -> float:
-        return float(rms[int(start / win): int(end / win)].max())
+        return float(rms[int(start / win) : int(end / win)].max())
 
     # lavfi's sine has amplitude 1/8 (RMS 0.088); mono spreads to stereo at -3 dB: 0.0625.
     assert level(0.0, 0.95) < 1e-3  # shot a: no narration
@@ -99,24 +104,28 @@ def test_subtitles_are_written_beside_the_video(rendered) -> None:
 
 
 def test_crop_fit_fills_the_frame(media, ffmpeg_bin, tmp_path) -> None:
-    timeline = Timeline((TimelineShot("b", media.clip_b, 0.5),),
-                        OutputSpec(160, 90, 12, preset="ultrafast", fit="crop"))
+    timeline = Timeline(
+        (TimelineShot("b", media.clip_b, 0.5),),
+        OutputSpec(160, 90, 12, preset="ultrafast", fit="crop"),
+    )
     info = assemble(timeline, tmp_path / "crop.mp4", ffmpeg=ffmpeg_bin)
     assert (info.width, info.height, info.fps, info.frames) == (160, 90, 12.0, 6)
     frame = frame_at(tmp_path / "crop.mp4", 0)
     assert frame[:, :10].mean() > 40  # no black bars
 
 
-@pytest.mark.parametrize("field, words", [
-    ("empty", "empty"),
-    ("corrupt", "cannot read"),
-    ("no_streams", "no audio or video stream"),
-    ("audio_only", "no video stream"),
-])
+@pytest.mark.parametrize(
+    "field, words",
+    [
+        ("empty", "empty"),
+        ("corrupt", "cannot read"),
+        ("no_streams", "no audio or video stream"),
+        ("audio_only", "no video stream"),
+    ],
+)
 def test_a_bad_clip_is_named_with_its_shot(media, ffmpeg_bin, tmp_path, field, words) -> None:
     bad = getattr(media, field)
-    timeline = Timeline((TimelineShot("ok", media.clip_a, 1.0),
-                         TimelineShot("s7", bad, 1.0)), SPEC)
+    timeline = Timeline((TimelineShot("ok", media.clip_a, 1.0), TimelineShot("s7", bad, 1.0)), SPEC)
     with pytest.raises(MediaError) as err:
         assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
     assert str(bad) in str(err.value) and "s7" in str(err.value) and words in str(err.value)
@@ -137,8 +146,10 @@ def test_ffmpeg_failure_keeps_the_old_final(media, ffmpeg_bin, tmp_path) -> None
     final.write_bytes(b"the good old video")
     final.with_suffix(".srt").write_text("old subtitles")
     # x264 refuses an unknown preset when it opens the encoder: a real ffmpeg failure.
-    timeline = Timeline((TimelineShot("s1", media.clip_a, 1.0, media.tone_short, "hi"),),
-                        OutputSpec(320, 180, 24, preset="no-such-preset"))
+    timeline = Timeline(
+        (TimelineShot("s1", media.clip_a, 1.0, media.tone_short, "hi"),),
+        OutputSpec(320, 180, 24, preset="no-such-preset"),
+    )
     with pytest.raises(AssemblyError) as err:
         assemble(timeline, final, ffmpeg=ffmpeg_bin)
     assert err.value.returncode not in (None, 0)

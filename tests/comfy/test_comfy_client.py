@@ -26,10 +26,21 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def slow_image(seed: int = 1) -> dict:
     return {
-        "1": {"class_type": "SimTextToImage",
-              "inputs": {"prompt": "slow", "negative": "", "seed": seed, "width": 96,
-                         "height": 96, "steps": 30}},
-        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "t/slow"}},
+        "1": {
+            "class_type": "SimTextToImage",
+            "inputs": {
+                "prompt": "slow",
+                "negative": "",
+                "seed": seed,
+                "width": 96,
+                "height": 96,
+                "steps": 30,
+            },
+        },
+        "2": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["1", 0], "filename_prefix": "t/slow"},
+        },
     }
 
 
@@ -53,8 +64,10 @@ def test_video_output_listed_under_images(sim_url, tmp_path):
     async def go():
         async with ComfyClient(sim_url) as c:
             events = []
-            result = await c.run(fixture_workflow("video_frames_to_mp4.json"),
-                                 on_event=lambda pid, name, data: events.append(name))
+            result = await c.run(
+                fixture_workflow("video_frames_to_mp4.json"),
+                on_event=lambda pid, name, data: events.append(name),
+            )
             (ref,) = result.outputs
             assert ref.key == "images" and ref.animated and ref.suffix == ".mp4"
             path = await c.download(ref, tmp_path / "clip.mp4")
@@ -118,8 +131,9 @@ def test_interrupt_own_prompt(slow_sim_url):
         async with ComfyClient(slow_sim_url) as c:
             started = asyncio.Event()
             pid = await c.submit(slow_image())
-            waiter = asyncio.create_task(c.wait(pid, on_event=lambda p, n, d: (
-                started.set() if n == "progress" else None)))
+            waiter = asyncio.create_task(
+                c.wait(pid, on_event=lambda p, n, d: started.set() if n == "progress" else None)
+            )
             await asyncio.wait_for(started.wait(), 10)
             await c.interrupt(pid)
             with pytest.raises(Interrupted):
@@ -186,6 +200,7 @@ def test_html_server_is_not_comfyui():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Html)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
+
         async def go():
             async with ComfyClient(f"http://127.0.0.1:{server.server_port}") as c:
                 with pytest.raises(ProtocolError, match="not a ComfyUI server"):

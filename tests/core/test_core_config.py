@@ -11,15 +11,21 @@ GOOD = """
 name: home
 workers:
   - {id: gpu0, card: RTX 5090, vram_gb: 32, roles: [primary, worker], url: "http://10.0.0.2:8188"}
-  - {id: gpu1, card: RTX 3090, vram_gb: 24, roles: [worker], url: "http://10.0.0.3:8188/", speed: 0.55}
+  - {id: gpu1, card: RTX 3090, vram_gb: 24, roles: [worker],
+     url: "http://10.0.0.3:8188/", speed: 0.55}
 """
 
 
 def test_builtin_farm_is_the_seed():
     farm = builtin_farm()
     assert [(w.id, w.card, w.vram_gb) for w in farm.workers] == [
-        ("gpu0", "RTX 5090", 32), ("gpu1", "RTX 3090", 24), ("gpu2", "RTX 3090", 24),
-        ("gpu3", "RTX 3090", 24), ("gpu4", "RTX 3090", 24), ("gpu5", "RTX 4080 Super", 16)]
+        ("gpu0", "RTX 5090", 32),
+        ("gpu1", "RTX 3090", 24),
+        ("gpu2", "RTX 3090", 24),
+        ("gpu3", "RTX 3090", 24),
+        ("gpu4", "RTX 3090", 24),
+        ("gpu5", "RTX 4080 Super", 16),
+    ]
     assert [r.value for r in farm.worker("gpu5").roles] == ["control"]
     assert farm.simulated
 

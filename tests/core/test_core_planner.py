@@ -28,8 +28,12 @@ def test_warrior_storyboard():
 
 
 def test_deterministic_for_a_seed():
-    assert plan_rules("a cat on the moon", 20, seed=3) == plan_rules("a cat on the moon", 20, seed=3)
-    assert plan_rules("a cat on the moon", 20, seed=3) != plan_rules("a cat on the moon", 20, seed=4)
+    assert plan_rules("a cat on the moon", 20, seed=3) == plan_rules(
+        "a cat on the moon", 20, seed=3
+    )
+    assert plan_rules("a cat on the moon", 20, seed=3) != plan_rules(
+        "a cat on the moon", 20, seed=4
+    )
 
 
 @pytest.mark.parametrize("duration", [2.0, 6.0, 7.3, 30.0, 301.7, 3600.0])

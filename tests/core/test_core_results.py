@@ -15,7 +15,7 @@ FIX = Path(__file__).resolve().parent.parent / "fixtures" / "comfyui"
 
 def _entry(name):
     data = json.loads((FIX / name).read_text())
-    (pid, entry), = data.items()
+    ((pid, entry),) = data.items()
     return pid, entry
 
 

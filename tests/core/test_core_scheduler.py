@@ -11,8 +11,15 @@ from videofactory.planning import plan_rules
 def _workers(**over):
     views = []
     for w in builtin_farm().workers:
-        views.append(WorkerView(id=w.id, roles=tuple(w.roles), vram_gb=w.vram_gb,
-                                speed={k: w.speed for k in TaskKind}, **over.get(w.id, {})))
+        views.append(
+            WorkerView(
+                id=w.id,
+                roles=tuple(w.roles),
+                vram_gb=w.vram_gb,
+                speed={k: w.speed for k in TaskKind},
+                **over.get(w.id, {}),
+            )
+        )
     return views
 
 
@@ -54,13 +61,25 @@ def test_down_or_refusing_workers_get_nothing():
 def test_fewest_eligible_first():
     # the hero (only gpu0 can take it) is placed before the clip (gpu0 or gpu1), even though the
     # clip ranks higher, so the clip does not take gpu0's only slot
-    ready = [TaskView("clip0", TaskKind.clip, 90, 20, rank=500),
-             TaskView("hero0", TaskKind.hero, 60, 28, rank=60)]
+    ready = [
+        TaskView("clip0", TaskKind.clip, 90, 20, rank=500),
+        TaskView("hero0", TaskKind.hero, 60, 28, rank=60),
+    ]
     workers = [
-        WorkerView(id="gpu0", roles=(Role.primary, Role.worker), vram_gb=32,
-                   speed={k: 1.0 for k in TaskKind}, free_slots=1),
-        WorkerView(id="gpu1", roles=(Role.worker,), vram_gb=24,
-                   speed={k: 0.55 for k in TaskKind}, free_slots=1),
+        WorkerView(
+            id="gpu0",
+            roles=(Role.primary, Role.worker),
+            vram_gb=32,
+            speed={k: 1.0 for k in TaskKind},
+            free_slots=1,
+        ),
+        WorkerView(
+            id="gpu1",
+            roles=(Role.worker,),
+            vram_gb=24,
+            speed={k: 0.55 for k in TaskKind},
+            free_slots=1,
+        ),
     ]
     out = decide(ready, workers, 0.0)
     assert [(a.task_id, a.worker_id) for a in out] == [("hero0", "gpu0"), ("clip0", "gpu1")]

@@ -14,8 +14,15 @@ from videofactory.store import RunState, Store, TaskState
 
 def _run(store, tmp_path, run_id="r1"):
     sl = plan_rules("warrior in mystical forest", 10)
-    store.create_run(run_id, concept=sl.concept, duration=sl.duration, run_dir=tmp_path / run_id,
-                     farm={"workers": []}, settings={}, shots=[s.model_dump(mode="json") for s in sl.shots])
+    store.create_run(
+        run_id,
+        concept=sl.concept,
+        duration=sl.duration,
+        run_dir=tmp_path / run_id,
+        farm={"workers": []},
+        settings={},
+        shots=[s.model_dump(mode="json") for s in sl.shots],
+    )
     store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, sl)])
     return sl
 
@@ -38,7 +45,9 @@ def test_attempt_recorded_before_post(tmp_path):
         aid = store.start_attempt(tid, "r1", "gpu5", "prompt-123")
         # a second connection (another process) sees it at once: it is committed
         other = sqlite3.connect(tmp_path / "db.sqlite")
-        row = other.execute("SELECT state, prompt_id, worker FROM tasks WHERE id=?", (tid,)).fetchone()
+        row = other.execute(
+            "SELECT state, prompt_id, worker FROM tasks WHERE id=?", (tid,)
+        ).fetchone()
         assert row == ("submitting", "prompt-123", "gpu5")
         store.set_attempt_state(aid, TaskState.running)
         store.set_task_state(tid, TaskState.running)

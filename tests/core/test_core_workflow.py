@@ -15,7 +15,7 @@ def test_bundled_templates_bind(kind):
     wf = load_template(kind)
     params = {name: "x" for name in wf.bindings}
     graph = wf.bind(params)
-    for name, b in wf.bindings.items():
+    for b in wf.bindings.values():
         assert graph[b.node]["inputs"][b.input] == "x"
     assert wf.graph != graph  # bind copies
 
@@ -40,8 +40,10 @@ def test_malformed_json(tmp_path):
 
 
 def test_bindings_by_title_and_bad_input(tmp_path):
-    graph = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64}, "_meta": {"title": "Size"}},
-             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}
+    graph = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 64}, "_meta": {"title": "Size"}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+    }
     path = tmp_path / "w.json"
     path.write_text(json.dumps(graph))
     (tmp_path / "w.bindings.yaml").write_text("width: {title: Size, input: width}\n")

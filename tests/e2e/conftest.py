@@ -21,8 +21,15 @@ def run_cli(args, *, cwd, script=None, timeout=240, env=None):
         argv = [sys.executable, "-m", "videofactory", *args]
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
     full_env.update(env or {})
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env=full_env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def last_json(stdout: str):

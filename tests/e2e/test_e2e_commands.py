@@ -25,14 +25,17 @@ def test_status_without_farm_describes_the_builtin_farm(tmp_path):
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data["simulated"] is True
-    assert [w["card"] for w in data["workers"]] == ["RTX 5090"] + ["RTX 3090"] * 4 + ["RTX 4080 Super"]
+    assert [w["card"] for w in data["workers"]] == ["RTX 5090"] + ["RTX 3090"] * 4 + [
+        "RTX 4080 Super"
+    ]
     table = run_cli(["status"], cwd=tmp_path)
     assert "RTX 4080 Super" in table.stdout and "control" in table.stdout
 
 
 def test_status_with_unreachable_farm_fails(tmp_path):
     (tmp_path / "factory.yaml").write_text(
-        "workers:\n  - {id: g, card: X, vram_gb: 8, url: 'http://127.0.0.1:9'}\n")
+        "workers:\n  - {id: g, card: X, vram_gb: 8, url: 'http://127.0.0.1:9'}\n"
+    )
     res = run_cli(["status", "--json"], cwd=tmp_path)
     assert res.returncode == 1
     data = json.loads(res.stdout)
@@ -45,21 +48,31 @@ def test_seed_scripts_match_the_cli(tmp_path):
     b = run_cli(["status", "--json"], cwd=tmp_path, script="dispatcher.py")
     assert a.returncode == b.returncode == 0 and json.loads(a.stdout) == json.loads(b.stdout)
     # run from the repo root, verbatim, without installing (the script finds the package)
-    c = subprocess.run([sys.executable, "scripts/dispatcher.py", "status"], cwd=REPO,
-                       capture_output=True, text=True, timeout=60)
+    c = subprocess.run(
+        [sys.executable, "scripts/dispatcher.py", "status"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert c.returncode == 0 and "RTX 5090" in c.stdout
 
 
 def test_test_command_against_a_running_sim(tmp_path):
     from videofactory.sim.farm import SimFarm, SimWorkerSpec
 
-    with SimFarm([SimWorkerSpec(name="gpu0", card="RTX 5090", vram_gb=32)], tmp_path / "sim") as farm:
+    with SimFarm(
+        [SimWorkerSpec(name="gpu0", card="RTX 5090", vram_gb=32)], tmp_path / "sim"
+    ) as farm:
         url = farm.urls["gpu0"]
         res = run_cli(["test", "--url", url, "--json"], cwd=tmp_path)
         assert res.returncode == 0, res.stdout + res.stderr
         report = last_json(res.stdout)
         assert report["ok"] and [s["name"] for s in report["steps"]] == [
-            "system_stats", "object_info", "round_trip"]
+            "system_stats",
+            "object_info",
+            "round_trip",
+        ]
         assert "videofactory simulator" in report["steps"][0]["detail"]
         res = run_cli(["test", "--url", url], cwd=tmp_path, script="comfyui_api.py")
         assert res.returncode == 0 and "ComfyUI server works" in res.stdout

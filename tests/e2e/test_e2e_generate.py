@@ -17,8 +17,8 @@ def _moov_before_mdat(path):
     data = path.read_bytes()
     boxes, i = [], 0
     while i + 8 <= len(data):
-        size = int.from_bytes(data[i:i + 4], "big")
-        boxes.append(data[i + 4:i + 8].decode("latin-1"))
+        size = int.from_bytes(data[i : i + 4], "big")
+        boxes.append(data[i + 4 : i + 8].decode("latin-1"))
         if size < 8:
             break
         i += size
@@ -26,13 +26,29 @@ def _moov_before_mdat(path):
 
 
 def test_generate_small_run(cli, tmp_path):
-    res = cli("generate", "warrior in mystical forest", "--duration", "6", "--clip-seconds", "2",
-              "--width", "320", "--height", "180", "--json", "--workdir", str(tmp_path / "w"))
+    res = cli(
+        "generate",
+        "warrior in mystical forest",
+        "--duration",
+        "6",
+        "--clip-seconds",
+        "2",
+        "--width",
+        "320",
+        "--height",
+        "180",
+        "--json",
+        "--workdir",
+        str(tmp_path / "w"),
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     summary = last_json(res.stdout)
     assert {"run_id", "run_dir", "final", "duration_s"} <= set(summary)
     final = tmp_path / "w" / summary["run_id"] / "final.mp4"
-    assert str(final) == summary["final"] or final.resolve() == __import__("pathlib").Path(summary["final"]).resolve()
+    assert (
+        str(final) == summary["final"]
+        or final.resolve() == __import__("pathlib").Path(summary["final"]).resolve()
+    )
     info = probe(final)
     assert abs(info.duration_s - 6.0) <= 0.1
     assert (info.width, info.height) == (320, 180)
@@ -41,7 +57,11 @@ def test_generate_small_run(cli, tmp_path):
     assert info.audio_codec == "aac"
     assert _moov_before_mdat(final)
     run_dir = final.parent
-    assert sorted(p.name for p in (run_dir / "keyframes").iterdir()) == ["s01.png", "s02.png", "s03.png"]
+    assert sorted(p.name for p in (run_dir / "keyframes").iterdir()) == [
+        "s01.png",
+        "s02.png",
+        "s03.png",
+    ]
     assert len(list((run_dir / "clips").iterdir())) == 3
     assert list((run_dir / "hero").iterdir())  # the opening and the climax
     assert (run_dir / "final.srt").read_text().count("-->") == 3
@@ -55,8 +75,8 @@ def test_generate_small_run(cli, tmp_path):
     for t in data["tasks"]:
         assert t["state"] == "done", t
         workers[t["kind"]].add(t["worker"])
-    assert workers["keyframe"] == {"gpu5"}            # control GPU
-    assert workers["hero"] == {"gpu0"}                # primary GPU
+    assert workers["keyframe"] == {"gpu5"}  # control GPU
+    assert workers["hero"] == {"gpu0"}  # primary GPU
     assert workers["clip"] <= {"gpu1", "gpu2", "gpu3", "gpu4"}  # the workers, in parallel
     assert len(workers["clip"]) >= 2
     assert all(a["prompt_id"] for a in data["attempts"])

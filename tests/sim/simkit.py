@@ -37,7 +37,9 @@ def workflow(name: str) -> dict[str, Any]:
     return load_fixture(f"workflows/{name}")
 
 
-def png_bytes(size: tuple[int, int] = (8, 8), colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+def png_bytes(
+    size: tuple[int, int] = (8, 8), colour: tuple[int, int, int] = (200, 30, 30)
+) -> bytes:
     """A small real PNG."""
     buf = io.BytesIO()
     Image.new("RGB", size, colour).save(buf, format="PNG")
@@ -64,11 +66,14 @@ class WsRecorder:
             for raw in self._ws:
                 if isinstance(raw, bytes):
                     event = int.from_bytes(raw[:4], "big")
-                    msg: dict[str, Any] = {"__binary__": True, "event_type": event,
-                                           "length": len(raw)}
+                    msg: dict[str, Any] = {
+                        "__binary__": True,
+                        "event_type": event,
+                        "length": len(raw),
+                    }
                     if event == 3:
                         n = int.from_bytes(raw[4:8], "big")
-                        msg.update(node_id=raw[8:8 + n].decode(), text=raw[8 + n:].decode())
+                        msg.update(node_id=raw[8 : 8 + n].decode(), text=raw[8 + n :].decode())
                 else:
                     msg = json.loads(raw)
                 with self._lock:
@@ -85,7 +90,9 @@ class WsRecorder:
         with self._lock:
             return list(self.messages)
 
-    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
+    def wait_for(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0
+    ) -> dict[str, Any]:
         """First recorded message matching ``pred`` (waits for it)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -97,8 +104,14 @@ class WsRecorder:
 
     def wait_done(self, prompt_id: str, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Wait for ``executing`` with node None for ``prompt_id``; returns all messages."""
-        self.wait_for(lambda m: m.get("type") == "executing" and m["data"].get("node") is None
-                      and m["data"].get("prompt_id") == prompt_id, timeout)
+        self.wait_for(
+            lambda m: (
+                m.get("type") == "executing"
+                and m["data"].get("node") is None
+                and m["data"].get("prompt_id") == prompt_id
+            ),
+            timeout,
+        )
         return self.snapshot()
 
     def close(self) -> None:
@@ -150,8 +163,9 @@ class SimClient:
 
     def upload(self, name: str, data: bytes, **fields: str) -> httpx.Response:
         """POST /upload/image."""
-        return self.http.post("/upload/image", files={"image": (name, data, "application/octet-stream")},
-                              data=fields)
+        return self.http.post(
+            "/upload/image", files={"image": (name, data, "application/octet-stream")}, data=fields
+        )
 
     def file(self, ref: dict[str, str]) -> Path:
         """Local path of a history file reference."""

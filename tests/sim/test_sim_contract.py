@@ -11,8 +11,10 @@ from .simkit import FIXTURES, SimClient, load_fixture, png_bytes, workflow
 INDEX = load_fixture("INDEX.json")
 
 PROMPT_CASES = sorted(
-    (name, entry) for name, entry in INDEX.items()
-    if entry.get("path") == "/prompt" and entry.get("method") == "POST"
+    (name, entry)
+    for name, entry in INDEX.items()
+    if entry.get("path") == "/prompt"
+    and entry.get("method") == "POST"
     and isinstance(entry.get("request"), str)
 )
 
@@ -76,8 +78,11 @@ def test_no_prompt_malformed_json_and_origin(sim: SimClient) -> None:
         r = sim.http.post(path, content=b"{not json")
         assert (r.status_code, r.text) == (malformed["status"], malformed["body_text"]), path
 
-    r = sim.http.post("/prompt", json={"prompt": workflow("image_empty_to_save.json")},
-                      headers={"Origin": "http://evil.example"})
+    r = sim.http.post(
+        "/prompt",
+        json={"prompt": workflow("image_empty_to_save.json")},
+        headers={"Origin": "http://evil.example"},
+    )
     assert (r.status_code, r.text) == (403, "")
     # Interrupt tolerates an empty body.
     assert (sim.http.post("/interrupt").status_code, sim.http.post("/interrupt").text) == (200, "")
@@ -99,9 +104,13 @@ def test_read_only_routes_match_fixtures(sim: SimClient) -> None:
         assert sim.http.get(prefix + "/prompt").json() == load_fixture("prompt_get_idle.json")
         assert sim.http.get(prefix + "/queue").json() == load_fixture("queue_idle.json")
         assert sim.http.get(prefix + "/models").json() == load_fixture("models.json")
-        assert sim.http.get(prefix + "/models/checkpoints").json() == load_fixture("models_checkpoints.json")
+        assert sim.http.get(prefix + "/models/checkpoints").json() == load_fixture(
+            "models_checkpoints.json"
+        )
         assert sim.http.get(prefix + "/embeddings").json() == load_fixture("embeddings.json")
-        assert sim.http.get(prefix + "/object_info/NoSuchNode").json() == load_fixture("object_info_unknown.json")
+        assert sim.http.get(prefix + "/object_info/NoSuchNode").json() == load_fixture(
+            "object_info_unknown.json"
+        )
         r = sim.http.get(prefix + "/models/not_a_folder")
         assert (r.status_code, r.text) == (404, "")
     assert sim.http.get("/history/unknown").json() == load_fixture("history_unknown_id.json")
@@ -132,8 +141,17 @@ def test_object_info_reuses_real_definitions(sim: SimClient) -> None:
         if name == "LoadImage":  # lists this server's input/ (a stock ComfyUI has example.png)
             assert got["input"]["required"]["image"] == definition["input"]["required"]["image"]
         assert got == definition, name
-    required = {"ImageScaleBy", "ImageFromBatch", "ImageCrop", "SaveAudioOpus", "AudioConcat",
-                "TrimAudioDuration", "SimTextToImage", "SimImageToVideo", "SimSharpen"}
+    required = {
+        "ImageScaleBy",
+        "ImageFromBatch",
+        "ImageCrop",
+        "SaveAudioOpus",
+        "AudioConcat",
+        "TrimAudioDuration",
+        "SimTextToImage",
+        "SimImageToVideo",
+        "SimSharpen",
+    }
     assert required <= set(info)
     for name in required:
         assert set(info[name]) >= set(real["ImageScale"]), name
@@ -143,9 +161,17 @@ def test_object_info_reuses_real_definitions(sim: SimClient) -> None:
     assert one["SimImageToVideo"]["input"]["required"]["camera"][0][0] == "static"
 
 
-@pytest.mark.parametrize("name", ["history_image.json", "history_video.json",
-                                  "history_media_multi.json", "history_error.json",
-                                  "history_error_unvalidated_combo.json", "history_partial.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "history_image.json",
+        "history_video.json",
+        "history_media_multi.json",
+        "history_error.json",
+        "history_error_unvalidated_combo.json",
+        "history_partial.json",
+    ],
+)
 def test_history_entry_matches_fixture(sim: SimClient, name: str) -> None:
     expected = next(iter(load_fixture(name).values()))
     prompt = expected["prompt"][2]
@@ -172,8 +198,10 @@ def test_history_entry_matches_fixture(sim: SimClient, name: str) -> None:
                 assert sim.file(g).stat().st_size > 0
     assert got["meta"] == expected["meta"]
     status, exp_status = got["status"], expected["status"]
-    assert (status["status_str"], status["completed"]) == (exp_status["status_str"],
-                                                           exp_status["completed"])
+    assert (status["status_str"], status["completed"]) == (
+        exp_status["status_str"],
+        exp_status["completed"],
+    )
     assert [m[0] for m in status["messages"]] == [m[0] for m in exp_status["messages"]]
     for (_, g), (_, e) in zip(status["messages"], exp_status["messages"], strict=True):
         assert set(g) == set(e)
@@ -200,19 +228,36 @@ def test_other_validation_errors_follow_the_doc(sim: SimClient) -> None:
     # An upstream node that cannot be validated: reported on that node, as "inner".
     prompt = {
         "1": {"class_type": "ImageInvert", "inputs": {"image": ["99", 0]}},
-        "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "area",
-                                                      "width": 99999, "height": 8, "crop": "disabled"}},
+        "2": {
+            "class_type": "ImageScale",
+            "inputs": {
+                "image": ["1", 0],
+                "upscale_method": "area",
+                "width": 99999,
+                "height": 8,
+                "crop": "disabled",
+            },
+        },
         "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}},
         "4": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0, 1]}},
     }
     body = sim.submit(prompt).json()
     assert body["error"]["type"] == "prompt_outputs_failed_validation"
     errors = {nid: [e["type"] for e in ne["errors"]] for nid, ne in body["node_errors"].items()}
-    assert errors == {"1": ["exception_during_inner_validation"],
-                      "2": ["value_bigger_than_max"], "4": ["bad_linked_input"]}
+    assert errors == {
+        "1": ["exception_during_inner_validation"],
+        "2": ["value_bigger_than_max"],
+        "4": ["bad_linked_input"],
+    }
     inner = body["node_errors"]["1"]["errors"][0]
-    assert set(inner["extra_info"]) == {"input_name", "input_config", "exception_message",
-                                        "exception_type", "traceback", "linked_node"}
+    assert set(inner["extra_info"]) == {
+        "input_name",
+        "input_config",
+        "exception_message",
+        "exception_type",
+        "traceback",
+        "linked_node",
+    }
     assert (inner["details"], inner["extra_info"]["exception_type"]) == ("'99'", "KeyError")
     big = body["node_errors"]["2"]["errors"][0]
     assert (big["message"], big["details"]) == ("Value 99999 bigger than max of 16384", "width")

@@ -18,9 +18,17 @@ from .simkit import TEMPLATES, SimClient, load_fixture, new_id, png_bytes, start
 def slow_prompt(steps: int = 200) -> dict[str, Any]:
     """A keyframe that takes ``steps`` ticks (slow with the speed seam)."""
     return {
-        "1": {"class_type": "SimTextToImage",
-              "inputs": {"prompt": "slow", "negative": "", "seed": 1, "width": 64, "height": 48,
-                         "steps": steps}},
+        "1": {
+            "class_type": "SimTextToImage",
+            "inputs": {
+                "prompt": "slow",
+                "negative": "",
+                "seed": 1,
+                "width": 64,
+                "height": 48,
+                "steps": steps,
+            },
+        },
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "slow"}},
     }
 
@@ -49,8 +57,9 @@ def test_interrupt_running_and_delete_pending(slow_sim: SimClient) -> None:
     ws = sim.ws(new_id())
     p1 = sim.submit(slow_prompt(), client_id=ws.client_id).json()["prompt_id"]
     p2 = sim.submit(small_prompt("factory/pending1"), client_id=ws.client_id).json()["prompt_id"]
-    p3 = sim.submit(small_prompt("factory/pending2", 2236962),
-                    client_id=ws.client_id).json()["prompt_id"]
+    p3 = sim.submit(small_prompt("factory/pending2", 2236962), client_id=ws.client_id).json()[
+        "prompt_id"
+    ]
     ws.wait_for(lambda m: m.get("type") == "progress" and m["data"]["prompt_id"] == p1)
 
     assert sim.http.get("/prompt").json() == load_fixture("prompt_get_busy.json")
@@ -96,11 +105,12 @@ def test_interrupt_running_and_delete_pending(slow_sim: SimClient) -> None:
     messages = ws.wait_done(p3)
     kinds = [m["type"] for m in messages if "type" in m]
     i = kinds.index("execution_interrupted")
-    assert kinds[i:i + 4] == ["execution_interrupted", "status", "executing", "status"]
+    assert kinds[i : i + 4] == ["execution_interrupted", "status", "executing", "status"]
     progress = [m for m in messages if m.get("type") == "progress"]
     assert {tuple(sorted(m["data"])) for m in progress} == {("max", "node", "prompt_id", "value")}
-    state = [m for m in messages if m.get("type") == "progress_state"
-             and m["data"]["prompt_id"] == p1][-1]["data"]["nodes"]["1"]
+    state = [
+        m for m in messages if m.get("type") == "progress_state" and m["data"]["prompt_id"] == p1
+    ][-1]["data"]["nodes"]["1"]
     assert state["state"] == "running" and state["max"] == 200
 
 
@@ -132,10 +142,15 @@ def test_upload_rules(sim: SimClient) -> None:
     r = sim.upload("ref.png", png_bytes(colour=(1, 2, 3)), subfolder="factory")
     assert r.json()["name"] == "ref (1).png"  # same bytes as the renamed one
     assert sorted(p.name for p in (sim.root / "input" / "factory").iterdir()) == [
-        "ref (1).png", "ref.png"]
+        "ref (1).png",
+        "ref.png",
+    ]
     # Any file type; other folders; bad requests.
     assert sim.upload("clip.mp4", b"\x00\x00\x00\x18ftypisom", type="temp").json() == {
-        "name": "clip.mp4", "subfolder": "", "type": "temp"}
+        "name": "clip.mp4",
+        "subfolder": "",
+        "type": "temp",
+    }
     r = sim.upload("x.png", first, type="bogus")
     assert r.status_code == 500
     r = sim.http.post("/upload/image", data={"subfolder": "factory"}, files={"other": ("a", b"1")})
@@ -201,12 +216,26 @@ def test_save_naming_rules(sim: SimClient) -> None:
 def test_model_nodes_listed_but_not_runnable(sim: SimClient) -> None:
     prompt = {
         "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl.safetensors"}},
-        "2": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "2": {
+            "class_type": "EmptyLatentImage",
+            "inputs": {"width": 64, "height": 64, "batch_size": 1},
+        },
         "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "x", "clip": ["1", 1]}},
-        "4": {"class_type": "KSampler", "inputs": {
-            "model": ["1", 0], "seed": 0, "steps": 1, "cfg": 1.0, "sampler_name": "euler",
-            "scheduler": "simple", "positive": ["3", 0], "negative": ["3", 0],
-            "latent_image": ["2", 0], "denoise": 1.0}},
+        "4": {
+            "class_type": "KSampler",
+            "inputs": {
+                "model": ["1", 0],
+                "seed": 0,
+                "steps": 1,
+                "cfg": 1.0,
+                "sampler_name": "euler",
+                "scheduler": "simple",
+                "positive": ["3", 0],
+                "negative": ["3", 0],
+                "latent_image": ["2", 0],
+                "denoise": 1.0,
+            },
+        },
         "5": {"class_type": "VAEDecode", "inputs": {"samples": ["4", 0], "vae": ["1", 2]}},
         "6": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "x"}},
     }

@@ -42,8 +42,14 @@ def wait_gone(pid: int, timeout: float = 10.0) -> bool:
 def test_farm_starts_serves_and_stops(tmp_path: Path) -> None:
     specs = [SimWorkerSpec("gpu0", "RTX 5090", 32), SimWorkerSpec("gpu1", "RTX 3090", 24)]
     # ComfyUI flags the simulator does not need must be accepted and ignored.
-    extra = ["--cpu", "--disable-auto-launch", "--preview-method", "auto", "--highvram",
-             "--disable-all-custom-nodes"]
+    extra = [
+        "--cpu",
+        "--disable-auto-launch",
+        "--preview-method",
+        "auto",
+        "--highvram",
+        "--disable-all-custom-nodes",
+    ]
     with SimFarm(specs, tmp_path, extra_args=extra) as farm:
         assert set(farm.urls) == {"gpu0", "gpu1"}
         for spec in specs:
@@ -80,8 +86,9 @@ def test_children_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
         "print(json.dumps({n: p.pid for n, p in farm.processes.items()}), flush=True)\n"
         "time.sleep(600)\n"
     )
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
-                              text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert parent.stdout is not None
         pids = json.loads(parent.stdout.readline())
@@ -103,14 +110,17 @@ def test_main_foreground_until_ctrl_c(tmp_path: Path) -> None:
         "sys.exit(main_foreground([SimWorkerSpec('gpu0', 'RTX 4080 Super', 16)], "
         f"{str(tmp_path)!r}))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first.startswith("gpu0: http://127.0.0.1:") and "simulator" in first
         url = first.split()[1]
-        assert httpx.get(url + "/prompt", timeout=10).json() == {"exec_info": {"queue_remaining": 0}}
+        assert httpx.get(url + "/prompt", timeout=10).json() == {
+            "exec_info": {"queue_remaining": 0}
+        }
         assert "Ctrl-C" in proc.stdout.readline()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
@@ -126,11 +136,29 @@ def test_main_foreground_until_ctrl_c(tmp_path: Path) -> None:
 
 def test_module_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "videofactory.sim", "--port", "0", "--name", "solo",
-         "--output-directory", str(tmp_path / "out"), "--input-directory", str(tmp_path / "in"),
-         "--temp-directory", str(tmp_path / "tmp"), "--cuda-device", "1"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        [
+            sys.executable,
+            "-m",
+            "videofactory.sim",
+            "--port",
+            "0",
+            "--name",
+            "solo",
+            "--output-directory",
+            str(tmp_path / "out"),
+            "--input-directory",
+            str(tmp_path / "in"),
+            "--temp-directory",
+            str(tmp_path / "tmp"),
+            "--cuda-device",
+            "1",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         assert proc.stdout is not None
         ready = json.loads(proc.stdout.readline())

@@ -24,16 +24,22 @@ def probe(path: Path) -> dict[str, Any]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-        return {"codec": stream.codec_context.name, "pix_fmt": stream.codec_context.pix_fmt,
-                "size": (stream.width, stream.height), "rate": stream.average_rate,
-                "frames": frames, "metadata": dict(container.metadata),
-                "audio": len(container.streams.audio)}
+        return {
+            "codec": stream.codec_context.name,
+            "pix_fmt": stream.codec_context.pix_fmt,
+            "size": (stream.width, stream.height),
+            "rate": stream.average_rate,
+            "frames": frames,
+            "metadata": dict(container.metadata),
+            "audio": len(container.streams.audio),
+        }
 
 
 def test_keyframe_clip_hero_chain(sim: SimClient, tmp_path: Path) -> None:
     kf = template("keyframe")
-    kf["1"]["inputs"].update(width=96, height=64, seed=7, steps=3,
-                             prompt="a lone warrior in a mystical forest")
+    kf["1"]["inputs"].update(
+        width=96, height=64, seed=7, steps=3, prompt="a lone warrior in a mystical forest"
+    )
     kf["2"]["inputs"]["filename_prefix"] = "run/shot01_keyframe"
     entry = sim.run(kf)
     assert entry["status"]["status_str"] == "success", entry["status"]
@@ -49,8 +55,15 @@ def test_keyframe_clip_hero_chain(sim: SimClient, tmp_path: Path) -> None:
     up = sim.upload("shot01.png", png.read_bytes(), subfolder="keyframes").json()
     clip = template("clip")
     clip["1"]["inputs"]["image"] = f"{up['subfolder']}/{up['name']}"
-    clip["2"]["inputs"].update(width=96, height=64, length=12, camera="zoom_in", seed=3, steps=4,
-                               prompt="the warrior walks")
+    clip["2"]["inputs"].update(
+        width=96,
+        height=64,
+        length=12,
+        camera="zoom_in",
+        seed=3,
+        steps=4,
+        prompt="the warrior walks",
+    )
     clip["3"]["inputs"]["fps"] = 12.0
     ws = sim.ws("templates")
     r = sim.submit(clip, client_id="templates")
@@ -76,16 +89,26 @@ def test_keyframe_clip_hero_chain(sim: SimClient, tmp_path: Path) -> None:
     assert info["size"] == (144, 96) and len(info["frames"]) == 12 and info["rate"] == 12
 
     # LoadVideo straight into SaveVideo copies the streams (no re-encode), adding the prompt.
-    copy = {"1": {"class_type": "LoadVideo", "inputs": {"file": video["name"]}},
-            "2": {"class_type": "SaveVideo", "inputs": {"video": ["1", 0], "filename_prefix": "copy",
-                                                         "format": "auto", "codec": "auto"}}}
+    copy = {
+        "1": {"class_type": "LoadVideo", "inputs": {"file": video["name"]}},
+        "2": {
+            "class_type": "SaveVideo",
+            "inputs": {
+                "video": ["1", 0],
+                "filename_prefix": "copy",
+                "format": "auto",
+                "codec": "auto",
+            },
+        },
+    }
     entry = sim.run(copy)
     info = probe(sim.file(entry["outputs"]["2"]["images"][0]))
     assert info["size"] == (96, 64) and len(info["frames"]) == 12 and "prompt" in info["metadata"]
 
 
-@pytest.mark.parametrize("camera", ["static", "pan_left", "pan_right", "pan_up", "pan_down",
-                                    "zoom_out"])
+@pytest.mark.parametrize(
+    "camera", ["static", "pan_left", "pan_right", "pan_up", "pan_down", "zoom_out"]
+)
 def test_every_camera_move_renders(camera: str) -> None:
     from videofactory.sim.motion import camera_frames, crop_box
     from videofactory.sim.render import paint_keyframe
@@ -108,18 +131,30 @@ def test_odd_size_video_fails_like_h264(sim: SimClient) -> None:
 
 def test_audio_nodes(sim: SimClient) -> None:
     prompt = {
-        "1": {"class_type": "EmptyAudio", "inputs": {"duration": 0.5, "sample_rate": 22050,
-                                                      "channels": 1}},
-        "2": {"class_type": "EmptyAudio", "inputs": {"duration": 0.25, "sample_rate": 44100,
-                                                      "channels": 2}},
-        "3": {"class_type": "AudioConcat", "inputs": {"audio1": ["1", 0], "audio2": ["2", 0],
-                                                       "direction": "after"}},
-        "4": {"class_type": "TrimAudioDuration", "inputs": {"audio": ["3", 0], "start_index": 0.1,
-                                                             "duration": 0.5}},
-        "5": {"class_type": "SaveAudioMP3", "inputs": {"audio": ["4", 0], "filename_prefix": "a/m",
-                                                        "quality": "128k"}},
-        "6": {"class_type": "SaveAudioOpus", "inputs": {"audio": ["4", 0], "filename_prefix": "a/o",
-                                                         "quality": "64k"}},
+        "1": {
+            "class_type": "EmptyAudio",
+            "inputs": {"duration": 0.5, "sample_rate": 22050, "channels": 1},
+        },
+        "2": {
+            "class_type": "EmptyAudio",
+            "inputs": {"duration": 0.25, "sample_rate": 44100, "channels": 2},
+        },
+        "3": {
+            "class_type": "AudioConcat",
+            "inputs": {"audio1": ["1", 0], "audio2": ["2", 0], "direction": "after"},
+        },
+        "4": {
+            "class_type": "TrimAudioDuration",
+            "inputs": {"audio": ["3", 0], "start_index": 0.1, "duration": 0.5},
+        },
+        "5": {
+            "class_type": "SaveAudioMP3",
+            "inputs": {"audio": ["4", 0], "filename_prefix": "a/m", "quality": "128k"},
+        },
+        "6": {
+            "class_type": "SaveAudioOpus",
+            "inputs": {"audio": ["4", 0], "filename_prefix": "a/o", "quality": "64k"},
+        },
         "7": {"class_type": "SaveAudio", "inputs": {"audio": ["4", 0], "filename_prefix": "a/f"}},
     }
     entry = sim.run(prompt)

@@ -18,8 +18,13 @@ def norm(msg: dict[str, Any], strict: bool = True) -> tuple[Any, ...]:
     if kind == "status":
         return (kind, data["status"]["exec_info"]["queue_remaining"], "sid" in data)
     if kind == "progress_state":
-        return (kind, tuple((nid, s["state"], type(s["value"]).__name__, tuple(sorted(s)))
-                            for nid, s in data["nodes"].items()))
+        return (
+            kind,
+            tuple(
+                (nid, s["state"], type(s["value"]).__name__, tuple(sorted(s)))
+                for nid, s in data["nodes"].items()
+            ),
+        )
     if kind == "executing":
         return (kind, data["node"], tuple(sorted(data)))
     if kind == "executed":
@@ -72,8 +77,15 @@ def test_media_multi_sequence_and_binary_text(sim: SimClient) -> None:
     # Node order among ready outputs follows a Python set on ComfyUI: compare types and keys.
     compare(messages, "ws_messages_media_multi.jsonl", strict=False)
     binary = [m for m in messages if m.get("__binary__")]
-    assert binary == [{"__binary__": True, "event_type": 3, "length": 45, "node_id": "9",
-                       "text": "width: 96, height: 64\n batch size: 8"}]
+    assert binary == [
+        {
+            "__binary__": True,
+            "event_type": 3,
+            "length": 45,
+            "node_id": "9",
+            "text": "width: 96, height: 64\n batch size: 8",
+        }
+    ]
 
 
 def test_cached_rerun_replays_old_files(sim: SimClient) -> None:
@@ -88,7 +100,8 @@ def test_cached_rerun_replays_old_files(sim: SimClient) -> None:
     assert entry["outputs"] == expected["outputs"]
     assert entry["meta"] == expected["meta"]
     assert [m[0] for m in entry["status"]["messages"]] == [
-        m[0] for m in expected["status"]["messages"]]
+        m[0] for m in expected["status"]["messages"]
+    ]
     assert entry["status"]["messages"][1][1]["nodes"] == ["1", "2"]
     # A changed input runs that node and everything downstream again.
     changed = workflow("image_empty_to_save.json")
@@ -103,9 +116,13 @@ def test_observer_without_client_id(sim: SimClient) -> None:
     observer = sim.ws(new_id())
     r = sim.submit(workflow("image_empty_to_save.json"), prompt_id="no-client")
     sim.history(r.json()["prompt_id"])
-    observer.wait_for(lambda m: m.get("type") == "status"
-                      and m["data"]["status"]["exec_info"]["queue_remaining"] == 0
-                      and "sid" not in m["data"])
+    observer.wait_for(
+        lambda m: (
+            m.get("type") == "status"
+            and m["data"]["status"]["exec_info"]["queue_remaining"] == 0
+            and "sid" not in m["data"]
+        )
+    )
     time.sleep(0.1)
     compare(observer.snapshot(), "ws_messages_observer_no_client_id.jsonl")
 
@@ -136,7 +153,9 @@ def test_same_client_id_reconnect_quirk(sim: SimClient) -> None:
     r = sim.submit(workflow("image_empty_to_save.json"), client_id=cid)
     sim.history(r.json()["prompt_id"])
     time.sleep(0.2)
-    for got, expected in ((a.snapshot(), quirk["messages_on_A"]),
-                          (b.snapshot(), quirk["messages_on_B"])):
+    for got, expected in (
+        (a.snapshot(), quirk["messages_on_A"]),
+        (b.snapshot(), quirk["messages_on_B"]),
+    ):
         assert [norm(m) for m in got] == [norm(m) for m in expected]
         assert got[0]["data"]["sid"] == cid

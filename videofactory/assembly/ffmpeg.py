@@ -77,9 +77,7 @@ class FFmpeg:
         gone += [f"encoder {name}" for name in sorted(set(encoders) - self.encoders)]
         return gone
 
-    def require(
-        self, filters: Iterable[str] = (), encoders: Iterable[str] = ()
-    ) -> None:
+    def require(self, filters: Iterable[str] = (), encoders: Iterable[str] = ()) -> None:
         """Raise AssemblyError, with how to get them, when a needed feature is missing."""
         gone = self.missing(filters, encoders)
         if gone:
@@ -93,7 +91,10 @@ def _listing(path: str, flag: str) -> frozenset[str]:
     """Names from ``ffmpeg -filters`` / ``-encoders``: the token after the flags column."""
     proc = subprocess.run(
         [path, "-hide_banner", flag],
-        capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, check=False,
+        capture_output=True,
+        text=True,
+        timeout=CHECK_TIMEOUT_S,
+        check=False,
     )
     names: set[str] = set()
     # Rows are " T.. xfade  VV->V  ..." / " V....D libx264  ...": a flags column (its width
@@ -111,20 +112,27 @@ def _inspect(path: str, source: str) -> FFmpeg:
     try:
         proc = subprocess.run(
             [path, "-hide_banner", "-version"],
-            capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, check=False,
+            capture_output=True,
+            text=True,
+            timeout=CHECK_TIMEOUT_S,
+            check=False,
         )
         if proc.returncode != 0:
             raise AssemblyError(
                 f"ffmpeg at {path} does not run (`-version` exited {proc.returncode}); "
                 f"{_INSTALL_HINT}",
-                argv=[path, "-version"], returncode=proc.returncode,
+                argv=[path, "-version"],
+                returncode=proc.returncode,
                 stderr_tail=proc.stderr[-2000:],
             )
         first = proc.stdout.splitlines()[0] if proc.stdout else ""
         version = first.split(" version ", 1)[-1].split(" ", 1)[0] if " version " in first else "?"
         return FFmpeg(
-            path=path, version=version, source=source,
-            filters=_listing(path, "-filters"), encoders=_listing(path, "-encoders"),
+            path=path,
+            version=version,
+            source=source,
+            filters=_listing(path, "-filters"),
+            encoders=_listing(path, "-encoders"),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise AssemblyError(f"cannot run ffmpeg at {path}: {exc}; {_INSTALL_HINT}") from exc
@@ -230,8 +238,13 @@ def run_ffmpeg(
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
     try:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", errors="replace",
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
         )
     except OSError as exc:
         raise AssemblyError(f"cannot start ffmpeg: {exc}", argv=argv) from exc
@@ -258,7 +271,9 @@ def run_ffmpeg(
     if returncode != 0:
         raise AssemblyError(
             f"ffmpeg failed writing {args[-1] if args else '?'}",
-            argv=argv, returncode=returncode, stderr_tail="\n".join(tail),
+            argv=argv,
+            returncode=returncode,
+            stderr_tail="\n".join(tail),
         )
     if on_progress and best < 1.0:
         on_progress(1.0)

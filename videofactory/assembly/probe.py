@@ -59,8 +59,9 @@ def _stat(path: Path, task: str | None) -> int:
     if not path.is_file():
         raise MediaError(f"{_who(path, task)} is not a file", path=str(path), task=task)
     if st.st_size == 0:
-        raise MediaError(f"media file {_who(path, task)} is empty (0 bytes)", path=str(path),
-                         task=task)
+        raise MediaError(
+            f"media file {_who(path, task)} is empty (0 bytes)", path=str(path), task=task
+        )
     return st.st_size
 
 
@@ -88,34 +89,44 @@ def probe(path: str | os.PathLike[str], *, task: str | None = None) -> MediaInfo
             video = container.streams.video[0] if container.streams.video else None
             audio = container.streams.audio[0] if container.streams.audio else None
             if video is None and audio is None:
-                raise MediaError(f"{_who(path, task)} has no audio or video stream",
-                                 path=str(path), task=task)
+                raise MediaError(
+                    f"{_who(path, task)} has no audio or video stream", path=str(path), task=task
+                )
             info = MediaInfo(
-                path=path, duration_s=_duration(container), size_bytes=size,
-                has_video=video is not None, has_audio=audio is not None,
+                path=path,
+                duration_s=_duration(container),
+                size_bytes=size,
+                has_video=video is not None,
+                has_audio=audio is not None,
                 format_name=container.format.name,
             )
             if video is not None:
                 ctx = video.codec_context
                 rate = video.average_rate or video.guessed_rate
                 info = replace(
-                    info, width=ctx.width, height=ctx.height,
-                    fps=float(rate) if rate else None, video_codec=ctx.name,
+                    info,
+                    width=ctx.width,
+                    height=ctx.height,
+                    fps=float(rate) if rate else None,
+                    video_codec=ctx.name,
                     pix_fmt=ctx.format.name if ctx.format else None,
                     frames=video.frames or None,
                 )
             if audio is not None:
                 actx = audio.codec_context
                 info = replace(
-                    info, audio_codec=actx.name, sample_rate=actx.sample_rate,
+                    info,
+                    audio_codec=actx.name,
+                    sample_rate=actx.sample_rate,
                     channels=actx.layout.nb_channels if actx.layout else actx.channels,
                 )
             return info
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        raise MediaError(f"cannot read media file {_who(path, task)}: {exc}", path=str(path),
-                         task=task) from exc
+        raise MediaError(
+            f"cannot read media file {_who(path, task)}: {exc}", path=str(path), task=task
+        ) from exc
 
 
 def _decodes(path: Path, kind: Literal["video", "audio"], task: str | None) -> None:
@@ -126,10 +137,14 @@ def _decodes(path: Path, kind: Literal["video", "audio"], task: str | None) -> N
             for _frame in container.decode(stream):
                 return
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        raise MediaError(f"cannot decode {kind} in {_who(path, task)}: {exc}", path=str(path),
-                         task=task) from exc
-    raise MediaError(f"{_who(path, task)} has a {kind} stream with no decodable frames",
-                     path=str(path), task=task)
+        raise MediaError(
+            f"cannot decode {kind} in {_who(path, task)}: {exc}", path=str(path), task=task
+        ) from exc
+    raise MediaError(
+        f"{_who(path, task)} has a {kind} stream with no decodable frames",
+        path=str(path),
+        task=task,
+    )
 
 
 def check_media(
@@ -165,7 +180,8 @@ def check_media(
         raise MediaError(
             f"{who} lasts {info.duration_s:.3f} s, expected {expected_duration_s:.3f} s "
             f"(± {tolerance_s:.3f} s)",
-            path=str(info.path), task=task,
+            path=str(info.path),
+            task=task,
         )
     _decodes(info.path, kind, task)
     return info

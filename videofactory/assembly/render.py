@@ -91,8 +91,10 @@ def assemble(
     tmp = _partial(out_path)
     try:
         run_ffmpeg(
-            ffmpeg, build_ffmpeg_args(timeline, tmp),
-            duration_s=timeline.total_s, on_progress=on_progress,
+            ffmpeg,
+            build_ffmpeg_args(timeline, tmp),
+            duration_s=timeline.total_s,
+            on_progress=on_progress,
         )
         _verify(timeline, tmp)
         os.replace(tmp, out_path)
@@ -111,7 +113,9 @@ def _verify(timeline: Timeline, path: Path) -> None:
     try:
         # One frame of slack, plus an AAC packet: the container ends with the longer stream.
         info = check_media(
-            path, kind="video", expected_duration_s=timeline.total_s,
+            path,
+            kind="video",
+            expected_duration_s=timeline.total_s,
             tolerance_s=1.0 / spec.fps + 1024 / spec.audio_rate,
         )
     except MediaError as exc:

@@ -181,8 +181,10 @@ def _audio_graph(timeline: Timeline, first_input: int, out: str) -> list[str]:
     samples = round(timeline.total_s * spec.audio_rate)
     # The bed fixes the length: amix stops with its first input, so narration that runs past
     # the end is cut there instead of making the video longer.
-    graph = [f"anullsrc=r={spec.audio_rate}:cl=stereo,{_audio_format(spec)},"
-             f"atrim=end_sample={samples}[bed]"]
+    graph = [
+        f"anullsrc=r={spec.audio_rate}:cl=stereo,{_audio_format(spec)},"
+        f"atrim=end_sample={samples}[bed]"
+    ]
     labels = ["bed"]
     index = first_input
     for shot, start in zip(timeline.shots, timeline.starts(), strict=True):
@@ -230,14 +232,35 @@ def build_ffmpeg_args(timeline: Timeline, out_path: Path) -> list[str]:
 
     return [
         *args,
-        "-filter_complex", ";".join(graph),
-        "-map", "[vout]", "-map", "[aout]",
-        "-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf),
-        "-pix_fmt", "yuv420p", "-r", str(spec.fps),
-        "-c:a", "aac", "-b:a", spec.audio_bitrate, "-ar", str(spec.audio_rate), "-ac", "2",
+        "-filter_complex",
+        ";".join(graph),
+        "-map",
+        "[vout]",
+        "-map",
+        "[aout]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        spec.preset,
+        "-crf",
+        str(spec.crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-r",
+        str(spec.fps),
+        "-c:a",
+        "aac",
+        "-b:a",
+        spec.audio_bitrate,
+        "-ar",
+        str(spec.audio_rate),
+        "-ac",
+        "2",
         # moov before mdat: players can start before the whole file has arrived.
-        "-movflags", "+faststart",
-        "-t", _num(timeline.total_s),
+        "-movflags",
+        "+faststart",
+        "-t",
+        _num(timeline.total_s),
         _input(out_path),
     ]
 

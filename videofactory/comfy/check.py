@@ -42,20 +42,32 @@ class CheckReport:
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
-        return {"url": self.url, "ok": self.ok, "note": self.note,
-                "steps": [asdict(s) for s in self.steps]}
+        return {
+            "url": self.url,
+            "ok": self.ok,
+            "note": self.note,
+            "steps": [asdict(s) for s in self.steps],
+        }
 
 
 def tiny_workflow(prefix: str = "videofactory/test") -> dict[str, Any]:
     """A weight-free workflow every ComfyUI runs: a 64x48 image of a random colour, saved."""
     return {
-        "1": {"class_type": "EmptyImage",
-              "inputs": {"width": 64, "height": 48, "batch_size": 1,
-                         "color": random.randrange(0, 0xFFFFFF)},  # a new colour defeats the cache
-              "_meta": {"title": "Empty Image"}},
-        "2": {"class_type": "SaveImage",
-              "inputs": {"images": ["1", 0], "filename_prefix": prefix},
-              "_meta": {"title": "Save Image"}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {
+                "width": 64,
+                "height": 48,
+                "batch_size": 1,
+                "color": random.randrange(0, 0xFFFFFF),
+            },  # a new colour defeats the cache
+            "_meta": {"title": "Empty Image"},
+        },
+        "2": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["1", 0], "filename_prefix": prefix},
+            "_meta": {"title": "Save Image"},
+        },
     }
 
 
@@ -79,8 +91,11 @@ async def check_server(url: str, *, timeout: float = 30.0) -> CheckReport:
             info = await client.object_info()
             missing = [n for n in ("EmptyImage", "SaveImage") if n not in info]
             ok = not missing
-            detail = (f"{len(info)} node types" if ok else
-                      f"{len(info)} node types, but {', '.join(missing)} missing")
+            detail = (
+                f"{len(info)} node types"
+                if ok
+                else f"{len(info)} node types, but {', '.join(missing)} missing"
+            )
             report.steps.append(CheckStep("object_info", ok, time.monotonic() - t, detail))
             if not ok:
                 return report

@@ -90,7 +90,9 @@ class ComfyClient:
         try:
             return await self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
-            raise BackendTimeout(f"{self.url} did not answer {method} {path} in time", url=self.url) from exc
+            raise BackendTimeout(
+                f"{self.url} did not answer {method} {path} in time", url=self.url
+            ) from exc
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             raise BackendUnavailable(
                 f"cannot reach ComfyUI at {self.url} ({type(exc).__name__}: {exc}); "
@@ -98,7 +100,9 @@ class ComfyClient:
                 url=self.url,
             ) from exc
         except httpx.HTTPError as exc:
-            raise BackendUnavailable(f"{self.url}: {method} {path} failed: {exc}", url=self.url) from exc
+            raise BackendUnavailable(
+                f"{self.url}: {method} {path} failed: {exc}", url=self.url
+            ) from exc
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = await self._request(method, path, **kwargs)
@@ -179,24 +183,34 @@ class ComfyClient:
             content = Path(path).read_bytes()
         except OSError as exc:
             raise BackendError(f"cannot read {path} to upload it: {exc}") from exc
-        data = {"type": "input", "subfolder": subfolder, "overwrite": "true" if overwrite else "false"}
+        data = {
+            "type": "input",
+            "subfolder": subfolder,
+            "overwrite": "true" if overwrite else "false",
+        }
         resp = await self._request(
             "POST", "/upload/image", files={"image": (Path(path).name, content)}, data=data
         )
         if resp.status_code != 200:
-            raise ProtocolError(f"{self.url} refused the upload of {path} ({resp.status_code})", url=self.url)
+            raise ProtocolError(
+                f"{self.url} refused the upload of {path} ({resp.status_code})", url=self.url
+            )
         try:
             info = resp.json()
             name, sub = str(info["name"]), str(info.get("subfolder") or "")
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProtocolError(f"{self.url}/upload/image answered {resp.text[:80]!r}", url=self.url) from exc
+            raise ProtocolError(
+                f"{self.url}/upload/image answered {resp.text[:80]!r}", url=self.url
+            ) from exc
         return f"{sub}/{name}" if sub else name
 
     async def download(self, ref: OutputRef, dest: Path) -> Path:
         """Stream one output file to ``dest`` (a file path), checking its announced size."""
         for part in (ref.filename, ref.subfolder):
             if part.startswith(("/", "\\")) or ".." in Path(part).parts or "\\" in part:
-                raise ProtocolError(f"{self.url} named an unsafe output file {part!r}", url=self.url)
+                raise ProtocolError(
+                    f"{self.url} named an unsafe output file {part!r}", url=self.url
+                )
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.part")
         params = {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
@@ -204,7 +218,8 @@ class ComfyClient:
             async with self._http.stream("GET", "/view", params=params) as resp:
                 if resp.status_code != 200:
                     raise ProtocolError(
-                        f"{self.url}/view answered {resp.status_code} for {ref.filename}", url=self.url
+                        f"{self.url}/view answered {resp.status_code} for {ref.filename}",
+                        url=self.url,
                     )
                 announced = resp.headers.get("content-length")
                 got = 0
@@ -219,9 +234,13 @@ class ComfyClient:
                 )
             tmp.replace(dest)
         except httpx.TimeoutException as exc:
-            raise BackendTimeout(f"{self.url}: download of {ref.filename} timed out", url=self.url) from exc
+            raise BackendTimeout(
+                f"{self.url}: download of {ref.filename} timed out", url=self.url
+            ) from exc
         except httpx.HTTPError as exc:
-            raise BackendUnavailable(f"{self.url}: download of {ref.filename} failed: {exc}", url=self.url) from exc
+            raise BackendUnavailable(
+                f"{self.url}: download of {ref.filename} failed: {exc}", url=self.url
+            ) from exc
         finally:
             tmp.unlink(missing_ok=True)
         return dest
@@ -257,7 +276,11 @@ class ComfyClient:
             with contextlib.suppress(BackendError):
                 await self.delete([prompt_id])
             self._listeners.pop(prompt_id, None)
-            err = rejection({"error": {"message": "part of the workflow is invalid"}, **answer}, workflow, self.url)
+            err = rejection(
+                {"error": {"message": "part of the workflow is invalid"}, **answer},
+                workflow,
+                self.url,
+            )
             raise err
         return str(answer["prompt_id"])
 
@@ -277,11 +300,13 @@ class ComfyClient:
                 timeout = SAFETY_POLL_S if self._ws_up.is_set() else HISTORY_POLL_S
                 try:
                     name, data = await asyncio.wait_for(events.get(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     name, data = "", {}
                 if name and on_event:
                     on_event(prompt_id, name, data)
-                finished = name in TERMINAL_EVENTS or (name == "executing" and data.get("node") is None)
+                finished = name in TERMINAL_EVENTS or (
+                    name == "executing" and data.get("node") is None
+                )
                 if not finished and name and time.monotonic() - last_poll < timeout:
                     continue
                 last_poll = time.monotonic()
@@ -305,7 +330,10 @@ class ComfyClient:
             self._listeners.pop(prompt_id, None)
 
     async def run(
-        self, workflow: Mapping[str, Any], *, prompt_id: str | None = None,
+        self,
+        workflow: Mapping[str, Any],
+        *,
+        prompt_id: str | None = None,
         on_event: ProgressCallback | None = None,
     ) -> PromptResult:
         """Submit and wait."""
@@ -349,7 +377,7 @@ class ComfyClient:
                             self._dispatch(frame)
             except asyncio.CancelledError:
                 raise
-            except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
                 log.debug("websocket to %s dropped: %s", self.url, exc)
             finally:
                 # The context manager has closed the old socket fully before we reconnect.
@@ -376,4 +404,3 @@ class ComfyClient:
 def new_prompt_id() -> str:
     """A fresh prompt id (what the dispatcher records before posting)."""
     return str(uuid.uuid4())
-

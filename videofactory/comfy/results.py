@@ -65,7 +65,9 @@ class PromptResult:
         return bool(self.outputs) and all(o.node_id in self.cached_nodes for o in self.outputs)
 
 
-def node_error_lines(node_errors: Mapping[str, Any], workflow: Mapping[str, Any] | None) -> list[str]:
+def node_error_lines(
+    node_errors: Mapping[str, Any], workflow: Mapping[str, Any] | None
+) -> list[str]:
     """One line per problem: node id, title, input, reason."""
     lines = []
     for node_id, info in (node_errors or {}).items():

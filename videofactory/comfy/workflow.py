@@ -96,7 +96,9 @@ def load_template(kind: str, template_set: str = "sim") -> Workflow:
     graph = json.loads(graph_file.read_text(encoding="utf-8"))
     check_api_format(graph, f"{template_set}/{kind}.json")
     raw = yaml.safe_load((folder / f"{kind}.bindings.yaml").read_text(encoding="utf-8")) or {}
-    return Workflow(f"{template_set}/{kind}", graph, resolve_bindings(graph, raw, f"{kind}.bindings.yaml"))
+    return Workflow(
+        f"{template_set}/{kind}", graph, resolve_bindings(graph, raw, f"{kind}.bindings.yaml")
+    )
 
 
 def check_api_format(graph: Any, source: str) -> None:
@@ -130,13 +132,15 @@ def resolve_bindings(graph: Mapping[str, Any], raw: Any, source: str) -> dict[st
     for name, spec in raw.items():
         if not isinstance(spec, dict) or "input" not in spec or not ({"node", "title"} & set(spec)):
             raise WorkflowError(
-                f"{source}: binding {name!r} must look like {{node: \"6\", input: text}} "
-                "or {title: \"Positive\", input: text}"
+                f'{source}: binding {name!r} must look like {{node: "6", input: text}} '
+                'or {title: "Positive", input: text}'
             )
         if "node" in spec:
             node_id = str(spec["node"])
             if node_id not in graph:
-                raise WorkflowError(f"{source}: binding {name!r} names node {node_id}, which the workflow lacks")
+                raise WorkflowError(
+                    f"{source}: binding {name!r} names node {node_id}, which the workflow lacks"
+                )
         else:
             ids = by_title.get(str(spec["title"]), [])
             if len(ids) != 1:

@@ -70,7 +70,9 @@ def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
         key = task_id(run_id, TaskKind.keyframe, shot.id)
         clip = task_id(run_id, TaskKind.clip, shot.id)
         tasks.append(_task(key, TaskKind.keyframe, shot.id, ()))
-        clip_deps = (key,) if shot.continuity == "cut" or not previous_clip else (key, previous_clip)
+        clip_deps = (
+            (key,) if shot.continuity == "cut" or not previous_clip else (key, previous_clip)
+        )
         tasks.append(_task(clip, TaskKind.clip, shot.id, clip_deps, scale))
         final = clip
         if shot.hero:

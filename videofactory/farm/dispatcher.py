@@ -37,8 +37,12 @@ __all__ = ["Dispatcher", "RunResult"]
 
 GPU_KINDS = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
 #: Where each kind's output goes in the run folder.
-FOLDER = {TaskKind.keyframe: "keyframes", TaskKind.clip: "clips", TaskKind.hero: "hero",
-          TaskKind.speech: "speech"}
+FOLDER = {
+    TaskKind.keyframe: "keyframes",
+    TaskKind.clip: "clips",
+    TaskKind.hero: "hero",
+    TaskKind.speech: "speech",
+}
 #: Upscale factor of the hero pass.
 HERO_SCALE = 1.5
 
@@ -106,15 +110,22 @@ class Dispatcher:
     def emit(self, kind: str, message: str = "", task: Task | None = None, **kw: Any) -> None:
         """Log an event to the store (for lasting ones) and to the watcher."""
         ev = Event(
-            kind=kind, run_id=self.run_id, message=message,
+            kind=kind,
+            run_id=self.run_id,
+            message=message,
             task_id=task.id if task else None,
             task_kind=task.kind.value if task else None,
-            shot_id=task.shot_id if task else None, **kw,
+            shot_id=task.shot_id if task else None,
+            **kw,
         )
         if kind != "task_progress":
-            self.store.add_event(self.run_id, kind, message, task_id=ev.task_id,
-                                 data={k: v for k, v in ev.to_json().items()
-                                       if k in ("worker", "data")})
+            self.store.add_event(
+                self.run_id,
+                kind,
+                message,
+                task_id=ev.task_id,
+                data={k: v for k, v in ev.to_json().items() if k in ("worker", "data")},
+            )
         if self._sink:
             self._sink(ev)
 
@@ -123,8 +134,11 @@ class Dispatcher:
     async def run(self) -> RunResult:
         """Render every task, assemble, and return the final video."""
         self.store.set_run_state(self.run_id, RunState.running)
-        self.emit("run_started", f"{len(self.tasks)} tasks on {len(self.farm.workers)} GPUs",
-                  data={"tasks": len(self.tasks), "shots": len(self.shotlist.shots)})
+        self.emit(
+            "run_started",
+            f"{len(self.tasks)} tasks on {len(self.farm.workers)} GPUs",
+            data={"tasks": len(self.tasks), "shots": len(self.shotlist.shots)},
+        )
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for w in self.farm.workers:
@@ -137,14 +151,18 @@ class Dispatcher:
             self.emit("run_failed", str(exc))
             raise RunFailed(
                 f"run {self.run_id} failed: {exc}\nEverything finished so far is kept in "
-                f"{self.run_dir}", run_id=self.run_id,
+                f"{self.run_dir}",
+                run_id=self.run_id,
             ) from exc
         final = self.outputs[f"{self.run_id}/assemble"]
         media = check_media(final, kind="video")
         self.store.set_run_state(self.run_id, RunState.done, final=str(final))
         elapsed = time.monotonic() - self._t0
-        self.emit("run_done", f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s",
-                  data={"final": str(final), "duration_s": media.duration_s})
+        self.emit(
+            "run_done",
+            f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s",
+            data={"final": str(final), "duration_s": media.duration_s},
+        )
         return RunResult(self.run_id, self.run_dir, final, media, elapsed)
 
     async def _probe_workers(self) -> None:
@@ -220,10 +238,14 @@ class Dispatcher:
     def _view(self, lane: _Lane, now: float) -> WorkerView:
         w = lane.config
         return WorkerView(
-            id=w.id, roles=tuple(w.roles), vram_gb=w.vram_gb,
-            speed={k: w.speed for k in TaskKind}, up=lane.up,
+            id=w.id,
+            roles=tuple(w.roles),
+            vram_gb=w.vram_gb,
+            speed={k: w.speed for k in TaskKind},
+            up=lane.up,
             free_slots=max(0, 1 + JOBS_AHEAD_PER_SERVER - lane.inflight),
-            busy_until=max(now, lane.busy_until), loaded=lane.loaded,
+            busy_until=max(now, lane.busy_until),
+            loaded=lane.loaded,
         )
 
     def _stuck_reason(self, waiting: set[str]) -> str:
@@ -258,8 +280,13 @@ class Dispatcher:
         try:
             params = await self._params(task, shot, lane)
             graph = workflow.bind(params)
-            self.emit("task_submitted", f"{task.kind.value} {shot.id} -> {lane.config.id}",
-                      task, worker=lane.config.id, data={"prompt_id": prompt_id})
+            self.emit(
+                "task_submitted",
+                f"{task.kind.value} {shot.id} -> {lane.config.id}",
+                task,
+                worker=lane.config.id,
+                data={"prompt_id": prompt_id},
+            )
             await lane.client.submit(graph, prompt_id=prompt_id)
             self.store.set_task_state(task.id, TaskState.submitted)
             self.store.set_attempt_state(attempt, TaskState.submitted)
@@ -268,11 +295,21 @@ class Dispatcher:
                 if name == "execution_start":
                     self.store.set_task_state(task.id, TaskState.running)
                     self.store.set_attempt_state(attempt, TaskState.running)
-                    self.emit("task_started", f"{task.kind.value} {shot.id} on {lane.config.id}",
-                              task, worker=lane.config.id)
+                    self.emit(
+                        "task_started",
+                        f"{task.kind.value} {shot.id} on {lane.config.id}",
+                        task,
+                        worker=lane.config.id,
+                    )
                 elif name == "progress":
-                    self.emit("task_progress", "", task, worker=lane.config.id,
-                              value=float(data.get("value", 0)), max=float(data.get("max", 1)))
+                    self.emit(
+                        "task_progress",
+                        "",
+                        task,
+                        worker=lane.config.id,
+                        value=float(data.get("value", 0)),
+                        max=float(data.get("max", 1)),
+                    )
 
             result = await lane.client.wait(prompt_id, on_event=on_event)
             path = await self._collect(task, shot, lane, result)
@@ -283,15 +320,21 @@ class Dispatcher:
             raise
         self.store.set_attempt_state(attempt, TaskState.done)
         self.store.set_task_state(task.id, TaskState.done)
-        self.emit("task_done", f"{task.kind.value} {shot.id} on {lane.config.id}: {path.name}",
-                  task, worker=lane.config.id)
+        self.emit(
+            "task_done",
+            f"{task.kind.value} {shot.id} on {lane.config.id}: {path.name}",
+            task,
+            worker=lane.config.id,
+        )
         return path
 
     def _workflow(self, worker: WorkerConfig, kind: TaskKind) -> Workflow:
         key = (worker.id, kind)
         if key not in self._workflows:
             chosen = worker.workflows.get(kind)
-            self._workflows[key] = load_workflow(Path(chosen)) if chosen else load_template(kind.value)
+            self._workflows[key] = (
+                load_workflow(Path(chosen)) if chosen else load_template(kind.value)
+            )
         return self._workflows[key]
 
     async def _params(self, task: Task, shot: Shot, lane: _Lane) -> dict[str, Any]:
@@ -299,15 +342,28 @@ class Dispatcher:
         prefix = f"videofactory/{self.run_id}/{shot.id}_{task.kind.value}"
         subfolder = f"videofactory/{self.run_id}"
         if task.kind is TaskKind.keyframe:
-            return {"prompt": shot.prompt, "negative": shot.negative, "seed": shot.seed,
-                    "width": sl.width, "height": sl.height, "output_prefix": prefix}
+            return {
+                "prompt": shot.prompt,
+                "negative": shot.negative,
+                "seed": shot.seed,
+                "width": sl.width,
+                "height": sl.height,
+                "output_prefix": prefix,
+            }
         if task.kind is TaskKind.clip:
             keyframe = self.outputs[self._dep(task, TaskKind.keyframe)]
             name = await lane.client.upload(keyframe, subfolder=subfolder)
-            return {"input_image": name, "prompt": shot.prompt, "camera": shot.camera.value,
-                    "width": sl.width, "height": sl.height,
-                    "frames": max(1, round(shot.duration * sl.fps)), "seed": shot.seed,
-                    "fps": float(sl.fps), "output_prefix": prefix}
+            return {
+                "input_image": name,
+                "prompt": shot.prompt,
+                "camera": shot.camera.value,
+                "width": sl.width,
+                "height": sl.height,
+                "frames": max(1, round(shot.duration * sl.fps)),
+                "seed": shot.seed,
+                "fps": float(sl.fps),
+                "output_prefix": prefix,
+            }
         clip = self.outputs[self._dep(task, TaskKind.clip)]
         name = await lane.client.upload(clip, subfolder=subfolder)
         return {"input_video": name, "scale": HERO_SCALE, "output_prefix": prefix}
@@ -319,9 +375,14 @@ class Dispatcher:
         raise WorkflowError(f"task {task.id} has no {kind.value} input")
 
     async def _collect(self, task: Task, shot: Shot, lane: _Lane, result: PromptResult) -> Path:
-        want = (".png", ".jpg", ".jpeg", ".webp") if task.kind is TaskKind.keyframe else (
-            ".mp4", ".webm", ".mov", ".mkv")
-        refs: list[OutputRef] = [r for r in result.outputs if r.type == "output" and r.suffix in want]
+        want = (
+            (".png", ".jpg", ".jpeg", ".webp")
+            if task.kind is TaskKind.keyframe
+            else (".mp4", ".webm", ".mov", ".mkv")
+        )
+        refs: list[OutputRef] = [
+            r for r in result.outputs if r.type == "output" and r.suffix in want
+        ]
         if not refs:
             raise BackendError(
                 f"{lane.config.url}: the {task.kind.value} workflow finished but saved no "
@@ -343,8 +404,9 @@ class Dispatcher:
         shot = self.shotlist.shot(task.shot_id or "")
         dest = self.run_dir / FOLDER[TaskKind.speech] / f"{shot.id}.wav"
         self.store.set_task_state(task.id, TaskState.running, worker="local-speech")
-        self.emit("task_started", f"speech {shot.id} ({self.speech.describe()})", task,
-                  worker="speech")
+        self.emit(
+            "task_started", f"speech {shot.id} ({self.speech.describe()})", task, worker="speech"
+        )
         try:
             async with self._speech_lock:  # one request at a time per speech engine
                 await asyncio.to_thread(self.speech.synthesize, shot.narration, dest)
@@ -374,8 +436,14 @@ class Dispatcher:
 
         def progress(fraction: float) -> None:
             loop.call_soon_threadsafe(
-                lambda: self.emit("task_progress", "", task, worker="ffmpeg",
-                                  value=round(fraction * 100, 1), max=100.0)
+                lambda: self.emit(
+                    "task_progress",
+                    "",
+                    task,
+                    worker="ffmpeg",
+                    value=round(fraction * 100, 1),
+                    max=100.0,
+                )
             )
 
         try:

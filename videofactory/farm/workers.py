@@ -40,8 +40,12 @@ class WorkerStatus:
 
 async def probe_worker(worker: WorkerConfig, *, timeout: float = PROBE_TIMEOUT_S) -> WorkerStatus:
     """Ask one worker for /system_stats and /queue."""
-    base = {"id": worker.id, "card": worker.card, "roles": [r.value for r in worker.roles],
-            "url": worker.url}
+    base = {
+        "id": worker.id,
+        "card": worker.card,
+        "roles": [r.value for r in worker.roles],
+        "url": worker.url,
+    }
     try:
         async with ComfyClient(worker.url, timeout=timeout) as client:
             stats, queue = await asyncio.gather(client.system_stats(), client.queue())

@@ -16,12 +16,12 @@ MAX_CONCEPT_CHARS = 2000
 
 def check_concept(concept: str) -> str:
     """The concept with control characters removed; refuses empty or huge ones."""
-    cleaned = "".join(
-        ch if unicodedata.category(ch)[0] != "C" else " " for ch in concept
-    )
+    cleaned = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in concept)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
-        raise ConfigError('the concept is empty; say what the video is about, e.g. "warrior in mystical forest"')
+        raise ConfigError(
+            'the concept is empty; say what the video is about, e.g. "warrior in mystical forest"'
+        )
     if len(cleaned) > MAX_CONCEPT_CHARS:
         raise ConfigError(
             f"the concept is {len(cleaned):,} characters long; keep it under "

@@ -42,7 +42,9 @@ class Catalog:
         self.folders = folders
         missing = set(_definitions()) - set(REGISTRY)
         if missing:  # a definition without code would fail only when someone runs it
-            raise RuntimeError(f"nodes.json lists classes with no implementation: {sorted(missing)}")
+            raise RuntimeError(
+                f"nodes.json lists classes with no implementation: {sorted(missing)}"
+            )
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in _definitions()

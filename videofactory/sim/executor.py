@@ -29,10 +29,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from videofactory.sim.catalog import Catalog
+from videofactory.sim.graph import ExecutionList, ProgressRegistry, is_link
 from videofactory.sim.nodes import NodeImpl, NodeOutput
 from videofactory.sim.options import SimHooks, SimOptions
 from videofactory.sim.paths import Folders
-from videofactory.sim.graph import ExecutionList, ProgressRegistry, is_link
 from videofactory.sim.validation import full_type_name
 
 __all__ = ["InterruptProcessing", "OutOfMemoryError", "PromptExecutor", "PromptResult"]
@@ -40,8 +40,10 @@ __all__ = ["InterruptProcessing", "OutOfMemoryError", "PromptExecutor", "PromptR
 #: Binary websocket event number of progress text (ComfyUI's BinaryEventTypes.TEXT).
 BINARY_TEXT = 3
 
-OOM_TIPS = ("This error means you ran out of memory on your GPU.\n\nTIPS: If the workflow worked "
-            "before you might have accidentally set the batch_size to a large number.")
+OOM_TIPS = (
+    "This error means you ran out of memory on your GPU.\n\nTIPS: If the workflow worked "
+    "before you might have accidentally set the batch_size to a large number."
+)
 
 
 class InterruptProcessing(Exception):
@@ -107,14 +109,16 @@ class _Context:
         """A sampler-like step: interrupt check first, then progress_state + progress."""
         self._executor.check_interrupt()
         self._executor.hub.loop.call_soon_threadsafe(
-            self._executor.on_progress, self._run, self.node_id, value, total)
+            self._executor.on_progress, self._run, self.node_id, value, total
+        )
 
     def send_text(self, text: str) -> None:
         """Binary TEXT frame (event 3), always broadcast."""
         node = self.node_id.encode()
         payload = struct.pack(">I", len(node)) + node + text.encode()
-        self._executor.hub.loop.call_soon_threadsafe(self._executor.hub.send, BINARY_TEXT,
-                                                     payload, None)
+        self._executor.hub.loop.call_soon_threadsafe(
+            self._executor.hub.send, BINARY_TEXT, payload, None
+        )
 
     def work(self, units: float) -> None:
         """Sleep ``speed * units`` seconds (returns early when the server stops)."""
@@ -124,8 +128,11 @@ class _Context:
 
 
 def _pixels(values: Any) -> int:
-    return sum(v.shape[0] * v.shape[1] * v.shape[2] for v in values
-               if isinstance(v, np.ndarray) and v.ndim == 4)
+    return sum(
+        v.shape[0] * v.shape[1] * v.shape[2]
+        for v in values
+        if isinstance(v, np.ndarray) and v.ndim == 4
+    )
 
 
 def _format_value(x: Any) -> Any:
@@ -167,15 +174,21 @@ class PromptExecutor:
             self.hub.send(event, data, self.hub.client_id)
 
     def _send_progress_state(self, run: _Run) -> None:
-        self.hub.send("progress_state", {"prompt_id": run.prompt_id, "nodes": run.progress.snapshot()},
-                      self.hub.client_id)
+        self.hub.send(
+            "progress_state",
+            {"prompt_id": run.prompt_id, "nodes": run.progress.snapshot()},
+            self.hub.client_id,
+        )
 
     def on_progress(self, run: _Run, node_id: str, value: int, total: int) -> None:
         """A tick from a node thread, delivered on the event loop."""
         run.progress.update(node_id, value, total)
         self._send_progress_state(run)
-        self.hub.send("progress", {"value": value, "max": total, "prompt_id": run.prompt_id,
-                                   "node": node_id}, self.hub.client_id)
+        self.hub.send(
+            "progress",
+            {"value": value, "max": total, "prompt_id": run.prompt_id, "node": node_id},
+            self.hub.client_id,
+        )
 
     # -- cache keys --------------------------------------------------------------------------
 
@@ -186,7 +199,11 @@ class PromptExecutor:
             if isinstance(node_id, str) and node_id in memo:
                 return memo[node_id]
             node = prompt.get(node_id) if isinstance(node_id, str) else None
-            if not isinstance(node, dict) or node_id in stack or node.get("class_type") not in self.catalog:
+            if (
+                not isinstance(node, dict)
+                or node_id in stack
+                or node.get("class_type") not in self.catalog
+            ):
                 return uuid.uuid4().hex  # unknown or cyclic: never matches anything
             impl: NodeImpl = self.catalog.impl(node["class_type"])
             inputs = node.get("inputs", {})
@@ -214,8 +231,13 @@ class PromptExecutor:
 
     # -- running -----------------------------------------------------------------------------
 
-    async def execute(self, prompt: dict[str, Any], prompt_id: str, extra_data: dict[str, Any],
-                      execute_outputs: list[str]) -> PromptResult:
+    async def execute(
+        self,
+        prompt: dict[str, Any],
+        prompt_id: str,
+        extra_data: dict[str, Any],
+        execute_outputs: list[str],
+    ) -> PromptResult:
         """Run the outputs of one prompt; sends every websocket event on the way."""
         self.interrupt.clear()  # a stale interrupt must not hit the next prompt
         self.hub.client_id = extra_data.get("client_id")
@@ -227,19 +249,27 @@ class PromptExecutor:
             for key in [k for k in cache if k not in keep]:
                 del cache[key]
         cached = [nid for nid in prompt if run.sigs[nid] in self._cache_outputs]
-        self._add_message(run, "execution_cached", {"nodes": cached, "prompt_id": prompt_id},
-                          broadcast=False)
-        elist = ExecutionList(prompt, self._is_cached(run),
-                              lambda nid: self.catalog.is_output(prompt[nid]["class_type"]))
+        self._add_message(
+            run, "execution_cached", {"nodes": cached, "prompt_id": prompt_id}, broadcast=False
+        )
+        elist = ExecutionList(
+            prompt,
+            self._is_cached(run),
+            lambda nid: self.catalog.is_output(prompt[nid]["class_type"]),
+        )
         for node_id in execute_outputs:
             elist.add_node(node_id)
         success = True
         while not elist.is_empty():
             node_id = elist.pick()
             if node_id is None:
-                error = {"node_id": next(iter(elist.pending)), "exception_message": "Dependency cycle detected",
-                         "exception_type": "graph.DependencyCycleError", "traceback": [],
-                         "current_inputs": []}
+                error = {
+                    "node_id": next(iter(elist.pending)),
+                    "exception_message": "Dependency cycle detected",
+                    "exception_type": "graph.DependencyCycleError",
+                    "traceback": [],
+                    "current_inputs": [],
+                }
                 self._report_failure(run, error, RuntimeError("Dependency cycle detected"))
                 success = False
                 break
@@ -265,25 +295,40 @@ class PromptExecutor:
 
     def _report_failure(self, run: _Run, error: dict[str, Any], ex: BaseException) -> None:
         node_id = error["node_id"]
-        base = {"prompt_id": run.prompt_id, "node_id": node_id,
-                "node_type": run.prompt[node_id]["class_type"], "executed": list(run.executed)}
+        base = {
+            "prompt_id": run.prompt_id,
+            "node_id": node_id,
+            "node_type": run.prompt[node_id]["class_type"],
+            "executed": list(run.executed),
+        }
         if isinstance(ex, InterruptProcessing):
             self._add_message(run, "execution_interrupted", base, broadcast=True)
             return
-        self._add_message(run, "execution_error", {
-            **base,
-            "exception_message": error["exception_message"],
-            "exception_type": error["exception_type"],
-            "traceback": error["traceback"],
-            "current_inputs": error["current_inputs"],
-            "current_outputs": list(run.prompt),
-        }, broadcast=False)
+        self._add_message(
+            run,
+            "execution_error",
+            {
+                **base,
+                "exception_message": error["exception_message"],
+                "exception_type": error["exception_type"],
+                "traceback": error["traceback"],
+                "current_inputs": error["current_inputs"],
+                "current_outputs": list(run.prompt),
+            },
+            broadcast=False,
+        )
 
     def _meta(self, node_id: str) -> dict[str, Any]:
-        return {"node_id": node_id, "display_node": node_id, "parent_node": None,
-                "real_node_id": node_id}
+        return {
+            "node_id": node_id,
+            "display_node": node_id,
+            "parent_node": None,
+            "real_node_id": node_id,
+        }
 
-    def _gather_inputs(self, run: _Run, node_id: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    def _gather_inputs(
+        self, run: _Run, node_id: str
+    ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         node = run.prompt[node_id]
         info = self.catalog.raw(node["class_type"])
         declared = {**info["input"].get("required", {}), **info["input"].get("optional", {})}
@@ -311,8 +356,9 @@ class PromptExecutor:
                     formatted[name] = [node_id]
         return values, formatted
 
-    def _call(self, ctx: _Context, impl: NodeImpl, class_type: str,
-              values: dict[str, Any]) -> NodeOutput:
+    def _call(
+        self, ctx: _Context, impl: NodeImpl, class_type: str, values: dict[str, Any]
+    ) -> NodeOutput:
         """The part that runs in the render thread."""
         self.hooks.before_node(ctx.prompt_id, ctx.node_id, class_type)
         out = impl.fn(ctx, **values)
@@ -322,19 +368,30 @@ class PromptExecutor:
         self.hooks.after_node(ctx.prompt_id, ctx.node_id, class_type, out.ui)
         return out
 
-    async def _execute_node(self, run: _Run, node_id: str
-                            ) -> tuple[bool, dict[str, Any] | None, BaseException | None]:
+    async def _execute_node(
+        self, run: _Run, node_id: str
+    ) -> tuple[bool, dict[str, Any] | None, BaseException | None]:
         class_type = run.prompt[node_id]["class_type"]
         sig = run.sigs[node_id]
         client = self.hub.client_id
         if sig in self._cache_outputs:
             cached_ui = self._cache_ui.get(sig) or {}
             if client is not None:
-                self.hub.send("executed", {"node": node_id, "display_node": node_id,
-                                           "output": cached_ui.get("output"),
-                                           "prompt_id": run.prompt_id}, client)
+                self.hub.send(
+                    "executed",
+                    {
+                        "node": node_id,
+                        "display_node": node_id,
+                        "output": cached_ui.get("output"),
+                        "prompt_id": run.prompt_id,
+                    },
+                    client,
+                )
             if cached_ui.get("output") is not None:
-                run.ui_outputs[node_id] = {"meta": self._meta(node_id), "output": cached_ui["output"]}
+                run.ui_outputs[node_id] = {
+                    "meta": self._meta(node_id),
+                    "output": cached_ui["output"],
+                }
             run.progress.finish(node_id)
             self._send_progress_state(run)
             run.values[node_id] = self._cache_outputs[sig]
@@ -347,32 +404,48 @@ class PromptExecutor:
             values, formatted = self._gather_inputs(run, node_id)
             if client is not None:
                 self.hub.last_node_id = node_id
-                self.hub.send("executing", {"node": node_id, "display_node": node_id,
-                                            "prompt_id": run.prompt_id}, client)
+                self.hub.send(
+                    "executing",
+                    {"node": node_id, "display_node": node_id, "prompt_id": run.prompt_id},
+                    client,
+                )
             self.check_interrupt()
             impl = self.catalog.impl(class_type)
-            out = await asyncio.to_thread(self._call, _Context(self, run, node_id), impl,
-                                          class_type, values)
+            out = await asyncio.to_thread(
+                self._call, _Context(self, run, node_id), impl, class_type, values
+            )
             if out.ui:
                 entry = {"meta": self._meta(node_id), "output": out.ui}
                 run.ui_outputs[node_id] = entry
                 self._cache_ui[sig] = entry
                 if client is not None:
-                    self.hub.send("executed", {"node": node_id, "display_node": node_id,
-                                               "output": out.ui, "prompt_id": run.prompt_id}, client)
+                    self.hub.send(
+                        "executed",
+                        {
+                            "node": node_id,
+                            "display_node": node_id,
+                            "output": out.ui,
+                            "prompt_id": run.prompt_id,
+                        },
+                        client,
+                    )
             self._cache_outputs[sig] = tuple(out.values)
             run.values[node_id] = tuple(out.values)
         except InterruptProcessing as ex:
             return False, {"node_id": node_id}, ex
         except Exception as ex:
             tips = OOM_TIPS if isinstance(ex, OutOfMemoryError) else ""
-            return False, {
-                "node_id": node_id,
-                "exception_message": f"{ex}\n{tips}",
-                "exception_type": full_type_name(type(ex)),
-                "traceback": traceback.format_tb(ex.__traceback__),
-                "current_inputs": formatted or {},
-            }, ex
+            return (
+                False,
+                {
+                    "node_id": node_id,
+                    "exception_message": f"{ex}\n{tips}",
+                    "exception_type": full_type_name(type(ex)),
+                    "traceback": traceback.format_tb(ex.__traceback__),
+                    "current_inputs": formatted or {},
+                },
+                ex,
+            )
         run.progress.finish(node_id)
         self._send_progress_state(run)
         run.executed.append(node_id)

@@ -56,9 +56,16 @@ def _tail(path: Path, limit: int = 2000) -> str:
 class SimFarm:
     """Start, watch and stop a set of simulated ComfyUI servers (a sync context manager)."""
 
-    def __init__(self, specs: Sequence[SimWorkerSpec], root: str | os.PathLike[str], *,
-                 listen: str = "127.0.0.1", ready_timeout: float = READY_TIMEOUT_S,
-                 stop_grace: float = STOP_GRACE_S, extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        specs: Sequence[SimWorkerSpec],
+        root: str | os.PathLike[str],
+        *,
+        listen: str = "127.0.0.1",
+        ready_timeout: float = READY_TIMEOUT_S,
+        stop_grace: float = STOP_GRACE_S,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"worker names must be unique: {names}")
@@ -78,11 +85,28 @@ class SimFarm:
 
     def argv(self, spec: SimWorkerSpec) -> list[str]:
         """The command line of one worker."""
-        return [sys.executable, "-m", "videofactory.sim", "--listen", self.listen,
-                "--port", str(spec.port), "--name", spec.name, "--card", spec.card,
-                "--vram-gb", str(spec.vram_gb), "--speed", str(spec.speed),
-                "--base-directory", str(self.folder(spec.name)),
-                "--parent-pid", str(os.getpid()), *self.extra_args]
+        return [
+            sys.executable,
+            "-m",
+            "videofactory.sim",
+            "--listen",
+            self.listen,
+            "--port",
+            str(spec.port),
+            "--name",
+            spec.name,
+            "--card",
+            spec.card,
+            "--vram-gb",
+            str(spec.vram_gb),
+            "--speed",
+            str(spec.speed),
+            "--base-directory",
+            str(self.folder(spec.name)),
+            "--parent-pid",
+            str(os.getpid()),
+            *self.extra_args,
+        ]
 
     def start(self) -> SimFarm:
         """Launch every worker and wait for all ready lines; raise BackendUnavailable if not."""
@@ -105,14 +129,22 @@ class SimFarm:
         package_root = str(Path(videofactory.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         with open(folder / "sim.log", "ab") as log:
-            proc = subprocess.Popen(self.argv(spec), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
-                                    env=env, start_new_session=True)  # our Ctrl-C is not theirs
+            proc = subprocess.Popen(
+                self.argv(spec),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                bufsize=1,
+                env=env,
+                start_new_session=True,
+            )  # our Ctrl-C is not theirs
         self.processes[spec.name] = proc
         lines: queue.Queue[str | None] = queue.Queue()
         self._lines[spec.name] = lines
-        threading.Thread(target=_pump_lines, args=(proc.stdout, lines), daemon=True,
-                         name=f"sim-farm-{spec.name}").start()
+        threading.Thread(
+            target=_pump_lines, args=(proc.stdout, lines), daemon=True, name=f"sim-farm-{spec.name}"
+        ).start()
 
     def _wait_ready(self, spec: SimWorkerSpec, deadline: float) -> str:
         proc = self.processes[spec.name]
@@ -122,7 +154,9 @@ class SimFarm:
             if remaining <= 0:
                 raise BackendUnavailable(
                     f"simulated worker {spec.name} did not report ready within "
-                    f"{self.ready_timeout:.0f}s; log tail:\n{_tail(self.folder(spec.name) / 'sim.log')}")
+                    f"{self.ready_timeout:.0f}s; log tail:\n"
+                    f"{_tail(self.folder(spec.name) / 'sim.log')}"
+                )
             try:
                 line = lines.get(timeout=min(remaining, 0.5))
             except queue.Empty:
@@ -131,7 +165,8 @@ class SimFarm:
                 code = proc.wait(timeout=self.stop_grace)
                 raise BackendUnavailable(
                     f"simulated worker {spec.name} exited with code {code} before it was ready:\n"
-                    f"{_tail(self.folder(spec.name) / 'sim.log')}")
+                    f"{_tail(self.folder(spec.name) / 'sim.log')}"
+                )
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
@@ -184,9 +219,13 @@ def _print_ready(urls: dict[str, str]) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
-def main_foreground(specs: Sequence[SimWorkerSpec], root: str | os.PathLike[str], *,
-                    on_ready: Callable[[dict[str, str]], None] | None = None,
-                    listen: str = "127.0.0.1") -> int:
+def main_foreground(
+    specs: Sequence[SimWorkerSpec],
+    root: str | os.PathLike[str],
+    *,
+    on_ready: Callable[[dict[str, str]], None] | None = None,
+    listen: str = "127.0.0.1",
+) -> int:
     """Run a farm until Ctrl-C / SIGTERM (or every worker died); returns an exit code."""
     farm = SimFarm(specs, root, listen=listen)
     stopping = threading.Event()
@@ -204,8 +243,11 @@ def main_foreground(specs: Sequence[SimWorkerSpec], root: str | os.PathLike[str]
                 for name, ok in alive.items():
                     if not ok and name not in reported:
                         reported.add(name)
-                        print(f"{name} exited (log: {farm.folder(name) / 'sim.log'})",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"{name} exited (log: {farm.folder(name) / 'sim.log'})",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                 if not any(alive.values()):
                     return 1
     except KeyboardInterrupt:

@@ -18,15 +18,24 @@ __all__ = ["ExecutionList", "ProgressRegistry", "is_link"]
 
 def is_link(value: Any) -> bool:
     """``["node id", output index]``: only a string id and a number make a link."""
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], int | float) and not isinstance(value[1], bool))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], int | float)
+        and not isinstance(value[1], bool)
+    )
 
 
 class ExecutionList:
     """Nodes still to run for a prompt, and which one runs next."""
 
-    def __init__(self, prompt: dict[str, Any], is_cached: Callable[[str], bool],
-                 is_output: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        prompt: dict[str, Any],
+        is_cached: Callable[[str], bool],
+        is_output: Callable[[str], bool],
+    ) -> None:
         self.prompt = prompt
         self.is_cached = is_cached
         self.is_output = is_output
@@ -114,8 +123,16 @@ class ProgressRegistry:
     def snapshot(self) -> dict[str, Any]:
         """The ``nodes`` of a progress_state message: every node that is not pending."""
         return {
-            nid: {"value": e["value"], "max": e["max"], "state": e["state"], "node_id": nid,
-                  "prompt_id": self.prompt_id, "display_node_id": nid, "parent_node_id": None,
-                  "real_node_id": nid}
-            for nid, e in self.nodes.items() if e["state"] != "pending"
+            nid: {
+                "value": e["value"],
+                "max": e["max"],
+                "state": e["state"],
+                "node_id": nid,
+                "prompt_id": self.prompt_id,
+                "display_node_id": nid,
+                "parent_node_id": None,
+                "real_node_id": nid,
+            }
+            for nid, e in self.nodes.items()
+            if e["state"] != "pending"
         }

@@ -28,8 +28,9 @@ log = logging.getLogger("videofactory.sim")
 class SocketHub:
     """Registered websockets plus the message pump; also holds ComfyUI's "current client"."""
 
-    def __init__(self, queue_info: Callable[[], dict[str, Any]],
-                 features: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self, queue_info: Callable[[], dict[str, Any]], features: Callable[[], dict[str, Any]]
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.metadata: dict[str, dict[str, Any]] = {}
@@ -74,8 +75,11 @@ class SocketHub:
             payload: bytes | str = struct.pack(">I", event) + data
         else:
             payload = json.dumps({"type": event, "data": data})
-        targets = list(self.sockets.values()) if sid is None else (
-            [self.sockets[sid]] if sid in self.sockets else [])
+        targets = (
+            list(self.sockets.values())
+            if sid is None
+            else ([self.sockets[sid]] if sid in self.sockets else [])
+        )
         for ws in targets:
             try:
                 if isinstance(payload, bytes):
@@ -98,11 +102,13 @@ class SocketHub:
         self.metadata[sid] = {"feature_flags": {}}
         try:
             # Sent directly (not via the pump), like ComfyUI's awaited self.send.
-            await ws.send_str(json.dumps({"type": "status",
-                                          "data": {"status": self._queue_info(), "sid": sid}}))
+            await ws.send_str(
+                json.dumps({"type": "status", "data": {"status": self._queue_info(), "sid": sid}})
+            )
             if self.client_id == sid and self.last_node_id is not None:
-                await ws.send_str(json.dumps({"type": "executing",
-                                              "data": {"node": self.last_node_id}}))
+                await ws.send_str(
+                    json.dumps({"type": "executing", "data": {"node": self.last_node_id}})
+                )
             first = True
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -111,8 +117,9 @@ class SocketHub:
                     data = json.loads(msg.data)
                     if first and isinstance(data, dict) and data.get("type") == "feature_flags":
                         self.metadata.setdefault(sid, {})["feature_flags"] = data.get("data", {})
-                        await ws.send_str(json.dumps({"type": "feature_flags",
-                                                      "data": self._features()}))
+                        await ws.send_str(
+                            json.dumps({"type": "feature_flags", "data": self._features()})
+                        )
                     first = False
                 except json.JSONDecodeError:
                     log.warning("invalid JSON from websocket client %s", sid)

@@ -75,8 +75,13 @@ class VideoFromComponents:
         images = self._components.images
         return int(images.shape[2]), int(images.shape[1])
 
-    def save_to(self, path: str, format: str = "auto", codec: str = "auto",
-                metadata: dict[str, Any] | None = None) -> None:
+    def save_to(
+        self,
+        path: str,
+        format: str = "auto",
+        codec: str = "auto",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """Encode to an mp4 file (H.264 yuv420p, AAC when there is audio)."""
         if VideoContainer(format) not in (VideoContainer.AUTO, VideoContainer.MP4):
             raise ValueError("Only MP4 format is supported for now")
@@ -112,16 +117,24 @@ class VideoFromFile:
             audio = None
         return VideoComponents(images=images, frame_rate=rate, audio=audio)
 
-    def save_to(self, path: str, format: str = "auto", codec: str = "auto",
-                metadata: dict[str, Any] | None = None) -> None:
+    def save_to(
+        self,
+        path: str,
+        format: str = "auto",
+        codec: str = "auto",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """Copy the streams when they already fit, else re-encode (ComfyUI's rule)."""
         VideoContainer(format)
         VideoCodec(codec)
         with av.open(self._path) as container:
             fmt = container.format.name
-            vcodec = container.streams.video[0].codec_context.name if container.streams.video else None
+            vcodec = (
+                container.streams.video[0].codec_context.name if container.streams.video else None
+            )
         reuse = (format == "auto" or format in fmt.split(",")) and (
-            codec == "auto" or vcodec is None or codec == vcodec)
+            codec == "auto" or vcodec is None or codec == vcodec
+        )
         if not reuse:
             VideoFromComponents(self.get_components()).save_to(path, format, codec, metadata)
             return
@@ -135,8 +148,10 @@ class VideoFromFile:
 
 
 def _remux(src: str, dst: str, metadata: dict[str, Any]) -> None:
-    with av.open(src) as inp, av.open(dst, mode="w", format="mp4",
-                                      options={"movflags": "use_metadata_tags"}) as out:
+    with (
+        av.open(src) as inp,
+        av.open(dst, mode="w", format="mp4", options={"movflags": "use_metadata_tags"}) as out,
+    ):
         for key, value in inp.metadata.items():
             if key not in metadata:
                 out.metadata[key] = value
@@ -190,8 +205,9 @@ def _mux_audio(out: Any, stream: Any, waveform: np.ndarray, rate: int) -> None:
     out.mux(stream.encode(None))
 
 
-def encode_webm(path: str, images: np.ndarray, codec: str, fps: float, crf: float,
-                metadata: dict[str, str]) -> None:
+def encode_webm(
+    path: str, images: np.ndarray, codec: str, fps: float, crf: float, metadata: dict[str, str]
+) -> None:
     """SaveWEBM's encoder: VP9 (yuv420p) or AV1 (10 bit), constant quality."""
     encoder = {"vp9": "libvpx-vp9", "av1": "libsvtav1"}[codec]  # KeyError like ComfyUI
     with av.open(path, mode="w") as out:
@@ -214,8 +230,14 @@ def encode_webm(path: str, images: np.ndarray, codec: str, fps: float, crf: floa
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
-def encode_audio(path: str, waveform: np.ndarray, rate: int, fmt: str, quality: str = "",
-                 metadata: dict[str, str] | None = None) -> None:
+def encode_audio(
+    path: str,
+    waveform: np.ndarray,
+    rate: int,
+    fmt: str,
+    quality: str = "",
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Write one clip ``[C, S]`` as flac, mp3 or opus, with ComfyUI's bitrate choices."""
     waveform = np.asarray(waveform, dtype=np.float32)
     if fmt == "opus" and rate not in _OPUS_RATES:
@@ -248,8 +270,9 @@ def decode_audio(path: str) -> tuple[np.ndarray, int]:
         stream = container.streams.audio[0]
         rate = int(stream.sample_rate or stream.codec_context.sample_rate)
         channels = stream.codec_context.channels or 1
-        resampler = av.AudioResampler(format="fltp", layout="mono" if channels == 1 else "stereo",
-                                      rate=rate)
+        resampler = av.AudioResampler(
+            format="fltp", layout="mono" if channels == 1 else "stereo", rate=rate
+        )
         chunks = []
         for frame in container.decode(stream):
             for out in resampler.resample(frame):

@@ -28,8 +28,9 @@ def _ease(t: float) -> float:
     return t * t * (3 - 2 * t)  # smoothstep: starts and stops gently
 
 
-def crop_box(src_w: int, src_h: int, out_w: int, out_h: int, camera: str,
-             t: float) -> tuple[float, float, float, float]:
+def crop_box(
+    src_w: int, src_h: int, out_w: int, out_h: int, camera: str, t: float
+) -> tuple[float, float, float, float]:
     """The crop box (left, top, right, bottom) in source pixels at time ``t`` in 0..1."""
     aspect = out_w / out_h
     # Largest window of the output's aspect that fits in the source.
@@ -97,8 +98,16 @@ class _Motion:
             frame[y0:y1, x0:x1] += (g * spot)[..., None]
 
 
-def camera_frames(src: np.ndarray, width: int, height: int, length: int, camera: str, seed: int,
-                  steps: int = 1, tick: Callable[[int], None] | None = None) -> np.ndarray:
+def camera_frames(
+    src: np.ndarray,
+    width: int,
+    height: int,
+    length: int,
+    camera: str,
+    seed: int,
+    steps: int = 1,
+    tick: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """``length`` frames ``[N, H, W, 3]`` uint8 of ``src`` seen through a moving camera.
 
     Frames are made in ``steps`` chunks and ``tick(i)`` is called after each (progress and the

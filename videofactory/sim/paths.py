@@ -27,14 +27,21 @@ _EXTRA_TYPES = {
 }
 
 #: Served as downloads, never rendered, like ComfyUI does for safety.
-_FORCE_DOWNLOAD = {"text/html", "text/html-sandboxed", "application/xhtml+xml", "text/javascript",
-                   "text/css"}
+_FORCE_DOWNLOAD = {
+    "text/html",
+    "text/html-sandboxed",
+    "application/xhtml+xml",
+    "text/javascript",
+    "text/css",
+}
 
 
 def content_type(filename: str) -> str:
     """Content-Type that /view sends for a file name."""
     ext = os.path.splitext(filename)[1].lower()
-    guessed = _EXTRA_TYPES.get(ext) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    guessed = (
+        _EXTRA_TYPES.get(ext) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    )
     return "application/octet-stream" if guessed in _FORCE_DOWNLOAD else guessed
 
 
@@ -61,8 +68,9 @@ class SavePath:
 class Folders:
     """output/, input/ and temp/ of one server (absolute, created on construction)."""
 
-    def __init__(self, output: str | os.PathLike, input: str | os.PathLike,
-                 temp: str | os.PathLike) -> None:
+    def __init__(
+        self, output: str | os.PathLike, input: str | os.PathLike, temp: str | os.PathLike
+    ) -> None:
         self.output = os.path.abspath(output)
         self.input = os.path.abspath(input)
         self.temp = os.path.abspath(temp)
@@ -98,8 +106,9 @@ class Folders:
     def input_files(self, kinds: set[str]) -> list[str]:
         """Sorted top-level files of input/ whose media kind is in ``kinds`` (combo options)."""
         try:
-            names = [f for f in os.listdir(self.input)
-                     if os.path.isfile(os.path.join(self.input, f))]
+            names = [
+                f for f in os.listdir(self.input) if os.path.isfile(os.path.join(self.input, f))
+            ]
         except FileNotFoundError:
             return []
         return sorted(f for f in names if media_kind(f) in kinds)
@@ -130,8 +139,9 @@ class Folders:
 
     # -- /upload/image -----------------------------------------------------------------------
 
-    def save_upload(self, kind: str | None, subfolder: str, filename: str, data: bytes,
-                    overwrite: bool) -> dict[str, str]:
+    def save_upload(
+        self, kind: str | None, subfolder: str, filename: str, data: bytes, overwrite: bool
+    ) -> dict[str, str]:
         """Store an upload with ComfyUI's duplicate/rename rule; returns the JSON answer.
 
         Raises ``KeyError`` for an unknown ``type`` (ComfyUI answers 500) and ``UploadError``
@@ -174,9 +184,13 @@ def _sha256(path: str) -> str:
 def _substitute(prefix: str, width: int, height: int) -> str:
     now = time.localtime()
     values = {
-        "%width%": str(width), "%height%": str(height), "%year%": str(now.tm_year),
-        "%month%": f"{now.tm_mon:02}", "%day%": f"{now.tm_mday:02}",
-        "%hour%": f"{now.tm_hour:02}", "%minute%": f"{now.tm_min:02}",
+        "%width%": str(width),
+        "%height%": str(height),
+        "%year%": str(now.tm_year),
+        "%month%": f"{now.tm_mon:02}",
+        "%day%": f"{now.tm_mday:02}",
+        "%hour%": f"{now.tm_hour:02}",
+        "%minute%": f"{now.tm_min:02}",
         "%second%": f"{now.tm_sec:02}",
     }
     for key, value in values.items():
@@ -205,14 +219,17 @@ def get_save_path(prefix: str, output_dir: str, width: int = 0, height: int = 0)
         # Same parsing as ComfyUI: "<base>_" then digits up to the next "_".
         head = name[: base_len + 1]
         try:
-            digits = int(name[base_len + 1:].split("_")[0])
+            digits = int(name[base_len + 1 :].split("_")[0])
         except ValueError:
             digits = 0
         return digits, head
 
     try:
-        taken = [c for c, head in map(counter_of, os.listdir(folder))
-                 if os.path.normcase(head[:-1]) == os.path.normcase(filename) and head[-1:] == "_"]
+        taken = [
+            c
+            for c, head in map(counter_of, os.listdir(folder))
+            if os.path.normcase(head[:-1]) == os.path.normcase(filename) and head[-1:] == "_"
+        ]
         counter = max(taken) + 1 if taken else 1
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)

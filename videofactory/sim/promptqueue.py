@@ -53,15 +53,20 @@ class PromptQueue:
         self._on_change()
         return item, task_id
 
-    def task_done(self, task_id: int, outputs: dict[str, Any], meta: dict[str, Any],
-                  status: dict[str, Any]) -> None:
+    def task_done(
+        self, task_id: int, outputs: dict[str, Any], meta: dict[str, Any], status: dict[str, Any]
+    ) -> None:
         """Move a finished item into history (the 5-element prompt array, no secrets)."""
         item = self.running.pop(task_id)
         if len(self.history) > MAXIMUM_HISTORY_SIZE:
             self.history.pop(next(iter(self.history)))
         # Re-using a prompt id replaces its entry in place, like ComfyUI's dict assignment.
-        self.history[item[1]] = {"prompt": list(item[:5]), "outputs": outputs, "status": status,
-                                 "meta": meta}
+        self.history[item[1]] = {
+            "prompt": list(item[:5]),
+            "outputs": outputs,
+            "status": status,
+            "meta": meta,
+        }
         self._on_change()
 
     def tasks_remaining(self) -> int:
@@ -95,8 +100,9 @@ class PromptQueue:
         self.queue = []
         self._on_change()
 
-    def get_history(self, prompt_id: str | None = None, max_items: int | None = None,
-                    offset: int = -1) -> dict[str, Any]:
+    def get_history(
+        self, prompt_id: str | None = None, max_items: int | None = None, offset: int = -1
+    ) -> dict[str, Any]:
         """ComfyUI's get_history, including "last N" when max_items comes without offset."""
         if prompt_id is not None:
             return {prompt_id: self.history[prompt_id]} if prompt_id in self.history else {}

@@ -27,28 +27,101 @@ THEMES: dict[str, tuple[RGB, RGB, RGB, RGB, RGB, float]] = {
     "mystic": ((38, 30, 84), (150, 190, 190), (70, 110, 120), (14, 32, 38), (210, 255, 240), 0.25),
     "night": ((8, 12, 38), (58, 52, 110), (36, 40, 80), (8, 10, 24), (236, 236, 255), 0.2),
     "sunset": ((54, 40, 110), (255, 152, 84), (128, 70, 98), (34, 18, 40), (255, 214, 120), 0.62),
-    "ocean": ((40, 110, 190), (196, 228, 246), (70, 130, 170), (18, 70, 110), (255, 250, 220), 0.18),
-    "desert": ((92, 150, 214), (250, 226, 180), (214, 160, 96), (150, 96, 52), (255, 250, 225), 0.16),
-    "snow": ((120, 156, 200), (232, 240, 250), (188, 204, 228), (236, 242, 250), (255, 255, 240), 0.2),
+    "ocean": (
+        (40, 110, 190),
+        (196, 228, 246),
+        (70, 130, 170),
+        (18, 70, 110),
+        (255, 250, 220),
+        0.18,
+    ),
+    "desert": (
+        (92, 150, 214),
+        (250, 226, 180),
+        (214, 160, 96),
+        (150, 96, 52),
+        (255, 250, 225),
+        0.16,
+    ),
+    "snow": (
+        (120, 156, 200),
+        (232, 240, 250),
+        (188, 204, 228),
+        (236, 242, 250),
+        (255, 255, 240),
+        0.2,
+    ),
     "city": ((20, 18, 52), (226, 84, 150), (60, 40, 90), (12, 10, 26), (255, 120, 200), 0.5),
     "storm": ((40, 46, 56), (132, 140, 150), (74, 80, 88), (28, 32, 36), (220, 220, 230), 0.3),
 }
 
 KEYWORDS: dict[str, str] = {
-    "forest": "forest", "woods": "forest", "tree": "forest", "trees": "forest", "jungle": "forest",
-    "mystical": "mystic", "magic": "mystic", "magical": "mystic", "fairy": "mystic",
-    "enchanted": "mystic", "night": "night", "moon": "night", "stars": "night", "space": "night",
-    "midnight": "night", "sunset": "sunset", "dusk": "sunset", "dawn": "sunset",
-    "sunrise": "sunset", "fire": "sunset", "ember": "sunset", "ocean": "ocean", "sea": "ocean",
-    "beach": "ocean", "lake": "ocean", "river": "ocean", "water": "ocean", "sky": "ocean",
-    "desert": "desert", "sand": "desert", "dune": "desert", "dunes": "desert",
-    "snow": "snow", "winter": "snow", "ice": "snow", "mountain": "snow", "mountains": "snow",
-    "city": "city", "neon": "city", "cyberpunk": "city", "street": "city", "storm": "storm",
-    "rain": "storm", "fog": "storm", "ruins": "storm",
+    "forest": "forest",
+    "woods": "forest",
+    "tree": "forest",
+    "trees": "forest",
+    "jungle": "forest",
+    "mystical": "mystic",
+    "magic": "mystic",
+    "magical": "mystic",
+    "fairy": "mystic",
+    "enchanted": "mystic",
+    "night": "night",
+    "moon": "night",
+    "stars": "night",
+    "space": "night",
+    "midnight": "night",
+    "sunset": "sunset",
+    "dusk": "sunset",
+    "dawn": "sunset",
+    "sunrise": "sunset",
+    "fire": "sunset",
+    "ember": "sunset",
+    "ocean": "ocean",
+    "sea": "ocean",
+    "beach": "ocean",
+    "lake": "ocean",
+    "river": "ocean",
+    "water": "ocean",
+    "sky": "ocean",
+    "desert": "desert",
+    "sand": "desert",
+    "dune": "desert",
+    "dunes": "desert",
+    "snow": "snow",
+    "winter": "snow",
+    "ice": "snow",
+    "mountain": "snow",
+    "mountains": "snow",
+    "city": "city",
+    "neon": "city",
+    "cyberpunk": "city",
+    "street": "city",
+    "storm": "storm",
+    "rain": "storm",
+    "fog": "storm",
+    "ruins": "storm",
 }
 
-FIGURES = {"warrior", "knight", "man", "woman", "girl", "boy", "hero", "person", "figure",
-           "traveler", "traveller", "wanderer", "samurai", "wizard", "monk", "soldier", "explorer"}
+FIGURES = {
+    "warrior",
+    "knight",
+    "man",
+    "woman",
+    "girl",
+    "boy",
+    "hero",
+    "person",
+    "figure",
+    "traveler",
+    "traveller",
+    "wanderer",
+    "samurai",
+    "wizard",
+    "monk",
+    "soldier",
+    "explorer",
+}
 
 
 def prompt_rng(prompt: str, seed: int, salt: str = "") -> np.random.Generator:
@@ -69,8 +142,13 @@ def _theme(words: list[str], prompt: str, seed: int) -> tuple[np.ndarray, ...]:
             base[1] = 0.7 * base[1] + 0.3 * np.array(other[1], np.float32)
     else:
         hue = rng.random()
-        base = [_hsv(hue, 0.55, 0.45), _hsv(hue + 0.08, 0.35, 0.95), _hsv(hue + 0.5, 0.3, 0.55),
-                _hsv(hue + 0.45, 0.5, 0.18), _hsv(hue + 0.1, 0.2, 1.0)]
+        base = [
+            _hsv(hue, 0.55, 0.45),
+            _hsv(hue + 0.08, 0.35, 0.95),
+            _hsv(hue + 0.5, 0.3, 0.55),
+            _hsv(hue + 0.45, 0.5, 0.18),
+            _hsv(hue + 0.1, 0.2, 1.0),
+        ]
         sun_y = 0.15 + 0.4 * rng.random()
     jitter = rng.normal(0, 10, size=(5, 3)).astype(np.float32)  # the seed varies the mood a bit
     colours = [np.clip(c + j, 0, 255) for c, j in zip(base, jitter, strict=True)]
@@ -83,8 +161,16 @@ def _hsv(h: float, s: float, v: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), np.float32) * 255
 
 
-def _sky(w: int, h: int, top: np.ndarray, horizon: np.ndarray, sun: np.ndarray, sun_y: float,
-         rng: np.random.Generator, night: bool) -> tuple[np.ndarray, float]:
+def _sky(
+    w: int,
+    h: int,
+    top: np.ndarray,
+    horizon: np.ndarray,
+    sun: np.ndarray,
+    sun_y: float,
+    rng: np.random.Generator,
+    night: bool,
+) -> tuple[np.ndarray, float]:
     t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None] ** 0.8
     sky = top * (1 - t) + horizon * t
     sky = np.broadcast_to(sky, (h, w, 3)).copy()
@@ -103,8 +189,9 @@ def _sky(w: int, h: int, top: np.ndarray, horizon: np.ndarray, sun: np.ndarray, 
     return sky, cx
 
 
-def _ridge(w: int, h: int, base: float, amp: float, rng: np.random.Generator,
-           sharp: bool) -> np.ndarray:
+def _ridge(
+    w: int, h: int, base: float, amp: float, rng: np.random.Generator, sharp: bool
+) -> np.ndarray:
     x = np.linspace(0, 1, w, dtype=np.float32)
     y = np.zeros(w, np.float32)
     for k in range(1, 6):
@@ -114,8 +201,15 @@ def _ridge(w: int, h: int, base: float, amp: float, rng: np.random.Generator,
     return h * (base - amp * y / 2.2)
 
 
-def _trees(draw: ImageDraw.ImageDraw, ridge: np.ndarray, h: int, colour: RGB, scale: float,
-           rng: np.random.Generator, density: float) -> None:
+def _trees(
+    draw: ImageDraw.ImageDraw,
+    ridge: np.ndarray,
+    h: int,
+    colour: RGB,
+    scale: float,
+    rng: np.random.Generator,
+    density: float,
+) -> None:
     w = len(ridge)
     n = int(w / max(4.0, 40 * scale) * density)
     for x in np.sort(rng.integers(0, w, n)):
@@ -129,21 +223,23 @@ def _trees(draw: ImageDraw.ImageDraw, ridge: np.ndarray, h: int, colour: RGB, sc
             draw.polygon([(x, y0), (x - hw, y1), (x + hw, y1)], fill=colour)
 
 
-def _water(arr: np.ndarray, horizon_y: int, sun_x: float, sun: np.ndarray,
-           rng: np.random.Generator) -> None:
+def _water(
+    arr: np.ndarray, horizon_y: int, sun_x: float, sun: np.ndarray, rng: np.random.Generator
+) -> None:
     """Flat water below the horizon: darkened sky reflection, ripples, a glitter path."""
     h, w, _ = arr.shape
     if horizon_y >= h - 1:
         return
-    reflected = arr[max(0, 2 * horizon_y - h):horizon_y][::-1]
+    reflected = arr[max(0, 2 * horizon_y - h) : horizon_y][::-1]
     rows = h - horizon_y
     if reflected.shape[0] < rows:
         pad = np.repeat(reflected[-1:], rows - reflected.shape[0], axis=0)
         reflected = np.concatenate([reflected, pad], axis=0)
     water = reflected[:rows] * 0.55 + np.array([10, 40, 70], np.float32) * 0.45
     yy = np.arange(rows, dtype=np.float32)[:, None]
-    ripples = np.sin(yy * (0.9 + rng.random()) * 60 / max(rows, 1) ** 0.5
-                     + rng.uniform(0, 6.28, (1, w)) * 0.15)
+    ripples = np.sin(
+        yy * (0.9 + rng.random()) * 60 / max(rows, 1) ** 0.5 + rng.uniform(0, 6.28, (1, w)) * 0.15
+    )
     water += 10 * ripples[..., None]
     xx = np.arange(w, dtype=np.float32)[None, :]
     spread = 0.02 * w + 0.25 * w * (yy / rows)
@@ -152,8 +248,9 @@ def _water(arr: np.ndarray, horizon_y: int, sun_x: float, sun: np.ndarray,
     arr[horizon_y:] = water
 
 
-def _skyline(draw: ImageDraw.ImageDraw, w: int, h: int, colour: RGB, glow: RGB,
-             rng: np.random.Generator) -> None:
+def _skyline(
+    draw: ImageDraw.ImageDraw, w: int, h: int, colour: RGB, glow: RGB, rng: np.random.Generator
+) -> None:
     """Tower blocks with lit windows along the bottom third."""
     x = -rng.integers(0, max(2, w // 20))
     while x < w:
@@ -171,15 +268,23 @@ def _skyline(draw: ImageDraw.ImageDraw, w: int, h: int, colour: RGB, glow: RGB,
 def _figure(draw: ImageDraw.ImageDraw, x: float, ground: float, size: float, colour: RGB) -> None:
     head = size * 0.11
     draw.ellipse([x - head, ground - size, x + head, ground - size + 2 * head], fill=colour)
-    body = [(x - size * 0.14, ground - size * 0.78), (x + size * 0.14, ground - size * 0.78),
-            (x + size * 0.2, ground - size * 0.05), (x - size * 0.2, ground - size * 0.05)]
+    body = [
+        (x - size * 0.14, ground - size * 0.78),
+        (x + size * 0.14, ground - size * 0.78),
+        (x + size * 0.2, ground - size * 0.05),
+        (x - size * 0.2, ground - size * 0.05),
+    ]
     draw.polygon(body, fill=colour)
-    draw.line([(x + size * 0.16, ground - size * 0.7), (x + size * 0.45, ground - size * 1.15)],
-              fill=colour, width=max(1, round(size * 0.04)))  # a raised blade or staff
+    draw.line(
+        [(x + size * 0.16, ground - size * 0.7), (x + size * 0.45, ground - size * 1.15)],
+        fill=colour,
+        width=max(1, round(size * 0.04)),
+    )  # a raised blade or staff
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont,
-          width: float) -> list[str]:
+def _wrap(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: float
+) -> list[str]:
     """Greedy word wrap by measured width (long words are cut by characters)."""
     lines: list[str] = []
     line = ""
@@ -221,12 +326,22 @@ def _text_panel(img: Image.Image, prompt: str, seed: int) -> None:
     for line in lines:
         draw.text((left + size // 2, y), line, font=font, fill=(255, 255, 255, 240))
         y += line_h
-    draw.text((left + size // 2, y + size // 8), f"{SIM_TAG} · seed {seed}", font=small,
-              fill=(255, 255, 255, 165))
+    draw.text(
+        (left + size // 2, y + size // 8),
+        f"{SIM_TAG} · seed {seed}",
+        font=small,
+        fill=(255, 255, 255, 165),
+    )
 
 
-def paint_keyframe(prompt: str, seed: int, width: int, height: int,
-                   tick: Callable[[int], None] | None = None, steps: int = 1) -> np.ndarray:
+def paint_keyframe(
+    prompt: str,
+    seed: int,
+    width: int,
+    height: int,
+    tick: Callable[[int], None] | None = None,
+    steps: int = 1,
+) -> np.ndarray:
     """Paint one picture ``[H, W, 3]`` uint8; ``tick(i)`` is called ``steps`` times as it goes."""
     steps = max(1, steps)
     done = 0
@@ -253,8 +368,9 @@ def paint_keyframe(prompt: str, seed: int, width: int, height: int,
     last_ridge = None
     for i in range(layers):
         depth = i / 3  # 0 far .. 1 near
-        colour = tuple(int(c) for c in (horizon * (1 - depth) * 0.55 + far * (1 - depth) * 0.45
-                                        + near * depth))
+        colour = tuple(
+            int(c) for c in (horizon * (1 - depth) * 0.55 + far * (1 - depth) * 0.45 + near * depth)
+        )
         ridge = _ridge(width, height, 0.5 + 0.13 * i, 0.2 - 0.03 * i, rng, sharp and i < 2)
         pts = [(0, height)] + [(x, float(ridge[x])) for x in range(width)] + [(width, height)]
         draw.polygon(pts, fill=colour)
@@ -263,8 +379,9 @@ def paint_keyframe(prompt: str, seed: int, width: int, height: int,
         last_ridge = ridge
         stage(0.3 + 0.4 * (i + 1) / layers)
     if "city" in themes:
-        _skyline(draw, width, height, tuple(int(c * 0.6) for c in near),
-                 tuple(int(c) for c in sun), rng)
+        _skyline(
+            draw, width, height, tuple(int(c * 0.6) for c in near), tuple(int(c) for c in sun), rng
+        )
     if "ocean" in themes:
         arr = np.asarray(img).astype(np.float32)
         _water(arr, int(height * 0.62), sun_x, sun, rng)
@@ -275,14 +392,13 @@ def paint_keyframe(prompt: str, seed: int, width: int, height: int,
         x = width * (0.35 + 0.3 * rng.random())
         # Stand above the caption panel so the subject stays visible.
         ground = min(float(last_ridge[int(x)]) + height * 0.01, height * 0.72)
-        _figure(draw, x, ground, height * 0.2,
-                tuple(int(c * 0.5) for c in near))
+        _figure(draw, x, ground, height * 0.2, tuple(int(c * 0.5) for c in near))
     img = img.filter(ImageFilter.GaussianBlur(radius=max(0.5, height / 900)))
     arr = np.asarray(img).astype(np.float32)
     # Painterly texture: soft colour blotches plus fine grain.
     grid = (max(2, height // 40), max(2, width // 40))
     # Mostly brightness, a little colour: reads as brush texture, not confetti.
-    blotch = (rng.normal(0, 1, (*grid, 1)) * 0.8 + rng.normal(0, 1, (*grid, 3)) * 0.35)
+    blotch = rng.normal(0, 1, (*grid, 1)) * 0.8 + rng.normal(0, 1, (*grid, 3)) * 0.35
     blotch_img = Image.fromarray(np.uint8(np.clip(128 + 40 * blotch, 0, 255)))
     blotch_img = blotch_img.resize((width, height), Image.BICUBIC)
     blotch_img = blotch_img.filter(ImageFilter.GaussianBlur(radius=max(1.0, height / 60)))

@@ -30,8 +30,15 @@ from videofactory.constants import COMFYUI_PROTOCOL_VERSION
 from videofactory.sim.catalog import Catalog
 from videofactory.sim.executor import PromptExecutor, PromptResult
 from videofactory.sim.hub import SocketHub
-from videofactory.sim.options import (GIB, IDLE_VRAM_GB, SimHooks, SimOptions, device_name,
-                                      estimate_vram_gb, ram_bytes)
+from videofactory.sim.options import (
+    GIB,
+    IDLE_VRAM_GB,
+    SimHooks,
+    SimOptions,
+    device_name,
+    estimate_vram_gb,
+    ram_bytes,
+)
 from videofactory.sim.paths import Folders, UploadError, content_type
 from videofactory.sim.promptqueue import PromptQueue
 from videofactory.sim.render import paint_keyframe
@@ -46,10 +53,28 @@ log = logging.getLogger("videofactory.sim")
 SENSITIVE_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
 
 #: /models answer of a stock ComfyUI (folder names; none of them holds a file here).
-MODEL_FOLDERS = ["checkpoints", "configs", "loras", "vae", "text_encoders", "diffusion_models",
-                 "clip_vision", "style_models", "embeddings", "diffusers", "vae_approx",
-                 "controlnet", "gligen", "upscale_models", "custom_nodes", "hypernetworks",
-                 "photomaker", "classifiers", "model_patches", "audio_encoders"]
+MODEL_FOLDERS = [
+    "checkpoints",
+    "configs",
+    "loras",
+    "vae",
+    "text_encoders",
+    "diffusion_models",
+    "clip_vision",
+    "style_models",
+    "embeddings",
+    "diffusers",
+    "vae_approx",
+    "controlnet",
+    "gligen",
+    "upscale_models",
+    "custom_nodes",
+    "hypernetworks",
+    "photomaker",
+    "classifiers",
+    "model_patches",
+    "audio_encoders",
+]
 
 
 class SimServer:
@@ -61,8 +86,9 @@ class SimServer:
 
     def __init__(self, options: SimOptions | None = None) -> None:
         self.options = options or SimOptions()
-        self.folders = Folders(self.options.folder("output"), self.options.folder("input"),
-                               self.options.folder("temp"))
+        self.folders = Folders(
+            self.options.folder("output"), self.options.folder("input"), self.options.folder("temp")
+        )
         self.catalog = Catalog(self.folders)
         self.hooks = self.options.hooks or SimHooks()
         self.number = 0
@@ -105,7 +131,9 @@ class SimServer:
                 port = self._runner.addresses[0][1]
         self.port = port
         url_host = hosts[0] if hosts[0] not in ("0.0.0.0", "::") else "127.0.0.1"
-        self.url = f"http://{url_host}:{port}" if ":" not in url_host else f"http://[{url_host}]:{port}"
+        self.url = (
+            f"http://{url_host}:{port}" if ":" not in url_host else f"http://[{url_host}]:{port}"
+        )
         self.hub.start()
         self._worker = asyncio.get_running_loop().create_task(self._work())
         return self.url
@@ -136,22 +164,43 @@ class SimServer:
         self.vram_used_gb = min(self.options.vram_gb * 0.97, IDLE_VRAM_GB + need)
         try:
             self.hooks.on_prompt_start(prompt_id, prompt, need)
-            result = await self.executor.execute(prompt, prompt_id, {**extra_data, **sensitive},
-                                                  outputs)
+            result = await self.executor.execute(
+                prompt, prompt_id, {**extra_data, **sensitive}, outputs
+            )
         except Exception as exc:
             # A bug here must not kill the worker: record the failure like a node error.
             log.exception("prompt %s failed outside any node", prompt_id)
-            result = PromptResult(False, {}, {}, [("execution_error", {
-                "prompt_id": prompt_id, "node_id": None, "node_type": None, "executed": [],
-                "exception_message": f"{exc}\n", "exception_type": full_type_name(type(exc)),
-                "traceback": traceback.format_tb(exc.__traceback__), "current_inputs": {},
-                "current_outputs": list(prompt), "timestamp": int(time.time() * 1000)})])
+            result = PromptResult(
+                False,
+                {},
+                {},
+                [
+                    (
+                        "execution_error",
+                        {
+                            "prompt_id": prompt_id,
+                            "node_id": None,
+                            "node_type": None,
+                            "executed": [],
+                            "exception_message": f"{exc}\n",
+                            "exception_type": full_type_name(type(exc)),
+                            "traceback": traceback.format_tb(exc.__traceback__),
+                            "current_inputs": {},
+                            "current_outputs": list(prompt),
+                            "timestamp": int(time.time() * 1000),
+                        },
+                    )
+                ],
+            )
         finally:
             self.vram_used_gb = IDLE_VRAM_GB
         status_str = "success" if result.success else "error"
-        self.queue.task_done(task_id, result.outputs, result.meta,
-                             {"status_str": status_str, "completed": result.success,
-                              "messages": result.messages})
+        self.queue.task_done(
+            task_id,
+            result.outputs,
+            result.meta,
+            {"status_str": status_str, "completed": result.success, "messages": result.messages},
+        )
         if self.hub.client_id is not None:
             self.hub.send("executing", {"node": None, "prompt_id": prompt_id}, self.hub.client_id)
         self.hooks.on_prompt_end(prompt_id, status_str)
@@ -171,9 +220,13 @@ class SimServer:
 
     @web.middleware
     async def _log_requests(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        entry: dict[str, Any] = {"method": request.method, "path": request.path, "status": None,
-                                 "prompt_id": request.match_info.get("prompt_id"),
-                                 "time": time.time()}
+        entry: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path,
+            "status": None,
+            "prompt_id": request.match_info.get("prompt_id"),
+            "time": time.time(),
+        }
         if request.path not in ("/sim/requests", "/api/sim/requests"):
             self.requests.append(entry)
         try:
@@ -191,8 +244,10 @@ class SimServer:
         return response
 
     def _make_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.options.max_upload_bytes,
-                              middlewares=[self._log_requests, origin_guard])
+        app = web.Application(
+            client_max_size=self.options.max_upload_bytes,
+            middlewares=[self._log_requests, origin_guard],
+        )
         routes: list[tuple[str, str, Any]] = [
             ("GET", "/ws", self.hub.handle),
             ("GET", "/prompt", self.get_prompt),
@@ -226,9 +281,11 @@ class SimServer:
 
     async def index(self, request: web.Request) -> web.Response:
         """A one-line page so a browser shows what this is."""
-        return web.Response(text=f"videofactory simulator ({self.options.name}, "
-                                 f"{device_name(self.options.card)}): a ComfyUI "
-                                 f"{COMFYUI_PROTOCOL_VERSION} API without model weights.\n")
+        return web.Response(
+            text=f"videofactory simulator ({self.options.name}, "
+            f"{device_name(self.options.card)}): a ComfyUI "
+            f"{COMFYUI_PROTOCOL_VERSION} API without model weights.\n"
+        )
 
     async def get_prompt(self, request: web.Request) -> web.Response:
         """Queue size."""
@@ -245,8 +302,12 @@ class SimServer:
                 number = -number
             self.number += 1  # counts every POST that parsed, valid or not
         if "prompt" not in json_data:
-            error = {"type": "no_prompt", "message": "No prompt provided",
-                     "details": "No prompt provided", "extra_info": {}}
+            error = {
+                "type": "no_prompt",
+                "message": "No prompt provided",
+                "details": "No prompt provided",
+                "extra_info": {},
+            }
             return web.json_response({"error": error, "node_errors": {}}, status=400)
         prompt = json_data["prompt"]
         prompt_id = str(json_data.get("prompt_id", uuid.uuid4()))
@@ -256,12 +317,14 @@ class SimServer:
             extra_data["client_id"] = json_data["client_id"]
         if not valid.ok:
             log.info("invalid prompt: %s", valid.error)
-            return web.json_response({"error": valid.error, "node_errors": valid.node_errors},
-                                     status=400)
+            return web.json_response(
+                {"error": valid.error, "node_errors": valid.node_errors}, status=400
+            )
         sensitive = {k: extra_data.pop(k) for k in SENSITIVE_KEYS if k in extra_data}
         self.queue.put((number, prompt_id, prompt, extra_data, valid.outputs, sensitive))
-        return web.json_response({"prompt_id": prompt_id, "number": number,
-                                  "node_errors": valid.node_errors})
+        return web.json_response(
+            {"prompt_id": prompt_id, "number": number, "node_errors": valid.node_errors}
+        )
 
     async def get_queue(self, request: web.Request) -> web.Response:
         """Running and pending items."""
@@ -309,10 +372,13 @@ class SimServer:
         disposition = f'filename="{filename}"'
         if "preview" in query or query.get("channel", "rgba") in ("rgb", "a"):
             body, ctype = await asyncio.to_thread(reencode, path, query)
-            return web.Response(body=body, content_type=ctype,
-                                headers={"Content-Disposition": disposition})
-        return web.FileResponse(path, headers={"Content-Disposition": disposition,
-                                               "Content-Type": content_type(filename)})
+            return web.Response(
+                body=body, content_type=ctype, headers={"Content-Disposition": disposition}
+            )
+        return web.FileResponse(
+            path,
+            headers={"Content-Disposition": disposition, "Content-Type": content_type(filename)},
+        )
 
     async def upload_image(self, request: web.Request) -> web.Response:
         """Store a file in input/ (or temp/output) with ComfyUI's rename rule."""
@@ -326,8 +392,12 @@ class SimServer:
         overwrite = post.get("overwrite")
         try:
             answer = self.folders.save_upload(
-                str(kind) if kind is not None else None, str(post.get("subfolder", "")),
-                image.filename or "", image.file.read(), overwrite in ("true", "1"))
+                str(kind) if kind is not None else None,
+                str(post.get("subfolder", "")),
+                image.filename or "",
+                image.file.read(),
+                overwrite in ("true", "1"),
+            )
         except UploadError:
             return web.Response(status=400)
         return web.json_response(answer)
@@ -337,22 +407,34 @@ class SimServer:
         ram_total, ram_free = ram_bytes()
         total = round(self.options.vram_gb * GIB)
         free = max(0, total - round(self.vram_used_gb * GIB))
-        return web.json_response({
-            "system": {
-                "os": os.name, "ram_total": ram_total, "ram_free": ram_free,
-                "comfyui_version": COMFYUI_PROTOCOL_VERSION,
-                "required_frontend_version": "1.27.10",
-                "installed_templates_version": "0.1.95", "required_templates_version": "0.1.95",
-                "python_version": sys.version,
-                "pytorch_version": "none (videofactory simulator)",
-                "embedded_python": False, "argv": self.options.real_argv,
-            },
-            "devices": [{
-                "name": device_name(self.options.card), "type": "cuda", "index": 0,
-                "vram_total": total, "vram_free": free,
-                "torch_vram_total": total, "torch_vram_free": free,
-            }],
-        })
+        return web.json_response(
+            {
+                "system": {
+                    "os": os.name,
+                    "ram_total": ram_total,
+                    "ram_free": ram_free,
+                    "comfyui_version": COMFYUI_PROTOCOL_VERSION,
+                    "required_frontend_version": "1.27.10",
+                    "installed_templates_version": "0.1.95",
+                    "required_templates_version": "0.1.95",
+                    "python_version": sys.version,
+                    "pytorch_version": "none (videofactory simulator)",
+                    "embedded_python": False,
+                    "argv": self.options.real_argv,
+                },
+                "devices": [
+                    {
+                        "name": device_name(self.options.card),
+                        "type": "cuda",
+                        "index": 0,
+                        "vram_total": total,
+                        "vram_free": free,
+                        "torch_vram_total": total,
+                        "torch_vram_free": free,
+                    }
+                ],
+            }
+        )
 
     async def features(self, request: web.Request) -> web.Response:
         """Server feature flags."""

@@ -34,8 +34,9 @@ class ServerThread:
 
     def start(self) -> str:
         """Start the thread and wait until the server listens; returns the URL."""
-        self._thread = threading.Thread(target=self._run, name=f"sim-{self.options.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"sim-{self.options.name}", daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(self.start_timeout):
             raise TimeoutError(f"simulated server {self.options.name} did not start in time")

@@ -50,8 +50,11 @@ def reencode(path: str, query: dict[str, str]) -> tuple[bytes, str]:
     with Image.open(path) as img:
         if "preview" in query:
             parts = query["preview"].split(";")
-            fmt = parts[0] if parts[0] in ("webp", "jpeg") and "a" not in query.get("channel", "") \
+            fmt = (
+                parts[0]
+                if parts[0] in ("webp", "jpeg") and "a" not in query.get("channel", "")
                 else "webp"
+            )
             quality = int(parts[-1]) if parts[-1].isdigit() else 90
             out = img.convert("RGB") if fmt == "jpeg" or query.get("channel") == "rgb" else img
             out.save(buf, format=fmt, quality=quality)

@@ -101,8 +101,14 @@ def _load_library() -> _Library:
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
     except (ImportError, OSError, AttributeError) as exc:
         _library_error = f"libespeak-ng unavailable: {exc}"
@@ -194,8 +200,9 @@ class EspeakSpeech(SpeechBackend):
             engine.chunks.clear()
             data = text.encode("utf-8")
             buffer = ctypes.create_string_buffer(data)  # NUL-terminated; cleaned text has no NUL
-            status = lib.espeak_Synth(buffer, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,
-                                      None, None)
+            status = lib.espeak_Synth(
+                buffer, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+            )
             pcm = b"".join(engine.chunks)
             engine.chunks.clear()
         if status != _EE_OK:
@@ -207,12 +214,27 @@ class EspeakSpeech(SpeechBackend):
     def _speak_binary(self, binary: str, text: str, out_path: Path) -> Path:
         """Speak with a system ``espeak-ng`` binary, text on stdin (never on a command line)."""
         tmp = out_path.with_name(f".{out_path.name}.partial-espeak.wav")
-        argv = [binary, "-v", self.voice, "-s", str(self.words_per_minute), "-b", "1",
-                "-w", str(tmp), "--stdin"]
+        argv = [
+            binary,
+            "-v",
+            self.voice,
+            "-s",
+            str(self.words_per_minute),
+            "-b",
+            "1",
+            "-w",
+            str(tmp),
+            "--stdin",
+        ]
         try:
             out_path.parent.mkdir(parents=True, exist_ok=True)
-            proc = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True,
-                                  timeout=_BINARY_TIMEOUT_S, check=False)
+            proc = subprocess.run(
+                argv,
+                input=text.encode("utf-8"),
+                capture_output=True,
+                timeout=_BINARY_TIMEOUT_S,
+                check=False,
+            )
             if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size <= 44:
                 stderr = proc.stderr.decode("utf-8", "replace").strip()[-500:]
                 raise SpeechError(f"{binary} failed (exit {proc.returncode}): {stderr}")

@@ -32,37 +32,49 @@ def _container_metadata(ctx: NodeContext) -> dict[str, Any] | None:
 
 
 @register("CreateVideo")
-def create_video(ctx: NodeContext, images: np.ndarray, fps: float,
-                 audio: dict[str, Any] | None = None) -> NodeOutput:
+def create_video(
+    ctx: NodeContext, images: np.ndarray, fps: float, audio: dict[str, Any] | None = None
+) -> NodeOutput:
     """A lazy VIDEO from frames (+ audio); nothing is encoded yet."""
     comp = media.VideoComponents(images=images, frame_rate=Fraction(fps), audio=audio)
     return NodeOutput((media.VideoFromComponents(comp),))
 
 
 @register("SaveVideo")
-def save_video(ctx: NodeContext, video: Any, filename_prefix: str, format: str,
-               codec: str) -> NodeOutput:
+def save_video(
+    ctx: NodeContext, video: Any, filename_prefix: str, format: str, codec: str
+) -> NodeOutput:
     """mp4 (H.264 yuv420p, AAC) in output/; listed under ``images`` with ``animated``."""
     width, height = video.get_dimensions()
     where = get_save_path(filename_prefix, ctx.folders.output, width, height)
     file = f"{where.filename}_{where.counter:05}_.{media.VideoContainer.get_extension(format)}"
-    video.save_to(os.path.join(where.folder, file), format=format, codec=codec,
-                  metadata=_container_metadata(ctx))
+    video.save_to(
+        os.path.join(where.folder, file),
+        format=format,
+        codec=codec,
+        metadata=_container_metadata(ctx),
+    )
     ref = {"filename": file, "subfolder": where.subfolder, "type": "output"}
     return NodeOutput(ui={"images": [ref], "animated": (True,)})
 
 
 @register("SaveWEBM")
-def save_webm(ctx: NodeContext, images: np.ndarray, filename_prefix: str, codec: str, fps: float,
-              crf: float) -> NodeOutput:
+def save_webm(
+    ctx: NodeContext, images: np.ndarray, filename_prefix: str, codec: str, fps: float, crf: float
+) -> NodeOutput:
     """WebM (VP9 or AV1) in output/."""
-    where = get_save_path(filename_prefix, ctx.folders.output, int(images.shape[2]),
-                          int(images.shape[1]))
+    where = get_save_path(
+        filename_prefix, ctx.folders.output, int(images.shape[2]), int(images.shape[1])
+    )
     file = f"{where.filename}_{where.counter:05}_.webm"
-    meta = {} if ctx.disable_metadata else {
-        "prompt": json.dumps(ctx.prompt),
-        **{k: json.dumps(v) for k, v in (ctx.extra_pnginfo or {}).items()},
-    }
+    meta = (
+        {}
+        if ctx.disable_metadata
+        else {
+            "prompt": json.dumps(ctx.prompt),
+            **{k: json.dumps(v) for k, v in (ctx.extra_pnginfo or {}).items()},
+        }
+    )
     media.encode_webm(os.path.join(where.folder, file), images, codec, fps, crf, meta)
     ref = {"filename": file, "subfolder": where.subfolder, "type": "output"}
     return NodeOutput(ui={"images": [ref], "animated": (True,)})
@@ -72,8 +84,12 @@ def _validate_load_video(folders: Folders, file: str) -> bool | str:
     return True if folders.exists_annotated(file) else f"Invalid video file: {file}"
 
 
-@register("LoadVideo", validate=_validate_load_video, validate_inputs=("file",),
-          fingerprint=_stat_fingerprint)
+@register(
+    "LoadVideo",
+    validate=_validate_load_video,
+    validate_inputs=("file",),
+    fingerprint=_stat_fingerprint,
+)
 def load_video(ctx: NodeContext, file: str) -> NodeOutput:
     """A lazy VIDEO backed by a file of input/."""
     return NodeOutput((media.VideoFromFile(ctx.folders.annotated_path(file)),))
@@ -90,16 +106,21 @@ def get_video_components(ctx: NodeContext, video: Any) -> NodeOutput:
 def empty_audio(ctx: NodeContext, duration: float, sample_rate: int, channels: int) -> NodeOutput:
     """Silence."""
     samples = int(round(duration * sample_rate))
-    return NodeOutput(({"waveform": np.zeros((1, channels, samples), np.float32),
-                        "sample_rate": sample_rate},))
+    return NodeOutput(
+        ({"waveform": np.zeros((1, channels, samples), np.float32), "sample_rate": sample_rate},)
+    )
 
 
 def _validate_load_audio(folders: Folders, audio: str) -> bool | str:
     return True if folders.exists_annotated(audio) else f"Invalid audio file: {audio}"
 
 
-@register("LoadAudio", validate=_validate_load_audio, validate_inputs=("audio",),
-          fingerprint=_stat_fingerprint)
+@register(
+    "LoadAudio",
+    validate=_validate_load_audio,
+    validate_inputs=("audio",),
+    fingerprint=_stat_fingerprint,
+)
 def load_audio(ctx: NodeContext, audio: str) -> NodeOutput:
     """The first audio stream of a file in input/ (audio or video)."""
     waveform, rate = media.decode_audio(ctx.folders.annotated_path(audio))
@@ -107,8 +128,9 @@ def load_audio(ctx: NodeContext, audio: str) -> NodeOutput:
 
 
 @register("AudioConcat")
-def audio_concat(ctx: NodeContext, audio1: dict[str, Any], audio2: dict[str, Any],
-                 direction: str = "after") -> NodeOutput:
+def audio_concat(
+    ctx: NodeContext, audio1: dict[str, Any], audio2: dict[str, Any], direction: str = "after"
+) -> NodeOutput:
     """Join two clips (the lower sample rate and mono are converted up first)."""
     w1, w2 = np.asarray(audio1["waveform"]), np.asarray(audio2["waveform"])
     r1, r2 = int(audio1["sample_rate"]), int(audio2["sample_rate"])
@@ -123,8 +145,9 @@ def audio_concat(ctx: NodeContext, audio1: dict[str, Any], audio2: dict[str, Any
 
 
 @register("TrimAudioDuration")
-def trim_audio_duration(ctx: NodeContext, audio: dict[str, Any], start_index: float,
-                        duration: float) -> NodeOutput:
+def trim_audio_duration(
+    ctx: NodeContext, audio: dict[str, Any], start_index: float, duration: float
+) -> NodeOutput:
     """Cut a time range (negative start counts from the end)."""
     waveform, rate = audio["waveform"], int(audio["sample_rate"])
     length = waveform.shape[-1]
@@ -133,47 +156,74 @@ def trim_audio_duration(ctx: NodeContext, audio: dict[str, Any], start_index: fl
     start = max(0, min(start, length - 1))
     end = max(0, min(start + int(round(duration * rate)), length))
     if start >= end:
-        raise ValueError("AudioTrim: Start time must be less than end time and be within the "
-                         "audio length.")
+        raise ValueError(
+            "AudioTrim: Start time must be less than end time and be within the audio length."
+        )
     return NodeOutput(({"waveform": waveform[..., start:end], "sample_rate": rate},))
 
 
-def _save_audio(ctx: NodeContext, audio: dict[str, Any], prefix: str, fmt: str, quality: str,
-                folder: str, kind: str) -> NodeOutput:
+def _save_audio(
+    ctx: NodeContext,
+    audio: dict[str, Any],
+    prefix: str,
+    fmt: str,
+    quality: str,
+    folder: str,
+    kind: str,
+) -> NodeOutput:
     where = get_save_path(prefix, folder)
-    meta = {} if ctx.disable_metadata else {
-        "prompt": json.dumps(ctx.prompt),
-        **{k: json.dumps(v) for k, v in (ctx.extra_pnginfo or {}).items()},
-    }
+    meta = (
+        {}
+        if ctx.disable_metadata
+        else {
+            "prompt": json.dumps(ctx.prompt),
+            **{k: json.dumps(v) for k, v in (ctx.extra_pnginfo or {}).items()},
+        }
+    )
     results = []
     counter = where.counter
     for batch_number, waveform in enumerate(np.asarray(audio["waveform"])):
         name = where.filename.replace("%batch_num%", str(batch_number))
         file = f"{name}_{counter:05}_.{fmt}"
-        media.encode_audio(os.path.join(where.folder, file), waveform, int(audio["sample_rate"]),
-                           fmt, quality, meta)
+        media.encode_audio(
+            os.path.join(where.folder, file),
+            waveform,
+            int(audio["sample_rate"]),
+            fmt,
+            quality,
+            meta,
+        )
         results.append({"filename": file, "subfolder": where.subfolder, "type": kind})
         counter += 1
     return NodeOutput(ui={"audio": results})
 
 
 @register("SaveAudio")
-def save_audio(ctx: NodeContext, audio: dict[str, Any],
-               filename_prefix: str = "audio/ComfyUI") -> NodeOutput:
+def save_audio(
+    ctx: NodeContext, audio: dict[str, Any], filename_prefix: str = "audio/ComfyUI"
+) -> NodeOutput:
     """FLAC in output/."""
     return _save_audio(ctx, audio, filename_prefix, "flac", "", ctx.folders.output, "output")
 
 
 @register("SaveAudioMP3")
-def save_audio_mp3(ctx: NodeContext, audio: dict[str, Any], filename_prefix: str = "audio/ComfyUI",
-                   quality: str = "V0") -> NodeOutput:
+def save_audio_mp3(
+    ctx: NodeContext,
+    audio: dict[str, Any],
+    filename_prefix: str = "audio/ComfyUI",
+    quality: str = "V0",
+) -> NodeOutput:
     """MP3 in output/."""
     return _save_audio(ctx, audio, filename_prefix, "mp3", quality, ctx.folders.output, "output")
 
 
 @register("SaveAudioOpus")
-def save_audio_opus(ctx: NodeContext, audio: dict[str, Any], filename_prefix: str = "audio/ComfyUI",
-                    quality: str = "128k") -> NodeOutput:
+def save_audio_opus(
+    ctx: NodeContext,
+    audio: dict[str, Any],
+    filename_prefix: str = "audio/ComfyUI",
+    quality: str = "128k",
+) -> NodeOutput:
     """Opus in output/."""
     return _save_audio(ctx, audio, filename_prefix, "opus", quality, ctx.folders.output, "output")
 
@@ -219,8 +269,10 @@ class NoModelWeights(RuntimeError):
 
 def _needs_weights(name: str) -> None:
     def fn(ctx: NodeContext, **inputs: Any) -> NodeOutput:
-        raise NoModelWeights(f"{name}: the videofactory simulator has no model weights; "
-                             "use the Sim* nodes (videofactory/workflows/sim/*.json)")
+        raise NoModelWeights(
+            f"{name}: the videofactory simulator has no model weights; "
+            "use the Sim* nodes (videofactory/workflows/sim/*.json)"
+        )
 
     register(name)(fn)
 
@@ -230,6 +282,10 @@ for _name in ("CheckpointLoaderSimple", "KSampler", "CLIPTextEncode", "VAEDecode
 
 
 @register("EmptyLatentImage")
-def empty_latent_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1) -> NodeOutput:
+def empty_latent_image(
+    ctx: NodeContext, width: int, height: int, batch_size: int = 1
+) -> NodeOutput:
     """A zero latent (4 channels at 1/8 size), which only model nodes can use."""
-    return NodeOutput(({"samples": np.zeros((batch_size, 4, height // 8, width // 8), np.float32)},))
+    return NodeOutput(
+        ({"samples": np.zeros((batch_size, 4, height // 8, width // 8), np.float32)},)
+    )

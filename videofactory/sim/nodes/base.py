@@ -77,7 +77,9 @@ class NodeImpl:
 REGISTRY: dict[str, NodeImpl] = {}
 
 
-def register(name: str, **kwargs: Any) -> Callable[[Callable[..., NodeOutput]], Callable[..., NodeOutput]]:
+def register(
+    name: str, **kwargs: Any
+) -> Callable[[Callable[..., NodeOutput]], Callable[..., NodeOutput]]:
     """Decorator: make ``fn`` the implementation of class_type ``name``."""
 
     def deco(fn: Callable[..., NodeOutput]) -> Callable[..., NodeOutput]:
@@ -91,6 +93,7 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """Map over frames on a few threads (Pillow releases the GIL while it filters/resizes)."""
     global _POOL
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
-                                   thread_name_prefix="sim-frames")
+        _POOL = ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="sim-frames"
+        )
     return list(_POOL.map(fn, items))

@@ -15,8 +15,9 @@ MEGA = 1_000_000
 
 
 @register("SimTextToImage", self_timed=True)
-def sim_text_to_image(ctx: NodeContext, prompt: str, negative: str, seed: int, width: int,
-                      height: int, steps: int) -> NodeOutput:
+def sim_text_to_image(
+    ctx: NodeContext, prompt: str, negative: str, seed: int, width: int, height: int, steps: int
+) -> NodeOutput:
     """Paint a keyframe; one progress tick per step."""
     per_step = width * height / MEGA
 
@@ -29,8 +30,17 @@ def sim_text_to_image(ctx: NodeContext, prompt: str, negative: str, seed: int, w
 
 
 @register("SimImageToVideo", self_timed=True)
-def sim_image_to_video(ctx: NodeContext, image: np.ndarray, prompt: str, camera: str, width: int,
-                       height: int, length: int, seed: int, steps: int) -> NodeOutput:
+def sim_image_to_video(
+    ctx: NodeContext,
+    image: np.ndarray,
+    prompt: str,
+    camera: str,
+    width: int,
+    height: int,
+    length: int,
+    seed: int,
+    steps: int,
+) -> NodeOutput:
     """Animate the first image of the batch; ``steps`` ticks over the frames."""
     ticks = max(1, min(steps, length))
     # A real video model runs every step over every frame: that is the simulated cost.

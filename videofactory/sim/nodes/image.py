@@ -1,4 +1,4 @@
-"""Weight-free core image nodes, behaving like ComfyUI's (nodes.py, comfy_extras/nodes_images.py)."""
+"""Weight-free core image nodes, behaving like ComfyUI's (nodes.py, nodes_images.py)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def upscale(images: np.ndarray, width: int, height: int, method: str, crop: str)
     out = np.empty((b, height, width, 3), np.uint8)
 
     def one(i: int) -> None:
-        out[i] = np.asarray(Image.fromarray(images[i]).resize((width, height), RESAMPLE[method],
-                                                               box=box))
+        out[i] = np.asarray(
+            Image.fromarray(images[i]).resize((width, height), RESAMPLE[method], box=box)
+        )
 
     parallel_map(one, range(b))
     return out
@@ -57,8 +58,9 @@ def png_metadata(ctx: NodeContext) -> PngInfo | None:
 
 
 @register("EmptyImage")
-def empty_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1,
-                color: int = 0) -> NodeOutput:
+def empty_image(
+    ctx: NodeContext, width: int, height: int, batch_size: int = 1, color: int = 0
+) -> NodeOutput:
     """A batch of one flat colour (RGB packed in an int)."""
     rgb = np.array([(color >> 16) & 0xFF, (color >> 8) & 0xFF, color & 0xFF], np.uint8)
     return NodeOutput((np.broadcast_to(rgb, (batch_size, height, width, 3)).copy(),))
@@ -70,15 +72,17 @@ def image_add_noise(ctx: NodeContext, image: np.ndarray, seed: int, strength: fl
     rng = np.random.default_rng(seed)
     out = np.empty_like(image)
     for i, frame in enumerate(image):  # frame by frame: float32 of a whole batch is too big
-        noisy = frame.astype(np.float32) + strength * 255.0 * rng.standard_normal(frame.shape,
-                                                                                 np.float32)
+        noisy = frame.astype(np.float32) + strength * 255.0 * rng.standard_normal(
+            frame.shape, np.float32
+        )
         out[i] = np.clip(noisy, 0, 255).astype(np.uint8)
     return NodeOutput((out,))
 
 
 @register("ImageScale")
-def image_scale(ctx: NodeContext, image: np.ndarray, upscale_method: str, width: int, height: int,
-                crop: str) -> NodeOutput:
+def image_scale(
+    ctx: NodeContext, image: np.ndarray, upscale_method: str, width: int, height: int, crop: str
+) -> NodeOutput:
     """Resize to width x height (0 keeps the aspect)."""
     if width == 0 and height == 0:
         return NodeOutput((image,))
@@ -91,12 +95,14 @@ def image_scale(ctx: NodeContext, image: np.ndarray, upscale_method: str, width:
 
 
 @register("ImageScaleBy")
-def image_scale_by(ctx: NodeContext, image: np.ndarray, upscale_method: str,
-                   scale_by: float) -> NodeOutput:
+def image_scale_by(
+    ctx: NodeContext, image: np.ndarray, upscale_method: str, scale_by: float
+) -> NodeOutput:
     """Resize by a factor."""
     h, w = image.shape[1:3]
-    return NodeOutput((upscale(image, round(w * scale_by), round(h * scale_by), upscale_method,
-                               "disabled"),))
+    return NodeOutput(
+        (upscale(image, round(w * scale_by), round(h * scale_by), upscale_method, "disabled"),)
+    )
 
 
 @register("ImageInvert")
@@ -120,21 +126,23 @@ def repeat_image_batch(ctx: NodeContext, image: np.ndarray, amount: int) -> Node
 
 
 @register("ImageFromBatch")
-def image_from_batch(ctx: NodeContext, image: np.ndarray, batch_index: int,
-                     length: int) -> NodeOutput:
+def image_from_batch(
+    ctx: NodeContext, image: np.ndarray, batch_index: int, length: int
+) -> NodeOutput:
     """A slice of the batch (clamped like ComfyUI)."""
     index = min(image.shape[0] - 1, batch_index)
     length = min(image.shape[0] - index, length)
-    return NodeOutput((image[index:index + length].copy(),))
+    return NodeOutput((image[index : index + length].copy(),))
 
 
 @register("ImageCrop")
-def image_crop(ctx: NodeContext, image: np.ndarray, width: int, height: int, x: int,
-               y: int) -> NodeOutput:
+def image_crop(
+    ctx: NodeContext, image: np.ndarray, width: int, height: int, x: int, y: int
+) -> NodeOutput:
     """Crop a rectangle (clamped like ComfyUI)."""
     x = min(x, image.shape[2] - 1)
     y = min(y, image.shape[1] - 1)
-    return NodeOutput((image[:, y:y + height, x:x + width].copy(),))
+    return NodeOutput((image[:, y : y + height, x : x + width].copy(),))
 
 
 @register("GetImageSize", unique_id_in_key=True)
@@ -157,8 +165,12 @@ def _file_fingerprint(folders: Folders, **inputs: Any) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-@register("LoadImage", validate=_validate_load_image, validate_inputs=("image",),
-          fingerprint=_file_fingerprint)
+@register(
+    "LoadImage",
+    validate=_validate_load_image,
+    validate_inputs=("image",),
+    fingerprint=_file_fingerprint,
+)
 def load_image(ctx: NodeContext, image: str) -> NodeOutput:
     """Load a file from input/ (all same-size frames of an animation become a batch) + mask."""
     img = Image.open(ctx.folders.annotated_path(image))
@@ -186,8 +198,9 @@ def load_image(ctx: NodeContext, image: str) -> NodeOutput:
     return NodeOutput((frames[0][None], masks[0][None]))
 
 
-def save_images(ctx: NodeContext, images: np.ndarray, prefix: str, folder: str, kind: str,
-                compress_level: int) -> dict[str, Any]:
+def save_images(
+    ctx: NodeContext, images: np.ndarray, prefix: str, folder: str, kind: str, compress_level: int
+) -> dict[str, Any]:
     """SaveImage/PreviewImage: one PNG per batch item, counter per folder."""
     where = get_save_path(prefix, folder, int(images.shape[2]), int(images.shape[1]))
     meta = png_metadata(ctx)
@@ -196,22 +209,27 @@ def save_images(ctx: NodeContext, images: np.ndarray, prefix: str, folder: str, 
     for batch_number, frame in enumerate(images):
         name = where.filename.replace("%batch_num%", str(batch_number))
         file = f"{name}_{counter:05}_.png"
-        Image.fromarray(frame).save(os.path.join(where.folder, file), pnginfo=meta,
-                                    compress_level=compress_level)
+        Image.fromarray(frame).save(
+            os.path.join(where.folder, file), pnginfo=meta, compress_level=compress_level
+        )
         results.append({"filename": file, "subfolder": where.subfolder, "type": kind})
         counter += 1
     return {"images": results}
 
 
 @register("SaveImage")
-def save_image(ctx: NodeContext, images: np.ndarray, filename_prefix: str = "ComfyUI") -> NodeOutput:
+def save_image(
+    ctx: NodeContext, images: np.ndarray, filename_prefix: str = "ComfyUI"
+) -> NodeOutput:
     """PNG files in output/."""
     return NodeOutput(ui=save_images(ctx, images, filename_prefix, ctx.folders.output, "output", 4))
 
 
 def temp_prefix(prefix: str = "ComfyUI") -> str:
     """PreviewImage's random prefix; the alphabet is ComfyUI's own (no 'w', two 'p')."""
-    return prefix + "_temp_" + "".join(random.choice("abcdefghijklmnopqrstupvxyz") for _ in range(5))
+    return (
+        prefix + "_temp_" + "".join(random.choice("abcdefghijklmnopqrstupvxyz") for _ in range(5))
+    )
 
 
 @register("PreviewImage")
@@ -221,33 +239,55 @@ def preview_image(ctx: NodeContext, images: np.ndarray) -> NodeOutput:
 
 
 @register("SaveAnimatedWEBP")
-def save_animated_webp(ctx: NodeContext, images: np.ndarray, filename_prefix: str, fps: float,
-                       lossless: bool, quality: int, method: str) -> NodeOutput:
+def save_animated_webp(
+    ctx: NodeContext,
+    images: np.ndarray,
+    filename_prefix: str,
+    fps: float,
+    lossless: bool,
+    quality: int,
+    method: str,
+) -> NodeOutput:
     """One animated WebP of the whole batch."""
-    where = get_save_path(filename_prefix, ctx.folders.output, int(images.shape[2]),
-                          int(images.shape[1]))
+    where = get_save_path(
+        filename_prefix, ctx.folders.output, int(images.shape[2]), int(images.shape[1])
+    )
     frames = [Image.fromarray(f) for f in images]
     exif = frames[0].getexif()
     if not ctx.disable_metadata:
         exif[0x0110] = "prompt:" + json.dumps(ctx.prompt)  # ComfyUI's Model tag
     file = f"{where.filename}_{where.counter:05}_.webp"
-    frames[0].save(os.path.join(where.folder, file), save_all=True, duration=int(1000.0 / fps),
-                   append_images=frames[1:], exif=exif, lossless=lossless, quality=quality,
-                   method={"default": 4, "fastest": 0, "slowest": 6}[method])
+    frames[0].save(
+        os.path.join(where.folder, file),
+        save_all=True,
+        duration=int(1000.0 / fps),
+        append_images=frames[1:],
+        exif=exif,
+        lossless=lossless,
+        quality=quality,
+        method={"default": 4, "fastest": 0, "slowest": 6}[method],
+    )
     ref = {"filename": file, "subfolder": where.subfolder, "type": "output"}
     return NodeOutput(ui={"images": [ref], "animated": (len(frames) != 1,)})
 
 
 @register("SaveAnimatedPNG")
-def save_animated_png(ctx: NodeContext, images: np.ndarray, filename_prefix: str, fps: float,
-                      compress_level: int) -> NodeOutput:
+def save_animated_png(
+    ctx: NodeContext, images: np.ndarray, filename_prefix: str, fps: float, compress_level: int
+) -> NodeOutput:
     """One APNG of the whole batch."""
-    where = get_save_path(filename_prefix, ctx.folders.output, int(images.shape[2]),
-                          int(images.shape[1]))
+    where = get_save_path(
+        filename_prefix, ctx.folders.output, int(images.shape[2]), int(images.shape[1])
+    )
     frames = [Image.fromarray(f) for f in images]
     file = f"{where.filename}_{where.counter:05}_.png"
-    frames[0].save(os.path.join(where.folder, file), pnginfo=png_metadata(ctx),
-                   compress_level=compress_level, save_all=True, duration=int(1000.0 / fps),
-                   append_images=frames[1:])
+    frames[0].save(
+        os.path.join(where.folder, file),
+        pnginfo=png_metadata(ctx),
+        compress_level=compress_level,
+        save_all=True,
+        duration=int(1000.0 / fps),
+        append_images=frames[1:],
+    )
     ref = {"filename": file, "subfolder": where.subfolder, "type": "output"}
     return NodeOutput(ui={"images": [ref], "animated": (True,)})
