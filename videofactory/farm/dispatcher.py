@@ -412,12 +412,9 @@ class Dispatcher:
                 await asyncio.to_thread(self.speech.synthesize, shot.narration, dest)
             media = await asyncio.to_thread(check_media, dest, kind="audio", task=task.id)
         except FactoryError as exc:
-            self.store.set_task_state(task.id, TaskState.failed, error=str(exc))
-            self.emit("task_failed", str(exc), task, worker="speech")
+            self._local_failed(task, exc, "speech")
             raise
-        self.store.add_artifact(self.run_id, task.id, "speech", dest, _media_dict(media))
-        self.store.set_task_state(task.id, TaskState.done)
-        self.emit("task_done", f"speech {shot.id}: {media.duration_s:.1f} s", task, worker="speech")
+        self._local_done(task, dest, media, "speech", f"speech {shot.id}: {media.duration_s:.1f} s")
         return dest
 
     async def _run_assembly(self, task: Task) -> Path:
@@ -449,13 +446,22 @@ class Dispatcher:
         try:
             media = await asyncio.to_thread(assemble, timeline, final, on_progress=progress)
         except FactoryError as exc:
-            self.store.set_task_state(task.id, TaskState.failed, error=str(exc))
-            self.emit("task_failed", str(exc), task, worker="ffmpeg")
+            self._local_failed(task, exc, "ffmpeg")
             raise
-        self.store.add_artifact(self.run_id, task.id, "final", final, _media_dict(media))
-        self.store.set_task_state(task.id, TaskState.done)
-        self.emit("task_done", f"final.mp4 {media.duration_s:.2f} s", task, worker="ffmpeg")
+        self._local_done(task, final, media, "ffmpeg", f"final.mp4 {media.duration_s:.2f} s")
         return final
+
+    def _local_failed(self, task: Task, exc: FactoryError, worker: str) -> None:
+        self.store.set_task_state(task.id, TaskState.failed, error=str(exc))
+        self.emit("task_failed", str(exc), task, worker=worker)
+
+    def _local_done(
+        self, task: Task, path: Path, media: MediaInfo, worker: str, message: str
+    ) -> None:
+        kind = "final" if task.kind is TaskKind.assemble else task.kind.value
+        self.store.add_artifact(self.run_id, task.id, kind, path, _media_dict(media))
+        self.store.set_task_state(task.id, TaskState.done)
+        self.emit("task_done", message, task, worker=worker)
 
     def _recorded_output(self, task_id: str) -> Path:
         for art in reversed(self.store.artifacts(self.run_id)):
