@@ -14,7 +14,7 @@ most one job beyond the running one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from videofactory.config import ROLE_FOR_KIND, Role, TaskKind
 
@@ -22,6 +22,9 @@ __all__ = ["Assignment", "TaskView", "WorkerView", "candidates", "decide", "elig
 
 #: Seconds a model switch costs on a real GPU (unload one model, load another).
 SWITCH_COST_S = 30.0
+#: A GPU outside the task's role must beat the role's GPUs by this much to get the task:
+#: roles are preferences that give way only when it clearly pays.
+ROLE_PENALTY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,12 @@ def eligible(task: TaskView, worker: WorkerView) -> bool:
 def candidates(
     task: TaskView, workers: Sequence[WorkerView], *, strict: bool = False
 ) -> list[WorkerView]:
-    """The workers to choose from: the eligible role holders, else (not strict) any eligible."""
+    """The workers to choose from: every eligible one; only the role holders when ``strict``."""
     able = [w for w in workers if eligible(task, w)]
     role = ROLE_FOR_KIND.get(task.kind)
-    if role is None:
-        return able
-    holders = [w for w in able if role in w.roles]
-    return holders if holders or strict else able
+    if strict and role is not None:
+        return [w for w in able if role in w.roles]
+    return able
 
 
 def decide(
@@ -88,28 +90,52 @@ def decide(
     now: float,
     *,
     strict: bool = False,
+    pending: Sequence[TaskView] = (),
 ) -> list[Assignment]:
-    """Assign ready tasks to workers; tasks left out wait for a better moment."""
-    state = {w.id: w for w in workers}
-    choice = {t.id: [w.id for w in candidates(t, workers, strict=strict)] for t in ready}
+    """Assign ready tasks to workers; tasks left out wait for a better moment.
+
+    Every ready task is placed on a virtual timeline of each worker (so a task sees the queue
+    that tasks of higher priority form ahead of it), but only the placements that land in a
+    free slot are returned. Work that only one worker can do (ready or still pending) is
+    reserved on it, so flexible work does not crowd out what nobody else can take.
+    """
+    avail = {w.id: max(now, w.busy_until) for w in workers}
+    loaded = {w.id: w.loaded for w in workers}
+    slots = {w.id: w.free_slots for w in workers}
+    by_id = {w.id: w for w in workers}
+    choice = {t.id: candidates(t, workers, strict=strict) for t in (*ready, *pending)}
+    reserve = dict.fromkeys(avail, 0.0)
+    for t in (*ready, *pending):
+        if len(choice[t.id]) == 1:
+            w = choice[t.id][0]
+            reserve[w.id] += _run(t, w)
     order = sorted(ready, key=lambda t: (len(choice[t.id]) or 1_000, -t.rank, t.id))
     out: list[Assignment] = []
     for task in order:
-        best: tuple[float, float, str] | None = None
-        for wid in choice[task.id]:
-            w = state[wid]
-            start = max(now, w.busy_until)
-            run = task.cost_s / max(w.speed.get(task.kind, 1.0), 1e-6)
-            switch = SWITCH_COST_S if w.loaded not in (None, task.kind) else 0.0
-            key = (start + switch + run, start, wid)
-            if best is None or key < best:
-                best = key
+        exclusive = len(choice[task.id]) == 1
+        best: tuple[float, float, int, float, str] | None = None
+        for w in choice[task.id]:
+            start = avail[w.id]
+            switch = SWITCH_COST_S if loaded[w.id] not in (None, task.kind) else 0.0
+            finish = start + switch + _run(task, w)
+            # A worker that must still do work nobody else can is done only after it.
+            owed = reserve[w.id] - (_run(task, w) if exclusive else 0.0)
+            role = ROLE_FOR_KIND.get(task.kind)
+            off_role = 0 if role is None or role in w.roles else 1
+            key = (finish + owed + off_role * ROLE_PENALTY_S, finish, off_role, start, w.id)
+            if best is None or key < best[:1] + best[1:]:
+                best = (key[0], finish, off_role, start, w.id)
         if best is None:
             continue
-        finish, start, wid = best
-        w = state[wid]
-        if w.free_slots <= 0:
-            continue  # its best GPU is busy: wait for it rather than go somewhere slower
-        out.append(Assignment(task.id, wid, start, finish))
-        state[wid] = replace(w, free_slots=w.free_slots - 1, busy_until=finish, loaded=task.kind)
+        _, finish, _, start, wid = best
+        avail[wid], loaded[wid] = finish, task.kind
+        if exclusive:
+            reserve[wid] -= _run(task, by_id[wid])
+        if slots[wid] > 0:
+            slots[wid] -= 1
+            out.append(Assignment(task.id, wid, start, finish))
     return out
+
+
+def _run(task: TaskView, worker: WorkerView) -> float:
+    return task.cost_s / max(worker.speed.get(task.kind, 1.0), 1e-6)
