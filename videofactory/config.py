@@ -10,24 +10,34 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from videofactory.errors import ConfigError
 
 __all__ = [
     "FARM_ENV",
     "FarmConfig",
+    "LLMConfig",
     "Role",
     "SpeechConfig",
     "TaskKind",
     "WorkerConfig",
+    "WorkflowSpec",
     "builtin_farm",
     "find_farm_file",
     "load_farm",
     "resolve_farm",
+    "resolve_llm",
 ]
 
 #: Environment variable naming a farm file.
@@ -77,6 +87,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class WorkflowSpec(_Strict):
+    """A worker's workflow for one task kind: an API-format file or a bundled template."""
+
+    #: An API-format workflow JSON exported from ComfyUI (relative to the farm file).
+    file: str | None = None
+    #: A bundled template: a set name ("flux") or "set/kind" ("wan22/clip").
+    template: str | None = None
+    #: Bindings YAML for ``file``; default: <stem>.bindings.yaml beside it, else detected.
+    bindings: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WorkflowSpec:
+        if bool(self.file) == bool(self.template):
+            raise ValueError("give either file: (an API-format .json) or template: (a bundled one)")
+        if self.bindings and not self.file:
+            raise ValueError("bindings: goes with file:, a bundled template has its own")
+        return self
+
+    @classmethod
+    def parse(cls, value: str | WorkflowSpec) -> WorkflowSpec:
+        """A spec from the short form: "x.json" is a file, anything else a template name."""
+        if isinstance(value, WorkflowSpec):
+            return value
+        if value.lower().endswith(".json"):
+            return cls(file=value)
+        return cls(template=value)
+
+
 class WorkerConfig(_Strict):
     """One GPU with its ComfyUI server."""
 
@@ -89,8 +127,14 @@ class WorkerConfig(_Strict):
     url: str = ""
     #: Relative speed (1.0 = the fastest card); seeds the learned estimates.
     speed: float = Field(default=1.0, gt=0, le=100)
-    #: Workflow template per task kind (a file path, or a bundled template name).
-    workflows: dict[TaskKind, str] = Field(default_factory=dict)
+    #: Workflow per task kind: a file path ("my_flux_api.json"), a bundled template name
+    #: ("flux", "wan22/clip"), or {file: ..., bindings: ...}. Unnamed kinds get a default.
+    workflows: dict[TaskKind, str | WorkflowSpec] = Field(default_factory=dict)
+
+    def workflow_spec(self, kind: TaskKind) -> WorkflowSpec | None:
+        """The workflow this worker names for a task kind, or None for the default."""
+        value = self.workflows.get(kind)
+        return None if value is None else WorkflowSpec.parse(value)
 
     @field_validator("url")
     @classmethod
@@ -100,13 +144,144 @@ class WorkerConfig(_Strict):
         return value.rstrip("/")
 
 
-class SpeechConfig(_Strict):
-    """Where narration is spoken."""
+#: Speech engines a farm can name (``videofactory.tts`` registers one backend per name).
+SpeechBackendName = Literal["espeak", "chatterbox", "openai", "piper"]
 
-    #: "espeak" (local, no server) is the only backend in this version.
-    backend: str = "espeak"
-    voice: str = "en-us"
+
+class SpeechConfig(_Strict):
+    """Where narration is spoken: a local engine, or a speech server with a local fallback."""
+
+    #: espeak (local, default) | piper (local neural, extra) | chatterbox | openai (servers).
+    backend: SpeechBackendName = "espeak"
+    #: Server base URL (chatterbox, openai); default: the seed's http://localhost:8880.
     url: str | None = None
+    #: Voice name: espeak "en-us"; openai e.g. "af_heart" (Kokoro); piper a model name/path.
+    voice: str | None = None
+    #: Model for OpenAI-compatible servers ("tts-1" is accepted by Kokoro-FastAPI and OpenAI).
+    model: str | None = None
+    #: Speaking speed for OpenAI-compatible servers (0.25..4).
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    #: Extra engine options, sent as they are (chatterbox: exaggeration, cfg_weight, ...).
+    options: dict[str, Any] = Field(default_factory=dict)
+    #: Local engine used when the server still fails after ``retries``; "none" to fail.
+    fallback: Literal["espeak", "piper", "none"] = "espeak"
+    #: Retries of a failed request before the fallback speaks.
+    retries: int = Field(default=2, ge=0, le=10)
+    #: Seconds one request may take.
+    timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    #: Longest text sent in one request; longer narration is split at sentence boundaries.
+    max_chars: int = Field(default=250, ge=20, le=5000)
+    #: Environment variable holding the server's API key, if it wants one.
+    api_key_env: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https:// (got {value!r})")
+        return value.rstrip("/") if value else value
+
+    def api_key(self) -> str | None:
+        """The API key from the environment variable ``api_key_env`` names (None if unset)."""
+        return _env_key(self.api_key_env)
+
+
+#: Environment variables that configure the LLM planner (they override the farm file).
+LLM_URL_ENV = "VIDEOFACTORY_LLM_URL"
+LLM_KIND_ENV = "VIDEOFACTORY_LLM_KIND"
+LLM_MODEL_ENV = "VIDEOFACTORY_LLM_MODEL"
+LLM_KEY_ENV = "VIDEOFACTORY_LLM_API_KEY"
+#: Where the key is looked for when the farm file names no variable, by API kind.
+_DEFAULT_KEY_ENVS = {
+    "openai": (LLM_KEY_ENV, "OPENAI_API_KEY"),
+    "anthropic": (LLM_KEY_ENV, "ANTHROPIC_API_KEY"),
+}
+
+
+class LLMConfig(_Strict):
+    """An LLM that plans shot lists: an OpenAI-compatible chat endpoint or Anthropic's API."""
+
+    #: openai: any /v1/chat/completions (Ollama, vLLM, llama.cpp, LM Studio); anthropic.
+    kind: Literal["openai", "anthropic"] = "openai"
+    #: Base URL, e.g. http://localhost:11434/v1 (Ollama) or https://api.anthropic.com.
+    endpoint: str = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=200)
+    #: Environment variable with the API key (default: VIDEOFACTORY_LLM_API_KEY, then
+    #: OPENAI_API_KEY or ANTHROPIC_API_KEY). Keys never go in the farm file.
+    api_key_env: str | None = None
+    #: Seconds one request may take (local models can be slow).
+    timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    max_tokens: int = Field(default=8192, ge=256, le=200_000)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    #: How JSON is asked for on OpenAI-compatible servers: a JSON schema (default), plain
+    #: JSON mode, or only in the instructions (for servers that support neither).
+    json_mode: Literal["schema", "object", "none"] = "schema"
+    #: Filled in from the environment by ``resolve_llm``; never read from the file.
+    api_key: str | None = Field(default=None, exclude=True, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_in_files(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key" in data:
+            raise ValueError(
+                "api_key: keys do not go in the farm file; put it in an environment variable "
+                f"({LLM_KEY_ENV}, or the one api_key_env names)"
+            )
+        return data
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint must start with http:// or https:// (got {value!r})")
+        return value.rstrip("/")
+
+
+def _env_key(name: str | None) -> str | None:
+    value = os.environ.get(name, "").strip() if name else ""
+    return value or None
+
+
+def resolve_llm(
+    farm: FarmConfig | None = None,
+    *,
+    endpoint: str | None = None,
+    kind: str | None = None,
+    model: str | None = None,
+) -> LLMConfig:
+    """The LLM planner's settings: flags, then ``VIDEOFACTORY_LLM_*``, then the farm file.
+
+    Raises:
+        ConfigError: no endpoint or model anywhere, or a bad value.
+    """
+    base = farm.llm.model_dump() if farm is not None and farm.llm is not None else {}
+    merged: dict[str, Any] = dict(base)
+    for key, flag, env in (
+        ("endpoint", endpoint, LLM_URL_ENV),
+        ("kind", kind, LLM_KIND_ENV),
+        ("model", model, LLM_MODEL_ENV),
+    ):
+        value = flag or os.environ.get(env, "").strip() or None
+        if value:
+            merged[key] = value
+    if not merged.get("endpoint"):
+        raise ConfigError(
+            "the LLM planner has no endpoint: pass --llm-url, set "
+            f"{LLM_URL_ENV}, or add an 'llm:' section to factory.yaml "
+            "(e.g. endpoint: http://localhost:11434/v1, model: llama3.1)"
+        )
+    if not merged.get("model"):
+        raise ConfigError(
+            f"the LLM planner has no model: pass --llm-model, set {LLM_MODEL_ENV}, "
+            "or give 'model:' in the farm file's 'llm:' section"
+        )
+    try:
+        config = LLMConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(f"LLM planner settings: {format_validation_error(exc)}") from exc
+    names = (config.api_key_env,) if config.api_key_env else _DEFAULT_KEY_ENVS[config.kind]
+    key = next((k for k in (_env_key(n) for n in names) if k), None)
+    return config.model_copy(update={"api_key": key})
 
 
 class FarmConfig(_Strict):
@@ -115,6 +290,8 @@ class FarmConfig(_Strict):
     name: str = "farm"
     workers: list[WorkerConfig]
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
+    #: The LLM planner (``--planner llm``); the environment may give or override it.
+    llm: LLMConfig | None = None
     #: Roles are hard constraints rather than preferences.
     strict: bool = False
     #: True for the built-in farm that videofactory starts itself.
@@ -197,7 +374,25 @@ def load_farm(path: Path) -> FarmConfig:
             f"farm file {path}: worker(s) {', '.join(missing)} have no url; "
             "give each worker its ComfyUI URL, e.g. url: http://127.0.0.1:8188"
         )
+    for w in farm.workers:
+        _anchor_workflows(w, path.parent)
     return farm
+
+
+def _anchor_workflows(worker: WorkerConfig, base: Path) -> None:
+    """Make a worker's relative workflow and bindings paths relative to the farm file."""
+
+    def anchor(p: str | None) -> str | None:
+        return p if p is None or Path(p).expanduser().is_absolute() else str(base / p)
+
+    for kind, value in list(worker.workflows.items()):
+        if isinstance(value, str):
+            if value.lower().endswith(".json"):
+                worker.workflows[kind] = anchor(value) or value
+        elif value.file:
+            worker.workflows[kind] = value.model_copy(
+                update={"file": anchor(value.file), "bindings": anchor(value.bindings)}
+            )
 
 
 def resolve_farm(flag: str | Path | None = None) -> FarmConfig:

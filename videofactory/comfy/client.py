@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +27,13 @@ import httpx
 import websockets
 from websockets.asyncio.client import connect as ws_connect
 
-from videofactory.comfy.results import OutputRef, PromptResult, parse_history_entry, rejection
+from videofactory.comfy.results import (
+    OutputRef,
+    Progress,
+    PromptResult,
+    parse_history_entry,
+    rejection,
+)
 from videofactory.constants import HISTORY_POLL_S, HTTP_TIMEOUT_S
 from videofactory.errors import (
     BackendError,
@@ -54,9 +60,17 @@ TERMINAL_EVENTS = {"execution_success", "execution_error", "execution_interrupte
 class ComfyClient:
     """One ComfyUI server. Use as ``async with ComfyClient(url) as c: ...``."""
 
-    def __init__(self, url: str, *, timeout: float = HTTP_TIMEOUT_S, client_id: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = HTTP_TIMEOUT_S,
+        client_id: str | None = None,
+        reconnect_backoff: Sequence[float] = RECONNECT_BACKOFF_S,
+    ):
         self.url = url.rstrip("/")
         self.client_id = client_id or uuid.uuid4().hex
+        self.reconnect_backoff = tuple(reconnect_backoff) or RECONNECT_BACKOFF_S
         self._http = httpx.AsyncClient(
             base_url=self.url, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))
         )
@@ -68,6 +82,7 @@ class ComfyClient:
         self.ws_connects = 0
         self._ws_up = asyncio.Event()
         self._closed = False
+        self._progress: dict[str, Progress] = {}
 
     async def __aenter__(self) -> ComfyClient:
         return self
@@ -111,9 +126,17 @@ class ComfyClient:
                 f"{self.url} answered {resp.status_code} to {method} {path}: {resp.text[:200]!r}",
                 url=self.url,
             )
+        if resp.status_code == 403:
+            raise ProtocolError(
+                f"{self.url} refused {method} {path} (403): a proxy in front of ComfyUI, or "
+                "ComfyUI's origin check; connect to ComfyUI directly",
+                url=self.url,
+            )
         if resp.status_code != 200:
             raise ProtocolError(
-                f"{self.url} answered {resp.status_code} to {method} {path}", url=self.url
+                f"{self.url} answered {resp.status_code} to {method} {path}; is this a ComfyUI "
+                "server?",
+                url=self.url,
             )
         try:
             return resp.json()
@@ -159,7 +182,7 @@ class ComfyClient:
         """Whether the prompt is running or pending on the server."""
         q = await self.queue()
         items = [*(q.get("queue_running") or []), *(q.get("queue_pending") or [])]
-        return any(isinstance(i, list) and len(i) > 1 and i[1] == prompt_id for i in items)
+        return any(_item_id(i) == prompt_id for i in items)
 
     async def interrupt(self, prompt_id: str) -> None:
         """Interrupt this prompt if it is the one running (never someone else's)."""
@@ -168,6 +191,18 @@ class ComfyClient:
     async def delete(self, prompt_ids: list[str]) -> None:
         """Remove pending prompts from the queue."""
         await self._request("POST", "/queue", json={"delete": prompt_ids})
+
+    async def cancel(self, prompt_id: str) -> str:
+        """Stop one of our prompts wherever it is: "interrupted" (it was running), "deleted"
+        (it was pending) or "not queued" (finished, or unknown)."""
+        q = await self.queue()
+        if any(_item_id(i) == prompt_id for i in q.get("queue_running") or []):
+            await self.interrupt(prompt_id)
+            return "interrupted"
+        if any(_item_id(i) == prompt_id for i in q.get("queue_pending") or []):
+            await self.delete([prompt_id])
+            return "deleted"
+        return "not queued"
 
     async def free(self, *, unload_models: bool = True, free_memory: bool = True) -> None:
         """Ask the server to unload models and free memory after the current prompt."""
@@ -179,18 +214,19 @@ class ComfyClient:
 
     async def upload(self, path: Path, *, subfolder: str = "", overwrite: bool = True) -> str:
         """Upload a file to input/ and return the name to put in a Load* node."""
-        try:
-            content = Path(path).read_bytes()
-        except OSError as exc:
-            raise BackendError(f"cannot read {path} to upload it: {exc}") from exc
         data = {
             "type": "input",
             "subfolder": subfolder,
             "overwrite": "true" if overwrite else "false",
         }
-        resp = await self._request(
-            "POST", "/upload/image", files={"image": (Path(path).name, content)}, data=data
-        )
+        try:
+            fh = Path(path).open("rb")
+        except OSError as exc:
+            raise BackendError(f"cannot read {path} to upload it: {exc.strerror or exc}") from exc
+        with fh:
+            resp = await self._request(
+                "POST", "/upload/image", files={"image": (Path(path).name, fh)}, data=data
+            )
         if resp.status_code != 200:
             raise ProtocolError(
                 f"{self.url} refused the upload of {path} ({resp.status_code})", url=self.url
@@ -204,13 +240,34 @@ class ComfyClient:
             ) from exc
         return f"{sub}/{name}" if sub else name
 
+    async def download_all(
+        self, result: PromptResult, dest_dir: Path, *, types: Sequence[str] = ("output", "temp")
+    ) -> list[Path]:
+        """Download every output file of a result into ``dest_dir/<subfolder>/<filename>``.
+
+        Names are the server's, read from history; one that would land outside ``dest_dir``
+        is refused with a ProtocolError before anything is written.
+        """
+        root = Path(dest_dir).resolve()
+        plan = []
+        for ref in result.outputs:
+            if ref.type not in types:
+                continue
+            _check_name(ref, self.url)
+            dest = (root / ref.subfolder / ref.filename).resolve()
+            if not dest.is_relative_to(root):
+                raise ProtocolError(
+                    f"{self.url} named an output file outside {root}: "
+                    f"{ref.subfolder!r}/{ref.filename!r}",
+                    url=self.url,
+                )
+            plan.append((ref, dest))
+        return [await self.download(ref, dest) for ref, dest in plan]
+
     async def download(self, ref: OutputRef, dest: Path) -> Path:
         """Stream one output file to ``dest`` (a file path), checking its announced size."""
-        for part in (ref.filename, ref.subfolder):
-            if part.startswith(("/", "\\")) or ".." in Path(part).parts or "\\" in part:
-                raise ProtocolError(
-                    f"{self.url} named an unsafe output file {part!r}", url=self.url
-                )
+        _check_name(ref, self.url)
+        dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.part")
         params = {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
@@ -236,6 +293,11 @@ class ComfyClient:
         except httpx.TimeoutException as exc:
             raise BackendTimeout(
                 f"{self.url}: download of {ref.filename} timed out", url=self.url
+            ) from exc
+        except httpx.RemoteProtocolError as exc:
+            # Typically the body ended before the announced Content-Length.
+            raise ProtocolError(
+                f"{self.url}/view broke off {ref.filename}: {exc}", url=self.url
             ) from exc
         except httpx.HTTPError as exc:
             raise BackendUnavailable(
@@ -290,24 +352,41 @@ class ComfyClient:
         *,
         on_event: ProgressCallback | None = None,
         lost_after_s: float = 3.0,
+        timeout: float | None = None,
     ) -> PromptResult:
-        """Follow a submitted prompt to its end and return its verdict from /history."""
+        """Follow a submitted prompt to its end and return its verdict from /history.
+
+        ``timeout`` (seconds, None for none) bounds the whole wait: past it a BackendTimeout
+        is raised and the prompt is left on the server (cancel it if it should stop).
+        """
         events = self._listeners.setdefault(prompt_id, asyncio.Queue())
+        progress = self._progress.setdefault(prompt_id, Progress(prompt_id))
         last_poll = time.monotonic()
+        deadline = None if timeout is None else last_poll + timeout
         absent_since: float | None = None
         try:
             while True:
-                timeout = SAFETY_POLL_S if self._ws_up.is_set() else HISTORY_POLL_S
+                poll = SAFETY_POLL_S if self._ws_up.is_set() else HISTORY_POLL_S
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise BackendTimeout(
+                            f"{self.url}: prompt {prompt_id} did not finish within {timeout:g} s",
+                            url=self.url,
+                        )
+                    poll = min(poll, left)
                 try:
-                    name, data = await asyncio.wait_for(events.get(), timeout)
+                    name, data = await asyncio.wait_for(events.get(), poll)
                 except TimeoutError:
                     name, data = "", {}
-                if name and on_event:
-                    on_event(prompt_id, name, data)
+                if name:
+                    progress.update(name, data)
+                    if on_event:
+                        on_event(prompt_id, name, data)
                 finished = name in TERMINAL_EVENTS or (
                     name == "executing" and data.get("node") is None
                 )
-                if not finished and name and time.monotonic() - last_poll < timeout:
+                if not finished and name and time.monotonic() - last_poll < poll:
                     continue
                 last_poll = time.monotonic()
                 entry = await self.history(prompt_id)
@@ -328,6 +407,11 @@ class ComfyClient:
                     )
         finally:
             self._listeners.pop(prompt_id, None)
+            self._progress.pop(prompt_id, None)
+
+    def progress(self, prompt_id: str) -> Progress | None:
+        """What the websocket has said so far about a prompt being waited on."""
+        return self._progress.get(prompt_id)
 
     async def run(
         self,
@@ -335,10 +419,11 @@ class ComfyClient:
         *,
         prompt_id: str | None = None,
         on_event: ProgressCallback | None = None,
+        timeout: float | None = None,
     ) -> PromptResult:
         """Submit and wait."""
         pid = await self.submit(workflow, prompt_id=prompt_id)
-        return await self.wait(pid, on_event=on_event)
+        return await self.wait(pid, on_event=on_event, timeout=timeout)
 
     # -- websocket ------------------------------------------------------------------------------
 
@@ -385,7 +470,8 @@ class ComfyClient:
                 self._ws_up.clear()
             if self._closed:
                 return
-            await asyncio.sleep(RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)])
+            backoff = self.reconnect_backoff
+            await asyncio.sleep(backoff[min(attempt, len(backoff) - 1)])
             attempt += 1
 
     def _dispatch(self, frame: str) -> None:
@@ -399,6 +485,20 @@ class ComfyClient:
         pid = data.get("prompt_id")
         if isinstance(pid, str) and pid in self._listeners:
             self._listeners[pid].put_nowait((str(msg.get("type")), data))
+
+
+def _item_id(item: Any) -> Any:
+    """The prompt id of a queue item (a 5-element array)."""
+    return item[1] if isinstance(item, list) and len(item) > 1 else None
+
+
+def _check_name(ref: OutputRef, url: str) -> None:
+    """Refuse file names from the server that could escape a folder."""
+    for part in (ref.filename, ref.subfolder):
+        if part.startswith(("/", "\\")) or ".." in Path(part).parts or "\\" in part:
+            raise ProtocolError(f"{url} named an unsafe output file {part!r}", url=url)
+    if not ref.filename or "/" in ref.filename or "\x00" in ref.filename + ref.subfolder:
+        raise ProtocolError(f"{url} named an unsafe output file {ref.filename!r}", url=url)
 
 
 def new_prompt_id() -> str:

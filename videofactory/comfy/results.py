@@ -10,6 +10,7 @@ from videofactory.errors import ExecutionFailed, Interrupted, OutOfMemory, Workf
 
 __all__ = [
     "OutputRef",
+    "Progress",
     "PromptResult",
     "is_out_of_memory",
     "node_error_lines",
@@ -63,6 +64,55 @@ class PromptResult:
     def fully_cached(self) -> bool:
         """Every output node came from cache: the files are the ones an earlier run wrote."""
         return bool(self.outputs) and all(o.node_id in self.cached_nodes for o in self.outputs)
+
+    @property
+    def cached_outputs(self) -> tuple[OutputRef, ...]:
+        """Outputs served from cache: no new file was written, the name is an earlier run's."""
+        return tuple(o for o in self.outputs if o.node_id in self.cached_nodes)
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the server spent on it (execution_start to the last message)."""
+        if self.started_ms is None or self.finished_ms is None:
+            return None
+        return max(0.0, (self.finished_ms - self.started_ms) / 1000.0)
+
+
+@dataclass
+class Progress:
+    """What the websocket has said about one prompt: which node runs, its steps, what is done."""
+
+    prompt_id: str
+    started: bool = False
+    #: The node running now (None before the first and after the last).
+    node: str | None = None
+    #: Steps of the running node (``progress`` events: samplers, upscalers).
+    value: float = 0.0
+    max: float = 0.0
+    #: Nodes that started, in order; nodes served from cache.
+    executed: list[str] = field(default_factory=list)
+    cached: tuple[str, ...] = ()
+    #: The terminal event, once seen.
+    finished: str | None = None
+
+    def update(self, name: str, data: Mapping[str, Any]) -> None:
+        """Take one websocket event of this prompt into account."""
+        if name == "execution_start":
+            self.started = True
+        elif name == "execution_cached":
+            self.cached = tuple(str(n) for n in data.get("nodes") or [])
+        elif name == "executing":
+            node = data.get("node")
+            self.node = None if node is None else str(node)
+            self.value = self.max = 0.0
+            if self.node is not None:
+                self.executed.append(self.node)
+        elif name == "progress":
+            self.node = str(data.get("node", self.node))
+            self.value = float(data.get("value") or 0)
+            self.max = float(data.get("max") or 0)
+        elif name in ("execution_success", "execution_error", "execution_interrupted"):
+            self.finished = name
 
 
 def node_error_lines(

@@ -2,10 +2,15 @@
 
 A bindings file (YAML) maps a parameter name (prompt, negative, seed, width, height, frames,
 fps, input_image, input_video, output_prefix, or any named extra) to a node input, by node id
-or by node title::
+or by node title; a list writes the same value to several inputs::
 
     prompt: {node: "6", input: text}
     seed: {title: "KSampler", input: seed}
+    fps: [{node: "9", input: frame_rate}, {node: "12", input: fps}]
+
+Without a bindings file the bindings are detected from the common core nodes
+(``videofactory.comfy.detect``) and what was detected is kept in ``Workflow.notes``.
+Bundled templates live in ``videofactory/workflows/<set>/<kind>.json``; see the README there.
 """
 
 from __future__ import annotations
@@ -20,20 +25,36 @@ from typing import Any
 
 import yaml
 
+from videofactory.comfy.detect import detect_bindings, is_link
 from videofactory.errors import WorkflowError
 
-__all__ = ["Binding", "Workflow", "load_template", "load_workflow"]
+__all__ = [
+    "Binding",
+    "Workflow",
+    "check_api_format",
+    "load_spec",
+    "load_template",
+    "load_workflow",
+    "template_names",
+]
 
-#: Bundled template sets (folders under videofactory/workflows/).
-TEMPLATE_SETS = ("sim",)
+#: What a kind's template is called when a farm file names only the set (``keyframe: flux``).
+KINDS = ("keyframe", "clip", "hero")
 
 
 @dataclass(frozen=True)
 class Binding:
-    """Where one parameter goes: a node (by id) and an input name."""
+    """Where one parameter goes: a node (by id) and an input name, plus any further targets."""
 
     node: str
     input: str
+    #: More (node id, input) pairs that get the same value (e.g. two samplers' seeds).
+    more: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def targets(self) -> tuple[tuple[str, str], ...]:
+        """Every (node id, input) this parameter is written to."""
+        return ((self.node, self.input), *self.more)
 
 
 @dataclass(frozen=True)
@@ -43,62 +64,139 @@ class Workflow:
     name: str
     graph: Mapping[str, Any]
     bindings: Mapping[str, Binding]
+    #: Where the bindings came from: a bindings file, "detected", or a template.
+    origin: str = ""
+    #: What detection decided, one line each (empty when a bindings file was used).
+    notes: tuple[str, ...] = ()
 
-    def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of the graph with the parameters put in place; unknown ones are refused."""
+    def bind(self, params: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
+        """A copy of the graph with the parameters put in place.
+
+        ``strict`` refuses parameters the workflow has no binding for; without it they are
+        left out (a clip workflow of a real model has no use for the simulator's camera move).
+        """
         unknown = sorted(set(params) - set(self.bindings))
-        if unknown:
+        if unknown and strict:
             raise WorkflowError(
                 f"workflow {self.name} has no binding for {', '.join(unknown)}; "
                 f"it binds {', '.join(sorted(self.bindings)) or 'nothing'}"
             )
         graph = copy.deepcopy(dict(self.graph))
         for name, value in params.items():
-            b = self.bindings[name]
-            graph[b.node]["inputs"][b.input] = value
+            if name in self.bindings:
+                for node, input_name in self.bindings[name].targets:
+                    graph[node]["inputs"][input_name] = value
         return graph
+
+    def accepts(self, name: str) -> bool:
+        """Whether the workflow binds this parameter."""
+        return name in self.bindings
 
     @property
     def class_types(self) -> set[str]:
         """The node types the workflow uses."""
         return {str(n.get("class_type")) for n in self.graph.values()}
 
+    def describe(self) -> list[str]:
+        """One line per binding: parameter -> node (title) input."""
+        lines = []
+        for name, b in sorted(self.bindings.items()):
+            where = ", ".join(
+                f"node {n} ({_label(self.graph, n)}) input {i!r}" for n, i in b.targets
+            )
+            lines.append(f"{name} -> {where}")
+        return lines
 
-def load_workflow(path: Path, bindings_path: Path | None = None) -> Workflow:
-    """Load an API-format workflow file and its bindings (``<name>.bindings.yaml`` beside it)."""
+
+def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> Workflow:
+    """Load an API-format workflow file and its bindings.
+
+    The bindings are ``bindings_path``, else ``<name>.bindings.yaml`` beside the workflow,
+    else detected from the graph.
+    """
+    path = Path(path)
     try:
-        graph = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise WorkflowError(f"cannot read workflow {path}: {exc.strerror or exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WorkflowError(f"workflow {path} is not valid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise WorkflowError(f"workflow {path} is not a text file: {exc}") from exc
+    try:
+        graph = json.loads(text)
+    except ValueError as exc:
+        raise WorkflowError(
+            f"workflow {path} is not valid JSON ({exc}); export it again from ComfyUI"
+        ) from exc
     check_api_format(graph, str(path))
     if bindings_path is None:
-        candidate = Path(path).with_name(Path(path).stem + ".bindings.yaml")
+        candidate = path.with_name(path.stem + ".bindings.yaml")
         bindings_path = candidate if candidate.is_file() else None
-    raw: Any = {}
-    if bindings_path is not None:
-        try:
-            raw = yaml.safe_load(Path(bindings_path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise WorkflowError(f"cannot read bindings {bindings_path}: {exc}") from exc
-    return Workflow(Path(path).stem, graph, resolve_bindings(graph, raw, str(bindings_path)))
+    if bindings_path is None:
+        det = detect_bindings(graph)
+        bindings = {k: _binding([(t.node, t.input) for t in v]) for k, v in det.targets.items()}
+        return Workflow(path.stem, graph, bindings, "detected", tuple(det.lines))
+    raw = _read_yaml(Path(bindings_path))
+    bindings = resolve_bindings(graph, raw, str(bindings_path))
+    return Workflow(path.stem, graph, bindings, str(bindings_path))
 
 
 def load_template(kind: str, template_set: str = "sim") -> Workflow:
-    """A bundled workflow template, e.g. ``load_template("clip")``."""
-    if template_set not in TEMPLATE_SETS:
-        raise WorkflowError(f"no bundled template set {template_set!r}; have {TEMPLATE_SETS}")
+    """A bundled workflow template, e.g. ``load_template("clip")`` or ``("keyframe", "flux")``."""
     folder = resources.files("videofactory") / "workflows" / template_set
     graph_file = folder / f"{kind}.json"
     if not graph_file.is_file():
-        raise WorkflowError(f"no bundled {template_set} template for {kind!r}")
+        raise WorkflowError(
+            f"no bundled template {template_set}/{kind}; there are {', '.join(template_names())}"
+        )
     graph = json.loads(graph_file.read_text(encoding="utf-8"))
-    check_api_format(graph, f"{template_set}/{kind}.json")
+    name = f"{template_set}/{kind}"
+    check_api_format(graph, name)
     raw = yaml.safe_load((folder / f"{kind}.bindings.yaml").read_text(encoding="utf-8")) or {}
-    return Workflow(
-        f"{template_set}/{kind}", graph, resolve_bindings(graph, raw, f"{kind}.bindings.yaml")
-    )
+    return Workflow(name, graph, resolve_bindings(graph, raw, f"{name}.bindings.yaml"), "template")
+
+
+def template_names(kind: str | None = None) -> list[str]:
+    """Every bundled template as ``set/kind`` (only those of ``kind`` when given)."""
+    root = resources.files("videofactory") / "workflows"
+    names = []
+    for folder in sorted(root.iterdir(), key=lambda p: p.name):
+        if not folder.is_dir():
+            continue
+        for k in KINDS:
+            if (kind is None or k == kind) and (folder / f"{k}.json").is_file():
+                names.append(f"{folder.name}/{k}")
+    return names
+
+
+def load_spec(
+    spec: Any, kind: str, *, bindings: str | Path | None = None, base_dir: Path | None = None
+) -> Workflow:
+    """The workflow a farm file names for a task kind.
+
+    ``spec`` is a file path (ending in ``.json``, relative to ``base_dir``), a bundled template
+    (``flux`` for the set, or ``flux/keyframe``), or a mapping/object with ``file`` or
+    ``template`` and an optional ``bindings`` path.
+    """
+    file = template = None
+    if isinstance(spec, str):
+        file, template = (spec, None) if spec.lower().endswith(".json") else (None, spec)
+    elif isinstance(spec, Mapping):
+        file, template = spec.get("file"), spec.get("template")
+        bindings = spec.get("bindings", bindings)
+    else:
+        file, template = getattr(spec, "file", None), getattr(spec, "template", None)
+        bindings = getattr(spec, "bindings", None) or bindings
+    if bool(file) == bool(template):
+        raise WorkflowError(
+            f"the {kind} workflow must name either a file (.json) or a bundled template "
+            f"({', '.join(template_names(kind))}), got {spec!r}"
+        )
+    if template:
+        set_name, _, tkind = str(template).partition("/")
+        if tkind and tkind != kind:
+            raise WorkflowError(f"template {template} is a {tkind} workflow, not a {kind} one")
+        return load_template(kind, set_name)
+    return load_workflow(_rel(file, base_dir), _rel(bindings, base_dir) if bindings else None)
 
 
 def check_api_format(graph: Any, source: str) -> None:
@@ -117,6 +215,29 @@ def check_api_format(graph: Any, source: str) -> None:
         if not isinstance(node.get("inputs", {}), dict):
             raise WorkflowError(f"{source}: node {node_id!r} has inputs that are not a mapping")
         node.setdefault("inputs", {})
+    problems = link_problems(graph)
+    if problems:
+        raise WorkflowError(
+            f"{source} has broken links:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def link_problems(graph: Mapping[str, Any]) -> list[str]:
+    """Links to nodes that do not exist, or written with integer node ids (pure)."""
+    out = []
+    for node_id, node in graph.items():
+        for name, value in (node.get("inputs") or {}).items():
+            if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)):
+                continue
+            where = f"node {node_id} ({_label(graph, str(node_id))}) input {name!r}"
+            if isinstance(value[0], int) and not isinstance(value[0], bool):
+                out.append(
+                    f"{where}: link {value} uses an integer node id; ComfyUI needs a string "
+                    f'(["{value[0]}", {value[1]}]); export the workflow again in API format'
+                )
+            elif is_link(value) and value[0] not in graph:
+                out.append(f"{where}: links to node {value[0]}, which the workflow lacks")
+    return out
 
 
 def resolve_bindings(graph: Mapping[str, Any], raw: Any, source: str) -> dict[str, Binding]:
@@ -130,31 +251,67 @@ def resolve_bindings(graph: Mapping[str, Any], raw: Any, source: str) -> dict[st
             by_title.setdefault(str(title), []).append(str(node_id))
     out: dict[str, Binding] = {}
     for name, spec in raw.items():
-        if not isinstance(spec, dict) or "input" not in spec or not ({"node", "title"} & set(spec)):
-            raise WorkflowError(
-                f'{source}: binding {name!r} must look like {{node: "6", input: text}} '
-                'or {title: "Positive", input: text}'
-            )
-        if "node" in spec:
-            node_id = str(spec["node"])
-            if node_id not in graph:
-                raise WorkflowError(
-                    f"{source}: binding {name!r} names node {node_id}, which the workflow lacks"
-                )
-        else:
-            ids = by_title.get(str(spec["title"]), [])
-            if len(ids) != 1:
-                raise WorkflowError(
-                    f"{source}: binding {name!r} names title {spec['title']!r}, which "
-                    + ("no node has" if not ids else f"{len(ids)} nodes have ({', '.join(ids)})")
-                )
-            node_id = ids[0]
-        input_name = str(spec["input"])
-        if input_name not in graph[node_id].get("inputs", {}):
-            raise WorkflowError(
-                f"{source}: binding {name!r} names input {input_name!r} of node {node_id} "
-                f"({graph[node_id].get('class_type')}), which has "
-                f"{', '.join(graph[node_id].get('inputs', {})) or 'no inputs'}"
-            )
-        out[str(name)] = Binding(node_id, input_name)
+        specs = spec if isinstance(spec, list) and spec else [spec]
+        out[str(name)] = _binding([_target(graph, by_title, str(name), s, source) for s in specs])
     return out
+
+
+def _target(
+    graph: Mapping[str, Any], by_title: dict[str, list[str]], name: str, spec: Any, source: str
+) -> tuple[str, str]:
+    if not isinstance(spec, dict) or "input" not in spec or not ({"node", "title"} & set(spec)):
+        raise WorkflowError(
+            f'{source}: binding {name!r} must look like {{node: "6", input: text}} '
+            'or {title: "Positive", input: text} (or a list of those)'
+        )
+    if "node" in spec:
+        node_id = str(spec["node"])
+        if node_id not in graph:
+            raise WorkflowError(
+                f"{source}: binding {name!r} names node {node_id}, which the workflow lacks "
+                f"(it has nodes {', '.join(map(str, graph))})"
+            )
+    else:
+        ids = by_title.get(str(spec["title"]), [])
+        if len(ids) != 1:
+            raise WorkflowError(
+                f"{source}: binding {name!r} names title {spec['title']!r}, which "
+                + ("no node has" if not ids else f"{len(ids)} nodes have ({', '.join(ids)})")
+                + "; use node: <id> instead"
+            )
+        node_id = ids[0]
+    input_name = str(spec["input"])
+    inputs = graph[node_id].get("inputs", {})
+    if input_name not in inputs:
+        raise WorkflowError(
+            f"{source}: binding {name!r} names input {input_name!r} of node {node_id} "
+            f"({graph[node_id].get('class_type')}), which has "
+            f"{', '.join(inputs) or 'no inputs'}"
+        )
+    return node_id, input_name
+
+
+def _binding(targets: list[tuple[str, str]]) -> Binding:
+    (node, input_name), *more = targets
+    return Binding(node, input_name, tuple(more))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise WorkflowError(f"cannot read bindings {path}: {exc.strerror or exc}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise WorkflowError(f"bindings {path} is not valid YAML: {exc}") from exc
+
+
+def _rel(path: str | Path, base_dir: Path | None) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() or base_dir is None else base_dir / p
+
+
+def _label(graph: Mapping[str, Any], node_id: str) -> str:
+    node = graph.get(node_id) or {}
+    title = (node.get("_meta") or {}).get("title")
+    cls = str(node.get("class_type", "?"))
+    return f"{title}, {cls}" if title and title != cls else cls
