@@ -19,6 +19,8 @@ The branches say what the caller can do about it::
     │   └── Interrupted             the prompt was interrupted (cancel or someone else)
     ├── WorkflowError               a workflow/bindings file that cannot be used (permanent)
     ├── SpeechError                 the speech engine failed
+    │   └── SpeechServerError       a speech server was down, slow or answered no audio
+    ├── PlannerError                the LLM planner gave no valid shot list (after a repair)
     ├── MediaError                  a clip/audio file is missing, empty, corrupt or wrong length
     ├── AssemblyError               ffmpeg failed: carries argv, returncode, stderr tail
     ├── StoreError                  the run database is missing or unreadable
@@ -40,10 +42,12 @@ __all__ = [
     "Interrupted",
     "MediaError",
     "OutOfMemory",
+    "PlannerError",
     "ProtocolError",
     "RunFailed",
     "ShotListError",
     "SpeechError",
+    "SpeechServerError",
     "StoreError",
     "WorkflowError",
     "WorkflowRejected",
@@ -152,6 +156,18 @@ class SpeechError(FactoryError):
     """The speech engine could not speak a narration."""
 
     retryable = True
+
+
+class SpeechServerError(SpeechError):
+    """A speech server was unreachable, too slow, or answered something that is not audio."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class PlannerError(FactoryError):
+    """The LLM planner could not produce a valid shot list, even after one repair request."""
 
 
 class MediaError(FactoryError):

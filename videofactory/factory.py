@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
-from videofactory.errors import ConfigError, RunFailed
+from videofactory.errors import RunFailed
 from videofactory.events import EventSink
 from videofactory.farm.dag import build_tasks
 from videofactory.farm.dispatcher import Dispatcher, RunResult
@@ -24,7 +24,7 @@ from videofactory.shotlist import ShotList, dump_shotlist
 from videofactory.sim.farm import SimFarm, SimWorkerSpec
 from videofactory.store import RunState, Store
 from videofactory.tts.base import SpeechBackend
-from videofactory.tts.local import EspeakSpeech
+from videofactory.tts.build import build_speech
 
 __all__ = ["new_run_id", "render_shotlist", "running_farm", "speech_backend"]
 
@@ -37,12 +37,8 @@ def new_run_id(concept: str, now: float | None = None) -> str:
 
 
 def speech_backend(config: SpeechConfig) -> SpeechBackend:
-    """The speech engine a farm asks for."""
-    if config.backend != "espeak":
-        raise ConfigError(
-            f"speech backend {config.backend!r} is not available in this version; use 'espeak'"
-        )
-    return EspeakSpeech(voice=config.voice)
+    """The speech engine a farm asks for (a server comes wrapped in retries + local fallback)."""
+    return build_speech(config)
 
 
 @contextlib.contextmanager

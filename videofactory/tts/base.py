@@ -2,11 +2,14 @@
 
 A backend turns one narration text into one WAV file. ``synthesize`` is synchronous (callers
 run it in a thread: ``await asyncio.to_thread(backend.synthesize, text, path)``), writes the
-file atomically and returns its path. Backends register under their ``BACKEND_NAME``::
+file atomically and returns its path. ``speak`` does the same and says which engine spoke
+(a ``FallbackSpeech`` may have fallen back to its local engine). Backends register under
+their ``BACKEND_NAME``::
 
     espeak       local, ships with the package (libespeak-ng from espeakng-loader)
-    chatterbox   the seed's Chatterbox server, POST /generate          (next version)
-    openai       OpenAI-compatible /v1/audio/speech (Kokoro-FastAPI)   (next version)
+    piper        local neural voice, the optional [piper] extra
+    chatterbox   the seed's Chatterbox server, POST /generate
+    openai       OpenAI-compatible /v1/audio/speech (Kokoro-FastAPI, Chatterbox-TTS-Server)
 """
 
 from __future__ import annotations
@@ -15,12 +18,37 @@ import os
 import secrets
 import wave
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from videofactory.errors import ConfigError, SpeechError
 
-__all__ = ["BACKENDS", "SpeechBackend", "get_backend", "register", "write_wav"]
+__all__ = ["BACKENDS", "SpeechBackend", "SpeechResult", "get_backend", "register", "write_wav"]
+
+
+@dataclass(frozen=True)
+class SpeechResult:
+    """A spoken narration: the WAV, the engine that spoke it and what failed before."""
+
+    path: Path
+    #: ``BACKEND_NAME`` of the engine that spoke (e.g. "espeak" after a fallback).
+    engine: str
+    #: One line for people about that engine (``describe()``).
+    description: str
+    #: True when the configured engine failed and the fallback spoke instead.
+    fell_back: bool = False
+    #: Requests tried on the configured engine (0 when it was skipped).
+    attempts: int = 1
+    #: The errors met on the way, oldest first (empty when the first try worked).
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    def note(self) -> str:
+        """One line for a run report; empty when nothing unusual happened."""
+        if not self.fell_back:
+            return ""
+        last = self.errors[-1] if self.errors else "unknown error"
+        return f"spoken by {self.engine} (fallback) after {self.attempts} failed attempt(s): {last}"
 
 
 class SpeechBackend(ABC):
@@ -40,6 +68,18 @@ class SpeechBackend(ABC):
     @abstractmethod
     def describe(self) -> str:
         """One line for people: engine, version, voice, where it runs."""
+
+    def speak(self, text: str, out_path: Path) -> SpeechResult:
+        """Like ``synthesize``, and say which engine spoke.
+
+        Raises:
+            SpeechError: the engine could not speak it.
+        """
+        path = self.synthesize(text, out_path)
+        return SpeechResult(path=Path(path), engine=self.BACKEND_NAME, description=self.describe())
+
+    def close(self) -> None:  # noqa: B027 - an optional hook: most engines hold nothing
+        """Release what the backend holds (connections, models); it may be used again after."""
 
 
 #: Backend classes by ``BACKEND_NAME``.

@@ -1,0 +1,78 @@
+"""Build the speech engine a farm file asks for (``SpeechConfig`` -> ``SpeechBackend``).
+
+Local engines (espeak, piper) are used as they are. A speech server (chatterbox, openai) is
+wrapped in ``FallbackSpeech``: retried, then replaced by the local ``fallback`` engine, so
+that a server failing mid-run costs a retry and a plainer voice, never the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from videofactory.config import SpeechConfig
+from videofactory.constants import DEFAULT_SPEECH_URL
+from videofactory.errors import ConfigError
+from videofactory.tts.base import SpeechBackend, get_backend
+from videofactory.tts.fallback import FallbackSpeech
+from videofactory.tts.piper import PiperSpeech
+
+__all__ = ["build_speech", "local_speech"]
+
+#: Engines that need no server.
+LOCAL_BACKENDS = ("espeak", "piper")
+
+
+def local_speech(
+    name: str, *, voice: str | None = None, options: dict[str, Any] | None = None
+) -> SpeechBackend:
+    """A local engine by name, checked to be installed.
+
+    Raises:
+        ConfigError: unknown name, bad option, or piper not installed.
+    """
+    options = dict(options or {})
+    if name == "espeak":
+        kwargs: dict[str, Any] = {"voice": voice or "en-us"}
+        if "words_per_minute" in options:
+            kwargs["words_per_minute"] = options["words_per_minute"]
+        return _make("espeak", kwargs)
+    if name == "piper":
+        backend = PiperSpeech(voice, length_scale=options.get("length_scale"))
+        backend.check()
+        return backend
+    raise ConfigError(f"{name!r} is not a local speech engine (use one of {LOCAL_BACKENDS})")
+
+
+def _make(name: str, kwargs: dict[str, Any]) -> SpeechBackend:
+    try:
+        return get_backend(name, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"speech backend {name!r}: bad option ({exc})") from exc
+
+
+def build_speech(config: SpeechConfig, *, backoff_s: float = 1.0) -> SpeechBackend:
+    """The engine ``config`` describes; a server engine comes wrapped in ``FallbackSpeech``.
+
+    Raises:
+        ConfigError: a setting does not fit the backend, or a local engine is not installed.
+    """
+    if config.backend in LOCAL_BACKENDS:
+        return local_speech(config.backend, voice=config.voice, options=config.options)
+    kwargs: dict[str, Any] = {
+        "url": config.url or DEFAULT_SPEECH_URL,
+        "voice": config.voice,
+        "options": config.options,
+        "timeout_s": config.timeout_s,
+        "max_chars": config.max_chars,
+        "api_key": config.api_key(),
+    }
+    if config.backend == "openai":
+        kwargs.update(model=config.model, speed=config.speed)
+    elif config.model:
+        raise ConfigError(
+            f"speech.model is for OpenAI-compatible servers; backend {config.backend!r} has none "
+            "(put engine settings in speech.options)"
+        )
+    primary = _make(config.backend, kwargs)
+    fallback = None if config.fallback == "none" else local_speech(config.fallback)
+    return FallbackSpeech(primary, fallback, retries=config.retries, backoff_s=backoff_s)
