@@ -12,15 +12,18 @@ Entry points:
 * ``ServerThread(SimOptions(...))``: one server in a background thread (tests).
 * ``SimServer(SimOptions(...))``: the aiohttp server itself (``await start()``/``stop()``).
 
-Simulator-only additions (not ComfyUI): ``GET /sim/requests`` (the request log, for tests),
-``SimOptions.speed`` (simulated GPU time) and ``SimOptions.hooks`` (the fault-injection seam).
+Simulator-only additions (not ComfyUI): ``GET /sim/requests`` (the request and execution log,
+for tests), ``GET``/``POST /sim/faults`` (fault injection at runtime), ``SimOptions.speed``,
+``gpu_speed`` and ``time_scale`` (simulated GPU time), ``SimOptions.faults`` (``SimFaults``:
+failure rate, OOM, hang, crash, dropped websocket, corrupt output, slow start; see
+``videofactory.sim.faults``) and ``SimOptions.hooks`` (the fault-injection seam).
 """
 
 from __future__ import annotations
 
 from videofactory.sim.executor import InterruptProcessing, OutOfMemoryError
 from videofactory.sim.farm import SimFarm, SimWorkerSpec, main_foreground
-from videofactory.sim.options import SimHooks, SimOptions
+from videofactory.sim.options import SimFaults, SimHooks, SimOptions
 from videofactory.sim.server import SimServer
 from videofactory.sim.thread import ServerThread
 
@@ -29,6 +32,7 @@ __all__ = [
     "OutOfMemoryError",
     "ServerThread",
     "SimFarm",
+    "SimFaults",
     "SimHooks",
     "SimOptions",
     "SimServer",

@@ -4,6 +4,8 @@ Takes ComfyUI's own flags where they mean something here (--listen, --port, the 
 --cuda-device, --disable-metadata, --max-upload-size) and accepts and ignores the rest (--cpu,
 --highvram, --preview-method X ...), so a command line written for ComfyUI works unchanged.
 When it listens it prints one JSON line ``{"event": "ready", "name", "url", "pid"}`` to stdout.
+Simulator-only flags set the simulated card (--name, --card, --vram-gb, --gpu-speed), its time
+(--speed, --time-scale) and injected faults (--fail-rate ... --fault-seed, see SimFaults).
 """
 
 from __future__ import annotations
@@ -17,10 +19,32 @@ import signal
 import sys
 from pathlib import Path
 
-from videofactory.sim.options import SimOptions
+from videofactory.errors import ConfigError
+from videofactory.sim.options import SimFaults, SimOptions
 from videofactory.sim.server import SimServer
 
-__all__ = ["build_parser", "main"]
+__all__ = ["FAULT_FLAGS", "build_parser", "main"]
+
+#: Fault flags: (flag, SimFaults field, help). Values are checked by SimFaults.
+FAULT_FLAGS = (
+    ("--fail-rate", "fail_rate", "chance a prompt fails with a CUDA error in its render node"),
+    ("--oom-above-gb", "oom_above_gb", "out of memory when a prompt needs more VRAM than this"),
+    ("--hang-rate", "hang_rate", "chance a render node hangs mid-way (until /interrupt)"),
+    ("--hang-after", "hang_after", "the prompt after this many hangs"),
+    (
+        "--crash-after",
+        "crash_after",
+        "the process dies in the middle of the prompt after this many",
+    ),
+    ("--drop-ws-rate", "drop_ws_rate", "chance every websocket is cut mid-prompt"),
+    (
+        "--corrupt-rate",
+        "corrupt_rate",
+        "chance saved files are overwritten with bytes that do not decode",
+    ),
+    ("--slow-start", "slow_start_s", "seconds to wait before listening"),
+    ("--fault-seed", "seed", "seed of the fault draws (with the worker name)"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="seconds of simulated GPU time per megapixel-step (simulator only)",
     )
+    p.add_argument(
+        "--gpu-speed",
+        type=float,
+        default=1.0,
+        help="relative speed of the simulated card: RTX 5090 1.0, 3090 0.55 (simulator only)",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.0,
+        help="real seconds per modelled GPU second of the render nodes; 0 = as fast as the CPU "
+        "(simulator only)",
+    )
+    faults = p.add_argument_group("fault injection (simulator only)")
+    for flag, name, text in FAULT_FLAGS:
+        faults.add_argument(flag, dest=f"fault_{name}", default=None, metavar="N", help=text)
     for kind in ("output", "input", "temp", "base"):
         p.add_argument(f"--{kind}-directory", type=Path, default=None)
     p.add_argument("--cuda-device", type=int, default=0)
@@ -79,6 +119,7 @@ async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
 async def serve(options: SimOptions, parent_pid: int | None = None) -> int:
     """Run until SIGTERM/SIGINT (or the parent dies); returns the exit code."""
     server = SimServer(options)
+    server.crash_hard = True  # a crash fault kills this process, like a segfault or OOM kill
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Handlers go in before the ready line: whoever reads it may signal us at once.
@@ -107,7 +148,19 @@ async def serve(options: SimOptions, parent_pid: int | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    args, _ignored = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    args, _ignored = parser.parse_known_args(argv)
+    changes = {
+        name: getattr(args, f"fault_{name}")
+        for _, name, _ in FAULT_FLAGS
+        if getattr(args, f"fault_{name}") is not None
+    }
+    try:
+        faults = SimFaults().updated(changes)
+        if args.gpu_speed <= 0 or args.time_scale < 0:
+            raise ConfigError("--gpu-speed must be positive and --time-scale 0 or more")
+    except ConfigError as exc:
+        parser.error(str(exc))
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -127,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         temp_directory=args.temp_directory,
         disable_metadata=args.disable_metadata,
         max_upload_size_mb=args.max_upload_size,
+        gpu_speed=args.gpu_speed,
+        time_scale=args.time_scale,
+        faults=faults,
     )
     return asyncio.run(serve(options, args.parent_pid))
 

@@ -39,6 +39,8 @@ __all__ = ["InterruptProcessing", "OutOfMemoryError", "PromptExecutor", "PromptR
 
 #: Binary websocket event number of progress text (ComfyUI's BinaryEventTypes.TEXT).
 BINARY_TEXT = 3
+#: Longest uninterrupted sleep of modelled GPU time (how soon an interrupt is noticed).
+GPU_SLEEP_SLICE_S = 0.05
 
 OOM_TIPS = (
     "This error means you ran out of memory on your GPU.\n\nTIPS: If the workflow worked "
@@ -107,6 +109,7 @@ class _Context:
 
     def progress(self, value: int, total: int) -> None:
         """A sampler-like step: interrupt check first, then progress_state + progress."""
+        self._executor.hooks.on_tick(self.prompt_id, self.node_id, value, total)
         self._executor.check_interrupt()
         self._executor.hub.loop.call_soon_threadsafe(
             self._executor.on_progress, self._run, self.node_id, value, total
@@ -126,6 +129,20 @@ class _Context:
         if delay > 0 and self._executor.stopping.wait(delay):
             raise InterruptProcessing("server stopping")
 
+    def gpu(self, seconds: float) -> None:
+        """Spend ``seconds`` of modelled GPU time of a speed-1.0 card on this server's card.
+
+        Sleeps ``seconds / gpu_speed * time_scale`` in short slices; an interrupt ends the
+        sleep early so that the next progress tick (where ComfyUI checks) honours it at once.
+        """
+        options = self._executor.options
+        delay = seconds / options.gpu_speed * options.time_scale
+        deadline = time.monotonic() + delay
+        stopping, interrupt = self._executor.stopping, self._executor.interrupt
+        while (left := deadline - time.monotonic()) > 0 and not interrupt.is_set():
+            if stopping.wait(min(left, GPU_SLEEP_SLICE_S)):
+                raise InterruptProcessing("server stopping")
+
 
 def _pixels(values: Any) -> int:
     return sum(
@@ -144,12 +161,14 @@ def _format_value(x: Any) -> Any:
 class PromptExecutor:
     """Executes prompts one at a time and keeps the classic output cache between them."""
 
-    def __init__(self, hub: Hub, catalog: Catalog, options: SimOptions) -> None:
+    def __init__(
+        self, hub: Hub, catalog: Catalog, options: SimOptions, hooks: SimHooks | None = None
+    ) -> None:
         self.hub = hub
         self.catalog = catalog
         self.folders = catalog.folders
         self.options = options
-        self.hooks = options.hooks or SimHooks()
+        self.hooks = hooks or options.hooks or SimHooks()
         self.interrupt = threading.Event()
         self.stopping = threading.Event()
         self._cache_outputs: dict[str, tuple[Any, ...]] = {}

@@ -18,15 +18,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import httpx
 
 import videofactory
-from videofactory.errors import BackendUnavailable
+from videofactory.errors import BackendUnavailable, ConfigError
+from videofactory.sim.faults import parse_fault_spec
+from videofactory.sim.options import SimFaults
 
-__all__ = ["SimFarm", "SimWorkerSpec", "main_foreground"]
+__all__ = ["SimFarm", "SimWorkerSpec", "fault_args", "main_foreground", "with_faults"]
 
 #: Seconds a child has to print its ready line (importing numpy/PyAV cold can take a while).
 READY_TIMEOUT_S = 60.0
@@ -43,6 +47,47 @@ class SimWorkerSpec:
     vram_gb: float
     port: int = 0
     speed: float = 0.0
+    #: Relative card speed for modelled GPU time (RTX 5090 1.0, 4080 Super 0.7, 3090 0.55).
+    gpu_speed: float = 1.0
+    #: Real seconds per modelled GPU second; 0 renders as fast as the CPU goes.
+    time_scale: float = 0.0
+    faults: SimFaults = field(default_factory=SimFaults)
+
+
+#: SimFaults field -> flag of ``python -m videofactory.sim``.
+_FAULT_FLAGS = {"slow_start_s": "--slow-start", "seed": "--fault-seed"}
+
+
+def fault_args(faults: SimFaults) -> list[str]:
+    """The command-line flags that give a child these faults (only those not at default)."""
+    default = SimFaults()
+    args: list[str] = []
+    for f in fields(faults):
+        value = getattr(faults, f.name)
+        if value != getattr(default, f.name):
+            args += [_FAULT_FLAGS.get(f.name, "--" + f.name.replace("_", "-")), str(value)]
+    return args
+
+
+def with_faults(
+    specs: Sequence[SimWorkerSpec], common: Mapping[str, Any], targeted: Sequence[str] = ()
+) -> list[SimWorkerSpec]:
+    """Give every worker the ``common`` faults, then apply ``WORKER:NAME=VALUE[,...]`` ones.
+
+    Raises ConfigError naming a bad fault, value or worker.
+    """
+    faults = {s.name: s.faults.updated(common) for s in specs}
+    for text in targeted:
+        name, sep, rest = text.partition(":")
+        if not sep or name.strip() not in faults:
+            known = ", ".join(faults)
+            raise ConfigError(
+                f"bad --fault {text!r}: write WORKER:NAME=VALUE (e.g. gpu2:crash_after=3) "
+                f"with WORKER one of {known}"
+            )
+        name = name.strip()
+        faults[name] = faults[name].updated(parse_fault_spec(rest))
+    return [replace(s, faults=faults[s.name]) for s in specs]
 
 
 def _tail(path: Path, limit: int = 2000) -> str:
@@ -101,6 +146,11 @@ class SimFarm:
             str(spec.vram_gb),
             "--speed",
             str(spec.speed),
+            "--gpu-speed",
+            str(spec.gpu_speed),
+            "--time-scale",
+            str(spec.time_scale),
+            *fault_args(spec.faults),
             "--base-directory",
             str(self.folder(spec.name)),
             "--parent-pid",
@@ -113,7 +163,9 @@ class SimFarm:
         try:
             for spec in self.specs:
                 self._launch(spec)
-            deadline = time.monotonic() + self.ready_timeout
+            # A slow start (fault) is on purpose: it does not count against the timeout.
+            slow = max((s.faults.slow_start_s for s in self.specs), default=0.0)
+            deadline = time.monotonic() + self.ready_timeout + slow
             for spec in self.specs:
                 self.urls[spec.name] = self._wait_ready(spec, deadline)
         except BaseException:
@@ -188,6 +240,13 @@ class SimFarm:
                 proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
+
+    def set_faults(self, name: str, **changes: object) -> dict[str, object]:
+        """Change one worker's faults at runtime (POST /sim/faults); returns them."""
+        answer = httpx.post(f"{self.urls[name]}/sim/faults", json=changes, timeout=10)
+        if answer.status_code != 200:
+            raise ConfigError(f"{name}: {answer.json().get('error', answer.text)}")
+        return dict(answer.json())
 
     def alive(self) -> dict[str, bool]:
         """Which workers are still running."""

@@ -5,6 +5,9 @@ the same id replaces the old registration, and the old one's close then unregist
 orphaning the new socket: the reconnect quirk clients must live with); every message goes
 through one queue drained by one task, so messages keep the order they were produced in;
 ``sid=None`` broadcasts; messages to an id that is not connected are dropped.
+
+``drop_all()`` (fault injection) cuts every connection at the TCP level, without a close
+frame, the way a network failure or a crashed proxy does.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class SocketHub:
         self._features = features
         self._outbox: asyncio.Queue[tuple[str | int, Any, str | None]] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
+        #: Every open websocket's transport, registered or orphaned (for drop_all).
+        self._transports: dict[web.WebSocketResponse, asyncio.BaseTransport] = {}
 
     def start(self) -> None:
         """Start the pump task."""
@@ -56,6 +61,19 @@ class SocketHub:
             with contextlib.suppress(Exception):
                 await ws.close()
         self.sockets.clear()
+
+    def drop_all(self) -> int:
+        """Abort every websocket connection (no close frame); returns how many were cut."""
+        transports = list(self._transports.values())
+        self._transports.clear()
+        for transport in transports:
+            transport.abort()
+        return len(transports)
+
+    def stop_pump(self) -> None:
+        """Stop delivering messages at once (a crashed server sends nothing more)."""
+        if self._pump is not None:
+            self._pump.cancel()
 
     def send(self, event: str | int, data: Any, sid: str | None) -> None:
         """Queue a message (event loop only; node threads use call_soon_threadsafe)."""
@@ -93,6 +111,8 @@ class SocketHub:
         """GET /ws?clientId=..."""
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        if request.transport is not None:
+            self._transports[ws] = request.transport
         sid = request.rel_url.query.get("clientId", "")
         if sid:
             self.sockets.pop(sid, None)
@@ -127,4 +147,5 @@ class SocketHub:
             # Unregisters by id even if a newer socket took the id: ComfyUI's reconnect quirk.
             self.sockets.pop(sid, None)
             self.metadata.pop(sid, None)
+            self._transports.pop(ws, None)
         return ws

@@ -1,26 +1,111 @@
 """Settings of one simulated ComfyUI server, and its simulated GPU.
 
 ``SimOptions`` is what ``python -m videofactory.sim`` builds from its command line; an in-process
-server (tests) builds one directly. ``SimHooks`` is the seam where fault injection plugs in: the
-executor calls it around every prompt and node, and the default does nothing.
+server (tests) builds one directly. ``SimFaults`` says which failures a server injects (see
+``videofactory.sim.faults``, which carries them out through the ``SimHooks`` seam: the executor
+calls the hooks around every prompt, node and progress tick; the default hooks do nothing).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from videofactory.constants import SIM_TAG
+from videofactory.errors import ConfigError
 
-__all__ = ["SimHooks", "SimOptions", "device_name", "estimate_vram_gb"]
+__all__ = ["SimFaults", "SimHooks", "SimOptions", "device_name", "estimate_vram_gb"]
 
 GIB = 1024**3
 
 #: What a CUDA context plus the ComfyUI process hold before any prompt runs.
 IDLE_VRAM_GB = 0.35
+
+
+@dataclass(frozen=True)
+class SimFaults:
+    """Failures one simulated server injects, each looking like the real thing on the wire.
+
+    Rates are probabilities per prompt, drawn from a generator seeded with ``seed`` and the
+    server's name, so a run repeats exactly. ``hang_after``/``crash_after`` count the prompts
+    the server has taken since the fault was set (at start for flags).
+    """
+
+    #: Chance a prompt fails in its render node with a CUDA ``RuntimeError``.
+    fail_rate: float = 0.0
+    #: Out of memory when the prompt's modelled VRAM need is above this (the card's own VRAM
+    #: is always a limit; this lowers it, as if something else held memory).
+    oom_above_gb: float | None = None
+    #: Chance a render node stops mid-way and never finishes (until /interrupt or shutdown).
+    hang_rate: float = 0.0
+    #: The prompt after this many hangs the same way.
+    hang_after: int | None = None
+    #: The process dies abruptly in the middle of the prompt after this many.
+    crash_after: int | None = None
+    #: Chance every websocket is cut mid-prompt (the prompt itself goes on).
+    drop_ws_rate: float = 0.0
+    #: Chance the files a Save* node writes are overwritten with bytes that do not decode.
+    corrupt_rate: float = 0.0
+    #: Seconds to wait before listening (and before the ready line).
+    slow_start_s: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("fail_rate", "hang_rate", "drop_ws_rate", "corrupt_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"fault {name} must be between 0 and 1, not {value}")
+        for name in ("hang_after", "crash_after"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"fault {name} must be 0 or more, not {value}")
+        if self.oom_above_gb is not None and self.oom_above_gb <= 0:
+            raise ConfigError(f"fault oom_above_gb must be positive, not {self.oom_above_gb}")
+        if self.slow_start_s < 0:
+            raise ConfigError(f"fault slow_start_s must be 0 or more, not {self.slow_start_s}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields as a JSON object (what GET /sim/faults answers)."""
+        return dataclasses.asdict(self)
+
+    def updated(self, changes: Mapping[str, Any]) -> SimFaults:
+        """A copy with ``changes`` applied; values may be strings (flags) or JSON values.
+
+        Raises ConfigError naming an unknown field or a value of the wrong kind.
+        """
+        kinds = {f.name: f.type for f in dataclasses.fields(self)}
+        values: dict[str, Any] = {}
+        for name, raw in changes.items():
+            if name not in kinds:
+                raise ConfigError(
+                    f"unknown fault {name!r}; known faults: {', '.join(sorted(kinds))}"
+                )
+            values[name] = _coerce(name, str(kinds[name]), raw)
+        return dataclasses.replace(self, **values)
+
+
+def _coerce(name: str, kind: str, raw: Any) -> Any:
+    """One fault value from a flag string or a JSON value, by the field's annotation."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null", "")):
+        if "None" in kind:
+            return None
+        raise ConfigError(f"fault {name} needs a value")
+    if isinstance(raw, bool):
+        raise ConfigError(f"fault {name} must be a number, not {raw!r}")
+    try:
+        if kind.startswith("int"):
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError(raw)
+            return int(raw)
+        return float(raw)
+    except (TypeError, ValueError):
+        whole = "a whole number" if kind.startswith("int") else "a number"
+        raise ConfigError(f"fault {name} must be {whole}, not {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -42,6 +127,12 @@ class SimOptions:
     temp_directory: Path | None = None
     disable_metadata: bool = False
     max_upload_size_mb: float = 100.0
+    #: Relative speed of the simulated card for the render nodes' modelled GPU time
+    #: (RTX 5090 1.0, RTX 4080 Super 0.7, RTX 3090 0.55).
+    gpu_speed: float = 1.0
+    #: Real seconds slept per modelled GPU second of the render nodes; 0 = as fast as the CPU.
+    time_scale: float = 0.0
+    faults: SimFaults = field(default_factory=SimFaults)
     #: Reported as ``system.argv`` by /system_stats; defaults to the real ``sys.argv``.
     argv: tuple[str, ...] | None = None
     #: Fault-injection seam (see SimHooks); not part of the value.
@@ -52,6 +143,10 @@ class SimOptions:
             raise ValueError(f"vram_gb must be positive, not {self.vram_gb}")
         if self.speed < 0:
             raise ValueError(f"speed must be >= 0, not {self.speed}")
+        if self.gpu_speed <= 0:
+            raise ValueError(f"gpu_speed must be positive, not {self.gpu_speed}")
+        if self.time_scale < 0:
+            raise ValueError(f"time_scale must be >= 0, not {self.time_scale}")
 
     def folder(self, kind: str) -> Path:
         """Absolute output/input/temp folder, as ComfyUI resolves --*-directory flags."""
@@ -79,10 +174,10 @@ class SimOptions:
 class SimHooks:
     """No-op fault-injection seam: subclass and pass as ``SimOptions.hooks``.
 
-    Methods run on the server's event loop, except ``before_node``/``after_node`` which run in
-    the render thread just before/after the node's own work. Raising from ``before_node`` or
-    ``after_node`` turns into that node's ``execution_error`` (raise
-    ``videofactory.sim.executor.OutOfMemoryError`` for an OOM-shaped one).
+    Methods run on the server's event loop, except ``before_node``/``after_node``/``on_tick``
+    which run in the render thread. Raising from those turns into that node's
+    ``execution_error`` (raise ``videofactory.sim.executor.OutOfMemoryError`` for an OOM-shaped
+    one, ``InterruptProcessing`` for ``execution_interrupted``).
     """
 
     def on_prompt_start(self, prompt_id: str, prompt: dict[str, Any], vram_need_gb: float) -> None:
@@ -93,6 +188,12 @@ class SimHooks:
 
     def after_node(self, prompt_id: str, node_id: str, class_type: str, ui: dict | None) -> None:
         """Called after a node's work; may corrupt the files named in ``ui``."""
+
+    def on_tick(self, prompt_id: str, node_id: str, value: int, total: int) -> None:
+        """Called at a node's progress tick, before the interrupt check; may raise or block."""
+
+    def before_history(self, prompt_id: str, success: bool) -> None:
+        """Called after the prompt ran, before its history entry is written."""
 
     def on_prompt_end(self, prompt_id: str, status_str: str) -> None:
         """Called after the history entry is written."""
@@ -110,23 +211,27 @@ def device_name(card: str) -> str:
     return f"cuda:0 {full} : {SIM_TAG}"
 
 
-def estimate_vram_gb(prompt: dict[str, Any]) -> float:
-    """A rough VRAM need of a prompt: the largest image batch any node will hold, x3 for work.
+def node_size_vram_gb(node: dict[str, Any]) -> float:
+    """A rough VRAM need of one node: the image batch it will hold, x3 for work, plus 2 GB.
 
-    Only sizes written literally in the prompt are seen; the simulator uses this to make
-    ``vram_free`` move while a prompt runs, and the fault seam can compare it with the card.
+    Only sizes written literally in the prompt are seen.
     """
-    biggest = 0.0
-    for node in prompt.values():
-        if not isinstance(node, dict):
-            continue
-        inputs = node.get("inputs") or {}
-        w, h = inputs.get("width"), inputs.get("height")
-        frames = inputs.get("length", inputs.get("batch_size", 1))
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (w, h, frames)):
-            biggest = max(biggest, float(w) * float(h) * 3 * max(1.0, float(frames)))
+    inputs = node.get("inputs") or {}
+    w, h = inputs.get("width"), inputs.get("height")
+    frames = inputs.get("length", inputs.get("batch_size", 1))
+    batch = 0.0
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (w, h, frames)):
+        batch = float(w) * float(h) * 3 * max(1.0, float(frames))
     # Model weights of a real image/video model would dominate; a few GB stands in for them.
-    return 2.0 + 3 * biggest / GIB
+    return 2.0 + 3 * batch / GIB
+
+
+def estimate_vram_gb(prompt: dict[str, Any]) -> float:
+    """A rough VRAM need of a prompt from sizes alone: its largest node's ``node_size_vram_gb``.
+
+    ``videofactory.sim.gpu.prompt_vram_gb`` adds the render nodes' model sizes on top.
+    """
+    return max((node_size_vram_gb(n) for n in prompt.values() if isinstance(n, dict)), default=2.0)
 
 
 def ram_bytes() -> tuple[int, int]:

@@ -5,18 +5,20 @@ codes (see docs/comfyui-api.md). Like ComfyUI, the app is aiohttp, so a handler 
 (malformed JSON, an unknown upload type) gets aiohttp's plain-text 500. One worker coroutine
 runs prompts strictly one at a time, in queue order.
 
-Simulator-only route (not ComfyUI): ``GET /sim/requests`` lists the requests seen so far as
-``[{"method", "path", "status", "prompt_id", "time"}]`` so tests can check what a client sent.
+Simulator-only routes (not ComfyUI, see ``videofactory.sim.control``): ``GET /sim/requests``
+(the request and execution log) and ``GET``/``POST /sim/faults`` (fault injection at runtime).
+Faults (``videofactory.sim.faults``) run through the hooks; a crash either kills the process
+(``crash_hard``, set by ``python -m videofactory.sim``) or, in-process, silences the server.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -28,17 +30,12 @@ from PIL import Image
 
 from videofactory.constants import COMFYUI_PROTOCOL_VERSION
 from videofactory.sim.catalog import Catalog
+from videofactory.sim.control import FaultRoutes, RequestLog
 from videofactory.sim.executor import PromptExecutor, PromptResult
+from videofactory.sim.faults import FaultInjector
+from videofactory.sim.gpu import prompt_vram_gb
 from videofactory.sim.hub import SocketHub
-from videofactory.sim.options import (
-    GIB,
-    IDLE_VRAM_GB,
-    SimHooks,
-    SimOptions,
-    device_name,
-    estimate_vram_gb,
-    ram_bytes,
-)
+from videofactory.sim.options import GIB, IDLE_VRAM_GB, SimOptions, device_name, ram_bytes
 from videofactory.sim.paths import Folders, UploadError, content_type
 from videofactory.sim.promptqueue import PromptQueue
 from videofactory.sim.render import paint_keyframe
@@ -90,14 +87,18 @@ class SimServer:
             self.options.folder("output"), self.options.folder("input"), self.options.folder("temp")
         )
         self.catalog = Catalog(self.folders)
-        self.hooks = self.options.hooks or SimHooks()
+        self.hooks = FaultInjector(self, self.options.hooks)
         self.number = 0
         self.vram_used_gb = IDLE_VRAM_GB
-        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=10000)
+        self.log = RequestLog()
         self.url = ""
         self.port = 0
+        #: A crash kills the process (True) or only silences this server (False, in-process).
+        self.crash_hard = False
+        self.crashed = False
         self._runner: web.AppRunner | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._dying: asyncio.Task[None] | None = None
         self._ensure_example_input()
 
     def _ensure_example_input(self) -> None:
@@ -108,11 +109,19 @@ class SimServer:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def requests(self) -> Any:
+        """The entries of GET /sim/requests."""
+        return self.log.entries
+
     async def start(self) -> str:
         """Bind, start the worker, return ``http://host:port``."""
+        if self.options.faults.slow_start_s > 0:  # fault: a slow model preload before listening
+            log.info("slow start: listening in %.1f s", self.options.faults.slow_start_s)
+            await asyncio.sleep(self.options.faults.slow_start_s)
         self.hub = SocketHub(self._queue_info, self._features)
         self.queue = PromptQueue(self.hub.queue_updated)
-        self.executor = PromptExecutor(self.hub, self.catalog, self.options)
+        self.executor = PromptExecutor(self.hub, self.catalog, self.options, self.hooks)
         self._runner = web.AppRunner(self._make_app(), shutdown_timeout=2.0, access_log=None)
         await self._runner.setup()
         hosts = [h.strip() for h in self.options.listen.split(",") if h.strip()]
@@ -151,16 +160,57 @@ class SimServer:
 
     # -- the worker --------------------------------------------------------------------------
 
+    # -- faults ------------------------------------------------------------------------------
+
+    def drop_sockets(self) -> None:
+        """Cut every websocket connection (any thread)."""
+        self.hub.loop.call_soon_threadsafe(self.hub.drop_all)
+
+    def wait_interrupt(self) -> None:
+        """Block until /interrupt or stop (render thread)."""
+        while not self.executor.interrupt.is_set() and not self.executor.stopping.wait(0.05):
+            pass
+
+    def crash(self) -> None:
+        """Die abruptly (any thread): SIGKILL the process, or silence an in-process server."""
+        log.warning("fault: crashing now (crash_after=%s)", self.options.faults.crash_after)
+        if self.crash_hard:
+            os.kill(os.getpid(), signal.SIGKILL)  # like the kernel's OOM killer: no cleanup
+        self.crashed = True
+        self.executor.stopping.set()
+        self.hub.loop.call_soon_threadsafe(self._begin_dying)
+
+    def _begin_dying(self) -> None:
+        self._dying = self.hub.loop.create_task(self._die())
+
+    async def _die(self) -> None:
+        # From outside this must look like a killed process: nothing more is sent, the port
+        # closes, and every open connection is reset.
+        self.hub.stop_pump()
+        self.hub.drop_all()
+        if self._worker is not None:
+            self._worker.cancel()
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()
+            server = self._runner.server
+            for conn in list(server.connections) if server is not None else []:
+                if conn.transport is not None:
+                    conn.transport.abort()
+
+    # -- the worker --------------------------------------------------------------------------
+
     async def _work(self) -> None:
-        while True:
+        while not self.crashed:
             got = await self.queue.get()
-            if got is not None:
+            if got is not None and not self.crashed:
                 await self._run_item(*got)
             self._apply_flags()
 
     async def _run_item(self, item: tuple[Any, ...], task_id: int) -> None:
         _, prompt_id, prompt, extra_data, outputs, sensitive = item
-        need = estimate_vram_gb(prompt)
+        self.log.execution("execution_start", prompt_id)
+        need = prompt_vram_gb(prompt)
         self.vram_used_gb = min(self.options.vram_gb * 0.97, IDLE_VRAM_GB + need)
         try:
             self.hooks.on_prompt_start(prompt_id, prompt, need)
@@ -194,7 +244,16 @@ class SimServer:
             )
         finally:
             self.vram_used_gb = IDLE_VRAM_GB
+        self.hooks.before_history(prompt_id, result.success)
+        if self.crashed:  # died mid-prompt: no history, nothing more on the wire
+            return
         status_str = "success" if result.success else "error"
+        last = result.messages[-1][0] if result.messages else ""
+        self.log.execution(
+            "execution_end",
+            prompt_id,
+            "interrupted" if last == "execution_interrupted" else status_str,
+        )
         self.queue.task_done(
             task_id,
             result.outputs,
@@ -218,36 +277,12 @@ class SimServer:
     def _features(self) -> dict[str, Any]:
         return {"supports_preview_metadata": True, "max_upload_size": self.options.max_upload_bytes}
 
-    @web.middleware
-    async def _log_requests(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        entry: dict[str, Any] = {
-            "method": request.method,
-            "path": request.path,
-            "status": None,
-            "prompt_id": request.match_info.get("prompt_id"),
-            "time": time.time(),
-        }
-        if request.path not in ("/sim/requests", "/api/sim/requests"):
-            self.requests.append(entry)
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            entry["status"] = exc.status
-            raise
-        except Exception:
-            entry["status"] = 500
-            raise
-        entry["status"] = response.status
-        if request.method == "POST" and request.path.endswith("/prompt") and response.status == 200:
-            with contextlib.suppress(Exception):
-                entry["prompt_id"] = json.loads(response.body)["prompt_id"]  # type: ignore[attr-defined]
-        return response
-
     def _make_app(self) -> web.Application:
         app = web.Application(
             client_max_size=self.options.max_upload_bytes,
-            middlewares=[self._log_requests, origin_guard],
+            middlewares=[self.log.middleware, origin_guard],
         )
+        faults = FaultRoutes(self.hooks)
         routes: list[tuple[str, str, Any]] = [
             ("GET", "/ws", self.hub.handle),
             ("GET", "/prompt", self.get_prompt),
@@ -269,7 +304,9 @@ class SimServer:
             ("GET", "/models/{folder}", self.models_folder),
             ("GET", "/embeddings", self.empty_list),
             ("GET", "/extensions", self.empty_list),
-            ("GET", "/sim/requests", self.sim_requests),
+            ("GET", "/sim/requests", self.log.handle),
+            ("GET", "/sim/faults", faults.get),
+            ("POST", "/sim/faults", faults.post),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
@@ -483,7 +520,3 @@ class SimServer:
     async def empty_list(self, request: web.Request) -> web.Response:
         """/embeddings and /extensions: nothing installed."""
         return web.json_response([])
-
-    async def sim_requests(self, request: web.Request) -> web.Response:
-        """Simulator only: the request log."""
-        return web.json_response(list(self.requests))

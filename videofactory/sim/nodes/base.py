@@ -47,6 +47,9 @@ class NodeContext(Protocol):
     def work(self, units: float) -> None:
         """Sleep for ``units`` of simulated GPU work (scaled by the server's speed)."""
 
+    def gpu(self, seconds: float) -> None:
+        """Spend ``seconds`` of modelled GPU time of a speed-1.0 card (gpu_speed, time_scale)."""
+
 
 @dataclass
 class NodeOutput:

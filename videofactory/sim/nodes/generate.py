@@ -1,12 +1,15 @@
 """The simulator's own render nodes, standing in for text-to-image, image-to-video and a detail
 pass. They report sampler-like progress, honour /interrupt at every tick and take simulated time
-proportional to their work (``SimOptions.speed``)."""
+proportional to their work: ``SimOptions.speed`` per megapixel-step, plus the modelled GPU time
+of the model they stand for (``videofactory.sim.gpu``) scaled by ``gpu_speed``/``time_scale``,
+spread evenly over their ticks."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageFilter
 
+from videofactory.sim.gpu import gpu_seconds
 from videofactory.sim.motion import camera_frames
 from videofactory.sim.nodes.base import NodeContext, NodeOutput, parallel_map, register
 from videofactory.sim.render import paint_keyframe
@@ -20,9 +23,11 @@ def sim_text_to_image(
 ) -> NodeOutput:
     """Paint a keyframe; one progress tick per step."""
     per_step = width * height / MEGA
+    gpu_per_step = gpu_seconds("SimTextToImage", width * height) / steps
 
     def tick(i: int) -> None:
         ctx.work(per_step)
+        ctx.gpu(gpu_per_step)
         ctx.progress(i, steps)
 
     image = paint_keyframe(prompt, seed, width, height, tick=tick, steps=steps)
@@ -45,9 +50,11 @@ def sim_image_to_video(
     ticks = max(1, min(steps, length))
     # A real video model runs every step over every frame: that is the simulated cost.
     per_tick = steps * length * width * height / MEGA / ticks
+    gpu_per_tick = gpu_seconds("SimImageToVideo", length * width * height) / ticks
 
     def tick(i: int) -> None:
         ctx.work(per_tick)
+        ctx.gpu(gpu_per_tick)
         ctx.progress(i, ticks)
 
     frames = camera_frames(image[0], width, height, length, camera, seed, steps=ticks, tick=tick)
@@ -68,6 +75,8 @@ def sim_sharpen(ctx: NodeContext, image: np.ndarray, amount: float, radius: floa
 
     for t in range(ticks):
         parallel_map(one, range(bounds[t], bounds[t + 1]))
-        ctx.work((bounds[t + 1] - bounds[t]) * image.shape[1] * image.shape[2] / MEGA)
+        work = (bounds[t + 1] - bounds[t]) * image.shape[1] * image.shape[2]
+        ctx.work(work / MEGA)
+        ctx.gpu(gpu_seconds("SimSharpen", work))
         ctx.progress(t + 1, ticks)
     return NodeOutput((out,))
