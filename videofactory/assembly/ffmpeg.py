@@ -27,6 +27,7 @@ __all__ = [
     "FFmpeg",
     "find_ffmpeg",
     "run_ffmpeg",
+    "xfade_transitions",
 ]
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,27 @@ def find_ffmpeg(override: str | None = None) -> FFmpeg:
     return found
 
 
+@functools.lru_cache(maxsize=8)
+def _xfade_help(path: str) -> frozenset[str]:
+    try:
+        proc = subprocess.run(
+            [path, "-hide_banner", "-h", "filter=xfade"],
+            capture_output=True,
+            text=True,
+            timeout=CHECK_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    # The "transition" option lists its values as indented "name  <number>  ..." rows.
+    return frozenset(re.findall(r"^\s+([a-z]+)\s+-?\d+\s", proc.stdout, re.M)) - {"custom"}
+
+
+def xfade_transitions(ffmpeg: FFmpeg) -> frozenset[str]:
+    """The xfade transition names this binary knows (from ``-h filter=xfade``); cached."""
+    return _xfade_help(ffmpeg.path)
+
+
 def _progress_seconds(block: dict[str, str]) -> float | None:
     """Output time of one ``-progress`` block, in seconds, or None when not known yet."""
     # out_time_ms is in microseconds too (a historic ffmpeg misnomer), so both parse alike.
@@ -222,7 +244,9 @@ def run_ffmpeg(
     *,
     duration_s: float | None = None,
     on_progress: Callable[[float], None] | None = None,
-) -> None:
+    tail_lines: int = STDERR_TAIL_LINES,
+    label: str | None = None,
+) -> str:
     """Run ffmpeg with ``args`` (no shell), reporting progress 0..1 to ``on_progress``.
 
     Arguments:
@@ -230,12 +254,17 @@ def run_ffmpeg(
         args: everything after the global options: inputs, filters, outputs.
         duration_s: length of the output, to turn ffmpeg's output time into a fraction.
         on_progress: called with a non-decreasing fraction, finally with 1.0 on success.
+        tail_lines: how many (non-blank) lines of stderr to keep.
+        label: what is being written, for the error message (default: the last argument).
+
+    Returns:
+        The last ``tail_lines`` lines of stderr (where filters such as loudnorm report).
 
     Raises:
         AssemblyError: ffmpeg could not start or exited non-zero (argv, exit code, stderr tail).
     """
     argv = [ffmpeg.path, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *args]
-    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     try:
         proc = subprocess.Popen(
             argv,
@@ -270,10 +299,11 @@ def run_ffmpeg(
             reader.join(timeout=5)
     if returncode != 0:
         raise AssemblyError(
-            f"ffmpeg failed writing {args[-1] if args else '?'}",
+            f"ffmpeg failed writing {label or (args[-1] if args else '?')}",
             argv=argv,
             returncode=returncode,
-            stderr_tail="\n".join(tail),
+            stderr_tail="\n".join(list(tail)[-STDERR_TAIL_LINES:]),
         )
     if on_progress and best < 1.0:
         on_progress(1.0)
+    return "\n".join(tail)

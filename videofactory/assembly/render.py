@@ -1,9 +1,10 @@
-"""Render a timeline to a finished MP4 with subtitles beside it, safely.
+"""Render a timeline to a finished MP4 with subtitles, a thumbnail and a contact sheet, safely.
 
 Every input is checked before ffmpeg starts (a bad clip fails fast, naming the file and the
-shot), ffmpeg writes to a hidden temporary name in the destination folder, and the result is
-probed before it is renamed over the final name: a failed or interrupted render never replaces
-a good ``final.mp4``.
+task that made it), the loudness is measured by short audio-only runs, and then one ffmpeg run
+writes the video, the thumbnail and the contact sheet to hidden temporary names in the
+destination folder. The video is probed before it is renamed over the final name: a failed or
+interrupted render never replaces a good ``final.mp4``.
 """
 
 from __future__ import annotations
@@ -14,19 +15,33 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg
-from videofactory.assembly.probe import MediaInfo, check_media, probe
-from videofactory.assembly.timeline import (
-    Timeline,
-    build_ffmpeg_args,
+from videofactory.assembly.audio import (
+    AudioLevels,
+    LoudnessMeasurement,
+    MeasureStage,
+    levels_for,
+    measure_args,
+    parse_loudnorm,
+)
+from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg, xfade_transitions
+from videofactory.assembly.graph import build_ffmpeg_args
+from videofactory.assembly.presets import XFADE_NEWER
+from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media, probe
+from videofactory.assembly.subtitles import (
+    fonts_dir,
+    subtitles_ass,
     subtitles_srt,
     subtitles_vtt,
 )
+from videofactory.assembly.timeline import Timeline
 from videofactory.errors import AssemblyError, MediaError
 
-__all__ = ["assemble", "check_inputs", "clip_task", "narration_task"]
+__all__ = ["assemble", "check_inputs", "clip_task", "narration_task", "side_files"]
 
 log = logging.getLogger(__name__)
+
+#: stderr lines kept from a loudness pass: loudnorm's JSON block and what ffmpeg prints after.
+MEASURE_TAIL_LINES = 80
 
 
 def clip_task(shot_id: str) -> str:
@@ -40,11 +55,36 @@ def narration_task(shot_id: str) -> str:
 
 
 def check_inputs(timeline: Timeline) -> None:
-    """Refuse the first unusable clip or narration with a MediaError naming file and shot."""
+    """Refuse the first unusable clip, narration or music file, naming the file and its task."""
     for shot in timeline.shots:
-        check_media(shot.clip, kind="video", task=clip_task(shot.shot_id))
+        check_media(
+            shot.clip,
+            kind="video",
+            expected_duration_s=shot.clip_duration_s,
+            tolerance_s=max(DURATION_TOLERANCE_S, 1.5 / timeline.output.fps),
+            task=clip_task(shot.shot_id),
+        )
         if shot.narration is not None:
             check_media(shot.narration, kind="audio", task=narration_task(shot.shot_id))
+    if timeline.music is not None:
+        try:
+            check_media(timeline.music.path, kind="audio")
+        except MediaError as exc:
+            raise MediaError(
+                f"music: {exc}; pass an audio file (mp3, m4a, wav, flac, ogg) to --music",
+                path=exc.path,
+            ) from exc
+
+
+def side_files(out_path: Path) -> dict[str, Path]:
+    """The files written beside a video: subtitles, thumbnail and contact sheet."""
+    out_path = Path(out_path)
+    return {
+        "srt": out_path.with_suffix(".srt"),
+        "vtt": out_path.with_suffix(".vtt"),
+        "thumbnail": out_path.with_name(f"{out_path.stem}.thumb.jpg"),
+        "contact_sheet": out_path.with_name(f"{out_path.stem}.contact.jpg"),
+    }
 
 
 def _partial(path: Path) -> Path:
@@ -62,6 +102,49 @@ def _write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _require(timeline: Timeline, ffmpeg: FFmpeg) -> None:
+    """Refuse, with how to get them, the features this timeline needs and the binary lacks."""
+    filters = {"tpad", "amix", "adelay", "anullsrc", "concat", "apad", "select", "tile"}
+    kinds = {timeline.transition_into(i).kind for i in range(1, len(timeline.shots))}
+    if any(timeline.transition_frames()):
+        filters.add("xfade")
+    if timeline.music is not None:
+        filters |= {"afade", "sidechaincompress", "asplit"}
+    if timeline.loudness is not None:
+        filters.add("loudnorm")
+    if timeline.burn_subtitles:
+        filters.add("subtitles")
+    ffmpeg.require(filters, {"libx264", "aac", "mjpeg"})
+    newer = (kinds & XFADE_NEWER) - xfade_transitions(ffmpeg)
+    if newer:
+        raise AssemblyError(
+            f"ffmpeg at {ffmpeg.path} ({ffmpeg.version}) has no xfade transition "
+            f"{', '.join(sorted(newer))} (ffmpeg 7.0 or later has it); pick another "
+            "transition or use a newer ffmpeg (`pip install -U imageio-ffmpeg`)"
+        )
+
+
+def _stage(
+    timeline: Timeline, ffmpeg: FFmpeg, stage: MeasureStage, levels: AudioLevels | None = None
+) -> LoudnessMeasurement:
+    """One audio-only loudness pass."""
+    tail = run_ffmpeg(ffmpeg, measure_args(timeline, stage, levels), tail_lines=MEASURE_TAIL_LINES)
+    return parse_loudnorm(tail)
+
+
+def _measure(timeline: Timeline, ffmpeg: FFmpeg) -> AudioLevels:
+    """Run the audio-only loudness passes this timeline needs and return the levels."""
+    if timeline.loudness is None:
+        return AudioLevels()  # music stays at its own level: there is nothing to set it by
+    narrated = any(shot.narration is not None for shot in timeline.shots)
+    music = _stage(timeline, ffmpeg, "music") if timeline.music is not None else None
+    speech = _stage(timeline, ffmpeg, "speech") if narrated and music is not None else None
+    levels = levels_for(timeline, speech, music)
+    mix = _stage(timeline, ffmpeg, "mix", levels)
+    log.info("loudness: mix %.1f LUFS, music gain %.1f dB", mix.input_i, levels.music_gain_db)
+    return levels_for(timeline, speech, music, mix)
+
+
 def assemble(
     timeline: Timeline,
     out_path: Path,
@@ -69,10 +152,13 @@ def assemble(
     ffmpeg: FFmpeg | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> MediaInfo:
-    """Render ``timeline`` to ``out_path`` and write ``<stem>.srt`` and ``<stem>.vtt`` beside it.
+    """Render ``timeline`` to ``out_path``; write subtitles, thumbnail and contact sheet beside it.
+
+    Beside ``final.mp4`` go ``final.srt``, ``final.vtt``, ``final.thumb.jpg`` and
+    ``final.contact.jpg`` (see ``side_files``).
 
     Arguments:
-        timeline: shots, narration and output settings.
+        timeline: shots, transitions, sound and output settings.
         out_path: the final video (``.mp4``); replaced only when the new one is good.
         ffmpeg: the binary to use; ``find_ffmpeg()`` when None.
         on_progress: called with the rendered fraction, 0..1.
@@ -81,27 +167,44 @@ def assemble(
         The probe of the finished video.
 
     Raises:
-        MediaError: an input clip or narration is missing, empty, corrupt or has no stream.
-        AssemblyError: ffmpeg failed, or its output is not the video the timeline describes.
+        MediaError: an input is missing, empty, corrupt, of the wrong length or has no stream.
+        AssemblyError: ffmpeg lacks a feature or failed, or its output is not the video asked.
     """
     out_path = Path(out_path)
     check_inputs(timeline)
     ffmpeg = ffmpeg or find_ffmpeg()
+    _require(timeline, ffmpeg)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    levels = _measure(timeline, ffmpeg)
+    sides = side_files(out_path)
     tmp = _partial(out_path)
+    thumb, sheet = _partial(sides["thumbnail"]), _partial(sides["contact_sheet"])
+    script = _partial(out_path.with_suffix(".ass")) if timeline.burn_subtitles else None
     try:
+        if script is not None:
+            script.write_text(subtitles_ass(timeline), encoding="utf-8")
+        args = build_ffmpeg_args(
+            timeline,
+            tmp,
+            levels=levels,
+            subtitles_file=script,
+            fonts_dir=fonts_dir() if script is not None else None,
+            thumbnail=thumb,
+            contact_sheet=sheet,
+        )
         run_ffmpeg(
-            ffmpeg,
-            build_ffmpeg_args(timeline, tmp),
-            duration_s=timeline.total_s,
-            on_progress=on_progress,
+            ffmpeg, args, duration_s=timeline.total_s, on_progress=on_progress, label=str(out_path)
         )
         _verify(timeline, tmp)
         os.replace(tmp, out_path)
+        os.replace(thumb, sides["thumbnail"])
+        os.replace(sheet, sides["contact_sheet"])
     finally:
-        tmp.unlink(missing_ok=True)
-    _write_text(out_path.with_suffix(".srt"), subtitles_srt(timeline))
-    _write_text(out_path.with_suffix(".vtt"), subtitles_vtt(timeline))
+        for path in (tmp, thumb, sheet, script):
+            if path is not None:
+                path.unlink(missing_ok=True)
+    _write_text(sides["srt"], subtitles_srt(timeline))
+    _write_text(sides["vtt"], subtitles_vtt(timeline))
     info = probe(out_path)
     log.info("assembled %s: %.3f s, %dx%d", out_path, info.duration_s, info.width, info.height)
     return info

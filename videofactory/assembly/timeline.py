@@ -1,40 +1,96 @@
-"""The timeline of a video and the one ffmpeg invocation that renders it. Pure: no I/O.
+"""The timeline of a video: shots, transitions, narration, music, loudness, output. Pure data.
 
-``build_ffmpeg_args`` turns a ``Timeline`` into the argv (after the binary) of a single ffmpeg
-run with one ``-filter_complex`` graph::
+A ``Timeline`` says what the finished video is; ``graph.build_ffmpeg_args`` turns it into one
+ffmpeg run. All frame arithmetic lives here so that the graph and the tests agree on it.
 
-    clip_i ─ setpts, fps, scale+pad|crop, setsar, yuv420p, tpad(clone), trim(frames) ─┐
-                                                                                       ├ join ─ vout
-    silent bed (anullsrc, exactly total) ─────────────────────────────┐               │
-    narration_i ─ resample, fltp/48k/stereo, adelay(shot start) ──────┴ amix ─ atrim ─ aout
-
-The graph sticks to filters and options present in ffmpeg 5.1 (Debian 12) and 9, and pins
-sample formats with ``aformat`` so that negotiation cannot differ between them.
-Subtitles (SRT, WebVTT) are built here too: one cue per narrated shot.
+How a transition overlaps shots: shot boundaries are where the shot list puts them (each
+rounded once to a frame, so errors never accumulate), and every clip's first frame sits at its
+shot's start, exactly as in a cut. A transition of ``d`` into shot ``i+1`` begins at that
+boundary and lasts ``d``: the outgoing shot ``i`` is shown ``d`` past its end (its clip's next
+frames, or its last frame held) while shot ``i+1`` comes in over its first ``d``. So the total
+length is exactly the shot list's total, narration and subtitles keep the shot list's times,
+and a transition is clamped to the length of the shot it leads into.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from videofactory.assembly.presets import canonical_transition, frame_size
 from videofactory.constants import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from videofactory.errors import ConfigError
 
 __all__ = [
+    "FitMode",
+    "Loudness",
+    "Music",
     "OutputSpec",
     "Timeline",
     "TimelineShot",
-    "build_ffmpeg_args",
-    "subtitles_srt",
-    "subtitles_vtt",
+    "Transition",
 ]
 
 #: How a clip of another aspect ratio fits the output: letterbox ("pad") or fill ("crop").
 FitMode = Literal["pad", "crop"]
+
+
+def _finite(value: float, what: str, low: float, high: float) -> None:
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(f"{what} must be between {low:g} and {high:g}, got {value}")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """How one shot gives way to the next: ``cut`` or an xfade transition of ``duration_s``."""
+
+    kind: str = "cut"
+    duration_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", canonical_transition(self.kind))
+        _finite(self.duration_s, "transition duration (s)", 0.0, 10.0)
+
+    @property
+    def is_cut(self) -> bool:
+        """True when shots simply follow each other."""
+        return self.kind == "cut" or self.duration_s <= 0
+
+
+@dataclass(frozen=True)
+class Music:
+    """A background music file, looped or trimmed to the video, faded out and ducked."""
+
+    path: Path
+    #: Loudness of the music bed relative to the narration (to the target when none), in LU.
+    level_lu: float = -8.0
+    #: Length of the fade-out at the end of the video.
+    fade_out_s: float = 2.0
+    #: Lower the music under speech (sidechain compression keyed by the narration).
+    duck: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        _finite(self.level_lu, "music level (LU)", -60.0, 20.0)
+        _finite(self.fade_out_s, "music fade-out (s)", 0.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """The loudness the finished mix is normalised to (EBU R128, two-pass ``loudnorm``)."""
+
+    integrated_lufs: float = -14.0
+    true_peak_db: float = -1.0
+    #: Allowed loudness range. Wide, so that loudnorm can use one linear gain (which keeps the
+    #: mix's dynamics) whenever the true-peak ceiling allows it.
+    lra: float = 20.0
+
+    def __post_init__(self) -> None:
+        _finite(self.integrated_lufs, "target loudness (LUFS)", -70.0, -5.0)
+        _finite(self.true_peak_db, "true peak (dBTP)", -9.0, 0.0)
+        _finite(self.lra, "loudness range (LU)", 1.0, 50.0)
 
 
 @dataclass(frozen=True)
@@ -46,6 +102,10 @@ class TimelineShot:
     duration_s: float
     narration: Path | None = None
     narration_text: str = ""
+    #: The transition into this shot; None uses the timeline's.
+    transition: Transition | None = None
+    #: The length the clip was rendered to; when given, a clip of another length is refused.
+    clip_duration_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clip", Path(self.clip))
@@ -83,13 +143,36 @@ class OutputSpec:
         if self.fit not in ("pad", "crop"):
             raise ConfigError(f"fit must be 'pad' or 'crop', got {self.fit!r}")
 
+    @classmethod
+    def from_presets(
+        cls,
+        aspect: str = "16:9",
+        resolution: str = "720p",
+        *,
+        fps: int = DEFAULT_FPS,
+        fit: FitMode = "pad",
+        **settings: object,
+    ) -> OutputSpec:
+        """An output of a named aspect ("16:9", "9:16", "1:1") and resolution ("1080p", "4K")."""
+        width, height = frame_size(aspect, resolution)
+        return cls(width, height, fps, fit=fit, **settings)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class Timeline:
-    """Shots in order plus the output settings; validates that every shot gets a frame."""
+    """Shots in order, how they join, the sound, and the output settings."""
 
     shots: tuple[TimelineShot, ...]
     output: OutputSpec = field(default_factory=OutputSpec)
+    #: The transition between shots (a shot's own ``transition`` wins).
+    transition: Transition = field(default_factory=Transition)
+    music: Music | None = None
+    #: None leaves the mix's level as it is.
+    loudness: Loudness | None = field(default_factory=Loudness)
+    #: Burn the narration into the picture (with the shipped font) besides the SRT/VTT files.
+    burn_subtitles: bool = False
+    #: Time of the thumbnail frame; None takes the middle of the first shot.
+    thumbnail_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shots", tuple(self.shots))
@@ -104,6 +187,10 @@ class Timeline:
                     f"shot {shot.shot_id}: {shot.duration_s} s is shorter than one frame "
                     f"at {self.output.fps} fps"
                 )
+        if self.thumbnail_s is not None and not 0 <= self.thumbnail_s <= self.total_s:
+            raise ConfigError(
+                f"thumbnail time {self.thumbnail_s} s is outside the video (0-{self.total_s} s)"
+            )
 
     @property
     def total_s(self) -> float:
@@ -118,196 +205,52 @@ class Timeline:
             t = math.fsum((t, shot.duration_s))
         return tuple(starts)
 
+    def boundaries(self) -> tuple[int, ...]:
+        """Frame index where each shot starts, then the total: rounded once, never drifting."""
+        return tuple(round(t * self.output.fps) for t in (*self.starts(), self.total_s))
+
     def shot_frames(self) -> tuple[int, ...]:
-        """Frames of each shot: boundaries are rounded once, so errors never accumulate."""
-        bounds = [round(t * self.output.fps) for t in (*self.starts(), self.total_s)]
+        """Frames of each shot in the cut."""
+        bounds = self.boundaries()
         return tuple(b - a for a, b in zip(bounds, bounds[1:], strict=False))
 
     @property
     def total_frames(self) -> int:
         """Video frames in the whole video."""
-        return sum(self.shot_frames())
+        return self.boundaries()[-1]
 
+    def transition_into(self, index: int) -> Transition:
+        """The transition that leads into shot ``index`` (``index`` >= 1)."""
+        return self.shots[index].transition or self.transition
 
-def _num(x: float) -> str:
-    """A number as ffmpeg reads it, without float noise: 2.5, 3, 0.041667."""
-    return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
+    def transition_frames(self) -> tuple[int, ...]:
+        """Frames of each transition between shot ``j`` and ``j+1``; 0 for a cut.
 
+        A transition is clamped to the shot it leads into, so that two never overlap.
+        """
+        frames = self.shot_frames()
+        out = []
+        for j in range(1, len(self.shots)):
+            t = self.transition_into(j)
+            out.append(0 if t.is_cut else min(round(t.duration_s * self.output.fps), frames[j]))
+        return tuple(out)
 
-def _input(path: Path) -> str:
-    # "file:" stops ffmpeg reading a name with a colon ("shot:1.mp4") as a protocol.
-    return f"file:{path}"
+    def segment_frames(self) -> tuple[int, ...]:
+        """Frames each clip is rendered to: its shot plus the transition out of it."""
+        tails = (*self.transition_frames(), 0)
+        return tuple(f + t for f, t in zip(self.shot_frames(), tails, strict=True))
 
+    def thumbnail_frame(self) -> int:
+        """Frame index of the thumbnail."""
+        if self.thumbnail_s is not None:
+            return min(round(self.thumbnail_s * self.output.fps), self.total_frames - 1)
+        bounds = self.boundaries()
+        return (bounds[0] + bounds[1]) // 2
 
-def _fit(spec: OutputSpec) -> str:
-    """Scale to fit the output, then letterbox (pad) or fill (crop) to its exact size."""
-    w, h = spec.width, spec.height
-    if spec.fit == "crop":
-        return f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
-    return (
-        f"scale={w}:{h}:force_original_aspect_ratio=decrease,"
-        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"
-    )
-
-
-def _video_chain(index: int, frames: int, spec: OutputSpec, out: str) -> str:
-    """Normalise input ``index`` and make it exactly ``frames`` long (clone its last frame)."""
-    return (
-        f"[{index}:v:0]setpts=PTS-STARTPTS,fps={spec.fps},{_fit(spec)},setsar=1,format=yuv420p,"
-        f"tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},setpts=PTS-STARTPTS[{out}]"
-    )
-
-
-def _join_video(labels: list[str], out: str) -> list[str]:
-    """Join the normalised shots into one stream; this version cuts.
-
-    Transitions come here next (crossfade, fade through black, the xfade family): an xfade of
-    length d between shots a and b starts at offset = end(a) - d and overlaps them, so each shot
-    with an incoming transition must be rendered d longer in ``_video_chain`` to keep the total
-    exact, and the audio timeline (which does not overlap) stays as it is.
-    """
-    if len(labels) == 1:
-        return [f"[{labels[0]}]null[{out}]"]
-    return ["".join(f"[{label}]" for label in labels) + f"concat=n={len(labels)}:v=1:a=0[{out}]"]
-
-
-def _audio_format(spec: OutputSpec) -> str:
-    return f"aformat=sample_fmts=fltp:sample_rates={spec.audio_rate}:channel_layouts=stereo"
-
-
-def _audio_graph(timeline: Timeline, first_input: int, out: str) -> list[str]:
-    """A silent bed of exactly the total length with each narration mixed in at its shot start."""
-    spec = timeline.output
-    samples = round(timeline.total_s * spec.audio_rate)
-    # The bed fixes the length: amix stops with its first input, so narration that runs past
-    # the end is cut there instead of making the video longer.
-    graph = [
-        f"anullsrc=r={spec.audio_rate}:cl=stereo,{_audio_format(spec)},"
-        f"atrim=end_sample={samples}[bed]"
-    ]
-    labels = ["bed"]
-    index = first_input
-    for shot, start in zip(timeline.shots, timeline.starts(), strict=True):
-        if shot.narration is None:
-            continue
-        ms = round(start * 1000)
-        label = f"n{index}"
-        # Delay after converting to stereo, giving one delay per channel: adelay's "all=1"
-        # option is newer than some ffmpeg builds we support.
-        graph.append(
-            f"[{index}:a:0]asetpts=PTS-STARTPTS,aresample={spec.audio_rate},{_audio_format(spec)},"
-            f"adelay={ms}|{ms}[{label}]"
+    def shot_middle_frames(self) -> tuple[int, ...]:
+        """The middle frame of each shot once its incoming transition is over (contact sheet)."""
+        bounds = self.boundaries()
+        leads = (0, *self.transition_frames())
+        return tuple(
+            (a + lead + b) // 2 for a, b, lead in zip(bounds, bounds[1:], leads, strict=False)
         )
-        labels.append(label)
-        index += 1
-    if len(labels) == 1:
-        graph.append(f"[bed]anull[{out}]")
-    else:
-        # normalize=0: a sum, not an average, so narration keeps its level however many mix.
-        graph.append(
-            "".join(f"[{label}]" for label in labels)
-            + f"amix=inputs={len(labels)}:duration=first:dropout_transition=0:normalize=0,"
-            f"atrim=end_sample={samples}[{out}]"
-        )
-    return graph
-
-
-def build_ffmpeg_args(timeline: Timeline, out_path: Path) -> list[str]:
-    """The argv (without the binary) of one ffmpeg run that renders ``timeline`` to ``out_path``."""
-    spec = timeline.output
-    args: list[str] = []
-    for shot in timeline.shots:
-        args += ["-i", _input(shot.clip)]
-    narrations = [shot.narration for shot in timeline.shots if shot.narration is not None]
-    for narration in narrations:
-        args += ["-i", _input(narration)]
-
-    graph: list[str] = []
-    labels = []
-    for index, frames in enumerate(timeline.shot_frames()):
-        labels.append(f"v{index}")
-        graph.append(_video_chain(index, frames, spec, labels[-1]))
-    graph += _join_video(labels, "vout")
-    graph += _audio_graph(timeline, len(timeline.shots), "aout")
-
-    return [
-        *args,
-        "-filter_complex",
-        ";".join(graph),
-        "-map",
-        "[vout]",
-        "-map",
-        "[aout]",
-        "-c:v",
-        "libx264",
-        "-preset",
-        spec.preset,
-        "-crf",
-        str(spec.crf),
-        "-pix_fmt",
-        "yuv420p",
-        "-r",
-        str(spec.fps),
-        "-c:a",
-        "aac",
-        "-b:a",
-        spec.audio_bitrate,
-        "-ar",
-        str(spec.audio_rate),
-        "-ac",
-        "2",
-        # moov before mdat: players can start before the whole file has arrived.
-        "-movflags",
-        "+faststart",
-        "-t",
-        _num(timeline.total_s),
-        _input(out_path),
-    ]
-
-
-# --- subtitles -------------------------------------------------------------------------------
-
-
-def _cue_text(text: str) -> str:
-    """Narration as cue text: kept verbatim except what would break the cue format."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    text = re.sub(r"\n\s*\n+", "\n", text)  # a blank line ends a cue in both formats
-    return text.replace("-->", "->")  # the timing arrow cannot appear in cue text
-
-
-def _cues(timeline: Timeline) -> list[tuple[str, float, float, str]]:
-    """(shot id, start, end, text) for every shot with narration text."""
-    cues = []
-    for shot, start in zip(timeline.shots, timeline.starts(), strict=True):
-        text = _cue_text(shot.narration_text)
-        if text:
-            cues.append((shot.shot_id, start, start + shot.duration_s, text))
-    return cues
-
-
-def _stamp(seconds: float, sep: str) -> str:
-    ms = round(seconds * 1000)
-    hours, ms = divmod(ms, 3_600_000)
-    minutes, ms = divmod(ms, 60_000)
-    secs, ms = divmod(ms, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{ms:03d}"
-
-
-def subtitles_srt(timeline: Timeline) -> str:
-    """SubRip subtitles: one cue per narrated shot, timed to the shot; text verbatim."""
-    blocks = [
-        f"{n}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n"
-        for n, (_id, start, end, text) in enumerate(_cues(timeline), start=1)
-    ]
-    return "\n".join(blocks)
-
-
-def subtitles_vtt(timeline: Timeline) -> str:
-    """WebVTT subtitles: one cue per narrated shot (cue id = shot id), text HTML-escaped."""
-    blocks = ["WEBVTT\n"]
-    for shot_id, start, end, text in _cues(timeline):
-        # WebVTT cue text is markup: a bare "<" or "&" would start a tag or an entity.
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        ident = re.sub(r"\s+", " ", shot_id).replace("-->", "->")
-        blocks.append(f"{ident}\n{_stamp(start, '.')} --> {_stamp(end, '.')}\n{text}\n")
-    return "\n".join(blocks)

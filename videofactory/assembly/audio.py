@@ -1,0 +1,272 @@
+"""The sound of a timeline as filtergraph text, and the loudness passes around it. Pure.
+
+::
+
+    silent bed (anullsrc, exactly total) ───────────────┐
+    narration_i ─ resample, pin format, adelay(start) ──┴ amix ─ speech ─┬─ asplit ─ key ─┐
+    music ─ loop (-stream_loop), trim, gain, fade out ─────────────────── sidechaincompress ┘
+                                                         speech + ducked music ─ amix ─ loudnorm
+
+Loudness is normalised in two passes, as ``loudnorm`` needs: audio-only runs measure the
+narration and the music (to set the music bed ``level_lu`` below the narration and the duck
+threshold) and then the mix; the render applies one gain from those figures
+(``linear=true``), so the result lands on the target instead of drifting as single-pass
+loudnorm does. Every stage pins its sample format with ``aformat``: ffmpeg 5.1 refuses some
+graphs (amix, sidechaincompress) that 9 accepts when negotiation is left open.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from videofactory.assembly.timeline import Timeline
+from videofactory.errors import AssemblyError
+
+__all__ = [
+    "AudioLevels",
+    "LoudnessMeasurement",
+    "MeasureStage",
+    "audio_graph",
+    "audio_inputs",
+    "levels_for",
+    "measure_args",
+    "parse_loudnorm",
+]
+
+#: Which stem a measuring pass hears.
+MeasureStage = Literal["speech", "music", "mix"]
+
+#: Integrated loudness below which a stem counts as silent (the EBU R128 absolute gate).
+SILENT_LUFS = -70.0
+#: The duck threshold sits this far under the narration's loudness: speech opens it, the
+#: quiet tails between words do not.
+DUCK_BELOW_SPEECH_DB = 12.0
+#: Threshold used when the narration was not measured (-34 dBFS).
+DEFAULT_DUCK_THRESHOLD = 0.02
+
+
+@dataclass(frozen=True)
+class LoudnessMeasurement:
+    """What ``loudnorm`` measured in a first pass (its ``print_format=json`` block)."""
+
+    input_i: float
+    input_tp: float
+    input_lra: float
+    input_thresh: float
+    target_offset: float = 0.0
+
+    @property
+    def silent(self) -> bool:
+        """True when there is nothing to normalise (pure silence measures -inf)."""
+        return not math.isfinite(self.input_i) or self.input_i <= SILENT_LUFS
+
+
+@dataclass(frozen=True)
+class AudioLevels:
+    """Gains and thresholds for the render, from the measuring passes."""
+
+    music_gain_db: float = 0.0
+    duck_threshold: float = DEFAULT_DUCK_THRESHOLD
+    #: The mix as measured; None (or silent) renders without loudnorm.
+    mix: LoudnessMeasurement | None = None
+
+
+def _num(x: float) -> str:
+    """A number as ffmpeg reads it, without float noise: 2.5, 3, 0.041667."""
+    return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def _fmt(timeline: Timeline) -> str:
+    rate = timeline.output.audio_rate
+    return f"aformat=sample_fmts=fltp:sample_rates={rate}:channel_layouts=stereo"
+
+
+def _input(path: object) -> str:
+    # "file:" stops ffmpeg reading a name with a colon ("shot:1.wav") as a protocol.
+    return f"file:{path}"
+
+
+def audio_inputs(timeline: Timeline, stage: MeasureStage | None = None) -> list[str]:
+    """The ``-i`` arguments of the narration and music files a stage (or the render) reads."""
+    args: list[str] = []
+    if stage in (None, "speech", "mix"):
+        for shot in timeline.shots:
+            if shot.narration is not None:
+                args += ["-i", _input(shot.narration)]
+    if timeline.music is not None and stage in (None, "music", "mix"):
+        # Loop the file forever; the graph trims it to the video's length.
+        args += ["-stream_loop", "-1", "-i", _input(timeline.music.path)]
+    return args
+
+
+def _speech(timeline: Timeline, first_input: int, out: str) -> list[str]:
+    """A silent bed of exactly the total length with each narration mixed in at its shot start."""
+    rate = timeline.output.audio_rate
+    samples = round(timeline.total_s * rate)
+    # The bed fixes the length: amix stops with its first input, so narration that runs past
+    # the end is cut there instead of making the video longer.
+    graph = [f"anullsrc=r={rate}:cl=stereo,{_fmt(timeline)},atrim=end_sample={samples}[bed]"]
+    labels = ["bed"]
+    index = first_input
+    for shot, start in zip(timeline.shots, timeline.starts(), strict=True):
+        if shot.narration is None:
+            continue
+        ms = round(start * 1000)
+        label = f"n{index}"
+        # Delay after converting to stereo, giving one delay per channel: adelay's "all=1"
+        # option is newer than some ffmpeg builds we support.
+        graph.append(
+            f"[{index}:a:0]asetpts=PTS-STARTPTS,aresample={rate},{_fmt(timeline)},"
+            f"adelay={ms}|{ms}[{label}]"
+        )
+        labels.append(label)
+        index += 1
+    if len(labels) == 1:
+        graph.append(f"[bed]anull[{out}]")
+    else:
+        # normalize=0: a sum, not an average, so narration keeps its level however many mix.
+        graph.append(
+            "".join(f"[{label}]" for label in labels)
+            + f"amix=inputs={len(labels)}:duration=first:dropout_transition=0:normalize=0,"
+            f"atrim=end_sample={samples}[{out}]"
+        )
+    return graph
+
+
+def _music(timeline: Timeline, index: int, gain_db: float, out: str) -> list[str]:
+    """The music bed: trimmed to the video (the input loops), gain, fade out at the end."""
+    assert timeline.music is not None
+    rate = timeline.output.audio_rate
+    samples = round(timeline.total_s * rate)
+    fade = min(timeline.music.fade_out_s, timeline.total_s / 2)
+    chain = (
+        f"[{index}:a:0]asetpts=PTS-STARTPTS,aresample={rate},{_fmt(timeline)},"
+        f"atrim=end_sample={samples}"
+    )
+    if gain_db:
+        chain += f",volume={_num(gain_db)}dB"
+    if fade > 0:
+        chain += f",afade=t=out:st={_num(timeline.total_s - fade)}:d={_num(fade)}"
+    return [f"{chain},{_fmt(timeline)}[{out}]"]
+
+
+def _narrations(timeline: Timeline) -> int:
+    return sum(1 for shot in timeline.shots if shot.narration is not None)
+
+
+def _loudnorm_target(timeline: Timeline) -> str:
+    target = timeline.loudness
+    assert target is not None
+    return (
+        f"loudnorm=I={_num(target.integrated_lufs)}:TP={_num(target.true_peak_db)}"
+        f":LRA={_num(target.lra)}"
+    )
+
+
+def audio_graph(
+    timeline: Timeline, first_input: int, levels: AudioLevels | None, out: str
+) -> list[str]:
+    """The render's audio: speech, ducked music, loudness; exactly the video's length."""
+    levels = levels or AudioLevels()
+    rate = timeline.output.audio_rate
+    samples = round(timeline.total_s * rate)
+    narrated = _narrations(timeline)
+    duck = timeline.music is not None and timeline.music.duck and narrated > 0
+    graph = _speech(timeline, first_input, "speechraw" if duck else "speech")
+    mixed = "speech"
+    if timeline.music is not None:
+        graph += _music(timeline, first_input + narrated, levels.music_gain_db, "music")
+        music = "music"
+        if duck:
+            # The narration keys the compressor on the music: one copy to hear, one as key.
+            graph.append("[speechraw]asplit=2[speech][key]")
+            graph.append(
+                f"[music][key]sidechaincompress=threshold={_num(levels.duck_threshold)}"
+                f":ratio=8:attack=20:release=400,{_fmt(timeline)}[ducked]"
+            )
+            music = "ducked"
+        graph.append(
+            f"[speech][{music}]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,"
+            f"{_fmt(timeline)}[mix]"
+        )
+        mixed = "mix"
+    tail = []
+    mix = levels.mix
+    if timeline.loudness is not None and mix is not None and not mix.silent:
+        # loudnorm works (and outputs) at 192 kHz: resample back and pin the format.
+        tail.append(
+            f"{_loudnorm_target(timeline)}:measured_I={_num(max(mix.input_i, -99))}"
+            f":measured_TP={_num(min(max(mix.input_tp, -99), 99))}"
+            f":measured_LRA={_num(min(max(mix.input_lra, 0), 99))}"
+            f":measured_thresh={_num(max(mix.input_thresh, -99))}"
+            f":offset={_num(mix.target_offset)}:linear=true:print_format=none"
+        )
+        tail.append(f"aresample={rate},{_fmt(timeline)}")
+    tail.append(f"apad=whole_len={samples},atrim=end_sample={samples}")
+    graph.append(f"[{mixed}]" + ",".join(tail) + f"[{out}]")
+    return graph
+
+
+def measure_args(
+    timeline: Timeline, stage: MeasureStage, levels: AudioLevels | None = None
+) -> list[str]:
+    """An audio-only ffmpeg run whose stderr ends with loudnorm's JSON for ``stage``."""
+    if timeline.loudness is None:
+        raise AssemblyError("measure_args needs a timeline with a loudness target")
+    inputs = audio_inputs(timeline, stage)
+    if stage == "speech":
+        graph = _speech(timeline, 0, "a")
+    elif stage == "music":
+        graph = _music(timeline, 0, 0.0, "a")
+    else:
+        graph = audio_graph(timeline, 0, levels, "a")
+    graph.append(f"[a]{_loudnorm_target(timeline)}:print_format=json[m]")
+    return [*inputs, "-filter_complex", ";".join(graph), "-map", "[m]", "-f", "null", "-"]
+
+
+_JSON_BLOCK = re.compile(r"\{[^{}]*\"input_i\"[^{}]*\}", re.S)
+
+
+def parse_loudnorm(stderr: str) -> LoudnessMeasurement:
+    """The last loudnorm JSON block in ffmpeg's stderr.
+
+    Raises:
+        AssemblyError: no block, or one that is not loudnorm's.
+    """
+    blocks = _JSON_BLOCK.findall(stderr)
+    if not blocks:
+        raise AssemblyError("ffmpeg's loudness pass printed no loudnorm measurement")
+    try:
+        data = json.loads(blocks[-1])
+        return LoudnessMeasurement(
+            input_i=float(data["input_i"]),
+            input_tp=float(data["input_tp"]),
+            input_lra=float(data["input_lra"]),
+            input_thresh=float(data["input_thresh"]),
+            target_offset=float(data.get("target_offset", 0.0)),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AssemblyError(f"cannot read loudnorm's measurement: {exc}") from exc
+
+
+def levels_for(
+    timeline: Timeline,
+    speech: LoudnessMeasurement | None = None,
+    music: LoudnessMeasurement | None = None,
+    mix: LoudnessMeasurement | None = None,
+) -> AudioLevels:
+    """Music gain and duck threshold from the stems' loudness; ``mix`` passed through."""
+    gain, threshold = 0.0, DEFAULT_DUCK_THRESHOLD
+    if speech is not None and not speech.silent:
+        threshold = 10 ** ((speech.input_i - DUCK_BELOW_SPEECH_DB) / 20)
+    if timeline.music is not None and music is not None and not music.silent:
+        reference = speech.input_i if speech is not None and not speech.silent else None
+        if reference is not None:
+            gain = reference + timeline.music.level_lu - music.input_i
+        elif timeline.loudness is not None:
+            gain = timeline.loudness.integrated_lufs - music.input_i
+    return AudioLevels(music_gain_db=round(gain, 2), duck_threshold=threshold, mix=mix)

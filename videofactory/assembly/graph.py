@@ -1,0 +1,227 @@
+"""One ffmpeg run that renders a timeline: its argv and its ``-filter_complex`` graph. Pure.
+
+::
+
+    clip_i ─ setpts, fps, scale+pad|crop, setsar, yuv420p, tpad(clone), trim(frames) ─┐
+        shots joined by cuts: concat; groups joined by transitions: xfade(offset) ─────┤
+                         ┌─ split ─ [subtitles (burned, shipped font)] ─ H.264 ─ out.mp4
+                  joined ┼─ select(thumbnail frame) ─────────────────── MJPEG ─ thumb.jpg
+                         └─ select(middle of each shot), scale, tile ── MJPEG ─ contact.jpg
+    narration, music ─ (audio.audio_graph) ─────────────────────────── AAC ─── out.mp4
+
+Each clip is rendered to its segment's exact frame count (``Timeline.segment_frames``: its
+shot plus the transition out of it), and an xfade into shot ``i`` starts at shot ``i``'s first
+frame, so the joined video has exactly ``Timeline.total_frames`` frames. The graph uses only
+filters and options present in ffmpeg 5.1 (Debian 12) and 9.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs
+from videofactory.assembly.subtitles import escape_filter_value
+from videofactory.assembly.timeline import OutputSpec, Timeline
+
+__all__ = ["CONTACT_TILE_PX", "build_ffmpeg_args", "contact_layout", "video_graph"]
+
+#: Long side of one contact-sheet tile in pixels.
+CONTACT_TILE_PX = 320
+#: Most tiles in a contact-sheet row.
+CONTACT_MAX_COLUMNS = 6
+
+
+def _num(x: float) -> str:
+    """A number as ffmpeg reads it, without float noise: 2.5, 3, 0.041667."""
+    return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def _input(path: Path) -> str:
+    # "file:" stops ffmpeg reading a name with a colon ("shot:1.mp4") as a protocol.
+    return f"file:{path}"
+
+
+def _fit(spec: OutputSpec) -> str:
+    """Scale to fit the output, then letterbox (pad) or fill (crop) to its exact size."""
+    w, h = spec.width, spec.height
+    if spec.fit == "crop":
+        return f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
+    return (
+        f"scale={w}:{h}:force_original_aspect_ratio=decrease,"
+        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"
+    )
+
+
+def _video_chain(index: int, frames: int, spec: OutputSpec, out: str) -> str:
+    """Normalise input ``index`` and make it exactly ``frames`` long (clone its last frame)."""
+    return (
+        f"[{index}:v:0]setpts=PTS-STARTPTS,fps={spec.fps},{_fit(spec)},setsar=1,format=yuv420p,"
+        f"tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},setpts=PTS-STARTPTS[{out}]"
+    )
+
+
+def _groups(timeline: Timeline) -> list[list[int]]:
+    """Shot indices in runs joined by cuts; a transition starts a new run."""
+    groups = [[0]]
+    for j, frames in enumerate(timeline.transition_frames(), start=1):
+        if frames:
+            groups.append([j])
+        else:
+            groups[-1].append(j)
+    return groups
+
+
+def video_graph(timeline: Timeline, out: str) -> list[str]:
+    """Normalised clips joined by cuts and transitions into one stream labelled ``out``."""
+    spec = timeline.output
+    graph = [
+        _video_chain(i, frames, spec, f"v{i}") for i, frames in enumerate(timeline.segment_frames())
+    ]
+    groups = _groups(timeline)
+    single = len(groups) == 1
+    labels = []
+    for k, group in enumerate(groups):
+        target = out if single else f"g{k}"
+        if len(group) == 1 and not single:
+            labels.append(f"v{group[0]}")
+            continue
+        inputs = "".join(f"[v{i}]" for i in group)
+        if len(group) == 1:
+            graph.append(f"{inputs}null[{target}]")
+        else:
+            # concat outputs microsecond timestamps; xfade wants both inputs at 1/fps.
+            retime = "" if single else f",settb=1/{spec.fps}"
+            graph.append(f"{inputs}concat=n={len(group)}:v=1:a=0{retime}[{target}]")
+        labels.append(target)
+    if single:
+        return graph
+    bounds = timeline.boundaries()
+    frames = timeline.transition_frames()
+    joined = labels[0]
+    for k, group in enumerate(groups[1:], start=1):
+        first = group[0]
+        kind = timeline.transition_into(first).kind
+        target = out if k == len(groups) - 1 else f"x{k}"
+        graph.append(
+            f"[{joined}][{labels[k]}]xfade=transition={kind}"
+            f":duration={_num(frames[first - 1] / spec.fps)}"
+            f":offset={_num(bounds[first] / spec.fps)}[{target}]"
+        )
+        joined = target
+    return graph
+
+
+def contact_layout(timeline: Timeline) -> tuple[int, int, int, int]:
+    """Columns, rows, tile width and tile height of the contact sheet."""
+    spec = timeline.output
+    n = len(timeline.shots)
+    columns = min(CONTACT_MAX_COLUMNS, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / columns)
+    scale = CONTACT_TILE_PX / max(spec.width, spec.height)
+    tile_w = max(2, 2 * round(spec.width * scale / 2))
+    tile_h = max(2, 2 * round(spec.height * scale / 2))
+    return columns, rows, tile_w, tile_h
+
+
+#: JPEG is full range. Converting on the picture branches keeps the range of the shared
+#: stream (and so of the H.264 video) limited: ffmpeg 7.1+ negotiates colour range through
+#: split, and would otherwise flag the whole video full range to suit the JPEG encoder.
+_JPEG_RANGE = "scale=out_range=full"
+
+
+def _select(frames: list[int]) -> str:
+    # "\," keeps the comma inside eq() from ending the filter in the graph parser.
+    return "select=" + "+".join(f"eq(n\\,{n})" for n in frames)
+
+
+def build_ffmpeg_args(
+    timeline: Timeline,
+    out_path: Path,
+    *,
+    levels: AudioLevels | None = None,
+    subtitles_file: Path | None = None,
+    fonts_dir: Path | None = None,
+    thumbnail: Path | None = None,
+    contact_sheet: Path | None = None,
+) -> list[str]:
+    """The argv (without the binary) of one ffmpeg run that renders ``timeline``.
+
+    Arguments:
+        timeline: what to render.
+        out_path: the video (its suffix picks the muxer).
+        levels: gains and the mix's loudness from the measuring passes (``audio.py``).
+        subtitles_file: an ASS script to burn in (``timeline.burn_subtitles``).
+        fonts_dir: the folder of the font the script names.
+        thumbnail: where to write one JPEG frame (``Timeline.thumbnail_frame``).
+        contact_sheet: where to write a JPEG grid of every shot's middle frame.
+    """
+    spec = timeline.output
+    args: list[str] = []
+    for shot in timeline.shots:
+        args += ["-i", _input(shot.clip)]
+    args += audio_inputs(timeline)
+
+    branches = ["main"] + (["thumb"] if thumbnail else []) + (["sheet"] if contact_sheet else [])
+    burn = subtitles_file is not None
+    joined = "vout" if len(branches) == 1 and not burn else "vjoin"
+    graph = video_graph(timeline, joined)
+    main = joined
+    if len(branches) > 1:
+        graph.append(f"[{joined}]split={len(branches)}" + "".join(f"[s{b}]" for b in branches))
+        main = "smain"
+    if burn:
+        assert subtitles_file is not None
+        source = f"filename={escape_filter_value(str(subtitles_file))}"
+        if fonts_dir is not None:
+            source += f":fontsdir={escape_filter_value(str(fonts_dir))}"
+        graph.append(f"[{main}]subtitles={source}[vout]")
+    elif main != "vout":
+        graph.append(f"[{main}]null[vout]")
+    if thumbnail:
+        graph.append(f"[sthumb]{_select([timeline.thumbnail_frame()])},{_JPEG_RANGE}[vthumb]")
+    if contact_sheet:
+        columns, rows, tile_w, tile_h = contact_layout(timeline)
+        graph.append(
+            f"[ssheet]{_select(list(timeline.shot_middle_frames()))},scale={tile_w}:{tile_h},"
+            f"{_JPEG_RANGE},tile={columns}x{rows}:padding=4:margin=4[vsheet]"
+        )
+    graph += audio_graph(timeline, len(timeline.shots), levels, "aout")
+
+    args += [
+        "-filter_complex",
+        ";".join(graph),
+        "-map",
+        "[vout]",
+        "-map",
+        "[aout]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        spec.preset,
+        "-crf",
+        str(spec.crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-r",
+        str(spec.fps),
+        "-c:a",
+        "aac",
+        "-b:a",
+        spec.audio_bitrate,
+        "-ar",
+        str(spec.audio_rate),
+        "-ac",
+        "2",
+        # moov before mdat: players can start before the whole file has arrived.
+        "-movflags",
+        "+faststart",
+        "-t",
+        _num(timeline.total_s),
+        _input(out_path),
+    ]
+    for label, path in (("vthumb", thumbnail), ("vsheet", contact_sheet)):
+        if path is not None:
+            args += ["-map", f"[{label}]", "-frames:v", "1", "-update", "1", "-q:v", "3"]
+            args.append(_input(path))
+    return args
