@@ -13,6 +13,7 @@ most one job beyond the running one.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -91,6 +92,7 @@ def decide(
     *,
     strict: bool = False,
     pending: Sequence[TaskView] = (),
+    time_factor: float = 1.0,
 ) -> list[Assignment]:
     """Assign ready tasks to workers; tasks left out wait for a better moment.
 
@@ -98,42 +100,62 @@ def decide(
     that tasks of higher priority form ahead of it), but only the placements that land in a
     free slot are returned. Work that only one worker can do (ready or still pending) is
     reserved on it, so flexible work does not crowd out what nobody else can take.
+    ``time_factor`` (measured over modelled seconds on this farm) scales the fixed costs: a
+    model switch and the role preference.
     """
+    switch_s, role_s = SWITCH_COST_S * time_factor, ROLE_PENALTY_S * time_factor
+    free = sum(max(0, w.free_slots) for w in workers if w.up)
+    if free == 0 or not ready:
+        return []
     avail = {w.id: max(now, w.busy_until) for w in workers}
     loaded = {w.id: w.loaded for w in workers}
     slots = {w.id: w.free_slots for w in workers}
-    by_id = {w.id: w for w in workers}
-    choice = {t.id: candidates(t, workers, strict=strict) for t in (*ready, *pending)}
+    # Eligibility depends only on (kind, VRAM need): compute it once per group, not per task.
+    groups: dict[tuple[TaskKind, float], list[WorkerView]] = {}
+
+    def choice(t: TaskView) -> list[WorkerView]:
+        key = (t.kind, t.vram_gb)
+        if key not in groups:
+            groups[key] = candidates(t, workers, strict=strict)
+        return groups[key]
+
     reserve = dict.fromkeys(avail, 0.0)
     for t in (*ready, *pending):
-        if len(choice[t.id]) == 1:
-            w = choice[t.id][0]
-            reserve[w.id] += _run(t, w)
-    order = sorted(ready, key=lambda t: (len(choice[t.id]) or 1_000, -t.rank, t.id))
+        able = choice(t)
+        if len(able) == 1:
+            reserve[able[0].id] += _run(t, able[0])
+    # Only the head of the ready list can land in the free slots now; the rest would only
+    # lengthen the virtual queues, so a long list is cut to a multiple of the free slots.
+    limit = max(16, 4 * free)
+    order = heapq.nsmallest(limit, ready, key=lambda t: (len(choice(t)) or 1_000, -t.rank, t.id))
     out: list[Assignment] = []
     for task in order:
-        exclusive = len(choice[task.id]) == 1
-        best: tuple[float, float, int, float, str] | None = None
-        for w in choice[task.id]:
+        able = choice(task)
+        exclusive = len(able) == 1
+        role = ROLE_FOR_KIND.get(task.kind)
+        best: tuple[float, float, float, str] | None = None
+        for w in able:
             start = avail[w.id]
-            switch = SWITCH_COST_S if loaded[w.id] not in (None, task.kind) else 0.0
+            switch = switch_s if loaded[w.id] not in (None, task.kind) else 0.0
             finish = start + switch + _run(task, w)
             # A worker that must still do work nobody else can is done only after it.
             owed = reserve[w.id] - (_run(task, w) if exclusive else 0.0)
-            role = ROLE_FOR_KIND.get(task.kind)
             off_role = 0 if role is None or role in w.roles else 1
-            key = (finish + owed + off_role * ROLE_PENALTY_S, finish, off_role, start, w.id)
-            if best is None or key < best[:1] + best[1:]:
-                best = (key[0], finish, off_role, start, w.id)
+            key = (finish + owed + off_role * role_s, finish, start, w.id)
+            if best is None or key < best:
+                best = key
         if best is None:
             continue
-        _, finish, _, start, wid = best
+        _, finish, start, wid = best
         avail[wid], loaded[wid] = finish, task.kind
         if exclusive:
-            reserve[wid] -= _run(task, by_id[wid])
+            reserve[wid] -= _run(task, able[0])
         if slots[wid] > 0:
             slots[wid] -= 1
             out.append(Assignment(task.id, wid, start, finish))
+            free -= 1
+            if free == 0:
+                break
     return out
 
 
