@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from videofactory.errors import SpeechServerError
+from videofactory.errors import SpeechError, SpeechServerError
 from videofactory.tts.audio import Pcm, decode_audio, describe_body, join_pcm, silence
 from videofactory.tts.base import SpeechBackend, write_wav
 from videofactory.tts.local import SILENCE_S, clean_text
@@ -101,7 +101,10 @@ class ServerSpeech(SpeechBackend):
                 with server_lock(self.url):
                     audio = self._post(client, path, body)
                 rate = pieces[0].rate if pieces else None
-                pieces.append(decode_audio(audio, rate=rate, source=self._who(path)))
+                try:
+                    pieces.append(decode_audio(audio, rate=rate, source=self._who(path)))
+                except SpeechError as exc:
+                    raise SpeechServerError(str(exc), url=self.url) from exc
         joined = join_pcm(pieces)
         return write_wav(Path(out_path), joined.data, joined.rate)
 

@@ -1,0 +1,137 @@
+"""Local HTTP servers for the director tests: aiohttp apps on loopback, each in its own thread.
+
+They answer with the shapes of the real services (Chatterbox ``POST /generate``, OpenAI
+``/v1/audio/speech``, OpenAI ``/v1/chat/completions``, Anthropic ``/v1/messages``); what each
+answers is scripted by the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+import socket
+import struct
+import threading
+import wave
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import av
+import numpy as np
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AppThread:
+    """An aiohttp app served on 127.0.0.1 (a free port) from a daemon thread."""
+
+    def __init__(self, routes: list[tuple[str, str, Handler]]) -> None:
+        self.routes = routes
+        self.url = ""
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        app = web.Application(middlewares=[self._track])
+        for method, path, handler in self.routes:
+            app.router.add_route(method, path, handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    @web.middleware
+    async def _track(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "headers": dict(request.headers),
+                "body": body,
+            }
+        )
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
+
+    def __enter__(self) -> AppThread:
+        self._thread.start()
+        assert self._ready.wait(10), "test server did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+def free_port_url() -> str:
+    """A loopback URL where nothing listens (the port was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def tone(seconds: float, rate: int = 24000, freq: float = 440.0) -> np.ndarray:
+    """A sine tone at half scale, as float samples."""
+    t = np.arange(round(seconds * rate)) / rate
+    return 0.5 * np.sin(2 * math.pi * freq * t)
+
+
+def wav_bytes(samples: np.ndarray, rate: int = 24000, *, float32: bool = False) -> bytes:
+    """A WAV file in memory: 16-bit PCM, or 32-bit float like torchaudio writes."""
+    if not float32:
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes((samples * 32767).astype("<i2").tobytes())
+        return buf.getvalue()
+    data = samples.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)  # WAVE_FORMAT_IEEE_FLOAT
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data))
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks) + len(data)) + b"WAVE" + chunks + data
+
+
+def mp3_bytes(samples: np.ndarray, rate: int = 24000) -> bytes:
+    """An MP3 file in memory (PyAV's libmp3lame)."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=rate, layout="mono")
+        pcm = (samples * 32767).astype("<i2").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+#: Seconds of tone a scripted speech server answers per character of text.
+SECONDS_PER_CHAR = 0.01
