@@ -55,6 +55,8 @@ class WsRecorder:
             ws_url += f"?clientId={client_id}"
         self.client_id = client_id
         self.messages: list[dict[str, Any]] = []
+        #: How the connection ended (None while open or after a clean close by us).
+        self.closed: ConnectionClosed | None = None
         self._ws = connect(ws_url, max_size=None)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -78,8 +80,8 @@ class WsRecorder:
                     msg = json.loads(raw)
                 with self._lock:
                     self.messages.append(msg)
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            self.closed = exc
 
     def send(self, obj: Any) -> None:
         """Send a JSON text frame."""
@@ -113,6 +115,11 @@ class WsRecorder:
             timeout,
         )
         return self.snapshot()
+
+    def ended(self, timeout: float = 20.0) -> bool:
+        """Wait until the server side ended the connection; whether it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def close(self) -> None:
         """Close and join."""

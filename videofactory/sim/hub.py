@@ -7,7 +7,8 @@ through one queue drained by one task, so messages keep the order they were prod
 ``sid=None`` broadcasts; messages to an id that is not connected are dropped.
 
 ``drop_all()`` (fault injection) cuts every connection at the TCP level, without a close
-frame, the way a network failure or a crashed proxy does.
+frame, the way a network failure or a crashed proxy does; ``drop_in_order()`` does it after the
+messages already produced went out, so a cut "mid-prompt" is exactly there.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from aiohttp import WSMsgType, web
 __all__ = ["SocketHub"]
 
 log = logging.getLogger("videofactory.sim")
+
+#: Outbox marker: cut every connection here.
+_DROP = "__drop_all__"
 
 
 class SocketHub:
@@ -70,6 +74,10 @@ class SocketHub:
             transport.abort()
         return len(transports)
 
+    def drop_in_order(self) -> None:
+        """Queue a drop_all behind the messages produced so far (event loop only)."""
+        self._outbox.put_nowait((_DROP, None, None))
+
     def stop_pump(self) -> None:
         """Stop delivering messages at once (a crashed server sends nothing more)."""
         if self._pump is not None:
@@ -86,6 +94,9 @@ class SocketHub:
     async def _run_pump(self) -> None:
         while True:
             event, data, sid = await self._outbox.get()
+            if event is _DROP:
+                self.drop_all()
+                continue
             await self._deliver(event, data, sid)
 
     async def _deliver(self, event: str | int, data: Any, sid: str | None) -> None:

@@ -164,7 +164,7 @@ class SimServer:
 
     def drop_sockets(self) -> None:
         """Cut every websocket connection (any thread)."""
-        self.hub.loop.call_soon_threadsafe(self.hub.drop_all)
+        self.hub.loop.call_soon_threadsafe(self.hub.drop_in_order)
 
     def wait_interrupt(self) -> None:
         """Block until /interrupt or stop (render thread)."""
