@@ -453,22 +453,88 @@ def test(
         raise typer.Exit(1)
 
 
-@app.command(epilog="Example: videofactory sim --workers 6 --port 8188")
+@app.command(
+    epilog="Example: videofactory sim --workers 6 --port 8188 --time-scale 0.1 "
+    "--fail-rate 0.05 --fault gpu2:crash_after=3"
+)
 @_errors
 def sim(
     workers: int = typer.Option(6, "--workers", "-n", min=1, max=64, help="Simulated GPUs."),
     port: int = typer.Option(DEFAULT_SIM_PORT, "--port", help="First port; one port per GPU."),
     root: Path = typer.Option(Path("sim-farm"), "--root", help="Folder for the servers' files."),
+    time_scale: float = typer.Option(
+        0.0,
+        "--time-scale",
+        min=0.0,
+        help="Real seconds per modelled GPU second (each card at its own speed); 0 = CPU speed.",
+    ),
+    fail_rate: float | None = typer.Option(
+        None, "--fail-rate", help="Chance a prompt fails with a CUDA error (every worker)."
+    ),
+    oom_above_gb: float | None = typer.Option(
+        None, "--oom-above-gb", help="Out of memory when a prompt needs more VRAM than this."
+    ),
+    hang_rate: float | None = typer.Option(
+        None, "--hang-rate", help="Chance a render hangs mid-way until /interrupt."
+    ),
+    hang_after: int | None = typer.Option(
+        None, "--hang-after", help="The prompt after this many hangs."
+    ),
+    crash_after: int | None = typer.Option(
+        None, "--crash-after", help="The server dies in the middle of the prompt after this many."
+    ),
+    drop_ws_rate: float | None = typer.Option(
+        None, "--drop-ws-rate", help="Chance every websocket is cut mid-prompt."
+    ),
+    corrupt_rate: float | None = typer.Option(
+        None, "--corrupt-rate", help="Chance saved files are overwritten with undecodable bytes."
+    ),
+    slow_start: float | None = typer.Option(
+        None, "--slow-start", help="Seconds each server waits before listening."
+    ),
+    fault_seed: int | None = typer.Option(None, "--fault-seed", help="Seed of the fault draws."),
+    fault: list[str] = typer.Option(
+        [],
+        "--fault",
+        help="Faults of one worker, WORKER:NAME=VALUE[,NAME=VALUE] (repeatable), "
+        "e.g. gpu2:crash_after=3.",
+    ),
 ) -> None:
-    """Run a simulated ComfyUI farm in the foreground (one server per GPU) until Ctrl-C."""
+    """Run a simulated ComfyUI farm in the foreground (one server per GPU) until Ctrl-C.
+
+    Cards model their VRAM and speed; fault flags hit every worker, --fault just one.
+
+    Faults can also be changed while it runs: POST /sim/faults to a server.
+    """
     from videofactory.config import builtin_farm
-    from videofactory.sim.farm import SimWorkerSpec, main_foreground
+    from videofactory.sim.farm import SimWorkerSpec, main_foreground, with_faults
 
     seed = builtin_farm().workers
     specs = []
     for i in range(workers):
         w = seed[i] if i < len(seed) else seed[1].model_copy(update={"id": f"gpu{i}"})
-        specs.append(SimWorkerSpec(name=w.id, card=w.card, vram_gb=w.vram_gb, port=port + i))
+        specs.append(
+            SimWorkerSpec(
+                name=w.id,
+                card=w.card,
+                vram_gb=w.vram_gb,
+                port=port + i,
+                gpu_speed=w.speed,
+                time_scale=time_scale,
+            )
+        )
+    common = {
+        "fail_rate": fail_rate,
+        "oom_above_gb": oom_above_gb,
+        "hang_rate": hang_rate,
+        "hang_after": hang_after,
+        "crash_after": crash_after,
+        "drop_ws_rate": drop_ws_rate,
+        "corrupt_rate": corrupt_rate,
+        "slow_start_s": slow_start,
+        "seed": fault_seed,
+    }
+    specs = with_faults(specs, {k: v for k, v in common.items() if v is not None}, fault)
     main_foreground(specs, root)
 
 
