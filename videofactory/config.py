@@ -26,6 +26,7 @@ from videofactory.errors import ConfigError
 
 __all__ = [
     "FARM_ENV",
+    "DispatchConfig",
     "FarmConfig",
     "LLMConfig",
     "Role",
@@ -173,6 +174,11 @@ class SpeechConfig(_Strict):
     max_chars: int = Field(default=250, ge=20, le=5000)
     #: Environment variable holding the server's API key, if it wants one.
     api_key_env: str | None = None
+    #: The worker whose GPU the speech server shares (the seed puts Chatterbox on gpu4):
+    #: its VRAM counts against that worker's.
+    worker: str | None = None
+    #: VRAM the speech server holds on that GPU, in GB.
+    vram_gb: float = Field(default=0.0, ge=0, le=1024)
 
     @field_validator("url")
     @classmethod
@@ -284,6 +290,25 @@ def resolve_llm(
     return config.model_copy(update={"api_key": key})
 
 
+class DispatchConfig(_Strict):
+    """How the dispatcher judges a worker: deadlines, probing, retries."""
+
+    #: A job that shows no progress for max(floor, factor x its estimate) seconds is hung:
+    #: its worker is taken out of rotation and the job goes elsewhere.
+    progress_timeout_floor_s: float = Field(default=120.0, gt=0, le=86400)
+    progress_timeout_factor: float = Field(default=4.0, ge=1.0, le=1000)
+    #: Seconds between probes of a worker that is down (doubling up to 60 s).
+    probe_interval_s: float = Field(default=2.0, gt=0, le=600)
+    #: Attempts one task may take in all before the run fails.
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    #: A ready task that no worker can take (all down, refusing or too small) for this long
+    #: fails the run.
+    no_worker_timeout_s: float = Field(default=300.0, gt=0, le=86400)
+    #: Smallest fraction of the planned width/height/frames a task may be shrunk to when
+    #: no worker has the VRAM for it.
+    min_scale: float = Field(default=0.5, gt=0, le=1)
+
+
 class FarmConfig(_Strict):
     """A farm: its workers and its speech endpoint."""
 
@@ -296,6 +321,8 @@ class FarmConfig(_Strict):
     strict: bool = False
     #: True for the built-in farm that videofactory starts itself.
     simulated: bool = False
+    #: Deadlines, probing and retries.
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
 
     @field_validator("workers")
     @classmethod
@@ -309,12 +336,31 @@ class FarmConfig(_Strict):
             seen.add(w.id)
         return workers
 
+    @model_validator(mode="after")
+    def _speech_host(self) -> FarmConfig:
+        host = self.speech.worker
+        if host is not None:
+            ids = [w.id for w in self.workers]
+            if host not in ids:
+                raise ValueError(f"speech.worker {host!r} is not a worker ({', '.join(ids)})")
+            if self.speech.vram_gb >= self.worker(host).vram_gb:
+                raise ValueError(
+                    f"speech.vram_gb {self.speech.vram_gb:g} leaves nothing of {host}'s "
+                    f"{self.worker(host).vram_gb:g} GB for ComfyUI"
+                )
+        return self
+
     def worker(self, worker_id: str) -> WorkerConfig:
         """The worker with this id."""
         for w in self.workers:
             if w.id == worker_id:
                 return w
         raise ConfigError(f"no worker {worker_id!r} in the farm")
+
+    def comfy_vram_gb(self, worker_id: str) -> float:
+        """VRAM left for ComfyUI on a worker, after a speech server that shares its GPU."""
+        vram = self.worker(worker_id).vram_gb
+        return vram - self.speech.vram_gb if self.speech.worker == worker_id else vram
 
 
 def builtin_farm() -> FarmConfig:

@@ -25,6 +25,7 @@ The branches say what the caller can do about it::
     ├── AssemblyError               ffmpeg failed: carries argv, returncode, stderr tail
     ├── StoreError                  the run database is missing or unreadable
     └── RunFailed                   a run ended with a failed task (keeps what finished)
+        └── RunCancelled            ... because somebody cancelled it
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "OutOfMemory",
     "PlannerError",
     "ProtocolError",
+    "RunCancelled",
     "RunFailed",
     "ShotListError",
     "SpeechError",
@@ -213,3 +215,7 @@ class RunFailed(FactoryError):
     def __init__(self, message: str, *, run_id: str | None = None) -> None:
         super().__init__(message)
         self.run_id = run_id
+
+
+class RunCancelled(RunFailed):
+    """The run was cancelled (``videofactory cancel``); what finished is kept."""

@@ -157,6 +157,19 @@ SCHEMA = [
     );
     CREATE INDEX events_run ON events(run_id, id);
     """,
+    # Migration 2: who drives a run (so two orchestrators never drive one), and the speeds
+    # the scheduler learned per worker and task kind (kept across runs, keyed by server URL).
+    """
+    ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+    CREATE TABLE speeds (
+        url TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        speed REAL NOT NULL,
+        samples INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (url, kind)
+    );
+    """,
 ]
 
 
@@ -298,6 +311,37 @@ class Store:
             ).fetchall()
         return [json.loads(r["data_json"]) for r in rows]
 
+    def claim_run(self, run_id: str, pid: int) -> int | None:
+        """Record ``pid`` as the process driving a run; returns the previous owner's pid."""
+        with self._tx() as db:
+            row = db.execute("SELECT owner_pid FROM runs WHERE id=?", (run_id,)).fetchone()
+            db.execute("UPDATE runs SET owner_pid=? WHERE id=?", (pid, run_id))
+        return row["owner_pid"] if row else None
+
+    # -- learned speeds -------------------------------------------------------------------------
+
+    def learned_speeds(self, urls: dict[str, str]) -> dict[tuple[str, str], float]:
+        """Speeds learned earlier, as {(worker id, kind): speed}, for workers given by URL."""
+        by_url = {u: wid for wid, u in urls.items() if u}
+        if not by_url:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT url, kind, speed FROM speeds WHERE url IN ({','.join('?' * len(by_url))})",
+                list(by_url),
+            ).fetchall()
+        return {(by_url[r["url"]], r["kind"]): r["speed"] for r in rows}
+
+    def save_speed(self, url: str, kind: str, speed: float) -> None:
+        """Remember a worker's learned speed for a task kind."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO speeds (url, kind, speed, samples, updated_at) VALUES (?,?,?,1,?)"
+                " ON CONFLICT(url, kind) DO UPDATE SET speed=excluded.speed,"
+                " samples=samples+1, updated_at=excluded.updated_at",
+                (url, kind, speed, time.time()),
+            )
+
     # -- tasks --------------------------------------------------------------------------------
 
     def add_tasks(self, run_id: str, tasks: list[dict[str, Any]]) -> None:
@@ -369,6 +413,11 @@ class Store:
                     task_id,
                 ),
             )
+
+    def update_task_params(self, task_id: str, params: dict[str, Any]) -> None:
+        """Replace a task's parameters (e.g. a lowered resolution after out of memory)."""
+        with self._tx() as db:
+            db.execute("UPDATE tasks SET params_json=? WHERE id=?", (json.dumps(params), task_id))
 
     def start_attempt(self, task_id: str, run_id: str, worker: str, prompt_id: str) -> int:
         """Record an attempt (and its prompt id) before the workflow is posted."""

@@ -68,11 +68,9 @@ def test_test_command_against_a_running_sim(tmp_path):
         res = run_cli(["test", "--url", url, "--json"], cwd=tmp_path)
         assert res.returncode == 0, res.stdout + res.stderr
         report = last_json(res.stdout)
-        assert report["ok"] and [s["name"] for s in report["steps"]] == [
-            "system_stats",
-            "object_info",
-            "round_trip",
-        ]
+        names = [s["name"] for s in report["steps"]]
+        assert report["ok"] and names[:2] == ["system_stats", "object_info"]
+        assert "download" in names
         assert "videofactory simulator" in report["steps"][0]["detail"]
         res = run_cli(["test", "--url", url], cwd=tmp_path, script="comfyui_api.py")
         assert res.returncode == 0 and "ComfyUI server works" in res.stdout

@@ -1,50 +1,64 @@
 """The dispatcher: runs a run's task graph on the farm. It holds the policy; I/O is delegated.
 
-It asks the pure placement (``scheduler.decide``) what to start whenever a task finishes or a
-slot frees, records every state change in the store before acting on it, drives ComfyUI through
-``ComfyClient`` (upload inputs, post, follow, download), speaks narration through the speech
-backend and hands the finished pieces to the assembly. Retries and failover come later; for
-now a failed task fails the run, keeping everything already rendered.
+Whenever a task finishes or a slot frees it asks the pure placement (``scheduler.decide``) what
+to start, records every state change in the store before acting on it, and drives ComfyUI
+through ``ComfyClient`` (see ``attempt.py``). Failures go through the recovery rules
+(``recovery.verdict``): an execution error is retried with back-off, elsewhere when possible;
+out of memory moves the task to more VRAM or shrinks it; a worker that is unreachable, whose
+job stalls past its deadline, or that keeps failing is taken out of rotation, its jobs go
+elsewhere, and it is probed until it answers again. A task that fails on every worker that
+could run it fails the run; everything finished is kept. A run restarted after its
+orchestrator died finds its jobs again by prompt id (``reconcile.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from videofactory.assembly.probe import MediaInfo, check_media
 from videofactory.assembly.render import assemble
 from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
-from videofactory.comfy.client import ComfyClient, new_prompt_id
-from videofactory.comfy.results import OutputRef, PromptResult
-from videofactory.comfy.workflow import Workflow, load_template, load_workflow
-from videofactory.config import FarmConfig, TaskKind, WorkerConfig
-from videofactory.constants import JOBS_AHEAD_PER_SERVER
-from videofactory.errors import BackendError, FactoryError, RunFailed, WorkflowError
+from videofactory.comfy.client import ComfyClient
+from videofactory.comfy.preflight import preflight
+from videofactory.comfy.workflow import Workflow
+from videofactory.config import FarmConfig, TaskKind
+from videofactory.errors import (
+    BackendError,
+    FactoryError,
+    MediaError,
+    RunCancelled,
+    RunFailed,
+    StoreError,
+)
 from videofactory.events import Event, EventSink
-from videofactory.farm.dag import Task, build_tasks, ready_tasks, upward_ranks
-from videofactory.farm.scheduler import TaskView, WorkerView, decide
-from videofactory.shotlist import Shot, ShotList
+from videofactory.farm.attempt import FOLDER, GpuAttempts, media_dict
+from videofactory.farm.dag import Task, build_tasks, upward_ranks
+from videofactory.farm.estimates import Estimates
+from videofactory.farm.lanes import Lane
+from videofactory.farm.reconcile import Reconciler
+from videofactory.farm.recovery import Action, backoff_s, verdict
+from videofactory.farm.scheduler import TaskView, candidates, decide
+from videofactory.shotlist import ShotList
 from videofactory.store import RunState, Store, TaskState
 from videofactory.tts.base import SpeechBackend
+from videofactory.tts.fit import fit_narration
 
 __all__ = ["Dispatcher", "RunResult"]
 
 GPU_KINDS = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
-#: Where each kind's output goes in the run folder.
-FOLDER = {
-    TaskKind.keyframe: "keyframes",
-    TaskKind.clip: "clips",
-    TaskKind.hero: "hero",
-    TaskKind.speech: "speech",
-}
-#: Upscale factor of the hero pass.
-HERO_SCALE = 1.5
+#: How often the loop looks for a cancel request, due retries and stuck tasks.
+TICK_S = 0.5
+#: Each shrink after out of memory multiplies width, height and frames by this.
+SHRINK = 0.75
+#: A task fails the run once every worker able to run it has failed it this many times.
+FAILS_PER_WORKER = 2
 
 
 @dataclass
@@ -58,22 +72,7 @@ class RunResult:
     elapsed_s: float
 
 
-@dataclass
-class _Lane:
-    """A worker as the dispatcher tracks it."""
-
-    config: WorkerConfig
-    client: ComfyClient
-    up: bool = False
-    inflight: int = 0
-    busy_until: float = 0.0
-    loaded: TaskKind | None = None
-    vram_total: int = 0
-    reason: str = ""
-    jobs: set[str] = field(default_factory=set)
-
-
-class Dispatcher:
+class Dispatcher(GpuAttempts):
     """Runs one run to its end on a farm."""
 
     def __init__(
@@ -96,19 +95,32 @@ class Dispatcher:
         self._sink = on_event
         self.tasks = {t.id: t for t in build_tasks(run_id, shotlist)}
         self.ranks = upward_ranks(self.tasks.values())
-        self.lanes: dict[str, _Lane] = {}
+        self.lanes: dict[str, Lane] = {}
         self.outputs: dict[str, Path] = {}
-        self._speech_lock = asyncio.Lock()
+        urls = {w.id: w.url for w in farm.workers}
+        learned = {} if farm.simulated else store.learned_speeds(urls)
+        self.estimates = Estimates(farm.workers, learned)
+        stored = {t.id: t for t in store.tasks(run_id)}
+        self.task_scale = {tid: float(t.params.get("scale", 1.0)) for tid, t in stored.items()}
+        self.failures: dict[str, Counter[str]] = {t: Counter() for t in self.tasks}
+        self.attempts: Counter[str] = Counter()
+        self.min_vram: dict[str, float] = {}
+        self.not_before: dict[str, float] = {}
+        self.placed: dict[str, str] = {}
+        self._abandoned: set[str] = set()
         self._workflows: dict[tuple[str, TaskKind], Workflow] = {}
-        #: task id -> worker id, for GPU tasks placed and not yet finished.
-        self._assigned: dict[str, str] = {}
+        self._speech_lock = asyncio.Lock()
         self._marked_ready: set[str] = set()
+        self._no_worker_since: dict[str, float] = {}
+        self._wake: asyncio.Event | None = None
+        #: Futures of the tasks in flight -> task id.
+        self._running: dict[asyncio.Task[Path], str] = {}
         self._t0 = time.monotonic()
 
-    # -- events -----------------------------------------------------------------------------
+    # -- events -------------------------------------------------------------------------------
 
     def emit(self, kind: str, message: str = "", task: Task | None = None, **kw: Any) -> None:
-        """Log an event to the store (for lasting ones) and to the watcher."""
+        """Log an event to the store (lasting ones) and hand it to the watcher."""
         ev = Event(
             kind=kind,
             run_id=self.run_id,
@@ -119,20 +131,27 @@ class Dispatcher:
             **kw,
         )
         if kind != "task_progress":
-            self.store.add_event(
-                self.run_id,
-                kind,
-                message,
-                task_id=ev.task_id,
-                data={k: v for k, v in ev.to_json().items() if k in ("worker", "data")},
-            )
+            data = {k: v for k, v in ev.to_json().items() if k in ("worker", "data")}
+            self.store.add_event(self.run_id, kind, message, task_id=ev.task_id, data=data)
         if self._sink:
             self._sink(ev)
 
-    # -- the run ----------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Make the loop look again now (a slot freed, a worker came back)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- the run ------------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
         """Render every task, assemble, and return the final video."""
+        self._wake = asyncio.Event()
+        previous = self.store.claim_run(self.run_id, os.getpid())
+        if previous and previous != os.getpid() and _alive(previous):
+            raise StoreError(
+                f"run {self.run_id} is being driven by process {previous}; wait for it "
+                "(`videofactory wait`) or stop it before resuming"
+            )
         self.store.set_run_state(self.run_id, RunState.running)
         self.emit(
             "run_started",
@@ -143,15 +162,24 @@ class Dispatcher:
             async with contextlib.AsyncExitStack() as stack:
                 for w in self.farm.workers:
                     client = await stack.enter_async_context(ComfyClient(w.url))
-                    self.lanes[w.id] = _Lane(w, client)
-                await self._probe_workers()
-                await self._loop()
+                    self.lanes[w.id] = Lane(w, client, self.farm.comfy_vram_gb(w.id))
+                try:
+                    await self._start_lanes()
+                    done, adopted = await Reconciler(self).reconcile()
+                    await self._loop(done, adopted)
+                finally:
+                    for lane in self.lanes.values():
+                        if lane.probe_task:
+                            lane.probe_task.cancel()
+        except RunCancelled as exc:
+            self.emit("run_cancelled", str(exc))
+            raise
         except FactoryError as exc:
             self.store.set_run_state(self.run_id, RunState.failed, error=str(exc))
             self.emit("run_failed", str(exc))
             raise RunFailed(
                 f"run {self.run_id} failed: {exc}\nEverything finished so far is kept in "
-                f"{self.run_dir}",
+                f"{self.run_dir}; `videofactory resume {self.run_id}` goes on from there",
                 run_id=self.run_id,
             ) from exc
         final = self.outputs[f"{self.run_id}/assemble"]
@@ -165,51 +193,110 @@ class Dispatcher:
         )
         return RunResult(self.run_id, self.run_dir, final, media, elapsed)
 
-    async def _probe_workers(self) -> None:
-        async def probe(lane: _Lane) -> None:
+    async def _start_lanes(self) -> None:
+        """Probe every worker, then preflight each one's workflows before any job is sent."""
+
+        async def start(lane: Lane) -> None:
             try:
                 stats = await lane.client.system_stats()
-                lane.up = True
-                devices = stats.get("devices") or [{}]
-                lane.vram_total = int(devices[0].get("vram_total") or 0)
             except BackendError as exc:
-                lane.up, lane.reason = False, str(exc)
-                self.emit("worker_down", str(exc), worker=lane.config.id)
+                self._lane_down(lane, str(exc))
+                return
+            device = (stats.get("devices") or [{}])[0]
+            reported = float(device.get("vram_total") or 0) / 1024**3
+            if reported > 0:
+                lane.vram_gb = min(lane.vram_gb, reported)
+            lane.up = True
+            for kind in GPU_KINDS:
+                try:
+                    problems = await preflight(lane.client, self.workflow(lane, kind))
+                except (BackendError, FactoryError) as exc:
+                    problems = [str(exc)]
+                if problems:
+                    why = "; ".join(str(p) for p in problems[:3])
+                    lane.refused[kind] = why
+                    self.emit(
+                        "worker_refused",
+                        f"{lane.id} cannot run {kind.value}: {why}",
+                        worker=lane.id,
+                        data={"kind": kind.value},
+                    )
 
-        await asyncio.gather(*(probe(lane) for lane in self.lanes.values()))
+        await asyncio.gather(*(start(lane) for lane in self.lanes.values()))
         if not any(lane.up for lane in self.lanes.values()):
             raise BackendError(
                 "no worker of the farm is reachable: "
                 + "; ".join(f"{k}: {v.reason}" for k, v in self.lanes.items())
             )
 
-    async def _loop(self) -> None:
-        states = {t.id: t.state for t in self.store.tasks(self.run_id)}
-        done = {tid for tid, s in states.items() if s == TaskState.done.value}
-        for tid in done:
-            self.outputs.setdefault(tid, self._recorded_output(tid))
-        waiting = set(self.tasks) - done
-        running: dict[asyncio.Task[None], str] = {}
+    async def _loop(self, done: set[str], adopted: dict[asyncio.Task[Path], str]) -> None:
+        waiting = set(self.tasks) - done - set(adopted.values())
+        running = self._running
+        running.update(adopted)
+        assert self._wake is not None
         try:
             while waiting or running:
+                self._check_cancel()
                 for task in self._start_ready(done, waiting):
                     waiting.discard(task.id)
-                    running[asyncio.create_task(self._run_task(task))] = task.id
-                if not running:
-                    raise FactoryError(self._stuck_reason(waiting))
-                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    running[asyncio.ensure_future(self._run_task(task))] = task.id
+                self._check_stuck(done, waiting, running)
+                self._wake.clear()
+                wake = asyncio.ensure_future(self._wake.wait())
+                finished, _ = await asyncio.wait(
+                    {*running, wake}, timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                wake.cancel()
                 for fut in finished:
-                    tid = running.pop(fut)
-                    fut.result()  # a failure ends the run (retries come with the scheduler issue)
-                    done.add(tid)
+                    if fut is wake:
+                        continue
+                    tid = running.pop(fut)  # type: ignore[arg-type]
+                    self._finished(fut, tid, done, waiting)
         finally:
             for fut in running:
                 fut.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
 
+    def _finished(
+        self, fut: asyncio.Task[Path], tid: str, done: set[str], waiting: set[str]
+    ) -> None:
+        task = self.tasks[tid]
+        lane = self.lanes.get(self.placed.pop(tid, ""))
+        if lane is not None:
+            lane.reserved.discard(tid)
+            lane.busy_until = time.monotonic() - self._t0 + sum(j.est_s for j in lane.jobs.values())
+        if fut.cancelled():
+            # Its worker went down (or the run is stopping): the task goes elsewhere.
+            self.store.set_task_state(tid, TaskState.ready)
+            waiting.add(tid)
+            return
+        exc = fut.exception()
+        if exc is None:
+            self.outputs[tid] = fut.result()
+            self.store.set_task_state(tid, TaskState.done)
+            done.add(tid)
+            if task.kind in GPU_KINDS and lane is not None:
+                self.emit(
+                    "task_done",
+                    f"{task.kind.value} {task.shot_id} on {lane.id}: {self.outputs[tid].name}",
+                    task,
+                    worker=lane.id,
+                )
+            return
+        if isinstance(exc, RunFailed):
+            raise exc
+        self._recover(task, lane, exc, done, waiting)
+
+    # -- placement ------------------------------------------------------------------------------
+
     def _start_ready(self, done: set[str], waiting: set[str]) -> list[Task]:
-        ready = ready_tasks(self.tasks.values(), done, waiting)
+        now = time.monotonic()
+        ready = [
+            self.tasks[t]
+            for t in waiting
+            if all(d in done for d in self.tasks[t].deps) and self.not_before.get(t, 0) <= now
+        ]
         for t in ready:
             if t.id not in self._marked_ready:
                 self.store.set_task_state(t.id, TaskState.ready)
@@ -218,203 +305,128 @@ class Dispatcher:
         gpu = [t for t in ready if t.kind in GPU_KINDS]
         if not gpu:
             return start
-        now = time.monotonic() - self._t0
-        views = [self._view(lane, now) for lane in self.lanes.values()]
-        biggest = max((v.vram_gb for v in views if v.up), default=0.0)
-        tviews = [
-            TaskView(t.id, t.kind, t.cost_s, min(t.vram_gb, biggest), self.ranks[t.id]) for t in gpu
+        clock = now - self._t0
+        views = [lane.view(clock, self.estimates) for lane in self.lanes.values()]
+        pending = [
+            self._view(self.tasks[t])
+            for t in waiting
+            if self.tasks[t].kind in GPU_KINDS and self.tasks[t] not in gpu
         ]
-        for a in decide(tviews, views, now, strict=self.farm.strict):
-            task = self.tasks[a.task_id]
-            lane = self.lanes[a.worker_id]
-            lane.inflight += 1
+        for a in decide(
+            [self._view(t) for t in gpu],
+            views,
+            clock,
+            strict=self.farm.strict,
+            pending=pending,
+            time_factor=self.estimates.time_factor,
+        ):
+            task, lane = self.tasks[a.task_id], self.lanes[a.worker_id]
+            lane.reserved.add(task.id)
             lane.busy_until = a.est_finish
             lane.loaded = task.kind
-            lane.jobs.add(task.id)
-            self._assigned[task.id] = a.worker_id
+            self.placed[task.id] = lane.id
             start.append(task)
         return start
 
-    def _view(self, lane: _Lane, now: float) -> WorkerView:
-        w = lane.config
-        return WorkerView(
-            id=w.id,
-            roles=tuple(w.roles),
-            vram_gb=w.vram_gb,
-            speed={k: w.speed for k in TaskKind},
-            up=lane.up,
-            free_slots=max(0, 1 + JOBS_AHEAD_PER_SERVER - lane.inflight),
-            busy_until=max(now, lane.busy_until),
-            loaded=lane.loaded,
-        )
+    def _view(self, task: Task) -> TaskView:
+        """The task as placement sees it: its VRAM need (raised after out of memory) and the
+        workers it failed on (avoided while another worker can take it)."""
+        scale = self.task_scale.get(task.id, 1.0)
+        need = max(task.vram_gb * scale, self.min_vram.get(task.id, 0.0))
+        view = TaskView(task.id, task.kind, task.cost_s * scale, need, self.ranks[task.id])
+        failed = self.failures[task.id]
+        if failed:
+            able = [
+                lane
+                for lane in self.lanes.values()
+                if lane.up and task.kind not in lane.refused and lane.vram_gb >= need
+            ]
+            fewest = min((failed[lane.id] for lane in able), default=0)
+            avoid = frozenset(lane.id for lane in able if failed[lane.id] > fewest)
+            view = TaskView(view.id, view.kind, view.cost_s, view.vram_gb, view.rank, avoid)
+        return view
 
-    def _stuck_reason(self, waiting: set[str]) -> str:
-        kinds = sorted({self.tasks[t].kind.value for t in waiting})
-        up = [lane.config.id for lane in self.lanes.values() if lane.up]
+    def _check_stuck(self, done: set[str], waiting: set[str], running: dict[Any, str]) -> None:
+        """Fail the run when a ready task has had no worker able to take it for too long."""
+        now = time.monotonic()
+        limit = self.farm.dispatch.no_worker_timeout_s
+        for tid in waiting:
+            task = self.tasks[tid]
+            if task.kind not in GPU_KINDS or not all(d in done for d in task.deps):
+                continue
+            view = self._view(task)
+            able = candidates(
+                view,
+                [lane.view(0, self.estimates) for lane in self.lanes.values()],
+                strict=self.farm.strict,
+            )
+            if able:
+                self._no_worker_since.pop(tid, None)
+                continue
+            since = self._no_worker_since.setdefault(tid, now)
+            if now - since >= limit:
+                raise FactoryError(self._no_worker_reason(task))
+
+    def _no_worker_reason(self, task: Task) -> str:
+        parts = []
+        for lane in self.lanes.values():
+            if not lane.up:
+                parts.append(f"{lane.id} down ({lane.reason})")
+            elif task.kind in lane.refused:
+                parts.append(f"{lane.id} refuses {task.kind.value} ({lane.refused[task.kind]})")
+            elif lane.vram_gb < self._view(task).vram_gb:
+                parts.append(f"{lane.id} has {lane.vram_gb:g} GB")
         return (
-            f"no reachable worker can take the remaining {', '.join(kinds)} task(s) "
-            f"(workers up: {', '.join(up) or 'none'}); check the farm's VRAM and roles"
+            f"no worker can take {task.kind.value} {task.shot_id} (needs "
+            f"{self._view(task).vram_gb:g} GB): " + "; ".join(parts)
         )
 
-    # -- one task -----------------------------------------------------------------------------
+    def _check_cancel(self) -> None:
+        now = time.monotonic()
+        if now - getattr(self, "_last_cancel_check", 0.0) < TICK_S:
+            return
+        self._last_cancel_check = now
+        if self.store.run(self.run_id)["state"] == RunState.cancelled.value:
+            raise RunCancelled(
+                f"run {self.run_id} was cancelled; what finished is kept in {self.run_dir}",
+                run_id=self.run_id,
+            )
 
-    async def _run_task(self, task: Task) -> None:
+    # -- running one task ------------------------------------------------------------------------
+
+    async def _run_task(self, task: Task) -> Path:
         if task.kind in GPU_KINDS:
-            lane = self.lanes[self._assigned[task.id]]
-            try:
-                path = await self._run_gpu_task(task, lane)
-            finally:
-                lane.inflight -= 1
-                lane.jobs.discard(task.id)
-        elif task.kind is TaskKind.speech:
-            path = await self._run_speech(task)
-        else:
-            path = await self._run_assembly(task)
-        self.outputs[task.id] = path
-
-    async def _run_gpu_task(self, task: Task, lane: _Lane) -> Path:
-        shot = self.shotlist.shot(task.shot_id or "")
-        workflow = self._workflow(lane.config, task.kind)
-        prompt_id = new_prompt_id()
-        attempt = self.store.start_attempt(task.id, self.run_id, lane.config.id, prompt_id)
-        try:
-            params = await self._params(task, shot, lane)
-            graph = workflow.bind(params)
-            self.emit(
-                "task_submitted",
-                f"{task.kind.value} {shot.id} -> {lane.config.id}",
-                task,
-                worker=lane.config.id,
-                data={"prompt_id": prompt_id},
-            )
-            await lane.client.submit(graph, prompt_id=prompt_id)
-            self.store.set_task_state(task.id, TaskState.submitted)
-            self.store.set_attempt_state(attempt, TaskState.submitted)
-
-            def on_event(pid: str, name: str, data: Mapping[str, Any]) -> None:
-                if name == "execution_start":
-                    self.store.set_task_state(task.id, TaskState.running)
-                    self.store.set_attempt_state(attempt, TaskState.running)
-                    self.emit(
-                        "task_started",
-                        f"{task.kind.value} {shot.id} on {lane.config.id}",
-                        task,
-                        worker=lane.config.id,
-                    )
-                elif name == "progress":
-                    self.emit(
-                        "task_progress",
-                        "",
-                        task,
-                        worker=lane.config.id,
-                        value=float(data.get("value", 0)),
-                        max=float(data.get("max", 1)),
-                    )
-
-            result = await lane.client.wait(prompt_id, on_event=on_event)
-            path = await self._collect(task, shot, lane, result)
-        except FactoryError as exc:
-            self.store.set_attempt_state(attempt, TaskState.failed, error=str(exc))
-            self.store.set_task_state(task.id, TaskState.failed, error=str(exc))
-            self.emit("task_failed", str(exc), task, worker=lane.config.id)
-            raise
-        self.store.set_attempt_state(attempt, TaskState.done)
-        self.store.set_task_state(task.id, TaskState.done)
-        self.emit(
-            "task_done",
-            f"{task.kind.value} {shot.id} on {lane.config.id}: {path.name}",
-            task,
-            worker=lane.config.id,
-        )
-        return path
-
-    def _workflow(self, worker: WorkerConfig, kind: TaskKind) -> Workflow:
-        key = (worker.id, kind)
-        if key not in self._workflows:
-            chosen = worker.workflows.get(kind)
-            self._workflows[key] = (
-                load_workflow(Path(chosen)) if chosen else load_template(kind.value)
-            )
-        return self._workflows[key]
-
-    async def _params(self, task: Task, shot: Shot, lane: _Lane) -> dict[str, Any]:
-        sl = self.shotlist
-        prefix = f"videofactory/{self.run_id}/{shot.id}_{task.kind.value}"
-        subfolder = f"videofactory/{self.run_id}"
-        if task.kind is TaskKind.keyframe:
-            return {
-                "prompt": shot.prompt,
-                "negative": shot.negative,
-                "seed": shot.seed,
-                "width": sl.width,
-                "height": sl.height,
-                "output_prefix": prefix,
-            }
-        if task.kind is TaskKind.clip:
-            keyframe = self.outputs[self._dep(task, TaskKind.keyframe)]
-            name = await lane.client.upload(keyframe, subfolder=subfolder)
-            return {
-                "input_image": name,
-                "prompt": shot.prompt,
-                "camera": shot.camera.value,
-                "width": sl.width,
-                "height": sl.height,
-                "frames": max(1, round(shot.duration * sl.fps)),
-                "seed": shot.seed,
-                "fps": float(sl.fps),
-                "output_prefix": prefix,
-            }
-        clip = self.outputs[self._dep(task, TaskKind.clip)]
-        name = await lane.client.upload(clip, subfolder=subfolder)
-        return {"input_video": name, "scale": HERO_SCALE, "output_prefix": prefix}
-
-    def _dep(self, task: Task, kind: TaskKind) -> str:
-        for d in task.deps:
-            if self.tasks[d].kind is kind and self.tasks[d].shot_id == task.shot_id:
-                return d
-        raise WorkflowError(f"task {task.id} has no {kind.value} input")
-
-    async def _collect(self, task: Task, shot: Shot, lane: _Lane, result: PromptResult) -> Path:
-        want = (
-            (".png", ".jpg", ".jpeg", ".webp")
-            if task.kind is TaskKind.keyframe
-            else (".mp4", ".webm", ".mov", ".mkv")
-        )
-        refs: list[OutputRef] = [
-            r for r in result.outputs if r.type == "output" and r.suffix in want
-        ]
-        if not refs:
-            raise BackendError(
-                f"{lane.config.url}: the {task.kind.value} workflow finished but saved no "
-                f"{'/'.join(want)} file (outputs: {[r.filename for r in result.outputs]})",
-                url=lane.config.url,
-            )
-        ref = refs[-1]
-        dest = self.run_dir / FOLDER[task.kind] / f"{shot.id}{ref.suffix}"
-        await lane.client.download(ref, dest)
-        # A keyframe PNG probes as a one-frame video; clips must last their shot.
-        expected = None if task.kind is TaskKind.keyframe else shot.duration
-        media = await asyncio.to_thread(
-            check_media, dest, kind="video", expected_duration_s=expected, task=task.id
-        )
-        self.store.add_artifact(self.run_id, task.id, task.kind.value, dest, _media_dict(media))
-        return dest
+            lane = self.lanes[self.placed[task.id]]
+            lane.reserved.discard(task.id)
+            return await self.run_gpu_attempt(task, lane)
+        if task.kind is TaskKind.speech:
+            return await self._run_speech(task)
+        return await self._run_assembly(task)
 
     async def _run_speech(self, task: Task) -> Path:
         shot = self.shotlist.shot(task.shot_id or "")
         dest = self.run_dir / FOLDER[TaskKind.speech] / f"{shot.id}.wav"
-        self.store.set_task_state(task.id, TaskState.running, worker="local-speech")
+        self.store.set_task_state(task.id, TaskState.running, worker="speech")
         self.emit(
             "task_started", f"speech {shot.id} ({self.speech.describe()})", task, worker="speech"
         )
-        try:
-            async with self._speech_lock:  # one request at a time per speech engine
-                await asyncio.to_thread(self.speech.synthesize, shot.narration, dest)
-            media = await asyncio.to_thread(check_media, dest, kind="audio", task=task.id)
-        except FactoryError as exc:
-            self._local_failed(task, exc, "speech")
-            raise
-        self._local_done(task, dest, media, "speech", f"speech {shot.id}: {media.duration_s:.1f} s")
+        async with self._speech_lock:  # one request at a time per speech engine
+            spoken = await asyncio.to_thread(self.speech.speak, shot.narration, dest)
+        if spoken.note():
+            self.emit("warning", f"shot {shot.id}: {spoken.note()}", task, worker="speech")
+        fit = await asyncio.to_thread(fit_narration, dest, dest, shot.duration)
+        if not fit.fits:
+            self.emit("warning", fit.warning(shot.id), task, worker="speech")
+        media = await asyncio.to_thread(check_media, dest, kind="audio", task=task.id)
+        self.store.add_artifact(self.run_id, task.id, "speech", dest, media_dict(media))
+        self.emit(
+            "task_done",
+            f"speech {shot.id}: {media.duration_s:.1f} s"
+            + (f" (sped up {fit.factor:.2f}x)" if fit.factor > 1 else ""),
+            task,
+            worker="speech",
+            data={"engine": spoken.engine, "tempo": fit.factor},
+        )
         return dest
 
     async def _run_assembly(self, task: Task) -> Path:
@@ -443,32 +455,150 @@ class Dispatcher:
                 )
             )
 
-        try:
-            media = await asyncio.to_thread(assemble, timeline, final, on_progress=progress)
-        except FactoryError as exc:
-            self._local_failed(task, exc, "ffmpeg")
-            raise
-        self._local_done(task, final, media, "ffmpeg", f"final.mp4 {media.duration_s:.2f} s")
+        media = await asyncio.to_thread(assemble, timeline, final, on_progress=progress)
+        self.store.add_artifact(self.run_id, task.id, "final", final, media_dict(media))
+        self.emit("task_done", f"final.mp4 {media.duration_s:.2f} s", task, worker="ffmpeg")
         return final
 
-    def _local_failed(self, task: Task, exc: FactoryError, worker: str) -> None:
-        self.store.set_task_state(task.id, TaskState.failed, error=str(exc))
-        self.emit("task_failed", str(exc), task, worker=worker)
+    # -- failures -------------------------------------------------------------------------------
 
-    def _local_done(
-        self, task: Task, path: Path, media: MediaInfo, worker: str, message: str
+    def _recover(
+        self, task: Task, lane: Lane | None, exc: BaseException, done: set[str], waiting: set[str]
     ) -> None:
-        kind = "final" if task.kind is TaskKind.assemble else task.kind.value
-        self.store.add_artifact(self.run_id, task.id, kind, path, _media_dict(media))
-        self.store.set_task_state(task.id, TaskState.done)
-        self.emit("task_done", message, task, worker=worker)
+        self.attempts[task.id] += 1
+        attempts = self.attempts[task.id]
+        v = verdict(exc, attempts=attempts, max_attempts=self.farm.dispatch.max_attempts)
+        where = (
+            lane.id
+            if lane
+            else (task.kind.value if task.kind is not TaskKind.assemble else "ffmpeg")
+        )
+        self.store.set_task_state(task.id, TaskState.ready, error=v.reason)
+        self.emit(
+            "task_failed",
+            f"{task.kind.value} {task.shot_id or ''} on {where}: {v.reason} -> {v.action.value}",
+            task,
+            worker=where,
+            data={"action": v.action.value, "attempt": attempts},
+        )
+        if v.action is Action.give_up:
+            raise FactoryError(f"{task.kind.value} {task.shot_id or ''}: {v.reason}")
+        if task.kind is TaskKind.assemble and isinstance(exc, MediaError):
+            self._invalidate(exc, done, waiting)
+        if lane is not None and v.avoid_worker:
+            self.failures[task.id][lane.id] += 1
+        if v.action is Action.worker_down and lane is not None:
+            self._lane_down(lane, v.reason)
+        elif v.action is Action.refuse_kind and lane is not None:
+            lane.refused[task.kind] = v.reason
+        elif v.action is Action.more_vram and lane is not None:
+            self._more_vram(task, lane)
+        self.not_before[task.id] = time.monotonic() + backoff_s(attempts)
+        self._check_everywhere(task)
+        waiting.add(task.id)
 
-    def _recorded_output(self, task_id: str) -> Path:
-        for art in reversed(self.store.artifacts(self.run_id)):
-            if art["task_id"] == task_id:
-                return Path(art["path"])
-        raise FactoryError(f"task {task_id} is marked done but has no recorded output")
+    def _more_vram(self, task: Task, lane: Lane) -> None:
+        """Out of memory: ask for more VRAM than this worker has, or shrink the task."""
+        need = lane.vram_gb + 0.5
+        if any(other.vram_gb >= need for other in self.lanes.values()):
+            self.min_vram[task.id] = need
+            return
+        scale = self.task_scale.get(task.id, 1.0) * SHRINK
+        if scale < self.farm.dispatch.min_scale:
+            raise FactoryError(
+                f"{task.kind.value} {task.shot_id} runs out of memory on every worker, even at "
+                f"{scale / SHRINK:.0%} of its size; use a lighter workflow or a bigger GPU"
+            )
+        self.task_scale[task.id] = scale
+        self.min_vram.pop(task.id, None)
+        self.failures[task.id].clear()
+        params = {**self.store.task(task.id).params, "scale": scale}
+        self.store.update_task_params(task.id, params)
+        self.emit(
+            "task_shrunk",
+            f"{task.kind.value} {task.shot_id}: no worker has more VRAM "
+            f"than {lane.vram_gb:g} GB; rendering at {scale:.0%} of its size and frames",
+            task,
+            worker=lane.id,
+            data={"scale": scale},
+        )
+
+    def _check_everywhere(self, task: Task) -> None:
+        """Give up when every worker that could run the task has failed it repeatedly."""
+        failed = self.failures[task.id]
+        need = self._view(task).vram_gb
+        able = [
+            lane.id
+            for lane in self.lanes.values()
+            if task.kind not in lane.refused and lane.vram_gb >= need
+        ]
+        if able and all(failed[w] >= FAILS_PER_WORKER for w in able):
+            raise FactoryError(
+                f"{task.kind.value} {task.shot_id} failed on every worker that can run it "
+                f"({', '.join(able)})"
+            )
+
+    def _invalidate(self, exc: MediaError, done: set[str], waiting: set[str]) -> None:
+        """A file the assembly refused is rendered again by the task that made it."""
+        bad = Path(exc.path or "")
+        for tid, path in list(self.outputs.items()):
+            if path == bad or path.resolve() == bad.resolve():
+                self.emit(
+                    "warning",
+                    f"{path.name} is unusable ({exc}); rendering it again",
+                    self.tasks[tid],
+                )
+                self.outputs.pop(tid)
+                done.discard(tid)
+                waiting.add(tid)
+                self.store.set_task_state(tid, TaskState.ready, error=str(exc))
+
+    # -- workers going down and coming back ------------------------------------------------------
+
+    def _lane_down(self, lane: Lane, reason: str) -> None:
+        if lane.up:
+            self.emit("worker_down", f"{lane.id}: {reason}", worker=lane.id)
+        lane.up, lane.reason = False, reason
+        for job in list(lane.jobs.values()):
+            self._abandoned.add(job.prompt_id)
+        # Its other jobs go elsewhere (the loop sees them cancelled and puts them back).
+        for fut, tid in self._running.items():
+            if self.placed.get(tid) == lane.id and not fut.done():
+                fut.cancel()
+        if lane.probe_task is None or lane.probe_task.done():
+            lane.probe_task = asyncio.ensure_future(self._probe(lane))
+
+    async def _probe(self, lane: Lane) -> None:
+        """Ask a down worker how it is until it answers and runs nothing of ours we gave up."""
+        delay = self.farm.dispatch.probe_interval_s
+        while not lane.up:
+            await asyncio.sleep(delay)
+            delay = min(60.0, delay * 2)
+            try:
+                await lane.client.system_stats()
+                queue = await lane.client.queue()
+            except BackendError:
+                continue
+            stale = [
+                item[1]
+                for item in queue.get("queue_running") or []
+                if isinstance(item, list) and len(item) > 1 and item[1] in self._abandoned
+            ]
+            if stale:
+                for pid in stale:
+                    with contextlib.suppress(BackendError):
+                        await lane.client.interrupt(pid)
+                continue
+            lane.up, lane.reason = True, ""
+            self.emit("worker_up", f"{lane.id} answers again", worker=lane.id)
+            self.wake()
 
 
-def _media_dict(media: MediaInfo) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(media).items()}
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

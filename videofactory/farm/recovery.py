@@ -56,12 +56,10 @@ class Verdict:
     reason: str
 
 
-def verdict(error: BaseException, *, attempts: int, cancelled: bool = False) -> Verdict:
-    """Decide what a failed attempt means."""
+def verdict(error: BaseException, *, attempts: int, max_attempts: int = MAX_ATTEMPTS) -> Verdict:
+    """Decide what a failed attempt (the ``attempts``-th of its task) means."""
     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    if cancelled:
-        return Verdict(Action.give_up, False, "cancelled")
-    if attempts >= MAX_ATTEMPTS:
+    if attempts >= max_attempts:
         return Verdict(Action.give_up, False, f"gave up after {attempts} attempts: {reason}")
     if isinstance(error, OutOfMemory):
         return Verdict(Action.more_vram, True, reason)

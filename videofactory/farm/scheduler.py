@@ -37,6 +37,8 @@ class TaskView:
     cost_s: float
     vram_gb: float
     rank: float = 0.0
+    #: Workers this task should not go to (it failed there and another can take it).
+    avoid: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,12 @@ class Assignment:
 
 def eligible(task: TaskView, worker: WorkerView) -> bool:
     """Whether the worker can take the task at all (up, enough VRAM, workflow accepted)."""
-    return worker.up and task.kind not in worker.refused and worker.vram_gb >= task.vram_gb
+    return (
+        worker.up
+        and task.kind not in worker.refused
+        and worker.vram_gb >= task.vram_gb
+        and worker.id not in task.avoid
+    )
 
 
 def candidates(
@@ -111,10 +118,10 @@ def decide(
     loaded = {w.id: w.loaded for w in workers}
     slots = {w.id: w.free_slots for w in workers}
     # Eligibility depends only on (kind, VRAM need): compute it once per group, not per task.
-    groups: dict[tuple[TaskKind, float], list[WorkerView]] = {}
+    groups: dict[tuple[TaskKind, float, frozenset[str]], list[WorkerView]] = {}
 
     def choice(t: TaskView) -> list[WorkerView]:
-        key = (t.kind, t.vram_gb)
+        key = (t.kind, t.vram_gb, t.avoid)
         if key not in groups:
             groups[key] = candidates(t, workers, strict=strict)
         return groups[key]

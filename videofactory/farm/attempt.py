@@ -1,0 +1,272 @@
+"""One attempt of a GPU task: inputs uploaded, workflow bound and posted, followed under a
+watchdog, outputs downloaded and checked. Every state change is recorded before it happens.
+
+``GpuAttempts`` is a part of the dispatcher (a mixin): it uses the dispatcher's store, run,
+lanes and estimates, and raises FactoryError subclasses that the dispatcher's recovery rules
+turn into retries, moves or worker outages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from videofactory.assembly.probe import check_media
+from videofactory.comfy.client import new_prompt_id
+from videofactory.comfy.results import OutputRef, PromptResult
+from videofactory.comfy.workflow import Workflow, load_spec, load_template
+from videofactory.config import TaskKind
+from videofactory.errors import BackendError, BackendTimeout, WorkflowError
+from videofactory.farm.dag import Task
+from videofactory.farm.lanes import Job, Lane
+from videofactory.shotlist import Shot
+from videofactory.store import TaskState
+
+if TYPE_CHECKING:
+    from videofactory.farm.dispatcher import Dispatcher
+
+__all__ = ["FOLDER", "GpuAttempts", "HERO_SCALE", "media_dict"]
+
+#: Where each kind's output goes in the run folder.
+FOLDER = {
+    TaskKind.keyframe: "keyframes",
+    TaskKind.clip: "clips",
+    TaskKind.hero: "hero",
+    TaskKind.speech: "speech",
+}
+#: Upscale factor of the hero pass.
+HERO_SCALE = 1.5
+#: How often the watchdog looks at a job.
+WATCH_S = 0.25
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv")
+
+
+class GpuAttempts:
+    """The GPU half of the dispatcher."""
+
+    async def run_gpu_attempt(self: Dispatcher, task: Task, lane: Lane) -> Path:
+        """Run one attempt of ``task`` on ``lane`` and return its checked output."""
+        shot = self.shotlist.shot(task.shot_id or "")
+        workflow = self.workflow(lane, task.kind)
+        prompt_id = new_prompt_id()
+        attempt = self.store.start_attempt(task.id, self.run_id, lane.id, prompt_id)
+        est = self.estimates.seconds(lane.id, task.kind, task.cost_s)
+        job = Job(task, prompt_id, attempt, est)
+        lane.jobs[task.id] = job
+        try:
+            params = await self.params(task, shot, lane)
+            graph = workflow.bind(params)
+            self.emit(
+                "task_submitted",
+                f"{task.kind.value} {shot.id} -> {lane.id}",
+                task,
+                worker=lane.id,
+                data={"prompt_id": prompt_id, "attempt": attempt},
+            )
+            await lane.client.submit(graph, prompt_id=prompt_id)
+            self.store.set_task_state(task.id, TaskState.submitted)
+            self.store.set_attempt_state(attempt, TaskState.submitted)
+            job.last_activity = time.monotonic()
+            result = await self.follow(job, lane)
+            return await self.collect(task, shot, lane, result)
+        except BaseException as exc:
+            error = str(exc) or type(exc).__name__
+            self.store.set_attempt_state(attempt, TaskState.failed, error=error)
+            raise
+        finally:
+            lane.jobs.pop(task.id, None)
+            lane.idle_since = time.monotonic()
+
+    async def adopt_gpu_job(self: Dispatcher, task: Task, lane: Lane, prompt_id: str) -> Path:
+        """Follow a job an earlier orchestrator posted (found again by its prompt id)."""
+        shot = self.shotlist.shot(task.shot_id or "")
+        attempt = self.store.start_attempt(task.id, self.run_id, lane.id, prompt_id)
+        self.store.set_attempt_state(attempt, TaskState.submitted)
+        est = self.estimates.seconds(lane.id, task.kind, task.cost_s)
+        job = Job(task, prompt_id, attempt, est, adopted=True)
+        lane.jobs[task.id] = job
+        self.emit(
+            "task_adopted",
+            f"{task.kind.value} {shot.id} still on {lane.id}",
+            task,
+            worker=lane.id,
+            data={"prompt_id": prompt_id},
+        )
+        try:
+            result = await self.follow(job, lane)
+            return await self.collect(task, shot, lane, result)
+        except BaseException as exc:
+            self.store.set_attempt_state(attempt, TaskState.failed, error=str(exc))
+            raise
+        finally:
+            lane.jobs.pop(task.id, None)
+            lane.idle_since = time.monotonic()
+
+    async def follow(self: Dispatcher, job: Job, lane: Lane) -> PromptResult:
+        """Wait for a posted job under the watchdog; a stalled job raises BackendTimeout."""
+        task = job.task
+
+        def on_event(pid: str, name: str, data: Mapping[str, Any]) -> None:
+            now = time.monotonic()
+            job.last_activity = now
+            if name == "execution_start" and job.started_at is None:
+                job.started_at = now
+                self.store.set_task_state(task.id, TaskState.running)
+                self.store.set_attempt_state(job.attempt_id, TaskState.running)
+                self.emit(
+                    "task_started",
+                    f"{task.kind.value} {task.shot_id} on {lane.id}",
+                    task,
+                    worker=lane.id,
+                )
+            elif name == "progress":
+                self.emit(
+                    "task_progress",
+                    "",
+                    task,
+                    worker=lane.id,
+                    value=float(data.get("value", 0)),
+                    max=float(data.get("max", 1)),
+                )
+
+        waiter = asyncio.ensure_future(lane.client.wait(job.prompt_id, on_event=on_event))
+        try:
+            while True:
+                done, _ = await asyncio.wait({waiter}, timeout=WATCH_S)
+                if done:
+                    return waiter.result()
+                stalled = self.stalled(job, lane)
+                if stalled:
+                    raise BackendTimeout(f"{lane.id} hung: {stalled}", url=lane.config.url)
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await waiter
+
+    def stalled(self: Dispatcher, job: Job, lane: Lane) -> str:
+        """Why a job counts as hung, or "" while it is fine."""
+        now = time.monotonic()
+        cfg = self.farm.dispatch
+        deadline = max(cfg.progress_timeout_floor_s, cfg.progress_timeout_factor * job.est_s)
+        if job.adopted:
+            # No events reach us for a job another orchestrator posted: judge by its length.
+            since = job.submitted_at
+        elif job.started_at is None:
+            head = lane.head()
+            if head is not None and head is not job:
+                return ""  # queued behind another job of ours; that one has its own clock
+            since = max(job.last_activity, lane.idle_since)
+        else:
+            since = job.last_activity
+        idle = now - since
+        if idle <= deadline:
+            return ""
+        what = "started" if job.started_at is None else "progressed"
+        return (
+            f"{job.task.kind.value} {job.task.shot_id} has not {what} for {idle:.0f} s "
+            f"(deadline {deadline:.0f} s)"
+        )
+
+    def workflow(self: Dispatcher, lane: Lane, kind: TaskKind) -> Workflow:
+        """The workflow a worker uses for a task kind (its own, or the bundled default)."""
+        key = (lane.id, kind)
+        if key not in self._workflows:
+            spec = lane.config.workflow_spec(kind)
+            self._workflows[key] = (
+                load_spec(spec, kind.value) if spec else load_template(kind.value)
+            )
+        return self._workflows[key]
+
+    async def params(self: Dispatcher, task: Task, shot: Shot, lane: Lane) -> dict[str, Any]:
+        """Our parameters for the task's workflow (inputs uploaded to that server first)."""
+        sl = self.shotlist
+        scale = float(self.task_scale.get(task.id, 1.0))
+        prefix = f"videofactory/{self.run_id}/{shot.id}_{task.kind.value}"
+        subfolder = f"videofactory/{self.run_id}"
+        width, height = (
+            (sl.width, sl.height)
+            if scale == 1.0
+            else (_even(sl.width * scale), _even(sl.height * scale))
+        )
+        if task.kind is TaskKind.keyframe:
+            return {
+                "prompt": shot.prompt,
+                "negative": shot.negative,
+                "seed": shot.seed,
+                "width": width,
+                "height": height,
+                "output_prefix": prefix,
+            }
+        if task.kind is TaskKind.clip:
+            keyframe = self.outputs[self.dep(task, TaskKind.keyframe)]
+            name = await lane.client.upload(keyframe, subfolder=subfolder)
+            frames = max(1, round(shot.duration * sl.fps * scale))
+            return {
+                "input_image": name,
+                "prompt": shot.prompt,
+                "camera": shot.camera.value,
+                "width": width,
+                "height": height,
+                "frames": frames,
+                "seed": shot.seed,
+                "fps": frames / shot.duration,
+                "output_prefix": prefix,
+            }
+        clip = self.outputs[self.dep(task, TaskKind.clip)]
+        name = await lane.client.upload(clip, subfolder=subfolder)
+        return {"input_video": name, "scale": max(1.0, HERO_SCALE * scale), "output_prefix": prefix}
+
+    def dep(self: Dispatcher, task: Task, kind: TaskKind) -> str:
+        """The id of the task's dependency of a kind (its shot's)."""
+        for d in task.deps:
+            if self.tasks[d].kind is kind and self.tasks[d].shot_id == task.shot_id:
+                return d
+        raise WorkflowError(f"task {task.id} has no {kind.value} input")
+
+    async def collect(
+        self: Dispatcher, task: Task, shot: Shot, lane: Lane, result: PromptResult
+    ) -> Path:
+        """Download the task's output, check it, record it, and learn the worker's speed."""
+        want = IMAGE_SUFFIXES if task.kind is TaskKind.keyframe else VIDEO_SUFFIXES
+        refs: list[OutputRef] = [
+            r for r in result.outputs if r.type == "output" and r.suffix in want
+        ]
+        if not refs:
+            raise BackendError(
+                f"{lane.config.url}: the {task.kind.value} workflow finished but saved no "
+                f"{'/'.join(want)} file (outputs: {[r.filename for r in result.outputs]})",
+                url=lane.config.url,
+            )
+        ref = refs[-1]
+        dest = self.run_dir / FOLDER[task.kind] / f"{shot.id}{ref.suffix}"
+        await lane.client.download(ref, dest)
+        # A keyframe PNG probes as a one-frame video; clips must last their shot.
+        expected = None if task.kind is TaskKind.keyframe else shot.duration
+        media = await asyncio.to_thread(
+            check_media, dest, kind="video", expected_duration_s=expected, task=task.id
+        )
+        self.store.add_artifact(self.run_id, task.id, task.kind.value, dest, media_dict(media))
+        if result.started_ms and result.finished_ms and not result.fully_cached:
+            seconds = (result.finished_ms - result.started_ms) / 1000
+            speed = self.estimates.observe(lane.id, task.kind, task.cost_s, seconds)
+            if lane.config.url and not self.farm.simulated:
+                self.store.save_speed(lane.config.url, task.kind.value, speed)
+        return dest
+
+
+def media_dict(media: Any) -> dict[str, Any]:
+    """A MediaInfo as JSON-ready data."""
+    from dataclasses import asdict
+
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(media).items()}
+
+
+def _even(value: float) -> int:
+    """A size a video encoder takes: a multiple of 8, at least 64."""
+    return max(64, int(round(value / 8)) * 8)
