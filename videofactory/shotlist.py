@@ -17,10 +17,40 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from videofactory.constants import MAX_DURATION_SECONDS
 from videofactory.errors import ShotListError
 
-__all__ = ["CameraMove", "Shot", "ShotList", "ShotType", "load_shotlist", "dump_shotlist"]
+__all__ = [
+    "CameraMove",
+    "Shot",
+    "ShotList",
+    "ShotType",
+    "aspect_of",
+    "dump_shotlist",
+    "load_shotlist",
+    "parse_shotlist",
+]
 
 #: Durations may differ from the total by this much (float rounding of frame-snapped lengths).
 DURATION_TOLERANCE_S = 1e-3
+#: An aspect and a resolution may disagree by this share (odd sizes rounded to even pixels).
+ASPECT_TOLERANCE = 0.03
+#: Aspects with a name people know; a resolution near one of them gets that name.
+COMMON_ASPECTS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "2:1", "4:5", "3:2", "2:3")
+#: Reference images the keyframe workflows can load.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def _ratio(aspect: str) -> float:
+    w, h = aspect.split(":")
+    return int(w) / int(h)
+
+
+def aspect_of(width: int, height: int) -> str:
+    """The aspect of a resolution: "16:9" for 1280x720 (and for 854x480, nearly 16:9)."""
+    ratio = width / height
+    near = min(COMMON_ASPECTS, key=lambda a: abs(_ratio(a) - ratio))
+    if abs(_ratio(near) - ratio) / ratio <= ASPECT_TOLERANCE:
+        return near
+    g = math.gcd(width, height)
+    return f"{width // g}:{height // g}"
 
 
 class ShotType(str, Enum):
@@ -62,9 +92,24 @@ class Shot(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     narration: str = Field(default="", max_length=4000)
     hero: bool = False
-    reference_image: str | None = None
+    #: A picture the keyframe starts from (a path; relative paths are relative to the YAML).
+    reference_image: str | None = Field(default=None, min_length=1, max_length=4000)
     #: ``continue`` starts from the previous shot's last frame (waits for its clip).
     continuity: Literal["cut", "continue"] = "cut"
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the prompt is blank; describe what the shot shows")
+        return value
+
+    @field_validator("reference_image")
+    @classmethod
+    def _image_suffix(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().endswith(IMAGE_SUFFIXES):
+            raise ValueError(f"{value!r} is not a picture file ({', '.join(IMAGE_SUFFIXES)})")
+        return value
 
 
 class ShotList(BaseModel):
@@ -78,7 +123,8 @@ class ShotList(BaseModel):
     style: str = ""
     character: str = ""
     setting: str = ""
-    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
+    #: Width:height, e.g. "16:9"; must agree with ``width`` and ``height``.
+    aspect: str = Field(default="16:9", pattern=r"^[1-9][0-9]?:[1-9][0-9]?$")
     width: int = Field(default=1280, ge=64, le=7680, multiple_of=2)
     height: int = Field(default=720, ge=64, le=4320, multiple_of=2)
     fps: int = Field(default=24, ge=1, le=120)
@@ -102,6 +148,13 @@ class ShotList(BaseModel):
         if self.shots[0].continuity == "continue":
             raise ValueError(
                 f"shot {self.shots[0].id!r}: the first shot cannot 'continue' (nothing before it)"
+            )
+        if abs(_ratio(self.aspect) - self.width / self.height) > ASPECT_TOLERANCE * _ratio(
+            self.aspect
+        ):
+            raise ValueError(
+                f"aspect {self.aspect} does not match {self.width}x{self.height} "
+                f"({aspect_of(self.width, self.height)}); change one of them"
             )
         total = sum(s.duration for s in self.shots)
         if abs(total - self.duration) > DURATION_TOLERANCE_S:
@@ -137,7 +190,26 @@ def load_shotlist(path: Path) -> ShotList:
         raise ShotListError(f"cannot read shot list {path}: {exc.strerror or exc}") from exc
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ShotListError(f"shot list {path} is not valid YAML: {exc}") from exc
-    return parse_shotlist(data, source=str(path))
+    shotlist = parse_shotlist(data, source=str(path))
+    return _resolve_images(shotlist, path)
+
+
+def _resolve_images(shotlist: ShotList, path: Path) -> ShotList:
+    """Reference images as absolute paths (relative ones are relative to the YAML file)."""
+    shots = []
+    for shot in shotlist.shots:
+        if shot.reference_image is None:
+            shots.append(shot)
+            continue
+        image = Path(shot.reference_image).expanduser()
+        if not image.is_absolute():
+            image = path.parent / image
+        if not image.is_file():
+            raise ShotListError(
+                f"{path}: shot {shot.id!r}, field 'reference_image': {image} does not exist"
+            )
+        shots.append(shot.model_copy(update={"reference_image": str(image.resolve())}))
+    return shotlist.model_copy(update={"shots": shots})
 
 
 def dump_shotlist(shotlist: ShotList) -> str:

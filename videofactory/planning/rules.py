@@ -1,122 +1,211 @@
 """The rules planner: a concept and a duration in, a storyboard-like shot list out.
 
-Deterministic for a given seed, needs no model. It reads the concept as "<subject> in
-<setting>", follows a shot grammar (establishing, medium, close-up, action, detail, closing),
-varies the camera, carries one style / character / setting descriptor through every prompt so
-the shots look like one film, writes narration that fits each shot at a normal speaking rate and
-marks the opening and the climax as hero shots.
+Deterministic for a given seed, needs no model. It reads the concept as subject, activity,
+setting and time (``concept.py``), picks the shot count from the duration and the clip length,
+follows a shot grammar (establishing, medium, close-up, detail, wide, action at the climax,
+closing), varies the camera, and carries one style, one character and one setting descriptor
+through every prompt so the shots look like one film. Narration follows a small arc (the
+place, the arrival, the journey, the tension, the climax, the aftermath, the close), fits each
+shot at a normal speaking rate, and no line is used twice while unused ones remain. The opening
+and the climax are hero shots.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import re
+from collections import Counter
+from dataclasses import dataclass
 
 from videofactory.constants import (
     DEFAULT_CLIP_SECONDS,
     DEFAULT_FPS,
     DEFAULT_HEIGHT,
     DEFAULT_WIDTH,
-    MAX_SHOT_SECONDS,
-    MIN_SHOT_SECONDS,
     WORDS_PER_SECOND,
 )
+from videofactory.planning.concept import Concept, parse_concept, split_concept
+from videofactory.planning.lexicon import LATER, LOOKS, NEGATIVE, THEMES, TIMES, TRAITS, Theme
+from videofactory.planning.lines import NARRATION, SHORT, VISUALS
+from videofactory.planning.timing import (
+    climax_index,
+    shot_count,
+    shot_durations,
+    shot_grammar,
+)
 from videofactory.planning.validate import check_concept, check_duration
-from videofactory.shotlist import CameraMove, Shot, ShotList, ShotType
+from videofactory.shotlist import CameraMove, Shot, ShotList, ShotType, aspect_of
 
-__all__ = ["plan_rules", "shot_durations", "split_concept"]
+__all__ = ["plan_rules", "shot_count", "shot_durations", "split_concept"]
 
-NEGATIVE = "blurry, low quality, deformed hands, extra limbs, text, watermark, jpeg artifacts"
-
-STYLES = [
-    "cinematic, volumetric light, 35mm film grain, teal and amber palette",
-    "painterly concept art, soft god rays, rich greens and golds, atmospheric haze",
-    "moody cinematic still, low-key lighting, drifting mist, desaturated blues",
-    "epic fantasy illustration, dramatic rim light, glowing particles, deep shadows",
-]
-TIMES = ["at first light", "at dusk", "under a pale moon", "in the blue hour before dawn"]
-LATER = {
-    "at first light": "in the full light of morning",
-    "at dusk": "as night falls",
-    "under a pale moon": "as the moon sinks low",
-    "in the blue hour before dawn": "as the sun finally rises",
+#: Narration fills at most this share of its shot, leaving air between lines.
+NARRATION_FILL = 0.85
+#: Theme lists a template may multiply over.
+_SLOTS = ("landmark", "sound", "texture", "particle")
+_SLOT_RE = re.compile(r"\{(" + "|".join(_SLOTS) + r")\}", re.IGNORECASE)
+_NUMBER_RE = re.compile(r"\[([^|\]]*)\|([^\]]*)\]")
+#: Phenomena that take "the" rather than "a" ("the sunrise").
+_PHENOMENA = {
+    "sunrise",
+    "sunset",
+    "rain",
+    "fog",
+    "snow",
+    "storm",
+    "night",
+    "aurora",
+    "tide",
+    "wind",
 }
-
-_PREPOSITIONS = r"\b(in|inside|at|on|through|across|under|beneath|among|within|into)\b"
-
-
-def split_concept(concept: str) -> tuple[str, str]:
-    """Split "warrior in mystical forest" into ("warrior", "mystical forest")."""
-    text = " ".join(concept.split()).strip(" .!?")
-    match = re.search(_PREPOSITIONS, text, flags=re.IGNORECASE)
-    if match and match.start() > 0:
-        subject = text[: match.start()].strip(" ,")
-        setting = text[match.end() :].strip(" ,")
-        if subject and setting:
-            return _strip_article(subject), _strip_article(setting)
-    return _strip_article(text), ""
-
-
-def _strip_article(text: str) -> str:
-    return re.sub(r"^(a|an|the)\s+", "", text, flags=re.IGNORECASE)
-
-
-def shot_count(duration_s: float, clip_s: float = DEFAULT_CLIP_SECONDS) -> int:
-    """How many shots a video of this length gets: about one clip each."""
-    n = max(1, round(duration_s / clip_s))
-    while n > 1 and duration_s / n < MIN_SHOT_SECONDS:
-        n -= 1
-    while duration_s / n > MAX_SHOT_SECONDS:
-        n += 1
-    return n
-
-
-def shot_durations(duration_s: float, n: int, fps: int = DEFAULT_FPS) -> list[float]:
-    """Split a duration into n frame-aligned shots that sum exactly to it."""
-    total_frames = max(n, round(duration_s * fps))
-    base, extra = divmod(total_frames, n)
-    frames = [base + (1 if i < extra else 0) for i in range(n)]
-    # Milliseconds are what a person edits; the last shot absorbs the rounding so the sum holds.
-    durations = [round(f / fps, 3) for f in frames[:-1]]
-    durations.append(round(duration_s - sum(durations), 3))
-    return durations
-
-
-def shot_grammar(n: int) -> list[ShotType]:
-    """The shot types of n shots: open wide, build, climax two thirds in, close."""
-    if n == 1:
-        return [ShotType.establishing]
-    middle_cycle = [ShotType.medium, ShotType.close_up, ShotType.detail, ShotType.wide]
-    types = [ShotType.establishing]
-    climax = climax_index(n)
-    k = 0
-    for i in range(1, n - 1):
-        if i == climax:
-            types.append(ShotType.action)
-        else:
-            types.append(middle_cycle[k % len(middle_cycle)])
-            k += 1
-    types.append(ShotType.closing)
-    return types
-
-
-def climax_index(n: int) -> int:
-    """Where the climax falls: about two thirds in, never the first or last shot."""
-    if n <= 2:
-        return n - 1
-    return min(n - 2, max(1, round((n - 1) * 2 / 3)))
-
 
 CAMERA_CHOICES: dict[ShotType, list[CameraMove]] = {
     ShotType.establishing: [CameraMove.zoom_in, CameraMove.pan_right],
     ShotType.wide: [CameraMove.pan_left, CameraMove.pan_right, CameraMove.zoom_out],
-    ShotType.medium: [CameraMove.pan_right, CameraMove.pan_left],
-    ShotType.close_up: [CameraMove.zoom_in, CameraMove.static],
+    ShotType.medium: [CameraMove.pan_right, CameraMove.pan_left, CameraMove.zoom_in],
+    ShotType.close_up: [CameraMove.zoom_in, CameraMove.static, CameraMove.pan_up],
     ShotType.action: [CameraMove.pan_left, CameraMove.pan_up, CameraMove.zoom_in],
     ShotType.detail: [CameraMove.zoom_in, CameraMove.pan_down],
     ShotType.closing: [CameraMove.zoom_out, CameraMove.pan_up],
 }
+
+
+@dataclass
+class _Film:
+    """Everything the sentences of one film are filled from."""
+
+    concept: Concept
+    theme: Theme
+    words: dict[str, str]
+    plural: bool
+    family: str
+
+
+def _article(phrase: str) -> str:
+    return f"an {phrase}" if phrase[:1].lower() in "aeiou" else f"a {phrase}"
+
+
+def _character(c: Concept, rng: random.Random) -> str:
+    """The descriptor of the subject carried through every prompt."""
+    if c.proper or c.plural or c.subject.split()[0].lower() in {"my", "our", "your", "his", "her"}:
+        base = c.subject
+    elif not c.animate:
+        base = f"the {c.subject}" if c.head.lower() in _PHENOMENA else _article(c.subject)
+    else:
+        base = _article(f"lone {c.subject}" if len(c.subject.split()) == 1 else c.subject)
+    singular, plural = rng.choice(TRAITS[c.kind])
+    trait = plural if c.plural else singular
+    return f"{base} {trait}".strip()
+
+
+def _film(concept: Concept, rng: random.Random) -> tuple[_Film, str, str]:
+    theme = THEMES[concept.theme]
+    time = concept.time or rng.choice(TIMES)
+    setting = concept.setting
+    subject_is_place = not setting and concept.proper and not concept.animate
+    if subject_is_place:  # "Tokyo at night": the place is the film; a landmark anchors it
+        setting = concept.subject
+        anchor = theme.landmarks[0]
+        character, name = anchor, f"the {anchor.split(' ', 1)[1]}"
+    else:
+        if not setting:
+            setting = rng.choice(theme.settings)
+        character, name = _character(concept, rng), concept.the_subject()
+    place = (
+        setting if setting[:1].isupper() or re.match(r"(a|an|the) ", setting) else f"the {setting}"
+    )
+    words = {
+        "s": name,
+        "S": name[:1].upper() + name[1:],
+        "char": character,
+        "place": place,
+        "Place": place[:1].upper() + place[1:],
+        "time": time,
+        "later": LATER.get(time, "as the light changes"),
+        "air": theme.air,
+        "doing": concept.activity,
+    }
+    family = "character" if concept.animate else "thing"
+    plural = concept.plural and not subject_is_place
+    return _Film(concept, theme, words, plural, family), character, place
+
+
+#: Shot types that show what the subject does (the concept's activity) in the picture.
+_SHOWS_ACTIVITY = {ShotType.establishing, ShotType.wide, ShotType.medium, ShotType.action}
+
+
+def _visuals(film: _Film, kind: ShotType) -> list[str]:
+    """Picture templates for a shot: ones that show the concept's activity when it has one."""
+    if film.concept.activity and kind in _SHOWS_ACTIVITY:
+        return VISUALS["activity"][kind.value]
+    return VISUALS[film.family][kind.value]
+
+
+def _expand(template: str, film: _Film) -> list[str]:
+    """Every line a template gives for this film (one per combination of its theme slots)."""
+    slots = sorted({slot.lower() for slot in _SLOT_RE.findall(template)})
+    choices = [getattr(film.theme, f"{slot}s") for slot in slots]
+    index = 1 if film.plural else 0
+    numbered = _NUMBER_RE.sub(lambda m: m.group(1 + index), template)
+    out = []
+    for combo in itertools.product(*choices):
+        words = dict(film.words, **dict(zip(slots, combo, strict=True)))
+        for slot, value in zip(slots, combo, strict=True):
+            words[slot.capitalize()] = value[:1].upper() + value[1:]
+        line = numbered.format_map(words)
+        out.append(re.sub(r"\s+([,.])", r"\1", " ".join(line.split())))
+    return out
+
+
+class _Picker:
+    """Chooses lines so that templates rotate and no line repeats while fresh ones remain."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.lines: Counter[str] = Counter()
+        self.templates: Counter[str] = Counter()
+
+    def pick(self, templates: list[str], film: _Film, budget: int | None = None) -> str | None:
+        """A line from ``templates`` (within ``budget`` words), or None when none fits."""
+        cands = [
+            (t, line)
+            for t in templates
+            for line in _expand(t, film)
+            if budget is None or len(line.split()) <= budget
+        ]
+        if not cands:
+            return None
+        fresh = [c for c in cands if not self.lines[c[1]]]
+        if not fresh:  # very long films: reuse what was used least
+            least = min(self.lines[c[1]] for c in cands)
+            fresh = [c for c in cands if self.lines[c[1]] == least]
+        rarest = min(self.templates[t] for t, _ in fresh)
+        fresh = [c for c in fresh if self.templates[c[0]] == rarest]
+        if budget is not None:  # prefer lines that use the shot's time, with some variety
+            longest = max(len(line.split()) for _, line in fresh)
+            fresh = [c for c in fresh if len(c[1].split()) >= longest - 2]
+        template, line = self.rng.choice(fresh)
+        self.lines[line] += 1
+        self.templates[template] += 1
+        return line
+
+
+def _beat(i: int, n: int, climax: int, kind: ShotType) -> str:
+    """Which part of the story shot i tells (picks the narration pool)."""
+    if i == 0:
+        return "establishing"
+    if i == n - 1:
+        return "closing"
+    if kind is ShotType.action:
+        return "action"
+    if i == 1:
+        return "intro"
+    if i == climax - 1 and n >= 5:
+        return "tension"
+    if i > climax:
+        return "aftermath" if i == climax + 1 else kind.value
+    return kind.value
 
 
 def plan_rules(
@@ -134,16 +223,16 @@ def plan_rules(
     duration_s = check_duration(duration_s)
     digest = hashlib.sha256(f"{concept}\x00{seed}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
-    subject, setting = split_concept(concept)
-    place = _definite(setting) if setting else "a world of its own"
-    style = rng.choice(STYLES)
-    time_of_day = rng.choice(TIMES)
-    character = f"a lone {subject}" if _is_singular_noun(subject) else subject
+    parsed = parse_concept(concept)
+    film, character, place = _film(parsed, rng)
+    style = f"{rng.choice(LOOKS)}, {film.theme.palette}"
     n = shot_count(duration_s, clip_s)
     types = shot_grammar(n)
     durations = shot_durations(duration_s, n, fps)
     climax = climax_index(n)
-    words = _Words(subject=subject, character=character, place=place, time=time_of_day)
+    base_seed = int.from_bytes(digest[8:12], "big")
+    narration = NARRATION[film.family]
+    pictures, lines = _Picker(rng), _Picker(rng)
 
     shots: list[Shot] = []
     previous_move: CameraMove | None = None
@@ -151,19 +240,24 @@ def plan_rules(
         moves = [m for m in CAMERA_CHOICES[kind] if m != previous_move] or CAMERA_CHOICES[kind]
         move = rng.choice(moves)
         previous_move = move
-        budget = max(2, int(dur * WORDS_PER_SECOND * 0.85))
+        picture = pictures.pick(_visuals(film, kind), film) or character
+        budget = max(1, int(dur * WORDS_PER_SECOND * NARRATION_FILL))
+        beat = _beat(i, n, climax, kind)
+        line = lines.pick(narration.get(beat, []), film, budget)
+        line = line or lines.pick(narration.get(kind.value, []), film, budget)
+        line = line or lines.pick(SHORT, film, budget) or ""
         shots.append(
             Shot(
-                id=f"s{i + 1:02d}",
+                id=f"s{i + 1:0{max(2, len(str(n)))}d}",
                 duration=dur,
-                prompt=f"{_visual(kind, words, rng)}, {style}",
+                prompt=f"{picture}, {style}",
                 negative=NEGATIVE,
                 shot_type=kind,
                 camera=move,
                 style=style,
-                seed=int.from_bytes(digest[8:12], "big") + i * 7919,
-                narration=_narration(kind, words, budget, rng, last=i == n - 1),
-                hero=(i == 0 or i == climax) and n > 1 or n == 1,
+                seed=base_seed + i * 7919,
+                narration=line,
+                hero=n == 1 or i in (0, climax),
             )
         )
     return ShotList(
@@ -172,117 +266,10 @@ def plan_rules(
         style=style,
         character=character,
         setting=place,
+        aspect=aspect_of(width, height),
         width=width,
         height=height,
         fps=fps,
         planner="rules",
         shots=shots,
     )
-
-
-class _Words:
-    def __init__(self, *, subject: str, character: str, place: str, time: str) -> None:
-        self.subject = subject
-        self.character = character
-        self.place = place
-        self.time = time
-        self.later = LATER.get(time, "as the light changes")
-
-
-def _definite(setting: str) -> str:
-    # "mystical forest" -> "the mystical forest"; proper names ("Paris") stay as they are.
-    return setting if setting[:1].isupper() else f"the {setting}"
-
-
-def _is_singular_noun(subject: str) -> bool:
-    # "warrior" -> "a lone warrior"; "two knights", "robots", "my cat" stay as written.
-    first = subject.split()[0].lower() if subject else ""
-    counted = {"two", "three", "four", "many", "some", "my", "our", "his", "her", "their"}
-    head = [w.lower() for w in subject.split()[:2]]
-    plural = any(w.endswith("s") and not w.endswith("ss") for w in head)
-    return bool(subject) and first not in counted and not plural
-
-
-def _visual(kind: ShotType, w: _Words, rng: random.Random) -> str:
-    options = {
-        ShotType.establishing: [
-            f"Establishing wide shot of {w.place} {w.time}, {w.character} a small figure "
-            "on the path far below, vast scale",
-            f"Sweeping aerial view over {w.place} {w.time}, {w.character} barely visible "
-            "at the edge of the frame",
-        ],
-        ShotType.wide: [
-            f"Wide shot, {w.character} crossing open ground in {w.place}, long shadows",
-        ],
-        ShotType.medium: [
-            f"Medium shot of {w.character} walking deeper into {w.place}, "
-            "looking around warily, light filtering through",
-            f"Medium shot, {w.character} pauses beside an ancient landmark of {w.place}",
-        ],
-        ShotType.close_up: [
-            f"Close-up of {w.character}, determined eyes, breath misting in the cold air, "
-            f"{w.place} soft and out of focus behind",
-        ],
-        ShotType.action: [
-            f"Dynamic action shot, {w.character} surges forward as {w.place} comes alive "
-            "around them, motion blur, sparks and drifting leaves",
-            f"Climactic moment, {w.character} faces the heart of {w.place}, "
-            "light bursting outward, dramatic low angle",
-        ],
-        ShotType.detail: [
-            f"Extreme close-up detail, a hand closing around a worn talisman, "
-            f"textures of {w.place} glinting in the light",
-        ],
-        ShotType.closing: [
-            f"Closing wide shot, {w.character} stands still as {w.place} settles {w.later}, "
-            "calm and quiet, the camera pulling away",
-        ],
-    }[kind]
-    return rng.choice(options)
-
-
-def _narration(kind: ShotType, w: _Words, budget: int, rng: random.Random, *, last: bool) -> str:
-    s, p = w.subject, w.place
-    lines = {
-        ShotType.establishing: [
-            f"Long before the legends, there was {p}.",
-            f"They say no one returns from {p}. Tonight, someone will try.",
-            f"Far from any road, {p} waits {w.time}, as it has for a thousand years.",
-        ],
-        ShotType.wide: [
-            "The path opens, and the world grows quiet.",
-            "Every step leads further from home, and closer to the truth.",
-        ],
-        ShotType.medium: [
-            f"The {s} moves on, listening.",
-            f"The {s} walks on, listening to every sound the trees make.",
-            f"Step by step, the {s} follows a trail that nobody else can see.",
-        ],
-        ShotType.close_up: [
-            "No fear. Only purpose.",
-            "There is no fear in those eyes, only purpose.",
-            "There is no fear in those eyes now, only a promise that must be kept.",
-        ],
-        ShotType.action: [
-            "Then everything wakes at once.",
-            "And then, all at once, the whole place wakes.",
-            f"And then, all at once, {p} wakes, and the {s} runs toward the light.",
-        ],
-        ShotType.detail: [
-            "One small token, carried all this way.",
-            "A small token, carried all this way, begins to glow.",
-        ],
-        ShotType.closing: [
-            "And the silence returns.",
-            "And when the silence returns, the journey is complete.",
-            f"And when the silence returns to {p}, the {s} is finally home.",
-        ],
-    }[kind]
-    fitting = [line for line in lines if len(line.split()) <= budget]
-    if not fitting:
-        shortest = min(lines, key=lambda line: len(line.split()))
-        return " ".join(shortest.split()[:budget]).rstrip(",") + ("." if last else "...")
-    # Prefer the fullest line that fits, with a little variety among near-equals.
-    longest = max(len(line.split()) for line in fitting)
-    best = [line for line in fitting if len(line.split()) >= longest - 2]
-    return rng.choice(best)

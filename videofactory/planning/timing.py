@@ -1,0 +1,97 @@
+"""How many shots, how long each, and in what order of shot types (pure arithmetic).
+
+Shared by the rules planner and the LLM planner: durations are frame-aligned and always sum
+exactly to the target (the last shot absorbs the rounding).
+"""
+
+from __future__ import annotations
+
+import math
+
+from videofactory.constants import (
+    DEFAULT_CLIP_SECONDS,
+    DEFAULT_FPS,
+    MAX_SHOT_SECONDS,
+    MIN_SHOT_SECONDS,
+)
+from videofactory.shotlist import ShotType
+
+__all__ = ["climax_index", "normalise_durations", "shot_count", "shot_durations", "shot_grammar"]
+
+
+def shot_count(duration_s: float, clip_s: float = DEFAULT_CLIP_SECONDS) -> int:
+    """How many shots a video of this length gets: about one clip of ``clip_s`` each."""
+    clip_s = min(max(clip_s, MIN_SHOT_SECONDS), MAX_SHOT_SECONDS)
+    n = max(1, round(duration_s / clip_s))
+    while n > 1 and duration_s / n < MIN_SHOT_SECONDS:
+        n -= 1
+    while duration_s / n > MAX_SHOT_SECONDS:
+        n += 1
+    return n
+
+
+def shot_durations(duration_s: float, n: int, fps: int = DEFAULT_FPS) -> list[float]:
+    """Split a duration into n frame-aligned shots that sum exactly to it."""
+    return normalise_durations([1.0] * n, duration_s, fps)
+
+
+def normalise_durations(
+    weights: list[float], duration_s: float, fps: int = DEFAULT_FPS
+) -> list[float]:
+    """Scale ``weights`` to frame-aligned durations that sum exactly to ``duration_s``.
+
+    Frames are shared out by largest remainder, so the proportions stay as close as frames
+    allow; every shot gets at least one frame.
+
+    Raises:
+        ValueError: no weights, or a weight that is not a positive finite number.
+    """
+    if not weights or any(not (math.isfinite(w) and w > 0) for w in weights):
+        raise ValueError("durations must be positive numbers")
+    n = len(weights)
+    total_frames = max(n, round(duration_s * fps))
+    scale = (total_frames - n) / sum(weights)
+    exact = [w * scale for w in weights]
+    frames = [1 + math.floor(x) for x in exact]
+    short = total_frames - sum(frames)
+    # Earlier shots win ties so that an even split puts the extra frames first.
+    order = sorted(range(n), key=lambda i: (-(exact[i] - math.floor(exact[i])), i))
+    for i in order[:short]:
+        frames[i] += 1
+    # Milliseconds are what a person edits; the last shot absorbs the rounding so the sum holds.
+    durations = [round(f / fps, 3) for f in frames[:-1]]
+    durations.append(round(duration_s - sum(durations), 3))
+    return durations
+
+
+def climax_index(n: int) -> int:
+    """Where the climax falls: about two thirds in, never the first or last shot."""
+    if n <= 2:
+        return n - 1
+    return min(n - 2, max(1, round((n - 1) * 2 / 3)))
+
+
+def shot_grammar(n: int) -> list[ShotType]:
+    """Shot types of n shots: open wide, build (medium, close-up, detail, wide), climax, close.
+
+    Long films (10+ shots) get a burst of action every sixth shot of the second act too, so
+    that the middle does not sag; the climax stays the one big action shot.
+    """
+    if n == 1:
+        return [ShotType.establishing]
+    cycle = [ShotType.medium, ShotType.close_up, ShotType.detail, ShotType.wide]
+    climax = climax_index(n)
+    act_two = max(2, round(n * 0.3))
+    types = [ShotType.establishing]
+    k = 0
+    for i in range(1, n - 1):
+        if i == climax:
+            types.append(ShotType.action)
+            continue
+        if n >= 10 and act_two <= i < climax - 1 and (i - act_two) % 6 == 5:
+            types.append(ShotType.action)
+            continue
+        types.append(cycle[k % len(cycle)])
+        k += 1
+    types.append(ShotType.closing)
+    return types
