@@ -1,7 +1,49 @@
-"""Planners turn a concept and a duration into a shot list."""
+"""Planners turn a concept and a duration into a shot list: rules (default) or an LLM."""
 
 from __future__ import annotations
 
-from videofactory.planning.rules import plan_rules
+from typing import Literal
 
-__all__ = ["plan_rules"]
+from videofactory.config import LLMConfig
+from videofactory.constants import DEFAULT_CLIP_SECONDS, DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
+from videofactory.errors import ConfigError
+from videofactory.planning.llm import plan_llm
+from videofactory.planning.rules import plan_rules
+from videofactory.shotlist import ShotList
+
+__all__ = ["PLANNERS", "plan_llm", "plan_rules", "plan_shotlist"]
+
+#: Planner names ``--planner`` accepts.
+PLANNERS = ("rules", "llm")
+
+
+def plan_shotlist(
+    concept: str,
+    duration: float,
+    *,
+    planner: Literal["rules", "llm"] | str = "rules",
+    seed: int = 0,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    fps: int = DEFAULT_FPS,
+    clip_s: float = DEFAULT_CLIP_SECONDS,
+    llm: LLMConfig | None = None,
+) -> ShotList:
+    """Plan a shot list with the named planner (``llm`` needs an ``LLMConfig``).
+
+    Raises:
+        ConfigError: bad input, unknown planner, or ``llm`` without settings.
+        PlannerError, BackendError: the LLM planner failed (see ``plan_llm``).
+    """
+    size = {"seed": seed, "width": width, "height": height, "fps": fps, "clip_s": clip_s}
+    if planner == "rules":
+        return plan_rules(concept, duration, **size)
+    if planner == "llm":
+        if llm is None:
+            raise ConfigError(
+                "--planner llm needs an LLM: pass --llm-url and --llm-model, set "
+                "VIDEOFACTORY_LLM_URL and VIDEOFACTORY_LLM_MODEL, or add an 'llm:' section "
+                "to factory.yaml"
+            )
+        return plan_llm(concept, duration, llm=llm, **size)
+    raise ConfigError(f"unknown planner {planner!r}; use one of: {', '.join(PLANNERS)}")
