@@ -58,6 +58,23 @@ FARM_OPT = typer.Option(
     help="Farm file (default: $VIDEOFACTORY_FARM, then ./factory.yaml, "
     "else the built-in simulated farm).",
 )
+PLANNER_OPT = typer.Option(
+    "rules",
+    "--planner",
+    help="rules (default, needs no model) or llm (an OpenAI-compatible or Anthropic endpoint).",
+)
+LLM_URL_OPT = typer.Option(
+    None,
+    "--llm-url",
+    help="LLM endpoint, e.g. http://localhost:11434/v1 "
+    "(default: $VIDEOFACTORY_LLM_URL, then the farm file's llm section).",
+)
+LLM_MODEL_OPT = typer.Option(
+    None, "--llm-model", help="LLM model (default: $VIDEOFACTORY_LLM_MODEL, then the farm file)."
+)
+LLM_KIND_OPT = typer.Option(
+    None, "--llm-kind", help="openai (any OpenAI-compatible server, the default) or anthropic."
+)
 
 
 def _errors(fn: F) -> F:
@@ -71,7 +88,10 @@ def _errors(fn: F) -> F:
             if _state["debug"]:
                 raise
             if kwargs.get("as_json"):
-                print(json.dumps({"ok": False, "error": str(exc), "type": type(exc).__name__}))
+                failure = {"ok": False, "error": str(exc), "type": type(exc).__name__}
+                if getattr(exc, "run_id", None):
+                    failure["run_id"] = exc.run_id  # type: ignore[attr-defined]
+                print(json.dumps(failure))
             err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
             raise typer.Exit(1) from None
 
@@ -111,13 +131,20 @@ def generate(
     clip_seconds: float = typer.Option(
         DEFAULT_CLIP_SECONDS, help="Length of one generated clip; sets the number of shots."
     ),
+    planner: str = PLANNER_OPT,
+    llm_url: str | None = LLM_URL_OPT,
+    llm_model: str | None = LLM_MODEL_OPT,
+    llm_kind: str | None = LLM_KIND_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Plan a shot list for CONCEPT and render it into a finished video."""
-    from videofactory.planning import plan_rules
-
-    shotlist = plan_rules(
-        concept, duration, seed=seed, width=width, height=height, fps=fps, clip_s=clip_seconds
+    shotlist = _plan(
+        concept,
+        duration,
+        planner=planner,
+        farm=farm,
+        llm=(llm_url, llm_kind, llm_model),
+        size=(width, height, fps, seed, clip_seconds),
     )
     _render(shotlist, farm, workdir, as_json)
 
@@ -131,19 +158,38 @@ def plan(
     width: int = typer.Option(DEFAULT_WIDTH, help="Output width in pixels."),
     height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
     fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
-    seed: int = typer.Option(0, help="Planner seed."),
-    clip_seconds: float = typer.Option(DEFAULT_CLIP_SECONDS, help="Length of one clip."),
+    seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
+    clip_seconds: float = typer.Option(
+        DEFAULT_CLIP_SECONDS, help="Length of one generated clip; sets the number of shots."
+    ),
+    planner: str = PLANNER_OPT,
+    llm_url: str | None = LLM_URL_OPT,
+    llm_model: str | None = LLM_MODEL_OPT,
+    llm_kind: str | None = LLM_KIND_OPT,
+    farm: str | None = FARM_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Write a shot list for CONCEPT (YAML) to edit before rendering; no GPU is used."""
-    from videofactory.planning import plan_rules
+    """Write a shot list for CONCEPT (YAML) to edit before rendering; no GPU is used.
+
+    The YAML format is described in docs/shotlist.md. With --planner llm the plan comes from
+    an LLM (--llm-url/--llm-model, $VIDEOFACTORY_LLM_*, or the farm file's llm section).
+    """
+    from videofactory.errors import ConfigError
     from videofactory.shotlist import dump_shotlist
 
-    shotlist = plan_rules(
-        concept, duration, seed=seed, width=width, height=height, fps=fps, clip_s=clip_seconds
+    shotlist = _plan(
+        concept,
+        duration,
+        planner=planner,
+        farm=farm,
+        llm=(llm_url, llm_kind, llm_model),
+        size=(width, height, fps, seed, clip_seconds),
     )
     if output:
-        output.write_text(dump_shotlist(shotlist), encoding="utf-8")
+        try:
+            output.write_text(dump_shotlist(shotlist), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from exc
     if as_json:
         print(json.dumps(shotlist.model_dump(mode="json")))
     elif not output:
@@ -153,6 +199,39 @@ def plan(
             f"wrote {len(shotlist.shots)} shots to {output}; render with "
             f"`videofactory render {output}`"
         )
+
+
+def _plan(
+    concept: str,
+    duration: float,
+    *,
+    planner: str,
+    farm: str | None,
+    llm: tuple[str | None, str | None, str | None],
+    size: tuple[int, int, int, int, float],
+) -> Any:
+    """Plan with the named planner; the LLM's settings come from flags, env, then farm file."""
+    from videofactory.config import find_farm_file, load_farm, resolve_llm
+    from videofactory.planning import plan_shotlist
+
+    width, height, fps, seed, clip_s = size
+    settings = None
+    if planner == "llm":
+        url, kind, model = llm
+        path = find_farm_file(farm)
+        config = load_farm(path) if path else None
+        settings = resolve_llm(config, endpoint=url, kind=kind, model=model)
+    return plan_shotlist(
+        concept,
+        duration,
+        planner=planner,
+        seed=seed,
+        width=width,
+        height=height,
+        fps=fps,
+        clip_s=clip_s,
+        llm=settings,
+    )
 
 
 @app.command(epilog="Example: videofactory render shots.yaml --json")
@@ -175,7 +254,52 @@ def _render(shotlist: Any, farm: str | None, workdir: Path, as_json: bool) -> No
 
     with RunView(quiet=as_json) as view:
         result = render_shotlist(shotlist, workdir=workdir, farm_file=farm, on_event=view)
+    _print_result(result, as_json)
+
+
+@app.command(epilog="Example: videofactory resume 20261125-181500-warrior-in-mystical-3f2a")
+@_errors
+def resume(
+    run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+    farm: str | None = typer.Option(
+        None, "--farm", help="Farm file to use instead of the one the run recorded."
+    ),
+    workdir: Path = WORKDIR_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Carry a stopped run to its end: finished work is reused, jobs still on the servers are
+    collected, and only work that was truly lost is rendered again."""
+    from videofactory.console import RunView
+    from videofactory.factory import resume_run
+
+    with RunView(quiet=as_json) as view:
+        result = resume_run(run, workdir=workdir, farm_file=farm, on_event=view)
+    _print_result(result, as_json)
+
+
+@app.command(epilog="Example: videofactory cancel 20261125-181500-warrior-in-mystical-3f2a")
+@_errors
+def cancel(
+    run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+    workdir: Path = WORKDIR_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Cancel a run: interrupt its running jobs, take its queued ones off the servers, and stop
+    the process driving it. What finished is kept."""
+    from videofactory.factory import cancel_run
+
+    outcome = cancel_run(run, workdir=workdir)
+    if as_json:
+        print(json.dumps({"ok": True, **outcome}))
+        return
+    out.print(f"{outcome['run_id']}: {outcome['state']}")
+    for job in outcome["jobs"]:
+        out.print(f"  {job['task'].split('/', 1)[-1]} on {job['worker']}: {job['outcome']}")
+
+
+def _print_result(result: Any, as_json: bool) -> None:
     m = result.media
+    shots = len(result.shots)
     summary = {
         "ok": True,
         "run_id": result.run_id,
@@ -187,7 +311,7 @@ def _render(shotlist: Any, farm: str | None, workdir: Path, as_json: bool) -> No
         "fps": m.fps,
         "video_codec": m.video_codec,
         "audio_codec": m.audio_codec,
-        "shots": len(shotlist.shots),
+        "shots": shots,
         "elapsed_s": round(result.elapsed_s, 2),
     }
     if as_json:
@@ -196,7 +320,7 @@ def _render(shotlist: Any, farm: str | None, workdir: Path, as_json: bool) -> No
         out.print(
             f"[bold green]done[/] {result.final}  {m.duration_s:.2f} s  "
             f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
-            f"({len(shotlist.shots)} shots in {result.elapsed_s:.1f} s)"
+            f"({shots} shots in {result.elapsed_s:.1f} s)"
         )
         out.print(f"inspect with: videofactory show {result.run_id}")
 
@@ -317,7 +441,6 @@ def show(
 def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     """Show the farm: each GPU's card, role, URL, reachability, VRAM and queue."""
     from videofactory.config import builtin_farm, find_farm_file, load_farm
-    from videofactory.farm.workers import probe_farm
 
     path = find_farm_file(farm)
     if path is None:
@@ -351,8 +474,12 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
             err.print(note)
         return
     config = load_farm(path)
-    statuses = asyncio.run(probe_farm(config))
+    statuses, checks = asyncio.run(_probe_and_preflight(config))
     rows = [s.to_json() for s in statuses]
+    for row in rows:
+        check = checks[row["id"]]
+        row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
+        row["preflight"] = {k.value: c.to_json() for k, c in check.kinds.items()}
     reachable = sum(1 for s in statuses if s.reachable)
     if as_json:
         print(
@@ -371,16 +498,35 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
         for s in statuses:
             if not s.reachable:
                 err.print(f"[yellow]{s.id}[/]: {s.error}")
+        for row in rows:
+            for kind, c in row["preflight"].items():
+                if c["ok"]:
+                    continue
+                err.print(
+                    f"[yellow]{row['id']}[/] gets no {kind} task: workflow {c['workflow']} "
+                    f"({c['source']}) fails preflight:",
+                    highlight=False,
+                )
+                for problem in c["problems"]:
+                    err.print(f"  - {problem['line']}", highlight=False, markup=False)
     if reachable == 0:
         if not as_json:
             err.print("[bold red]error:[/] no worker of the farm is reachable")
         raise typer.Exit(1)
 
 
+async def _probe_and_preflight(config: Any) -> tuple[list[Any], dict[str, Any]]:
+    """Each worker's health and, per task kind, its workflow's preflight."""
+    from videofactory.comfy.farmcheck import preflight_farm
+    from videofactory.farm.workers import probe_farm
+
+    return await asyncio.gather(probe_farm(config), preflight_farm(config))
+
+
 def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
-    table = Table(
-        "id", "card", "role", "url", "reachable", "VRAM GB", "free GB", "queue", title=title
-    )
+    refusals = any("refused" in r for r in rows)
+    columns = ["id", "card", "role", "url", "reachable", "VRAM GB", "free GB", "queue"]
+    table = Table(*columns, *(["refused kinds"] if refusals else []), title=title)
     for r in rows:
         reach = {True: "[green]yes[/]", False: "[red]no[/]", None: "sim"}[r["reachable"]]
         queue = "" if r["queue_running"] is None else str(r["queue_running"] + r["queue_pending"])
@@ -394,26 +540,59 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
             f"{r['vram_total_gb']:g}",
             free,
             queue,
+            *([", ".join(r.get("refused", [])) or "-"] if refusals else []),
         )
     out.print(table)
 
 
-@app.command(epilog="Example: videofactory test --url http://127.0.0.1:8188")
+@app.command(
+    epilog="Example: videofactory test --url http://127.0.0.1:8188 --workflow my_flux_api.json"
+)
 @_errors
 def test(
     url: str | None = typer.Option(None, "--url", help="ComfyUI server to check."),
+    workflow: Path | None = typer.Option(
+        None, "--workflow", help="Your API-format workflow JSON (default: a tiny built-in one)."
+    ),
+    bindings: Path | None = typer.Option(
+        None,
+        "--bindings",
+        help="Bindings YAML for --workflow (default: <name>.bindings.yaml beside it, else "
+        "detected).",
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Keep the outputs here (default with --workflow: a temp dir)."
+    ),
+    run_timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        help="Seconds the round trip may take (default 60, 1800 with --workflow).",
+    ),
     farm: str | None = FARM_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Check one ComfyUI server: /system_stats, /object_info and one tiny workflow round trip.
+    """Check one ComfyUI server: /system_stats, /object_info, preflight and one round trip.
 
-    Without --url: the farm file's first worker; with no farm file, ComfyUI's default
-    http://127.0.0.1:8188, or the built-in simulator when nothing answers there.
+    With --workflow, your own workflow is checked against the server's nodes and model files
+    and run once; the report gives each step's time and where the outputs went. Exit code 0
+    only if every step worked. Without --url: the farm file's first worker; with no farm file,
+    ComfyUI's default http://127.0.0.1:8188, or the built-in simulator when nothing answers.
     """
+    from functools import partial
+
     from videofactory.comfy.check import check_server
     from videofactory.config import builtin_farm, find_farm_file, load_farm
-    from videofactory.factory import running_farm
+    from videofactory.errors import ConfigError
 
+    if bindings is not None and workflow is None:
+        raise ConfigError("--bindings goes with --workflow; pass the workflow file too")
+    check_server = partial(
+        check_server,
+        workflow=workflow,
+        bindings=bindings,
+        output_dir=output,
+        run_timeout=run_timeout,
+    )
     note = ""
     path = None if url else find_farm_file(farm)
     target = url or (
@@ -427,6 +606,8 @@ def test(
             f"nothing answers at {target}; checked the built-in simulator instead "
             "(start ComfyUI there, or pass --url, to check a real server)"
         )
+        from videofactory.factory import running_farm
+
         one = builtin_farm().model_copy(update={"workers": builtin_farm().workers[:1]})
         with running_farm(one) as live:
             report = asyncio.run(check_server(live.workers[0].url))
@@ -441,6 +622,10 @@ def test(
             out.print(
                 f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {s.detail}", highlight=False
             )
+            for line in s.lines:
+                out.print(f"       {line}", highlight=False, markup=False)
+        if report.output_dir:
+            out.print(f"outputs: {report.output_dir}", highlight=False)
         out.print(
             (
                 "[bold green]ComfyUI server works[/]"

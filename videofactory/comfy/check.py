@@ -1,20 +1,33 @@
-"""``videofactory test``: check one ComfyUI server step by step and say plainly what failed."""
+"""``videofactory test``: check one ComfyUI server step by step and say plainly what failed.
+
+The steps: /system_stats, /object_info, the workflow (a tiny weight-free one, or the user's
+own API-format export with its bindings), preflight of that workflow against the server's
+nodes and model files, and one round trip (submit, follow, confirm from /history, download
+every output). Each step records its time; the report is ``ok`` only if every step worked.
+"""
 
 from __future__ import annotations
 
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from videofactory.comfy.client import ComfyClient
+from videofactory.comfy.preflight import check_workflow
+from videofactory.comfy.workflow import Workflow, load_workflow
 from videofactory.errors import FactoryError
 
 __all__ = ["CheckReport", "CheckStep", "check_server", "tiny_workflow"]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: Seconds the tiny workflow may take (it runs in milliseconds on any server).
+TINY_TIMEOUT_S = 60.0
+#: Seconds a user's workflow may take by default (a real video model needs minutes).
+WORKFLOW_TIMEOUT_S = 1800.0
 
 
 @dataclass
@@ -25,6 +38,8 @@ class CheckStep:
     ok: bool
     seconds: float
     detail: str
+    #: More lines (bindings, problems, files) shown under the step.
+    lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -34,6 +49,10 @@ class CheckReport:
     url: str
     steps: list[CheckStep] = field(default_factory=list)
     note: str = ""
+    workflow: str = ""
+    #: Where the downloaded outputs are ("" when they were only checked, then deleted).
+    output_dir: str = ""
+    outputs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -46,6 +65,9 @@ class CheckReport:
             "url": self.url,
             "ok": self.ok,
             "note": self.note,
+            "workflow": self.workflow,
+            "output_dir": self.output_dir,
+            "outputs": self.outputs,
             "steps": [asdict(s) for s in self.steps],
         }
 
@@ -71,52 +93,141 @@ def tiny_workflow(prefix: str = "videofactory/test") -> dict[str, Any]:
     }
 
 
-async def check_server(url: str, *, timeout: float = 30.0) -> CheckReport:
-    """Run /system_stats, /object_info and one tiny workflow round trip against ``url``."""
+class _Steps:
+    """Times each step and records it; a failed step stops the check."""
+
+    def __init__(self, report: CheckReport) -> None:
+        self.report = report
+
+    def add(self, name: str, t0: float, ok: bool, detail: str, lines: Sequence[str] = ()) -> bool:
+        """Record a step that started at ``t0``; returns ``ok``."""
+        self.report.steps.append(CheckStep(name, ok, time.monotonic() - t0, detail, list(lines)))
+        return ok
+
+
+async def check_server(
+    url: str,
+    *,
+    timeout: float = 30.0,
+    workflow: str | Path | None = None,
+    bindings: str | Path | None = None,
+    output_dir: str | Path | None = None,
+    run_timeout: float | None = None,
+) -> CheckReport:
+    """Check ``url``: stats, node catalogue, the workflow, preflight, one round trip.
+
+    Without ``workflow`` a tiny weight-free image workflow is used and its output is checked
+    and deleted; with one, the outputs are kept in ``output_dir`` (default: a new folder under
+    the system's temp folder) and the report says where.
+    """
     report = CheckReport(url)
+    steps = _Steps(report)
     async with ComfyClient(url, timeout=min(timeout, 10.0)) as client:
         t = time.monotonic()
         try:
             stats = await client.system_stats()
-            dev = (stats.get("devices") or [{}])[0]
-            version = (stats.get("system") or {}).get("comfyui_version", "?")
-            detail = f"ComfyUI {version}, device {dev.get('name', '?')}"
-            report.steps.append(CheckStep("system_stats", True, time.monotonic() - t, detail))
         except FactoryError as exc:
-            report.steps.append(CheckStep("system_stats", False, time.monotonic() - t, str(exc)))
+            steps.add("system_stats", t, False, str(exc))
             return report
+        dev = (stats.get("devices") or [{}])[0]
+        version = (stats.get("system") or {}).get("comfyui_version", "?")
+        steps.add("system_stats", t, True, f"ComfyUI {version}, device {dev.get('name', '?')}")
 
         t = time.monotonic()
         try:
             info = await client.object_info()
-            missing = [n for n in ("EmptyImage", "SaveImage") if n not in info]
-            ok = not missing
-            detail = (
-                f"{len(info)} node types"
-                if ok
-                else f"{len(info)} node types, but {', '.join(missing)} missing"
-            )
-            report.steps.append(CheckStep("object_info", ok, time.monotonic() - t, detail))
-            if not ok:
-                return report
         except FactoryError as exc:
-            report.steps.append(CheckStep("object_info", False, time.monotonic() - t, str(exc)))
+            steps.add("object_info", t, False, str(exc))
             return report
+        steps.add("object_info", t, True, f"{len(info)} node types")
 
         t = time.monotonic()
         try:
-            result = await client.run(tiny_workflow())
-            images = [r for r in result.outputs if r.suffix == ".png"]
-            if not images:
-                raise FactoryError("the workflow finished but listed no PNG output")
-            with tempfile.TemporaryDirectory() as tmp:
-                path = await client.download(images[0], Path(tmp) / images[0].filename)
-                head = path.read_bytes()[:8]
-                size = path.stat().st_size
-            if head != PNG_MAGIC:
-                raise FactoryError(f"/view returned {size} bytes that are not a PNG")
-            detail = f"prompt {result.prompt_id}: {images[0].filename} ({size} bytes) downloaded"
-            report.steps.append(CheckStep("round_trip", True, time.monotonic() - t, detail))
+            wf = _workflow(workflow, bindings)
         except FactoryError as exc:
-            report.steps.append(CheckStep("round_trip", False, time.monotonic() - t, str(exc)))
+            steps.add("workflow", t, False, str(exc))
+            return report
+        report.workflow = wf.name
+        origin = "bindings detected" if wf.origin == "detected" else f"bindings from {wf.origin}"
+        lines = list(wf.notes) if wf.origin == "detected" else wf.describe()
+        steps.add("workflow", t, True, f"{wf.name}: {len(wf.graph)} nodes, {origin}", lines)
+
+        t = time.monotonic()
+        params = _unique_params(wf)
+        problems = check_workflow(wf, info, params)
+        if problems:
+            detail = f"{len(problems)} problem(s); nothing was submitted"
+            steps.add("preflight", t, False, detail, [str(p) for p in problems])
+            return report
+        steps.add("preflight", t, True, "every node, input, value and model file is there")
+
+        limit = run_timeout or (WORKFLOW_TIMEOUT_S if workflow else TINY_TIMEOUT_S)
+        t = time.monotonic()
+        try:
+            result = await client.run(wf.bind(params, strict=False), timeout=limit)
+        except FactoryError as exc:
+            steps.add("round_trip", t, False, str(exc))
+            return report
+        server_s = f", {result.seconds:.2f} s on the server" if result.seconds is not None else ""
+        cached = " (served from cache: no new file)" if result.fully_cached else ""
+        steps.add("round_trip", t, True, f"prompt {result.prompt_id}{server_s}{cached}")
+
+        t = time.monotonic()
+        try:
+            if workflow is None and output_dir is None:
+                with tempfile.TemporaryDirectory() as tmp:
+                    detail, lines = await _download(client, result, Path(tmp), keep=False)
+            else:
+                folder = Path(output_dir or tempfile.mkdtemp(prefix="videofactory-test-"))
+                detail, lines = await _download(client, result, folder, keep=True)
+                report.output_dir = str(folder.resolve())
+                report.outputs = [ln.rsplit(" (", 1)[0] for ln in lines]
+        except FactoryError as exc:
+            steps.add("download", t, False, str(exc))
+            return report
+        steps.add("download", t, True, detail, lines)
     return report
+
+
+def _workflow(path: str | Path | None, bindings: str | Path | None) -> Workflow:
+    if path is None:
+        graph = tiny_workflow()
+        return Workflow(
+            "tiny weight-free image (built in)",
+            graph,
+            {},
+            "built in",
+            ("EmptyImage 64x48 of a random colour -> SaveImage",),
+        )
+    return load_workflow(Path(path), Path(bindings) if bindings else None)
+
+
+def _unique_params(wf: Workflow) -> dict[str, Any]:
+    """A fresh seed and output prefix, so that the server really runs it (no cache hit)."""
+    params: dict[str, Any] = {}
+    if wf.accepts("seed"):
+        params["seed"] = random.randrange(0, 2**31)
+    if wf.accepts("output_prefix"):
+        params["output_prefix"] = f"videofactory/test/{time.strftime('%Y%m%d-%H%M%S')}"
+    return params
+
+
+async def _download(
+    client: ComfyClient, result: Any, folder: Path, *, keep: bool
+) -> tuple[str, list[str]]:
+    paths = await client.download_all(result, folder)
+    if not paths:
+        raise FactoryError(
+            "the workflow finished but listed no output file; does it end in a save node?"
+        )
+    lines = []
+    for p in paths:
+        size = p.stat().st_size
+        if size == 0:
+            raise FactoryError(f"/view returned an empty file for {p.name}")
+        if p.suffix == ".png" and p.read_bytes()[:8] != PNG_MAGIC:
+            raise FactoryError(f"/view returned {size} bytes for {p.name} that are not a PNG")
+        lines.append(f"{p} ({size} bytes)")
+    total = sum(p.stat().st_size for p in paths)
+    where = f"saved in {folder}" if keep else "checked and deleted"
+    return f"{len(paths)} file(s), {total} bytes, {where}", lines

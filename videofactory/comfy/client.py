@@ -334,9 +334,10 @@ class ComfyClient:
                 url=self.url,
             )
         if answer.get("node_errors"):
-            # Queued, but only the outputs that validated will run: for us that is a failure.
+            # Queued, but only the outputs that validated will run: for us that is a failure,
+            # so take it back (delete it if pending, interrupt it if it already runs).
             with contextlib.suppress(BackendError):
-                await self.delete([prompt_id])
+                await self.cancel(prompt_id)
             self._listeners.pop(prompt_id, None)
             err = rejection(
                 {"error": {"message": "part of the workflow is invalid"}, **answer},
@@ -364,9 +365,13 @@ class ComfyClient:
         last_poll = time.monotonic()
         deadline = None if timeout is None else last_poll + timeout
         absent_since: float | None = None
+        polls = 0
         try:
             while True:
-                poll = SAFETY_POLL_S if self._ws_up.is_set() else HISTORY_POLL_S
+                # The first look at /history comes soon (the prompt may be long finished: a
+                # resumed run); later ones are a safety net while the socket is up.
+                up = self._ws_up.is_set() and absent_since is None and polls > 0
+                poll = SAFETY_POLL_S if up else HISTORY_POLL_S
                 if deadline is not None:
                     left = deadline - time.monotonic()
                     if left <= 0:
@@ -389,6 +394,7 @@ class ComfyClient:
                 if not finished and name and time.monotonic() - last_poll < poll:
                     continue
                 last_poll = time.monotonic()
+                polls += 1
                 entry = await self.history(prompt_id)
                 if entry is not None:
                     return parse_history_entry(prompt_id, entry, self.url)
@@ -468,6 +474,9 @@ class ComfyClient:
                 # The context manager has closed the old socket fully before we reconnect.
                 self._ws = None
                 self._ws_up.clear()
+                # Wake every waiter: it checks /history now and polls while the socket is down.
+                for q in self._listeners.values():
+                    q.put_nowait(("", {}))
             if self._closed:
                 return
             backoff = self.reconnect_backoff

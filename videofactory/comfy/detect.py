@@ -66,6 +66,27 @@ LATENT_NODES = (
 )
 #: Weight-free image makers, used for the size only when no latent node is present.
 IMAGE_NODES = ("EmptyImage",)
+#: Resizers: with neither latent nor image maker (an upscale workflow), the last one sets the
+#: size of the result.
+RESIZE_NODES = ("ImageScale",)
+#: Nodes that take our parameters directly (the simulator's stand-ins for model workflows).
+DIRECT = {
+    "SimTextToImage": {
+        "prompt": "prompt",
+        "negative": "negative",
+        "seed": "seed",
+        "width": "width",
+        "height": "height",
+    },
+    "SimImageToVideo": {
+        "prompt": "prompt",
+        "seed": "seed",
+        "width": "width",
+        "height": "height",
+        "frames": "length",
+        "camera": "camera",
+    },
+}
 #: Nodes whose input sets the frame rate of the result.
 FPS_INPUTS = {
     "CreateVideo": "fps",
@@ -142,6 +163,10 @@ def is_link(value: Any) -> bool:
 def detect_bindings(graph: Mapping[str, Any]) -> Detection:
     """Detect where prompt, negative, seed, size, frames, fps, inputs and prefix go."""
     det = Detection()
+    for nid, cls, _node in _nodes(graph):
+        for name, input_name in DIRECT.get(cls, {}).items():
+            if name not in det.targets:
+                det.add(graph, name, _settable(graph, nid, input_name), f"{cls} input")
     _detect_text(graph, det)
     _detect_seed(graph, det)
     _detect_size(graph, det)
@@ -212,6 +237,8 @@ def _detect_text(graph: Mapping[str, Any], det: Detection) -> None:
             if is_link(link):
                 found += _trace_text(graph, link, set())
         name = "prompt" if polarity == "positive" else "negative"
+        if name in det.targets:
+            continue
         det.add(graph, name, found, f"text encoder feeding the sampler's {polarity}")
 
 
@@ -246,6 +273,8 @@ def _detect_seed(graph: Mapping[str, Any], det: Detection) -> None:
         if cls == "KSamplerAdvanced" and (node.get("inputs") or {}).get("add_noise") == "disable":
             continue  # a second stage that adds no noise: its seed changes nothing
         seeds += _settable(graph, nid, SAMPLER_SEEDS[cls])
+    if "seed" in det.targets:
+        return
     why = "sampler seeds"
     if not seeds:
         why = "noise seeds (no sampler in the workflow)"
@@ -259,11 +288,16 @@ def _detect_seed(graph: Mapping[str, Any], det: Detection) -> None:
 
 
 def _detect_size(graph: Mapping[str, Any], det: Detection) -> None:
+    if "width" in det.targets:
+        return
     makers = [nid for nid, cls, _ in _nodes(graph) if cls in LATENT_NODES]
     why = "latent size"
     if not makers:
         makers = [nid for nid, cls, _ in _nodes(graph) if cls in IMAGE_NODES]
         why = "image size (no latent node in the workflow)"
+    if not makers:
+        makers = [nid for nid, cls, _ in _nodes(graph) if cls in RESIZE_NODES][-1:]
+        why = "size of the last resize (no latent or image node in the workflow)"
     if not makers:
         return
     first = makers[0]

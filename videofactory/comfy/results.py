@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,7 +149,16 @@ def rejection(body: Any, workflow: Mapping[str, Any] | None, url: str) -> Workfl
     message = str(error.get("message", "workflow rejected"))
     details = str(error.get("details", ""))
     if not lines and details:
-        lines = [details]
+        # invalid_prompt names the node only as "Node ID '#1'" in details.
+        match = re.fullmatch(r"Node ID '#(.+)'", details.strip())
+        if match:
+            node_id = match.group(1)
+            node = (workflow or {}).get(node_id)
+            cls = node.get("class_type", "no class_type") if isinstance(node, dict) else "?"
+            title = _title(workflow, node_id) or cls
+            lines = [f"node {node_id} ({title}, {cls}): {message}"]
+        else:
+            lines = [details]
     return WorkflowRejected(
         f"{url} rejected the workflow: {message}", url=url, problems=lines, error_type=etype
     )
@@ -186,9 +196,12 @@ def parse_history_entry(prompt_id: str, entry: Mapping[str, Any], url: str) -> P
         etype = data.get("exception_type")
         emsg = str(data.get("exception_message", "")).strip()
         cls = OutOfMemory if is_out_of_memory(etype, emsg) else ExecutionFailed
+        # Exception messages can run over many lines (torch's do); the error stays one line.
+        short = " ".join(emsg.split())
+        short = short if len(short) <= 300 else short[:297] + "..."
         raise cls(
             f"{url}: node {data.get('node_id')} ({data.get('node_type')}) failed: "
-            f"{etype or 'error'}: {emsg or 'no message'}",
+            f"{etype or 'error'}: {short or 'no message'}",
             url=url,
             node_id=data.get("node_id"),
             node_type=data.get("node_type"),

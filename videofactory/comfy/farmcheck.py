@@ -1,0 +1,174 @@
+"""Farm preflight: which workflow each worker runs for each task kind, and whether it can.
+
+For every worker and GPU task kind it picks the workflow (the one the farm file names, else
+the first bundled template that fits the server, the simulator's own on a simulator) and
+checks it against that worker's ``/object_info``. The dispatcher gives a worker no task of a
+kind listed in ``WorkerPreflight.refused``; ``videofactory status`` prints why.
+
+    report = await preflight_farm(farm, clients={w.id: client, ...})
+    report["gpu0"].refused                    # frozenset({TaskKind.hero})
+    report["gpu0"].workflow(TaskKind.clip)    # the Workflow to bind and submit
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from videofactory.comfy.client import ComfyClient
+from videofactory.comfy.preflight import Problem, check_workflow
+from videofactory.comfy.workflow import Workflow, load_spec, load_template
+from videofactory.config import FarmConfig, TaskKind, WorkerConfig
+from videofactory.errors import BackendError, WorkflowError
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "GPU_KINDS",
+    "KindCheck",
+    "WorkerPreflight",
+    "choose_workflow",
+    "preflight_farm",
+    "preflight_worker",
+]
+
+#: The task kinds that run on ComfyUI.
+GPU_KINDS = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
+#: Bundled templates tried, in order, for a kind the farm file does not name.
+DEFAULT_TEMPLATES: dict[TaskKind, tuple[str, ...]] = {
+    TaskKind.keyframe: ("flux", "sdxl"),
+    TaskKind.clip: ("wan22", "ltxv"),
+    TaskKind.hero: ("upscale",),
+}
+#: A node only the videofactory simulator has: its servers get the simulator's templates.
+SIM_NODE = "SimTextToImage"
+#: Seconds to wait for a worker's /object_info (it can be a few MB on a real server).
+OBJECT_INFO_TIMEOUT_S = 20.0
+
+
+@dataclass
+class KindCheck:
+    """The workflow chosen for one task kind on one worker, and its preflight problems."""
+
+    kind: TaskKind
+    workflow: Workflow | None
+    problems: list[Problem] = field(default_factory=list)
+    #: How it was chosen: "farm file", "default", or "simulator".
+    source: str = "default"
+
+    @property
+    def ok(self) -> bool:
+        """Whether the worker can run this kind."""
+        return self.workflow is not None and not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "kind": self.kind.value,
+            "ok": self.ok,
+            "workflow": self.workflow.name if self.workflow else None,
+            "source": self.source,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+@dataclass
+class WorkerPreflight:
+    """Preflight of one worker: per task kind, the workflow and what is wrong with it."""
+
+    worker_id: str
+    url: str
+    reachable: bool = True
+    error: str = ""
+    kinds: dict[TaskKind, KindCheck] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> frozenset[TaskKind]:
+        """Kinds this worker must not be given (every kind when it could not be asked)."""
+        if not self.reachable:
+            return frozenset(GPU_KINDS)
+        return frozenset(k for k, c in self.kinds.items() if not c.ok)
+
+    def workflow(self, kind: TaskKind) -> Workflow | None:
+        """The workflow to run for a kind (None when refused)."""
+        check = self.kinds.get(kind)
+        return check.workflow if check and check.ok else None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "worker": self.worker_id,
+            "url": self.url,
+            "reachable": self.reachable,
+            "error": self.error,
+            "refused": sorted(k.value for k in self.refused),
+            "kinds": {k.value: c.to_json() for k, c in self.kinds.items()},
+        }
+
+
+def choose_workflow(
+    worker: WorkerConfig, kind: TaskKind, object_info: Mapping[str, Any]
+) -> KindCheck:
+    """The workflow a worker runs for a kind, checked against its node catalogue (pure)."""
+    spec = worker.workflow_spec(kind)
+    if spec is not None:
+        try:
+            wf = load_spec(spec, kind.value)
+        except WorkflowError as exc:
+            return KindCheck(kind, None, [Problem("workflow", str(exc))], "farm file")
+        return KindCheck(kind, wf, check_workflow(wf, object_info), "farm file")
+    if SIM_NODE in object_info:
+        wf = load_template(kind.value, "sim")
+        return KindCheck(kind, wf, check_workflow(wf, object_info), "simulator")
+    best: KindCheck | None = None
+    for set_name in DEFAULT_TEMPLATES[kind]:
+        wf = load_template(kind.value, set_name)
+        check = KindCheck(kind, wf, check_workflow(wf, object_info), "default")
+        if check.ok:
+            return check
+        if best is None or len(check.problems) < len(best.problems):
+            best = check
+    assert best is not None
+    return best
+
+
+async def preflight_worker(
+    worker: WorkerConfig,
+    client: ComfyClient | None = None,
+    *,
+    kinds: Sequence[TaskKind] = GPU_KINDS,
+    refresh: bool = False,
+) -> WorkerPreflight:
+    """Read one worker's /object_info and check its workflow for every kind."""
+    report = WorkerPreflight(worker.id, worker.url)
+    try:
+        if client is None:
+            async with ComfyClient(worker.url, timeout=OBJECT_INFO_TIMEOUT_S) as own:
+                info = await own.object_info()
+        else:
+            info = await client.object_info(refresh=refresh)
+    except BackendError as exc:
+        report.reachable, report.error = False, str(exc)
+        return report
+    for kind in kinds:
+        report.kinds[kind] = choose_workflow(worker, kind, info)
+    return report
+
+
+async def preflight_farm(
+    farm: FarmConfig,
+    *,
+    clients: Mapping[str, ComfyClient] | None = None,
+    kinds: Sequence[TaskKind] = GPU_KINDS,
+    refresh: bool = False,
+) -> dict[str, WorkerPreflight]:
+    """Preflight every worker concurrently; worker id -> its report, in farm order."""
+    clients = clients or {}
+    reports = await asyncio.gather(
+        *(
+            preflight_worker(w, clients.get(w.id), kinds=kinds, refresh=refresh)
+            for w in farm.workers
+        )
+    )
+    return {r.worker_id: r for r in reports}
