@@ -14,19 +14,30 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from pydantic import ValidationError
+
+from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
-from videofactory.errors import RunFailed
+from videofactory.errors import BackendError, ConfigError, RunFailed
 from videofactory.events import EventSink
 from videofactory.farm.dag import build_tasks
 from videofactory.farm.dispatcher import Dispatcher, RunResult
-from videofactory.shotlist import ShotList, dump_shotlist
+from videofactory.shotlist import ShotList, dump_shotlist, load_shotlist, parse_shotlist
 from videofactory.sim.farm import SimFarm, SimWorkerSpec
-from videofactory.store import RunState, Store
+from videofactory.store import RunState, Store, TaskState
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.build import build_speech
 
-__all__ = ["new_run_id", "render_shotlist", "running_farm", "speech_backend"]
+__all__ = [
+    "cancel_run",
+    "new_run_id",
+    "render_shotlist",
+    "resume_run",
+    "running_farm",
+    "speech_backend",
+]
 
 
 def new_run_id(concept: str, now: float | None = None) -> str:
@@ -47,7 +58,10 @@ def running_farm(farm: FarmConfig, *, root: Path | None = None) -> Iterator[Farm
     if not farm.simulated:
         yield farm
         return
-    specs = [SimWorkerSpec(name=w.id, card=w.card, vram_gb=w.vram_gb) for w in farm.workers]
+    specs = [
+        SimWorkerSpec(name=w.id, card=w.card, vram_gb=w.vram_gb, gpu_speed=w.speed)
+        for w in farm.workers
+    ]
     folder = Path(tempfile.mkdtemp(prefix="videofactory-sim-", dir=root))
     try:
         with SimFarm(specs, folder) as sim:
@@ -67,7 +81,6 @@ def render_shotlist(
 ) -> RunResult:
     """Render a shot list on the farm into ``<workdir>/<run-id>/final.mp4``."""
     farm = resolve_farm(farm_file)
-    speech = speech_backend(farm.speech)
     workdir = Path(workdir)
     run_id = new_run_id(shotlist.concept)
     run_dir = workdir / run_id
@@ -84,13 +97,117 @@ def render_shotlist(
             shots=[s.model_dump(mode="json") for s in shotlist.shots],
         )
         store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
-        dispatcher = Dispatcher(
-            store, live, run_id, run_dir, shotlist, speech=speech, on_event=on_event
+        return _drive(store, live, run_id, run_dir, shotlist, on_event)
+
+
+def resume_run(
+    run: str,
+    *,
+    workdir: Path,
+    farm_file: str | Path | None = None,
+    on_event: EventSink | None = None,
+) -> RunResult:
+    """Carry a stopped run to its end: finished work is reused, jobs still on the servers are
+    collected, only lost work is rendered again."""
+    workdir = Path(workdir)
+    with Store.for_workdir(workdir) as store:
+        record = store.run(run)
+        run_id, run_dir = record["id"], Path(record["run_dir"])
+        shotlist = _recorded_shotlist(store, record)
+        if farm_file:
+            farm = resolve_farm(farm_file)
+        else:
+            try:
+                farm = FarmConfig.model_validate(record["farm"])
+            except ValidationError as exc:
+                raise ConfigError(
+                    f"run {run_id} recorded a farm this version cannot read; pass --farm"
+                ) from exc
+        if farm.simulated:
+            # The simulated servers died with the orchestrator; a fresh farm takes over.
+            farm = farm.model_copy(
+                update={"workers": [w.model_copy(update={"url": ""}) for w in farm.workers]}
+            )
+        with running_farm(farm) as live:
+            return _drive(store, live, run_id, run_dir, shotlist, on_event)
+
+
+def _recorded_shotlist(store: Store, record: dict[str, Any]) -> ShotList:
+    path = Path(record["run_dir"]) / "shots.yaml"
+    if path.is_file():
+        return load_shotlist(path)
+    data = {
+        "concept": record["concept"],
+        "duration": record["duration"],
+        **record["settings"],
+        "shots": store.shots(record["id"]),
+    }
+    return parse_shotlist(data, source=f"run {record['id']}")
+
+
+def _drive(
+    store: Store,
+    farm: FarmConfig,
+    run_id: str,
+    run_dir: Path,
+    shotlist: ShotList,
+    on_event: EventSink | None,
+) -> RunResult:
+    dispatcher = Dispatcher(
+        store,
+        farm,
+        run_id,
+        run_dir,
+        shotlist,
+        speech=speech_backend(farm.speech),
+        on_event=on_event,
+    )
+    try:
+        return asyncio.run(dispatcher.run())
+    except KeyboardInterrupt:
+        store.set_run_state(run_id, RunState.failed, error="interrupted by the user")
+        raise RunFailed(
+            f"run {run_id} interrupted; what finished is kept in {run_dir}; "
+            f"`videofactory resume {run_id}` goes on from there",
+            run_id=run_id,
+        ) from None
+
+
+def cancel_run(run: str, *, workdir: Path) -> dict[str, Any]:
+    """Cancel a run: mark it, interrupt its running jobs and take its queued ones off the
+    servers. A process driving it stops at its next look (within a second)."""
+    with Store.for_workdir(Path(workdir)) as store:
+        record = store.run(run)
+        run_id = record["id"]
+        if record["state"] in (RunState.done.value, RunState.cancelled.value):
+            return {"run_id": run_id, "state": record["state"], "jobs": []}
+        store.set_run_state(run_id, RunState.cancelled, error="cancelled by the user")
+        urls = {w["id"]: w.get("url", "") for w in record["farm"].get("workers", [])}
+        flying = [
+            t
+            for t in store.tasks(run_id)
+            if t.state
+            in (TaskState.submitting.value, TaskState.submitted.value, TaskState.running.value)
+        ]
+        jobs = asyncio.run(_cancel_jobs(flying, urls))
+        for t in flying:
+            store.set_task_state(t.id, TaskState.cancelled, error="cancelled by the user")
+        store.add_event(
+            run_id, "run_cancelled", f"cancelled; {len(jobs)} job(s) stopped", data={"jobs": jobs}
         )
-        try:
-            return asyncio.run(dispatcher.run())
-        except KeyboardInterrupt:
-            store.set_run_state(run_id, RunState.failed, error="interrupted by the user")
-            raise RunFailed(
-                f"run {run_id} interrupted; what finished is kept in {run_dir}", run_id=run_id
-            ) from None
+    return {"run_id": run_id, "state": RunState.cancelled.value, "jobs": jobs}
+
+
+async def _cancel_jobs(tasks: list[Any], urls: dict[str, str]) -> list[dict[str, str]]:
+    async def one(task: Any) -> dict[str, str]:
+        url = urls.get(task.worker or "", "")
+        outcome = "no server recorded"
+        if url and task.prompt_id:
+            try:
+                async with ComfyClient(url, timeout=5) as client:
+                    outcome = await client.cancel(task.prompt_id)
+            except BackendError as exc:
+                outcome = f"server unreachable ({exc})"
+        return {"task": task.id, "worker": task.worker or "", "outcome": outcome}
+
+    return list(await asyncio.gather(*(one(t) for t in tasks)))

@@ -73,7 +73,9 @@ class GpuAttempts:
             self.store.set_attempt_state(attempt, TaskState.submitted)
             job.last_activity = time.monotonic()
             result = await self.follow(job, lane)
-            return await self.collect(task, shot, lane, result)
+            path = await self.collect(task, shot, lane, result)
+            self.store.set_attempt_state(attempt, TaskState.done)
+            return path
         except BaseException as exc:
             error = str(exc) or type(exc).__name__
             self.store.set_attempt_state(attempt, TaskState.failed, error=error)
@@ -99,7 +101,9 @@ class GpuAttempts:
         )
         try:
             result = await self.follow(job, lane)
-            return await self.collect(task, shot, lane, result)
+            path = await self.collect(task, shot, lane, result)
+            self.store.set_attempt_state(attempt, TaskState.done)
+            return path
         except BaseException as exc:
             self.store.set_attempt_state(attempt, TaskState.failed, error=str(exc))
             raise

@@ -70,6 +70,7 @@ class RunResult:
     final: Path
     media: MediaInfo
     elapsed_s: float
+    shots: tuple[str, ...] = ()
 
 
 class Dispatcher(GpuAttempts):
@@ -115,6 +116,8 @@ class Dispatcher(GpuAttempts):
         self._wake: asyncio.Event | None = None
         #: Futures of the tasks in flight -> task id.
         self._running: dict[asyncio.Task[Path], str] = {}
+        self._to_stop: list[tuple[Lane, str]] = []
+        self._last_cancel_check = 0.0
         self._t0 = time.monotonic()
 
     # -- events -------------------------------------------------------------------------------
@@ -167,6 +170,9 @@ class Dispatcher(GpuAttempts):
                     await self._start_lanes()
                     done, adopted = await Reconciler(self).reconcile()
                     await self._loop(done, adopted)
+                except RunCancelled:
+                    await self._stop_jobs()
+                    raise
                 finally:
                     for lane in self.lanes.values():
                         if lane.probe_task:
@@ -191,7 +197,8 @@ class Dispatcher(GpuAttempts):
             f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s",
             data={"final": str(final), "duration_s": media.duration_s},
         )
-        return RunResult(self.run_id, self.run_dir, final, media, elapsed)
+        shots = tuple(s.id for s in self.shotlist.shots)
+        return RunResult(self.run_id, self.run_dir, final, media, elapsed, shots)
 
     async def _start_lanes(self) -> None:
         """Probe every worker, then preflight each one's workflows before any job is sent."""
@@ -383,14 +390,27 @@ class Dispatcher(GpuAttempts):
 
     def _check_cancel(self) -> None:
         now = time.monotonic()
-        if now - getattr(self, "_last_cancel_check", 0.0) < TICK_S:
+        if now - self._last_cancel_check < TICK_S:
             return
         self._last_cancel_check = now
         if self.store.run(self.run_id)["state"] == RunState.cancelled.value:
+            self._to_stop = [
+                (lane, j.prompt_id) for lane in self.lanes.values() for j in lane.jobs.values()
+            ]
             raise RunCancelled(
                 f"run {self.run_id} was cancelled; what finished is kept in {self.run_dir}",
                 run_id=self.run_id,
             )
+
+    async def _stop_jobs(self) -> None:
+        """Interrupt our running jobs and delete our queued ones (the run was cancelled)."""
+
+        async def stop(lane: Lane, prompt_id: str) -> None:
+            with contextlib.suppress(BackendError):
+                outcome = await lane.client.cancel(prompt_id)
+                self.emit("job_cancelled", f"{lane.id}: {prompt_id} {outcome}", worker=lane.id)
+
+        await asyncio.gather(*(stop(lane, pid) for lane, pid in self._to_stop))
 
     # -- running one task ------------------------------------------------------------------------
 
@@ -502,6 +522,8 @@ class Dispatcher(GpuAttempts):
         need = lane.vram_gb + 0.5
         if any(other.vram_gb >= need for other in self.lanes.values()):
             self.min_vram[task.id] = need
+            # This server cannot hold this kind of job: spare it the next ones like it.
+            lane.refused[task.kind] = f"out of memory on a {task.kind.value}"
             return
         scale = self.task_scale.get(task.id, 1.0) * SHRINK
         if scale < self.farm.dispatch.min_scale:
