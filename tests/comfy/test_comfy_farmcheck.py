@@ -1,0 +1,75 @@
+"""Farm preflight: per worker and task kind, the workflow and why a kind is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from pathlib import Path
+
+from videofactory.comfy.client import ComfyClient
+from videofactory.comfy.farmcheck import choose_workflow, preflight_farm
+from videofactory.config import FarmConfig, TaskKind, WorkerConfig
+from videofactory.sim.options import SimOptions
+from videofactory.sim.thread import ServerThread
+
+from .conftest import fixture_workflow
+
+REAL = json.loads((Path(__file__).parent / "data" / "object_info_templates.json").read_text())
+
+
+def test_defaults_pick_the_first_template_whose_models_are_installed():
+    worker = WorkerConfig(id="g", url="http://x")
+    check = choose_workflow(worker, TaskKind.keyframe, REAL)
+    assert not check.ok and check.source == "default"
+    assert {p.kind for p in check.problems} == {"missing_model"}
+    installed = copy.deepcopy(REAL)
+    installed["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0].append(
+        "sd_xl_base_1.0.safetensors"
+    )
+    check = choose_workflow(worker, TaskKind.keyframe, installed)
+    assert check.ok and check.workflow.name == "sdxl/keyframe"  # flux is not installed
+
+
+def test_farm_preflight_over_loopback(tmp_path):
+    mine = tmp_path / "clip_api.json"
+    mine.write_text(json.dumps(fixture_workflow("video_frames_to_mp4.json")))
+    broken = tmp_path / "hero_api.json"
+    broken.write_text(json.dumps({"nodes": [], "links": []}))
+    with ServerThread(SimOptions(base_directory=tmp_path / "s", port=0)) as sim:
+        farm = FarmConfig(
+            workers=[
+                WorkerConfig(id="plain", url=sim.url),
+                WorkerConfig(
+                    id="custom",
+                    url=sim.url,
+                    workflows={
+                        TaskKind.keyframe: "sdxl",
+                        TaskKind.clip: str(mine),
+                        TaskKind.hero: str(broken),
+                    },
+                ),
+                WorkerConfig(id="down", url="http://127.0.0.1:9"),
+            ]
+        )
+
+        async def go():
+            async with ComfyClient(sim.url) as shared:  # the dispatcher passes its clients
+                return await preflight_farm(farm, clients={"plain": shared})
+
+        report = asyncio.run(go())
+    plain, custom, down = report["plain"], report["custom"], report["down"]
+    assert plain.refused == frozenset() and plain.kinds[TaskKind.clip].source == "simulator"
+    assert plain.workflow(TaskKind.hero).name == "sim/hero"
+    assert custom.refused == {TaskKind.keyframe, TaskKind.hero}
+    assert custom.workflow(TaskKind.clip).name == "clip_api"
+    (problem,) = custom.kinds[TaskKind.keyframe].problems
+    assert "sd_xl_base_1.0.safetensors" in str(problem) and "none installed" in str(problem)
+    assert "UI-format" in str(custom.kinds[TaskKind.hero].problems[0])
+    assert not down.reachable and down.refused == set(TaskKind) - {
+        TaskKind.speech,
+        TaskKind.assemble,
+    }
+    data = custom.to_json()
+    assert data["refused"] == ["hero", "keyframe"]
+    assert data["kinds"]["keyframe"]["problems"][0]["input"] == "ckpt_name"
