@@ -301,6 +301,26 @@ def test_crash_in_process_goes_silent_mid_prompt(tmp_path: Path) -> None:
     assert not list((tmp_path / "output").glob("two*"))
 
 
+def test_crash_of_a_cached_prompt_strikes_before_its_history(tmp_path: Path) -> None:
+    server, sim = start_sim(tmp_path, faults=SimFaults(crash_after=1))
+    try:
+        sim.run(tiny(1), prompt_id="first")
+        sim.submit(tiny(1), prompt_id="cached")  # nothing to render: dies before history
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{sim.url}/history/cached", timeout=5)
+            except httpx.TransportError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the server did not die")
+    finally:
+        sim.close()
+        server.stop(timeout=10)
+    assert server.server is not None and "cached" not in server.server.queue.history
+
+
 def test_farm_children_take_faults_from_specs_and_at_runtime(tmp_path: Path) -> None:
     specs = [
         SimWorkerSpec("gpu0", "RTX 5090", 32, faults=SimFaults(crash_after=0, slow_start_s=1.0)),

@@ -49,7 +49,7 @@ class SocketHub:
         self._outbox: asyncio.Queue[tuple[str | int, Any, str | None]] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
         #: Every open websocket's transport, registered or orphaned (for drop_all).
-        self._transports: dict[web.WebSocketResponse, asyncio.BaseTransport] = {}
+        self._transports: dict[web.WebSocketResponse, asyncio.Transport] = {}
 
     def start(self) -> None:
         """Start the pump task."""

@@ -220,8 +220,9 @@ def node_size_vram_gb(node: dict[str, Any]) -> float:
     w, h = inputs.get("width"), inputs.get("height")
     frames = inputs.get("length", inputs.get("batch_size", 1))
     batch = 0.0
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (w, h, frames)):
-        batch = float(w) * float(h) * 3 * max(1.0, float(frames))
+    sizes = [v for v in (w, h, frames) if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(sizes) == 3:
+        batch = float(sizes[0]) * float(sizes[1]) * 3 * max(1.0, float(sizes[2]))
     # Model weights of a real image/video model would dominate; a few GB stands in for them.
     return 2.0 + 3 * batch / GIB
 
