@@ -236,5 +236,6 @@ def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
             msg = "unknown field (check the spelling)"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        parts.append(f"{where}: {msg}")
+        # Checks of the whole list name what they are about in their own message.
+        parts.append(f"{where}: {msg}" if loc else msg)
     return "; ".join(parts)
