@@ -60,7 +60,7 @@ class Farm:
         ]
         settings = {
             "progress_timeout_floor_s": 3.0,
-            "progress_timeout_factor": 2.0,
+            "progress_timeout_factor": 1.0,
             "probe_interval_s": 0.5,
             "no_worker_timeout_s": 30.0,
             **dispatch,

@@ -157,7 +157,9 @@ class GpuAttempts:
         """Why a job counts as hung, or "" while it is fine."""
         now = time.monotonic()
         cfg = self.farm.dispatch
-        deadline = max(cfg.progress_timeout_floor_s, cfg.progress_timeout_factor * job.est_s)
+        # The estimate improves as the farm shows its real speed: judge by today's.
+        est = self.estimates.seconds(lane.id, job.task.kind, job.task.cost_s)
+        deadline = max(cfg.progress_timeout_floor_s, cfg.progress_timeout_factor * est)
         if job.adopted:
             # No events reach us for a job another orchestrator posted: judge by its length.
             since = job.submitted_at

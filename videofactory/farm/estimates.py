@@ -38,8 +38,16 @@ class Estimates:
         self._factors: list[float] = []
 
     def speed(self, worker_id: str, kind: TaskKind) -> float:
-        """Relative speed of a worker for a task kind (1.0 = the reference card)."""
-        return self._speed.get((worker_id, kind), self._seed.get(worker_id, 1.0))
+        """Speed of a worker for a task kind: reference seconds of work per wall second.
+
+        Learned where tasks of that kind finished there; elsewhere the farm file's speed,
+        corrected by what the farm as a whole showed, so that every worker is judged on the
+        same clock (a worker nothing has finished on yet is neither favoured nor shunned).
+        """
+        learned = self._speed.get((worker_id, kind))
+        if learned is not None:
+            return learned
+        return self._seed.get(worker_id, 1.0) / self.time_factor
 
     def speeds(self, worker_id: str) -> dict[TaskKind, float]:
         """Speeds of a worker for every task kind."""
