@@ -285,9 +285,11 @@ def resolve_llm(
         config = LLMConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(f"LLM planner settings: {format_validation_error(exc)}") from exc
-    names = (config.api_key_env,) if config.api_key_env else _DEFAULT_KEY_ENVS[config.kind]
-    key = next((k for k in (_env_key(n) for n in names) if k), None)
-    return config.model_copy(update={"api_key": key})
+    names: tuple[str, ...] = (
+        (config.api_key_env,) if config.api_key_env else _DEFAULT_KEY_ENVS[config.kind]
+    )
+    keys = [k for k in (_env_key(n) for n in names) if k]
+    return config.model_copy(update={"api_key": keys[0] if keys else None})
 
 
 class DispatchConfig(_Strict):

@@ -215,11 +215,12 @@ def _resolve_images(shotlist: ShotList, path: Path) -> ShotList:
 def dump_shotlist(shotlist: ShotList) -> str:
     """The shot list as YAML a person can edit (keys in model order, unicode kept)."""
     data = shotlist.model_dump(mode="json")
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100))
 
 
 def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
-    shots = data.get("shots") if isinstance(data.get("shots"), list) else []
+    raw_shots = data.get("shots")
+    shots: list[Any] = raw_shots if isinstance(raw_shots, list) else []
     parts = []
     for err in exc.errors():
         loc = list(err["loc"])

@@ -35,9 +35,10 @@ def plan_shotlist(
         ConfigError: bad input, unknown planner, or ``llm`` without settings.
         PlannerError, BackendError: the LLM planner failed (see ``plan_llm``).
     """
-    size = {"seed": seed, "width": width, "height": height, "fps": fps, "clip_s": clip_s}
     if planner == "rules":
-        return plan_rules(concept, duration, **size)
+        return plan_rules(
+            concept, duration, seed=seed, width=width, height=height, fps=fps, clip_s=clip_s
+        )
     if planner == "llm":
         if llm is None:
             raise ConfigError(
@@ -45,5 +46,14 @@ def plan_shotlist(
                 "VIDEOFACTORY_LLM_URL and VIDEOFACTORY_LLM_MODEL, or add an 'llm:' section "
                 "to factory.yaml"
             )
-        return plan_llm(concept, duration, llm=llm, **size)
+        return plan_llm(
+            concept,
+            duration,
+            llm=llm,
+            seed=seed,
+            width=width,
+            height=height,
+            fps=fps,
+            clip_s=clip_s,
+        )
     raise ConfigError(f"unknown planner {planner!r}; use one of: {', '.join(PLANNERS)}")

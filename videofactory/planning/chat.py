@@ -160,14 +160,15 @@ class OpenAIChat(ChatAPI):
             {"role": "system", "content": system},
             {"role": "user", "content": user},
         ]
-        self._format: dict[str, Any] | None = {
+        formats: dict[str, dict[str, Any] | None] = {
             "schema": {
                 "type": "json_schema",
                 "json_schema": {"name": "shot_list", "schema": schema, "strict": False},
             },
             "object": {"type": "json_object"},
             "none": None,
-        }[self.config.json_mode]
+        }
+        self._format = formats[self.config.json_mode]
         return self._send()
 
     def repair(self, note: str) -> Reply:

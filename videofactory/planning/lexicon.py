@@ -149,7 +149,7 @@ class Theme:
 
 def _t(keywords: str, palette: str, air: str, **lists: str) -> Theme:
     parts = {k: tuple(v.strip() for v in text.split(";")) for k, text in lists.items()}
-    return Theme(frozenset(keywords.split()), palette, air=air, **parts)  # type: ignore[arg-type]
+    return Theme(frozenset(keywords.split()), palette, air=air, **parts)
 
 
 THEMES: dict[str, Theme] = {

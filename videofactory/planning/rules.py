@@ -204,8 +204,8 @@ def _beat(i: int, n: int, climax: int, kind: ShotType) -> str:
     if i == climax - 1 and n >= 5:
         return "tension"
     if i > climax:
-        return "aftermath" if i == climax + 1 else kind.value
-    return kind.value
+        return "aftermath" if i == climax + 1 else str(kind.value)
+    return str(kind.value)
 
 
 def plan_rules(
