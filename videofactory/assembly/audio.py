@@ -7,17 +7,20 @@
     music ─ loop (-stream_loop), trim, gain, fade out ─────────────────── sidechaincompress ┘
                                                          speech + ducked music ─ amix ─ loudnorm
 
-Loudness is normalised in two passes, as ``loudnorm`` needs: audio-only runs measure the
-narration and the music (to set the music bed ``level_lu`` below the narration and the duck
-threshold) and then the mix; the render applies one gain from those figures
-(``linear=true``), so the result lands on the target instead of drifting as single-pass
-loudnorm does. Every stage pins its sample format with ``aformat``: ffmpeg 5.1 refuses some
-graphs (amix, sidechaincompress) that 9 accepts when negotiation is left open.
+Loudness is normalised in two passes, as ``loudnorm`` needs: audio-only runs measure (with
+``ebur128``, the meter loudnorm itself uses, ten times cheaper than a loudnorm measuring pass)
+the narration and the music (to set the music bed ``level_lu`` below the narration and the
+duck threshold) and then the mix; the render gives loudnorm those figures with
+``linear=true``, so it applies one gain and lands on the target instead of drifting as
+single-pass loudnorm does. When that gain would push the true peak over the ceiling, loudnorm
+itself falls back to its dynamic mode (a true-peak limiter at 192 kHz).
+
+Every stage pins its sample format with ``aformat``: ffmpeg 5.1 refuses some graphs (amix,
+sidechaincompress) that 9 accepts when negotiation is left open.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -34,11 +37,11 @@ __all__ = [
     "audio_inputs",
     "levels_for",
     "measure_args",
-    "parse_loudnorm",
+    "parse_ebur128",
 ]
 
 #: Which stem a measuring pass hears.
-MeasureStage = Literal["speech", "music", "mix"]
+MeasureStage = Literal["stems", "mix"]
 
 #: Integrated loudness below which a stem counts as silent (the EBU R128 absolute gate).
 SILENT_LUFS = -70.0
@@ -51,7 +54,7 @@ DEFAULT_DUCK_THRESHOLD = 0.02
 
 @dataclass(frozen=True)
 class LoudnessMeasurement:
-    """What ``loudnorm`` measured in a first pass (its ``print_format=json`` block)."""
+    """What an EBU R128 meter (ffmpeg's ``ebur128``) measured: loudnorm's ``measured_*``."""
 
     input_i: float
     input_tp: float
@@ -90,14 +93,13 @@ def _input(path: object) -> str:
     return f"file:{path}"
 
 
-def audio_inputs(timeline: Timeline, stage: MeasureStage | None = None) -> list[str]:
-    """The ``-i`` arguments of the narration and music files a stage (or the render) reads."""
+def audio_inputs(timeline: Timeline) -> list[str]:
+    """The ``-i`` arguments of the narration files, then the music, in graph input order."""
     args: list[str] = []
-    if stage in (None, "speech", "mix"):
-        for shot in timeline.shots:
-            if shot.narration is not None:
-                args += ["-i", _input(shot.narration)]
-    if timeline.music is not None and stage in (None, "music", "mix"):
+    for shot in timeline.shots:
+        if shot.narration is not None:
+            args += ["-i", _input(shot.narration)]
+    if timeline.music is not None:
         # Loop the file forever; the graph trims it to the video's length.
         args += ["-stream_loop", "-1", "-i", _input(timeline.music.path)]
     return args
@@ -214,43 +216,64 @@ def audio_graph(
 def measure_args(
     timeline: Timeline, stage: MeasureStage, levels: AudioLevels | None = None
 ) -> list[str]:
-    """An audio-only ffmpeg run whose stderr ends with loudnorm's JSON for ``stage``."""
-    if timeline.loudness is None:
-        raise AssemblyError("measure_args needs a timeline with a loudness target")
-    inputs = audio_inputs(timeline, stage)
-    if stage == "speech":
-        graph = _speech(timeline, 0, "a")
-    elif stage == "music":
-        graph = _music(timeline, 0, 0.0, "a")
+    """An audio-only ffmpeg run whose stderr ends with ebur128 summaries for ``stage``.
+
+    ``stems`` measures the narration and then the music (two meters, in that order); ``mix``
+    measures the mix the render will hear, true peak included.
+    """
+    if stage == "stems":
+        graph = _speech(timeline, 0, "s") + _music(timeline, _narrations(timeline), 0.0, "m")
+        graph += ["[s]ebur128[so]", "[m]ebur128[mo]"]
+        maps = ["-map", "[so]", "-f", "null", "-", "-map", "[mo]", "-f", "null", "-"]
     else:
         graph = audio_graph(timeline, 0, levels, "a")
-    graph.append(f"[a]{_loudnorm_target(timeline)}:print_format=json[m]")
-    return [*inputs, "-filter_complex", ";".join(graph), "-map", "[m]", "-f", "null", "-"]
+        graph.append("[a]ebur128=peak=true[ao]")
+        maps = ["-map", "[ao]", "-f", "null", "-"]
+    return [*audio_inputs(timeline), "-filter_complex", ";".join(graph), *maps]
 
 
-_JSON_BLOCK = re.compile(r"\{[^{}]*\"input_i\"[^{}]*\}", re.S)
+_SUMMARY = re.compile(r"Parsed_ebur128_(\d+) @ [^\]]*\] Summary:(.*?)(?=\[|\Z)", re.S)
 
 
-def parse_loudnorm(stderr: str) -> LoudnessMeasurement:
-    """The last loudnorm JSON block in ffmpeg's stderr.
+def _field(block: str, pattern: str, default: float | None = None) -> float:
+    match = re.search(pattern + r":\s*(-?inf|-?nan|-?[\d.]+)", block)
+    if match is None:
+        if default is None:
+            raise AssemblyError(f"ebur128's summary has no {pattern!r}: {block.strip()[:200]}")
+        return default
+    return float(match.group(1))
+
+
+def parse_ebur128(stderr: str) -> list[LoudnessMeasurement]:
+    """Every ebur128 summary in ffmpeg's stderr, in the order the meters sit in the graph.
 
     Raises:
-        AssemblyError: no block, or one that is not loudnorm's.
+        AssemblyError: no summary, or one without the integrated loudness.
     """
-    blocks = _JSON_BLOCK.findall(stderr)
-    if not blocks:
-        raise AssemblyError("ffmpeg's loudness pass printed no loudnorm measurement")
-    try:
-        data = json.loads(blocks[-1])
-        return LoudnessMeasurement(
-            input_i=float(data["input_i"]),
-            input_tp=float(data["input_tp"]),
-            input_lra=float(data["input_lra"]),
-            input_thresh=float(data["input_thresh"]),
-            target_offset=float(data.get("target_offset", 0.0)),
+    found = []
+    for index, block in _SUMMARY.findall(stderr):
+        loudness, lra = (
+            block.split("Loudness range:", 1)
+            if "Loudness range:" in block
+            else (
+                block,
+                "",
+            )
         )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise AssemblyError(f"cannot read loudnorm's measurement: {exc}") from exc
+        found.append(
+            (
+                int(index),
+                LoudnessMeasurement(
+                    input_i=_field(loudness, r"I"),
+                    input_tp=_field(block, r"Peak", 99.0),
+                    input_lra=_field(lra, r"LRA", 0.0),
+                    input_thresh=_field(loudness, r"Threshold", -70.0),
+                ),
+            )
+        )
+    if not found:
+        raise AssemblyError("ffmpeg's loudness pass printed no ebur128 summary")
+    return [measurement for _index, measurement in sorted(found, key=lambda item: item[0])]
 
 
 def levels_for(

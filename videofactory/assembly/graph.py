@@ -3,15 +3,16 @@
 ::
 
     clip_i ─ setpts, fps, scale+pad|crop, setsar, yuv420p, tpad(clone), trim(frames) ─┐
-        shots joined by cuts: concat; groups joined by transitions: xfade(offset) ─────┤
+        split into head | middle | tail; xfade(tail_i-1, head_i); concat everything ──┤
                          ┌─ split ─ [subtitles (burned, shipped font)] ─ H.264 ─ out.mp4
                   joined ┼─ select(thumbnail frame) ─────────────────── MJPEG ─ thumb.jpg
                          └─ select(middle of each shot), scale, tile ── MJPEG ─ contact.jpg
     narration, music ─ (audio.audio_graph) ─────────────────────────── AAC ─── out.mp4
 
 Each clip is rendered to its segment's exact frame count (``Timeline.segment_frames``: its
-shot plus the transition out of it), and an xfade into shot ``i`` starts at shot ``i``'s first
-frame, so the joined video has exactly ``Timeline.total_frames`` frames. The graph uses only
+shot plus the transition out of it); a transition into shot ``i`` blends the outgoing clip's
+extra frames with shot ``i``'s first frames, so the joined video has exactly
+``Timeline.total_frames`` frames. The graph uses only
 filters and options present in ffmpeg 5.1 (Debian 12) and 9.
 """
 
@@ -61,54 +62,54 @@ def _video_chain(index: int, frames: int, spec: OutputSpec, out: str) -> str:
     )
 
 
-def _groups(timeline: Timeline) -> list[list[int]]:
-    """Shot indices in runs joined by cuts; a transition starts a new run."""
-    groups = [[0]]
-    for j, frames in enumerate(timeline.transition_frames(), start=1):
-        if frames:
-            groups.append([j])
-        else:
-            groups[-1].append(j)
-    return groups
+def _trim(label: str, start: int, end: int, out: str) -> str:
+    # format=yuv420p pins this piece: otherwise xfade's 4:4:4-only inputs would negotiate
+    # through trim and split up to the whole clip, converting every frame of it twice.
+    return (
+        f"[{label}]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS,"
+        f"format=yuv420p[{out}]"
+    )
 
 
 def video_graph(timeline: Timeline, out: str) -> list[str]:
-    """Normalised clips joined by cuts and transitions into one stream labelled ``out``."""
+    """Normalised clips joined by cuts and transitions into one stream labelled ``out``.
+
+    xfade works in 4:4:4 only, so a whole-stream xfade chain would convert every frame of the
+    video twice; instead each transition blends just its two ``d``-frame pieces (the outgoing
+    clip's tail and the incoming clip's head), and one concat joins clip middles and blends.
+    """
     spec = timeline.output
     graph = [
         _video_chain(i, frames, spec, f"v{i}") for i, frames in enumerate(timeline.segment_frames())
     ]
-    groups = _groups(timeline)
-    single = len(groups) == 1
-    labels = []
-    for k, group in enumerate(groups):
-        target = out if single else f"g{k}"
-        if len(group) == 1 and not single:
-            labels.append(f"v{group[0]}")
+    shot_frames = timeline.shot_frames()
+    fades = timeline.transition_frames()
+    heads = (0, *fades)  # frames of shot i under the transition into it
+    tails = (*fades, 0)  # frames shot i is extended by under the transition out of it
+    pieces: list[str] = []
+    for i, frames in enumerate(shot_frames):
+        head, tail = heads[i], tails[i]
+        parts = [("h", 0, head), ("m", head, frames), ("t", frames, frames + tail)]
+        parts = [part for part in parts if part[2] > part[1]]
+        if len(parts) == 1:
+            pieces.append(f"v{i}")
             continue
-        inputs = "".join(f"[v{i}]" for i in group)
-        if len(group) == 1:
-            graph.append(f"{inputs}null[{target}]")
-        else:
-            # concat outputs microsecond timestamps; xfade wants both inputs at 1/fps.
-            retime = "" if single else f",settb=1/{spec.fps}"
-            graph.append(f"{inputs}concat=n={len(group)}:v=1:a=0{retime}[{target}]")
-        labels.append(target)
-    if single:
-        return graph
-    bounds = timeline.boundaries()
-    frames = timeline.transition_frames()
-    joined = labels[0]
-    for k, group in enumerate(groups[1:], start=1):
-        first = group[0]
-        kind = timeline.transition_into(first).kind
-        target = out if k == len(groups) - 1 else f"x{k}"
-        graph.append(
-            f"[{joined}][{labels[k]}]xfade=transition={kind}"
-            f":duration={_num(frames[first - 1] / spec.fps)}"
-            f":offset={_num(bounds[first] / spec.fps)}[{target}]"
-        )
-        joined = target
+        graph.append(f"[v{i}]split={len(parts)}" + "".join(f"[v{i}{p[0]}0]" for p in parts))
+        graph += [_trim(f"v{i}{name}0", a, b, f"v{i}{name}") for name, a, b in parts]
+        if head:
+            kind = timeline.transition_into(i).kind
+            graph.append(
+                f"[v{i - 1}t][v{i}h]xfade=transition={kind}:duration={_num(head / spec.fps)}"
+                f":offset=0,format=yuv420p[x{i}]"
+            )
+            pieces.append(f"x{i}")
+        if head < frames:
+            pieces.append(f"v{i}m")
+    if len(pieces) == 1:
+        graph.append(f"[{pieces[0]}]null[{out}]")
+    else:
+        inputs = "".join(f"[{label}]" for label in pieces)
+        graph.append(f"{inputs}concat=n={len(pieces)}:v=1:a=0[{out}]")
     return graph
 
 

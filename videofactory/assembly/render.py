@@ -21,7 +21,7 @@ from videofactory.assembly.audio import (
     MeasureStage,
     levels_for,
     measure_args,
-    parse_loudnorm,
+    parse_ebur128,
 )
 from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg, xfade_transitions
 from videofactory.assembly.graph import build_ffmpeg_args
@@ -40,7 +40,7 @@ __all__ = ["assemble", "check_inputs", "clip_task", "narration_task", "side_file
 
 log = logging.getLogger(__name__)
 
-#: stderr lines kept from a loudness pass: loudnorm's JSON block and what ffmpeg prints after.
+#: stderr lines kept from a loudness pass: two ebur128 summaries and what ffmpeg prints after.
 MEASURE_TAIL_LINES = 80
 
 
@@ -124,12 +124,17 @@ def _require(timeline: Timeline, ffmpeg: FFmpeg) -> None:
         )
 
 
-def _stage(
+def _meters(
     timeline: Timeline, ffmpeg: FFmpeg, stage: MeasureStage, levels: AudioLevels | None = None
-) -> LoudnessMeasurement:
-    """One audio-only loudness pass."""
-    tail = run_ffmpeg(ffmpeg, measure_args(timeline, stage, levels), tail_lines=MEASURE_TAIL_LINES)
-    return parse_loudnorm(tail)
+) -> list[LoudnessMeasurement]:
+    """One audio-only loudness pass: the summaries of its meters, in graph order."""
+    tail = run_ffmpeg(
+        ffmpeg,
+        measure_args(timeline, stage, levels),
+        tail_lines=MEASURE_TAIL_LINES,
+        label=f"the loudness measurement ({stage})",
+    )
+    return parse_ebur128(tail)
 
 
 def _measure(timeline: Timeline, ffmpeg: FFmpeg) -> AudioLevels:
@@ -137,10 +142,11 @@ def _measure(timeline: Timeline, ffmpeg: FFmpeg) -> AudioLevels:
     if timeline.loudness is None:
         return AudioLevels()  # music stays at its own level: there is nothing to set it by
     narrated = any(shot.narration is not None for shot in timeline.shots)
-    music = _stage(timeline, ffmpeg, "music") if timeline.music is not None else None
-    speech = _stage(timeline, ffmpeg, "speech") if narrated and music is not None else None
+    speech = music = None
+    if narrated and timeline.music is not None:
+        speech, music = _meters(timeline, ffmpeg, "stems")
     levels = levels_for(timeline, speech, music)
-    mix = _stage(timeline, ffmpeg, "mix", levels)
+    mix = _meters(timeline, ffmpeg, "mix", levels)[-1]
     log.info("loudness: mix %.1f LUFS, music gain %.1f dB", mix.input_i, levels.music_gain_db)
     return levels_for(timeline, speech, music, mix)
 
