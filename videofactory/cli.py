@@ -726,3 +726,8 @@ def sim(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+from videofactory.assembly.command import assemble_command  # noqa: E402 (registered last)
+
+app.command("assemble", epilog="Example: videofactory assemble RUN --transition crossfade --music song.mp3")(_errors(assemble_command))  # noqa: E501  # fmt: skip

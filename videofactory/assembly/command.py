@@ -1,0 +1,158 @@
+"""``videofactory assemble RUN``: re-assemble a finished run as a new version, no GPU work.
+
+It finds every shot's clip (or hero pass) and narration in the run database, builds a
+timeline with the options given (transition, music, aspect, resolution, fit, burned
+subtitles), renders it beside the old final as ``final.v2.mp4`` (then ``.v3``...) with its
+subtitles, thumbnail and contact sheet, and records it in the run database.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from videofactory.assembly.presets import ASPECTS, RESOLUTIONS
+from videofactory.assembly.runfiles import next_version, run_pieces, run_timeline
+from videofactory.assembly.timeline import FitMode, Loudness, Music, OutputSpec, Transition
+from videofactory.constants import DEFAULT_WORKDIR
+from videofactory.errors import ConfigError, StoreError
+from videofactory.store import DB_NAME, Store
+
+__all__ = ["assemble_command"]
+
+
+def _output(settings: dict[str, object], aspect: str | None, resolution: str | None, fit: str):
+    """The run's own size and rate, or the presets asked for."""
+    if fit not in ("pad", "crop"):
+        raise ConfigError(f"--fit must be 'crop' or 'pad', got {fit!r}")
+    mode: FitMode = "crop" if fit == "crop" else "pad"
+    width = int(settings.get("width", 1280))  # type: ignore[call-overload]
+    height = int(settings.get("height", 720))  # type: ignore[call-overload]
+    fps = int(settings.get("fps", 24))  # type: ignore[call-overload]
+    if aspect is None and resolution is None:
+        return OutputSpec(width, height, fps, fit=mode)
+    if aspect is None:
+        aspect = "16:9" if width > height else "9:16" if height > width else "1:1"
+    if resolution is None:
+        short = f"{min(width, height)}p"
+        resolution = short if short in RESOLUTIONS else "720p"
+    return OutputSpec.from_presets(aspect, resolution, fps=fps, fit=mode)
+
+
+def assemble_command(
+    run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+    transition: str = typer.Option(
+        "cut",
+        "--transition",
+        "-t",
+        help="cut, crossfade, fadeblack, or any ffmpeg xfade transition (wipeleft, "
+        "circleopen, dissolve, ...).",
+    ),
+    transition_seconds: float = typer.Option(
+        0.5, "--transition-seconds", help="Length of each transition."
+    ),
+    music: Path | None = typer.Option(
+        None, "--music", "-m", help="Background music (looped or trimmed, ducked, faded out)."
+    ),
+    music_level: float = typer.Option(
+        -8.0, "--music-level", help="Music bed loudness relative to the narration, in LU."
+    ),
+    aspect: str | None = typer.Option(
+        None, "--aspect", help=f"Aspect preset: {', '.join(ASPECTS)} (default: the run's)."
+    ),
+    resolution: str | None = typer.Option(
+        None, "--resolution", help="Resolution preset: 480p, 720p, 1080p, 4K (default: the run's)."
+    ),
+    fit: str = typer.Option("pad", "--fit", help="Fit other shapes by 'pad' (bars) or 'crop'."),
+    burn_subtitles: bool = typer.Option(
+        False, "--burn-subtitles", help="Burn the narration into the picture too."
+    ),
+    loudness: float = typer.Option(
+        -14.0, "--loudness", help="Target integrated loudness in LUFS (true peak <= -1 dBTP)."
+    ),
+    ffmpeg: str | None = typer.Option(
+        None,
+        "--ffmpeg",
+        envvar="VIDEOFACTORY_FFMPEG",
+        help="The ffmpeg binary to use (default: a capable one on PATH, else the bundled one).",
+    ),
+    workdir: Path = typer.Option(
+        Path(DEFAULT_WORKDIR), "--workdir", "-w", help="Folder of runs and of the run database."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Re-assemble a finished run with new settings as a new version (no GPU work)."""
+    # Imported here: PyAV loads in ~0.1 s, which every other command would pay at start.
+    from videofactory.assembly.ffmpeg import find_ffmpeg
+    from videofactory.assembly.render import assemble, side_files
+
+    if not (workdir / DB_NAME).exists():
+        raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
+    binary = find_ffmpeg(ffmpeg)
+    with Store.for_workdir(workdir) as store:
+        pieces = run_pieces(store, run, workdir)
+        timeline = run_timeline(
+            pieces,
+            _output(pieces.settings, aspect, resolution, fit),
+            transition=Transition(transition, transition_seconds),
+            music=Music(music, level_lu=music_level) if music is not None else None,
+            loudness=Loudness(integrated_lufs=loudness),
+            burn_subtitles=burn_subtitles,
+        )
+        version, out = next_version(pieces.run_dir)
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn(f"assembling {out.name}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=as_json or not console.is_terminal,
+        ) as bar:
+            task = bar.add_task("ffmpeg", total=1.0)
+            info = assemble(
+                timeline,
+                out,
+                ffmpeg=binary,
+                on_progress=lambda fraction: bar.update(task, completed=fraction),
+            )
+        sides = {name: str(path) for name, path in side_files(out).items()}
+        options = {
+            "version": version,
+            "transition": timeline.transition.kind,
+            "transition_s": transition_seconds,
+            "music": str(music) if music else None,
+            "burn_subtitles": burn_subtitles,
+            "fit": fit,
+            "loudness_lufs": loudness,
+            "ffmpeg": f"{binary.source} {binary.version}",
+        }
+        media = {
+            "duration_s": info.duration_s,
+            "width": info.width,
+            "height": info.height,
+            "fps": info.fps,
+            "video_codec": info.video_codec,
+            "audio_codec": info.audio_codec,
+            **options,
+            **sides,
+        }
+        store.add_artifact(pieces.run_id, f"{pieces.run_id}/assemble", "final", out, media)
+        store.add_event(
+            pieces.run_id, "reassembled", f"{out.name} ({timeline.transition.kind})", data=options
+        )
+    summary = {"ok": True, "run_id": pieces.run_id, "final": str(out), **media}
+    if as_json:
+        print(json.dumps(summary))
+        return
+    Console().print(
+        f"[bold green]done[/] {out}  v{version}  {info.duration_s:.2f} s  "
+        f"{info.width}x{info.height}  {timeline.transition.kind}"
+        + (f"  music {music.name}" if music else "")
+        + f"\nsubtitles {sides['srt']}, thumbnail {sides['thumbnail']}",
+        highlight=False,
+    )

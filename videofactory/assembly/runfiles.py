@@ -1,0 +1,160 @@
+"""A finished run's pieces, found from the run database, and where its next version goes.
+
+``run_timeline`` reads a run's shots and artifacts (the clip or hero pass of every shot, its
+narration) from the store and builds the ``Timeline`` that re-assembles it, with no GPU work.
+Versions sit beside the first final: ``final.mp4``, then ``final.v2.mp4``, ``final.v3.mp4``...
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videofactory.assembly.timeline import (
+    Loudness,
+    Music,
+    OutputSpec,
+    Timeline,
+    TimelineShot,
+    Transition,
+)
+from videofactory.errors import MediaError, StoreError
+from videofactory.store import Store
+
+__all__ = ["RunPieces", "next_version", "run_pieces", "run_timeline"]
+
+#: Artifact kinds that hold a shot's picture, best first.
+PICTURE_KINDS = ("hero", "clip")
+
+
+@dataclass(frozen=True)
+class RunPieces:
+    """What a run left behind: per shot its picture and narration (paths that exist)."""
+
+    run_id: str
+    run_dir: Path
+    shots: list[dict[str, Any]]
+    pictures: dict[str, Path] = field(default_factory=dict)
+    speech: dict[str, Path] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _shot_of(task_id: str) -> str | None:
+    """``<run>/<shot>/<kind>`` -> ``<shot>``."""
+    parts = task_id.split("/")
+    return parts[-2] if len(parts) >= 3 else None
+
+
+def _locate(path: str, run_dir: Path, run_id: str) -> Path:
+    """An artifact's file: as recorded, else re-rooted under the run folder (a moved workdir)."""
+    recorded = Path(path)
+    if recorded.exists():
+        return recorded
+    if run_id in recorded.parts:
+        rest = recorded.parts[recorded.parts.index(run_id) + 1 :]
+        moved = run_dir.joinpath(*rest)
+        if moved.exists():
+            return moved
+    return recorded
+
+
+def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
+    """Find every shot's picture (hero pass, else clip) and narration in the run database.
+
+    Raises:
+        StoreError: no such run, or a shot with no finished clip.
+        MediaError: a recorded file is missing from the run folder.
+    """
+    info = store.run(run)
+    run_id = info["id"]
+    run_dir = Path(workdir) / run_id
+    if not run_dir.is_dir():
+        run_dir = Path(info["run_dir"])
+    shots = store.shots(run_id)
+    pictures: dict[str, tuple[int, Path]] = {}
+    speech: dict[str, Path] = {}
+    for art in store.artifacts(run_id):  # oldest first: a later render of a task wins
+        shot = _shot_of(art["task_id"])
+        if shot is None:
+            continue
+        path = _locate(art["path"], run_dir, run_id)
+        if art["kind"] in PICTURE_KINDS:
+            rank = PICTURE_KINDS.index(art["kind"])
+            if shot not in pictures or rank <= pictures[shot][0]:
+                pictures[shot] = (rank, path)
+        elif art["kind"] == "speech":
+            speech[shot] = path
+    for shot in shots:
+        if shot["id"] not in pictures:
+            raise StoreError(
+                f"run {run_id} has no finished clip for shot {shot['id']} (run state: "
+                f"{info['state']}); render the run to the end first, then assemble it"
+            )
+    for shot_id, path in [*((s, p) for s, (_r, p) in pictures.items()), *speech.items()]:
+        if not path.exists():
+            raise MediaError(
+                f"{path} (shot {shot_id} of run {run_id}) is missing from the run folder; "
+                "restore it, or render the run again",
+                path=str(path),
+                task=f"{run_id}/{shot_id}",
+            )
+    return RunPieces(
+        run_id=run_id,
+        run_dir=run_dir,
+        shots=shots,
+        pictures={s: p for s, (_r, p) in pictures.items()},
+        speech=speech,
+        settings=info.get("settings") or {},
+    )
+
+
+def run_timeline(
+    pieces: RunPieces,
+    output: OutputSpec,
+    *,
+    transition: Transition | None = None,
+    music: Music | None = None,
+    loudness: Loudness | None = None,
+    burn_subtitles: bool = False,
+) -> Timeline:
+    """The timeline of a run's pieces with new settings; the thumbnail is the first hero."""
+    shots = []
+    t, thumbnail = 0.0, None
+    for shot in pieces.shots:
+        sid = shot["id"]
+        duration = float(shot["duration"])
+        shots.append(
+            TimelineShot(
+                sid,
+                pieces.pictures[sid],
+                duration,
+                pieces.speech.get(sid),
+                shot.get("narration", ""),
+            )
+        )
+        if shot.get("hero") and thumbnail is None:
+            thumbnail = t + duration / 2
+        t += duration
+    return Timeline(
+        tuple(shots),
+        output,
+        transition=transition or Transition(),
+        music=music,
+        loudness=loudness,
+        burn_subtitles=burn_subtitles,
+        thumbnail_s=thumbnail,
+    )
+
+
+def next_version(run_dir: Path, stem: str = "final") -> tuple[int, Path]:
+    """The next free version beside ``final.mp4``: (2, final.v2.mp4), (3, final.v3.mp4)..."""
+    taken = {1} if (run_dir / f"{stem}.mp4").exists() else set()
+    for path in run_dir.glob(f"{stem}.v*.mp4"):
+        match = re.fullmatch(rf"{re.escape(stem)}\.v(\d+)\.mp4", path.name)
+        if match:
+            taken.add(int(match.group(1)))
+    version = max(taken, default=0) + 1
+    name = f"{stem}.mp4" if version == 1 else f"{stem}.v{version}.mp4"
+    return version, run_dir / name
