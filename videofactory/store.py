@@ -35,6 +35,8 @@ class RunState(str, Enum):
     running = "running"
     #: final.mp4 exists and was probed.
     done = "done"
+    #: Every shot rendered and spoken; not assembled (``--no-assemble``).
+    rendered = "rendered"
     #: A task failed for good; finished work is kept.
     failed = "failed"
     #: Cancelled by the user.

@@ -39,6 +39,7 @@ from videofactory.errors import (
 )
 from videofactory.events import Event, EventSink
 from videofactory.farm.attempt import FOLDER, GpuAttempts, media_dict
+from videofactory.farm.board import TaskBoard
 from videofactory.farm.dag import Task, build_tasks, upward_ranks
 from videofactory.farm.estimates import Estimates
 from videofactory.farm.lanes import Lane
@@ -67,8 +68,9 @@ class RunResult:
 
     run_id: str
     run_dir: Path
-    final: Path
-    media: MediaInfo
+    #: The finished video (None when the run was not assembled).
+    final: Path | None
+    media: MediaInfo | None
     elapsed_s: float
     shots: tuple[str, ...] = ()
 
@@ -86,6 +88,7 @@ class Dispatcher(GpuAttempts):
         *,
         speech: SpeechBackend,
         on_event: EventSink | None = None,
+        assemble: bool = True,
     ) -> None:
         self.store = store
         self.farm = farm
@@ -94,8 +97,15 @@ class Dispatcher(GpuAttempts):
         self.shotlist = shotlist
         self.speech = speech
         self._sink = on_event
-        self.tasks = {t.id: t for t in build_tasks(run_id, shotlist)}
+        #: Without assembly the run stops once every shot is rendered and spoken.
+        self.assemble = assemble
+        self.tasks = {
+            t.id: t
+            for t in build_tasks(run_id, shotlist)
+            if assemble or t.kind is not TaskKind.assemble
+        }
         self.ranks = upward_ranks(self.tasks.values())
+        self.board = TaskBoard(self.tasks, self.ranks)
         self.lanes: dict[str, Lane] = {}
         self.outputs: dict[str, Path] = {}
         urls = {w.id: w.url for w in farm.workers}
@@ -111,13 +121,13 @@ class Dispatcher(GpuAttempts):
         self._abandoned: set[str] = set()
         self._workflows: dict[tuple[str, TaskKind], Workflow] = {}
         self._speech_lock = asyncio.Lock()
-        self._marked_ready: set[str] = set()
         self._no_worker_since: dict[str, float] = {}
         self._wake: asyncio.Event | None = None
         #: Futures of the tasks in flight -> task id.
         self._running: dict[asyncio.Task[Path], str] = {}
         self._to_stop: list[tuple[Lane, str]] = []
         self._last_cancel_check = 0.0
+        self._last_stuck_check = 0.0
         self._t0 = time.monotonic()
 
     # -- events -------------------------------------------------------------------------------
@@ -188,15 +198,21 @@ class Dispatcher(GpuAttempts):
                 f"{self.run_dir}; `videofactory resume {self.run_id}` goes on from there",
                 run_id=self.run_id,
             ) from exc
-        final = self.outputs[f"{self.run_id}/assemble"]
-        media = check_media(final, kind="video")
-        self.store.set_run_state(self.run_id, RunState.done, final=str(final))
         elapsed = time.monotonic() - self._t0
-        self.emit(
-            "run_done",
-            f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s",
-            data={"final": str(final), "duration_s": media.duration_s},
-        )
+        final: Path | None = None
+        media: MediaInfo | None = None
+        if self.assemble:
+            final = self.outputs[f"{self.run_id}/assemble"]
+            media = check_media(final, kind="video")
+            self.store.set_run_state(self.run_id, RunState.done, final=str(final))
+            self.emit(
+                "run_done",
+                f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s",
+                data={"final": str(final), "duration_s": media.duration_s},
+            )
+        else:
+            self.store.set_run_state(self.run_id, RunState.rendered)
+            self.emit("run_done", f"every shot rendered in {elapsed:.1f} s (not assembled)")
         shots = tuple(s.id for s in self.shotlist.shots)
         return RunResult(self.run_id, self.run_dir, final, media, elapsed, shots)
 
@@ -237,17 +253,23 @@ class Dispatcher(GpuAttempts):
             )
 
     async def _loop(self, done: set[str], adopted: dict[asyncio.Task[Path], str]) -> None:
-        waiting = set(self.tasks) - done - set(adopted.values())
+        board = self.board
+        for tid in done:
+            board.finish(tid)
+        for tid in adopted.values():
+            board.start(tid)
+        for t in [*board.ready_gpu(), *board.ready_local()]:
+            self.store.set_task_state(t.id, TaskState.ready)
         running = self._running
         running.update(adopted)
         assert self._wake is not None
         try:
-            while waiting or running:
+            while board.unfinished:
                 self._check_cancel()
-                for task in self._start_ready(done, waiting):
-                    waiting.discard(task.id)
+                for task in self._start_ready():
+                    board.start(task.id)
                     running[asyncio.ensure_future(self._run_task(task))] = task.id
-                self._check_stuck(done, waiting, running)
+                self._check_stuck()
                 self._wake.clear()
                 wake = asyncio.ensure_future(self._wake.wait())
                 finished, _ = await asyncio.wait(
@@ -255,34 +277,36 @@ class Dispatcher(GpuAttempts):
                 )
                 wake.cancel()
                 for fut in finished:
-                    if fut is wake:
-                        continue
-                    tid = running.pop(fut)  # type: ignore[arg-type]
-                    self._finished(fut, tid, done, waiting)
+                    if fut is not wake:
+                        self._finished(fut, running.pop(fut))  # type: ignore[arg-type]
         finally:
             for fut in running:
                 fut.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
 
-    def _finished(
-        self, fut: asyncio.Task[Path], tid: str, done: set[str], waiting: set[str]
-    ) -> None:
+    def _finished(self, fut: asyncio.Task[Path], tid: str) -> None:
         task = self.tasks[tid]
         lane = self.lanes.get(self.placed.pop(tid, ""))
         if lane is not None:
             lane.reserved.discard(tid)
-            lane.busy_until = time.monotonic() - self._t0 + sum(j.est_s for j in lane.jobs.values())
+            # Re-estimate what is left on it with what the farm has shown so far.
+            now = time.monotonic() - self._t0
+            lane.busy_until = now + sum(
+                self.estimates.seconds(lane.id, j.task.kind, j.task.cost_s)
+                for j in lane.jobs.values()
+            )
         if fut.cancelled():
             # Its worker went down (or the run is stopping): the task goes elsewhere.
             self.store.set_task_state(tid, TaskState.ready)
-            waiting.add(tid)
+            self.board.retry(tid)
             return
         exc = fut.exception()
         if exc is None:
             self.outputs[tid] = fut.result()
             self.store.set_task_state(tid, TaskState.done)
-            done.add(tid)
+            for child in self.board.finish(tid):
+                self.store.set_task_state(child, TaskState.ready)
             if task.kind in GPU_KINDS and lane is not None:
                 self.emit(
                     "task_done",
@@ -293,38 +317,28 @@ class Dispatcher(GpuAttempts):
             return
         if isinstance(exc, RunFailed):
             raise exc
-        self._recover(task, lane, exc, done, waiting)
+        self._recover(task, lane, exc)
 
     # -- placement ------------------------------------------------------------------------------
 
-    def _start_ready(self, done: set[str], waiting: set[str]) -> list[Task]:
+    def _start_ready(self) -> list[Task]:
         now = time.monotonic()
-        ready = [
-            self.tasks[t]
-            for t in waiting
-            if all(d in done for d in self.tasks[t].deps) and self.not_before.get(t, 0) <= now
-        ]
-        for t in ready:
-            if t.id not in self._marked_ready:
-                self.store.set_task_state(t.id, TaskState.ready)
-                self._marked_ready.add(t.id)
-        start = [t for t in ready if t.kind not in GPU_KINDS]
-        gpu = [t for t in ready if t.kind in GPU_KINDS]
+        start = [t for t in self.board.ready_local() if self.not_before.get(t.id, 0.0) <= now]
+        free = sum(lane.free_slots for lane in self.lanes.values() if lane.up)
+        if free == 0:
+            return start
+        # Only the head of each kind's ready list can be placed now.
+        gpu = self.board.ready_gpu_head(max(16, 4 * free), self.not_before, now)
         if not gpu:
             return start
         clock = now - self._t0
         views = [lane.view(clock, self.estimates) for lane in self.lanes.values()]
-        pending = [
-            self._view(self.tasks[t])
-            for t in waiting
-            if self.tasks[t].kind in GPU_KINDS and self.tasks[t] not in gpu
-        ]
         for a in decide(
             [self._view(t) for t in gpu],
             views,
             clock,
             strict=self.farm.strict,
-            pending=pending,
+            pending=self.board.pending_views(),
             time_factor=self.estimates.time_factor,
         ):
             task, lane = self.tasks[a.task_id], self.lanes[a.worker_id]
@@ -353,24 +367,24 @@ class Dispatcher(GpuAttempts):
             view = TaskView(view.id, view.kind, view.cost_s, view.vram_gb, view.rank, avoid)
         return view
 
-    def _check_stuck(self, done: set[str], waiting: set[str], running: dict[Any, str]) -> None:
+    def _check_stuck(self) -> None:
         """Fail the run when a ready task has had no worker able to take it for too long."""
         now = time.monotonic()
+        if now - self._last_stuck_check < TICK_S:
+            return
+        self._last_stuck_check = now
         limit = self.farm.dispatch.no_worker_timeout_s
-        for tid in waiting:
-            task = self.tasks[tid]
-            if task.kind not in GPU_KINDS or not all(d in done for d in task.deps):
-                continue
+        workers = [lane.view(0, self.estimates) for lane in self.lanes.values()]
+        verdicts: dict[tuple[Any, ...], bool] = {}
+        for task in self.board.ready_gpu():
             view = self._view(task)
-            able = candidates(
-                view,
-                [lane.view(0, self.estimates) for lane in self.lanes.values()],
-                strict=self.farm.strict,
-            )
-            if able:
-                self._no_worker_since.pop(tid, None)
+            key = (view.kind, view.vram_gb, view.avoid)
+            if key not in verdicts:
+                verdicts[key] = bool(candidates(view, workers, strict=self.farm.strict))
+            if verdicts[key]:
+                self._no_worker_since.pop(task.id, None)
                 continue
-            since = self._no_worker_since.setdefault(tid, now)
+            since = self._no_worker_since.setdefault(task.id, now)
             if now - since >= limit:
                 raise FactoryError(self._no_worker_reason(task))
 
@@ -482,9 +496,7 @@ class Dispatcher(GpuAttempts):
 
     # -- failures -------------------------------------------------------------------------------
 
-    def _recover(
-        self, task: Task, lane: Lane | None, exc: BaseException, done: set[str], waiting: set[str]
-    ) -> None:
+    def _recover(self, task: Task, lane: Lane | None, exc: BaseException) -> None:
         self.attempts[task.id] += 1
         attempts = self.attempts[task.id]
         v = verdict(exc, attempts=attempts, max_attempts=self.farm.dispatch.max_attempts)
@@ -504,7 +516,7 @@ class Dispatcher(GpuAttempts):
         if v.action is Action.give_up:
             raise FactoryError(f"{task.kind.value} {task.shot_id or ''}: {v.reason}")
         if task.kind is TaskKind.assemble and isinstance(exc, MediaError):
-            self._invalidate(exc, done, waiting)
+            self._invalidate(exc)
         if lane is not None and v.avoid_worker:
             self.failures[task.id][lane.id] += 1
         if v.action is Action.worker_down and lane is not None:
@@ -515,7 +527,7 @@ class Dispatcher(GpuAttempts):
             self._more_vram(task, lane)
         self.not_before[task.id] = time.monotonic() + backoff_s(attempts)
         self._check_everywhere(task)
-        waiting.add(task.id)
+        self.board.retry(task.id)
 
     def _more_vram(self, task: Task, lane: Lane) -> None:
         """Out of memory: ask for more VRAM than this worker has, or shrink the task."""
@@ -560,7 +572,7 @@ class Dispatcher(GpuAttempts):
                 f"({', '.join(able)})"
             )
 
-    def _invalidate(self, exc: MediaError, done: set[str], waiting: set[str]) -> None:
+    def _invalidate(self, exc: MediaError) -> None:
         """A file the assembly refused is rendered again by the task that made it."""
         bad = Path(exc.path or "")
         for tid, path in list(self.outputs.items()):
@@ -571,8 +583,7 @@ class Dispatcher(GpuAttempts):
                     self.tasks[tid],
                 )
                 self.outputs.pop(tid)
-                done.discard(tid)
-                waiting.add(tid)
+                self.board.undo(tid)
                 self.store.set_task_state(tid, TaskState.ready, error=str(exc))
 
     # -- workers going down and coming back ------------------------------------------------------
