@@ -127,7 +127,8 @@ def node_error_lines(
         for err in (info.get("errors") or []) if isinstance(info, dict) else []:
             extra = err.get("extra_info") or {}
             input_name = extra.get("input_name")
-            where = f"node {node_id} ({title}, {class_type})"
+            label = class_type if title == class_type else f"{title}, {class_type}"
+            where = f"node {node_id} ({label})"
             if input_name:
                 where += f" input {input_name!r}"
             reason = err.get("message", "invalid")
@@ -156,7 +157,8 @@ def rejection(body: Any, workflow: Mapping[str, Any] | None, url: str) -> Workfl
             node = (workflow or {}).get(node_id)
             cls = node.get("class_type", "no class_type") if isinstance(node, dict) else "?"
             title = _title(workflow, node_id) or cls
-            lines = [f"node {node_id} ({title}, {cls}): {message}"]
+            label = cls if title == cls else f"{title}, {cls}"
+            lines = [f"node {node_id} ({label}): {message}"]
         else:
             lines = [details]
     return WorkflowRejected(
