@@ -1,0 +1,213 @@
+"""Golden ffmpeg argv and filtergraphs for 1, 2 and 12 shots, every transition kind, sound."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from videofactory.assembly.audio import AudioLevels, LoudnessMeasurement, audio_graph
+from videofactory.assembly.graph import build_ffmpeg_args, video_graph
+from videofactory.assembly.timeline import Music, OutputSpec, Timeline, TimelineShot, Transition
+
+SPEC = OutputSpec(640, 360, 24)
+FMT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+PAD = (
+    "scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2:color=black"
+)
+
+
+def chain(index: int, frames: int) -> str:
+    return (
+        f"[{index}:v:0]setpts=PTS-STARTPTS,fps=24,{PAD},setsar=1,format=yuv420p,"
+        f"tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},setpts=PTS-STARTPTS[v{index}]"
+    )
+
+
+def trim(label: str, start: int, end: int, out: str) -> str:
+    return (
+        f"[{label}]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS,"
+        f"format=yuv420p[{out}]"
+    )
+
+
+def encode(total: str) -> list[str]:
+    return [
+        "-map", "[vout]", "-map", "[aout]", "-c:v", "libx264", "-preset", "veryfast",
+        "-crf", "20", "-pix_fmt", "yuv420p", "-r", "24", "-c:a", "aac", "-b:a", "192k",
+        "-ar", "48000", "-ac", "2", "-movflags", "+faststart", "-t", total, "file:out/final.mp4",
+    ]  # fmt: skip
+
+
+def test_golden_one_shot_silent_no_loudness() -> None:
+    timeline = Timeline((TimelineShot("s1", Path("clips/s1.mp4"), 2.0),), SPEC, loudness=None)
+    graph = ";".join(
+        [
+            chain(0, 48),
+            "[v0]null[vout]",
+            f"anullsrc=r=48000:cl=stereo,{FMT},atrim=end_sample=96000[bed]",
+            "[bed]anull[speech]",
+            "[speech]apad=whole_len=96000,atrim=end_sample=96000[aout]",
+        ]
+    )
+    args = build_ffmpeg_args(timeline, Path("out/final.mp4"))
+    assert args == ["-i", "file:clips/s1.mp4", "-filter_complex", graph, *encode("2")]
+
+
+def two_shots(kind: str) -> Timeline:
+    return Timeline(
+        (
+            TimelineShot("s1", Path("clips/s1.mp4"), 2.0),
+            TimelineShot("s2", Path("clips/s2.mp4"), 1.5, Path("speech/s2.wav"), "Hi"),
+        ),
+        SPEC,
+        transition=Transition(kind, 0.5),
+    )
+
+
+def test_golden_two_shots_cut() -> None:
+    assert video_graph(two_shots("cut"), "vout") == [
+        chain(0, 48),
+        chain(1, 36),
+        "[v0][v1]concat=n=2:v=1:a=0[vout]",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, kind", [("crossfade", "fade"), ("fadeblack", "fadeblack"), ("wipeleft", "wipeleft")]
+)
+def test_golden_two_shots_transition(name: str, kind: str) -> None:
+    # Shot 1 (48 frames) is rendered 12 frames longer; its tail blends with shot 2's head.
+    assert video_graph(two_shots(name), "vout") == [
+        chain(0, 60),
+        chain(1, 36),
+        "[v0]split=2[v0m0][v0t0]",
+        trim("v0m0", 0, 48, "v0m"),
+        trim("v0t0", 48, 60, "v0t"),
+        "[v1]split=2[v1h0][v1m0]",
+        trim("v1h0", 0, 12, "v1h"),
+        trim("v1m0", 12, 36, "v1m"),
+        f"[v0t][v1h]xfade=transition={kind}:duration=0.5:offset=0,format=yuv420p[x1]",
+        "[v0m][x1][v1m]concat=n=3:v=1:a=0[vout]",
+    ]
+
+
+def pieces(graph: list[str]) -> list[tuple[str, int, int]]:
+    """(piece label, first frame, end frame) of every trim in a graph."""
+    found = re.findall(r"\[(v\d+)[hmt]0\]trim=start_frame=(\d+):end_frame=(\d+)", ";".join(graph))
+    return [(label, int(a), int(b)) for label, a, b in found]
+
+
+@pytest.mark.parametrize("name", ["cut", "crossfade", "fadeblack", "circleopen", "dissolve"])
+def test_twelve_shots_offsets_keep_the_total(name: str) -> None:
+    durations = [5.0, 2.5, 4.0, 3.3, 5.0, 2.0, 6.0, 4.2, 3.0, 5.5, 2.2, 7.3]
+    timeline = Timeline(
+        tuple(TimelineShot(f"s{i:02d}", Path(f"c{i}.mp4"), d) for i, d in enumerate(durations)),
+        SPEC,
+        transition=Transition(name, 0.75),
+    )
+    graph = video_graph(timeline, "vout")
+    bounds = timeline.boundaries()
+    assert bounds[-1] == round(sum(durations) * 24) == timeline.total_frames == 1200
+    if name == "cut":
+        assert graph[-1] == "".join(f"[v{i}]" for i in range(12)) + "concat=n=12:v=1:a=0[vout]"
+        assert timeline.segment_frames() == timeline.shot_frames()
+        return
+    fade = 18  # 0.75 s at 24 fps
+    assert timeline.transition_frames() == (fade,) * 11
+    # Per shot: head (under the incoming transition), middle, tail (extension, outgoing).
+    expected = []
+    for i, frames in enumerate(timeline.shot_frames()):
+        if i:
+            expected.append((f"v{i}", 0, fade))
+        expected.append((f"v{i}", fade if i else 0, frames))
+        if i < 11:
+            expected.append((f"v{i}", frames, frames + fade))
+    assert pieces(graph) == expected
+    xfades = [g for g in graph if "xfade" in g]
+    assert len(xfades) == 11
+    assert all(f"transition={timeline.transition.kind}:duration=0.75:offset=0" in g for g in xfades)
+    # The concat joins middles and blends in order; pieces sum to the exact total.
+    order = re.findall(r"\[(v\d+m|x\d+)\]", graph[-1])
+    assert order == ["v0m"] + [p for i in range(1, 12) for p in (f"x{i}", f"v{i}m")]
+    lengths = [b - a for _label, a, b in expected]
+    middles_and_blends = sum(lengths) - 11 * fade  # each blend eats a head and a tail
+    assert middles_and_blends == timeline.total_frames
+
+
+def test_golden_thumbnail_sheet_and_burned_subtitles_with_a_hostile_path() -> None:
+    timeline = Timeline(
+        (TimelineShot("s1", Path("a.mp4"), 1.0), TimelineShot("s2", Path("b.mp4"), 1.0)),
+        SPEC,
+        loudness=None,
+    )
+    args = build_ffmpeg_args(
+        timeline,
+        Path("o.mp4"),
+        subtitles_file=Path("/tmp/it's [a]: b,c;d\\e/s.ass"),
+        fonts_dir=Path("/fonts"),
+        thumbnail=Path("t.jpg"),
+        contact_sheet=Path("c.jpg"),
+    )
+    text = args[args.index("-filter_complex") + 1]
+    graph = text.split(";")
+    assert "[v0][v1]concat=n=2:v=1:a=0[vjoin]" in graph
+    assert "[vjoin]split=3[smain][sthumb][ssheet]" in graph
+    assert (
+        r"[smain]subtitles=filename=/tmp/it\\\'s \[a\]\\: b\,c\;d\\\\e/s.ass:fontsdir=/fonts[vout]"
+        in text
+    )
+    assert r"[sthumb]select=eq(n\,12),scale=out_range=full[vthumb]" in graph
+    assert (
+        r"[ssheet]select=eq(n\,12)+eq(n\,36),scale=320:180,scale=out_range=full,"
+        "tile=2x1:padding=4:margin=4[vsheet]" in graph
+    )
+    assert args[-16:] == [
+        "file:o.mp4",
+        "-map", "[vthumb]", "-frames:v", "1", "-update", "1", "-q:v", "3", "file:t.jpg",
+        "-map", "[vsheet]", "-frames:v", "1", "-update", "1", "-q:v", "3", "file:c.jpg",
+    ][-16:]  # fmt: skip
+
+
+def test_golden_audio_music_ducked_under_narration_and_normalised() -> None:
+    timeline = Timeline(
+        (
+            TimelineShot("s1", Path("a.mp4"), 2.0, Path("n1.wav"), "One"),
+            TimelineShot("s2", Path("b.mp4"), 2.0),
+        ),
+        SPEC,
+        music=Music(Path("song.mp3"), fade_out_s=1.0),
+    )
+    levels = AudioLevels(
+        music_gain_db=-6.5,
+        duck_threshold=0.05,
+        mix=LoudnessMeasurement(-20.25, -4.5, 6.0, -30.5),
+    )
+    assert audio_graph(timeline, 2, levels, "aout") == [
+        f"anullsrc=r=48000:cl=stereo,{FMT},atrim=end_sample=192000[bed]",
+        f"[2:a:0]asetpts=PTS-STARTPTS,aresample=48000,{FMT},adelay=0|0[n2]",
+        "[bed][n2]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,"
+        "atrim=end_sample=192000[speechraw]",
+        f"[3:a:0]asetpts=PTS-STARTPTS,aresample=48000,{FMT},atrim=end_sample=192000,"
+        f"volume=-6.5dB,afade=t=out:st=3:d=1,{FMT}[music]",
+        "[speechraw]asplit=2[speech][key]",
+        f"[music][key]sidechaincompress=threshold=0.05:ratio=8:attack=20:release=400,{FMT}[ducked]",
+        f"[speech][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,{FMT}[mix]",
+        "[mix]loudnorm=I=-14:TP=-1:LRA=20:measured_I=-20.25:measured_TP=-4.5:measured_LRA=6"
+        ":measured_thresh=-30.5:offset=0:linear=true:print_format=none,"
+        f"aresample=48000,{FMT},apad=whole_len=192000,atrim=end_sample=192000[aout]",
+    ]
+    args = build_ffmpeg_args(timeline, Path("o.mp4"), levels=levels)
+    # Clips first, then narration, then the music, looped forever (the graph trims it).
+    assert args[:8] == [
+        "-i", "file:a.mp4", "-i", "file:b.mp4", "-i", "file:n1.wav",
+        "-stream_loop", "-1",
+    ]  # fmt: skip
+    assert args[8:10] == ["-i", "file:song.mp3"]
+
+
+def test_silent_mix_is_not_normalised() -> None:
+    timeline = Timeline((TimelineShot("s1", Path("a.mp4"), 1.0),), SPEC)
+    silent = AudioLevels(mix=LoudnessMeasurement(float("-inf"), float("-inf"), 0, -70))
+    assert "loudnorm" not in ";".join(audio_graph(timeline, 1, silent, "aout"))
