@@ -1,0 +1,183 @@
+"""`videofactory assemble RUN`: a recorded run re-assembled as a new version, from the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from videofactory.assembly.probe import probe
+from videofactory.assembly.runfiles import next_version
+from videofactory.store import RunState, Store
+
+RUN = "20260101-000000-test-run-abcd"
+
+
+def _make(ffmpeg_bin, out: Path, *args: str) -> Path:
+    subprocess.run(
+        [ffmpeg_bin.path, "-v", "error", "-y", *args, str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return out
+
+
+@pytest.fixture
+def workdir(tmp_path, ffmpeg_bin, media):
+    """A finished run as the dispatcher records it: shots, artifacts, files."""
+    work = tmp_path / "runs"
+    run_dir = work / RUN
+    for sub in ("clips", "hero", "speech"):
+        (run_dir / sub).mkdir(parents=True)
+    x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    shots = []
+    with Store.for_workdir(work) as store:
+        for i, colour in enumerate(["red", "green", "blue"]):
+            sid = f"s0{i + 1}"
+            _make(
+                ffmpeg_bin, run_dir / "clips" / f"{sid}.mp4",
+                "-f", "lavfi", "-i", f"color={colour}:s=160x90:r=24:d=1.5", *x264,
+            )  # fmt: skip
+            shots.append(
+                {"id": sid, "duration": 1.5, "narration": f"Shot {i + 1}.", "hero": i == 1}
+            )
+        store.create_run(
+            RUN,
+            concept="test",
+            duration=4.5,
+            run_dir=run_dir,
+            farm={},
+            settings={"width": 160, "height": 90, "fps": 24},
+            shots=shots,
+        )
+        for shot in shots:
+            sid = shot["id"]
+            store.add_artifact(
+                RUN, f"{RUN}/{sid}/clip", "clip", run_dir / "clips" / f"{sid}.mp4", {}
+            )
+            speech = run_dir / "speech" / f"{sid}.wav"
+            speech.write_bytes(media.tone_short.read_bytes())
+            store.add_artifact(RUN, f"{RUN}/{sid}/speech", "speech", speech, {})
+        # The hero pass of s02 (white) replaces its clip.
+        hero = _make(
+            ffmpeg_bin, run_dir / "hero" / "s02.mp4",
+            "-f", "lavfi", "-i", "color=white:s=160x90:r=24:d=1.5", *x264,
+        )  # fmt: skip
+        store.add_artifact(RUN, f"{RUN}/s02/hero", "hero", hero, {})
+        (run_dir / "final.mp4").write_bytes(b"the first final")
+        store.set_run_state(RUN, RunState.done, final=str(run_dir / "final.mp4"))
+    song = _make(ffmpeg_bin, tmp_path / "song.mp3", "-f", "lavfi", "-i", "sine=f=220:d=1")
+    return work, run_dir, song
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
+    return subprocess.run(
+        [sys.executable, "-m", "videofactory", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_reassembles_as_a_new_version_recorded_in_the_store(workdir, tmp_path) -> None:
+    work, run_dir, song = workdir
+    res = cli(
+        "assemble", RUN[:20], "--workdir", str(work), "--transition", "crossfade",
+        "--music", str(song), "--aspect", "9:16", "--resolution", "480p", "--fit", "crop",
+        "--burn-subtitles", "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["final"] == str(run_dir / "final.v2.mp4") and summary["version"] == 2
+    assert (run_dir / "final.mp4").read_bytes() == b"the first final"  # the old one stays
+    info = probe(run_dir / "final.v2.mp4")
+    assert (info.width, info.height) == (480, 854)
+    assert info.duration_s == pytest.approx(4.5, abs=1 / 24)
+    for name in ("final.v2.srt", "final.v2.vtt", "final.v2.thumb.jpg", "final.v2.contact.jpg"):
+        assert (run_dir / name).stat().st_size > 0
+    assert (run_dir / "final.v2.srt").read_text().count("-->") == 3
+    with Store.for_workdir(work) as store:
+        finals = [a for a in store.artifacts(RUN) if a["kind"] == "final"]
+        events = [e["kind"] for e in store.events(RUN)]
+    assert finals[-1]["path"] == str(run_dir / "final.v2.mp4")
+    assert finals[-1]["media"]["transition"] == "fade" and finals[-1]["media"]["version"] == 2
+    assert "reassembled" in events
+    # Again: the next version, with the run's own size.
+    res = cli("assemble", RUN, "--workdir", str(work), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "final.v3.mp4" in res.stdout
+    assert (probe(run_dir / "final.v3.mp4").width, probe(run_dir / "final.v3.mp4").height) == (
+        160,
+        90,
+    )
+
+
+def test_the_hero_pass_is_used_and_the_thumbnail_is_the_first_hero(workdir, tmp_path) -> None:
+    work, run_dir, _song = workdir
+    res = cli("assemble", RUN, "--workdir", str(work), "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    import av
+
+    with av.open(str(run_dir / "final.v2.thumb.jpg")) as c:
+        thumb = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert thumb.mean() > 200  # s02's hero pass is white
+
+
+@pytest.mark.parametrize(
+    "break_it, words",
+    [
+        (lambda run_dir: (run_dir / "clips" / "s03.mp4").unlink(), "s03.mp4 (shot s03 of run"),
+        (lambda run_dir: (run_dir / "speech" / "s01.wav").unlink(), "missing from the run folder"),
+    ],
+)
+def test_a_run_folder_with_missing_files_is_one_clear_line(
+    workdir, tmp_path, break_it, words
+) -> None:
+    work, run_dir, _song = workdir
+    break_it(run_dir)
+    res = cli("assemble", RUN, "--workdir", str(work), cwd=tmp_path)
+    assert res.returncode == 1
+    assert words in res.stderr and "Traceback" not in res.stderr
+    assert not (run_dir / "final.v2.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--music", "nope.mp3"], "music: media file nope.mp3 is missing"),
+        (["--transition", "spin"], "unknown transition 'spin'"),
+        (["--aspect", "4:3"], "unknown aspect '4:3'"),
+        (["--fit", "stretch"], "--fit must be 'crop' or 'pad'"),
+    ],
+)
+def test_bad_options_are_one_clear_line(workdir, tmp_path, args, words) -> None:
+    work, run_dir, _song = workdir
+    res = cli("assemble", RUN, "--workdir", str(work), *args, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout
+    assert words in res.stderr and "Traceback" not in res.stderr
+    assert not list(run_dir.glob("final.v*"))
+
+
+def test_unknown_run_and_missing_database(workdir, tmp_path) -> None:
+    work, _run_dir, _song = workdir
+    res = cli("assemble", "nope", "--workdir", str(work), cwd=tmp_path)
+    assert res.returncode == 1 and "no run 'nope'" in res.stderr
+    res = cli("assemble", RUN, "--workdir", str(tmp_path / "empty"), cwd=tmp_path)
+    assert res.returncode == 1 and "no run database" in res.stderr
+
+
+def test_next_version_counts_past_gaps(tmp_path) -> None:
+    assert next_version(tmp_path) == (1, tmp_path / "final.mp4")
+    (tmp_path / "final.mp4").write_bytes(b"")
+    assert next_version(tmp_path) == (2, tmp_path / "final.v2.mp4")
+    (tmp_path / "final.v5.mp4").write_bytes(b"")
+    assert next_version(tmp_path) == (6, tmp_path / "final.v6.mp4")
