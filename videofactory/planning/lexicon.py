@@ -158,8 +158,8 @@ THEMES: dict[str, Theme] = {
         "rich greens and golds",
         "breath misting in the cool air",
         landmarks="an ancient oak; a moss-covered shrine; a ring of standing stones; a stream "
-        "of black water; a fallen giant of a tree; a hollow full of fireflies; roots like "
-        "cathedral arches",
+        "of black water; a fallen giant of a tree; a hollow full of fireflies; an arch of "
+        "twisted roots",
         sounds="the creak of old branches; birdsong; running water; wind in the leaves",
         textures="moss and bark; dew on fern leaves; lichen on old stone; roots in dark soil",
         particles="drifting leaves; floating pollen; fireflies",
@@ -171,7 +171,7 @@ THEMES: dict[str, Theme] = {
         "deep blues and silver",
         "salt spray catching the light",
         landmarks="a lighthouse on the point; a wrecked hull in the shallows; a stone pier; "
-        "a line of tide pools; a black rock arch; gulls over the breakers",
+        "a line of tide pools; a black rock arch; a rock white with gulls",
         sounds="the surf; gulls crying; rigging clinking in the wind; the tide pulling back",
         textures="wet sand and shells; barnacles on old timber; rope worn smooth; sea glass",
         particles="sea spray; drifting foam; rain squalls",
@@ -195,7 +195,7 @@ THEMES: dict[str, Theme] = {
         "inky blacks, starlight and cold blue",
         "a visor misting, stars reflected in it",
         landmarks="a crater rim; the curve of a planet; a derelict station; a field of "
-        "tumbling rocks; a beacon blinking in the dark; twin suns on the horizon",
+        "tumbling rocks; a beacon blinking in the dark; a pale sun on the horizon",
         sounds="the hum of the suit; slow breathing; radio static; a heartbeat",
         textures="grey dust in boot prints; scratched metal plating; frost on glass; pitted rock",
         particles="drifting dust; ice crystals; distant meteors",
@@ -206,7 +206,7 @@ THEMES: dict[str, Theme] = {
         "ochre and burnt orange",
         "heat shimmer and blowing sand",
         landmarks="a half-buried statue; a dry riverbed; a lone acacia; a wind-carved arch; "
-        "the bones of a caravan; a distant oasis",
+        "a caravan's bleached skeleton; a distant oasis",
         sounds="wind over the dunes; the hiss of sand; silence; a far-off bell",
         textures="rippled sand; cracked clay; sun-bleached bone; weathered sandstone",
         particles="blowing sand; heat haze; dust devils",

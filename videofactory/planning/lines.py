@@ -169,6 +169,22 @@ SHARED: dict[str, list[str]] = {
         "It is done. Nearly.",
         "Quiet again.",
     ],
+    "skirmish": [
+        "A sudden rush of {particle}, then stillness.",
+        "For a moment, everything shakes.",
+        "Something moves near {landmark}, and is gone.",
+        "A warning, perhaps. Or a welcome.",
+    ],
+    "resolve": [
+        "When it is over, only {sound} remains.",
+        "Nothing will be quite the same in {place}.",
+        "{Place} breathes again.",
+        "Light returns to {landmark}.",
+        "The air is full of {particle}, and then it clears.",
+        "Slowly, {sound} comes back.",
+        "{Texture}, as before, and not quite.",
+        "Quiet again.",
+    ],
     "closing": [
         "And the silence returns.",
         "{Place} keeps its secrets a little longer.",
@@ -218,6 +234,18 @@ CHARACTER: dict[str, list[str]] = {
         "Now!",
     ],
     "aftermath": ["{S} [stands|stand] where the light was."],
+    "skirmish": [
+        "Something moves. {S} [is|are] faster.",
+        "{S} [breaks|break] into a run past {landmark}.",
+        "Danger, close and quick, and then gone.",
+    ],
+    "resolve": [
+        "{S} [stands|stand] where the light was.",
+        "{S} [rests|rest] for a while by {landmark}.",
+        "{S} [takes|take] the long way back, past {landmark}.",
+        "For the first time, {s} [smiles|smile].",
+        "No hurry now.",
+    ],
     "closing": [
         "And when the silence returns, the journey is complete.",
         "And {s} finally [goes|go] home, {later}.",
@@ -256,6 +284,8 @@ THING: dict[str, list[str]] = {
         "Now!",
     ],
     "closing": ["{S} [remains|remain], as {place} settles {later}."],
+    "skirmish": ["A gust tears through {place}, and passes."],
+    "resolve": ["{S} [is|are] still here.", "{S} [has|have] seen worse, and will again."],
 }
 
 #: Narration pools by family and beat: the family's own lines first, then the shared ones.

@@ -198,13 +198,13 @@ def _beat(i: int, n: int, climax: int, kind: ShotType) -> str:
     if i == n - 1:
         return "closing"
     if kind is ShotType.action:
-        return "action"
+        return "action" if i == climax else "skirmish"
     if i == 1:
         return "intro"
     if i == climax - 1 and n >= 5:
         return "tension"
     if i > climax:
-        return "aftermath" if i == climax + 1 else str(kind.value)
+        return "aftermath" if i == climax + 1 else "resolve"
     return str(kind.value)
 
 
