@@ -14,6 +14,7 @@ Faults (``videofactory.sim.faults``) run through the hooks; a crash either kills
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -110,7 +111,7 @@ class SimServer:
     # -- lifecycle ---------------------------------------------------------------------------
 
     @property
-    def requests(self) -> Any:
+    def requests(self) -> collections.deque[dict[str, Any]]:
         """The entries of GET /sim/requests."""
         return self.log.entries
 
@@ -157,8 +158,6 @@ class SimServer:
         await self.hub.close()
         if self._runner is not None:
             await self._runner.cleanup()
-
-    # -- the worker --------------------------------------------------------------------------
 
     # -- faults ------------------------------------------------------------------------------
 
