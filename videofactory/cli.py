@@ -128,8 +128,10 @@ def generate(
     height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
     fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
     seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
-    clip_seconds: float = typer.Option(
-        DEFAULT_CLIP_SECONDS, help="Length of one generated clip; sets the number of shots."
+    clip_seconds: float | None = typer.Option(
+        None,
+        help="Length of one generated clip, which sets the number of shots "
+        f"(default: the farm file's clip_seconds, else {DEFAULT_CLIP_SECONDS:g}).",
     ),
     planner: str = PLANNER_OPT,
     llm_url: str | None = LLM_URL_OPT,
@@ -159,8 +161,10 @@ def plan(
     height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
     fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
     seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
-    clip_seconds: float = typer.Option(
-        DEFAULT_CLIP_SECONDS, help="Length of one generated clip; sets the number of shots."
+    clip_seconds: float | None = typer.Option(
+        None,
+        help="Length of one generated clip, which sets the number of shots "
+        f"(default: the farm file's clip_seconds, else {DEFAULT_CLIP_SECONDS:g}).",
     ),
     planner: str = PLANNER_OPT,
     llm_url: str | None = LLM_URL_OPT,
@@ -208,7 +212,7 @@ def _plan(
     planner: str,
     farm: str | None,
     llm: tuple[str | None, str | None, str | None],
-    size: tuple[int, int, int, int, float],
+    size: tuple[int, int, int, int, float | None],
 ) -> Any:
     """Plan with the named planner; the LLM's settings come from flags, env, then farm file."""
     from videofactory.config import find_farm_file, load_farm, resolve_llm
@@ -216,10 +220,13 @@ def _plan(
 
     width, height, fps, seed, clip_s = size
     settings = None
+    path = find_farm_file(farm)
+    config = load_farm(path) if path else None
+    if clip_s is None:
+        # As many shots as the farm's scene workflow makes clips of this length.
+        clip_s = config.clip_seconds if config else DEFAULT_CLIP_SECONDS
     if planner == "llm":
         url, kind, model = llm
-        path = find_farm_file(farm)
-        config = load_farm(path) if path else None
         settings = resolve_llm(config, endpoint=url, kind=kind, model=model)
     return plan_shotlist(
         concept,
@@ -240,20 +247,27 @@ def render(
     shotlist_file: Path = typer.Argument(..., help="A shot list YAML (from `plan`, maybe edited)."),
     farm: str | None = FARM_OPT,
     workdir: Path = WORKDIR_OPT,
+    no_assemble: bool = typer.Option(
+        False, "--no-assemble", help="Render and speak every shot but stop before FFmpeg."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Render a shot list (written by `plan`, or by hand) into a finished video."""
     from videofactory.shotlist import load_shotlist
 
-    _render(load_shotlist(shotlist_file), farm, workdir, as_json)
+    _render(load_shotlist(shotlist_file), farm, workdir, as_json, assemble=not no_assemble)
 
 
-def _render(shotlist: Any, farm: str | None, workdir: Path, as_json: bool) -> None:
+def _render(
+    shotlist: Any, farm: str | None, workdir: Path, as_json: bool, *, assemble: bool = True
+) -> None:
     from videofactory.console import RunView
     from videofactory.factory import render_shotlist
 
     with RunView(quiet=as_json) as view:
-        result = render_shotlist(shotlist, workdir=workdir, farm_file=farm, on_event=view)
+        result = render_shotlist(
+            shotlist, workdir=workdir, farm_file=farm, on_event=view, assemble=assemble
+        )
     _print_result(result, as_json)
 
 
@@ -300,29 +314,38 @@ def cancel(
 def _print_result(result: Any, as_json: bool) -> None:
     m = result.media
     shots = len(result.shots)
-    summary = {
+    summary: dict[str, Any] = {
         "ok": True,
         "run_id": result.run_id,
         "run_dir": str(result.run_dir),
-        "final": str(result.final),
-        "duration_s": round(m.duration_s, 3),
-        "width": m.width,
-        "height": m.height,
-        "fps": m.fps,
-        "video_codec": m.video_codec,
-        "audio_codec": m.audio_codec,
+        "final": str(result.final) if result.final else None,
         "shots": shots,
         "elapsed_s": round(result.elapsed_s, 2),
     }
+    if m is not None:
+        summary.update(
+            duration_s=round(m.duration_s, 3),
+            width=m.width,
+            height=m.height,
+            fps=m.fps,
+            video_codec=m.video_codec,
+            audio_codec=m.audio_codec,
+        )
     if as_json:
         print(json.dumps(summary))
+        return
+    if m is None:
+        out.print(
+            f"[bold green]rendered[/] {shots} shots in {result.elapsed_s:.1f} s "
+            f"(not assembled) in {result.run_dir}"
+        )
     else:
         out.print(
             f"[bold green]done[/] {result.final}  {m.duration_s:.2f} s  "
             f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
             f"({shots} shots in {result.elapsed_s:.1f} s)"
         )
-        out.print(f"inspect with: videofactory show {result.run_id}")
+    out.print(f"inspect with: videofactory show {result.run_id}")
 
 
 # -- runs / show ----------------------------------------------------------------------------

@@ -325,6 +325,9 @@ class FarmConfig(_Strict):
     simulated: bool = False
     #: Deadlines, probing and retries.
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    #: Seconds of video one clip of the farm's scene workflow makes (Wan 2.2: 81 frames at
+    #: 16 fps = 5 s); the planner makes about one shot per clip.
+    clip_seconds: float = Field(default=5.0, ge=1.0, le=60.0)
 
     @field_validator("workers")
     @classmethod

@@ -19,10 +19,20 @@ LINE_EVENTS = {
     "task_submitted",
     "task_done",
     "task_failed",
+    "task_shrunk",
+    "task_recovered",
+    "task_adopted",
+    "task_lost",
     "worker_down",
+    "worker_up",
+    "worker_refused",
+    "warning",
     "run_done",
     "run_failed",
+    "run_cancelled",
 }
+#: Events a live display prints above its bars.
+NOTICE_EVENTS = LINE_EVENTS - {"run_started", "task_submitted", "task_done"}
 
 
 class RunView:
@@ -97,5 +107,5 @@ class RunView:
                 progress.update(
                     lane, description=f"  {event.worker:<7} idle", total=1.0, completed=1.0
                 )
-        if event.kind in ("task_failed", "worker_down", "run_failed", "run_done"):
+        if event.kind in NOTICE_EVENTS:
             progress.console.print(f"{event.kind}: {event.message}")

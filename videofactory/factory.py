@@ -78,6 +78,7 @@ def render_shotlist(
     workdir: Path,
     farm_file: str | Path | None = None,
     on_event: EventSink | None = None,
+    assemble: bool = True,
 ) -> RunResult:
     """Render a shot list on the farm into ``<workdir>/<run-id>/final.mp4``."""
     farm = resolve_farm(farm_file)
@@ -97,7 +98,7 @@ def render_shotlist(
             shots=[s.model_dump(mode="json") for s in shotlist.shots],
         )
         store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
-        return _drive(store, live, run_id, run_dir, shotlist, on_event)
+        return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
 
 
 def resume_run(
@@ -152,6 +153,8 @@ def _drive(
     run_dir: Path,
     shotlist: ShotList,
     on_event: EventSink | None,
+    *,
+    assemble: bool = True,
 ) -> RunResult:
     dispatcher = Dispatcher(
         store,
@@ -161,6 +164,7 @@ def _drive(
         shotlist,
         speech=speech_backend(farm.speech),
         on_event=on_event,
+        assemble=assemble,
     )
     try:
         return asyncio.run(dispatcher.run())

@@ -83,6 +83,7 @@ def test_keyframe_clip_hero_chain(sim: SimClient, tmp_path: Path) -> None:
     video = sim.upload("shot01.mp4", sim.file(out["images"][0]).read_bytes()).json()
     hero = template("hero")
     hero["1"]["inputs"]["file"] = video["name"]
+    hero["3"]["inputs"].update(width=144, height=96)  # 1.5x, as the dispatcher asks
     entry = sim.run(hero)
     assert entry["status"]["status_str"] == "success", entry["status"]
     info = probe(sim.file(entry["outputs"]["6"]["images"][0]))

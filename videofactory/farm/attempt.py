@@ -29,7 +29,7 @@ from videofactory.store import TaskState
 if TYPE_CHECKING:
     from videofactory.farm.dispatcher import Dispatcher
 
-__all__ = ["FOLDER", "GpuAttempts", "HERO_SCALE", "media_dict"]
+__all__ = ["FOLDER", "GpuAttempts", "HERO_SCALE", "media_dict", "missing_bindings"]
 
 #: Where each kind's output goes in the run folder.
 FOLDER = {
@@ -42,6 +42,11 @@ FOLDER = {
 HERO_SCALE = 1.5
 #: How often the watchdog looks at a job.
 WATCH_S = 0.25
+#: An adopted job (posted by an earlier orchestrator) shows us no progress: its deadline is
+#: this many times a normal one.
+ADOPTED_DEADLINE_FACTOR = 3.0
+#: Progress of one job is passed on at most this often.
+PROGRESS_EVERY_S = 0.2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv")
 
@@ -60,7 +65,9 @@ class GpuAttempts:
         lane.jobs[task.id] = job
         try:
             params = await self.params(task, shot, lane)
-            graph = workflow.bind(params)
+            # Parameters a workflow has no use for (a real model has no camera move) are left
+            # out; the ones a kind cannot do without were checked at preflight.
+            graph = workflow.bind(params, strict=False)
             self.emit(
                 "task_submitted",
                 f"{task.kind.value} {shot.id} -> {lane.id}",
@@ -128,7 +135,12 @@ class GpuAttempts:
                     task,
                     worker=lane.id,
                 )
-            elif name == "progress":
+            elif name == "progress" and (
+                now - job.last_progress_emit >= PROGRESS_EVERY_S
+                or data.get("value") == data.get("max")
+            ):
+                # A sampler ticks many times a second: watchers need a few updates a second.
+                job.last_progress_emit = now
                 self.emit(
                     "task_progress",
                     "",
@@ -161,8 +173,10 @@ class GpuAttempts:
         est = self.estimates.seconds(lane.id, job.task.kind, job.task.cost_s)
         deadline = max(cfg.progress_timeout_floor_s, cfg.progress_timeout_factor * est)
         if job.adopted:
-            # No events reach us for a job another orchestrator posted: judge by its length.
+            # No events reach us for a job another orchestrator posted, and it may have been
+            # running for a while already: judge only by a generous multiple of its length.
             since = job.submitted_at
+            deadline *= ADOPTED_DEADLINE_FACTOR
         elif job.started_at is None:
             head = lane.head()
             if head is not None and head is not job:
@@ -210,8 +224,7 @@ class GpuAttempts:
                 "output_prefix": prefix,
             }
         if task.kind is TaskKind.clip:
-            keyframe = self.outputs[self.dep(task, TaskKind.keyframe)]
-            name = await lane.client.upload(keyframe, subfolder=subfolder)
+            name = await self.input_name(self.dep(task, TaskKind.keyframe), lane, subfolder)
             frames = max(1, round(shot.duration * sl.fps * scale))
             return {
                 "input_image": name,
@@ -224,9 +237,28 @@ class GpuAttempts:
                 "fps": frames / shot.duration,
                 "output_prefix": prefix,
             }
-        clip = self.outputs[self.dep(task, TaskKind.clip)]
-        name = await lane.client.upload(clip, subfolder=subfolder)
-        return {"input_video": name, "scale": max(1.0, HERO_SCALE * scale), "output_prefix": prefix}
+        name = await self.input_name(self.dep(task, TaskKind.clip), lane, subfolder)
+        # The hero pass upscales: its size is HERO_SCALE times the clip's (even, for H.264).
+        return {
+            "input_video": name,
+            "width": _even(width * HERO_SCALE),
+            "height": _even(height * HERO_SCALE),
+            "output_prefix": prefix,
+        }
+
+    async def input_name(self: Dispatcher, dep: str, lane: Lane, subfolder: str) -> str:
+        """What a Load* node of ``lane`` should read for a dependency's output.
+
+        A file this same server wrote during this run is read from its output folder with
+        ComfyUI's ``[output]`` annotation (nothing crosses the network); otherwise our copy
+        is uploaded and the name the server gives back is used.
+        """
+        made = self.made_on.get(dep)
+        if made is not None and made[0] == lane.id:
+            ref = made[1]
+            path = f"{ref.subfolder}/{ref.filename}" if ref.subfolder else ref.filename
+            return f"{path} [output]"
+        return await lane.client.upload(self.outputs[dep], subfolder=subfolder)
 
     def dep(self: Dispatcher, task: Task, kind: TaskKind) -> str:
         """The id of the task's dependency of a kind (its shot's)."""
@@ -250,6 +282,8 @@ class GpuAttempts:
                 url=lane.config.url,
             )
         ref = refs[-1]
+        if ref.type == "output":
+            self.made_on[task.id] = (lane.id, ref)
         dest = self.run_dir / FOLDER[task.kind] / f"{shot.id}{ref.suffix}"
         await lane.client.download(ref, dest)
         # A keyframe PNG probes as a one-frame video; clips must last their shot.
@@ -276,3 +310,16 @@ def media_dict(media: Any) -> dict[str, Any]:
 def _even(value: float) -> int:
     """A size a video encoder takes: a multiple of 8, at least 64."""
     return max(64, int(round(value / 8)) * 8)
+
+
+#: Parameters a workflow of each kind must bind for the factory to use it.
+ESSENTIAL = {
+    TaskKind.keyframe: ("prompt", "output_prefix"),
+    TaskKind.clip: ("input_image", "output_prefix"),
+    TaskKind.hero: ("input_video", "output_prefix"),
+}
+
+
+def missing_bindings(workflow: Workflow, kind: TaskKind) -> list[str]:
+    """The essential parameters a workflow does not bind (see ESSENTIAL)."""
+    return [name for name in ESSENTIAL.get(kind, ()) if not workflow.accepts(name)]

@@ -26,7 +26,8 @@ from videofactory.assembly.probe import MediaInfo, check_media
 from videofactory.assembly.render import assemble
 from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
 from videofactory.comfy.client import ComfyClient
-from videofactory.comfy.preflight import preflight
+from videofactory.comfy.farmcheck import preflight_worker
+from videofactory.comfy.results import OutputRef
 from videofactory.comfy.workflow import Workflow
 from videofactory.config import FarmConfig, TaskKind
 from videofactory.errors import (
@@ -38,7 +39,7 @@ from videofactory.errors import (
     StoreError,
 )
 from videofactory.events import Event, EventSink
-from videofactory.farm.attempt import FOLDER, GpuAttempts, media_dict
+from videofactory.farm.attempt import FOLDER, GpuAttempts, media_dict, missing_bindings
 from videofactory.farm.board import TaskBoard
 from videofactory.farm.dag import Task, build_tasks, upward_ranks
 from videofactory.farm.estimates import Estimates
@@ -118,6 +119,8 @@ class Dispatcher(GpuAttempts):
         self.min_vram: dict[str, float] = {}
         self.not_before: dict[str, float] = {}
         self.placed: dict[str, str] = {}
+        #: Task id -> (worker, output ref) of files a server wrote during this run.
+        self.made_on: dict[str, tuple[str, OutputRef]] = {}
         self._abandoned: set[str] = set()
         self._workflows: dict[tuple[str, TaskKind], Workflow] = {}
         self._speech_lock = asyncio.Lock()
@@ -230,19 +233,26 @@ class Dispatcher(GpuAttempts):
             if reported > 0:
                 lane.vram_gb = min(lane.vram_gb, reported)
             lane.up = True
-            for kind in GPU_KINDS:
-                try:
-                    problems = await preflight(lane.client, self.workflow(lane, kind))
-                except (BackendError, FactoryError) as exc:
-                    problems = [str(exc)]
-                if problems:
-                    why = "; ".join(str(p) for p in problems[:3])
+            # Each kind's workflow (the farm file's, else a bundled one the server can run)
+            # is checked against the server's nodes and models before any job is sent.
+            report = await preflight_worker(lane.config, lane.client)
+            for kind, check in report.kinds.items():
+                problems = [str(p) for p in check.problems]
+                if check.workflow is not None:
+                    self._workflows[(lane.id, kind)] = check.workflow
+                    missing = missing_bindings(check.workflow, kind)
+                    if missing:
+                        problems.append(
+                            f"workflow {check.workflow.name} binds no {', '.join(missing)}"
+                        )
+                if problems or not report.reachable:
+                    why = "; ".join(problems[:3]) or report.error
                     lane.refused[kind] = why
                     self.emit(
                         "worker_refused",
                         f"{lane.id} cannot run {kind.value}: {why}",
                         worker=lane.id,
-                        data={"kind": kind.value},
+                        data={"kind": kind.value, "problems": problems},
                     )
 
         await asyncio.gather(*(start(lane) for lane in self.lanes.values()))
@@ -592,6 +602,9 @@ class Dispatcher(GpuAttempts):
         if lane.up:
             self.emit("worker_down", f"{lane.id}: {reason}", worker=lane.id)
         lane.up, lane.reason = False, reason
+        # It may come back restarted, its output folder emptied: send it our copies instead.
+        for tid in [t for t, (wid, _) in self.made_on.items() if wid == lane.id]:
+            del self.made_on[tid]
         for job in list(lane.jobs.values()):
             self._abandoned.add(job.prompt_id)
         # Its other jobs go elsewhere (the loop sees them cancelled and puts them back).

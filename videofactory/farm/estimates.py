@@ -36,18 +36,25 @@ class Estimates:
             if wid in self._seed and speed > 0:
                 self._speed[(wid, TaskKind(kind))] = speed
         self._factors: list[float] = []
+        self._kind_factors: dict[TaskKind, list[float]] = {}
 
     def speed(self, worker_id: str, kind: TaskKind) -> float:
         """Speed of a worker for a task kind: reference seconds of work per wall second.
 
         Learned where tasks of that kind finished there; elsewhere the farm file's speed,
-        corrected by what the farm as a whole showed, so that every worker is judged on the
-        same clock (a worker nothing has finished on yet is neither favoured nor shunned).
+        corrected by what tasks of that kind showed on other workers, so that every worker is
+        judged on the same clock (one nothing has finished on is neither favoured nor shunned).
         """
         learned = self._speed.get((worker_id, kind))
         if learned is not None:
             return learned
-        return self._seed.get(worker_id, 1.0) / self.time_factor
+        return self._seed.get(worker_id, 1.0) / self.kind_factor(kind)
+
+    def kind_factor(self, kind: TaskKind) -> float:
+        """Measured over predicted seconds for one task kind, on any worker (1.0 when none
+        finished yet: one kind's pace says little about another's)."""
+        observed = self._kind_factors.get(kind)
+        return statistics.median(observed) if observed else 1.0
 
     def speeds(self, worker_id: str) -> dict[TaskKind, float]:
         """Speeds of a worker for every task kind."""
@@ -69,6 +76,9 @@ class Estimates:
         predicted = cost_s / self._seed.get(worker_id, 1.0)
         self._factors.append(seconds / predicted)
         del self._factors[:-FACTOR_WINDOW]
+        per_kind = self._kind_factors.setdefault(kind, [])
+        per_kind.append(seconds / predicted)
+        del per_kind[:-FACTOR_WINDOW]
         measured = cost_s / seconds
         old = self._speed.get((worker_id, kind))
         new = measured if old is None else (1 - ALPHA) * old + ALPHA * measured

@@ -32,6 +32,8 @@ class Job:
     last_activity: float = field(default_factory=time.monotonic)
     #: Found again on the server after a restart of the orchestrator (no events reach us).
     adopted: bool = False
+    #: When its progress was last passed on to the watchers.
+    last_progress_emit: float = 0.0
 
 
 @dataclass
