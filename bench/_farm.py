@@ -98,7 +98,8 @@ class Orchestrator:
             try:
                 for line in status.read_text().splitlines():
                     if line.startswith("VmRSS:"):
-                        self.rss_samples.append((time.monotonic() - t0, int(line.split()[1]) / 1024))
+                        mb = int(line.split()[1]) / 1024
+                        self.rss_samples.append((time.monotonic() - t0, mb))
             except OSError:
                 return
             time.sleep(0.2)
