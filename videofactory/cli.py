@@ -49,6 +49,15 @@ _state = {"debug": False}
 F = TypeVar("F", bound=Callable[..., Any])
 
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON object (for agents and scripts).")
+RUN_JSON_OPT = typer.Option(
+    False, "--json", help="One JSON object per event, one per line, ending with the result."
+)
+DETACH_OPT = typer.Option(
+    False,
+    "--detach",
+    help="Run in a background process that outlives the terminal; print the run id at once "
+    "(follow it with `videofactory wait RUN`).",
+)
 WORKDIR_OPT = typer.Option(
     Path(DEFAULT_WORKDIR), "--workdir", "-w", help="Folder of runs and of the run database."
 )
@@ -137,7 +146,8 @@ def generate(
     llm_url: str | None = LLM_URL_OPT,
     llm_model: str | None = LLM_MODEL_OPT,
     llm_kind: str | None = LLM_KIND_OPT,
-    as_json: bool = JSON_OPT,
+    detach: bool = DETACH_OPT,
+    as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Plan a shot list for CONCEPT and render it into a finished video."""
     shotlist = _plan(
@@ -148,7 +158,7 @@ def generate(
         llm=(llm_url, llm_kind, llm_model),
         size=(width, height, fps, seed, clip_seconds),
     )
-    _render(shotlist, farm, workdir, as_json)
+    _render(shotlist, farm, workdir, as_json, detach=detach)
 
 
 @app.command(epilog='Example: videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml')
@@ -250,21 +260,36 @@ def render(
     no_assemble: bool = typer.Option(
         False, "--no-assemble", help="Render and speak every shot but stop before FFmpeg."
     ),
-    as_json: bool = JSON_OPT,
+    detach: bool = DETACH_OPT,
+    as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Render a shot list (written by `plan`, or by hand) into a finished video."""
     from videofactory.shotlist import load_shotlist
 
-    _render(load_shotlist(shotlist_file), farm, workdir, as_json, assemble=not no_assemble)
+    shotlist = load_shotlist(shotlist_file)
+    _render(shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach)
 
 
 def _render(
-    shotlist: Any, farm: str | None, workdir: Path, as_json: bool, *, assemble: bool = True
+    shotlist: Any,
+    farm: str | None,
+    workdir: Path,
+    as_json: bool,
+    *,
+    assemble: bool = True,
+    detach: bool = False,
 ) -> None:
     from videofactory.console import RunView
     from videofactory.factory import render_shotlist
 
-    with RunView(quiet=as_json) as view:
+    if detach:
+        from videofactory.runcli import detach_new_run
+
+        detach_new_run(
+            shotlist, farm, workdir, as_json, assemble=assemble, debug=bool(_state["debug"])
+        )
+        return
+    with RunView(json_lines=as_json, workdir=workdir) as view:
         result = render_shotlist(
             shotlist, workdir=workdir, farm_file=farm, on_event=view, assemble=assemble
         )
@@ -279,14 +304,20 @@ def resume(
         None, "--farm", help="Farm file to use instead of the one the run recorded."
     ),
     workdir: Path = WORKDIR_OPT,
-    as_json: bool = JSON_OPT,
+    detach: bool = DETACH_OPT,
+    as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Carry a stopped run to its end: finished work is reused, jobs still on the servers are
     collected, and only work that was truly lost is rendered again."""
     from videofactory.console import RunView
     from videofactory.factory import resume_run
 
-    with RunView(quiet=as_json) as view:
+    if detach:
+        from videofactory.runcli import detach_resume
+
+        detach_resume(run, farm, workdir, as_json, debug=bool(_state["debug"]))
+        return
+    with RunView(json_lines=as_json, workdir=workdir) as view:
         result = resume_run(run, workdir=workdir, farm_file=farm, on_event=view)
     _print_result(result, as_json)
 
@@ -322,6 +353,8 @@ def _print_result(result: Any, as_json: bool) -> None:
         "shots": shots,
         "elapsed_s": round(result.elapsed_s, 2),
     }
+    report = Path(result.run_dir) / "report.html"
+    summary["report"] = str(report) if report.is_file() else None
     if m is not None:
         summary.update(
             duration_s=round(m.duration_s, 3),
@@ -345,6 +378,8 @@ def _print_result(result: Any, as_json: bool) -> None:
             f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
             f"({shots} shots in {result.elapsed_s:.1f} s)"
         )
+    if summary["report"]:
+        out.print(f"report: {summary['report']}", highlight=False)
     out.print(f"inspect with: videofactory show {result.run_id}")
 
 
@@ -402,13 +437,24 @@ def show(
     workdir: Path = WORKDIR_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Show one run: its shot list, its tasks (worker, times, state) and its artifacts."""
+    """Show one run at any time: its state, shot list, tasks, attempts and artifacts.
+
+    The state is told at any moment, also while a detached process renders the run: starting,
+    running (with the jobs in flight and an estimate of the time left), stopped (no process
+    drives it: resume it), done, rendered, failed or cancelled.
+    """
+    import time
+
+    from videofactory.follow import replay, run_status
+    from videofactory.runcli import status_lines
     from videofactory.store import DB_NAME, Store, StoreError
 
     if not (workdir / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
     with Store.for_workdir(workdir) as store:
         r = store.run(run)
+        live = run_status(store, r["id"])
+        watch = replay(store, r["id"]) if live.state in ("running", "starting") else None
         data = {
             **_run_summary(r),
             "farm": r["farm"],
@@ -432,7 +478,10 @@ def show(
             ],
             "attempts": store.attempts(r["id"]),
             "artifacts": store.artifacts(r["id"]),
+            "live": live.to_json(),
         }
+    now = time.time()
+    data["live"]["eta_s"] = watch.eta_s(now) if watch is not None else None
     if as_json:
         print(json.dumps(data))
         return
@@ -443,6 +492,8 @@ def show(
         out.print(f"final: {data['final_path']}")
     if data["error"]:
         out.print(f"[red]error:[/] {data['error']}")
+    for line in status_lines(live, watch, now):
+        out.print(line, highlight=False)
     table = Table("task", "state", "worker", "seconds", "error")
     for t in data["tasks"]:
         secs = (
@@ -752,5 +803,14 @@ def main() -> None:
 
 
 from videofactory.assembly.command import assemble_command  # noqa: E402 (registered last)
+from videofactory.launcher.cli import farm_app  # noqa: E402 (registered last)
+
+app.add_typer(farm_app(_errors, out, err), name="farm")
 
 app.command("assemble", epilog="Example: videofactory assemble RUN --transition crossfade --music song.mp3")(_errors(assemble_command))  # noqa: E501  # fmt: skip
+
+from videofactory.runcli import logs_command, report_command, wait_command  # noqa: E402
+
+app.command("wait", epilog="Example: videofactory wait 20261125-181500-warrior-in-mystical-3f2a --json")(_errors(wait_command))  # noqa: E501  # fmt: skip
+app.command("logs", epilog="Example: videofactory logs 20261125-181500-warrior-in-mystical-3f2a --follow")(_errors(logs_command))  # noqa: E501  # fmt: skip
+app.command("report", epilog="Example: videofactory report 20261125-181500-warrior-in-mystical-3f2a")(_errors(report_command))  # noqa: E501  # fmt: skip

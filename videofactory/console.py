@@ -1,69 +1,137 @@
-"""How a run looks while it works: a progress display on a terminal, plain lines otherwise."""
+"""How a run looks while it works: live lanes on a terminal, log lines elsewhere, JSON lines
+for programs.
+
+``RunView`` receives a run's events (it is the dispatcher's ``on_event``, or ``videofactory
+wait`` replays the stored ones into it) and shows them one of three ways:
+
+* on a terminal, a live view: one lane per GPU (card, role, the task and shot it is on, the
+  progress ComfyUI reports, VRAM from /system_stats), overall progress with an ETA, and the
+  retries printed above the lanes as they happen;
+* not on a terminal, one plain line per event worth a line (``format_line``), on stderr;
+* with ``--json``, every event as one JSON object per line on stdout (the caller then prints
+  the result as the last line).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
+import threading
 import time
+from pathlib import Path
 from types import TracebackType
+from typing import IO, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
 
 from videofactory.events import Event
+from videofactory.watch import LaneState, RunWatch, TaskInfo
 
-__all__ = ["RunView"]
+__all__ = ["LINE_EVENTS", "RunView", "format_line", "load_run_into"]
 
 #: Events that are worth a line of their own.
-LINE_EVENTS = {
-    "run_started",
-    "task_submitted",
-    "task_done",
-    "task_failed",
-    "task_shrunk",
-    "task_recovered",
-    "task_adopted",
-    "task_lost",
-    "worker_down",
-    "worker_up",
-    "worker_refused",
-    "warning",
-    "run_done",
-    "run_failed",
-    "run_cancelled",
+LINE_EVENTS = frozenset(
+    {
+        "run_started",
+        "task_submitted",
+        "task_done",
+        "task_failed",
+        "task_shrunk",
+        "task_recovered",
+        "task_adopted",
+        "task_lost",
+        "task_redo",
+        "worker_down",
+        "worker_up",
+        "worker_refused",
+        "job_cancelled",
+        "warning",
+        "run_done",
+        "run_failed",
+        "run_cancelled",
+    }
+)
+#: Events a live display prints above its lanes (the rest show in the lanes themselves).
+NOTICE_EVENTS = LINE_EVENTS - {"run_started", "task_submitted", "task_done", "task_adopted"}
+#: How often the VRAM of each GPU is read from its /system_stats, seconds.
+VRAM_POLL_S = 2.0
+GIB = 1024**3
+#: Colour of each task kind in the lanes (the report's timeline uses the same hues).
+KIND_STYLE = {
+    "keyframe": "magenta",
+    "clip": "cyan",
+    "hero": "yellow",
+    "speech": "green",
+    "assemble": "blue",
 }
-#: Events a live display prints above its bars.
-NOTICE_EVENTS = LINE_EVENTS - {"run_started", "task_submitted", "task_done"}
+
+
+def format_line(ev: Event, t0: float | None) -> str:
+    """One plain log line: seconds since the run started, the event, the worker, the message."""
+    stamp = f"{ev.ts - t0:7.1f}s" if t0 is not None else time.strftime("%H:%M:%S")
+    who = f"[{ev.worker}] " if ev.worker else ""
+    return f"{stamp} {ev.kind:<15} {who}{ev.message}"
+
+
+def load_run_into(watch: RunWatch, workdir: Path, run_id: str) -> None:
+    """Give a watch the run's farm (cards, roles, URLs) and task list from the run database."""
+    from videofactory.store import DB_NAME, Store, TaskState
+
+    if not (Path(workdir) / DB_NAME).exists():
+        return
+    with Store.for_workdir(workdir) as store:
+        record = store.run(run_id)
+        rows = store.tasks(record["id"])
+    done = [t.id for t in rows if t.state == TaskState.done.value]
+    watch.load(record["farm"], [TaskInfo.from_row(t) for t in rows], done)
 
 
 class RunView:
-    """Receives a run's events and shows them: a live bar on a terminal, log lines elsewhere.
+    """Receives a run's events and shows them (see the module docstring).
 
-    With ``quiet`` (``--json``) it shows nothing; the caller prints the result.
+    ``json_lines`` prints every event as JSON on ``stdout``; otherwise a live view when
+    ``console`` is a terminal, plain lines when not. ``workdir`` lets the view read the farm and
+    task list of the run when it starts (for card names, roles, VRAM and the ETA).
     """
 
-    def __init__(self, *, quiet: bool = False, console: Console | None = None) -> None:
-        self.quiet = quiet
+    def __init__(
+        self,
+        *,
+        json_lines: bool = False,
+        workdir: Path | None = None,
+        console: Console | None = None,
+        stdout: IO[str] | None = None,
+        vram_poll_s: float = VRAM_POLL_S,
+    ) -> None:
         self.console = console or Console(stderr=True)
-        self.live = self.console.is_terminal and not quiet
-        self._progress: Progress | None = None
-        self._overall = None
-        self._workers: dict[str, object] = {}
-        self._total = 0
-        self._done = 0
-        self._t0 = time.monotonic()
+        self.json_lines = json_lines
+        self.live = self.console.is_terminal and not json_lines
+        self.workdir = workdir
+        self.watch = RunWatch()
+        self._stdout = stdout
+        self._lock = threading.RLock()
+        self._live: Live | None = None
+        self._poll_s = vram_poll_s
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
 
     def __enter__(self) -> RunView:
         if self.live:
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
+            self._live = Live(
+                get_renderable=self.render,
                 console=self.console,
+                refresh_per_second=4,
                 transient=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
             )
-            self._progress.start()
-            self._overall = self._progress.add_task("[bold]run", total=None)
+            self._live.start()
         return self
 
     def __exit__(
@@ -72,40 +140,156 @@ class RunView:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._progress:
-            self._progress.stop()
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=5)
+        if self._live is not None:
+            self._live.stop()
 
     def __call__(self, event: Event) -> None:
-        if self.quiet:
+        if self.json_lines:
+            out = self._stdout or sys.stdout
+            print(json.dumps(event.to_json()), file=out, flush=True)
             return
-        if event.kind == "run_started":
-            self._total = int(event.data.get("tasks", 0))
-        if event.kind == "task_done":
-            self._done += 1
-        if self._progress is not None:
-            self._live_update(event)
+        with self._lock:
+            if event.kind == "run_started" and not self.watch.tasks and self.workdir:
+                # A missing or unreadable database only costs the card names and the ETA.
+                with contextlib.suppress(Exception):
+                    load_run_into(self.watch, self.workdir, event.run_id)
+            self.watch.apply(event)
+        if self._live is not None:
+            if event.kind == "run_started":
+                self._start_poller()
+            elif self.watch.ended:
+                self._stop.set()  # the farm may go away now: keep the last readings
+            if event.kind in NOTICE_EVENTS:
+                self._live.console.print(self._notice(event), highlight=False)
+            self._live.refresh()
         elif event.kind in LINE_EVENTS:
-            stamp = f"{time.monotonic() - self._t0:7.1f}s"
-            who = f"[{event.worker}] " if event.worker else ""
-            print(f"{stamp} {event.kind:<15} {who}{event.message}", file=sys.stderr, flush=True)
+            print(format_line(event, self.watch.started_ts), file=sys.stderr, flush=True)
 
-    def _live_update(self, event: Event) -> None:
-        progress = self._progress
-        assert progress is not None and self._overall is not None
-        progress.update(self._overall, total=self._total or None, completed=self._done)
-        if event.worker:
-            lane = self._workers.get(event.worker)
-            if lane is None:
-                lane = progress.add_task(f"  {event.worker}", total=1.0, completed=0)
-                self._workers[event.worker] = lane
-            label = f"  {event.worker:<7} {event.task_kind or ''} {event.shot_id or ''}".rstrip()
-            if event.kind == "task_progress" and event.max:
-                progress.update(lane, description=label, total=event.max, completed=event.value)
-            elif event.kind in ("task_submitted", "task_started"):
-                progress.update(lane, description=label, total=1.0, completed=0)
-            elif event.kind == "task_done":
-                progress.update(
-                    lane, description=f"  {event.worker:<7} idle", total=1.0, completed=1.0
-                )
-        if event.kind in NOTICE_EVENTS:
-            progress.console.print(f"{event.kind}: {event.message}")
+    # -- the live view -------------------------------------------------------------------------
+
+    def render(self) -> Group:
+        """The live view now: the overall line, then one lane per GPU."""
+        with self._lock:
+            return Group(self._overall(), self._lanes())
+
+    def _overall(self) -> Table:
+        w = self.watch
+        now = time.time()
+        grid = Table.grid(padding=(0, 1))
+        for _ in range(4):
+            grid.add_column()
+        total = max(w.total, 1)
+        bar = ProgressBar(total=total, completed=len(w.done), width=30)
+        eta = w.eta_s(now)
+        state = {"run_done": "done", "run_failed": "failed", "run_cancelled": "cancelled"}.get(
+            w.ended or "", "running"
+        )
+        grid.add_row(
+            Text(f"{w.run_id or 'run'}", style="bold"),
+            bar,
+            Text(f"{len(w.done)}/{w.total} tasks", style="bold"),
+            Text(
+                f"{state}  elapsed {_clock(w.elapsed_s(now))}"
+                + (f"  ETA {_clock(eta)}" if eta is not None else "")
+                + (f"  retries {w.retries}" if w.retries else ""),
+                style="red" if w.retries else "",
+            ),
+        )
+        return grid
+
+    def _lanes(self) -> Table:
+        table = Table(box=None, padding=(0, 1), show_header=True, header_style="dim")
+        for name in ("GPU", "card", "role", "task", "progress", "", "VRAM GB", "done"):
+            table.add_column(name, no_wrap=True)
+        for lane in self.watch.ordered_lanes():
+            table.add_row(*self._lane_row(lane))
+        return table
+
+    def _lane_row(self, lane: LaneState) -> list[Any]:
+        task = self.watch.tasks.get(lane.running or "")
+        kind = task.kind if task else _kind_of(lane.running)
+        shot = task.shot_id if task else None
+        if not lane.up:
+            what = Text(f"down: {lane.reason}"[:48], style="bold red")
+        elif lane.running:
+            what = Text(f"{kind} {shot or ''}".strip(), style=KIND_STYLE.get(kind, ""))
+            if lane.queued:
+                what.append(f"  +{len(lane.queued)} queued", style="dim")
+        elif lane.queued:
+            what = Text(f"{len(lane.queued)} queued", style="dim")
+        else:
+            what = Text("idle", style="dim")
+        fraction = lane.fraction
+        bar = ProgressBar(
+            total=1.0,
+            completed=fraction or 0.0,
+            width=24,
+            pulse=lane.running is not None and fraction is None,
+            animation_time=time.monotonic(),
+        )
+        pct = f"{fraction:4.0%}" if fraction is not None else ""
+        vram = (
+            f"{lane.vram_used_gb:4.1f}/{lane.vram_total_gb:g}"
+            if lane.vram_used_gb is not None and lane.vram_total_gb
+            else (f"-/{lane.vram_gb:g}" if lane.vram_gb else "")
+        )
+        done = f"{lane.done}" + (f" ({lane.failed} failed)" if lane.failed else "")
+        return [
+            Text(lane.id, style="bold"),
+            lane.card,
+            "/".join(lane.roles) if lane.gpu else "cpu",
+            what,
+            bar,
+            pct,
+            vram,
+            Text(done, style="red" if lane.failed else ""),
+        ]
+
+    def _notice(self, ev: Event) -> Text:
+        bad = ev.kind in ("task_failed", "worker_down", "run_failed", "run_cancelled")
+        style = "red" if bad else ("green" if ev.kind in ("run_done", "worker_up") else "yellow")
+        return Text(format_line(ev, self.watch.started_ts), style=style)
+
+    # -- VRAM from /system_stats ------------------------------------------------------------------
+
+    def _start_poller(self) -> None:
+        if self._poller is None and any(lane.url for lane in self.watch.lanes.values()):
+            self._poller = threading.Thread(target=self._poll_vram, name="vram", daemon=True)
+            self._poller.start()
+
+    def _poll_vram(self) -> None:
+        """Read each GPU's VRAM every few seconds (a server that does not answer shows '-')."""
+        with httpx.Client(timeout=min(2.0, self._poll_s)) as client:
+            while not self._stop.is_set():
+                for lane in list(self.watch.lanes.values()):
+                    if not lane.url or self._stop.is_set():
+                        continue
+                    used, total = _vram(client, lane.url)
+                    with self._lock:
+                        self.watch.set_vram(lane.id, used, total)
+                self._stop.wait(self._poll_s)
+
+
+def _vram(client: httpx.Client, url: str) -> tuple[float | None, float | None]:
+    """(used, total) GB of a ComfyUI server's first device, or (None, None)."""
+    try:
+        stats = client.get(url.rstrip("/") + "/system_stats").json()
+        device = (stats.get("devices") or [{}])[0]
+        total = float(device["vram_total"]) / GIB
+        return total - float(device["vram_free"]) / GIB, round(total, 1)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        return None, None
+
+
+def _kind_of(task_id: str | None) -> str:
+    return (task_id or "").rsplit("/", 1)[-1]
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"

@@ -24,6 +24,8 @@ The branches say what the caller can do about it::
     ├── MediaError                  a clip/audio file is missing, empty, corrupt or wrong length
     ├── AssemblyError               ffmpeg failed: carries argv, returncode, stderr tail
     ├── StoreError                  the run database is missing or unreadable
+    ├── ReportError                 the run report could not be written
+    ├── WaitTimeout                 `videofactory wait` gave up; the run goes on
     └── RunFailed                   a run ended with a failed task (keeps what finished)
         └── RunCancelled            ... because somebody cancelled it
 """
@@ -45,12 +47,14 @@ __all__ = [
     "OutOfMemory",
     "PlannerError",
     "ProtocolError",
+    "ReportError",
     "RunCancelled",
     "RunFailed",
     "ShotListError",
     "SpeechError",
     "SpeechServerError",
     "StoreError",
+    "WaitTimeout",
     "WorkflowError",
     "WorkflowRejected",
 ]
@@ -207,6 +211,18 @@ class AssemblyError(FactoryError):
 
 class StoreError(FactoryError):
     """The run database is missing, locked or not ours."""
+
+
+class ReportError(FactoryError):
+    """The run report (report.html, timeline.png) could not be written."""
+
+
+class WaitTimeout(FactoryError):
+    """``videofactory wait --timeout`` passed before the run ended (the run goes on)."""
+
+    def __init__(self, message: str, *, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class RunFailed(FactoryError):

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
 from videofactory.errors import BackendError, ConfigError, RunFailed
-from videofactory.events import EventSink
+from videofactory.events import Event, EventSink
 from videofactory.farm.dag import build_tasks
 from videofactory.farm.dispatcher import Dispatcher, RunResult
 from videofactory.shotlist import ShotList, dump_shotlist, load_shotlist, parse_shotlist
@@ -33,6 +33,7 @@ from videofactory.tts.build import build_speech
 __all__ = [
     "cancel_run",
     "new_run_id",
+    "record_run",
     "render_shotlist",
     "resume_run",
     "running_farm",
@@ -83,22 +84,48 @@ def render_shotlist(
     """Render a shot list on the farm into ``<workdir>/<run-id>/final.mp4``."""
     farm = resolve_farm(farm_file)
     workdir = Path(workdir)
+    with Store.for_workdir(workdir) as store, running_farm(farm) as live:
+        run_id, run_dir = _record(store, shotlist, workdir, live, assemble=assemble)
+        return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
+
+
+def record_run(
+    shotlist: ShotList,
+    *,
+    workdir: Path,
+    farm_file: str | Path | None = None,
+    assemble: bool = True,
+) -> tuple[str, Path]:
+    """Record a new run (folder, shot list, farm, tasks) without starting it; returns its id
+    and folder. ``resume_run`` (or ``videofactory resume``) then renders it (``--detach``)."""
+    farm = resolve_farm(farm_file)
+    with Store.for_workdir(Path(workdir)) as store:
+        return _record(store, shotlist, Path(workdir), farm, assemble=assemble)
+
+
+def _record(
+    store: Store, shotlist: ShotList, workdir: Path, farm: FarmConfig, *, assemble: bool
+) -> tuple[str, Path]:
     run_id = new_run_id(shotlist.concept)
     run_dir = workdir / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "shots.yaml").write_text(dump_shotlist(shotlist), encoding="utf-8")
-    with Store.for_workdir(workdir) as store, running_farm(farm) as live:
-        store.create_run(
-            run_id,
-            concept=shotlist.concept,
-            duration=shotlist.duration,
-            run_dir=run_dir,
-            farm=live.model_dump(mode="json"),
-            settings={"width": shotlist.width, "height": shotlist.height, "fps": shotlist.fps},
-            shots=[s.model_dump(mode="json") for s in shotlist.shots],
-        )
-        store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
-        return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
+    store.create_run(
+        run_id,
+        concept=shotlist.concept,
+        duration=shotlist.duration,
+        run_dir=run_dir,
+        farm=farm.model_dump(mode="json"),
+        settings={
+            "width": shotlist.width,
+            "height": shotlist.height,
+            "fps": shotlist.fps,
+            "assemble": assemble,
+        },
+        shots=[s.model_dump(mode="json") for s in shotlist.shots],
+    )
+    store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
+    return run_id, run_dir
 
 
 def resume_run(
@@ -129,18 +156,21 @@ def resume_run(
             farm = farm.model_copy(
                 update={"workers": [w.model_copy(update={"url": ""}) for w in farm.workers]}
             )
+        # A run recorded with --no-assemble stays unassembled when resumed.
+        assemble = bool(record["settings"].get("assemble", True))
         with running_farm(farm) as live:
-            return _drive(store, live, run_id, run_dir, shotlist, on_event)
+            return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
 
 
 def _recorded_shotlist(store: Store, record: dict[str, Any]) -> ShotList:
     path = Path(record["run_dir"]) / "shots.yaml"
     if path.is_file():
         return load_shotlist(path)
+    size = {k: v for k, v in record["settings"].items() if k in ("width", "height", "fps")}
     data = {
         "concept": record["concept"],
         "duration": record["duration"],
-        **record["settings"],
+        **size,
         "shots": store.shots(record["id"]),
     }
     return parse_shotlist(data, source=f"run {record['id']}")
@@ -175,6 +205,23 @@ def _drive(
             f"`videofactory resume {run_id}` goes on from there",
             run_id=run_id,
         ) from None
+    finally:
+        _report(store, run_id, run_dir, on_event)
+
+
+def _report(store: Store, run_id: str, run_dir: Path, on_event: EventSink | None) -> None:
+    """Write the run report, whatever the run's outcome; a report that cannot be written is a
+    warning, never a failure of the run."""
+    from videofactory.report import write_report
+
+    try:
+        write_report(store, run_id, run_dir)
+    except Exception as exc:  # noqa: BLE001 - the run's own outcome must come through
+        message = f"the run report was not written: {exc}"
+        with contextlib.suppress(Exception):
+            store.add_event(run_id, "warning", message)
+        if on_event is not None:
+            on_event(Event(kind="warning", run_id=run_id, message=message))
 
 
 def cancel_run(run: str, *, workdir: Path) -> dict[str, Any]:

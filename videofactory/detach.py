@@ -1,0 +1,109 @@
+"""Detached runs: a run driven by a background process that outlives the terminal.
+
+``--detach`` records the run first (so that ``show``, ``wait`` and ``logs`` know it at once),
+then starts ``videofactory resume RUN`` in a session of its own (no terminal, so closing the
+terminal does not stop it; standard input from /dev/null), its output going to ``run.log`` in
+the run folder. ``detached.json`` beside it says which process that is and how it was started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from videofactory.errors import ConfigError
+
+__all__ = ["DETACHED_FILE", "LOG_FILE", "Detached", "pid_alive", "read_detached", "spawn"]
+
+#: The record of the background process, in the run folder.
+DETACHED_FILE = "detached.json"
+#: What the background process prints (its plain log lines, and any crash), in the run folder.
+LOG_FILE = "run.log"
+
+
+@dataclass(frozen=True)
+class Detached:
+    """A background process driving a run."""
+
+    run_id: str
+    pid: int
+    log: str
+    argv: list[str]
+    started_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON-ready data."""
+        return asdict(self)
+
+
+def spawn(run_id: str, run_dir: Path, args: list[str]) -> Detached:
+    """Start ``videofactory ARGS`` in the background for a run; returns at once.
+
+    The process gets a session of its own (it survives the terminal closing and Ctrl-C there),
+    no standard input, and ``run_dir/run.log`` as standard output and error.
+    """
+    run_dir = Path(run_dir).resolve()
+    argv = [sys.executable, "-m", "videofactory", *args]
+    log = run_dir / LOG_FILE
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                close_fds=True,
+                **_new_session(),
+            )
+    except OSError as exc:
+        raise ConfigError(f"cannot start the background process for {run_id}: {exc}") from exc
+    record = Detached(run_id, proc.pid, str(log), argv, time.time())
+    tmp = run_dir / (DETACHED_FILE + ".tmp")
+    tmp.write_text(json.dumps(record.to_json(), indent=2), encoding="utf-8")
+    tmp.replace(run_dir / DETACHED_FILE)
+    return record
+
+
+def read_detached(run_dir: Path) -> Detached | None:
+    """The background process of a run, if it was started with --detach."""
+    path = Path(run_dir) / DETACHED_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Detached(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, counts as dead)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        # "pid (comm) S ...": the state letter follows the last ')'.
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _new_session() -> dict[str, Any]:
+    if sys.platform == "win32":  # pragma: no cover - no Windows here
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS  # type: ignore[attr-defined]
+        return {"creationflags": flags}
+    return {"start_new_session": True}
