@@ -11,6 +11,7 @@ import os
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -29,6 +30,7 @@ __all__ = [
     "DispatchConfig",
     "FarmConfig",
     "LLMConfig",
+    "LauncherConfig",
     "Role",
     "SpeechConfig",
     "TaskKind",
@@ -131,6 +133,28 @@ class WorkerConfig(_Strict):
     #: Workflow per task kind: a file path ("my_flux_api.json"), a bundled template name
     #: ("flux", "wan22/clip"), or {file: ..., bindings: ...}. Unnamed kinds get a default.
     workflows: dict[TaskKind, str | WorkflowSpec] = Field(default_factory=dict)
+    # -- managed workers: started and looked after by `videofactory farm up` on this machine
+    # (docs/farm-launcher.md); unset fields fall back to the farm's ``launcher:`` section.
+    #: Start this worker's ComfyUI server with `farm up` (its url is then filled in from port).
+    managed: bool = False
+    #: The ComfyUI folder (the one holding main.py).
+    comfyui: str | None = None
+    #: The Python that runs ComfyUI (default: <comfyui>/venv or .venv, else videofactory's).
+    python: str | None = None
+    #: GPU index: ``--cuda-device N`` (or CUDA_VISIBLE_DEVICES=N with launcher.gpu_env).
+    cuda_device: int | None = Field(default=None, ge=0, le=255)
+    #: TCP port of the server (default: the url's).
+    port: int | None = Field(default=None, ge=1, le=65535)
+    #: ``--listen`` address(es) (default: launcher.listen, 127.0.0.1).
+    listen: str | None = None
+    #: More command-line arguments for this server, after the launcher's own.
+    extra_args: list[str] = Field(default_factory=list)
+    #: Drain and restart the server when its memory (RSS) passes this many GB.
+    rss_limit_gb: float | None = Field(default=None, gt=0, le=4096)
+    #: Command template that starts the server (default: launcher.command).
+    command: str | list[str] | None = None
+    #: Extra environment variables of the server.
+    env: dict[str, str] = Field(default_factory=dict)
 
     def workflow_spec(self, kind: TaskKind) -> WorkflowSpec | None:
         """The workflow this worker names for a task kind, or None for the default."""
@@ -311,6 +335,73 @@ class DispatchConfig(_Strict):
     min_scale: float = Field(default=0.5, gt=0, le=1)
 
 
+class LauncherConfig(_Strict):
+    """How `videofactory farm up` starts and looks after the managed workers (defaults for all).
+
+    docs/farm-launcher.md describes every field; times are in seconds.
+    """
+
+    #: The farm's folder (state, logs, the servers' own folders), relative to the farm file.
+    folder: str = "farm"
+    #: The ComfyUI folder (with main.py) of every managed worker that names none.
+    comfyui: str | None = None
+    #: The Python that runs ComfyUI (default: <comfyui>/venv or .venv, else videofactory's).
+    python: str | None = None
+    #: ``--listen`` address(es); 0.0.0.0 opens the servers to the network.
+    listen: str = "127.0.0.1"
+    #: The program part of the command line; the launcher appends ComfyUI's flags (--listen,
+    #: --port, --cuda-device, the folders) and then extra_args. Placeholders: {python},
+    #: {comfyui}, {id}, {port}, {listen}, {cuda_device}, {card}, {vram_gb}, {folder}.
+    command: str | list[str] = "{python} {comfyui}/main.py"
+    #: Arguments every managed server gets (before its own extra_args).
+    extra_args: list[str] = Field(default_factory=list)
+    #: Shared model folders (ComfyUI's models/ layout): written to an extra_model_paths.yaml.
+    models: list[str] = Field(default_factory=list)
+    #: Your own extra_model_paths.yaml, passed on as it is.
+    extra_model_paths: str | None = None
+    #: Pin the GPU with CUDA_VISIBLE_DEVICES=N instead of --cuda-device N.
+    gpu_env: bool = False
+    #: GPUs on this machine (default: counted with nvidia-smi; not checked when unknown).
+    gpus: int | None = Field(default=None, ge=0, le=256)
+    #: Drain and restart a server whose memory (RSS) passes this many GB.
+    rss_limit_gb: float | None = Field(default=None, gt=0, le=4096)
+    #: A server must answer /system_stats this soon after it was started.
+    start_timeout_s: float = Field(default=300.0, gt=0, le=7200)
+    #: Seconds between SIGTERM and SIGKILL when a server is stopped.
+    stop_grace_s: float = Field(default=10.0, ge=0, le=600)
+    #: How often each server is asked /system_stats and its memory measured.
+    health_interval_s: float = Field(default=5.0, gt=0, le=600)
+    #: A running server that answers nothing for this long is restarted.
+    unresponsive_after_s: float = Field(default=60.0, gt=0, le=86400)
+    #: Waits before restarting a server that died, one per restart in a row (the last repeats).
+    restart_backoff_s: list[float] = Field(default_factory=lambda: [1.0, 2.0, 5.0, 10.0, 30.0])
+    #: After this many restarts in a row (each up for less than stable_after_s) it is given up.
+    max_restarts: int = Field(default=5, ge=0, le=1000)
+    #: A server up this long has stopped crash-looping: its restart count in a row resets.
+    stable_after_s: float = Field(default=120.0, gt=0, le=86400)
+    #: A draining server whose queue is still not empty after this long is restarted at the
+    #: next job boundary (the job that just started there is run again elsewhere).
+    drain_timeout_s: float = Field(default=600.0, gt=0, le=86400)
+    #: A drained server restarts after its queue has been empty this long (the orchestrator
+    #: reads the last job's history and outputs first).
+    drain_settle_s: float = Field(default=2.0, ge=0, le=600)
+    #: Each server's log is rotated at this size, keeping log_keep old ones.
+    log_max_mb: float = Field(default=20.0, gt=0, le=100_000)
+    log_keep: int = Field(default=5, ge=1, le=1000)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("restart_backoff_s")
+    @classmethod
+    def _backoff(cls, value: list[float]) -> list[float]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("give one or more waits of 0 s or more, e.g. [1, 2, 5, 10, 30]")
+        return value
+
+
 class FarmConfig(_Strict):
     """A farm: its workers and its speech endpoint."""
 
@@ -328,6 +419,8 @@ class FarmConfig(_Strict):
     #: Seconds of video one clip of the farm's scene workflow makes (Wan 2.2: 81 frames at
     #: 16 fps = 5 s); the planner makes about one shot per clip.
     clip_seconds: float = Field(default=5.0, ge=1.0, le=60.0)
+    #: How `videofactory farm up` starts the workers marked ``managed: true``.
+    launcher: LauncherConfig = Field(default_factory=LauncherConfig)
 
     @field_validator("workers")
     @classmethod
@@ -355,6 +448,40 @@ class FarmConfig(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _managed_ports(self) -> FarmConfig:
+        """Give managed workers a port and a url from each other; no two servers on one port."""
+        for w in self.workers:
+            if not w.managed:
+                continue
+            if w.port is None and w.url:
+                w.port = _url_port(w.url)
+            if w.port is None:
+                raise ValueError(f"worker {w.id} is managed: give it a port (e.g. port: 8189)")
+            if not w.url:
+                w.url = f"http://{_connect_host(w.listen or self.launcher.listen)}:{w.port}"
+            elif _url_port(w.url) != w.port:
+                raise ValueError(f"worker {w.id}: port {w.port} is not the port of url {w.url}")
+        # A managed server's port must be its own on this machine (unmanaged workers may
+        # share a server: that is their business).
+        managed = {w.port: w.id for w in reversed(self.workers) if w.managed}
+        for w in self.workers:
+            local = w.managed or _is_loopback(urlsplit(w.url).hostname or "")
+            port = w.port if w.managed else (_url_port(w.url) if w.url else None)
+            owner = managed.get(port)
+            if local and owner is not None and owner != w.id:
+                raise ValueError(
+                    f"workers {owner} and {w.id} both use port {port}; "
+                    "give each managed server its own port"
+                )
+        unpinned = [w.id for w in self.workers if w.managed and w.cuda_device is None]
+        if len(unpinned) > 1:
+            raise ValueError(
+                f"managed workers {', '.join(unpinned)} name no cuda_device; give each the "
+                "index of its GPU (cuda_device: 0, 1, ...)"
+            )
+        return self
+
     def worker(self, worker_id: str) -> WorkerConfig:
         """The worker with this id."""
         for w in self.workers:
@@ -366,6 +493,27 @@ class FarmConfig(_Strict):
         """VRAM left for ComfyUI on a worker, after a speech server that shares its GPU."""
         vram = self.worker(worker_id).vram_gb
         return vram - self.speech.vram_gb if self.speech.worker == worker_id else vram
+
+
+def _url_port(url: str) -> int:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return port or (443 if parts.scheme == "https" else 80)
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
+
+
+def _connect_host(listen: str) -> str:
+    """Where to reach a server that listens on ``listen`` (the first specific address)."""
+    for part in (p.strip() for p in listen.split(",")):
+        if part and part not in ("0.0.0.0", "::"):
+            return f"[{part}]" if ":" in part else part
+    return "127.0.0.1"
 
 
 def builtin_farm() -> FarmConfig:
@@ -427,7 +575,25 @@ def load_farm(path: Path) -> FarmConfig:
         )
     for w in farm.workers:
         _anchor_workflows(w, path.parent)
+    _anchor_launcher(farm, path.parent)
     return farm
+
+
+def _anchor_launcher(farm: FarmConfig, base: Path) -> None:
+    """Make the launcher's paths relative to the farm file, like the workflows."""
+
+    def anchor(p: str | None, *, program: bool = False) -> str | None:
+        if p is None or (program and "/" not in p and "\\" not in p):
+            return p  # a program name ("python3") is looked up on PATH
+        return str(base / Path(p).expanduser())
+
+    ln = farm.launcher
+    ln.folder = anchor(ln.folder) or ln.folder
+    ln.comfyui, ln.python = anchor(ln.comfyui), anchor(ln.python, program=True)
+    ln.models = [anchor(m) or m for m in ln.models]
+    ln.extra_model_paths = anchor(ln.extra_model_paths)
+    for w in farm.workers:
+        w.comfyui, w.python = anchor(w.comfyui), anchor(w.python, program=True)
 
 
 def _anchor_workflows(worker: WorkerConfig, base: Path) -> None:
@@ -457,7 +623,7 @@ def format_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling)"
         parts.append(f"{loc}: {msg}")

@@ -43,6 +43,7 @@ FAULT_FLAGS = (
         "chance saved files are overwritten with bytes that do not decode",
     ),
     ("--slow-start", "slow_start_s", "seconds to wait before listening"),
+    ("--leak-mb-per-job", "leak_mb_per_job", "megabytes each prompt leaves behind (RSS grows)"),
     ("--fault-seed", "seed", "seed of the fault draws (with the worker name)"),
 )
 

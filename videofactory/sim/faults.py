@@ -16,7 +16,9 @@ Every fault looks on the wire exactly like the real failure would on a real Comf
   the prompt goes on and finishes normally in history;
 * **corrupt output**: after a Save* node writes its files they are overwritten with zero bytes
   (a torn write), so they no longer decode; history still lists them;
-* **slow start**: the server listens (and prints its ready line) only after a delay.
+* **slow start**: the server listens (and prints its ready line) only after a delay;
+* **leak**: every prompt leaves ``leak_mb_per_job`` MB behind in the process (resident, never
+  freed), so its RSS grows job by job like a long-running ComfyUI's.
 
 Per-prompt faults strike at the "fault point": the middle progress tick of the first render
 node that runs, or, in a prompt without render nodes, just before its first output node. A
@@ -98,6 +100,8 @@ class FaultInjector(SimHooks):
         self.jobs = 0
         self._lock = threading.Lock()
         self._plans: dict[str, _Plan] = {}
+        #: What the leak fault holds on to (never freed while the server lives).
+        self._leaked: list[bytes] = []
         self.set_faults(target.options.faults)
 
     @property
@@ -152,6 +156,9 @@ class FaultInjector(SimHooks):
                 needs={nid: node_vram_gb(n) for nid, n in prompt.items()},
             )
             self._plans[prompt_id] = plan
+            if f.leak_mb_per_job > 0:
+                # Written bytes, not calloc'd zeros: the pages must be resident to count.
+                self._leaked.append(b"\x5a" * int(f.leak_mb_per_job * 1024 * 1024))
         if plan.crash or plan.fail or plan.hang or plan.drop_ws or plan.corrupt:
             log.info("fault plan for prompt %s: %s", prompt_id, plan)
 

@@ -53,6 +53,9 @@ class SimFaults:
     corrupt_rate: float = 0.0
     #: Seconds to wait before listening (and before the ready line).
     slow_start_s: float = 0.0
+    #: Megabytes of memory each prompt leaves behind for good (ComfyUI's RSS grows over long
+    #: video runs until it is restarted; the farm launcher's memory recycling is tested so).
+    leak_mb_per_job: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -68,6 +71,10 @@ class SimFaults:
             raise ConfigError(f"fault oom_above_gb must be positive, not {self.oom_above_gb}")
         if self.slow_start_s < 0:
             raise ConfigError(f"fault slow_start_s must be 0 or more, not {self.slow_start_s}")
+        if not 0 <= self.leak_mb_per_job <= 65536:
+            raise ConfigError(
+                f"fault leak_mb_per_job must be between 0 and 65536, not {self.leak_mb_per_job}"
+            )
 
     def to_json(self) -> dict[str, Any]:
         """The fields as a JSON object (what GET /sim/faults answers)."""

@@ -1,0 +1,56 @@
+"""The farm launcher: start and look after one ComfyUI server per GPU on this machine.
+
+``videofactory farm up`` starts a server for every worker marked ``managed: true`` in the farm
+file and leaves a supervisor behind that restarts servers that exit or hang and recycles those
+whose memory grows past a limit, between jobs (docs/farm-launcher.md).
+
+For a dispatcher: ``restarts_since(farm, t)`` lists the restarts (with their causes) since
+``t``, for the run report; ``draining(farm)`` names the servers that should get no new job.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from videofactory.launcher.control import check_farm, farm_down, farm_status, farm_up
+    from videofactory.launcher.plan import ServerSpec, build_specs
+    from videofactory.launcher.state import draining, farm_paths, read_records, restarts_since
+    from videofactory.launcher.supervisor import Supervisor
+
+__all__ = [
+    "ServerSpec",
+    "Supervisor",
+    "build_specs",
+    "check_farm",
+    "draining",
+    "farm_down",
+    "farm_paths",
+    "farm_status",
+    "farm_up",
+    "read_records",
+    "restarts_since",
+]
+
+#: Where each public name lives; imported on first use, so that `videofactory --help` (which
+#: registers the farm commands) does not load the supervisor, psutil and the HTTP clients.
+_HOMES = {
+    "check_farm": "control",
+    "farm_down": "control",
+    "farm_status": "control",
+    "farm_up": "control",
+    "ServerSpec": "plan",
+    "build_specs": "plan",
+    "draining": "state",
+    "farm_paths": "state",
+    "read_records": "state",
+    "restarts_since": "state",
+    "Supervisor": "supervisor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
