@@ -101,7 +101,8 @@ def _errors(fn: F) -> F:
                 if getattr(exc, "run_id", None):
                     failure["run_id"] = exc.run_id  # type: ignore[attr-defined]
                 print(json.dumps(failure))
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            # soft_wrap: one line however long (a program reads it, a terminal wraps it).
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

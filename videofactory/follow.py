@@ -41,6 +41,8 @@ TERMINAL = frozenset(
 SUCCESS = frozenset({RunState.done.value, RunState.rendered.value})
 #: How often ``follow`` looks at the database, seconds.
 POLL_S = 0.5
+#: After a run ended, how long ``follow`` waits for its process to finish the report and exit.
+WRAP_UP_S = 60.0
 REPORT_FILE = "report.html"
 
 
@@ -201,13 +203,21 @@ def follow(
     run_id = store.run(run)["id"]
     seen = 0
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    ended_at: float | None = None
     while True:
         status = run_status(store, run_id)  # before the events: none logged after is missed
         events = stored_events(store, run_id, seen)
         seen += len(events)
         for ev in events:
             sink(ev)
-        if status.finished or (deadline is not None and time.monotonic() >= deadline):
+        now = time.monotonic()
+        if status.state in TERMINAL and status.driver_alive:
+            # Ended, but its process is still writing the report: let it finish.
+            ended_at = ended_at or now
+            wrapped_up = now - ended_at >= WRAP_UP_S
+        else:
+            wrapped_up = status.finished
+        if wrapped_up or (deadline is not None and now >= deadline):
             return status
         sleep(poll_s)
 

@@ -154,7 +154,7 @@ def wait_command(
             run_id=status.run_id,
         )
     if not status.ok:
-        why = status.error or status.state
+        why = " ".join((status.error or status.state).split())  # one line
         raise RunFailed(f"run {status.run_id} {status.state}: {why}", run_id=status.run_id)
     if as_json:
         print(json.dumps(result))

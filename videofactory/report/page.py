@@ -23,7 +23,8 @@ THUMB_WIDTH = 192
 CSS = """
 :root { --ink: #1d2330; --muted: #5b6475; --line: #d9dde5; --bg: #f6f7f9; }
 * { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+       "Liberation Sans", "DejaVu Sans", system-ui, sans-serif;
        color: var(--ink); background: var(--bg); margin: 0; padding: 24px 32px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 10px; border-bottom: 1px solid var(--line);
@@ -45,6 +46,7 @@ th { background: #eef0f4; font-weight: 600; font-size: 13px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bar { background: #e3e6ec; height: 10px; width: 140px; border-radius: 3px; }
 .bar i { display: block; height: 10px; background: #2a9fc4; border-radius: 3px; }
+td.text { min-width: 180px; }
 img.thumb { width: 160px; border-radius: 4px; display: block; }
 .kind { display: inline-block; padding: 0 6px; border-radius: 3px; color: white;
         font-size: 12px; }
@@ -59,7 +61,7 @@ TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>videofactory run {{ run.id }}</title>
-<style>{{ css }}</style></head>
+<style>{{ css|safe }}</style></head>
 <body>
 <h1>{{ run.concept }}</h1>
 <p class="sub">run <b>{{ run.id }}</b> ·
@@ -103,7 +105,7 @@ TEMPLATE = """<!DOCTYPE html>
 <td>{% if thumbs.get(s.id) %}<img class="thumb" src="{{ thumbs[s.id] }}" alt="keyframe {{ s.id }}">
  {% else %}<span class="muted">none</span>{% endif %}</td>
 <td>{{ s.prompt }}</td>
-<td>{{ s.narration }}{% if engines.get(s.id) %}<br><span class="muted">spoken by
+<td class="text">{{ s.narration }}{% if engines.get(s.id) %}<br><span class="muted">spoken by
  {{ engines[s.id] }}</span>{% endif %}</td>
 <td class="num">{{ "%g"|format(s.duration) }}</td><td>{{ s.camera }}</td>
 <td>{% for kind, w in s.workers.items() %}<span class="kind"
