@@ -585,7 +585,8 @@ def _anchor_launcher(farm: FarmConfig, base: Path) -> None:
     def anchor(p: str | None, *, program: bool = False) -> str | None:
         if p is None or (program and "/" not in p and "\\" not in p):
             return p  # a program name ("python3") is looked up on PATH
-        return str(base / Path(p).expanduser())
+        # Absolute: a server runs in its ComfyUI folder, not where `farm up` was typed.
+        return str((base / Path(p).expanduser()).absolute())
 
     ln = farm.launcher
     ln.folder = anchor(ln.folder) or ln.folder

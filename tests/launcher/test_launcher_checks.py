@@ -77,8 +77,9 @@ def test_a_folder_that_is_not_comfyui(farms: Farms, tmp_path: Path) -> None:
     assert build_specs(farm, tmp_path)[0].argv[:2] == (str(python), f"{comfy}/main.py")
 
 
-def test_port_taken_gpu_missing_python_missing_remote_url(farms: Farms) -> None:
-    with socket.socket() as busy, ServerThread(SimOptions(port=0, name="other")) as comfy:
+def test_port_taken_gpu_missing_python_missing_remote_url(farms: Farms, tmp_path: Path) -> None:
+    other = SimOptions(port=0, name="other", base_directory=tmp_path / "other")
+    with socket.socket() as busy, ServerThread(other) as comfy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]

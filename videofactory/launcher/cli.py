@@ -199,8 +199,11 @@ def farm_app(errors: Callable[[Any], Any], out: Console, err: Console) -> typer.
         farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
-        """Each managed server's process (PID, uptime, RSS, restarts, last exit code) beside
-        its ComfyUI state (reachable, queue, device)."""
+        """Show each managed server's process beside its ComfyUI state.
+
+        The process: PID, uptime, memory (RSS, and its limit), restarts, last exit code; the
+        server: reachable, queue, device. Unmanaged workers are shown with their server only.
+        """
         from videofactory.launcher.control import farm_status
 
         config, _ = _load(farm)

@@ -232,7 +232,7 @@ def farm_status(farm: FarmConfig) -> dict[str, Any]:
                 "uptime_s": round(now - float(rec["started_at"]), 1)
                 if live and rec.get("started_at")
                 else None,
-                "rss_bytes": tree_rss(int(pid)) if live else None,
+                "rss_bytes": tree_rss(int(pid)) if live and pid else None,
                 "rss_limit_bytes": rec.get("rss_limit_bytes"),
                 "restarts": rec.get("restarts", 0 if w.managed else None),
                 "last_exit": rec.get("last_exit"),

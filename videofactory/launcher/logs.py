@@ -60,10 +60,16 @@ async def pump(stream: asyncio.StreamReader, log: LogFile) -> None:
         pending += chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         *lines, pending = pending.split(b"\n")
         for raw in lines:
-            if raw.strip():
-                log.write(raw.decode("utf-8", "replace"))
-        while len(pending) > MAX_LINE:
-            log.write(pending[:MAX_LINE].decode("utf-8", "replace"))
+            _write(log, raw)
+        while len(pending) >= MAX_LINE:
+            _write(log, pending[:MAX_LINE])
             pending = pending[MAX_LINE:]
-    if pending.strip():
-        log.write(pending.decode("utf-8", "replace"))
+    _write(log, pending)
+
+
+def _write(log: LogFile, raw: bytes) -> None:
+    """One line (in pieces of at most MAX_LINE bytes); blank lines are left out."""
+    for start in range(0, len(raw), MAX_LINE):
+        piece = raw[start : start + MAX_LINE]
+        if piece.strip():
+            log.write(piece.decode("utf-8", "replace"))

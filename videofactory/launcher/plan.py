@@ -215,7 +215,7 @@ def extra_model_paths_yaml(models: Sequence[Path], subfolders: Mapping[Path, Seq
             section[name] = f"{name}/"
         doc[f"videofactory_{i}"] = section
     header = "# Written by `videofactory farm up` from the farm file's launcher.models.\n"
-    return header + yaml.safe_dump(doc, sort_keys=False)
+    return header + str(yaml.safe_dump(doc, sort_keys=False))
 
 
 def model_subfolders(models: Sequence[Path]) -> dict[Path, list[str]]:

@@ -22,7 +22,7 @@ START_TIME_SLACK_S = 0.05
 def start_time(pid: int) -> float | None:
     """When the process started (epoch seconds), or None when there is no such process."""
     try:
-        return psutil.Process(pid).create_time()
+        return float(psutil.Process(pid).create_time())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
 
@@ -35,7 +35,7 @@ def is_ours(pid: int | None, started: float | None) -> bool:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        return abs(proc.create_time() - started) <= START_TIME_SLACK_S
+        return bool(abs(proc.create_time() - started) <= START_TIME_SLACK_S)
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
 
@@ -44,10 +44,10 @@ def tree_rss(pid: int) -> int | None:
     """Resident memory of a process and all its descendants, in bytes (None if it is gone)."""
     try:
         proc = psutil.Process(pid)
-        total = proc.memory_info().rss
+        total = int(proc.memory_info().rss)
         for child in proc.children(recursive=True):
             try:
-                total += child.memory_info().rss
+                total += int(child.memory_info().rss)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
         return total

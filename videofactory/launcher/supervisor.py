@@ -152,8 +152,9 @@ class Supervisor:
             self.write()
             self._emit("ready", {"failures": self.failures, "up": [s.spec.id for s in up]})
             watchers = {asyncio.ensure_future(self._watch(s)) for s in up}
-            stop = asyncio.ensure_future(self.stopping.wait())
-            pending = set(watchers)
+            # Until told to stop, or until every server has been given up.
+            stop: asyncio.Future[Any] = asyncio.ensure_future(self.stopping.wait())
+            pending: set[asyncio.Future[Any]] = set(watchers)
             while pending and not stop.done():
                 _, pending = await asyncio.wait(
                     pending | {stop}, return_when=asyncio.FIRST_COMPLETED
