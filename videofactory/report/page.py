@@ -42,7 +42,7 @@ img.timeline { width: 100%; max-width: 1320px; background: white;
 table { border-collapse: collapse; background: white; width: 100%; }
 th, td { border: 1px solid var(--line); padding: 5px 8px; text-align: left;
          vertical-align: top; }
-th { background: #eef0f4; font-weight: 600; font-size: 13px; }
+th { background: #eef0f4; font-weight: 600; font-size: 13px; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bar { background: #e3e6ec; height: 10px; width: 140px; border-radius: 3px; }
 .bar i { display: block; height: 10px; background: #2a9fc4; border-radius: 3px; }
