@@ -301,12 +301,14 @@ def _shots(
     for a in attempts:
         shot = str(a["task_id"]).split("/")[-2]
         tries[shot] = tries.get(shot, 0) + 1
+    workers_of: dict[str, dict[str, str]] = {}
+    for t in tasks:
+        if t.shot_id and t.kind in GPU_KINDS and t.worker:
+            workers_of.setdefault(t.shot_id, {})[t.kind] = t.worker
     rows = []
     for s in shots:
         sid = str(s["id"])
-        workers = {
-            t.kind: t.worker for t in tasks if t.shot_id == sid and t.kind in GPU_KINDS and t.worker
-        }
+        workers = workers_of.get(sid, {})
         rows.append(
             ShotRow(
                 sid,

@@ -9,6 +9,7 @@ dashed lines; each lane's utilisation is written at its right.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from io import BytesIO
 from pathlib import Path
 
@@ -36,6 +37,7 @@ DPI = 110
 
 def draw_timeline(report: RunReport, dest: Path | None = None) -> bytes:
     """Draw the timeline; write it to ``dest`` when given; return the PNG bytes."""
+    from matplotlib.artist import Artist
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -55,31 +57,42 @@ def draw_timeline(report: RunReport, dest: Path | None = None) -> bytes:
             span * 1.005, y, f"{lane.utilisation:4.0%} busy", va="center", ha="left",
             fontsize=8, color="#333333", clip_on=False,
         )  # fmt: skip
+    # One collection per (lane, kind, failed) and per lane's waits: a three-hour run has
+    # thousands of attempts, and one artist each would take minutes to draw.
+    waits: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    runs: dict[tuple[int, str, bool], list[tuple[float, float]]] = defaultdict(list)
+    crosses: list[tuple[float, int]] = []
     for bar in report.bars:
         if bar.lane not in row:
             continue
         y = row[bar.lane]
-        colour = KIND_COLOURS.get(bar.kind, "#777777")
         if bar.queued is not None and bar.start > bar.queued:
-            ax.broken_barh(
-                [(bar.queued, bar.start - bar.queued)], (y - 0.09, 0.18),
-                facecolors=QUEUED, zorder=2,
-            )  # fmt: skip
+            waits[y].append((bar.queued, bar.start - bar.queued))
         width = max(bar.end - bar.start, span * 0.002)  # a very short job stays visible
         failed = bar.state == "failed"
-        ax.broken_barh(
-            [(bar.start, width)], (y - 0.32, 0.64),
-            facecolors=colour, edgecolors=FAILED if failed else "#222222",
-            linewidth=1.6 if failed else 0.4, hatch="////" if failed else None,
-            alpha=0.75 if failed else 1.0, zorder=3,
-        )  # fmt: skip
+        runs[(y, bar.kind, failed)].append((bar.start, width))
         if failed:
-            ax.plot([bar.end], [y], marker="X", color=FAILED, markersize=9, zorder=4)
+            crosses.append((bar.end, y))
         if bar.shot_id and width > span * 0.035:
             ax.text(
                 bar.start + width / 2, y, bar.shot_id, ha="center", va="center", fontsize=7,
                 color="white" if bar.kind != "hero" else "black", zorder=5, clip_on=True,
             )  # fmt: skip
+    for y, spans in waits.items():
+        ax.broken_barh(spans, (y - 0.09, 0.18), facecolors=QUEUED, zorder=2)
+    # Outlines separate a few bars; on thousands they would paint the lanes black.
+    outline = 0.4 if len(report.bars) <= 40 * n else 0.0
+    for (y, kind, failed), spans in runs.items():
+        ax.broken_barh(
+            spans, (y - 0.32, 0.64),
+            facecolors=KIND_COLOURS.get(kind, "#777777"),
+            edgecolors=FAILED if failed else "#222222",
+            linewidth=1.6 if failed else outline, hatch="////" if failed else None,
+            alpha=0.75 if failed else 1.0, zorder=3,
+        )  # fmt: skip
+    if crosses:
+        xs, ys = zip(*crosses, strict=True)
+        ax.plot(xs, ys, marker="X", color=FAILED, markersize=9, linestyle="none", zorder=4)
     for at in report.starts[1:]:  # a resume
         ax.axvline(at, color="#555555", linestyle="--", linewidth=1, zorder=1)
     ax.set_yticks(
@@ -103,7 +116,9 @@ def draw_timeline(report: RunReport, dest: Path | None = None) -> bytes:
         loc="left",
     )
     kinds = [k for k in KIND_COLOURS if any(b.kind == k for b in report.bars)]
-    handles = [Patch(facecolor=KIND_COLOURS[k], edgecolor="#222222", label=k) for k in kinds]
+    handles: list[Artist] = [
+        Patch(facecolor=KIND_COLOURS[k], edgecolor="#222222", label=k) for k in kinds
+    ]
     handles += [
         Patch(facecolor=QUEUED, label="waiting on the server"),
         Patch(facecolor=IDLE, label="idle"),
