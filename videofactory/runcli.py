@@ -281,7 +281,7 @@ def status_lines(status: Any, watch: Any, now: float) -> list[str]:
         eta = watch.eta_s(now) if watch is not None else None
         if eta is not None:
             lines.append(f"about {eta:.0f} s left (estimate)")
-    for job in status.in_flight:
+    for job in status.in_flight if status.state in ("running", "starting") else []:
         lines.append(f"  {job['kind']} {job['shot_id'] or ''} on {job['worker']}: {job['state']}")
     if status.detached:
         lines.append(f"log: {status.detached.log}")
