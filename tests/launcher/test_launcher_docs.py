@@ -55,3 +55,13 @@ def test_example_farms_load(name: str) -> None:
     assert specs and all(s.url == farm.worker(s.id).url for s in specs)
     assert len({s.port for s in specs}) == len(specs)
     assert all(Path(a).is_absolute() for s in specs for a in s.argv if a.endswith("/output"))
+
+
+def test_public_api_is_exported() -> None:
+    import videofactory.launcher as launcher
+
+    assert sorted(launcher.__all__) == sorted(launcher._HOMES)
+    for name in launcher.__all__:
+        assert getattr(launcher, name).__doc__, name
+    with pytest.raises(AttributeError):
+        launcher.nothing  # noqa: B018
