@@ -28,8 +28,9 @@ from videofactory.sim.options import SimFaults  # noqa: E402
 def start_farm(root: Path, n: int, faults: dict[int, SimFaults] | None = None) -> SimFarm:
     """``n`` simulated 24 GB cards rendering as fast as the CPU goes."""
     specs = [
-        SimWorkerSpec(name=f"gpu{i}", card="RTX 3090", vram_gb=24,
-                      faults=(faults or {}).get(i, SimFaults()))
+        SimWorkerSpec(
+            name=f"gpu{i}", card="RTX 3090", vram_gb=24, faults=(faults or {}).get(i, SimFaults())
+        )
         for i in range(n)
     ]
     farm = SimFarm(specs, root, ready_timeout=240)
@@ -40,22 +41,34 @@ def start_farm(root: Path, n: int, faults: dict[int, SimFaults] | None = None) -
 def write_farm_file(path: Path, farm: SimFarm, **dispatch: Any) -> Path:
     """A farm file for the running simulators: every card may take every kind of job."""
     workers = [
-        {"id": name, "card": "RTX 3090", "vram_gb": 24, "roles": ["control", "worker"],
-         "url": url, "speed": 1.0}
+        {
+            "id": name,
+            "card": "RTX 3090",
+            "vram_gb": 24,
+            "roles": ["control", "worker"],
+            "url": url,
+            "speed": 1.0,
+        }
         for name, url in farm.urls.items()
     ]
-    path.write_text(yaml.safe_dump({"name": "bench farm", "workers": workers,
-                                    "dispatch": dispatch}))
+    path.write_text(
+        yaml.safe_dump({"name": "bench farm", "workers": workers, "dispatch": dispatch})
+    )
     return path
 
 
 def write_shots(path: Path, shots: int) -> Path:
     """A shot list of ``shots`` one-second, 64x64, 1 fps shots: a keyframe and a clip each."""
     sl = ShotList(
-        concept="dispatch benchmark", duration=float(shots), width=64, height=64, fps=1,
+        concept="dispatch benchmark",
+        duration=float(shots),
+        width=64,
+        height=64,
+        fps=1,
         aspect="1:1",
-        shots=[Shot(id=f"s{i:05d}", duration=1.0, prompt=f"shot {i}", seed=i)
-               for i in range(shots)],
+        shots=[
+            Shot(id=f"s{i:05d}", duration=1.0, prompt=f"shot {i}", seed=i) for i in range(shots)
+        ],
     )
     path.write_text(dump_shotlist(sl))
     return path
@@ -68,14 +81,22 @@ class Orchestrator:
         self.argv = [sys.executable, "-m", "videofactory", *argv]
         self.cwd = cwd
         self.rss_samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self.started_wall = 0.0
 
     def run(self, timeout: float = 600) -> dict[str, Any]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
         t0 = time.monotonic()
-        proc = subprocess.Popen(self.argv, cwd=self.cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env,
-                                stdin=subprocess.DEVNULL)
+        self.started_wall = time.time()
+        proc = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         sampler = threading.Thread(target=self._sample, args=(proc, t0), daemon=True)
         sampler.start()
         out, err = proc.communicate(timeout=timeout)

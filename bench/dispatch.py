@@ -34,9 +34,15 @@ def overheads(logs: dict[str, list[dict]], since: float) -> list[float]:
     """Per finished job: seconds until the next POST /prompt reached the same server."""
     out = []
     for entries in logs.values():
-        posts = sorted(e["time"] for e in entries if e["event"] == "request"
-                       and e["path"] in ("/prompt", "/api/prompt") and e["method"] == "POST"
-                       and e["status"] == 200 and e["time"] >= since)
+        posts = sorted(
+            e["time"]
+            for e in entries
+            if e["event"] == "request"
+            and e["path"] in ("/prompt", "/api/prompt")
+            and e["method"] == "POST"
+            and e["status"] == 200
+            and e["time"] >= since
+        )
         for e in entries:
             if e["event"] != "execution_end" or e["time"] < since:
                 continue
@@ -62,23 +68,38 @@ def main() -> None:
         rows = []
         for run in range(args.runs):
             since = time.time()
-            orch = Orchestrator(["render", str(shots), "--farm", str(farm_file), "--workdir",
-                                 str(root / f"runs{run}"), "--no-assemble", "--json"], root)
+            orch = Orchestrator(
+                [
+                    "render",
+                    str(shots),
+                    "--farm",
+                    str(farm_file),
+                    "--workdir",
+                    str(root / f"runs{run}"),
+                    "--no-assemble",
+                    "--json",
+                ],
+                root,
+            )
             res = orch.run()
             o = overheads(sim_logs(farm), since)
-            rows.append({
-                "wall_s": res["wall_s"],
-                "cpu_ms_per_task": 1000 * res["cpu_s"] / args.tasks,
-                "peak_rss_mb": res["peak_rss_mb"],
-                "p50_ms": 1000 * percentile(o, 50),
-                "p99_ms": 1000 * percentile(o, 99),
-                "jobs": len(o),
-            })
+            rows.append(
+                {
+                    "wall_s": res["wall_s"],
+                    "cpu_ms_per_task": 1000 * res["cpu_s"] / args.tasks,
+                    "peak_rss_mb": res["peak_rss_mb"],
+                    "p50_ms": 1000 * percentile(o, 50),
+                    "p99_ms": 1000 * percentile(o, 99),
+                    "jobs": len(o),
+                }
+            )
             r = rows[-1]
-            print(f"run {run + 1}: {args.tasks} tasks in {r['wall_s']:.1f} s, overhead p50 "
-                  f"{r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms over {r['jobs']} jobs, "
-                  f"CPU {r['cpu_ms_per_task']:.2f} ms/task, peak RSS {r['peak_rss_mb']:.0f} MB",
-                  flush=True)
+            print(
+                f"run {run + 1}: {args.tasks} tasks in {r['wall_s']:.1f} s, overhead p50 "
+                f"{r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms over {r['jobs']} jobs, "
+                f"CPU {r['cpu_ms_per_task']:.2f} ms/task, peak RSS {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
     finally:
         farm.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -92,16 +113,20 @@ def main() -> None:
     print(f"{'overhead p99 (ms)':<22}{med('p99_ms'):>10}   < 50")
     print(f"{'CPU per task (ms)':<22}{med('cpu_ms_per_task'):>10}   < 1")
     print(f"{'peak RSS (MB)':<22}{med('peak_rss_mb'):>10}")
-    print(json.dumps({
-        "overhead_ms_p50": med("p50_ms"),
-        "overhead_ms_p99": med("p99_ms"),
-        "cpu_ms_per_task": med("cpu_ms_per_task"),
-        "peak_rss_mb": med("peak_rss_mb"),
-        "tasks": args.tasks,
-        "workers": args.workers,
-        "runs": args.runs,
-        "wall_s_per_run": med("wall_s"),
-    }))
+    print(
+        json.dumps(
+            {
+                "overhead_ms_p50": med("p50_ms"),
+                "overhead_ms_p99": med("p99_ms"),
+                "cpu_ms_per_task": med("cpu_ms_per_task"),
+                "peak_rss_mb": med("peak_rss_mb"),
+                "tasks": args.tasks,
+                "workers": args.workers,
+                "runs": args.runs,
+                "wall_s_per_run": med("wall_s"),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class GpuAttempts:
         prompt_id = new_prompt_id()
         attempt = self.store.start_attempt(task.id, self.run_id, lane.id, prompt_id)
         est = self.estimates.seconds(lane.id, task.kind, task.cost_s)
-        job = Job(task, prompt_id, attempt, est)
+        job = Job(task, prompt_id, attempt, est, ws_connects=lane.client.ws_connects)
         lane.jobs[task.id] = job
         try:
             params = await self.params(task, shot, lane)
@@ -86,6 +86,8 @@ class GpuAttempts:
         except BaseException as exc:
             error = str(exc) or type(exc).__name__
             self.store.set_attempt_state(attempt, TaskState.failed, error=error)
+            # Whatever is left of it on the server (hung, or queued) is ours to clear away.
+            self._abandoned.add(prompt_id)
             raise
         finally:
             lane.jobs.pop(task.id, None)
@@ -113,6 +115,7 @@ class GpuAttempts:
             return path
         except BaseException as exc:
             self.store.set_attempt_state(attempt, TaskState.failed, error=str(exc))
+            self._abandoned.add(prompt_id)
             raise
         finally:
             lane.jobs.pop(task.id, None)
@@ -157,13 +160,38 @@ class GpuAttempts:
                 if done:
                     return waiter.result()
                 stalled = self.stalled(job, lane)
-                if stalled:
+                if stalled and await self.confirm_stall(job, lane):
                     raise BackendTimeout(f"{lane.id} hung: {stalled}", url=lane.config.url)
         finally:
             if not waiter.done():
                 waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await waiter
+
+    async def confirm_stall(self: Dispatcher, job: Job, lane: Lane) -> bool:
+        """Ask the server before calling a quiet job hung: events may have been lost (a
+        dropped socket), or the job may be waiting behind someone else's prompt."""
+        pid = job.prompt_id
+        if await lane.client.history(pid) is not None:
+            job.last_activity = time.monotonic()  # it finished; the waiter collects it
+            return False
+        queue = await lane.client.queue()
+        running = [i[1] for i in queue.get("queue_running") or [] if _is_item(i)]
+        pending = [i[1] for i in queue.get("queue_pending") or [] if _is_item(i)]
+        if pid not in running and pid not in pending:
+            return True  # unknown to the server: the wait will call it lost
+        ours = {j.prompt_id for j in lane.jobs.values()}
+        for stale in [r for r in running if r in self._abandoned]:
+            # A job of ours we gave up on still holds the server: stop it again.
+            await lane.client.cancel(stale)
+        behind_others = pid in pending and any(r not in ours for r in running)
+        socket_dropped = lane.client.ws_connects != job.ws_connects
+        if behind_others or socket_dropped or (pid in pending and running):
+            # Not ours to judge yet: start its clock again from now.
+            job.last_activity = time.monotonic()
+            job.ws_connects = lane.client.ws_connects
+            return False
+        return True
 
     def stalled(self: Dispatcher, job: Job, lane: Lane) -> str:
         """Why a job counts as hung, or "" while it is fine."""
@@ -305,6 +333,11 @@ def media_dict(media: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(media).items()}
+
+
+def _is_item(item: Any) -> bool:
+    """A /queue item: [number, prompt_id, prompt, extra_data, outputs]."""
+    return isinstance(item, list) and len(item) > 1 and isinstance(item[1], str)
 
 
 def _even(value: float) -> int:

@@ -59,6 +59,8 @@ GPU_KINDS = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
 TICK_S = 0.5
 #: Each shrink after out of memory multiplies width, height and frames by this.
 SHRINK = 0.75
+#: Why a worker gets no more tasks of a kind after running out of memory on one.
+OOM_REFUSAL = "out of memory on a {kind}"
 #: A task fails the run once every worker able to run it has failed it this many times.
 FAILS_PER_WORKER = 2
 
@@ -540,12 +542,21 @@ class Dispatcher(GpuAttempts):
         self.board.retry(task.id)
 
     def _more_vram(self, task: Task, lane: Lane) -> None:
-        """Out of memory: ask for more VRAM than this worker has, or shrink the task."""
-        need = lane.vram_gb + 0.5
-        if any(other.vram_gb >= need for other in self.lanes.values()):
-            self.min_vram[task.id] = need
-            # This server cannot hold this kind of job: spare it the next ones like it.
-            lane.refused[task.kind] = f"out of memory on a {task.kind.value}"
+        """Out of memory: another worker that can hold it, one with more VRAM, or a smaller
+        task when no worker is left."""
+        # This server cannot hold this kind of job: spare it the next ones like it.
+        lane.refused[task.kind] = OOM_REFUSAL.format(kind=task.kind.value)
+        need = self._view(task).vram_gb
+        others = [
+            o
+            for o in self.lanes.values()
+            if o is not lane and task.kind not in o.refused and o.vram_gb >= need
+        ]
+        if others:
+            return
+        bigger = lane.vram_gb + 0.5
+        if any(o.vram_gb >= bigger for o in self.lanes.values()):
+            self.min_vram[task.id] = bigger
             return
         scale = self.task_scale.get(task.id, 1.0) * SHRINK
         if scale < self.farm.dispatch.min_scale:
@@ -556,12 +567,16 @@ class Dispatcher(GpuAttempts):
         self.task_scale[task.id] = scale
         self.min_vram.pop(task.id, None)
         self.failures[task.id].clear()
+        # Smaller, it may fit where the full size did not: give those workers another go.
+        for other in self.lanes.values():
+            if other.refused.get(task.kind) == OOM_REFUSAL.format(kind=task.kind.value):
+                del other.refused[task.kind]
         params = {**self.store.task(task.id).params, "scale": scale}
         self.store.update_task_params(task.id, params)
         self.emit(
             "task_shrunk",
-            f"{task.kind.value} {task.shot_id}: no worker has more VRAM "
-            f"than {lane.vram_gb:g} GB; rendering at {scale:.0%} of its size and frames",
+            f"{task.kind.value} {task.shot_id}: out of memory on every worker that could take "
+            f"it; rendering at {scale:.0%} of its size and frames",
             task,
             worker=lane.id,
             data={"scale": scale},
@@ -615,29 +630,33 @@ class Dispatcher(GpuAttempts):
             lane.probe_task = asyncio.ensure_future(self._probe(lane))
 
     async def _probe(self, lane: Lane) -> None:
-        """Ask a down worker how it is until it answers and runs nothing of ours we gave up."""
+        """Ask a down worker how it is until it answers with nothing of ours left on it.
+
+        The jobs we gave up on it (a hung one, the ones queued behind it) are interrupted or
+        taken off its queue first, so that when it is back it holds only what we send next.
+        """
         delay = self.farm.dispatch.probe_interval_s
         while not lane.up:
-            await asyncio.sleep(delay)
-            delay = min(60.0, delay * 2)
             try:
                 await lane.client.system_stats()
                 queue = await lane.client.queue()
-            except BackendError:
-                continue
-            stale = [
-                item[1]
-                for item in queue.get("queue_running") or []
-                if isinstance(item, list) and len(item) > 1 and item[1] in self._abandoned
-            ]
-            if stale:
+                items = [*(queue.get("queue_running") or []), *(queue.get("queue_pending") or [])]
+                stale = [
+                    i[1]
+                    for i in items
+                    if isinstance(i, list) and len(i) > 1 and i[1] in self._abandoned
+                ]
                 for pid in stale:
-                    with contextlib.suppress(BackendError):
-                        await lane.client.interrupt(pid)
-                continue
-            lane.up, lane.reason = True, ""
-            self.emit("worker_up", f"{lane.id} answers again", worker=lane.id)
-            self.wake()
+                    await lane.client.cancel(pid)
+            except BackendError:
+                stale = ["unreachable"]
+            if not stale:
+                lane.up, lane.reason = True, ""
+                self.emit("worker_up", f"{lane.id} answers again", worker=lane.id)
+                self.wake()
+                return
+            await asyncio.sleep(delay)
+            delay = min(60.0, delay * 2)
 
 
 def _alive(pid: int) -> bool:

@@ -34,6 +34,8 @@ class Job:
     adopted: bool = False
     #: When its progress was last passed on to the watchers.
     last_progress_emit: float = 0.0
+    #: The client's websocket connection count when last checked (a change: events lost).
+    ws_connects: int = 0
 
 
 @dataclass
