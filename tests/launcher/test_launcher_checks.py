@@ -117,6 +117,10 @@ def test_missing_model_folders_and_no_gpu(farms: Farms, tmp_path: Path) -> None:
         )
     )
     specs = build_specs(farm, Path(farm.launcher.folder))
+    one = farms.load(farms.write([{"id": "gpu1", "cuda_device": 1}], name="one.yaml"))
+    assert preflight(one, build_specs(one, Path(one.launcher.folder)), gpus=1) == [
+        "gpu1: GPU 1 does not exist; this machine has 1 GPU (0)"
+    ]
     assert preflight(farm, specs, gpus=0) == [
         "gpu0: GPU 0 does not exist; this machine has no GPU",
         f"launcher.models: {tmp_path / 'no-models'} is not a folder",

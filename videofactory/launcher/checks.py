@@ -154,11 +154,9 @@ def preflight(
     problems += [f"{', '.join(ids)}: {line}" for line, ids in shared.items()]
     for spec in specs:
         if gpus is not None and spec.cuda_device is not None and spec.cuda_device >= gpus:
+            has = {0: "no GPU", 1: "1 GPU (0)"}.get(gpus, f"{gpus} GPUs (0-{gpus - 1})")
             problems.append(
-                f"{spec.id}: GPU {spec.cuda_device} does not exist; this machine has {gpus} "
-                f"GPU{'s' if gpus != 1 else ''} (0-{gpus - 1})"
-                if gpus
-                else f"{spec.id}: GPU {spec.cuda_device} does not exist; this machine has no GPU"
+                f"{spec.id}: GPU {spec.cuda_device} does not exist; this machine has {has}"
             )
         host = urlsplit(spec.url).hostname or ""
         local = local if local is not None else _local_addresses()
