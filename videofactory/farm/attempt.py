@@ -23,6 +23,7 @@ from videofactory.config import TaskKind
 from videofactory.errors import BackendError, BackendTimeout, WorkflowError
 from videofactory.farm.dag import Task
 from videofactory.farm.lanes import Job, Lane
+from videofactory.farm.sharing import submit_slot
 from videofactory.shotlist import Shot
 from videofactory.store import TaskState
 
@@ -75,11 +76,14 @@ class GpuAttempts:
                 worker=lane.id,
                 data={"prompt_id": prompt_id, "attempt": attempt},
             )
-            await lane.client.submit(graph, prompt_id=prompt_id)
+            # Another run may share this server: post only while its queue has room.
+            async with submit_slot(lane.client):
+                await lane.client.submit(graph, prompt_id=prompt_id)
             self.store.set_task_state(task.id, TaskState.submitted)
             self.store.set_attempt_state(attempt, TaskState.submitted)
             job.last_activity = time.monotonic()
             result = await self.follow(job, lane)
+            self.release(lane, task)
             path = await self.collect(task, shot, lane, result)
             self.store.set_attempt_state(attempt, TaskState.done)
             return path
@@ -110,6 +114,7 @@ class GpuAttempts:
         )
         try:
             result = await self.follow(job, lane)
+            self.release(lane, task)
             path = await self.collect(task, shot, lane, result)
             self.store.set_attempt_state(attempt, TaskState.done)
             return path
@@ -120,6 +125,12 @@ class GpuAttempts:
         finally:
             lane.jobs.pop(task.id, None)
             lane.idle_since = time.monotonic()
+
+    def release(self: Dispatcher, lane: Lane, task: Task) -> None:
+        """The server is done with a job: its slot takes the next one while we collect."""
+        if lane.jobs.pop(task.id, None) is not None:
+            lane.idle_since = time.monotonic()
+            self.wake()
 
     async def follow(self: Dispatcher, job: Job, lane: Lane) -> PromptResult:
         """Wait for a posted job under the watchdog; a stalled job raises BackendTimeout."""

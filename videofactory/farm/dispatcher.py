@@ -133,6 +133,11 @@ class Dispatcher(GpuAttempts):
         self._to_stop: list[tuple[Lane, str]] = []
         self._last_cancel_check = 0.0
         self._last_stuck_check = 0.0
+        #: Managed servers (started by ``farm up``) and the ones being drained right now.
+        self._managed = any(getattr(w, "managed", False) for w in farm.workers)
+        self._draining: set[str] = set()
+        self._last_drain_check = 0.0
+        self._started_wall = time.time()
         self._t0 = time.monotonic()
 
     # -- events -------------------------------------------------------------------------------
@@ -189,6 +194,7 @@ class Dispatcher(GpuAttempts):
                     await self._stop_jobs()
                     raise
                 finally:
+                    self._record_restarts()
                     for lane in self.lanes.values():
                         if lane.probe_task:
                             lane.probe_task.cancel()
@@ -333,8 +339,41 @@ class Dispatcher(GpuAttempts):
 
     # -- placement ------------------------------------------------------------------------------
 
+    def _refresh_draining(self, now: float) -> None:
+        """Which managed servers the farm launcher is draining for a restart (no new jobs)."""
+        if not self._managed or now - self._last_drain_check < TICK_S:
+            return
+        self._last_drain_check = now
+        from videofactory.launcher import draining
+
+        try:
+            self._draining = set(draining(self.farm))
+        except (OSError, ValueError, FactoryError):
+            self._draining = set()
+
+    def _record_restarts(self) -> None:
+        """Put the launcher's restarts of managed servers during this run in the run's log."""
+        if not self._managed:
+            return
+        from videofactory.launcher import restarts_since
+
+        try:
+            restarts = restarts_since(self.farm, self._started_wall)
+        except (OSError, ValueError, FactoryError):
+            return
+        for r in restarts:
+            back = f", back {r['back_at'] - r['ts']:.1f} s later" if r.get("back_at") else ""
+            self.emit(
+                "worker_restarted",
+                f"{r.get('worker')} restarted by the launcher "
+                f"({r.get('cause')}: {r.get('detail', '')}){back}",
+                worker=str(r.get("worker", "")),
+                data={"restart": r},
+            )
+
     def _start_ready(self) -> list[Task]:
         now = time.monotonic()
+        self._refresh_draining(now)
         start = [t for t in self.board.ready_local() if self.not_before.get(t.id, 0.0) <= now]
         free = sum(lane.free_slots for lane in self.lanes.values() if lane.up)
         if free == 0:
@@ -344,7 +383,10 @@ class Dispatcher(GpuAttempts):
         if not gpu:
             return start
         clock = now - self._t0
-        views = [lane.view(clock, self.estimates) for lane in self.lanes.values()]
+        views = [
+            lane.view(clock, self.estimates, draining=lane.id in self._draining)
+            for lane in self.lanes.values()
+        ]
         for a in decide(
             [self._view(t) for t in gpu],
             views,

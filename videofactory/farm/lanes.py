@@ -69,15 +69,18 @@ class Lane:
         """Jobs the server may still be given: one running plus JOBS_AHEAD queued."""
         return max(0, 1 + JOBS_AHEAD_PER_SERVER - len(self.jobs) - len(self.reserved))
 
-    def view(self, now: float, estimates: Estimates) -> WorkerView:
-        """What placement needs to know of this worker now (times on the dispatcher clock)."""
+    def view(self, now: float, estimates: Estimates, *, draining: bool = False) -> WorkerView:
+        """What placement needs to know of this worker now (times on the dispatcher clock).
+
+        A server its launcher is draining for a restart keeps its jobs but gets no new one.
+        """
         return WorkerView(
             id=self.id,
             roles=tuple(self.config.roles),
             vram_gb=self.vram_gb,
             speed=estimates.speeds(self.id),
             up=self.up,
-            free_slots=self.free_slots if self.up else 0,
+            free_slots=self.free_slots if self.up and not draining else 0,
             busy_until=max(now, self.busy_until),
             loaded=self.loaded,
             refused=frozenset(self.refused),

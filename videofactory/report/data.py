@@ -37,6 +37,7 @@ TROUBLE_EVENTS = (
     "worker_down",
     "worker_up",
     "worker_refused",
+    "worker_restarted",
     "warning",
     "run_failed",
     "run_cancelled",
