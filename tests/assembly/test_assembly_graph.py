@@ -194,7 +194,7 @@ def test_golden_audio_music_ducked_under_narration_and_normalised() -> None:
         "[speechraw]asplit=2[speech][key]",
         f"[music][key]sidechaincompress=threshold=0.05:ratio=8:attack=20:release=400,{FMT}[ducked]",
         f"[speech][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,{FMT}[mix]",
-        "[mix]loudnorm=I=-14:TP=-1:LRA=20:measured_I=-20.25:measured_TP=-4.5:measured_LRA=6"
+        "[mix]loudnorm=I=-14:TP=-1.5:LRA=20:measured_I=-20.25:measured_TP=-4.5:measured_LRA=6"
         ":measured_thresh=-30.5:offset=0:linear=true:print_format=none,"
         f"aresample=48000,{FMT},apad=whole_len=192000,atrim=end_sample=192000[aout]",
     ]

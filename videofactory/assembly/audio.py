@@ -160,12 +160,17 @@ def _narrations(timeline: Timeline) -> int:
     return sum(1 for shot in timeline.shots if shot.narration is not None)
 
 
+#: dB under the true-peak ceiling that loudnorm aims for, for the AAC encoder's overshoot.
+AAC_PEAK_HEADROOM_DB = 0.5
+
 def _loudnorm_target(timeline: Timeline) -> str:
     target = timeline.loudness
     assert target is not None
+    # The AAC encoder that follows overshoots the limiter's peaks by a few tenths of a dB:
+    # aim that much lower so that the file itself stays under the ceiling.
     return (
-        f"loudnorm=I={_num(target.integrated_lufs)}:TP={_num(target.true_peak_db)}"
-        f":LRA={_num(target.lra)}"
+        f"loudnorm=I={_num(target.integrated_lufs)}"
+        f":TP={_num(target.true_peak_db - AAC_PEAK_HEADROOM_DB)}:LRA={_num(target.lra)}"
     )
 
 
