@@ -81,6 +81,7 @@ class Orchestrator:
         self.argv = [sys.executable, "-m", "videofactory", *argv]
         self.cwd = cwd
         self.rss_samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self.cpu_samples: list[tuple[float, float]] = []  # (wall time, CPU seconds so far)
         self.started_wall = 0.0
 
     def run(self, timeout: float = 600) -> dict[str, Any]:
@@ -115,15 +116,29 @@ class Orchestrator:
 
     def _sample(self, proc: subprocess.Popen[str], t0: float) -> None:
         status = Path(f"/proc/{proc.pid}/status")
+        stat = Path(f"/proc/{proc.pid}/stat")
+        tick = os.sysconf("SC_CLK_TCK")
         while proc.poll() is None:
             try:
                 for line in status.read_text().splitlines():
                     if line.startswith("VmRSS:"):
                         mb = int(line.split()[1]) / 1024
                         self.rss_samples.append((time.monotonic() - t0, mb))
-            except OSError:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                # utime and stime (fields 14 and 15 of /proc/pid/stat), in seconds.
+                cpu = (int(fields[11]) + int(fields[12])) / tick
+                self.cpu_samples.append((time.time(), cpu))
+            except (OSError, IndexError, ValueError):
                 return
-            time.sleep(0.2)
+            time.sleep(0.1)
+
+    def cpu_between(self, start: float, end: float) -> float:
+        """CPU seconds the orchestrator used between two wall-clock times (from samples)."""
+
+        def at(t: float) -> float:
+            return min(self.cpu_samples, key=lambda s: abs(s[0] - t))[1]
+
+        return at(end) - at(start) if self.cpu_samples else float("nan")
 
 
 def sim_logs(farm: SimFarm) -> dict[str, list[dict[str, Any]]]:

@@ -21,12 +21,13 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import certifi
-import httpx
 import websockets
 from websockets.asyncio.client import connect as ws_connect
 
@@ -74,11 +75,9 @@ class ComfyClient:
         self.url = url.rstrip("/")
         self.client_id = client_id or uuid.uuid4().hex
         self.reconnect_backoff = tuple(reconnect_backoff) or RECONNECT_BACKOFF_S
-        self._http = httpx.AsyncClient(
-            base_url=self.url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            verify=_tls_context(),
-        )
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
+        # Made on first use: an aiohttp session belongs to the event loop that runs it.
+        self._session: aiohttp.ClientSession | None = None
         self._object_info: dict[str, Any] | None = None
         self._listeners: dict[str, asyncio.Queue[tuple[str, dict[str, Any]]]] = {}
         self._ws_task: asyncio.Task[None] | None = None
@@ -102,24 +101,45 @@ class ComfyClient:
             self._ws_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._ws_task
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     # -- plain requests ---------------------------------------------------------------------
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    @property
+    def _http(self) -> aiohttp.ClientSession:
+        """The HTTP session (aiohttp: a third of httpx's CPU per request, which matters with
+        thousands of jobs on a farm)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(ssl=_tls_context(), limit=16),
+                # ComfyUI answers 403 to a foreign Origin; never send one, or a User-Agent
+                # that a proxy might rewrite into one.
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Reply:
+        """One request, its whole answer read; every transport failure mapped to ours."""
+        if "content" in kwargs:  # raw bytes, as callers (and tests) hand them
+            kwargs["data"] = kwargs.pop("content")
         try:
-            return await self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
+            async with self._http.request(method, self.url + path, **kwargs) as resp:
+                body = await resp.read()
+                headers = {k.lower(): v for k, v in resp.headers.items()}
+                return Reply(resp.status, headers, body)
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise BackendTimeout(
                 f"{self.url} did not answer {method} {path} in time", url=self.url
             ) from exc
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
             raise BackendUnavailable(
                 f"cannot reach ComfyUI at {self.url} ({type(exc).__name__}: {exc}); "
                 "is the server running and is the URL right?",
                 url=self.url,
             ) from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise BackendUnavailable(
                 f"{self.url}: {method} {path} failed: {exc}", url=self.url
             ) from exc
@@ -225,13 +245,14 @@ class ComfyClient:
             "overwrite": "true" if overwrite else "false",
         }
         try:
-            fh = Path(path).open("rb")
+            content = Path(path).read_bytes()
         except OSError as exc:
             raise BackendError(f"cannot read {path} to upload it: {exc.strerror or exc}") from exc
-        with fh:
-            resp = await self._request(
-                "POST", "/upload/image", files={"image": (Path(path).name, fh)}, data=data
-            )
+        form = aiohttp.FormData()
+        form.add_field("image", content, filename=Path(path).name)
+        for key, value in data.items():
+            form.add_field(key, value)
+        resp = await self._request("POST", "/upload/image", data=form)
         if resp.status_code != 200:
             raise ProtocolError(
                 f"{self.url} refused the upload of {path} ({resp.status_code})", url=self.url
@@ -277,16 +298,16 @@ class ComfyClient:
         tmp = dest.with_name(f".{dest.name}.part")
         params = {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
         try:
-            async with self._http.stream("GET", "/view", params=params) as resp:
-                if resp.status_code != 200:
+            async with self._http.get(self.url + "/view", params=params) as resp:
+                if resp.status != 200:
                     raise ProtocolError(
-                        f"{self.url}/view answered {resp.status_code} for {ref.filename}",
+                        f"{self.url}/view answered {resp.status} for {ref.filename}",
                         url=self.url,
                     )
                 announced = resp.headers.get("content-length")
                 got = 0
                 with tmp.open("wb") as fh:
-                    async for chunk in resp.aiter_bytes(1 << 20):
+                    async for chunk in resp.content.iter_chunked(1 << 20):
                         fh.write(chunk)
                         got += len(chunk)
             if announced is not None and int(announced) != got:
@@ -295,16 +316,18 @@ class ComfyClient:
                     url=self.url,
                 )
             tmp.replace(dest)
-        except httpx.TimeoutException as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise BackendTimeout(
                 f"{self.url}: download of {ref.filename} timed out", url=self.url
             ) from exc
-        except httpx.RemoteProtocolError as exc:
+        except aiohttp.ClientPayloadError as exc:
             # Typically the body ended before the announced Content-Length.
             raise ProtocolError(
                 f"{self.url}/view broke off {ref.filename}: {exc}", url=self.url
             ) from exc
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
+            if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+                raise BackendError(f"cannot write {dest}: {exc}") from exc
             raise BackendUnavailable(
                 f"{self.url}: download of {ref.filename} failed: {exc}", url=self.url
             ) from exc
@@ -499,6 +522,24 @@ class ComfyClient:
         pid = data.get("prompt_id")
         if isinstance(pid, str) and pid in self._listeners:
             self._listeners[pid].put_nowait((str(msg.get("type")), data))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole HTTP answer: status, headers (names in lower case) and body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body as JSON (ValueError when it is not)."""
+        return json.loads(self.content)
 
 
 def _item_id(item: Any) -> Any:
