@@ -57,6 +57,8 @@ ProgressCallback = Callable[[str, str, Mapping[str, Any]], None]
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 #: With the websocket up, /history is still checked this often as a safety net.
 SAFETY_POLL_S = 5.0
+#: How ComfyUI's progress_state frames begin (json.dumps with default separators).
+PROGRESS_STATE_PREFIX = '{"type": "progress_state"'
 #: Events that end a prompt.
 TERMINAL_EVENTS = {"execution_success", "execution_error", "execution_interrupted"}
 
@@ -512,6 +514,10 @@ class ComfyClient:
             attempt += 1
 
     def _dispatch(self, frame: str) -> None:
+        # progress_state repeats the state of every node at every tick (large, and nothing
+        # here reads it): skip it before paying for its JSON.
+        if frame.startswith(PROGRESS_STATE_PREFIX):
+            return
         try:
             msg = json.loads(frame)
         except ValueError:
