@@ -131,7 +131,8 @@ def test_a_server_that_stops_answering_is_restarted(farms: Farms) -> None:
 def test_memory_recycling_drains_between_jobs(farms: Farms) -> None:
     # Every job leaves 200 MB behind: past the 0.25 GB limit as soon as the first job starts.
     path = farms.write(
-        [{"id": "gpu0", "extra_args": ["--leak-mb-per-job", "200", "--time-scale", "100"]}],
+        # Jobs of several seconds each, so that the drain is seen while they still run.
+        [{"id": "gpu0", "extra_args": ["--leak-mb-per-job", "200", "--time-scale", "400"]}],
         rss_limit_gb=0.25,
     )
     farm = farms.load(path)
@@ -162,7 +163,8 @@ def test_memory_recycling_drains_between_jobs(farms: Farms) -> None:
 
 def test_a_drain_that_times_out_restarts_at_a_job_boundary(farms: Farms) -> None:
     path = farms.write(
-        [{"id": "gpu0", "extra_args": ["--leak-mb-per-job", "200", "--time-scale", "100"]}],
+        # Jobs of several seconds each, so that the drain is seen while they still run.
+        [{"id": "gpu0", "extra_args": ["--leak-mb-per-job", "200", "--time-scale", "400"]}],
         rss_limit_gb=0.25,
         drain_timeout_s=0.5,
     )
@@ -200,7 +202,7 @@ def test_crash_loop_is_given_up(farms: Farms, tmp_path: Path) -> None:
     farm = farms.load(path)
     assert farm_up(farm, path)["failures"] == []
     os.kill(pid_of(farm, "gpu1"), signal.SIGKILL)
-    gave_up = wait_for(lambda: records(farm, "gave_up"), 30, "the give-up")[0]
+    gave_up = wait_for(lambda: records(farm, "gave_up"), 90, "the give-up")[0]
     restarts = records(farm, "restart")
     assert [r["cause"] for r in restarts] == ["exited", "died_at_start"]
     assert restarts[1]["detail"].startswith("the server exited with code 2 during start-up")

@@ -25,8 +25,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+
+def _rgb(img: Image.Image) -> list[tuple[int, int, int]]:
+    """The pixels as RGB triples (Image.getdata is deprecated in Pillow 12+)."""
+    raw = img.convert("RGB").tobytes()
+    return list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
+
 def _near(img: Image.Image, rgb: tuple[int, int, int], tol: int) -> int:
-    return sum(1 for p in img.getdata() if all(abs(p[i] - rgb[i]) <= tol for i in range(3)))
+    return sum(1 for p in _rgb(img) if all(abs(p[i] - rgb[i]) <= tol for i in range(3)))
 
 
 def test_report_renders_in_a_headless_browser(tmp_path):
@@ -45,7 +51,7 @@ def test_report_renders_in_a_headless_browser(tmp_path):
     img = Image.open(shot).convert("RGB")
     assert img.size == (1400, 2200)
     small = img.resize((700, 1100), Image.NEAREST)
-    colours = set(small.getdata())
+    colours = set(_rgb(small))
     assert len(colours) > 200, "the page rendered blank"
     # the timeline picture (a data: URI) was decoded and drawn: its bar colours are on screen
     for kind in ("keyframe", "clip", "hero"):

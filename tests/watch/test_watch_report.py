@@ -16,6 +16,12 @@ from . import reportkit
 from .reportkit import RUN
 
 
+
+def _rgb(img: Image.Image) -> list[tuple[int, int, int]]:
+    """The pixels as RGB triples (Image.getdata is deprecated in Pillow 12+)."""
+    raw = img.convert("RGB").tobytes()
+    return list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
+
 def _report():
     r = reportkit.rows()
     return build_report(r["run"], r["shots"], r["tasks"], r["attempts"], r["events"],
@@ -51,7 +57,7 @@ def test_bars_utilisation_idle_and_retries():
 def _colour_share(img: Image.Image, hex_colour: str, tol: int = 12) -> float:
     want = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     small = img.convert("RGB").resize((img.width // 2, img.height // 2), Image.NEAREST)
-    pixels = list(small.getdata())
+    pixels = _rgb(small)
     near = sum(1 for p in pixels if all(abs(p[i] - want[i]) <= tol for i in range(3)))
     return near / len(pixels)
 
