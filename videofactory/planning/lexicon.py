@@ -21,6 +21,7 @@ __all__ = [
     "THEMES",
     "TIMES",
     "TRAITS",
+    "FIGHTERS",
     "VERBS",
     "Theme",
 ]
@@ -30,6 +31,11 @@ NEGATIVE = (
     "oversaturated, duplicate figures"
 )
 
+#: People whose look may be armour (see TRAITS["fighter"]).
+FIGHTERS = frozenset(
+    """warrior knight soldier hero heroine samurai ninja pirate gladiator viking spartan
+    paladin mercenary guard archer assassin general ranger hunter""".split()
+)
 PEOPLE = frozenset(
     """warrior knight soldier hero heroine girl boy child woman man person lady king queen
     prince princess wizard witch sorcerer mage monk priest nun samurai ninja pirate sailor
@@ -110,8 +116,14 @@ LATER = {
 TRAITS = {
     "person": [
         ("in a weathered travelling cloak", "in weathered travelling cloaks"),
-        ("in worn leather armour with a dark hood", "in worn leather armour and dark hoods"),
         ("in a long coat the colour of ash", "in long coats the colour of ash"),
+        ("with a lined face and a steady gaze", "with lined faces and steady eyes"),
+        ("in a heavy knitted sweater and worn boots", "in heavy sweaters and worn boots"),
+    ],
+    # People who fight: armour suits a warrior, not a lighthouse keeper.
+    "fighter": [
+        ("in worn leather armour with a dark hood", "in worn leather armour and dark hoods"),
+        ("in dented steel armour under a torn cloak", "in dented armour under torn cloaks"),
         ("with a scarred face and a steady gaze", "with scarred faces and steady eyes"),
     ],
     "animal": [

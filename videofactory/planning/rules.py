@@ -27,7 +27,16 @@ from videofactory.constants import (
     WORDS_PER_SECOND,
 )
 from videofactory.planning.concept import Concept, parse_concept, split_concept
-from videofactory.planning.lexicon import LATER, LOOKS, NEGATIVE, THEMES, TIMES, TRAITS, Theme
+from videofactory.planning.lexicon import (
+    FIGHTERS,
+    LATER,
+    LOOKS,
+    NEGATIVE,
+    THEMES,
+    TIMES,
+    TRAITS,
+    Theme,
+)
 from videofactory.planning.lines import NARRATION, SHORT, VISUALS
 from videofactory.planning.timing import (
     climax_index,
@@ -94,7 +103,8 @@ def _character(c: Concept, rng: random.Random) -> str:
         base = f"the {c.subject}" if c.head.lower() in _PHENOMENA else _article(c.subject)
     else:
         base = _article(f"lone {c.subject}" if len(c.subject.split()) == 1 else c.subject)
-    singular, plural = rng.choice(TRAITS[c.kind])
+    kind = "fighter" if c.kind == "person" and c.head.lower() in FIGHTERS else c.kind
+    singular, plural = rng.choice(TRAITS[kind])
     trait = plural if c.plural else singular
     return f"{base} {trait}".strip()
 
