@@ -518,9 +518,13 @@ def _connect_host(listen: str) -> str:
 
 def builtin_farm() -> FarmConfig:
     """The seed's six GPUs, as simulated ComfyUI servers (URLs are set when they start)."""
+    # The seed's table, followed to the letter (keyframes on the control card, clips on the
+    # workers, hero passes on the primary): the built-in farm shows the seed's pipeline. Farm
+    # files default to roles as preferences.
     return FarmConfig(
         name="built-in simulated farm",
         simulated=True,
+        strict=True,
         workers=[
             WorkerConfig(id="gpu0", card="RTX 5090", vram_gb=32, roles=[Role.primary], speed=1.0),
             WorkerConfig(id="gpu1", card="RTX 3090", vram_gb=24, roles=[Role.worker], speed=0.55),

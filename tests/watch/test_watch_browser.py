@@ -25,11 +25,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-
 def _rgb(img: Image.Image) -> list[tuple[int, int, int]]:
     """The pixels as RGB triples (Image.getdata is deprecated in Pillow 12+)."""
     raw = img.convert("RGB").tobytes()
     return list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
+
 
 def _near(img: Image.Image, rgb: tuple[int, int, int], tol: int) -> int:
     return sum(1 for p in _rgb(img) if all(abs(p[i] - rgb[i]) <= tol for i in range(3)))

@@ -16,11 +16,11 @@ from . import reportkit
 from .reportkit import RUN
 
 
-
 def _rgb(img: Image.Image) -> list[tuple[int, int, int]]:
     """The pixels as RGB triples (Image.getdata is deprecated in Pillow 12+)."""
     raw = img.convert("RGB").tobytes()
     return list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
+
 
 def _report():
     r = reportkit.rows()

@@ -163,6 +163,7 @@ def _narrations(timeline: Timeline) -> int:
 #: dB under the true-peak ceiling that loudnorm aims for, for the AAC encoder's overshoot.
 AAC_PEAK_HEADROOM_DB = 0.5
 
+
 def _loudnorm_target(timeline: Timeline) -> str:
     target = timeline.loudness
     assert target is not None

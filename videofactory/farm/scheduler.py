@@ -107,10 +107,12 @@ def decide(
     that tasks of higher priority form ahead of it), but only the placements that land in a
     free slot are returned. Work that only one worker can do (ready or still pending) is
     reserved on it, so flexible work does not crowd out what nobody else can take.
-    ``time_factor`` (measured over modelled seconds on this farm) scales the fixed costs: a
-    model switch and the role preference.
+    ``time_factor`` (measured over modelled seconds on this farm) scales the model switch.
     """
-    switch_s, role_s = SWITCH_COST_S * time_factor, ROLE_PENALTY_S * time_factor
+    # A model switch costs real time, so it follows the farm's pace; the role preference is a
+    # promise to the user in plain seconds (a GPU leaves its role only to win that much time),
+    # so on a fast simulated farm the seed's roles hold and on real GPUs an idle card helps.
+    switch_s, role_s = SWITCH_COST_S * time_factor, ROLE_PENALTY_S
     free = sum(max(0, w.free_slots) for w in workers if w.up)
     if free == 0 or not ready:
         return []

@@ -234,10 +234,10 @@ class Supervisor:
         s.state, s.cause = ServerState.draining, detail
         began = time.monotonic()
         s.draining_since = time.time()
+        self.write()  # the state first: whoever reads the drain record finds the server draining
         record = self._record("drain", s, detail=detail, rss_bytes=rss, rss_limit_bytes=limit)
         self._emit("drain", record)
         self._note(f"{s.spec.id}: {detail}; draining (no new job), restart when its queue is empty")
-        self.write()
         forced: str | None = None
         idle_since: float | None = None
         boundary_at: float | None = None
@@ -303,13 +303,15 @@ class Supervisor:
                     f"{s.spec.id}: given up after {s.in_row - 1} restarts in a row "
                     f"(last: {detail}); log: {s.spec.log}"
                 )
+                self.write()
                 gave_up = self._record("gave_up", s, cause=cause, detail=s.error)
                 self._emit("gave_up", gave_up)
                 self._note(s.error)
-                self.write()
                 return False
             s.restarts += 1
             s.cause = f"{cause}: {detail}"
+            s.state = ServerState.restarting
+            self.write()  # the state before the record, as everywhere here
             record = self._record(
                 "restart",
                 s,
@@ -322,8 +324,6 @@ class Supervisor:
             )
             self._emit("restart", record)
             self._note(f"{s.spec.id}: restart {s.restarts} ({cause}): {detail}")
-            s.state = ServerState.restarting
-            self.write()
             if s.running:
                 await s.stop(ln.stop_grace_s)
             delay = (
@@ -343,6 +343,7 @@ class Supervisor:
             if not error:
                 s.cause = ""
                 s.draining_since = None
+                self.write()
                 up = self._record(
                     "up",
                     s,
@@ -352,7 +353,6 @@ class Supervisor:
                 )
                 self._emit("up", up)
                 self._note(f"{s.spec.id}: back up as pid {s.pid} after restart {s.restarts}")
-                self.write()
                 return True
             detail = error.removeprefix(f"{s.spec.id}: ")
             cause, exit_code, planned = "died_at_start", s.last_exit, False
