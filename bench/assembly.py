@@ -73,7 +73,7 @@ def make_inputs(folder: Path) -> tuple[list[Path], list[Path], Path]:
         # A moving pattern, hue-rotated per shot so the shots differ.
         src = f"{SOURCES[i % len(SOURCES)]}=s={WIDTH}x{HEIGHT}:r={FPS}:d={SHOT_S}"
         run("-f", "lavfi", "-i", src, "-vf", f"hue=h={i * 30}", "-c:v", "libx264",
-            "-preset", "superfast", "-pix_fmt", "yuv420p", str(clip))  # fmt: skip
+            "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip))  # fmt: skip
         clips.append(clip)
         voice = folder / f"speech{i:02d}.wav"
         # Speech-like: a gliding pitch, chopped into syllables at 4 Hz.

@@ -203,3 +203,23 @@ def test_a_transition_the_binary_lacks_is_reported_with_how_to_get_it(
     )
     with pytest.raises(AssemblyError, match="no xfade transition coverleft .*7.0"):
         assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
+
+
+def test_a_peaky_mix_goes_through_loudnorm_and_keeps_its_ceiling(extra, ffmpeg_bin, tmp_path):
+    # A quiet tone with loud clicks: one gain to -14 LUFS would lift the clicks far past the
+    # -1 dBTP ceiling, so the render must limit (loudnorm's dynamic mode), not just amplify.
+    clicks = make(
+        ffmpeg_bin,
+        tmp_path / "clicks.wav",
+        "-f", "lavfi", "-i",
+        "aevalsrc=0.1*sin(2*PI*440*t)+0.8*lt(mod(t\\,0.5)\\,0.003):s=48000:d=6",
+    )  # fmt: skip
+    timeline = Timeline((TimelineShot("a", extra["red"], 6.0, clicks, "Clicks."),), SPEC)
+    out = tmp_path / "final.mp4"
+    assemble(timeline, out, ffmpeg=ffmpeg_bin)
+    measured = loudness(ffmpeg_bin, out)
+    assert measured.input_tp <= -1.0 + 0.3
+    # loudnorm's limiter lands a little under the target on a mix this spiky (the source
+    # measures -23 LUFS with its clicks at -2 dBTP): within 2 LU of it, never above.
+    assert -16.0 <= measured.input_i <= -13.5
+    assert not list(tmp_path.glob(".final*"))  # the mix file and partials are gone

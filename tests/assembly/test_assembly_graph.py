@@ -7,9 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from videofactory.assembly.audio import AudioLevels, LoudnessMeasurement, audio_graph
+from videofactory.assembly.audio import (
+    AudioLevels,
+    LoudnessMeasurement,
+    audio_graph,
+    linear_gain_db,
+    mixed_audio_graph,
+)
 from videofactory.assembly.graph import build_ffmpeg_args, video_graph
-from videofactory.assembly.timeline import Music, OutputSpec, Timeline, TimelineShot, Transition
+from videofactory.assembly.timeline import (
+    ClipFormat,
+    Music,
+    OutputSpec,
+    Timeline,
+    TimelineShot,
+    Transition,
+)
 
 SPEC = OutputSpec(640, 360, 24)
 FMT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
@@ -211,3 +224,46 @@ def test_silent_mix_is_not_normalised() -> None:
     timeline = Timeline((TimelineShot("s1", Path("a.mp4"), 1.0),), SPEC)
     silent = AudioLevels(mix=LoudnessMeasurement(float("-inf"), float("-inf"), 0, -70))
     assert "loudnorm" not in ";".join(audio_graph(timeline, 1, silent, "aout"))
+
+
+def test_one_gain_when_the_peak_allows_it_else_loudnorm() -> None:
+    timeline = Timeline((TimelineShot("s1", Path("a.mp4"), 2.0, Path("n.wav")),), SPEC)
+    roomy = LoudnessMeasurement(-20.0, -9.0, 5.0, -30.0)  # +6 dB puts the peak at -3 dBTP
+    peaky = LoudnessMeasurement(-20.0, -4.0, 5.0, -30.0)  # +6 dB would put it at +2 dBTP
+    wide = LoudnessMeasurement(-20.0, -9.0, 25.0, -30.0)  # a range wider than LRA=20
+    assert linear_gain_db(timeline, roomy) == pytest.approx(6.0)
+    assert linear_gain_db(timeline, peaky) is None
+    assert linear_gain_db(timeline, wide) is None
+    assert linear_gain_db(Timeline(timeline.shots, SPEC, loudness=None), roomy) is None
+    # The render reads the measuring pass's mix file: gain (or loudnorm) and length only.
+    assert mixed_audio_graph(timeline, 1, AudioLevels(mix=roomy), "aout") == [
+        f"[1:a:0]{FMT},volume=6dB,apad=whole_len=96000,atrim=end_sample=96000[aout]"
+    ]
+    assert mixed_audio_graph(timeline, 1, AudioLevels(mix=peaky), "aout") == [
+        f"[1:a:0]{FMT},loudnorm=I=-14:TP=-1.5:LRA=20:measured_I=-20:measured_TP=-4"
+        ":measured_LRA=5:measured_thresh=-30:offset=0:linear=true:print_format=none,"
+        f"aresample=48000,{FMT},apad=whole_len=96000,atrim=end_sample=96000[aout]"
+    ]
+    args = build_ffmpeg_args(
+        timeline, Path("o.mp4"), levels=AudioLevels(mix=roomy), mix_file=Path("m.wav")
+    )
+    assert args[:4] == ["-i", "file:a.mp4", "-i", "file:m.wav"]  # no narration input
+
+
+def test_a_clip_already_in_the_output_format_is_not_converted() -> None:
+    ready = ClipFormat(640, 360, 24.0, "yuv420p", 1.0, constant_rate=True)
+    other_rate = ClipFormat(640, 360, 30.0, "yuv420p", 1.0, constant_rate=True)
+    variable = ClipFormat(640, 360, 24.0, "yuv420p", 1.0, constant_rate=False)
+    small = ClipFormat(320, 180, 24.0, "yuvj420p", 1.0, constant_rate=True)
+    shots = tuple(
+        TimelineShot(f"s{i}", Path(f"{i}.mp4"), 1.0, source=source)
+        for i, source in enumerate([ready, other_rate, variable, small])
+    )
+    graph = video_graph(Timeline(shots, SPEC, loudness=None), "out")
+    tail = "tpad=stop_mode=clone:stop=24,trim=end_frame=24,setpts=PTS-STARTPTS"
+    assert graph[:4] == [
+        f"[0:v:0]setpts=PTS-STARTPTS,settb=1/24,{tail}[v0]",  # the time base only
+        f"[1:v:0]setpts=PTS-STARTPTS,fps=24,{tail}[v1]",
+        f"[2:v:0]setpts=PTS-STARTPTS,fps=24,{tail}[v2]",
+        f"[3:v:0]setpts=PTS-STARTPTS,settb=1/24,{PAD},setsar=1,format=yuv420p,{tail}[v3]",
+    ]

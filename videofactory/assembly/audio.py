@@ -10,10 +10,12 @@
 Loudness is normalised in two passes, as ``loudnorm`` needs: audio-only runs measure (with
 ``ebur128``, the meter loudnorm itself uses, ten times cheaper than a loudnorm measuring pass)
 the narration and the music (to set the music bed ``level_lu`` below the narration and the
-duck threshold) and then the mix; the render gives loudnorm those figures with
-``linear=true``, so it applies one gain and lands on the target instead of drifting as
-single-pass loudnorm does. When that gain would push the true peak over the ceiling, loudnorm
-itself falls back to its dynamic mode (a true-peak limiter at 192 kHz).
+duck threshold) and then the mix, which that pass also writes to a float WAV. The render reads
+that mix (so the mixing is done once) and applies the one gain that lands it on the target:
+a ``volume`` filter, exactly what loudnorm's linear mode would apply, without loudnorm's trip
+through 192 kHz. When that gain would push the true peak over the ceiling (or the mix's range
+is wider than allowed), the render runs loudnorm with the measured figures instead, and it
+limits the peaks in its dynamic mode.
 
 Every stage pins its sample format with ``aformat``: ffmpeg 5.1 refuses some graphs (amix,
 sidechaincompress) that 9 accepts when negotiation is left open.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from videofactory.assembly.timeline import Timeline
@@ -36,12 +39,14 @@ __all__ = [
     "audio_graph",
     "audio_inputs",
     "levels_for",
+    "linear_gain_db",
     "measure_args",
+    "mixed_audio_graph",
     "parse_ebur128",
 ]
 
 #: Which stem a measuring pass hears.
-MeasureStage = Literal["stems", "mix"]
+MeasureStage = Literal["speech", "music", "mix"]
 
 #: Integrated loudness below which a stem counts as silent (the EBU R128 absolute gate).
 SILENT_LUFS = -70.0
@@ -176,9 +181,17 @@ def _loudnorm_target(timeline: Timeline) -> str:
 
 
 def audio_graph(
-    timeline: Timeline, first_input: int, levels: AudioLevels | None, out: str
+    timeline: Timeline,
+    first_input: int,
+    levels: AudioLevels | None,
+    out: str,
+    *,
+    finish: bool = True,
 ) -> list[str]:
-    """The render's audio: speech, ducked music, loudness; exactly the video's length."""
+    """The render's audio: speech, ducked music, loudness; exactly the video's length.
+
+    ``finish=False`` stops at the mix of exactly the video's length (the measuring pass).
+    """
     levels = levels or AudioLevels()
     rate = timeline.output.audio_rate
     samples = round(timeline.total_s * rate)
@@ -202,9 +215,45 @@ def audio_graph(
             f"{_fmt(timeline)}[mix]"
         )
         mixed = "mix"
+    if finish:
+        graph.append(f"[{mixed}]" + _finish(timeline, levels) + f"[{out}]")
+    else:
+        samples = round(timeline.total_s * timeline.output.audio_rate)
+        graph.append(f"[{mixed}]apad=whole_len={samples},atrim=end_sample={samples}[{out}]")
+    return graph
+
+
+def linear_gain_db(timeline: Timeline, mix: LoudnessMeasurement | None) -> float | None:
+    """The one gain that brings the measured mix to the target, or None when it cannot.
+
+    loudnorm's own test for its linear mode: the gain must not lift the true peak over the
+    ceiling (less the AAC headroom) nor the mix's loudness range exceed the allowed one.
+    """
+    target = timeline.loudness
+    if target is None or mix is None or mix.silent:
+        return None
+    gain = target.integrated_lufs - mix.input_i
+    ceiling = target.true_peak_db - AAC_PEAK_HEADROOM_DB
+    if mix.input_tp + gain > ceiling or mix.input_lra > target.lra:
+        return None
+    return gain
+
+
+def _finish(timeline: Timeline, levels: AudioLevels) -> str:
+    """The mix's last steps: loudness (one gain, else loudnorm), then exactly the total length.
+
+    When one gain is enough it is a ``volume`` filter, which is what loudnorm's linear mode
+    does too, without loudnorm's trip to 192 kHz and back. Otherwise loudnorm gets the measured
+    figures and limits the true peak itself (its dynamic mode).
+    """
+    rate = timeline.output.audio_rate
+    samples = round(timeline.total_s * rate)
     tail = []
     mix = levels.mix
-    if timeline.loudness is not None and mix is not None and not mix.silent:
+    gain = linear_gain_db(timeline, mix)
+    if gain is not None:
+        tail.append(f"volume={_num(gain)}dB")
+    elif timeline.loudness is not None and mix is not None and not mix.silent:
         # loudnorm works (and outputs) at 192 kHz: resample back and pin the format.
         tail.append(
             f"{_loudnorm_target(timeline)}:measured_I={_num(max(mix.input_i, -99))}"
@@ -215,27 +264,50 @@ def audio_graph(
         )
         tail.append(f"aresample={rate},{_fmt(timeline)}")
     tail.append(f"apad=whole_len={samples},atrim=end_sample={samples}")
-    graph.append(f"[{mixed}]" + ",".join(tail) + f"[{out}]")
-    return graph
+    return ",".join(tail)
+
+
+def mixed_audio_graph(timeline: Timeline, index: int, levels: AudioLevels, out: str) -> list[str]:
+    """The render's audio from the mix the measuring pass wrote (input ``index``): loudness and
+    length only, so the mixing is not done twice."""
+    return [f"[{index}:a:0]{_fmt(timeline)}," + _finish(timeline, levels) + f"[{out}]"]
+
+
+#: Meters log their summary only: ebur128 otherwise prints a line per 100 ms at info level.
+_METER = "ebur128=framelog=verbose"
 
 
 def measure_args(
-    timeline: Timeline, stage: MeasureStage, levels: AudioLevels | None = None
+    timeline: Timeline,
+    stage: MeasureStage,
+    levels: AudioLevels | None = None,
+    mix_file: Path | None = None,
 ) -> list[str]:
-    """An audio-only ffmpeg run whose stderr ends with ebur128 summaries for ``stage``.
+    """An audio-only ffmpeg run whose stderr ends with an ebur128 summary for ``stage``.
 
-    ``stems`` measures the narration and then the music (two meters, in that order); ``mix``
-    measures the mix the render will hear, true peak included.
+    ``speech`` measures the narration and ``music`` the music bed as the video will play it
+    (two independent runs, so they can go side by side); ``mix`` measures the mix the render
+    will hear, true peak included, and writes it to ``mix_file`` (32-bit float WAV) when
+    given, for the render to read instead of mixing again.
     """
-    if stage == "stems":
-        graph = _speech(timeline, 0, "s") + _music(timeline, _narrations(timeline), 0.0, "m")
-        graph += ["[s]ebur128[so]", "[m]ebur128[mo]"]
-        maps = ["-map", "[so]", "-f", "null", "-", "-map", "[mo]", "-f", "null", "-"]
+    inputs = audio_inputs(timeline)
+    null = ["-f", "null", "-"]
+    if stage == "speech":
+        graph = [*_speech(timeline, 0, "s"), f"[s]{_METER}[so]"]
+        inputs = inputs[: 2 * _narrations(timeline)]
+        maps = ["-map", "[so]", *null]
+    elif stage == "music":
+        graph = [*_music(timeline, 0, 0.0, "m"), f"[m]{_METER}[mo]"]
+        inputs = inputs[2 * _narrations(timeline) :]
+        maps = ["-map", "[mo]", *null]
     else:
-        graph = audio_graph(timeline, 0, levels, "a")
-        graph.append("[a]ebur128=peak=true[ao]")
-        maps = ["-map", "[ao]", "-f", "null", "-"]
-    return [*audio_inputs(timeline), "-filter_complex", ";".join(graph), *maps]
+        graph = audio_graph(timeline, 0, levels, "a", finish=False)
+        graph.append(f"[a]{_METER}:peak=true[ao]")
+        if mix_file is None:
+            maps = ["-map", "[ao]", *null]
+        else:
+            maps = ["-map", "[ao]", "-c:a", "pcm_f32le", "-f", "wav", _input(mix_file)]
+    return [*inputs, "-filter_complex", ";".join(graph), *maps]
 
 
 _SUMMARY = re.compile(r"Parsed_ebur128_(\d+) @ [^\]]*\] Summary:(.*?)(?=\[|\Z)", re.S)

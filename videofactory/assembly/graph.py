@@ -8,6 +8,7 @@
                   joined ┼─ select(thumbnail frame) ─────────────────── MJPEG ─ thumb.jpg
                          └─ select(middle of each shot), scale, tile ── MJPEG ─ contact.jpg
     narration, music ─ (audio.audio_graph) ─────────────────────────── AAC ─── out.mp4
+      or the mix the loudness pass wrote ─ gain ─────────────────────── AAC ─── out.mp4
 
 Each clip is rendered to its segment's exact frame count (``Timeline.segment_frames``: its
 shot plus the transition out of it); a transition into shot ``i`` blends the outgoing clip's
@@ -21,9 +22,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs
+from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs, mixed_audio_graph
 from videofactory.assembly.subtitles import escape_filter_value
-from videofactory.assembly.timeline import OutputSpec, Timeline
+from videofactory.assembly.timeline import ClipFormat, OutputSpec, Timeline
 
 __all__ = ["CONTACT_TILE_PX", "build_ffmpeg_args", "contact_layout", "video_graph"]
 
@@ -54,12 +55,25 @@ def _fit(spec: OutputSpec) -> str:
     )
 
 
-def _video_chain(index: int, frames: int, spec: OutputSpec, out: str) -> str:
-    """Normalise input ``index`` and make it exactly ``frames`` long (clone its last frame)."""
-    return (
-        f"[{index}:v:0]setpts=PTS-STARTPTS,fps={spec.fps},{_fit(spec)},setsar=1,format=yuv420p,"
-        f"tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},setpts=PTS-STARTPTS[{out}]"
-    )
+def _video_chain(
+    index: int, frames: int, spec: OutputSpec, out: str, source: ClipFormat | None = None
+) -> str:
+    """Normalise input ``index`` and make it exactly ``frames`` long (clone its last frame).
+
+    What ``source`` (the probed clip) shows to match the output already is left alone: a clip
+    rendered at the output's size, rate and pixel format costs no scaling or conversion.
+    """
+    source = source or ClipFormat()
+    steps = ["setpts=PTS-STARTPTS"]
+    # fps also sets the time base to 1/fps, which xfade and concat need on every input:
+    # a clip already at the rate only gets the time base.
+    steps.append(f"settb=1/{spec.fps}" if source.has_rate(spec) else f"fps={spec.fps}")
+    if not source.fits(spec):
+        steps += [_fit(spec), "setsar=1"]
+    if source.pix_fmt != "yuv420p":
+        steps.append("format=yuv420p")
+    steps += [f"tpad=stop_mode=clone:stop={frames}", f"trim=end_frame={frames}"]
+    return f"[{index}:v:0]" + ",".join(steps) + f",setpts=PTS-STARTPTS[{out}]"
 
 
 def _trim(label: str, start: int, end: int, out: str) -> str:
@@ -80,7 +94,10 @@ def video_graph(timeline: Timeline, out: str) -> list[str]:
     """
     spec = timeline.output
     graph = [
-        _video_chain(i, frames, spec, f"v{i}") for i, frames in enumerate(timeline.segment_frames())
+        _video_chain(i, frames, spec, f"v{i}", shot.source)
+        for i, (shot, frames) in enumerate(
+            zip(timeline.shots, timeline.segment_frames(), strict=True)
+        )
     ]
     shot_frames = timeline.shot_frames()
     fades = timeline.transition_frames()
@@ -145,6 +162,7 @@ def build_ffmpeg_args(
     fonts_dir: Path | None = None,
     thumbnail: Path | None = None,
     contact_sheet: Path | None = None,
+    mix_file: Path | None = None,
 ) -> list[str]:
     """The argv (without the binary) of one ffmpeg run that renders ``timeline``.
 
@@ -156,12 +174,15 @@ def build_ffmpeg_args(
         fonts_dir: the folder of the font the script names.
         thumbnail: where to write one JPEG frame (``Timeline.thumbnail_frame``).
         contact_sheet: where to write a JPEG grid of every shot's middle frame.
+        mix_file: the mix as the measuring pass wrote it (``audio.measure_args``); when given,
+            the audio is read from it and only its loudness gain is applied, instead of mixing
+            the narration and music again.
     """
     spec = timeline.output
     args: list[str] = []
     for shot in timeline.shots:
         args += ["-i", _input(shot.clip)]
-    args += audio_inputs(timeline)
+    args += ["-i", _input(mix_file)] if mix_file is not None else audio_inputs(timeline)
 
     branches = ["main"] + (["thumb"] if thumbnail else []) + (["sheet"] if contact_sheet else [])
     burn = subtitles_file is not None
@@ -187,7 +208,10 @@ def build_ffmpeg_args(
             f"[ssheet]{_select(list(timeline.shot_middle_frames()))},scale={tile_w}:{tile_h},"
             f"{_JPEG_RANGE},tile={columns}x{rows}:padding=4:margin=4[vsheet]"
         )
-    graph += audio_graph(timeline, len(timeline.shots), levels, "aout")
+    if mix_file is not None:
+        graph += mixed_audio_graph(timeline, len(timeline.shots), levels or AudioLevels(), "aout")
+    else:
+        graph += audio_graph(timeline, len(timeline.shots), levels, "aout")
 
     args += [
         "-filter_complex",

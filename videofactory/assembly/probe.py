@@ -41,6 +41,11 @@ class MediaInfo:
     sample_rate: int | None = None
     channels: int | None = None
     format_name: str = ""
+    #: Shape of a pixel (1.0: square); None when the stream does not say.
+    sar: float | None = None
+    #: The stream's declared rate equals its average rate: constant frame rate, as far as the
+    #: header tells (a variable-rate clip still needs ffmpeg's fps filter).
+    constant_rate: bool = False
 
 
 def _who(path: Path, task: str | None) -> str:
@@ -76,50 +81,63 @@ def _duration(container: av.container.InputContainer) -> float:
     return longest
 
 
-def probe(path: str | os.PathLike[str], *, task: str | None = None) -> MediaInfo:
-    """Describe a media file.
+def _describe(container: av.container.InputContainer, path: Path, size: int) -> MediaInfo:
+    """A MediaInfo from an open container (its first video and first audio stream)."""
+    video = container.streams.video[0] if container.streams.video else None
+    audio = container.streams.audio[0] if container.streams.audio else None
+    info = MediaInfo(
+        path=path,
+        duration_s=_duration(container),
+        size_bytes=size,
+        has_video=video is not None,
+        has_audio=audio is not None,
+        format_name=container.format.name,
+    )
+    if video is not None:
+        ctx = video.codec_context
+        rate = video.average_rate or video.guessed_rate
+        sar = ctx.sample_aspect_ratio
+        info = replace(
+            info,
+            width=ctx.width,
+            height=ctx.height,
+            fps=float(rate) if rate else None,
+            video_codec=ctx.name,
+            pix_fmt=ctx.format.name if ctx.format else None,
+            frames=video.frames or None,
+            sar=float(sar) if sar else None,
+            constant_rate=bool(rate) and video.base_rate == video.average_rate,
+        )
+    if audio is not None:
+        actx = audio.codec_context
+        info = replace(
+            info,
+            audio_codec=actx.name,
+            sample_rate=actx.sample_rate,
+            channels=actx.layout.nb_channels if actx.layout else actx.channels,
+        )
+    return info
 
-    Raises:
-        MediaError: the file is missing, empty, unreadable/corrupt, or has no audio/video stream.
-    """
-    path = Path(path)
+
+def _inspect(
+    path: Path,
+    task: str | None,
+    decode: Literal["video", "audio"] | None,
+    expected: tuple[float, float] | None = None,
+) -> MediaInfo:
+    """Describe a file and, when ``decode`` names a stream, check it within the same open
+    (``expected``: the length it must have and the slack, both in seconds)."""
     size = _stat(path, task)
     try:
         with av.open(str(path)) as container:
-            video = container.streams.video[0] if container.streams.video else None
-            audio = container.streams.audio[0] if container.streams.audio else None
-            if video is None and audio is None:
+            info = _describe(container, path, size)
+            if not (info.has_video or info.has_audio):
                 raise MediaError(
                     f"{_who(path, task)} has no audio or video stream", path=str(path), task=task
                 )
-            info = MediaInfo(
-                path=path,
-                duration_s=_duration(container),
-                size_bytes=size,
-                has_video=video is not None,
-                has_audio=audio is not None,
-                format_name=container.format.name,
-            )
-            if video is not None:
-                ctx = video.codec_context
-                rate = video.average_rate or video.guessed_rate
-                info = replace(
-                    info,
-                    width=ctx.width,
-                    height=ctx.height,
-                    fps=float(rate) if rate else None,
-                    video_codec=ctx.name,
-                    pix_fmt=ctx.format.name if ctx.format else None,
-                    frames=video.frames or None,
-                )
-            if audio is not None:
-                actx = audio.codec_context
-                info = replace(
-                    info,
-                    audio_codec=actx.name,
-                    sample_rate=actx.sample_rate,
-                    channels=actx.layout.nb_channels if actx.layout else actx.channels,
-                )
+            if decode is not None:
+                _check_streams(info, decode, task, expected)
+                _decodes(container, path, decode, task)
             return info
     except MediaError:
         raise
@@ -129,13 +147,52 @@ def probe(path: str | os.PathLike[str], *, task: str | None = None) -> MediaInfo
         ) from exc
 
 
-def _decodes(path: Path, kind: Literal["video", "audio"], task: str | None) -> None:
+def probe(path: str | os.PathLike[str], *, task: str | None = None) -> MediaInfo:
+    """Describe a media file.
+
+    Raises:
+        MediaError: the file is missing, empty, unreadable/corrupt, or has no audio/video stream.
+    """
+    return _inspect(Path(path), task, None)
+
+
+def _check_streams(
+    info: MediaInfo,
+    kind: Literal["video", "audio"],
+    task: str | None,
+    expected: tuple[float, float] | None,
+) -> None:
+    """Refuse a file without the stream ``kind``, of zero length or of the wrong length."""
+    who = _who(info.path, task)
+    if kind == "video" and not info.has_video:
+        raise MediaError(f"{who} has no video stream", path=str(info.path), task=task)
+    if kind == "audio" and not info.has_audio:
+        raise MediaError(f"{who} has no audio stream", path=str(info.path), task=task)
+    # A single still (PNG/JPEG) has no duration yet is a valid one-frame clip: the timeline
+    # holds its frame for the whole shot. Whether it decodes is checked next.
+    still = kind == "video" and info.frames is None and info.duration_s <= 0
+    if info.duration_s <= 0 and not still:
+        raise MediaError(f"{who} has zero length", path=str(info.path), task=task)
+    if expected is not None and abs(info.duration_s - expected[0]) > expected[1]:
+        raise MediaError(
+            f"{who} lasts {info.duration_s:.3f} s, expected {expected[0]:.3f} s "
+            f"(± {expected[1]:.3f} s)",
+            path=str(info.path),
+            task=task,
+        )
+
+
+def _decodes(
+    container: av.container.InputContainer,
+    path: Path,
+    kind: Literal["video", "audio"],
+    task: str | None,
+) -> None:
     """Decode the first frame of the stream: catches garbage behind a valid header."""
     try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
-            for _frame in container.decode(stream):
-                return
+        stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
+        for _frame in container.decode(stream):
+            return
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise MediaError(
             f"cannot decode {kind} in {_who(path, task)}: {exc}", path=str(path), task=task
@@ -165,23 +222,7 @@ def check_media(
     Raises:
         MediaError: missing, empty, corrupt, lacking the stream, zero length or wrong length.
     """
-    info = probe(path, task=task)
-    who = _who(info.path, task)
-    if kind == "video" and not info.has_video:
-        raise MediaError(f"{who} has no video stream", path=str(info.path), task=task)
-    if kind == "audio" and not info.has_audio:
-        raise MediaError(f"{who} has no audio stream", path=str(info.path), task=task)
-    # A single still (PNG/JPEG) has no duration yet is a valid one-frame clip: the timeline
-    # holds its frame for the whole shot. Whether it decodes is checked below.
-    still = kind == "video" and info.frames is None and info.duration_s <= 0
-    if info.duration_s <= 0 and not still:
-        raise MediaError(f"{who} has zero length", path=str(info.path), task=task)
-    if expected_duration_s is not None and abs(info.duration_s - expected_duration_s) > tolerance_s:
-        raise MediaError(
-            f"{who} lasts {info.duration_s:.3f} s, expected {expected_duration_s:.3f} s "
-            f"(± {tolerance_s:.3f} s)",
-            path=str(info.path),
-            task=task,
-        )
-    _decodes(info.path, kind, task)
-    return info
+    # Stream and length checks come first (cheap and clearer), then the first frame decodes:
+    # all inside one open of the file.
+    expected = None if expected_duration_s is None else (expected_duration_s, tolerance_s)
+    return _inspect(Path(path), task, kind, expected)

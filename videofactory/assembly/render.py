@@ -13,6 +13,9 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from videofactory.assembly.audio import (
@@ -33,10 +36,18 @@ from videofactory.assembly.subtitles import (
     subtitles_srt,
     subtitles_vtt,
 )
-from videofactory.assembly.timeline import Timeline
+from videofactory.assembly.timeline import ClipFormat, Timeline
 from videofactory.errors import AssemblyError, MediaError
 
-__all__ = ["assemble", "check_inputs", "clip_task", "narration_task", "side_files"]
+__all__ = [
+    "assemble",
+    "check_clips",
+    "check_inputs",
+    "check_sound",
+    "clip_task",
+    "narration_task",
+    "side_files",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +65,9 @@ def narration_task(shot_id: str) -> str:
     return f"{shot_id}/narration"
 
 
-def check_inputs(timeline: Timeline) -> None:
-    """Refuse the first unusable clip, narration or music file, naming the file and its task."""
+def check_sound(timeline: Timeline) -> None:
+    """Refuse the first unusable narration or music file, naming the file and its task."""
     for shot in timeline.shots:
-        check_media(
-            shot.clip,
-            kind="video",
-            expected_duration_s=shot.clip_duration_s,
-            tolerance_s=max(DURATION_TOLERANCE_S, 1.5 / timeline.output.fps),
-            task=clip_task(shot.shot_id),
-        )
         if shot.narration is not None:
             check_media(shot.narration, kind="audio", task=narration_task(shot.shot_id))
     if timeline.music is not None:
@@ -74,6 +78,34 @@ def check_inputs(timeline: Timeline) -> None:
                 f"music: {exc}; pass an audio file (mp3, m4a, wav, flac, ogg) to --music",
                 path=exc.path,
             ) from exc
+
+
+def check_clips(timeline: Timeline) -> Timeline:
+    """Refuse the first unusable clip, naming the file and its task.
+
+    Returns the timeline with every clip's probed format (``TimelineShot.source``), so that the
+    graph normalises only what needs it.
+    """
+    shots = []
+    for shot in timeline.shots:
+        info = check_media(
+            shot.clip,
+            kind="video",
+            expected_duration_s=shot.clip_duration_s,
+            tolerance_s=max(DURATION_TOLERANCE_S, 1.5 / timeline.output.fps),
+            task=clip_task(shot.shot_id),
+        )
+        source = ClipFormat(
+            info.width, info.height, info.fps, info.pix_fmt, info.sar, info.constant_rate
+        )
+        shots.append(replace(shot, source=source))
+    return replace(timeline, shots=tuple(shots))
+
+
+def check_inputs(timeline: Timeline) -> Timeline:
+    """Refuse the first unusable narration, music or clip (``check_sound``, ``check_clips``)."""
+    check_sound(timeline)
+    return check_clips(timeline)
 
 
 def side_files(out_path: Path) -> dict[str, Path]:
@@ -125,30 +157,52 @@ def _require(timeline: Timeline, ffmpeg: FFmpeg) -> None:
 
 
 def _meters(
-    timeline: Timeline, ffmpeg: FFmpeg, stage: MeasureStage, levels: AudioLevels | None = None
+    timeline: Timeline,
+    ffmpeg: FFmpeg,
+    stage: MeasureStage,
+    levels: AudioLevels | None = None,
+    mix_file: Path | None = None,
 ) -> list[LoudnessMeasurement]:
     """One audio-only loudness pass: the summaries of its meters, in graph order."""
     tail = run_ffmpeg(
         ffmpeg,
-        measure_args(timeline, stage, levels),
+        measure_args(timeline, stage, levels, mix_file),
         tail_lines=MEASURE_TAIL_LINES,
         label=f"the loudness measurement ({stage})",
     )
     return parse_ebur128(tail)
 
 
-def _measure(timeline: Timeline, ffmpeg: FFmpeg) -> AudioLevels:
-    """Run the audio-only loudness passes this timeline needs and return the levels."""
+def _measure(
+    timeline: Timeline,
+    ffmpeg: FFmpeg,
+    mix_file: Path | None = None,
+    meanwhile: Callable[[], Timeline] | None = None,
+) -> tuple[AudioLevels, Timeline]:
+    """Run the audio-only loudness passes this timeline needs and return the levels.
+
+    The narration and the music are measured side by side, in two ffmpeg runs, while
+    ``meanwhile`` (the clips' checks) runs here; its timeline is returned with the levels.
+    With ``mix_file``, the pass that measures the mix also writes it there, for the render.
+    """
+    meanwhile = meanwhile or (lambda: timeline)
     if timeline.loudness is None:
-        return AudioLevels()  # music stays at its own level: there is nothing to set it by
-    narrated = any(shot.narration is not None for shot in timeline.shots)
+        return AudioLevels(), meanwhile()  # music stays at its own level: nothing to set it by
     speech = music = None
-    if narrated and timeline.music is not None:
-        speech, music = _meters(timeline, ffmpeg, "stems")
+    if any(shot.narration is not None for shot in timeline.shots) and timeline.music is not None:
+        with ThreadPoolExecutor(2, thread_name_prefix="loudness") as pool:
+            stems = [pool.submit(_meters, timeline, ffmpeg, s) for s in ("speech", "music")]
+            try:
+                timeline = meanwhile()
+            finally:
+                wait(stems)  # a clip's error wins over theirs: it is the one to fix
+            speech, music = (stem.result()[-1] for stem in stems)
+    else:
+        timeline = meanwhile()
     levels = levels_for(timeline, speech, music)
-    mix = _meters(timeline, ffmpeg, "mix", levels)[-1]
+    mix = _meters(timeline, ffmpeg, "mix", levels, mix_file)[-1]
     log.info("loudness: mix %.1f LUFS, music gain %.1f dB", mix.input_i, levels.music_gain_db)
-    return levels_for(timeline, speech, music, mix)
+    return levels_for(timeline, speech, music, mix), timeline
 
 
 def assemble(
@@ -177,16 +231,18 @@ def assemble(
         AssemblyError: ffmpeg lacks a feature or failed, or its output is not the video asked.
     """
     out_path = Path(out_path)
-    check_inputs(timeline)
+    check_sound(timeline)
     ffmpeg = ffmpeg or find_ffmpeg()
     _require(timeline, ffmpeg)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    levels = _measure(timeline, ffmpeg)
     sides = side_files(out_path)
     tmp = _partial(out_path)
     thumb, sheet = _partial(sides["thumbnail"]), _partial(sides["contact_sheet"])
     script = _partial(out_path.with_suffix(".ass")) if timeline.burn_subtitles else None
+    mix = _partial(out_path.with_suffix(".mix.wav")) if timeline.loudness is not None else None
     try:
+        # The clips are checked while ffmpeg measures the sound.
+        levels, timeline = _measure(timeline, ffmpeg, mix, partial(check_clips, timeline))
         if script is not None:
             script.write_text(subtitles_ass(timeline), encoding="utf-8")
         args = build_ffmpeg_args(
@@ -197,6 +253,7 @@ def assemble(
             fonts_dir=fonts_dir() if script is not None else None,
             thumbnail=thumb,
             contact_sheet=sheet,
+            mix_file=mix,
         )
         run_ffmpeg(
             ffmpeg, args, duration_s=timeline.total_s, on_progress=on_progress, label=str(out_path)
@@ -206,7 +263,7 @@ def assemble(
         os.replace(thumb, sides["thumbnail"])
         os.replace(sheet, sides["contact_sheet"])
     finally:
-        for path in (tmp, thumb, sheet, script):
+        for path in (tmp, thumb, sheet, script, mix):
             if path is not None:
                 path.unlink(missing_ok=True)
     _write_text(sides["srt"], subtitles_srt(timeline))

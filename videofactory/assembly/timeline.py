@@ -24,6 +24,7 @@ from videofactory.constants import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from videofactory.errors import ConfigError
 
 __all__ = [
+    "ClipFormat",
     "FitMode",
     "Loudness",
     "Music",
@@ -94,6 +95,30 @@ class Loudness:
 
 
 @dataclass(frozen=True)
+class ClipFormat:
+    """What a probe found in a clip, so that the graph skips normalising what already matches.
+
+    Unknown (None) values are normalised as usual.
+    """
+
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    pix_fmt: str | None = None
+    sar: float | None = None
+    #: Declared and average frame rate agree (a variable-rate clip keeps the fps filter).
+    constant_rate: bool = False
+
+    def fits(self, spec: OutputSpec) -> bool:
+        """Already the output's size with square pixels: no scale, pad, crop or setsar."""
+        return (self.width, self.height) == (spec.width, spec.height) and self.sar in (None, 1.0)
+
+    def has_rate(self, spec: OutputSpec) -> bool:
+        """Already at the output's constant frame rate: no fps filter."""
+        return self.constant_rate and self.fps is not None and abs(self.fps - spec.fps) < 1e-6
+
+
+@dataclass(frozen=True)
 class TimelineShot:
     """One shot: a clip held or trimmed to ``duration_s``, with optional narration."""
 
@@ -106,6 +131,8 @@ class TimelineShot:
     transition: Transition | None = None
     #: The length the clip was rendered to; when given, a clip of another length is refused.
     clip_duration_s: float | None = None
+    #: The clip's format as probed (``render.check_inputs`` fills it in); None: unknown.
+    source: ClipFormat | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clip", Path(self.clip))
