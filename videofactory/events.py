@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["Event", "EventSink"]
@@ -31,8 +31,12 @@ class Event:
 
     def to_json(self) -> dict[str, Any]:
         """The event as a JSON-ready dict, without empty fields."""
-        return {k: v for k, v in asdict(self).items() if v not in (None, {}, "")}
+        # Field by field rather than asdict(), which deep-copies ``data`` for every event.
+        out = {name: getattr(self, name) for name in _FIELDS}
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != ""}
 
+
+_FIELDS = tuple(f.name for f in fields(Event))
 
 #: A callable that receives events (must be quick: it runs on the event loop).
 EventSink = Callable[[Event], None]

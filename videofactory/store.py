@@ -181,6 +181,7 @@ class Store:
     def __init__(self, path: Path | str, *, tracer: Callable[[str, Any], None] | None = None):
         self.path = Path(path) if str(path) != ":memory:" else path
         self._lock = threading.RLock()
+        self._depth = 0
         try:
             if isinstance(self.path, Path):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +216,11 @@ class Store:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._depth:  # inside batch(): its transaction commits everything at once
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield self._db
             except BaseException:
@@ -223,6 +228,19 @@ class Store:
                 raise
             else:
                 self._db.execute("COMMIT")
+            finally:
+                self._depth -= 1
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several writes in one transaction: all of them are committed (or none) on leaving.
+
+        For changes that happen together (a task done and its children ready); each is still
+        committed before whatever action follows the block. Never ``await`` inside it: another
+        coroutine's writes would join the transaction.
+        """
+        with self._tx():
+            yield
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]

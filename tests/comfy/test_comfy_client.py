@@ -60,6 +60,41 @@ def test_round_trip_download_and_cache(sim_url, tmp_path):
     asyncio.run(go())
 
 
+def _history_requests(url: str, pid: str) -> int:
+    import httpx
+
+    log = httpx.get(url + "/sim/requests", timeout=5).json()
+    return sum(1 for e in log if e["event"] == "request" and e["path"].endswith(pid))
+
+
+def test_a_success_seen_whole_on_the_socket_needs_no_history_request(sim_url):
+    async def go():
+        async with ComfyClient(sim_url) as c:
+            wf = tiny_workflow("t/ws")
+            fresh = await c.run(wf)
+            cached = await c.run(wf)  # served from cache: its outputs replayed by "executed"
+            return fresh, cached
+
+    fresh, cached = asyncio.run(go())
+    assert fresh.raw["from"] == "websocket" and _history_requests(sim_url, fresh.prompt_id) == 0
+    assert fresh.outputs[0].filename.startswith("ws") and fresh.started_ms and fresh.finished_ms
+    assert cached.fully_cached and cached.outputs[0].filename == fresh.outputs[0].filename
+
+
+def test_a_prompt_seen_across_a_reconnect_is_confirmed_by_history(slow_sim_url):
+    async def go():
+        async with ComfyClient(slow_sim_url) as c:
+            pid = await c.submit(slow_image(seed=3))
+            waiter = asyncio.create_task(c.wait(pid))
+            await asyncio.sleep(0.3)
+            await c.drop_websocket()
+            return await asyncio.wait_for(waiter, 30)
+
+    result = asyncio.run(go())
+    assert "from" not in result.raw and result.outputs  # the /history entry itself
+    assert _history_requests(slow_sim_url, result.prompt_id) >= 1
+
+
 def test_video_output_listed_under_images(sim_url, tmp_path):
     async def go():
         async with ComfyClient(sim_url) as c:

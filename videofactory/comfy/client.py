@@ -35,6 +35,7 @@ from videofactory.comfy.results import (
     OutputRef,
     Progress,
     PromptResult,
+    output_refs,
     parse_history_entry,
     rejection,
 )
@@ -86,6 +87,8 @@ class ComfyClient:
         self._ws: Any = None
         #: How many times the websocket was (re)opened; more than 1 means it dropped.
         self.ws_connects = 0
+        #: prompt id -> the websocket connection (``ws_connects``) it was posted under.
+        self._posted_on: dict[str, int] = {}
         self._ws_up = asyncio.Event()
         self._closed = False
         self._progress: dict[str, Progress] = {}
@@ -344,6 +347,10 @@ class ComfyClient:
         prompt_id = prompt_id or str(uuid.uuid4())
         await self._ensure_ws()
         self._listeners.setdefault(prompt_id, asyncio.Queue())
+        if self._ws_up.is_set():
+            # The socket that will carry this prompt's events: if it is still the one at the
+            # end, no event of the prompt can have been lost (see ``wait``).
+            self._posted_on[prompt_id] = self.ws_connects
         body = {"prompt": workflow, "client_id": self.client_id, "prompt_id": prompt_id}
         try:
             resp = await self._request("POST", "/prompt", json=body)
@@ -385,13 +392,21 @@ class ComfyClient:
         lost_after_s: float = 3.0,
         timeout: float | None = None,
     ) -> PromptResult:
-        """Follow a submitted prompt to its end and return its verdict from /history.
+        """Follow a submitted prompt to its end and return its verdict.
+
+        The verdict comes from /history, except for a success seen whole on one websocket:
+        posted while the socket was up, every event from ``execution_start`` to
+        ``execution_success`` on that same connection (a socket delivers all or breaks, and
+        ComfyUI sends a prompt's events in order). Then the ``executed`` events carry the very
+        outputs /history would list, and the request is saved. Errors, interruptions and
+        anything seen across a reconnect are read from /history.
 
         ``timeout`` (seconds, None for none) bounds the whole wait: past it a BackendTimeout
         is raised and the prompt is left on the server (cancel it if it should stop).
         """
         events = self._listeners.setdefault(prompt_id, asyncio.Queue())
         progress = self._progress.setdefault(prompt_id, Progress(prompt_id))
+        seen = _WsVerdict(prompt_id, self._posted_on.get(prompt_id))
         last_poll = time.monotonic()
         deadline = None if timeout is None else last_poll + timeout
         absent_since: float | None = None
@@ -411,13 +426,20 @@ class ComfyClient:
                         )
                     poll = min(poll, left)
                 try:
-                    name, data = await asyncio.wait_for(events.get(), poll)
+                    if events.empty():
+                        async with asyncio.timeout(poll):
+                            name, data = await events.get()
+                    else:
+                        name, data = events.get_nowait()
                 except TimeoutError:
                     name, data = "", {}
                 if name:
                     progress.update(name, data)
+                    seen.update(name, data)
                     if on_event:
                         on_event(prompt_id, name, data)
+                    if name == "execution_success" and seen.whole(self.ws_connects):
+                        return seen.result()
                 finished = name in TERMINAL_EVENTS or (
                     name == "executing" and data.get("node") is None
                 )
@@ -444,6 +466,7 @@ class ComfyClient:
         finally:
             self._listeners.pop(prompt_id, None)
             self._progress.pop(prompt_id, None)
+            self._posted_on.pop(prompt_id, None)
 
     def progress(self, prompt_id: str) -> Progress | None:
         """What the websocket has said so far about a prompt being waited on."""
@@ -488,7 +511,11 @@ class ComfyClient:
         attempt = 0
         while not self._closed:
             try:
-                async with ws_connect(self.ws_url, max_size=None, open_timeout=5) as ws:
+                # No permessage-deflate: on a LAN, compressing every small event costs
+                # both ends more CPU than the bytes it saves.
+                async with ws_connect(
+                    self.ws_url, max_size=None, open_timeout=5, compression=None
+                ) as ws:
                     self._ws = ws
                     self.ws_connects += 1
                     self._ws_up.set()
@@ -528,6 +555,47 @@ class ComfyClient:
         pid = data.get("prompt_id")
         if isinstance(pid, str) and pid in self._listeners:
             self._listeners[pid].put_nowait((str(msg.get("type")), data))
+
+
+class _WsVerdict:
+    """A prompt's success as its websocket events tell it (see ``ComfyClient.wait``)."""
+
+    def __init__(self, prompt_id: str, posted_on: int | None) -> None:
+        self.prompt_id = prompt_id
+        self.posted_on = posted_on
+        self.outputs: dict[str, Any] = {}
+        self.cached: tuple[str, ...] = ()
+        self.started_ms: int | None = None
+        self.finished_ms: int | None = None
+
+    def update(self, name: str, data: Mapping[str, Any]) -> None:
+        if name == "execution_start":
+            self.started_ms = data.get("timestamp")
+        elif name == "execution_cached":
+            self.cached = tuple(str(n) for n in data.get("nodes") or [])
+        elif name == "executed" and isinstance(data.get("output"), dict):
+            self.outputs[str(data.get("node"))] = data["output"]
+        elif name == "execution_success":
+            self.finished_ms = data.get("timestamp")
+
+    def whole(self, connects: int) -> bool:
+        """Every event reached us: posted and finished on the same, unbroken connection."""
+        return (
+            self.posted_on is not None
+            and self.posted_on == connects
+            and self.started_ms is not None
+            and bool(self.outputs)
+        )
+
+    def result(self) -> PromptResult:
+        return PromptResult(
+            prompt_id=self.prompt_id,
+            outputs=tuple(output_refs(self.outputs)),
+            cached_nodes=self.cached,
+            started_ms=self.started_ms,
+            finished_ms=self.finished_ms,
+            raw={"outputs": self.outputs, "from": "websocket"},
+        )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ Bundled templates live in ``videofactory/workflows/<set>/<kind>.json``; see the 
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,7 +80,12 @@ class Workflow:
                 f"workflow {self.name} has no binding for {', '.join(unknown)}; "
                 f"it binds {', '.join(sorted(self.bindings)) or 'nothing'}"
             )
-        graph = copy.deepcopy(dict(self.graph))
+        # Nodes and their inputs are copied (what binding writes to); the values inside, links
+        # such as ["4", 0] included, are never written to and are shared with the template.
+        graph = {
+            nid: {**node, "inputs": dict(node.get("inputs") or {})}
+            for nid, node in self.graph.items()
+        }
         for name, value in params.items():
             if name in self.bindings:
                 for node, input_name in self.bindings[name].targets:

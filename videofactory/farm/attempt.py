@@ -79,14 +79,13 @@ class GpuAttempts:
             # Another run may share this server: post only while its queue has room.
             async with submit_slot(lane.client):
                 await lane.client.submit(graph, prompt_id=prompt_id)
-            self.store.set_task_state(task.id, TaskState.submitted)
-            self.store.set_attempt_state(attempt, TaskState.submitted)
+            with self.store.batch():
+                self.store.set_task_state(task.id, TaskState.submitted)
+                self.store.set_attempt_state(attempt, TaskState.submitted)
             job.last_activity = time.monotonic()
             result = await self.follow(job, lane)
             self.release(lane, task)
-            path = await self.collect(task, shot, lane, result)
-            self.store.set_attempt_state(attempt, TaskState.done)
-            return path
+            return await self.collect(task, shot, lane, result, attempt)
         except BaseException as exc:
             error = str(exc) or type(exc).__name__
             self.store.set_attempt_state(attempt, TaskState.failed, error=error)
@@ -115,9 +114,7 @@ class GpuAttempts:
         try:
             result = await self.follow(job, lane)
             self.release(lane, task)
-            path = await self.collect(task, shot, lane, result)
-            self.store.set_attempt_state(attempt, TaskState.done)
-            return path
+            return await self.collect(task, shot, lane, result, attempt)
         except BaseException as exc:
             self.store.set_attempt_state(attempt, TaskState.failed, error=str(exc))
             self._abandoned.add(prompt_id)
@@ -141,14 +138,15 @@ class GpuAttempts:
             job.last_activity = now
             if name == "execution_start" and job.started_at is None:
                 job.started_at = now
-                self.store.set_task_state(task.id, TaskState.running)
-                self.store.set_attempt_state(job.attempt_id, TaskState.running)
-                self.emit(
-                    "task_started",
-                    f"{task.kind.value} {task.shot_id} on {lane.id}",
-                    task,
-                    worker=lane.id,
-                )
+                with self.store.batch():
+                    self.store.set_task_state(task.id, TaskState.running)
+                    self.store.set_attempt_state(job.attempt_id, TaskState.running)
+                    self.emit(
+                        "task_started",
+                        f"{task.kind.value} {task.shot_id} on {lane.id}",
+                        task,
+                        worker=lane.id,
+                    )
             elif name == "progress" and (
                 now - job.last_progress_emit >= PROGRESS_EVERY_S
                 or data.get("value") == data.get("max")
@@ -307,9 +305,15 @@ class GpuAttempts:
         raise WorkflowError(f"task {task.id} has no {kind.value} input")
 
     async def collect(
-        self: Dispatcher, task: Task, shot: Shot, lane: Lane, result: PromptResult
+        self: Dispatcher,
+        task: Task,
+        shot: Shot,
+        lane: Lane,
+        result: PromptResult,
+        attempt: int | None = None,
     ) -> Path:
-        """Download the task's output, check it, record it, and learn the worker's speed."""
+        """Download the task's output, check it, record it (the attempt done), and learn the
+        worker's speed."""
         want = IMAGE_SUFFIXES if task.kind is TaskKind.keyframe else VIDEO_SUFFIXES
         refs: list[OutputRef] = [
             r for r in result.outputs if r.type == "output" and r.suffix in want
@@ -330,7 +334,12 @@ class GpuAttempts:
         media = await asyncio.to_thread(
             check_media, dest, kind="video", expected_duration_s=expected, task=task.id
         )
-        self.store.add_artifact(self.run_id, task.id, task.kind.value, dest, media_dict(media))
+        with self.store.batch():
+            self.store.add_artifact(
+                self.run_id, task.id, task.kind.value, dest, media_dict(media)
+            )
+            if attempt is not None:
+                self.store.set_attempt_state(attempt, TaskState.done)
         if result.started_ms and result.finished_ms and not result.fully_cached:
             seconds = (result.finished_ms - result.started_ms) / 1000
             speed = self.estimates.observe(lane.id, task.kind, task.cost_s, seconds)
@@ -341,9 +350,14 @@ class GpuAttempts:
 
 def media_dict(media: Any) -> dict[str, Any]:
     """A MediaInfo as JSON-ready data."""
-    from dataclasses import asdict
+    from dataclasses import fields
 
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(media).items()}
+    # Field by field: asdict() deep-copies, and this runs for every finished task.
+    return {
+        f.name: (str(v) if isinstance(v, Path) else v)
+        for f in fields(media)
+        for v in (getattr(media, f.name),)
+    }
 
 
 def _is_item(item: Any) -> bool:

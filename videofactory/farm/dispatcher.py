@@ -322,16 +322,18 @@ class Dispatcher(GpuAttempts):
         exc = fut.exception()
         if exc is None:
             self.outputs[tid] = fut.result()
-            self.store.set_task_state(tid, TaskState.done)
-            for child in self.board.finish(tid):
-                self.store.set_task_state(child, TaskState.ready)
-            if task.kind in GPU_KINDS and lane is not None:
-                self.emit(
-                    "task_done",
-                    f"{task.kind.value} {task.shot_id} on {lane.id}: {self.outputs[tid].name}",
-                    task,
-                    worker=lane.id,
-                )
+            with self.store.batch():
+                self.store.set_task_state(tid, TaskState.done)
+                for child in self.board.finish(tid):
+                    self.store.set_task_state(child, TaskState.ready)
+                if task.kind in GPU_KINDS and lane is not None:
+                    self.emit(
+                        "task_done",
+                        f"{task.kind.value} {task.shot_id} on {lane.id}: "
+                        f"{self.outputs[tid].name}",
+                        task,
+                        worker=lane.id,
+                    )
             return
         if isinstance(exc, RunFailed):
             raise exc
