@@ -335,9 +335,7 @@ class GpuAttempts:
             check_media, dest, kind="video", expected_duration_s=expected, task=task.id
         )
         with self.store.batch():
-            self.store.add_artifact(
-                self.run_id, task.id, task.kind.value, dest, media_dict(media)
-            )
+            self.store.add_artifact(self.run_id, task.id, task.kind.value, dest, media_dict(media))
             if attempt is not None:
                 self.store.set_attempt_state(attempt, TaskState.done)
         if result.started_ms and result.finished_ms and not result.fully_cached:

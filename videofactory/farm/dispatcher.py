@@ -329,8 +329,7 @@ class Dispatcher(GpuAttempts):
                 if task.kind in GPU_KINDS and lane is not None:
                     self.emit(
                         "task_done",
-                        f"{task.kind.value} {task.shot_id} on {lane.id}: "
-                        f"{self.outputs[tid].name}",
+                        f"{task.kind.value} {task.shot_id} on {lane.id}: {self.outputs[tid].name}",
                         task,
                         worker=lane.id,
                     )
