@@ -342,6 +342,11 @@ class ComfyClient:
 
     # -- prompts ------------------------------------------------------------------------------
 
+    def _forget(self, prompt_id: str) -> None:
+        """Stop following a prompt that was not queued after all."""
+        self._listeners.pop(prompt_id, None)
+        self._posted_on.pop(prompt_id, None)
+
     async def submit(self, workflow: Mapping[str, Any], *, prompt_id: str | None = None) -> str:
         """Queue a workflow under our client id and prompt id; return the prompt id."""
         prompt_id = prompt_id or str(uuid.uuid4())
@@ -355,17 +360,17 @@ class ComfyClient:
         try:
             resp = await self._request("POST", "/prompt", json=body)
         except BaseException:
-            self._listeners.pop(prompt_id, None)
+            self._forget(prompt_id)
             raise
         try:
             answer = resp.json()
         except ValueError:
             answer = None
         if resp.status_code == 400:
-            self._listeners.pop(prompt_id, None)
+            self._forget(prompt_id)
             raise rejection(answer, workflow, self.url)
         if resp.status_code != 200 or not isinstance(answer, dict) or "prompt_id" not in answer:
-            self._listeners.pop(prompt_id, None)
+            self._forget(prompt_id)
             raise ProtocolError(
                 f"{self.url} answered {resp.status_code} to POST /prompt: {resp.text[:120]!r}",
                 url=self.url,
@@ -375,7 +380,7 @@ class ComfyClient:
             # so take it back (delete it if pending, interrupt it if it already runs).
             with contextlib.suppress(BackendError):
                 await self.cancel(prompt_id)
-            self._listeners.pop(prompt_id, None)
+            self._forget(prompt_id)
             err = rejection(
                 {"error": {"message": "part of the workflow is invalid"}, **answer},
                 workflow,
