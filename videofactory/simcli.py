@@ -1,0 +1,156 @@
+"""``videofactory sim``: a simulated ComfyUI farm in the foreground, or one server standing in
+for ComfyUI when started with ComfyUI's own flags (as the farm launcher does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from videofactory.cliopts import err, errors
+from videofactory.constants import DEFAULT_SIM_PORT
+
+__all__ = ["SIM_EPILOG", "sim"]
+
+SIM_EPILOG = (
+    "Example: videofactory sim --workers 6 --port 8188 --time-scale 0.1 "
+    "--fail-rate 0.05 --fault gpu2:crash_after=3"
+)
+
+
+@errors
+def sim(
+    ctx: typer.Context,
+    workers: int = typer.Option(6, "--workers", "-n", min=1, max=64, help="Simulated GPUs."),
+    port: int = typer.Option(DEFAULT_SIM_PORT, "--port", help="First port; one port per GPU."),
+    root: Path = typer.Option(Path("sim-farm"), "--root", help="Folder for the servers' files."),
+    time_scale: float = typer.Option(
+        0.0,
+        "--time-scale",
+        min=0.0,
+        help="Real seconds per modelled GPU second (each card at its own speed); 0 = CPU speed.",
+    ),
+    fail_rate: float | None = typer.Option(
+        None, "--fail-rate", help="Chance a prompt fails with a CUDA error (every worker)."
+    ),
+    oom_above_gb: float | None = typer.Option(
+        None, "--oom-above-gb", help="Out of memory when a prompt needs more VRAM than this."
+    ),
+    hang_rate: float | None = typer.Option(
+        None, "--hang-rate", help="Chance a render hangs mid-way until /interrupt."
+    ),
+    hang_after: int | None = typer.Option(
+        None, "--hang-after", help="The prompt after this many hangs."
+    ),
+    crash_after: int | None = typer.Option(
+        None, "--crash-after", help="The server dies in the middle of the prompt after this many."
+    ),
+    drop_ws_rate: float | None = typer.Option(
+        None, "--drop-ws-rate", help="Chance every websocket is cut mid-prompt."
+    ),
+    corrupt_rate: float | None = typer.Option(
+        None, "--corrupt-rate", help="Chance saved files are overwritten with undecodable bytes."
+    ),
+    slow_start: float | None = typer.Option(
+        None, "--slow-start", help="Seconds each server waits before listening."
+    ),
+    leak_mb_per_job: float | None = typer.Option(
+        None, "--leak-mb-per-job", help="Megabytes each prompt leaves behind (memory grows)."
+    ),
+    fault_seed: int | None = typer.Option(None, "--fault-seed", help="Seed of the fault draws."),
+    listen: str = typer.Option("127.0.0.1", "--listen", help="Address(es) to listen on."),
+    cuda_device: int | None = typer.Option(
+        None,
+        "--cuda-device",
+        min=0,
+        help="Stand in for one ComfyUI server on GPU N: one simulated card, the seed's gpuN.",
+    ),
+    output_directory: Path | None = typer.Option(
+        None, "--output-directory", help="ComfyUI's flag (one server)."
+    ),
+    input_directory: Path | None = typer.Option(
+        None, "--input-directory", help="ComfyUI's flag (one server)."
+    ),
+    temp_directory: Path | None = typer.Option(
+        None, "--temp-directory", help="ComfyUI's flag (one server)."
+    ),
+    base_directory: Path | None = typer.Option(
+        None, "--base-directory", help="ComfyUI's flag (one server)."
+    ),
+    fault: list[str] = typer.Option(
+        [],
+        "--fault",
+        help="Faults of one worker, WORKER:NAME=VALUE[,NAME=VALUE] (repeatable), "
+        "e.g. gpu2:crash_after=3.",
+    ),
+) -> None:
+    """Run a simulated ComfyUI farm in the foreground (one server per GPU) until Ctrl-C.
+
+    Cards model their VRAM and speed; fault flags hit every worker, --fault just one.
+
+    Faults can also be changed while it runs: POST /sim/faults to a server.
+
+    Given ComfyUI's own flags (--cuda-device, --output-directory, ...) it stands in for one
+    ComfyUI server, as the farm launcher starts it; other ComfyUI flags are ignored.
+    """
+    from videofactory.config import builtin_farm
+    from videofactory.sim.farm import SimWorkerSpec, main_foreground, with_faults
+
+    if ctx.args:
+        err.print(f"note: ignoring {' '.join(ctx.args)} (nothing to the simulator)", markup=False)
+    seed = builtin_farm().workers
+    dirs = {
+        "--output-directory": output_directory,
+        "--input-directory": input_directory,
+        "--temp-directory": temp_directory,
+        "--base-directory": base_directory,
+    }
+    single = cuda_device is not None or any(v is not None for v in dirs.values())
+    first = cuda_device or 0
+    specs = []
+    for i in range(first, first + 1) if single else range(workers):
+        w = seed[i] if i < len(seed) else seed[1].model_copy(update={"id": f"gpu{i}"})
+        specs.append(
+            SimWorkerSpec(
+                name=w.id,
+                card=w.card,
+                vram_gb=w.vram_gb,
+                port=port if single else port + i,
+                gpu_speed=w.speed,
+                time_scale=time_scale,
+            )
+        )
+    common = {
+        "fail_rate": fail_rate,
+        "oom_above_gb": oom_above_gb,
+        "hang_rate": hang_rate,
+        "hang_after": hang_after,
+        "crash_after": crash_after,
+        "drop_ws_rate": drop_ws_rate,
+        "corrupt_rate": corrupt_rate,
+        "slow_start_s": slow_start,
+        "leak_mb_per_job": leak_mb_per_job,
+        "seed": fault_seed,
+    }
+    specs = with_faults(specs, {k: v for k, v in common.items() if v is not None}, fault)
+    if single:
+        raise typer.Exit(_sim_one(specs[0], listen, cuda_device or 0, dirs, root))
+    main_foreground(specs, root, listen=listen)
+
+
+def _sim_one(spec: Any, listen: str, cuda_device: int, dirs: dict[str, Any], root: Path) -> int:
+    """Serve one simulated GPU in this process, like the ComfyUI server it stands in for."""
+    from videofactory.sim.__main__ import main as sim_main
+    from videofactory.sim.farm import fault_args
+
+    argv = ["--listen", listen, "--port", str(spec.port), "--name", spec.name]
+    argv += ["--card", spec.card, "--vram-gb", str(spec.vram_gb), "--gpu-speed"]
+    argv += [str(spec.gpu_speed), "--time-scale", str(spec.time_scale)]
+    argv += ["--cuda-device", str(cuda_device), *fault_args(spec.faults)]
+    if all(v is None for v in dirs.values()):
+        dirs = {"--base-directory": root / spec.name}
+    for flag, value in dirs.items():
+        if value is not None:
+            argv += [flag, str(value)]
+    return sim_main(argv)
