@@ -35,7 +35,7 @@ from videofactory.comfy.results import (
     OutputRef,
     Progress,
     PromptResult,
-    output_refs,
+    WsVerdict,
     parse_history_entry,
     rejection,
 )
@@ -411,7 +411,7 @@ class ComfyClient:
         """
         events = self._listeners.setdefault(prompt_id, asyncio.Queue())
         progress = self._progress.setdefault(prompt_id, Progress(prompt_id))
-        seen = _WsVerdict(prompt_id, self._posted_on.get(prompt_id))
+        seen = WsVerdict(prompt_id, self._posted_on.get(prompt_id))
         last_poll = time.monotonic()
         deadline = None if timeout is None else last_poll + timeout
         absent_since: float | None = None
@@ -560,47 +560,6 @@ class ComfyClient:
         pid = data.get("prompt_id")
         if isinstance(pid, str) and pid in self._listeners:
             self._listeners[pid].put_nowait((str(msg.get("type")), data))
-
-
-class _WsVerdict:
-    """A prompt's success as its websocket events tell it (see ``ComfyClient.wait``)."""
-
-    def __init__(self, prompt_id: str, posted_on: int | None) -> None:
-        self.prompt_id = prompt_id
-        self.posted_on = posted_on
-        self.outputs: dict[str, Any] = {}
-        self.cached: tuple[str, ...] = ()
-        self.started_ms: int | None = None
-        self.finished_ms: int | None = None
-
-    def update(self, name: str, data: Mapping[str, Any]) -> None:
-        if name == "execution_start":
-            self.started_ms = data.get("timestamp")
-        elif name == "execution_cached":
-            self.cached = tuple(str(n) for n in data.get("nodes") or [])
-        elif name == "executed" and isinstance(data.get("output"), dict):
-            self.outputs[str(data.get("node"))] = data["output"]
-        elif name == "execution_success":
-            self.finished_ms = data.get("timestamp")
-
-    def whole(self, connects: int) -> bool:
-        """Every event reached us: posted and finished on the same, unbroken connection."""
-        return (
-            self.posted_on is not None
-            and self.posted_on == connects
-            and self.started_ms is not None
-            and bool(self.outputs)
-        )
-
-    def result(self) -> PromptResult:
-        return PromptResult(
-            prompt_id=self.prompt_id,
-            outputs=tuple(output_refs(self.outputs)),
-            cached_nodes=self.cached,
-            started_ms=self.started_ms,
-            finished_ms=self.finished_ms,
-            raw={"outputs": self.outputs, "from": "websocket"},
-        )
 
 
 @dataclass(frozen=True)
