@@ -161,6 +161,23 @@ def test_upload_uses_the_name_the_server_returns(sim_url, tmp_path):
     asyncio.run(go())
 
 
+def test_upload_form_survives_hostile_file_names(sim_url, tmp_path):
+    # The multipart body is built by hand (one write): quotes and line breaks in a name must
+    # not break the form, and the content must arrive byte for byte.
+    hostile = tmp_path / 'say "hi"\nto:me.png'
+    hostile.write_bytes(PNG + bytes(range(256)))
+
+    async def go():
+        async with ComfyClient(sim_url) as c:
+            name = await c.upload(hostile, subfolder="h")
+            ref = OutputRef("0", name.split("/", 1)[1], "h", "input", "images")
+            return name, await c.download(ref, tmp_path / "back.png")
+
+    name, back = asyncio.run(go())
+    assert name == "h/say %22hi%22%0Ato:me.png"
+    assert back.read_bytes() == hostile.read_bytes()
+
+
 def test_interrupt_own_prompt(slow_sim_url):
     async def go():
         async with ComfyClient(slow_sim_url) as c:

@@ -253,11 +253,10 @@ class ComfyClient:
             content = Path(path).read_bytes()
         except OSError as exc:
             raise BackendError(f"cannot read {path} to upload it: {exc.strerror or exc}") from exc
-        form = aiohttp.FormData()
-        form.add_field("image", content, filename=Path(path).name)
-        for key, value in data.items():
-            form.add_field(key, value)
-        resp = await self._request("POST", "/upload/image", data=form)
+        body, content_type = multipart_form(data, ("image", Path(path).name, content))
+        resp = await self._request(
+            "POST", "/upload/image", data=body, headers={"Content-Type": content_type}
+        )
         if resp.status_code != 200:
             raise ProtocolError(
                 f"{self.url} refused the upload of {path} ({resp.status_code})", url=self.url
@@ -592,6 +591,33 @@ def _check_name(ref: OutputRef, url: str) -> None:
             raise ProtocolError(f"{url} named an unsafe output file {part!r}", url=url)
     if not ref.filename or "/" in ref.filename or "\x00" in ref.filename + ref.subfolder:
         raise ProtocolError(f"{url} named an unsafe output file {ref.filename!r}", url=url)
+
+
+def multipart_form(fields: Mapping[str, str], file: tuple[str, str, bytes]) -> tuple[bytes, str]:
+    """A multipart/form-data body (and its Content-Type) built in memory: one write on the
+    socket, where a streamed form costs a system call per boundary, header and part.
+
+    ``file`` is (field name, file name, content). Quotes and line breaks in names are
+    percent-encoded, as browsers do.
+    """
+    boundary = uuid.uuid4().hex
+
+    def quoted(text: str) -> str:
+        return text.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+    chunks: list[bytes] = []
+    for name, value in fields.items():
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{quoted(name)}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
+    name, filename, content = file
+    chunks.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{quoted(name)}"; '
+        f'filename="{quoted(filename)}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+    )
+    chunks += [content, f"\r\n--{boundary}--\r\n".encode()]
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
 
 
 def new_prompt_id() -> str:
