@@ -345,9 +345,7 @@ class PromptExecutor:
             "real_node_id": node_id,
         }
 
-    def _gather_inputs(
-        self, run: _Run, node_id: str
-    ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    def _gather_inputs(self, run: _Run, node_id: str) -> dict[str, Any]:
         node = run.prompt[node_id]
         info = self.catalog.raw(node["class_type"])
         declared = {**info["input"].get("required", {}), **info["input"].get("optional", {})}
@@ -363,6 +361,15 @@ class PromptExecutor:
                 values[name] = produced[index] if produced is not None else None
             else:
                 values[name] = value
+        return values
+
+    def _current_inputs(
+        self, run: _Run, node_id: str, values: dict[str, Any]
+    ) -> dict[str, list[Any]]:
+        """An execution_error's ``current_inputs``, as ComfyUI formats them. Only made when a
+        node fails: ``str()`` of an image tensor costs more than a simulated render."""
+        node = run.prompt[node_id]
+        info = self.catalog.raw(node["class_type"])
         formatted = {k: [_format_value(v)] for k, v in values.items()}
         hidden = info["input"].get("hidden", {})
         if not self.catalog.is_v3(node["class_type"]):  # classic nodes list hidden inputs too
@@ -373,7 +380,7 @@ class PromptExecutor:
                     formatted[name] = [_format_value(run.extra_data.get("extra_pnginfo"))]
                 elif kind == "UNIQUE_ID":
                     formatted[name] = [node_id]
-        return values, formatted
+        return formatted
 
     def _call(
         self, ctx: _Context, impl: NodeImpl, class_type: str, values: dict[str, Any]
@@ -416,11 +423,11 @@ class PromptExecutor:
             run.values[node_id] = self._cache_outputs[sig]
             return True, None, None
 
-        formatted: dict[str, list[Any]] | None = None
+        values: dict[str, Any] | None = None
         try:
             run.progress.start(node_id)
             self._send_progress_state(run)
-            values, formatted = self._gather_inputs(run, node_id)
+            values = self._gather_inputs(run, node_id)
             if client is not None:
                 self.hub.last_node_id = node_id
                 self.hub.send(
@@ -461,7 +468,9 @@ class PromptExecutor:
                     "exception_message": f"{ex}\n{tips}",
                     "exception_type": full_type_name(type(ex)),
                     "traceback": traceback.format_tb(ex.__traceback__),
-                    "current_inputs": formatted or {},
+                    "current_inputs": (
+                        self._current_inputs(run, node_id, values) if values is not None else {}
+                    ),
                 },
                 ex,
             )
