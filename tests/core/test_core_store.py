@@ -79,3 +79,28 @@ def test_events(tmp_path):
         _run(store, tmp_path)
         store.add_event("r1", "log", "hello", data={"x": 1})
         assert store.events("r1")[0]["data"] == {"x": 1}
+
+
+def test_a_batch_commits_together_or_not_at_all(tmp_path):
+    with Store(tmp_path / "db.sqlite") as store:
+        _run(store, tmp_path)
+        a, b = (t.id for t in store.tasks("r1")[:2])
+        other = sqlite3.connect(tmp_path / "db.sqlite")
+
+        def state(tid):
+            return other.execute("SELECT state FROM tasks WHERE id=?", (tid,)).fetchone()[0]
+
+        with store.batch():
+            store.set_task_state(a, TaskState.done)
+            store.set_task_state(b, TaskState.ready)
+            store.add_event("r1", "task_done", "a done", task_id=a)
+            assert state(a) == "pending"  # not committed until the block ends
+        assert (state(a), state(b)) == ("done", "ready")
+        with pytest.raises(RuntimeError), store.batch():
+            store.set_task_state(a, TaskState.failed)
+            store.add_event("r1", "task_failed", "boom", task_id=a)
+            raise RuntimeError("the action failed")
+        assert state(a) == "done"  # rolled back, event included
+        assert [e["kind"] for e in store.events("r1")] == ["task_done"]
+        store.set_task_state(b, TaskState.done)  # a later write is its own transaction again
+        assert state(b) == "done"
