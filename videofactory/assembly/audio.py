@@ -285,16 +285,23 @@ def measure_args(
 ) -> list[str]:
     """An audio-only ffmpeg run whose stderr ends with an ebur128 summary for ``stage``.
 
-    ``speech`` measures the narration and ``music`` the music bed as the video will play it
-    (two independent runs, so they can go side by side); ``mix`` measures the mix the render
-    will hear, true peak included, and writes it to ``mix_file`` (32-bit float WAV) when
-    given, for the render to read instead of mixing again.
+    ``speech`` measures the narration (end to end) and ``music`` the music bed as the video
+    will play it (two independent runs, so they can go side by side); ``mix`` measures the mix
+    the render will hear, true peak included, and writes it to ``mix_file`` (32-bit float
+    WAV) when given, for the render to read instead of mixing again.
     """
     inputs = audio_inputs(timeline)
+    rate = timeline.output.audio_rate
     null = ["-f", "null", "-"]
     if stage == "speech":
-        graph = [*_speech(timeline, 0, "s"), f"[s]{_METER}[so]"]
-        inputs = inputs[: 2 * _narrations(timeline)]
+        # The narrations one after another, without the silence between them: gated loudness
+        # leaves silence out anyway, and a 60 s video with 30 s of speech is metered in half
+        # the time, without the mix of every narration at its place.
+        n = _narrations(timeline)
+        graph = [f"[{i}:a:0]aresample={rate},{_fmt(timeline)}[n{i}]" for i in range(n)]
+        graph.append("".join(f"[n{i}]" for i in range(n)) + f"concat=n={n}:v=0:a=1[s]")
+        graph.append(f"[s]{_METER}[so]")
+        inputs = inputs[: 2 * n]
         maps = ["-map", "[so]", *null]
     elif stage == "music":
         graph = [*_music(timeline, 0, 0.0, "m"), f"[m]{_METER}[mo]"]
