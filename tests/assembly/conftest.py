@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from subprocs import make
 
 from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg
 from videofactory.errors import AssemblyError
@@ -21,17 +21,6 @@ def ffmpeg_bin() -> FFmpeg:
         return find_ffmpeg()
     except AssemblyError as exc:  # pragma: no cover - imageio-ffmpeg ships one
         pytest.skip(f"no ffmpeg: {exc}")
-
-
-def make(ffmpeg: FFmpeg, out: Path, *args: str) -> Path:
-    """Run ffmpeg quietly to make a test input."""
-    subprocess.run(
-        [ffmpeg.path, "-v", "error", "-y", *args, str(out)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return out
 
 
 @dataclass(frozen=True)

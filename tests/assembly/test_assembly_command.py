@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from subprocs import cli, make
 
 from videofactory.assembly.probe import probe
 from videofactory.assembly.runfiles import next_version
 from videofactory.store import RunState, Store
 
 RUN = "20260101-000000-test-run-abcd"
-
-
-def _make(ffmpeg_bin, out: Path, *args: str) -> Path:
-    subprocess.run(
-        [ffmpeg_bin.path, "-v", "error", "-y", *args, str(out)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return out
 
 
 @pytest.fixture
@@ -39,7 +26,7 @@ def workdir(tmp_path, ffmpeg_bin, media):
     with Store.for_workdir(work) as store:
         for i, colour in enumerate(["red", "green", "blue"]):
             sid = f"s0{i + 1}"
-            _make(
+            make(
                 ffmpeg_bin, run_dir / "clips" / f"{sid}.mp4",
                 "-f", "lavfi", "-i", f"color={colour}:s=160x90:r=24:d=1.5", *x264,
             )  # fmt: skip
@@ -64,28 +51,15 @@ def workdir(tmp_path, ffmpeg_bin, media):
             speech.write_bytes(media.tone_short.read_bytes())
             store.add_artifact(RUN, f"{RUN}/{sid}/speech", "speech", speech, {})
         # The hero pass of s02 (white) replaces its clip.
-        hero = _make(
+        hero = make(
             ffmpeg_bin, run_dir / "hero" / "s02.mp4",
             "-f", "lavfi", "-i", "color=white:s=160x90:r=24:d=1.5", *x264,
         )  # fmt: skip
         store.add_artifact(RUN, f"{RUN}/s02/hero", "hero", hero, {})
         (run_dir / "final.mp4").write_bytes(b"the first final")
         store.set_run_state(RUN, RunState.done, final=str(run_dir / "final.mp4"))
-    song = _make(ffmpeg_bin, tmp_path / "song.mp3", "-f", "lavfi", "-i", "sine=f=220:d=1")
+    song = make(ffmpeg_bin, tmp_path / "song.mp3", "-f", "lavfi", "-i", "sine=f=220:d=1")
     return work, run_dir, song
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "videofactory", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_reassembles_as_a_new_version_recorded_in_the_store(workdir, tmp_path) -> None:

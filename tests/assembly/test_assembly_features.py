@@ -8,22 +8,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from subprocs import make
 
 from videofactory.assembly.audio import parse_ebur128
 from videofactory.assembly.render import assemble, side_files
 from videofactory.assembly.timeline import Music, OutputSpec, Timeline, TimelineShot, Transition
 from videofactory.errors import AssemblyError, MediaError
-
-
-def make(ffmpeg_bin, out: Path, *args: str) -> Path:
-    subprocess.run(
-        [ffmpeg_bin.path, "-v", "error", "-y", *args, str(out)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return out
-
 
 SPEC = OutputSpec(160, 90, 24, preset="ultrafast")
 FRAME = 1 / 24

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+
+from subprocs import cli
 
 from videofactory.sim.options import SimOptions
 from videofactory.sim.thread import ServerThread
 
 from .conftest import FIXTURES
-
-
-def cli(*args, cwd):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "videofactory", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_test_command_with_a_workflow(tmp_path):

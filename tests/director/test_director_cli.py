@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from subprocs import run_cli
 
 from videofactory.assembly.probe import probe
 from videofactory.shotlist import Shot, ShotList, load_shotlist, parse_shotlist
@@ -22,19 +20,7 @@ DOC = REPO / "docs" / "shotlist.md"
 
 
 def run(*args: str, cwd: Path, env: dict | None = None, timeout: float = 240):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
-    clean.pop("OPENAI_API_KEY", None)
-    clean.pop("ANTHROPIC_API_KEY", None)
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "videofactory", *args],
-        cwd=cwd,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, cwd=cwd, env=env, timeout=timeout)
 
 
 def _no_traceback(res) -> None:

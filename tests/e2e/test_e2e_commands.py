@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from subprocs import run_cli
 
-from .conftest import REPO, last_json, run_cli
+from .conftest import REPO, last_json
 
 COMMANDS = ["generate", "plan", "render", "runs", "show", "status", "test", "sim"]
 

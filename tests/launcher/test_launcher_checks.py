@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from subprocs import cli
 
 from videofactory.errors import ConfigError
 from videofactory.launcher import build_specs, check_farm, farm_paths
@@ -20,19 +18,6 @@ from videofactory.sim.thread import ServerThread
 from .conftest import Farms, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "videofactory", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def problems_of(farms: Farms, workers: list[dict], **launcher) -> list[str]:

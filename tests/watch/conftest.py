@@ -4,34 +4,14 @@ real run databases, a real browser for the report."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from videofactory.planning import plan_rules
 from videofactory.shotlist import dump_shotlist
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_cli(args, *, cwd, timeout=240, env=None, **kw):
-    """Run ``videofactory ARGS`` in a subprocess and return the completed process."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "videofactory", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        **kw,
-    )
 
 
 def json_lines(stdout: str) -> list[dict]:
@@ -55,14 +35,3 @@ def write_farm(path: Path, urls: dict[str, str], cards: dict[str, tuple], **disp
     settings = {"progress_timeout_floor_s": 20.0, "probe_interval_s": 0.5, **dispatch}
     path.write_text(yaml.safe_dump({"name": "test farm", "workers": workers, "dispatch": settings}))
     return path
-
-
-@pytest.fixture
-def cli(tmp_path):
-    """Call the CLI with the test's scratch folder as working directory."""
-
-    def call(*args, **kw):
-        kw.setdefault("cwd", tmp_path)
-        return run_cli(list(args), **kw)
-
-    return call

@@ -11,12 +11,13 @@ import time
 
 import pytest
 import typer
+from subprocs import run_cli
 from typer.testing import CliRunner
 
 from videofactory.cli import app
 from videofactory.store import Store
 
-from .conftest import json_lines, run_cli, write_shots
+from .conftest import json_lines, write_shots
 
 SMALL = ["--duration", "4", "--clip-seconds", "2", "--width", "160", "--height", "96"]
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from subprocs import run_cli
 
 from videofactory.comfy.client import ComfyClient
 from videofactory.farm.sharing import lock_path, pending_jobs, submit_slot
@@ -24,7 +25,7 @@ from videofactory.sim.farm import SimFarm, SimWorkerSpec
 from videofactory.sim.options import SimHooks, SimOptions
 from videofactory.sim.thread import ServerThread
 
-from .conftest import REPO, run_cli, write_farm, write_shots
+from .conftest import REPO, write_farm, write_shots
 
 JOBS_PER_RUN = 4
 

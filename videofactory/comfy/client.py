@@ -35,7 +35,6 @@ from videofactory.comfy.results import (
     OutputRef,
     Progress,
     PromptResult,
-    WsVerdict,
     parse_history_entry,
     rejection,
 )
@@ -410,7 +409,6 @@ class ComfyClient:
         """
         events = self._listeners.setdefault(prompt_id, asyncio.Queue())
         progress = self._progress.setdefault(prompt_id, Progress(prompt_id))
-        seen = WsVerdict(prompt_id, self._posted_on.get(prompt_id))
         last_poll = time.monotonic()
         deadline = None if timeout is None else last_poll + timeout
         absent_since: float | None = None
@@ -439,11 +437,12 @@ class ComfyClient:
                     name, data = "", {}
                 if name:
                     progress.update(name, data)
-                    seen.update(name, data)
                     if on_event:
                         on_event(prompt_id, name, data)
-                    if name == "execution_success" and seen.whole(self.ws_connects):
-                        return seen.result()
+                    # Posted and finished on this same, unbroken connection: no event was lost.
+                    whole = self._posted_on.get(prompt_id) == self.ws_connects
+                    if name == "execution_success" and whole and (ok := progress.success()):
+                        return ok
                 finished = name in TERMINAL_EVENTS or (
                     name == "executing" and data.get("node") is None
                 )

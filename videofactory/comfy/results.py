@@ -13,7 +13,6 @@ __all__ = [
     "OutputRef",
     "Progress",
     "PromptResult",
-    "WsVerdict",
     "is_out_of_memory",
     "node_error_lines",
     "parse_history_entry",
@@ -96,11 +95,17 @@ class Progress:
     cached: tuple[str, ...] = ()
     #: The terminal event, once seen.
     finished: str | None = None
+    #: Millisecond timestamps of execution_start and of the terminal event.
+    started_ms: int | None = None
+    finished_ms: int | None = None
+    #: Each output node's UI dict, from its ``executed`` event (replayed for cached nodes).
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     def update(self, name: str, data: Mapping[str, Any]) -> None:
         """Take one websocket event of this prompt into account."""
         if name == "execution_start":
             self.started = True
+            self.started_ms = data.get("timestamp")
         elif name == "execution_cached":
             self.cached = tuple(str(n) for n in data.get("nodes") or [])
         elif name == "executing":
@@ -113,8 +118,28 @@ class Progress:
             self.node = str(data.get("node", self.node))
             self.value = float(data.get("value") or 0)
             self.max = float(data.get("max") or 0)
+        elif name == "executed" and isinstance(data.get("output"), dict):
+            self.outputs[str(data.get("node"))] = data["output"]
         elif name in ("execution_success", "execution_error", "execution_interrupted"):
             self.finished = name
+            self.finished_ms = data.get("timestamp")
+
+    def success(self) -> PromptResult | None:
+        """The verdict these events give on their own: a success with its outputs, when they
+        show one from ``execution_start`` to ``execution_success``; else None (ask /history).
+
+        Only the caller knows whether every event reached it (one unbroken websocket).
+        """
+        if self.finished != "execution_success" or self.started_ms is None or not self.outputs:
+            return None
+        return PromptResult(
+            prompt_id=self.prompt_id,
+            outputs=tuple(output_refs(self.outputs)),
+            cached_nodes=self.cached,
+            started_ms=self.started_ms,
+            finished_ms=self.finished_ms,
+            raw={"outputs": self.outputs, "from": "websocket"},
+        )
 
 
 def node_error_lines(
@@ -253,46 +278,3 @@ def _title(workflow: Mapping[str, Any] | None, node_id: str) -> str | None:
         if isinstance(meta, dict) and meta.get("title"):
             return str(meta["title"])
     return None
-
-
-class WsVerdict:
-    """A prompt's success as its websocket events tell it (see ``ComfyClient.wait``):
-    posted and finished on one unbroken websocket connection, its ``executed`` events list the
-    very outputs /history would."""
-
-    def __init__(self, prompt_id: str, posted_on: int | None) -> None:
-        self.prompt_id = prompt_id
-        self.posted_on = posted_on
-        self.outputs: dict[str, Any] = {}
-        self.cached: tuple[str, ...] = ()
-        self.started_ms: int | None = None
-        self.finished_ms: int | None = None
-
-    def update(self, name: str, data: Mapping[str, Any]) -> None:
-        if name == "execution_start":
-            self.started_ms = data.get("timestamp")
-        elif name == "execution_cached":
-            self.cached = tuple(str(n) for n in data.get("nodes") or [])
-        elif name == "executed" and isinstance(data.get("output"), dict):
-            self.outputs[str(data.get("node"))] = data["output"]
-        elif name == "execution_success":
-            self.finished_ms = data.get("timestamp")
-
-    def whole(self, connects: int) -> bool:
-        """Every event reached us: posted and finished on the same, unbroken connection."""
-        return (
-            self.posted_on is not None
-            and self.posted_on == connects
-            and self.started_ms is not None
-            and bool(self.outputs)
-        )
-
-    def result(self) -> PromptResult:
-        return PromptResult(
-            prompt_id=self.prompt_id,
-            outputs=tuple(output_refs(self.outputs)),
-            cached_nodes=self.cached,
-            started_ms=self.started_ms,
-            finished_ms=self.finished_ms,
-            raw={"outputs": self.outputs, "from": "websocket"},
-        )

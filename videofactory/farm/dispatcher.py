@@ -30,6 +30,7 @@ from videofactory.comfy.farmcheck import preflight_worker
 from videofactory.comfy.results import OutputRef
 from videofactory.comfy.workflow import Workflow
 from videofactory.config import FarmConfig, TaskKind
+from videofactory.detach import pid_alive
 from videofactory.errors import (
     BackendError,
     FactoryError,
@@ -170,7 +171,7 @@ class Dispatcher(GpuAttempts):
         """Render every task, assemble, and return the final video."""
         self._wake = asyncio.Event()
         previous = self.store.claim_run(self.run_id, os.getpid())
-        if previous and previous != os.getpid() and _alive(previous):
+        if previous and previous != os.getpid() and pid_alive(previous):
             raise StoreError(
                 f"run {self.run_id} is being driven by process {previous}; wait for it "
                 "(`videofactory wait`) or stop it before resuming"
@@ -700,13 +701,3 @@ class Dispatcher(GpuAttempts):
                 return
             await asyncio.sleep(delay)
             delay = min(60.0, delay * 2)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

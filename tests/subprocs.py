@@ -1,0 +1,66 @@
+"""Subprocess helpers every test folder shares: the real command, and ffmpeg making inputs.
+
+Importable from any test module as ``subprocs`` (``pythonpath = ["tests"]`` in pyproject).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+#: Keys of hosted LLM APIs, never passed on to the command under test.
+HOSTED_API_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+
+
+def run_cli(
+    args: Any,
+    *,
+    cwd: Path,
+    script: str | None = None,
+    timeout: float = 240,
+    env: dict[str, str] | None = None,
+    **kw: Any,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``videofactory ARGS`` (or ``python scripts/SCRIPT ARGS``) with no VIDEOFACTORY_*
+    settings and no hosted-API keys of the caller's (a test never reaches a paid service), no
+    standard input, and return the completed process."""
+    if script:
+        argv = [sys.executable, str(REPO / "scripts" / script), *args]
+    else:
+        argv = [sys.executable, "-m", "videofactory", *args]
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("VIDEOFACTORY_") and k not in HOSTED_API_KEYS
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``run_cli`` for a quick command: its arguments spread, two minutes at most."""
+    return run_cli(args, cwd=cwd, timeout=120)
+
+
+def make(ffmpeg: Any, out: Path, *args: str) -> Path:
+    """Run ffmpeg (a ``FFmpeg``: its ``path``) quietly to make a test input at ``out``."""
+    subprocess.run(
+        [ffmpeg.path, "-v", "error", "-y", *args, str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return out
