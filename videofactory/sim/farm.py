@@ -292,7 +292,11 @@ def main_foreground(
     def on_term(signum: int, frame: object) -> None:
         stopping.set()
 
-    previous = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+    # Ctrl-C sets the event too, rather than raising KeyboardInterrupt wherever the main
+    # thread happens to be: inside Popen.poll() it can leave the process's wait lock taken,
+    # and the stop that follows then waits for ever.
+    stop_signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {s: signal.signal(s, on_term) for s in stop_signals} if _main_thread() else {}
     try:
         with farm:
             (on_ready or _print_ready)(dict(farm.urls))
@@ -312,8 +316,8 @@ def main_foreground(
     except KeyboardInterrupt:
         pass
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 
