@@ -15,7 +15,6 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 from videofactory.assembly.audio import (
@@ -29,7 +28,7 @@ from videofactory.assembly.audio import (
 from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg, xfade_transitions
 from videofactory.assembly.graph import build_ffmpeg_args
 from videofactory.assembly.presets import XFADE_NEWER
-from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media, probe
+from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media
 from videofactory.assembly.subtitles import (
     fonts_dir,
     subtitles_ass,
@@ -174,31 +173,29 @@ def _meters(
 
 
 def _measure(
-    timeline: Timeline,
-    ffmpeg: FFmpeg,
-    mix_file: Path | None = None,
-    meanwhile: Callable[[], Timeline] | None = None,
+    timeline: Timeline, ffmpeg: FFmpeg, mix_file: Path | None
 ) -> tuple[AudioLevels, Timeline]:
-    """Run the audio-only loudness passes this timeline needs and return the levels.
+    """Check the clips and run the audio-only loudness passes this timeline needs; return the
+    levels and the timeline with the clips' formats (``check_clips``).
 
-    The narration and the music are measured side by side, in two ffmpeg runs, while
-    ``meanwhile`` (the clips' checks) runs here; its timeline is returned with the levels.
-    With ``mix_file``, the pass that measures the mix also writes it there, for the render.
+    The narration and the music are measured side by side, in two ffmpeg runs, while the
+    clips are checked here. With ``mix_file``, the pass that measures the mix also writes it
+    there, for the render.
     """
-    meanwhile = meanwhile or (lambda: timeline)
     if timeline.loudness is None:
-        return AudioLevels(), meanwhile()  # music stays at its own level: nothing to set it by
+        # Music stays at its own level: there is nothing to set it by.
+        return AudioLevels(), check_clips(timeline)
     speech = music = None
     if any(shot.narration is not None for shot in timeline.shots) and timeline.music is not None:
         with ThreadPoolExecutor(2, thread_name_prefix="loudness") as pool:
             stems = [pool.submit(_meters, timeline, ffmpeg, s) for s in ("speech", "music")]
             try:
-                timeline = meanwhile()
+                timeline = check_clips(timeline)
             finally:
                 wait(stems)  # a clip's error wins over theirs: it is the one to fix
             speech, music = (stem.result()[-1] for stem in stems)
     else:
-        timeline = meanwhile()
+        timeline = check_clips(timeline)
     levels = levels_for(timeline, speech, music)
     mix = _meters(timeline, ffmpeg, "mix", levels, mix_file)[-1]
     log.info("loudness: mix %.1f LUFS, music gain %.1f dB", mix.input_i, levels.music_gain_db)
@@ -241,8 +238,7 @@ def assemble(
     script = _partial(out_path.with_suffix(".ass")) if timeline.burn_subtitles else None
     mix = _partial(out_path.with_suffix(".mix.wav")) if timeline.loudness is not None else None
     try:
-        # The clips are checked while ffmpeg measures the sound.
-        levels, timeline = _measure(timeline, ffmpeg, mix, partial(check_clips, timeline))
+        levels, timeline = _measure(timeline, ffmpeg, mix)  # the clips checked meanwhile
         if script is not None:
             script.write_text(subtitles_ass(timeline), encoding="utf-8")
         args = build_ffmpeg_args(
@@ -258,7 +254,7 @@ def assemble(
         run_ffmpeg(
             ffmpeg, args, duration_s=timeline.total_s, on_progress=on_progress, label=str(out_path)
         )
-        _verify(timeline, tmp)
+        checked = _verify(timeline, tmp)
         os.replace(tmp, out_path)
         os.replace(thumb, sides["thumbnail"])
         os.replace(sheet, sides["contact_sheet"])
@@ -268,13 +264,14 @@ def assemble(
                 path.unlink(missing_ok=True)
     _write_text(sides["srt"], subtitles_srt(timeline))
     _write_text(sides["vtt"], subtitles_vtt(timeline))
-    info = probe(out_path)
+    info = replace(checked, path=out_path)  # probed as the temporary file, before the rename
     log.info("assembled %s: %.3f s, %dx%d", out_path, info.duration_s, info.width, info.height)
     return info
 
 
-def _verify(timeline: Timeline, path: Path) -> None:
-    """Refuse ffmpeg output that is not what was asked for (length, size, streams)."""
+def _verify(timeline: Timeline, path: Path) -> MediaInfo:
+    """Refuse ffmpeg output that is not what was asked for (length, size, streams); return
+    its probe."""
     spec = timeline.output
     try:
         # One frame of slack, plus an AAC packet: the container ends with the longer stream.
@@ -293,3 +290,4 @@ def _verify(timeline: Timeline, path: Path) -> None:
         problems.append("no audio stream")
     if problems:
         raise AssemblyError(f"ffmpeg wrote {path.name} with " + "; ".join(problems))
+    return info

@@ -50,12 +50,8 @@ class TaskBoard:
 
     def is_ready(self, tid: str) -> bool:
         """Whether a task waits for a worker (its dependencies are done)."""
-        task = self.tasks[tid]
-        if task.kind in GPU_KINDS:
-            key = (-self.ranks[tid], tid)
-            lst = self._gpu[task.kind]
-            i = bisect.bisect_left(lst, key)
-            return i < len(lst) and lst[i] == key
+        if self.tasks[tid].kind in GPU_KINDS:
+            return self._gpu_slot(tid) is not None
         return tid in self._local
 
     def ready_local(self) -> list[Task]:
@@ -154,13 +150,17 @@ class TaskBoard:
             self._local.add(tid)
         return True
 
+    def _gpu_slot(self, tid: str) -> tuple[list[tuple[float, str]], int] | None:
+        """Where a GPU task sits in its kind's ready list (sorted by rank), if it is there."""
+        key = (-self.ranks[tid], tid)
+        lst = self._gpu[self.tasks[tid].kind]
+        i = bisect.bisect_left(lst, key)
+        return (lst, i) if i < len(lst) and lst[i] == key else None
+
     def _remove_ready(self, tid: str) -> None:
-        task = self.tasks[tid]
-        if task.kind in GPU_KINDS:
-            key = (-self.ranks[tid], tid)
-            lst = self._gpu[task.kind]
-            i = bisect.bisect_left(lst, key)
-            if i < len(lst) and lst[i] == key:
+        if self.tasks[tid].kind in GPU_KINDS:
+            if (slot := self._gpu_slot(tid)) is not None:
+                lst, i = slot
                 del lst[i]
         else:
             self._local.discard(tid)
