@@ -131,6 +131,34 @@ def test_a_full_queue_of_another_run_times_out_into_a_retry(tmp_path):
         asyncio.run(go())
 
 
+def test_posts_of_one_run_to_one_server_queue_without_polling(tmp_path, monkeypatch):
+    """Two jobs of one run for one server: the second takes the slot the moment the first is
+    posted (an in-process lock), not after a poll of the file lock it would find taken."""
+    from videofactory.farm import sharing
+
+    monkeypatch.setattr(sharing, "POLL_S", 3600.0)  # a poll would hang the test
+    order: list[str] = []
+
+    class Empty:
+        url = "http://127.0.0.1:1"
+
+        async def queue(self):
+            await asyncio.sleep(0)  # let the other post try to enter meanwhile
+            return {"queue_running": [], "queue_pending": []}
+
+    async def post(name: str) -> None:
+        async with submit_slot(Empty(), lock_folder=tmp_path):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name} out")
+
+    async def go():
+        await asyncio.wait_for(asyncio.gather(post("a"), post("b")), timeout=60)
+
+    asyncio.run(go())
+    assert order == ["a in", "a out", "b in", "b out"]
+
+
 # -- end to end: two real runs, one farm ------------------------------------------------------
 
 CARDS = {

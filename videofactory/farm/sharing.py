@@ -7,7 +7,8 @@ takes that server's lock, a file lock shared by every process of this user on th
 reads the server's ``GET /queue``, and posts only while fewer than ``JOBS_AHEAD_PER_SERVER``
 jobs wait there (anybody's). The lock is held until the server has accepted the job, so the
 next process to look sees it. The server's own queue is the truth: jobs that some other client
-put there count as well.
+put there count as well. Within one process, posts to one server take turns on an asyncio lock
+first, so a run's second job for a server waits for its first post, not for a poll.
 
 Use::
 
@@ -24,6 +25,7 @@ import os
 import tempfile
 import time
 from collections.abc import AsyncIterator
+import weakref
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +54,22 @@ def lock_path(url: str, folder: Path | None = None) -> Path:
     return base / f"{key}.lock"
 
 
+#: Per event loop, per lock file: the asyncio lock that queues this process's own posts to one
+#: server. Two tasks of one run posting to the same server wait their turn here (woken the
+#: moment the first is done) instead of polling the file lock, which they would find taken.
+_LOCAL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _local_lock(path: str) -> asyncio.Lock:
+    locks = _LOCAL.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(path)
+    if lock is None:
+        lock = locks[path] = asyncio.Lock()
+    return lock
+
+
 def pending_jobs(queue: dict[str, Any]) -> int:
     """How many jobs wait (queued, not running) in a ``GET /queue`` answer."""
     return len(queue.get("queue_pending") or [])
@@ -74,7 +92,18 @@ async def submit_slot(
     Raises:
         BackendTimeout: other jobs kept the server's queue full for ``max_wait_s`` seconds.
     """
-    lock = FileLock(str(lock_path(client.url, lock_folder)), thread_local=False)
+    path = str(lock_path(client.url, lock_folder))
+    async with _local_lock(path):  # our own posts to this server, one at a time
+        async with _file_slot(client, path, limit, max_wait_s) as pending:
+            yield pending
+
+
+@contextlib.asynccontextmanager
+async def _file_slot(
+    client: Any, path: str, limit: int, max_wait_s: float | None
+) -> AsyncIterator[int]:
+    """The file lock shared with other processes, held while the server's queue has room."""
+    lock = FileLock(path, thread_local=False)
     started = time.monotonic()
     while True:
         try:
