@@ -24,8 +24,8 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
 import weakref
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
