@@ -12,6 +12,14 @@ each: 5 000 GPU tasks) in a child process. Measured, median of the runs:
 Targets: p50 < 5 ms, p99 < 50 ms, < 1 ms of CPU per task. The two CPU cores are shared with
 the 64 simulators, so the overhead includes waiting for a core.
 
+How to read the overhead: with renders of near-zero length the loop is closed and saturated.
+Every server holds its running job and one more, so 2 x 64 jobs circulate, and by Little's law
+one lap of a job (post, queue, render, reaction) lasts ``jobs in flight / throughput``; the
+throughput is set by the CPU all 65 processes spend per task on the two cores. The reaction
+is most of the lap, so it tracks that figure (``cycle_ms``, printed beside it) rather than the
+orchestrator's own code path: halving the CPU per task halves it, and 5 ms would need some
+10 000 tasks a second.
+
 Run: ``python bench/dispatch.py [--runs 3] [--workers 64] [--tasks 5000]``; the last line is a
 JSON object of the figures.
 """
@@ -29,6 +37,8 @@ import time
 from pathlib import Path
 
 from _farm import Orchestrator, percentile, sim_logs, start_farm, write_farm_file, write_shots
+
+from videofactory.constants import JOBS_AHEAD_PER_SERVER
 
 
 def overheads(logs: dict[str, list[dict]], since: float) -> list[float]:
@@ -100,6 +110,8 @@ def main() -> None:
             o = overheads(sim_logs(farm), since)
             first, last, n = dispatch_window(root / f"runs{run}")
             steady = orch.cpu_between(first, last)
+            per_s = n / max(last - first, 1e-9)
+            in_flight = (1 + JOBS_AHEAD_PER_SERVER) * args.workers
             rows.append(
                 {
                     "wall_s": res["wall_s"],
@@ -109,6 +121,8 @@ def main() -> None:
                     "p50_ms": 1000 * percentile(o, 50),
                     "p99_ms": 1000 * percentile(o, 99),
                     "jobs": len(o),
+                    "tasks_per_s": per_s,
+                    "cycle_ms": 1000 * in_flight / per_s,
                 }
             )
             r = rows[-1]
@@ -117,7 +131,8 @@ def main() -> None:
                 f"{r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms over {r['jobs']} jobs, "
                 f"CPU {r['cpu_ms_per_task']:.2f} ms/task in all, "
                 f"{r['cpu_ms_per_task_dispatching']:.2f} while dispatching, "
-                f"peak RSS {r['peak_rss_mb']:.0f} MB",
+                f"peak RSS {r['peak_rss_mb']:.0f} MB; {r['tasks_per_s']:.0f} tasks/s, "
+                f"{in_flight} jobs in flight: a lap of {r['cycle_ms']:.0f} ms",
                 flush=True,
             )
     finally:
@@ -137,6 +152,8 @@ def main() -> None:
         "(first post to last task done)"
     )
     print(f"{'peak RSS (MB)':<22}{med('peak_rss_mb'):>10}")
+    print(f"{'tasks per second':<22}{med('tasks_per_s'):>10}")
+    print(f"{'lap of a job (ms)':<22}{med('cycle_ms'):>10}   (jobs in flight / throughput)")
     print(
         json.dumps(
             {
@@ -145,6 +162,8 @@ def main() -> None:
                 "cpu_ms_per_task": med("cpu_ms_per_task"),
                 "cpu_ms_per_task_dispatching": med("cpu_ms_per_task_dispatching"),
                 "peak_rss_mb": med("peak_rss_mb"),
+                "tasks_per_s": med("tasks_per_s"),
+                "cycle_ms": med("cycle_ms"),
                 "tasks": args.tasks,
                 "workers": args.workers,
                 "runs": args.runs,
