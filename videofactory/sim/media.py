@@ -30,6 +30,10 @@ __all__ = [
     "encode_webm",
 ]
 
+#: Frames up to this size (320x240) are encoded by one x264 thread: for a tiny test clip the
+#: encoder's thread pool costs more to start than it saves.
+SMALL_FRAME_PIXELS = 320 * 240
+
 
 class VideoContainer(str, enum.Enum):
     """SaveVideo's ``format`` values; anything else raises ValueError like ComfyUI."""
@@ -180,6 +184,8 @@ def _encode_mp4(path: str, comp: VideoComponents, metadata: dict[str, Any] | Non
         # ComfyUI keeps x264's default preset; a faster one keeps the CPU demo quick and
         # changes nothing a client can see but the bytes.
         video.options = {"preset": "veryfast"}
+        if video.width * video.height <= SMALL_FRAME_PIXELS:
+            video.options = {"preset": "veryfast", "threads": "1"}
         audio_stream = None
         if comp.audio is not None:
             audio_rate = int(comp.audio["sample_rate"])

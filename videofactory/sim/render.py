@@ -8,6 +8,7 @@ desert, snow, city ...) or, failing that, from the prompt's hash.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -308,13 +309,26 @@ def _wrap(
     return lines
 
 
+#: Below this height the text panel would hide most of the picture and no line of it would be
+#: legible (tiny test renders): such stills carry no panel.
+TEXT_PANEL_MIN_HEIGHT = 128
+
+
+@functools.lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled font at a pixel size, parsed once per size."""
+    return ImageFont.load_default(size=size)
+
+
 def _text_panel(img: Image.Image, prompt: str, seed: int) -> None:
     """The prompt, word-wrapped, and the simulator tag, in a panel inside the area that every
     camera move of SimImageToVideo keeps in view (12%..88% of width and height)."""
     w, h = img.size
+    if h < TEXT_PANEL_MIN_HEIGHT:
+        return
     size = max(8, round(h / 24))
-    font = ImageFont.load_default(size=size)
-    small = ImageFont.load_default(size=max(7, round(size * 0.6)))
+    font = _font(size)
+    small = _font(max(7, round(size * 0.6)))
     draw = ImageDraw.Draw(img, "RGBA")
     left, right, bottom = round(w * 0.13), round(w * 0.87), round(h * 0.865)
     lines = _wrap(draw, prompt.strip() or "(empty prompt)", font, right - left - size)[:4]
