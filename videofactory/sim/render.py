@@ -8,9 +8,9 @@ desert, snow, city ...) or, failing that, from the prompt's hash.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -314,10 +314,19 @@ def _wrap(
 TEXT_PANEL_MIN_HEIGHT = 128
 
 
-@functools.lru_cache(maxsize=32)
+#: Fonts parsed so far, per thread (a FreeType face is not to be shared between threads, and
+#: tests run several simulated servers in one process).
+_FONTS = threading.local()
+
+
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """Pillow's bundled font at a pixel size, parsed once per size."""
-    return ImageFont.load_default(size=size)
+    """Pillow's bundled font at a pixel size, parsed once per size and thread."""
+    fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = _FONTS.__dict__.setdefault(
+        "by_size", {}
+    )
+    if size not in fonts:
+        fonts[size] = ImageFont.load_default(size=size)
+    return fonts[size]
 
 
 def _text_panel(img: Image.Image, prompt: str, seed: int) -> None:
