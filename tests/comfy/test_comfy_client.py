@@ -10,7 +10,7 @@ import pytest
 
 from videofactory.comfy.check import tiny_workflow
 from videofactory.comfy.client import ComfyClient
-from videofactory.comfy.results import OutputRef
+from videofactory.comfy.results import OutputRef, PromptResult
 from videofactory.errors import (
     BackendUnavailable,
     ExecutionFailed,
@@ -81,16 +81,23 @@ def test_a_success_seen_whole_on_the_socket_needs_no_history_request(sim_url):
     assert cached.fully_cached and cached.outputs[0].filename == fresh.outputs[0].filename
 
 
-def test_a_prompt_seen_across_a_reconnect_is_confirmed_by_history(slow_sim_url):
+def _wait_across_a_dropped_socket(url: str, seed: int) -> tuple[PromptResult, int]:
+    """Submit a slow prompt, cut the websocket mid-prompt, wait for the verdict; return it
+    and how many times the socket was opened."""
+
     async def go():
-        async with ComfyClient(slow_sim_url) as c:
-            pid = await c.submit(slow_image(seed=3))
+        async with ComfyClient(url) as c:
+            pid = await c.submit(slow_image(seed=seed))
             waiter = asyncio.create_task(c.wait(pid))
             await asyncio.sleep(0.3)
-            await c.drop_websocket()
-            return await asyncio.wait_for(waiter, 30)
+            await c.drop_websocket()  # mid-prompt
+            return await asyncio.wait_for(waiter, 30), c.ws_connects
 
-    result = asyncio.run(go())
+    return asyncio.run(go())
+
+
+def test_a_prompt_seen_across_a_reconnect_is_confirmed_by_history(slow_sim_url):
+    result, _ = _wait_across_a_dropped_socket(slow_sim_url, seed=3)
     assert "from" not in result.raw and result.outputs  # the /history entry itself
     assert _history_requests(slow_sim_url, result.prompt_id) >= 1
 
@@ -195,16 +202,8 @@ def test_interrupt_own_prompt(slow_sim_url):
 
 
 def test_dropped_websocket_misses_nothing(slow_sim_url):
-    async def go():
-        async with ComfyClient(slow_sim_url) as c:
-            pid = await c.submit(slow_image(seed=2))
-            waiter = asyncio.create_task(c.wait(pid))
-            await asyncio.sleep(0.3)
-            await c.drop_websocket()  # mid-prompt
-            result = await asyncio.wait_for(waiter, 30)
-            assert result.outputs and c.ws_connects >= 2
-
-    asyncio.run(go())
+    result, connects = _wait_across_a_dropped_socket(slow_sim_url, seed=2)
+    assert result.outputs and connects >= 2
 
 
 def test_unknown_prompt_is_reported_lost(sim_url):

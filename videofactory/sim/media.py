@@ -183,9 +183,8 @@ def _encode_mp4(path: str, comp: VideoComponents, metadata: dict[str, Any] | Non
         video.pix_fmt = "yuv420p"
         # ComfyUI keeps x264's default preset; a faster one keeps the CPU demo quick and
         # changes nothing a client can see but the bytes.
-        video.options = {"preset": "veryfast"}
-        if video.width * video.height <= SMALL_FRAME_PIXELS:
-            video.options = {"preset": "veryfast", "threads": "1"}
+        small = video.width * video.height <= SMALL_FRAME_PIXELS
+        video.options = {"preset": "veryfast", **({"threads": "1"} if small else {})}
         audio_stream = None
         if comp.audio is not None:
             audio_rate = int(comp.audio["sample_rate"])
