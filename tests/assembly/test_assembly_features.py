@@ -83,6 +83,11 @@ def test_transitions_keep_the_exact_length(extra, ffmpeg_bin, tmp_path, kind) ->
     middle = frames[24 + 6].mean(axis=(0, 1))  # half way through red -> blue
     if kind == "crossfade":
         assert 80 < middle[0] < 180 and 80 < middle[2] < 180  # a mix of both
+        # Linear, as xfade's fade: frame k of the 12 shows k/12 of the new shot.
+        reds = [frames[24 + k].mean(axis=(0, 1))[0] for k in range(12)]
+        assert reds == pytest.approx(
+            [red[0] + (blue[0] - red[0]) * k / 12 for k in range(12)], abs=6
+        )
     elif kind == "fadeblack":
         assert min(frames[n].mean(axis=(0, 1)).max() for n in range(28, 33)) < 40  # via black
     else:

@@ -11,6 +11,7 @@ from videofactory.assembly.audio import (
     AudioLevels,
     LoudnessMeasurement,
     audio_graph,
+    finish_args,
     linear_gain_db,
     mixed_audio_graph,
 )
@@ -101,8 +102,20 @@ def test_golden_two_shots_transition(name: str, kind: str) -> None:
         "[v1]split=2[v1h0][v1m0]",
         trim("v1h0", 0, 12, "v1h"),
         trim("v1m0", 12, 36, "v1m"),
-        f"[v0t][v1h]xfade=transition={kind}:duration=0.5:offset=0,format=yuv420p[x1]",
+        *blend(kind, 1, 12, "0.5"),
         "[v0m][x1][v1m]concat=n=3:v=1:a=0[vout]",
+    ]
+
+
+def blend(kind: str, i: int, frames: int, seconds: str) -> list[str]:
+    if kind == "fade":  # a crossfade: the head fades in (alpha) over the tail, in 4:2:0
+        return [
+            f"[v{i}h]format=yuva420p,fade=t=in:s=0:n={frames}:alpha=1[v{i}a]",
+            f"[v{i - 1}t][v{i}a]overlay=format=yuv420,format=yuv420p[x{i}]",
+        ]
+    return [
+        f"[v{i - 1}t][v{i}h]xfade=transition={kind}:duration={seconds}:offset=0,"
+        f"format=yuv420p[x{i}]"
     ]
 
 
@@ -138,9 +151,8 @@ def test_twelve_shots_offsets_keep_the_total(name: str) -> None:
         if i < 11:
             expected.append((f"v{i}", frames, frames + fade))
     assert pieces(graph) == expected
-    xfades = [g for g in graph if "xfade" in g]
-    assert len(xfades) == 11
-    assert all(f"transition={timeline.transition.kind}:duration=0.75:offset=0" in g for g in xfades)
+    blends = [line for i in range(1, 12) for line in blend(timeline.transition.kind, i, 18, "0.75")]
+    assert [line for line in graph if line in blends] == blends  # all of them, in order
     # The concat joins middles and blends in order; pieces sum to the exact total.
     order = re.findall(r"\[(v\d+m|x\d+)\]", graph[-1])
     assert order == ["v0m"] + [p for i in range(1, 12) for p in (f"x{i}", f"v{i}m")]
@@ -244,10 +256,20 @@ def test_one_gain_when_the_peak_allows_it_else_loudnorm() -> None:
         ":measured_LRA=5:measured_thresh=-30:offset=0:linear=true:print_format=none,"
         f"aresample=48000,{FMT},apad=whole_len=96000,atrim=end_sample=96000[aout]"
     ]
-    args = build_ffmpeg_args(
-        timeline, Path("o.mp4"), levels=AudioLevels(mix=roomy), mix_file=Path("m.wav")
-    )
-    assert args[:4] == ["-i", "file:a.mp4", "-i", "file:m.wav"]  # no narration input
+    # That run writes the sound raw to stdout, the render reads it from stdin and only encodes
+    # it: no narration input, no audio filter.
+    assert finish_args(timeline, AudioLevels(mix=roomy), Path("m.wav")) == [
+        "-i", "file:m.wav", "-filter_complex",
+        f"[0:a:0]{FMT},volume=6dB,apad=whole_len=96000,atrim=end_sample=96000[a]",
+        "-map", "[a]", "-c:a", "pcm_f32le", "-ar", "48000", "-ac", "2", "-f", "f32le", "pipe:1",
+    ]  # fmt: skip
+    args = build_ffmpeg_args(timeline, Path("o.mp4"), audio_from_stdin=True)
+    assert args[:10] == [
+        "-i", "file:a.mp4", "-f", "f32le", "-ar", "48000", "-ac", "2", "-i", "pipe:0",
+    ]  # fmt: skip
+    assert "aout" not in args[args.index("-filter_complex") + 1]
+    assert args[args.index("-map", args.index("[vout]")) + 1] == "1:a:0"
+    assert int(args[args.index("-max_muxing_queue_size") + 1]) >= 10_000
 
 
 def test_a_clip_already_in_the_output_format_is_not_converted() -> None:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import av
 import numpy as np
+import psutil
 import pytest
 
+from videofactory.assembly import render
 from videofactory.assembly.render import assemble
 from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
 from videofactory.errors import AssemblyError, MediaError
@@ -160,3 +162,25 @@ def test_ffmpeg_failure_keeps_the_old_final(media, ffmpeg_bin, tmp_path) -> None
     assert final.read_bytes() == b"the good old video"
     assert final.with_suffix(".srt").read_text() == "old subtitles"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["final.mp4", "final.srt"]
+
+
+def test_a_failed_loudness_pass_stops_the_render_and_is_the_error(
+    media, ffmpeg_bin, tmp_path, monkeypatch
+) -> None:
+    # The render starts before the loudness passes and waits for their sound on its stdin:
+    # when a pass fails, the render is stopped and the pass's error is the one raised.
+    real = render.measure_args
+
+    def broken_mix(timeline, stage, *rest):
+        args = real(timeline, stage, *rest)
+        return ["-i", str(tmp_path / "gone.wav"), *args] if stage == "mix" else args
+
+    monkeypatch.setattr(render, "measure_args", broken_mix)
+    final = tmp_path / "final.mp4"
+    final.write_bytes(b"the good old video")
+    with pytest.raises(AssemblyError, match=r"loudness measurement \(mix\)") as err:
+        assemble(four_shots(media), final, ffmpeg=ffmpeg_bin)
+    assert "gone.wav" in err.value.stderr_tail
+    assert final.read_bytes() == b"the good old video"
+    assert [p.name for p in tmp_path.iterdir()] == ["final.mp4"]  # no partial file, no mix
+    assert psutil.Process().children(recursive=True) == []  # the render did not outlive it
