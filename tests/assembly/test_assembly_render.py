@@ -184,3 +184,16 @@ def test_a_failed_loudness_pass_stops_the_render_and_is_the_error(
     assert final.read_bytes() == b"the good old video"
     assert [p.name for p in tmp_path.iterdir()] == ["final.mp4"]  # no partial file, no mix
     assert psutil.Process().children(recursive=True) == []  # the render did not outlive it
+
+
+def test_of_several_bad_clips_the_first_is_named(media, ffmpeg_bin, tmp_path) -> None:
+    # The clips are probed a few at a time; the error is still the first in shot order.
+    bad = [media.empty, media.corrupt, media.truncated, media.audio_only]
+    shots = [TimelineShot("ok", media.clip_a, 1.0)]
+    shots += [TimelineShot(f"bad{i}", path, 1.0) for i, path in enumerate(bad)]
+    timeline = Timeline(tuple(shots), SPEC, loudness=None)
+    for _ in range(5):
+        with pytest.raises(MediaError) as err:
+            assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
+        assert (err.value.task, err.value.path) == ("bad0/clip", str(media.empty))
+    assert list(tmp_path.iterdir()) == []

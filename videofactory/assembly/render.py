@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from videofactory.assembly.audio import (
     AudioLevels,
@@ -43,7 +45,7 @@ from videofactory.assembly.subtitles import (
     subtitles_srt,
     subtitles_vtt,
 )
-from videofactory.assembly.timeline import ClipFormat, Timeline
+from videofactory.assembly.timeline import ClipFormat, Timeline, TimelineShot
 from videofactory.errors import AssemblyError, MediaError
 
 __all__ = [
@@ -57,6 +59,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: stderr lines kept from a loudness pass: two ebur128 summaries and what ffmpeg prints after.
 MEASURE_TAIL_LINES = 80
@@ -72,19 +77,39 @@ def narration_task(shot_id: str) -> str:
     return f"{shot_id}/narration"
 
 
+#: Files probed at once: a probe waits on the disk and PyAV's C code, not the interpreter.
+PROBE_THREADS = 4
+
+
+def _each(check: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``check`` of every item, a few at a time; the first failure in item order is raised."""
+    if len(items) < 2:
+        return [check(item) for item in items]
+    with ThreadPoolExecutor(min(PROBE_THREADS, len(items)), thread_name_prefix="probe") as pool:
+        return list(pool.map(check, items))
+
+
 def check_sound(timeline: Timeline) -> None:
     """Refuse the first unusable narration or music file, naming the file and its task."""
-    for shot in timeline.shots:
-        if shot.narration is not None:
-            check_media(shot.narration, kind="audio", task=narration_task(shot.shot_id))
-    if timeline.music is not None:
+
+    def music() -> MediaInfo:
+        assert timeline.music is not None
         try:
-            check_media(timeline.music.path, kind="audio")
+            return check_media(timeline.music.path, kind="audio")
         except MediaError as exc:
             raise MediaError(
                 f"music: {exc}; pass an audio file (mp3, m4a, wav, flac, ogg) to --music",
                 path=exc.path,
             ) from exc
+
+    checks = [
+        partial(check_media, shot.narration, kind="audio", task=narration_task(shot.shot_id))
+        for shot in timeline.shots
+        if shot.narration is not None
+    ]
+    if timeline.music is not None:
+        checks.append(music)
+    _each(lambda check: check(), checks)
 
 
 def check_clips(timeline: Timeline) -> Timeline:
@@ -93,20 +118,22 @@ def check_clips(timeline: Timeline) -> Timeline:
     Returns the timeline with every clip's probed format (``TimelineShot.source``), so that the
     graph normalises only what needs it.
     """
-    shots = []
-    for shot in timeline.shots:
+    tolerance = max(DURATION_TOLERANCE_S, 1.5 / timeline.output.fps)
+
+    def check(shot: TimelineShot) -> TimelineShot:
         info = check_media(
             shot.clip,
             kind="video",
             expected_duration_s=shot.clip_duration_s,
-            tolerance_s=max(DURATION_TOLERANCE_S, 1.5 / timeline.output.fps),
+            tolerance_s=tolerance,
             task=clip_task(shot.shot_id),
         )
         source = ClipFormat(
             info.width, info.height, info.fps, info.pix_fmt, info.sar, info.constant_rate
         )
-        shots.append(replace(shot, source=source))
-    return replace(timeline, shots=tuple(shots))
+        return replace(shot, source=source)
+
+    return replace(timeline, shots=tuple(_each(check, timeline.shots)))
 
 
 def check_inputs(timeline: Timeline) -> Timeline:
