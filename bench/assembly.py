@@ -4,9 +4,8 @@ The edit (from issue 6): 12 clips of 5 s at 1280x720, 24 fps; a 60 s music file;
 files. Crossfades of 0.5 s between shots, narration at each shot's start, the music looped to
 length, ducked under the narration and faded out, loudness normalised, H.264 + AAC.
 
-- **ours**: ``videofactory.assembly.assemble`` (one ffmpeg run that also writes the thumbnail
-  and the contact sheet, with the loudness passes running beside it and piping it the
-  finished sound);
+- **ours**: ``videofactory.assembly.assemble`` (loudness passes + one ffmpeg run that also
+  writes the thumbnail and the contact sheet's pictures);
 - **moviepy**: MoviePy 2.x doing the same edit the MoviePy way (CompositeVideoClip with
   CrossFadeIn, the outgoing clip frozen under the fade; CompositeAudioClip with AudioLoop,
   MultiplyVolume under each narration for ducking, AudioFadeOut, AudioNormalize: MoviePy has

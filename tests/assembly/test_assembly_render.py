@@ -164,11 +164,11 @@ def test_ffmpeg_failure_keeps_the_old_final(media, ffmpeg_bin, tmp_path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["final.mp4", "final.srt"]
 
 
-def test_a_failed_loudness_pass_stops_the_render_and_is_the_error(
+def test_a_failed_loudness_pass_is_the_error_and_leaves_nothing(
     media, ffmpeg_bin, tmp_path, monkeypatch
 ) -> None:
-    # The render starts before the loudness passes and waits for their sound on its stdin:
-    # when a pass fails, the render is stopped and the pass's error is the one raised.
+    # A failed pass is the error raised, and it leaves nothing behind: no render, no mix file,
+    # no half-written picture.
     real = render.measure_args
 
     def broken_mix(timeline, stage, *rest):
@@ -183,7 +183,7 @@ def test_a_failed_loudness_pass_stops_the_render_and_is_the_error(
     assert "gone.wav" in err.value.stderr_tail
     assert final.read_bytes() == b"the good old video"
     assert [p.name for p in tmp_path.iterdir()] == ["final.mp4"]  # no partial file, no mix
-    assert psutil.Process().children(recursive=True) == []  # the render did not outlive it
+    assert psutil.Process().children(recursive=True) == []  # no ffmpeg left running
 
 
 def test_of_several_bad_clips_the_first_is_named(media, ffmpeg_bin, tmp_path) -> None:

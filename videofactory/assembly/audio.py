@@ -10,13 +10,12 @@
 Loudness is normalised in two passes, as ``loudnorm`` needs: audio-only runs measure (with
 ``ebur128``, the meter loudnorm itself uses, ten times cheaper than a loudnorm measuring pass)
 the narration and the music (to set the music bed ``level_lu`` below the narration and the
-duck threshold) and then the mix, which that pass also writes to a float WAV. A last short run
-(``finish_args``) reads that mix (so the mixing is done once), applies the one gain that lands
-it on the target and pipes it, raw, into the render, which has been encoding the video all
-along: the gain is a ``volume`` filter, exactly what loudnorm's linear mode would apply,
-without loudnorm's trip through 192 kHz. When that gain would push the true peak over the
-ceiling (or the mix's range is wider than allowed), loudnorm runs there with the measured
-figures instead, and it limits the peaks in its dynamic mode.
+duck threshold) and then the mix, which that pass also writes to a float WAV. The render reads
+that mix (so the mixing is done once) and applies the one gain that lands it on the target:
+a ``volume`` filter, exactly what loudnorm's linear mode would apply, without loudnorm's trip
+through 192 kHz. When that gain would push the true peak over the ceiling (or the mix's range
+is wider than allowed), the render runs loudnorm with the measured figures instead, and it
+limits the peaks in its dynamic mode.
 
 Every stage pins its sample format with ``aformat``: ffmpeg 5.1 refuses some graphs (amix,
 sidechaincompress) that 9 accepts when negotiation is left open.
@@ -39,13 +38,11 @@ __all__ = [
     "MeasureStage",
     "audio_graph",
     "audio_inputs",
-    "finish_args",
     "levels_for",
     "linear_gain_db",
     "measure_args",
     "mixed_audio_graph",
     "parse_ebur128",
-    "piped_audio_input",
 ]
 
 #: Which stem a measuring pass hears.
@@ -271,33 +268,9 @@ def _finish(timeline: Timeline, levels: AudioLevels) -> str:
 
 
 def mixed_audio_graph(timeline: Timeline, index: int, levels: AudioLevels, out: str) -> list[str]:
-    """The finished sound from the mix the measuring pass wrote (input ``index``): loudness and
+    """The render's audio from the mix the measuring pass wrote (input ``index``): loudness and
     length only, so the mixing is not done twice."""
     return [f"[{index}:a:0]{_fmt(timeline)}," + _finish(timeline, levels) + f"[{out}]"]
-
-
-#: How the finished sound travels from ``finish_args`` to the render's stdin: raw 32-bit float,
-#: interleaved stereo at the output rate (a raw stream needs no header, so the render can open
-#: it before the first sample is written).
-PIPE_FORMAT, PIPE_CODEC = "f32le", "pcm_f32le"
-
-
-def finish_args(timeline: Timeline, levels: AudioLevels, mix_file: Path) -> list[str]:
-    """An audio-only ffmpeg run that finishes the measured mix (``mixed_audio_graph``) and
-    writes it raw to stdout, for the render's ``piped_audio_input``."""
-    return [
-        "-i", _input(mix_file),
-        "-filter_complex", ";".join(mixed_audio_graph(timeline, 0, levels, "a")),
-        "-map", "[a]", "-c:a", PIPE_CODEC,
-        "-ar", str(timeline.output.audio_rate), "-ac", "2",
-        "-f", PIPE_FORMAT, "pipe:1",
-    ]  # fmt: skip
-
-
-def piped_audio_input(timeline: Timeline) -> list[str]:
-    """The render's ``-i`` arguments for the sound ``finish_args`` writes to its stdin."""
-    rate = str(timeline.output.audio_rate)
-    return ["-f", PIPE_FORMAT, "-ar", rate, "-ac", "2", "-i", "pipe:0"]
 
 
 #: Meters log their summary only: ebur128 otherwise prints a line per 100 ms at info level.

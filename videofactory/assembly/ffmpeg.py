@@ -4,8 +4,7 @@
 PATH that has every feature the assembly needs, and the static binary the ``imageio-ffmpeg``
 wheel ships (so that ``pip install`` alone gives a working factory). ``run_ffmpeg`` runs one
 argv list, reports progress from ``-progress pipe:1`` and turns a failure into an
-``AssemblyError`` that carries the argv, the exit code and the tail of stderr; ``FFmpegRun``
-is the same started in the background, its stdin or stdout a pipe to another process.
+``AssemblyError`` that carries the argv, the exit code and the tail of stderr.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ __all__ = [
     "REQUIRED_ENCODERS",
     "REQUIRED_FILTERS",
     "FFmpeg",
-    "FFmpegRun",
     "find_ffmpeg",
     "run_ffmpeg",
     "xfade_transitions",
@@ -42,6 +40,9 @@ REQUIRED_ENCODERS = frozenset({"libx264", "aac"})
 
 #: Lines of stderr an AssemblyError keeps: enough for ffmpeg's error and its context.
 STDERR_TAIL_LINES = 30
+#: Progress blocks on stdout five times a second (ffmpeg's default is every 0.5 s), no stats
+#: line on stderr.
+PROGRESS_ARGS = ("-progress", "pipe:1", "-stats_period", "0.2", "-nostats")
 #: Seconds a capability check may take; a binary that hangs on ``-version`` is not usable.
 CHECK_TIMEOUT_S = 20.0
 
@@ -240,91 +241,6 @@ def _follow_progress(
     return best
 
 
-class FFmpegRun:
-    """One ffmpeg process, started without a shell; ``finish`` follows it to its end.
-
-    By default ffmpeg reports ``-progress`` on its stdout; with ``stdout`` (a file descriptor)
-    its output goes there instead (an ``-f ... pipe:1`` output feeding another process) and no
-    progress is read. ``stdin`` (a file descriptor) is ffmpeg's ``pipe:0`` input. stderr is
-    drained on a thread of its own (ffmpeg blocks once a full pipe is not read); its last
-    ``tail_lines`` non-blank lines are kept for the error or the caller.
-    """
-
-    def __init__(
-        self,
-        ffmpeg: FFmpeg,
-        args: list[str],
-        *,
-        stdin: int | None = None,
-        stdout: int | None = None,
-        tail_lines: int = STDERR_TAIL_LINES,
-        label: str | None = None,
-    ) -> None:
-        progress = ["-progress", "pipe:1"] if stdout is None else []
-        self.argv = [ffmpeg.path, "-hide_banner", "-nostdin", "-y", *progress, "-nostats", *args]
-        self.label = label or (args[-1] if args else "?")
-        self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
-        try:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL if stdin is None else stdin,
-                stdout=subprocess.PIPE if stdout is None else stdout,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-            )
-        except OSError as exc:
-            raise AssemblyError(f"cannot start ffmpeg: {exc}", argv=self.argv) from exc
-        self._reader = threading.Thread(target=self._drain, name="ffmpeg-stderr", daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            if line.strip():
-                self._tail.append(line.rstrip("\n"))
-
-    def kill(self) -> None:
-        """Stop ffmpeg now (it may be blocked on a pipe); ``finish`` then raises."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-
-    def finish(
-        self,
-        duration_s: float | None = None,
-        on_progress: Callable[[float], None] | None = None,
-    ) -> str:
-        """Wait for ffmpeg, reporting progress 0..1 to ``on_progress``; return its stderr tail.
-
-        Raises:
-            AssemblyError: ffmpeg exited non-zero or was killed (argv, exit code, stderr tail).
-        """
-        try:
-            best = 0.0
-            if self.proc.stdout is not None:
-                best = _follow_progress(self.proc, duration_s, on_progress)
-            returncode = self.proc.wait()
-        finally:
-            if self.proc.poll() is None:  # on_progress raised, or we were interrupted
-                self.proc.kill()
-                self.proc.wait()
-            self._reader.join(timeout=5)
-            for pipe in (self.proc.stdout, self.proc.stderr):
-                if pipe is not None:
-                    pipe.close()
-        if returncode != 0:
-            raise AssemblyError(
-                f"ffmpeg failed writing {self.label}",
-                argv=self.argv,
-                returncode=returncode,
-                stderr_tail="\n".join(list(self._tail)[-STDERR_TAIL_LINES:]),
-            )
-        if on_progress and best < 1.0:
-            on_progress(1.0)
-        return "\n".join(self._tail)
-
-
 def run_ffmpeg(
     ffmpeg: FFmpeg,
     args: list[str],
@@ -350,5 +266,47 @@ def run_ffmpeg(
     Raises:
         AssemblyError: ffmpeg could not start or exited non-zero (argv, exit code, stderr tail).
     """
-    run = FFmpegRun(ffmpeg, args, tail_lines=tail_lines, label=label)
-    return run.finish(duration_s, on_progress)
+    argv = [ffmpeg.path, "-hide_banner", "-nostdin", "-y", *PROGRESS_ARGS, *args]
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except OSError as exc:
+        raise AssemblyError(f"cannot start ffmpeg: {exc}", argv=argv) from exc
+
+    def drain_stderr() -> None:
+        # Read stderr on its own thread: ffmpeg blocks once a full pipe is not read, and we
+        # read stdout (progress) on this one.
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.strip():
+                tail.append(line.rstrip("\n"))
+
+    with proc:  # closes both pipes whatever happens
+        reader = threading.Thread(target=drain_stderr, name="ffmpeg-stderr", daemon=True)
+        reader.start()
+        try:
+            best = _follow_progress(proc, duration_s, on_progress)
+            returncode = proc.wait()
+        finally:
+            if proc.poll() is None:  # on_progress raised, or we were interrupted: do not leak it
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=5)
+    if returncode != 0:
+        raise AssemblyError(
+            f"ffmpeg failed writing {label or (args[-1] if args else '?')}",
+            argv=argv,
+            returncode=returncode,
+            stderr_tail="\n".join(list(tail)[-STDERR_TAIL_LINES:]),
+        )
+    if on_progress and best < 1.0:
+        on_progress(1.0)
+    return "\n".join(tail)

@@ -6,9 +6,9 @@
         split into head | middle | tail; blend(tail_i-1, head_i); concat everything ─┤
                          ┌─ split ─ [subtitles (burned, shipped font)] ─ H.264 ─ out.mp4
                   joined ┼─ select(thumbnail frame) ─────────────────── MJPEG ─ thumb.jpg
-                         └─ select(middle of each shot), scale, tile ── MJPEG ─ contact.jpg
+                         └─ select(middle of each shot), scale ──────── MJPEG ─ a JPEG per shot
     narration, music ─ (audio.audio_graph) ─────────────────────────── AAC ─── out.mp4
-      or the finished mix, raw on stdin (audio.finish_args) ─────────── AAC ─── out.mp4
+      or the mix the loudness pass wrote ─ gain ─────────────────────── AAC ─── out.mp4
 
 Each clip is rendered to its segment's exact frame count (``Timeline.segment_frames``: its
 shot plus the transition out of it); a transition into shot ``i`` blends the outgoing clip's
@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs, piped_audio_input
+from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs, mixed_audio_graph
+from videofactory.assembly.sheet import tile_pattern
 from videofactory.assembly.subtitles import escape_filter_value
 from videofactory.assembly.timeline import ClipFormat, OutputSpec, Timeline
 
@@ -32,9 +33,6 @@ __all__ = ["CONTACT_TILE_PX", "build_ffmpeg_args", "contact_layout", "video_grap
 CONTACT_TILE_PX = 320
 #: Most tiles in a contact-sheet row.
 CONTACT_MAX_COLUMNS = 6
-#: Encoded packets a stream may queue before the muxer starts (ffmpeg's default is 128,
-#: after 50 MB): an hour of video at 24 fps, so a long video whose sound comes late never fails.
-MUXING_QUEUE_PACKETS = 100_000
 
 
 def _num(x: float) -> str:
@@ -182,8 +180,8 @@ def build_ffmpeg_args(
     subtitles_file: Path | None = None,
     fonts_dir: Path | None = None,
     thumbnail: Path | None = None,
-    contact_sheet: Path | None = None,
-    audio_from_stdin: bool = False,
+    sheet_tiles: Path | None = None,
+    mix_file: Path | None = None,
 ) -> list[str]:
     """The argv (without the binary) of one ffmpeg run that renders ``timeline``.
 
@@ -194,20 +192,19 @@ def build_ffmpeg_args(
         subtitles_file: an ASS script to burn in (``timeline.burn_subtitles``).
         fonts_dir: the folder of the font the script names.
         thumbnail: where to write one JPEG frame (``Timeline.thumbnail_frame``).
-        contact_sheet: where to write a JPEG grid of every shot's middle frame.
-        audio_from_stdin: read the sound, finished (mixed, at its loudness, exactly the
-            video's length), as raw samples on stdin (``audio.finish_args`` writes them) instead
-            of mixing the narration and music here. The render can then start before the
-            loudness passes have measured the mix: the video is encoded meanwhile and waits in
-            the muxing queue for the sound.
+        sheet_tiles: a folder where to write every shot's middle frame, one JPEG each, for
+            the contact sheet (``sheet.compose`` lays them out).
+        mix_file: the mix as the measuring pass wrote it (``audio.measure_args``); when given,
+            the audio is read from it and only its loudness gain is applied, instead of mixing
+            the narration and music again.
     """
     spec = timeline.output
     args: list[str] = []
     for shot in timeline.shots:
         args += ["-i", _input(shot.clip)]
-    args += piped_audio_input(timeline) if audio_from_stdin else audio_inputs(timeline)
+    args += ["-i", _input(mix_file)] if mix_file is not None else audio_inputs(timeline)
 
-    branches = ["main"] + (["thumb"] if thumbnail else []) + (["sheet"] if contact_sheet else [])
+    branches = ["main"] + (["thumb"] if thumbnail else []) + (["sheet"] if sheet_tiles else [])
     burn = subtitles_file is not None
     joined = "vout" if len(branches) == 1 and not burn else "vjoin"
     graph = video_graph(timeline, joined)
@@ -225,28 +222,24 @@ def build_ffmpeg_args(
         graph.append(f"[{main}]null[vout]")
     if thumbnail:
         graph.append(f"[sthumb]{_select([timeline.thumbnail_frame()])},{_JPEG_RANGE}[vthumb]")
-    if contact_sheet:
-        columns, rows, tile_w, tile_h = contact_layout(timeline)
+    if sheet_tiles:
+        _columns, _rows, tile_w, tile_h = contact_layout(timeline)
         graph.append(
             f"[ssheet]{_select(list(timeline.shot_middle_frames()))},scale={tile_w}:{tile_h},"
-            f"{_JPEG_RANGE},tile={columns}x{rows}:padding=4:margin=4[vsheet]"
+            f"{_JPEG_RANGE}[vsheet]"
         )
-    audio = f"{len(timeline.shots)}:a:0"  # the finished sound goes straight to the encoder
-    if not audio_from_stdin:
+    if mix_file is not None:
+        graph += mixed_audio_graph(timeline, len(timeline.shots), levels or AudioLevels(), "aout")
+    else:
         graph += audio_graph(timeline, len(timeline.shots), levels, "aout")
-        audio = "[aout]"
 
-    if audio_from_stdin:
-        # Encoded video waits for the piped sound (the muxer starts with both streams' first
-        # packets): let it queue rather than fail after ffmpeg's default 128 packets.
-        args += ["-max_muxing_queue_size", str(MUXING_QUEUE_PACKETS)]
     args += [
         "-filter_complex",
         ";".join(graph),
         "-map",
         "[vout]",
         "-map",
-        audio,
+        "[aout]",
         "-c:v",
         "libx264",
         "-preset",
@@ -272,8 +265,13 @@ def build_ffmpeg_args(
         _num(timeline.total_s),
         _input(out_path),
     ]
-    for label, path in (("vthumb", thumbnail), ("vsheet", contact_sheet)):
-        if path is not None:
-            args += ["-map", f"[{label}]", "-frames:v", "1", "-update", "1", "-q:v", "3"]
-            args.append(_input(path))
+    if thumbnail is not None:
+        args += ["-map", "[vthumb]", "-frames:v", "1", "-update", "1", "-q:v", "3"]
+        args.append(_input(thumbnail))
+    if sheet_tiles is not None:
+        # One JPEG per shot as it passes (sheet.py says why not the tile filter); passthrough:
+        # a constant rate would repeat the first picture until the second one comes.
+        args += ["-map", "[vsheet]", "-frames:v", str(len(timeline.shots)), "-q:v", "2"]
+        args += ["-fps_mode", "passthrough", "-start_number", "0", "-f", "image2"]
+        args.append("file:" + tile_pattern(sheet_tiles))
     return args

@@ -1,11 +1,10 @@
 """Render a timeline to a finished MP4 with subtitles, a thumbnail and a contact sheet, safely.
 
 Every input is checked before ffmpeg starts (a bad clip fails fast, naming the file and the
-task that made it). One ffmpeg run writes the video, the thumbnail and the contact sheet to
-hidden temporary names in the destination folder; while it encodes the video, short audio-only
-runs measure the loudness and mix the sound, and the finished sound is piped into it. The video
-is probed before it is renamed over the final name: a failed or interrupted render never
-replaces a good ``final.mp4``.
+task that made it), the loudness is measured by short audio-only runs, and then one ffmpeg run
+writes the video, the thumbnail and the contact sheet's pictures to hidden temporary names in
+the destination folder. The video is probed before it is renamed over the final name: a failed
+or interrupted render never replaces a good ``final.mp4``.
 """
 
 from __future__ import annotations
@@ -13,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -24,21 +24,15 @@ from videofactory.assembly.audio import (
     AudioLevels,
     LoudnessMeasurement,
     MeasureStage,
-    finish_args,
     levels_for,
     measure_args,
     parse_ebur128,
 )
-from videofactory.assembly.ffmpeg import (
-    FFmpeg,
-    FFmpegRun,
-    find_ffmpeg,
-    run_ffmpeg,
-    xfade_transitions,
-)
-from videofactory.assembly.graph import build_ffmpeg_args
+from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg, xfade_transitions
+from videofactory.assembly.graph import build_ffmpeg_args, contact_layout
 from videofactory.assembly.presets import XFADE_NEWER
 from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media
+from videofactory.assembly.sheet import compose, tile_paths
 from videofactory.assembly.subtitles import (
     fonts_dir,
     subtitles_ass,
@@ -170,7 +164,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def _require(timeline: Timeline, ffmpeg: FFmpeg) -> None:
     """Refuse, with how to get them, the features this timeline needs and the binary lacks."""
-    filters = {"tpad", "amix", "adelay", "anullsrc", "concat", "apad", "select", "tile"}
+    filters = {"tpad", "amix", "adelay", "anullsrc", "concat", "apad", "select"}
     kinds = {timeline.transition_into(i).kind for i in range(1, len(timeline.shots))}
     frames = timeline.transition_frames()
     blends = {timeline.transition_into(i + 1).kind for i, n in enumerate(frames) if n}
@@ -211,82 +205,34 @@ def _meters(
     return parse_ebur128(tail)
 
 
-def _levels(timeline: Timeline, ffmpeg: FFmpeg, mix_file: Path) -> AudioLevels:
-    """Run the loudness passes: narration and music side by side, then the mix, which that
-    pass also writes to ``mix_file``; return the levels the finished sound needs."""
-    assert timeline.loudness is not None
+def _measure(
+    timeline: Timeline, ffmpeg: FFmpeg, mix_file: Path | None
+) -> tuple[AudioLevels, Timeline]:
+    """Check the clips and run the audio-only loudness passes this timeline needs; return the
+    levels and the timeline with the clips' formats (``check_clips``).
+
+    The narration and the music are measured side by side, in two ffmpeg runs, while the
+    clips are checked here. With ``mix_file``, the pass that measures the mix also writes it
+    there, for the render.
+    """
+    if timeline.loudness is None:
+        # Music stays at its own level: there is nothing to set it by.
+        return AudioLevels(), check_clips(timeline)
     speech = music = None
     if any(shot.narration is not None for shot in timeline.shots) and timeline.music is not None:
         with ThreadPoolExecutor(2, thread_name_prefix="loudness") as pool:
             stems = [pool.submit(_meters, timeline, ffmpeg, s) for s in ("speech", "music")]
+            try:
+                timeline = check_clips(timeline)
+            finally:
+                wait(stems)  # a clip's error wins over theirs: it is the one to fix
             speech, music = (stem.result()[-1] for stem in stems)
+    else:
+        timeline = check_clips(timeline)
     levels = levels_for(timeline, speech, music)
     mix = _meters(timeline, ffmpeg, "mix", levels, mix_file)[-1]
     log.info("loudness: mix %.1f LUFS, music gain %.1f dB", mix.input_i, levels.music_gain_db)
-    return levels_for(timeline, speech, music, mix)
-
-
-class _RenderGone(AssemblyError):
-    """The render stopped reading the sound: its own error is the one to report."""
-
-
-def _render_while_measuring(
-    timeline: Timeline,
-    ffmpeg: FFmpeg,
-    args: list[str],
-    mix_file: Path,
-    on_progress: Callable[[float], None] | None,
-    label: str,
-) -> None:
-    """Run the render (``args`` read the finished sound on stdin) while the loudness passes
-    measure and write the mix; then pipe the finished mix into it.
-
-    The passes need only the sound and the render's video none of it, so they run side by side
-    (on a machine with a spare core the measuring costs no time at all). A failed pass stops
-    the render; a failed render makes the pipe break under the sound, and its own error is the
-    one raised.
-    """
-    read_end, write_end = os.pipe()
-    try:
-        render = FFmpegRun(ffmpeg, args, stdin=read_end, label=label)
-    except BaseException:
-        os.close(write_end)
-        raise
-    finally:
-        os.close(read_end)
-
-    def feed() -> None:
-        try:
-            levels = _levels(timeline, ffmpeg, mix_file)
-            feeder = FFmpegRun(
-                ffmpeg,
-                finish_args(timeline, levels, mix_file),
-                stdout=write_end,
-                label="the finished sound",
-            )
-        except BaseException:
-            render.kill()  # before the pipe closes: a render left without sound fails vaguely
-            raise
-        finally:
-            os.close(write_end)  # the feeder holds its own copy
-        try:
-            feeder.finish()
-        except AssemblyError as exc:
-            if "Broken pipe" in exc.stderr_tail:
-                raise _RenderGone("the render stopped reading the finished sound") from exc
-            render.kill()
-            raise
-
-    with ThreadPoolExecutor(1, thread_name_prefix="sound") as pool:
-        fed = pool.submit(feed)
-        try:
-            render.finish(timeline.total_s, on_progress)
-        except AssemblyError:
-            cause = fed.exception()  # waits for the passes: they end soon after the pipe
-            if cause is not None and not isinstance(cause, _RenderGone):
-                raise cause from None
-            raise
-        fed.result()
+    return levels_for(timeline, speech, music, mix), timeline
 
 
 def assemble(
@@ -324,30 +270,27 @@ def assemble(
     thumb, sheet = _partial(sides["thumbnail"]), _partial(sides["contact_sheet"])
     script = _partial(out_path.with_suffix(".ass")) if timeline.burn_subtitles else None
     mix = _partial(out_path.with_suffix(".mix.wav")) if timeline.loudness is not None else None
+    tiles = _partial(out_path.with_suffix(".tiles"))
     try:
-        timeline = check_clips(timeline)
+        tiles.mkdir()
+        levels, timeline = _measure(timeline, ffmpeg, mix)  # the clips checked meanwhile
         if script is not None:
             script.write_text(subtitles_ass(timeline), encoding="utf-8")
         args = build_ffmpeg_args(
             timeline,
             tmp,
+            levels=levels,
             subtitles_file=script,
             fonts_dir=fonts_dir() if script is not None else None,
             thumbnail=thumb,
-            contact_sheet=sheet,
-            audio_from_stdin=mix is not None,
+            sheet_tiles=tiles,
+            mix_file=mix,
         )
-        if mix is not None:
-            _render_while_measuring(timeline, ffmpeg, args, mix, on_progress, str(out_path))
-        else:  # no loudness target: the render mixes the sound at its own level
-            run_ffmpeg(
-                ffmpeg,
-                args,
-                duration_s=timeline.total_s,
-                on_progress=on_progress,
-                label=str(out_path),
-            )
+        run_ffmpeg(
+            ffmpeg, args, duration_s=timeline.total_s, on_progress=on_progress, label=str(out_path)
+        )
         checked = _verify(timeline, tmp)
+        compose(tile_paths(tiles, len(timeline.shots)), contact_layout(timeline), sheet)
         os.replace(tmp, out_path)
         os.replace(thumb, sides["thumbnail"])
         os.replace(sheet, sides["contact_sheet"])
@@ -355,6 +298,7 @@ def assemble(
         for path in (tmp, thumb, sheet, script, mix):
             if path is not None:
                 path.unlink(missing_ok=True)
+        shutil.rmtree(tiles, ignore_errors=True)
     _write_text(sides["srt"], subtitles_srt(timeline))
     _write_text(sides["vtt"], subtitles_vtt(timeline))
     info = replace(checked, path=out_path)  # probed as the temporary file, before the rename

@@ -1,0 +1,57 @@
+"""The contact sheet: one picture per shot, written by the render, laid out on a grid.
+
+The render writes each shot's middle frame as its own small JPEG the moment it passes
+(``tile_pattern``), and ``compose`` lays them out afterwards. ffmpeg's ``tile`` filter could
+draw the grid in the render itself, but it emits its one picture only at the very end, and an
+output stream that has written nothing holds back ffmpeg's scheduler: the video's sound is then
+read only near the end, so the muxer buffers the whole encoded video and ``-progress`` reports
+nothing until the render is nearly done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+
+__all__ = ["MARGIN_PX", "PADDING_PX", "compose", "tile_paths", "tile_pattern"]
+
+#: Space between tiles and around the grid, in pixels (black, as ffmpeg's tile filter draws).
+PADDING_PX = 4
+MARGIN_PX = 4
+#: JPEG quality of the composed sheet.
+SHEET_QUALITY = 90
+
+
+def tile_pattern(folder: Path) -> str:
+    """The image2 output name of the tiles in ``folder`` (``000.jpg``, ``001.jpg``, ...).
+
+    image2 reads ``%`` in the name as a frame-number field: one in the folder's own name is
+    doubled so that it stays literal.
+    """
+    return str(folder).replace("%", "%%") + "/%03d.jpg"
+
+
+def tile_paths(folder: Path, count: int) -> list[Path]:
+    """The files ``tile_pattern`` names for ``count`` shots, in shot order."""
+    return [folder / f"{i:03d}.jpg" for i in range(count)]
+
+
+def compose(tiles: Sequence[Path], layout: tuple[int, int, int, int], dest: Path) -> None:
+    """Lay ``tiles`` out row by row on a black sheet (``graph.contact_layout``'s columns, rows
+    and tile size) and save it as a JPEG at ``dest``."""
+    columns, rows, tile_w, tile_h = layout
+    width = 2 * MARGIN_PX + columns * tile_w + (columns - 1) * PADDING_PX
+    height = 2 * MARGIN_PX + rows * tile_h + (rows - 1) * PADDING_PX
+    sheet = Image.new("RGB", (width, height), "black")
+    for i, path in enumerate(tiles):
+        row, column = divmod(i, columns)
+        with Image.open(path) as tile:
+            picture = tile.convert("RGB")
+        if picture.size != (tile_w, tile_h):
+            picture = picture.resize((tile_w, tile_h))
+        x = MARGIN_PX + column * (tile_w + PADDING_PX)
+        y = MARGIN_PX + row * (tile_h + PADDING_PX)
+        sheet.paste(picture, (x, y))
+    sheet.save(dest, format="JPEG", quality=SHEET_QUALITY)
