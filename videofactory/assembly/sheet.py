@@ -3,9 +3,10 @@
 The render writes each shot's middle frame as its own small JPEG the moment it passes
 (``tile_pattern``), and ``compose`` lays them out afterwards. ffmpeg's ``tile`` filter could
 draw the grid in the render itself, but it emits its one picture only at the very end, and an
-output stream that has written nothing holds back ffmpeg's scheduler: the video's sound is then
-read only near the end, so the muxer buffers the whole encoded video and ``-progress`` reports
-nothing until the render is nearly done.
+output that has written nothing holds back ffmpeg's scheduler (it keeps the streams of a run
+within a fraction of a second of the one furthest behind): rendering 12 shots of 720p, ffmpeg
+9 reported no ``-progress`` at all until 95 % of the video was encoded, and its memory held
+the encoded video meanwhile (400 MB against 345 MB without it).
 """
 
 from __future__ import annotations
