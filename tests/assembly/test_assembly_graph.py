@@ -106,6 +106,25 @@ def test_golden_two_shots_transition(name: str, kind: str) -> None:
     ]
 
 
+def test_golden_a_last_shot_wholly_under_its_transition() -> None:
+    # Shot 2 is as short as the crossfade into it: it is all head, and still blended.
+    timeline = Timeline(
+        (TimelineShot("s1", Path("a.mp4"), 1.0), TimelineShot("s2", Path("b.mp4"), 0.5)),
+        SPEC,
+        transition=Transition("crossfade", 0.5),
+    )
+    assert video_graph(timeline, "vout")[2:] == [
+        "[v0]split=2[v0m0][v0t0]",
+        trim("v0m0", 0, 24, "v0m"),
+        trim("v0t0", 24, 36, "v0t"),
+        "[v1]split=1[v1h0]",
+        trim("v1h0", 0, 12, "v1h"),
+        *blend("fade", 1, 12, "0.5"),
+        "[v0m][x1]concat=n=2:v=1:a=0[vout]",
+    ]
+    assert timeline.total_frames == 36
+
+
 def blend(kind: str, i: int, frames: int, seconds: str) -> list[str]:
     if kind == "fade":  # a crossfade: the head fades in (alpha) over the tail, in 4:2:0
         return [

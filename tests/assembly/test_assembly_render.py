@@ -11,7 +11,7 @@ import pytest
 
 from videofactory.assembly import render
 from videofactory.assembly.render import assemble
-from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
+from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot, Transition
 from videofactory.errors import AssemblyError, MediaError
 
 SPEC = OutputSpec(320, 180, 24, preset="ultrafast")
@@ -197,3 +197,19 @@ def test_of_several_bad_clips_the_first_is_named(media, ffmpeg_bin, tmp_path) ->
             assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
         assert (err.value.task, err.value.path) == ("bad0/clip", str(media.empty))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_shot_as_short_as_its_transition(media, ffmpeg_bin, tmp_path) -> None:
+    # All of shot b is under the crossfade into it; its contact-sheet tile is the last frame.
+    timeline = Timeline(
+        (TimelineShot("a", media.clip_a, 1.0), TimelineShot("b", media.clip_b, 0.5)),
+        SPEC,
+        transition=Transition("crossfade", 0.5),
+        loudness=None,
+    )
+    info = assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
+    assert info.frames == 36 == timeline.total_frames
+    assert timeline.shot_middle_frames() == (12, 35)
+    with av.open(str(tmp_path / "final.contact.jpg")) as c:
+        sheet = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert sheet[4 + 90, 4 + 320 + 4 + 160].max() > 40  # the second tile is not left black

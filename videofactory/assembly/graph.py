@@ -131,7 +131,7 @@ def video_graph(timeline: Timeline, out: str) -> list[str]:
         head, tail = heads[i], tails[i]
         parts = [("h", 0, head), ("m", head, frames), ("t", frames, frames + tail)]
         parts = [part for part in parts if part[2] > part[1]]
-        if len(parts) == 1:
+        if len(parts) == 1 and parts[0][0] == "m":  # cut in and out: the clip as it is
             pieces.append(f"v{i}")
             continue
         graph.append(f"[v{i}]split={len(parts)}" + "".join(f"[v{i}{p[0]}0]" for p in parts))

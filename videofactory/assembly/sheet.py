@@ -41,13 +41,16 @@ def tile_paths(folder: Path, count: int) -> list[Path]:
 
 def compose(tiles: Sequence[Path], layout: tuple[int, int, int, int], dest: Path) -> None:
     """Lay ``tiles`` out row by row on a black sheet (``graph.contact_layout``'s columns, rows
-    and tile size) and save it as a JPEG at ``dest``."""
+    and tile size) and save it as a JPEG at ``dest``; a missing tile stays black, as the tile
+    filter left it."""
     columns, rows, tile_w, tile_h = layout
     width = 2 * MARGIN_PX + columns * tile_w + (columns - 1) * PADDING_PX
     height = 2 * MARGIN_PX + rows * tile_h + (rows - 1) * PADDING_PX
     sheet = Image.new("RGB", (width, height), "black")
     for i, path in enumerate(tiles):
         row, column = divmod(i, columns)
+        if not path.exists():  # a shot wholly under its transition may have no picture
+            continue
         with Image.open(path) as tile:
             picture = tile.convert("RGB")
         if picture.size != (tile_w, tile_h):

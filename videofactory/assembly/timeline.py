@@ -275,9 +275,12 @@ class Timeline:
         return (bounds[0] + bounds[1]) // 2
 
     def shot_middle_frames(self) -> tuple[int, ...]:
-        """The middle frame of each shot once its incoming transition is over (contact sheet)."""
+        """The middle frame of each shot once its incoming transition is over (contact sheet);
+        the last frame for a last shot wholly under its transition."""
         bounds = self.boundaries()
         leads = (0, *self.transition_frames())
+        last = self.total_frames - 1
         return tuple(
-            (a + lead + b) // 2 for a, b, lead in zip(bounds, bounds[1:], leads, strict=False)
+            min((a + lead + b) // 2, last)
+            for a, b, lead in zip(bounds, bounds[1:], leads, strict=False)
         )
