@@ -83,7 +83,7 @@ def test_golden_two_shots_cut() -> None:
     assert video_graph(two_shots("cut"), "vout") == [
         chain(0, 48),
         chain(1, 36),
-        "[v0][v1]concat=n=2:v=1:a=0[vout]",
+        "[v0][v1]concat=n=2:v=1:a=0,setpts=N/(24*TB)[vout]",
     ]
 
 
@@ -102,7 +102,7 @@ def test_golden_two_shots_transition(name: str, kind: str) -> None:
         trim("v1h0", 0, 12, "v1h"),
         trim("v1m0", 12, 36, "v1m"),
         *blend(kind, 1, 12, "0.5"),
-        "[v0m][x1][v1m]concat=n=3:v=1:a=0[vout]",
+        "[v0m][x1][v1m]concat=n=3:v=1:a=0,setpts=N/(24*TB)[vout]",
     ]
 
 
@@ -120,7 +120,7 @@ def test_golden_a_last_shot_wholly_under_its_transition() -> None:
         "[v1]split=1[v1h0]",
         trim("v1h0", 0, 12, "v1h"),
         *blend("fade", 1, 12, "0.5"),
-        "[v0m][x1]concat=n=2:v=1:a=0[vout]",
+        "[v0m][x1]concat=n=2:v=1:a=0,setpts=N/(24*TB)[vout]",
     ]
     assert timeline.total_frames == 36
 
@@ -155,7 +155,10 @@ def test_twelve_shots_offsets_keep_the_total(name: str) -> None:
     bounds = timeline.boundaries()
     assert bounds[-1] == round(sum(durations) * 24) == timeline.total_frames == 1200
     if name == "cut":
-        assert graph[-1] == "".join(f"[v{i}]" for i in range(12)) + "concat=n=12:v=1:a=0[vout]"
+        assert (
+            graph[-1]
+            == "".join(f"[v{i}]" for i in range(12)) + "concat=n=12:v=1:a=0,setpts=N/(24*TB)[vout]"
+        )
         assert timeline.segment_frames() == timeline.shot_frames()
         return
     fade = 18  # 0.75 s at 24 fps
@@ -195,7 +198,7 @@ def test_golden_thumbnail_sheet_and_burned_subtitles_with_a_hostile_path() -> No
     )
     text = args[args.index("-filter_complex") + 1]
     graph = text.split(";")
-    assert "[v0][v1]concat=n=2:v=1:a=0[vjoin]" in graph
+    assert "[v0][v1]concat=n=2:v=1:a=0,setpts=N/(24*TB)[vjoin]" in graph
     assert "[vjoin]split=3[smain][sthumb][ssheet]" in graph
     assert (
         r"[smain]subtitles=filename=/tmp/it\\\'s \[a\]\\: b\,c\;d\\\\e/s.ass:fontsdir=/fonts[vout]"

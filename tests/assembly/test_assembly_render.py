@@ -213,3 +213,20 @@ def test_a_shot_as_short_as_its_transition(media, ffmpeg_bin, tmp_path) -> None:
     with av.open(str(tmp_path / "final.contact.jpg")) as c:
         sheet = next(c.decode(video=0)).to_ndarray(format="rgb24")
     assert sheet[4 + 90, 4 + 320 + 4 + 160].max() > 40  # the second tile is not left black
+
+
+@pytest.mark.parametrize("kind", ["crossfade", "fadeblack"])
+def test_one_frame_shots_and_transitions_keep_every_frame(media, ffmpeg_bin, tmp_path, kind):
+    # Pieces of one frame (a shot of one frame, a transition clamped to it) once left two
+    # frames with one timestamp after the concat: the encoder dropped one, the contact sheet's
+    # encoder refused the second.
+    durations = [1.0, 1 / 24, 2 / 24, 1 / 24, 0.5]
+    timeline = Timeline(
+        tuple(TimelineShot(f"s{i}", media.clip_a, d) for i, d in enumerate(durations)),
+        SPEC,
+        transition=Transition(kind, 0.25),
+        loudness=None,
+    )
+    assert 1 in timeline.transition_frames()
+    info = assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
+    assert info.frames == timeline.total_frames == 40

@@ -145,7 +145,9 @@ def video_graph(timeline: Timeline, out: str) -> list[str]:
         graph.append(f"[{pieces[0]}]null[{out}]")
     else:
         inputs = "".join(f"[{label}]" for label in pieces)
-        graph.append(f"{inputs}concat=n={len(pieces)}:v=1:a=0[{out}]")
+        # Frame n at n/fps: concat times a piece by its frames' durations, which a one-frame
+        # piece may lack, and two pieces then share a timestamp (a frame lost at the encoder).
+        graph.append(f"{inputs}concat=n={len(pieces)}:v=1:a=0,setpts=N/({spec.fps}*TB)[{out}]")
     return graph
 
 
