@@ -217,16 +217,16 @@ def test_a_shot_as_short_as_its_transition(media, ffmpeg_bin, tmp_path) -> None:
 
 @pytest.mark.parametrize("kind", ["crossfade", "fadeblack"])
 def test_one_frame_shots_and_transitions_keep_every_frame(media, ffmpeg_bin, tmp_path, kind):
-    # Pieces of one frame (a shot of one frame, a transition clamped to it) once left two
-    # frames with one timestamp after the concat: the encoder dropped one, the contact sheet's
-    # encoder refused the second.
-    durations = [1.0, 1 / 24, 2 / 24, 1 / 24, 0.5]
+    # Pieces of one frame (a shot of one frame, transitions of one frame at 12 fps) once left
+    # two frames with one timestamp after the concat: the encoder dropped one.
     timeline = Timeline(
-        tuple(TimelineShot(f"s{i}", media.clip_a, d) for i, d in enumerate(durations)),
-        SPEC,
-        transition=Transition(kind, 0.25),
+        tuple(
+            TimelineShot(f"s{i}", media.clip_b, d) for i, d in enumerate([2 / 12, 1.5, 1 / 12, 1.5])
+        ),
+        OutputSpec(320, 180, 12, preset="ultrafast"),
+        transition=Transition(kind, 0.1),
         loudness=None,
     )
-    assert 1 in timeline.transition_frames()
+    assert timeline.transition_frames() == (1, 1, 1)
     info = assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
-    assert info.frames == timeline.total_frames == 40
+    assert info.frames == timeline.total_frames == 39
