@@ -33,7 +33,7 @@ PAD = (
 
 def chain(index: int, frames: int) -> str:
     return (
-        f"[{index}:v:0]setpts=PTS-STARTPTS,fps=24,{PAD},setsar=1,format=yuv420p,"
+        f"[{index}:v:0]setpts=PTS-STARTPTS,fps=24:eof_action=pass,{PAD},setsar=1,format=yuv420p,"
         f"tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},setpts=PTS-STARTPTS[v{index}]"
     )
 
@@ -296,7 +296,7 @@ def test_a_clip_already_in_the_output_format_is_not_converted() -> None:
     tail = "tpad=stop_mode=clone:stop=24,trim=end_frame=24,setpts=PTS-STARTPTS"
     assert graph[:4] == [
         f"[0:v:0]setpts=PTS-STARTPTS,settb=1/24,{tail}[v0]",  # the time base only
-        f"[1:v:0]setpts=PTS-STARTPTS,fps=24,{tail}[v1]",
-        f"[2:v:0]setpts=PTS-STARTPTS,fps=24,{tail}[v2]",
+        f"[1:v:0]setpts=PTS-STARTPTS,fps=24:eof_action=pass,{tail}[v1]",
+        f"[2:v:0]setpts=PTS-STARTPTS,fps=24:eof_action=pass,{tail}[v2]",
         f"[3:v:0]setpts=PTS-STARTPTS,settb=1/24,{PAD},setsar=1,format=yuv420p,{tail}[v3]",
     ]

@@ -8,6 +8,7 @@ import av
 import numpy as np
 import psutil
 import pytest
+from subprocs import make
 
 from videofactory.assembly import render
 from videofactory.assembly.render import assemble
@@ -230,3 +231,27 @@ def test_one_frame_shots_and_transitions_keep_every_frame(media, ffmpeg_bin, tmp
     assert timeline.transition_frames() == (1, 1, 1)
     info = assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
     assert info.frames == timeline.total_frames == 39
+
+
+def test_a_still_image_holds_its_shot_at_a_low_frame_rate(media, ffmpeg_bin, tmp_path) -> None:
+    # A PNG is one frame of 1/25 s: at 12 fps it is shorter than half an output frame, and the
+    # fps filter dropped it, leaving the shot (and a one-shot video) without a single frame.
+    timeline = Timeline(
+        (TimelineShot("s", media.still, 0.5),), OutputSpec(160, 90, 12), loudness=None
+    )
+    info = assemble(timeline, tmp_path / "final.mp4", ffmpeg=ffmpeg_bin)
+    assert info.frames == 6 == timeline.total_frames
+
+
+def test_a_video_short_of_frames_is_refused_though_its_sound_is_long(ffmpeg_bin, tmp_path):
+    # The container lasts as long as its longer stream: a video that lost frames still has
+    # the right duration when its sound runs to the end.
+    short = make(
+        ffmpeg_bin, tmp_path / "short.mp4",
+        "-f", "lavfi", "-i", "testsrc2=s=160x90:r=12:d=0.5",
+        "-f", "lavfi", "-i", "sine=d=1",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+    )  # fmt: skip
+    timeline = Timeline((TimelineShot("s", short, 1.0),), OutputSpec(160, 90, 12), loudness=None)
+    with pytest.raises(AssemblyError, match="6 video frames of 12"):
+        render._verify(timeline, short)

@@ -67,8 +67,11 @@ def _video_chain(
     source = source or ClipFormat()
     steps = ["setpts=PTS-STARTPTS"]
     # fps also sets the time base to 1/fps, which xfade and concat need on every input:
-    # a clip already at the rate only gets the time base.
-    steps.append(f"settb=1/{spec.fps}" if source.has_rate(spec) else f"fps={spec.fps}")
+    # a clip already at the rate only gets the time base. eof_action=pass keeps a last frame
+    # shorter than half an output frame: a still image (one frame of 1/25 s) at 12 fps would
+    # otherwise come out with no frame at all.
+    rate = f"fps={spec.fps}:eof_action=pass"
+    steps.append(f"settb=1/{spec.fps}" if source.has_rate(spec) else rate)
     if not source.fits(spec):
         steps += [_fit(spec), "setsar=1"]
     if source.pix_fmt != "yuv420p":

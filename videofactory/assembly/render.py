@@ -323,6 +323,10 @@ def _verify(timeline: Timeline, path: Path) -> MediaInfo:
     problems = []
     if (info.width, info.height) != (spec.width, spec.height):
         problems.append(f"size {info.width}x{info.height} != {spec.width}x{spec.height}")
+    # The container lasts as long as its longer stream: frames missing from the video show
+    # only in its frame count.
+    if info.frames is not None and abs(info.frames - timeline.total_frames) > 1:
+        problems.append(f"{info.frames} video frames of {timeline.total_frames}")
     if not info.has_audio:
         problems.append("no audio stream")
     if problems:
