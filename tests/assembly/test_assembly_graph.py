@@ -14,7 +14,7 @@ from videofactory.assembly.audio import (
     linear_gain_db,
     mixed_audio_graph,
 )
-from videofactory.assembly.graph import build_ffmpeg_args, video_graph
+from videofactory.assembly.graph import build_ffmpeg_args, picture_frames, video_graph
 from videofactory.assembly.timeline import (
     ClipFormat,
     Music,
@@ -182,37 +182,36 @@ def test_twelve_shots_offsets_keep_the_total(name: str) -> None:
     assert middles_and_blends == timeline.total_frames
 
 
-def test_golden_thumbnail_sheet_and_burned_subtitles_with_a_hostile_path() -> None:
+def test_golden_pictures_and_burned_subtitles_with_a_hostile_path() -> None:
     timeline = Timeline(
         (TimelineShot("s1", Path("a.mp4"), 1.0), TimelineShot("s2", Path("b.mp4"), 1.0)),
         SPEC,
         loudness=None,
+        thumbnail_s=1.75,
     )
     args = build_ffmpeg_args(
         timeline,
         Path("o.mp4"),
         subtitles_file=Path("/tmp/it's [a]: b,c;d\\e/s.ass"),
         fonts_dir=Path("/fonts"),
-        thumbnail=Path("t.jpg"),
-        sheet_tiles=Path("/runs/100% done/.tiles"),
+        pictures=Path("/runs/100% done/.pictures"),
     )
     text = args[args.index("-filter_complex") + 1]
     graph = text.split(";")
     assert "[v0][v1]concat=n=2:v=1:a=0,setpts=N/(24*TB)[vjoin]" in graph
-    assert "[vjoin]split=3[smain][sthumb][ssheet]" in graph
+    assert "[vjoin]split=2[smain][spics]" in graph
     assert (
         r"[smain]subtitles=filename=/tmp/it\\\'s \[a\]\\: b\,c\;d\\\\e/s.ass:fontsdir=/fonts[vout]"
         in text
     )
-    assert r"[sthumb]select=eq(n\,12),scale=out_range=full[vthumb]" in graph
-    # The sheet's pictures leave one by one as they pass (sheet.py), not as one tile at the end;
+    # The shots' middles and the thumbnail, in frame order, each a JPEG as it passes (sheet.py);
     # a "%" in the folder's name stays literal for image2.
-    assert r"[ssheet]select=eq(n\,12)+eq(n\,36),scale=320:180,scale=out_range=full[vsheet]" in graph
+    assert r"[spics]select=eq(n\,12)+eq(n\,36)+eq(n\,42),scale=out_range=full[vpics]" in graph
+    assert picture_frames(timeline) == [12, 36, 42]
     assert args[args.index("file:o.mp4") :] == [
         "file:o.mp4",
-        "-map", "[vthumb]", "-frames:v", "1", "-update", "1", "-q:v", "3", "file:t.jpg",
-        "-map", "[vsheet]", "-frames:v", "2", "-q:v", "2", "-fps_mode", "passthrough",
-        "-start_number", "0", "-f", "image2", "file:/runs/100%% done/.tiles/%03d.jpg",
+        "-map", "[vpics]", "-frames:v", "3", "-q:v", "2", "-fps_mode", "passthrough",
+        "-start_number", "0", "-f", "image2", "file:/runs/100%% done/.pictures/%03d.jpg",
     ]  # fmt: skip
 
 

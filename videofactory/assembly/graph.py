@@ -5,8 +5,7 @@
     clip_i ─ setpts, fps, scale+pad|crop, setsar, yuv420p, tpad(clone), trim(frames) ─┐
         split into head | middle | tail; blend(tail_i-1, head_i); concat everything ─┤
                          ┌─ split ─ [subtitles (burned, shipped font)] ─ H.264 ─ out.mp4
-                  joined ┼─ select(thumbnail frame) ─────────────────── MJPEG ─ thumb.jpg
-                         └─ select(middle of each shot), scale ──────── MJPEG ─ a JPEG per shot
+                  joined ┴─ select(middle of each shot, thumbnail) ──── MJPEG ─ a JPEG each
     narration, music ─ (audio.audio_graph) ─────────────────────────── AAC ─── out.mp4
       or the mix the loudness pass wrote ─ gain ─────────────────────── AAC ─── out.mp4
 
@@ -27,7 +26,13 @@ from videofactory.assembly.sheet import tile_pattern
 from videofactory.assembly.subtitles import escape_filter_value
 from videofactory.assembly.timeline import ClipFormat, OutputSpec, Timeline
 
-__all__ = ["CONTACT_TILE_PX", "build_ffmpeg_args", "contact_layout", "video_graph"]
+__all__ = [
+    "CONTACT_TILE_PX",
+    "build_ffmpeg_args",
+    "contact_layout",
+    "picture_frames",
+    "video_graph",
+]
 
 #: Long side of one contact-sheet tile in pixels.
 CONTACT_TILE_PX = 320
@@ -172,6 +177,12 @@ def contact_layout(timeline: Timeline) -> tuple[int, int, int, int]:
 _JPEG_RANGE = "scale=out_range=full"
 
 
+def picture_frames(timeline: Timeline) -> list[int]:
+    """The frames the render writes as pictures: every shot's middle and the thumbnail, in
+    frame order, each once."""
+    return sorted({*timeline.shot_middle_frames(), timeline.thumbnail_frame()})
+
+
 def _select(frames: list[int]) -> str:
     # "\," keeps the comma inside eq() from ending the filter in the graph parser.
     return "select=" + "+".join(f"eq(n\\,{n})" for n in frames)
@@ -184,8 +195,7 @@ def build_ffmpeg_args(
     levels: AudioLevels | None = None,
     subtitles_file: Path | None = None,
     fonts_dir: Path | None = None,
-    thumbnail: Path | None = None,
-    sheet_tiles: Path | None = None,
+    pictures: Path | None = None,
     mix_file: Path | None = None,
 ) -> list[str]:
     """The argv (without the binary) of one ffmpeg run that renders ``timeline``.
@@ -196,9 +206,9 @@ def build_ffmpeg_args(
         levels: gains and the mix's loudness from the measuring passes (``audio.py``).
         subtitles_file: an ASS script to burn in (``timeline.burn_subtitles``).
         fonts_dir: the folder of the font the script names.
-        thumbnail: where to write one JPEG frame (``Timeline.thumbnail_frame``).
-        sheet_tiles: a folder where to write every shot's middle frame, one JPEG each, for
-            the contact sheet (``sheet.compose`` lays them out).
+        pictures: a folder where to write the frames of ``picture_frames`` (every shot's
+            middle frame and the thumbnail), one full-size JPEG each, numbered in frame order;
+            ``sheet.py`` makes the thumbnail and the contact sheet of them.
         mix_file: the mix as the measuring pass wrote it (``audio.measure_args``); when given,
             the audio is read from it and only its loudness gain is applied, instead of mixing
             the narration and music again.
@@ -209,7 +219,7 @@ def build_ffmpeg_args(
         args += ["-i", _input(shot.clip)]
     args += ["-i", _input(mix_file)] if mix_file is not None else audio_inputs(timeline)
 
-    branches = ["main"] + (["thumb"] if thumbnail else []) + (["sheet"] if sheet_tiles else [])
+    branches = ["main"] + (["pics"] if pictures else [])
     burn = subtitles_file is not None
     joined = "vout" if len(branches) == 1 and not burn else "vjoin"
     graph = video_graph(timeline, joined)
@@ -225,14 +235,8 @@ def build_ffmpeg_args(
         graph.append(f"[{main}]subtitles={source}[vout]")
     elif main != "vout":
         graph.append(f"[{main}]null[vout]")
-    if thumbnail:
-        graph.append(f"[sthumb]{_select([timeline.thumbnail_frame()])},{_JPEG_RANGE}[vthumb]")
-    if sheet_tiles:
-        _columns, _rows, tile_w, tile_h = contact_layout(timeline)
-        graph.append(
-            f"[ssheet]{_select(list(timeline.shot_middle_frames()))},scale={tile_w}:{tile_h},"
-            f"{_JPEG_RANGE}[vsheet]"
-        )
+    if pictures:
+        graph.append(f"[spics]{_select(picture_frames(timeline))},{_JPEG_RANGE}[vpics]")
     if mix_file is not None:
         graph += mixed_audio_graph(timeline, len(timeline.shots), levels or AudioLevels(), "aout")
     else:
@@ -270,13 +274,10 @@ def build_ffmpeg_args(
         _num(timeline.total_s),
         _input(out_path),
     ]
-    if thumbnail is not None:
-        args += ["-map", "[vthumb]", "-frames:v", "1", "-update", "1", "-q:v", "3"]
-        args.append(_input(thumbnail))
-    if sheet_tiles is not None:
-        # One JPEG per shot as it passes (sheet.py says why not the tile filter); passthrough:
-        # a constant rate would repeat the first picture until the second one comes.
-        args += ["-map", "[vsheet]", "-frames:v", str(len(timeline.shots)), "-q:v", "2"]
+    if pictures is not None:
+        # One JPEG per picture as it passes, not one at the end (sheet.py says why);
+        # passthrough: a constant rate would repeat a picture until the next one comes.
+        args += ["-map", "[vpics]", "-frames:v", str(len(picture_frames(timeline))), "-q:v", "2"]
         args += ["-fps_mode", "passthrough", "-start_number", "0", "-f", "image2"]
-        args.append("file:" + tile_pattern(sheet_tiles))
+        args.append("file:" + tile_pattern(pictures))
     return args

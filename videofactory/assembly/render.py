@@ -2,9 +2,9 @@
 
 Every input is checked before ffmpeg starts (a bad clip fails fast, naming the file and the
 task that made it), the loudness is measured by short audio-only runs, and then one ffmpeg run
-writes the video, the thumbnail and the contact sheet's pictures to hidden temporary names in
-the destination folder. The video is probed before it is renamed over the final name: a failed
-or interrupted render never replaces a good ``final.mp4``.
+writes the video and the pictures of the thumbnail and the contact sheet to hidden temporary
+names in the destination folder. The video is probed before it is renamed over the final
+name: a failed or interrupted render never replaces a good ``final.mp4``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from videofactory.assembly.audio import (
     parse_ebur128,
 )
 from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg, xfade_transitions
-from videofactory.assembly.graph import build_ffmpeg_args, contact_layout
+from videofactory.assembly.graph import build_ffmpeg_args, contact_layout, picture_frames
 from videofactory.assembly.presets import XFADE_NEWER
 from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media
 from videofactory.assembly.sheet import compose, tile_paths
@@ -267,12 +267,12 @@ def assemble(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     sides = side_files(out_path)
     tmp = _partial(out_path)
-    thumb, sheet = _partial(sides["thumbnail"]), _partial(sides["contact_sheet"])
+    sheet = _partial(sides["contact_sheet"])
     script = _partial(out_path.with_suffix(".ass")) if timeline.burn_subtitles else None
     mix = _partial(out_path.with_suffix(".mix.wav")) if timeline.loudness is not None else None
-    tiles = _partial(out_path.with_suffix(".tiles"))
+    pictures = _partial(out_path.with_suffix(".pictures"))
     try:
-        tiles.mkdir()
+        pictures.mkdir()
         levels, timeline = _measure(timeline, ffmpeg, mix)  # the clips checked meanwhile
         if script is not None:
             script.write_text(subtitles_ass(timeline), encoding="utf-8")
@@ -282,23 +282,28 @@ def assemble(
             levels=levels,
             subtitles_file=script,
             fonts_dir=fonts_dir() if script is not None else None,
-            thumbnail=thumb,
-            sheet_tiles=tiles,
+            pictures=pictures,
             mix_file=mix,
         )
         run_ffmpeg(
             ffmpeg, args, duration_s=timeline.total_s, on_progress=on_progress, label=str(out_path)
         )
         checked = _verify(timeline, tmp)
-        compose(tile_paths(tiles, len(timeline.shots)), contact_layout(timeline), sheet)
+        shown = picture_frames(timeline)
+        files = dict(zip(shown, tile_paths(pictures, len(shown)), strict=True))
+        middles = [files[n] for n in timeline.shot_middle_frames()]
+        compose(middles, contact_layout(timeline), sheet)
+        thumb = files[timeline.thumbnail_frame()]
+        if not thumb.is_file():
+            raise AssemblyError(f"ffmpeg wrote no thumbnail (frame {timeline.thumbnail_frame()})")
         os.replace(tmp, out_path)
         os.replace(thumb, sides["thumbnail"])
         os.replace(sheet, sides["contact_sheet"])
     finally:
-        for path in (tmp, thumb, sheet, script, mix):
+        for path in (tmp, sheet, script, mix):
             if path is not None:
                 path.unlink(missing_ok=True)
-        shutil.rmtree(tiles, ignore_errors=True)
+        shutil.rmtree(pictures, ignore_errors=True)
     _write_text(sides["srt"], subtitles_srt(timeline))
     _write_text(sides["vtt"], subtitles_vtt(timeline))
     info = replace(checked, path=out_path)  # probed as the temporary file, before the rename

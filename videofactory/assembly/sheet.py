@@ -52,9 +52,10 @@ def compose(tiles: Sequence[Path], layout: tuple[int, int, int, int], dest: Path
         if not path.exists():  # a shot wholly under its transition may have no picture
             continue
         with Image.open(path) as tile:
+            tile.draft("RGB", (tile_w, tile_h))  # a JPEG decodes straight at 1/2, 1/4 or 1/8
             picture = tile.convert("RGB")
         if picture.size != (tile_w, tile_h):
-            picture = picture.resize((tile_w, tile_h))
+            picture = picture.resize((tile_w, tile_h), Image.Resampling.LANCZOS)
         x = MARGIN_PX + column * (tile_w + PADDING_PX)
         y = MARGIN_PX + row * (tile_h + PADDING_PX)
         sheet.paste(picture, (x, y))
