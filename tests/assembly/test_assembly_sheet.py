@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from videofactory.assembly.sheet import MARGIN_PX, PADDING_PX, compose, tile_paths, tile_pattern
+from videofactory.assembly.sheet import (
+    MARGIN_PX,
+    PADDING_PX,
+    compose,
+    picture_paths,
+    picture_pattern,
+)
 
 
 def test_tiles_are_laid_out_row_by_row_and_a_missing_one_stays_black(tmp_path) -> None:
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), None, (255, 255, 255)]
-    tiles = tile_paths(tmp_path, len(colours))
+    tiles = picture_paths(tmp_path, len(colours))
     for path, colour in zip(tiles, colours, strict=True):
         if colour is not None:
             Image.new("RGB", (40, 20), colour).save(path, quality=95)
@@ -33,5 +39,5 @@ def test_tiles_are_laid_out_row_by_row_and_a_missing_one_stays_black(tmp_path) -
 
 def test_a_percent_in_the_folder_stays_literal_for_image2(tmp_path) -> None:
     folder = tmp_path / "100% done"
-    assert tile_pattern(folder) == str(tmp_path) + "/100%% done/%03d.jpg"
-    assert [p.name for p in tile_paths(folder, 3)] == ["000.jpg", "001.jpg", "002.jpg"]
+    assert picture_pattern(folder) == str(tmp_path) + "/100%% done/%03d.jpg"
+    assert [p.name for p in picture_paths(folder, 3)] == ["000.jpg", "001.jpg", "002.jpg"]

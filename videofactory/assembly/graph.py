@@ -22,7 +22,7 @@ import math
 from pathlib import Path
 
 from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs, mixed_audio_graph
-from videofactory.assembly.sheet import tile_pattern
+from videofactory.assembly.sheet import picture_pattern
 from videofactory.assembly.subtitles import escape_filter_value
 from videofactory.assembly.timeline import ClipFormat, OutputSpec, Timeline
 
@@ -219,6 +219,7 @@ def build_ffmpeg_args(
         args += ["-i", _input(shot.clip)]
     args += ["-i", _input(mix_file)] if mix_file is not None else audio_inputs(timeline)
 
+    shown = picture_frames(timeline)
     branches = ["main"] + (["pics"] if pictures else [])
     burn = subtitles_file is not None
     joined = "vout" if len(branches) == 1 and not burn else "vjoin"
@@ -236,7 +237,7 @@ def build_ffmpeg_args(
     elif main != "vout":
         graph.append(f"[{main}]null[vout]")
     if pictures:
-        graph.append(f"[spics]{_select(picture_frames(timeline))},{_JPEG_RANGE}[vpics]")
+        graph.append(f"[spics]{_select(shown)},{_JPEG_RANGE}[vpics]")
     if mix_file is not None:
         graph += mixed_audio_graph(timeline, len(timeline.shots), levels or AudioLevels(), "aout")
     else:
@@ -277,7 +278,7 @@ def build_ffmpeg_args(
     if pictures is not None:
         # One JPEG per picture as it passes, not one at the end (sheet.py says why);
         # passthrough: a constant rate would repeat a picture until the next one comes.
-        args += ["-map", "[vpics]", "-frames:v", str(len(picture_frames(timeline))), "-q:v", "2"]
+        args += ["-map", "[vpics]", "-frames:v", str(len(shown)), "-q:v", "2"]
         args += ["-fps_mode", "passthrough", "-start_number", "0", "-f", "image2"]
-        args.append("file:" + tile_pattern(pictures))
+        args.append("file:" + picture_pattern(pictures))
     return args

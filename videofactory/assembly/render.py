@@ -32,7 +32,7 @@ from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg, xfade_
 from videofactory.assembly.graph import build_ffmpeg_args, contact_layout, picture_frames
 from videofactory.assembly.presets import XFADE_NEWER
 from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media
-from videofactory.assembly.sheet import compose, tile_paths
+from videofactory.assembly.sheet import compose, picture_paths
 from videofactory.assembly.subtitles import (
     fonts_dir,
     subtitles_ass,
@@ -290,7 +290,7 @@ def assemble(
         )
         checked = _verify(timeline, tmp)
         shown = picture_frames(timeline)
-        files = dict(zip(shown, tile_paths(pictures, len(shown)), strict=True))
+        files = dict(zip(shown, picture_paths(pictures, len(shown)), strict=True))
         middles = [files[n] for n in timeline.shot_middle_frames()]
         compose(middles, contact_layout(timeline), sheet)
         thumb = files[timeline.thumbnail_frame()]

@@ -1,12 +1,14 @@
-"""The contact sheet: one picture per shot, written by the render, laid out on a grid.
+"""The thumbnail and the contact sheet, from pictures the render writes as it goes.
 
-The render writes each shot's middle frame as its own small JPEG the moment it passes
-(``tile_pattern``), and ``compose`` lays them out afterwards. ffmpeg's ``tile`` filter could
+The render writes every shot's middle frame and the thumbnail frame (``graph.picture_frames``)
+as full-size JPEGs, each the moment it passes (``picture_pattern``); the thumbnail is one of
+them and ``compose`` lays the middles out on a grid afterwards. ffmpeg's ``tile`` filter could
 draw the grid in the render itself, but it emits its one picture only at the very end, and an
 output that has written nothing holds back ffmpeg's scheduler (it keeps the streams of a run
 within a fraction of a second of the one furthest behind): rendering 12 shots of 720p, ffmpeg
 9 reported no ``-progress`` at all until 95 % of the video was encoded, and its memory held
-the encoded video meanwhile (400 MB against 345 MB without it).
+the encoded video meanwhile (400 MB against 345 MB without it). A thumbnail of its own, late
+in the video, did the same until it passed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-__all__ = ["MARGIN_PX", "PADDING_PX", "compose", "tile_paths", "tile_pattern"]
+__all__ = ["MARGIN_PX", "PADDING_PX", "compose", "picture_paths", "picture_pattern"]
 
 #: Space between tiles and around the grid, in pixels (black, as ffmpeg's tile filter draws).
 PADDING_PX = 4
@@ -25,8 +27,8 @@ MARGIN_PX = 4
 SHEET_QUALITY = 90
 
 
-def tile_pattern(folder: Path) -> str:
-    """The image2 output name of the tiles in ``folder`` (``000.jpg``, ``001.jpg``, ...).
+def picture_pattern(folder: Path) -> str:
+    """The image2 output name of the pictures in ``folder`` (``000.jpg``, ``001.jpg``, ...).
 
     image2 reads ``%`` in the name as a frame-number field: one in the folder's own name is
     doubled so that it stays literal.
@@ -34,8 +36,8 @@ def tile_pattern(folder: Path) -> str:
     return str(folder).replace("%", "%%") + "/%03d.jpg"
 
 
-def tile_paths(folder: Path, count: int) -> list[Path]:
-    """The files ``tile_pattern`` names for ``count`` shots, in shot order."""
+def picture_paths(folder: Path, count: int) -> list[Path]:
+    """The files ``picture_pattern`` names for ``count`` pictures, in the order written."""
     return [folder / f"{i:03d}.jpg" for i in range(count)]
 
 
@@ -49,7 +51,7 @@ def compose(tiles: Sequence[Path], layout: tuple[int, int, int, int], dest: Path
     sheet = Image.new("RGB", (width, height), "black")
     for i, path in enumerate(tiles):
         row, column = divmod(i, columns)
-        if not path.exists():  # a shot wholly under its transition may have no picture
+        if not path.exists():  # a picture ffmpeg did not write stays black
             continue
         with Image.open(path) as tile:
             tile.draft("RGB", (tile_w, tile_h))  # a JPEG decodes straight at 1/2, 1/4 or 1/8
