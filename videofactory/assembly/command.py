@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,12 +18,60 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from videofactory.assembly.presets import ASPECTS, RESOLUTIONS
 from videofactory.assembly.runfiles import next_version, run_pieces, run_timeline
-from videofactory.assembly.timeline import FitMode, Loudness, Music, OutputSpec, Transition
+from videofactory.assembly.timeline import (
+    FitMode,
+    Loudness,
+    Music,
+    OutputSpec,
+    Timeline,
+    Transition,
+)
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import ConfigError, StoreError
 from videofactory.store import DB_NAME, Store
 
+if TYPE_CHECKING:
+    from videofactory.assembly.ffmpeg import FFmpeg
+    from videofactory.assembly.probe import MediaInfo
+
 __all__ = ["assemble_command"]
+
+
+def _assemble_version(
+    run_dir: Path, timeline: Timeline, binary: FFmpeg, *, quiet: bool
+) -> tuple[int, Path, MediaInfo]:
+    """Render the run's next free version (``final.v2.mp4``...) with a progress bar.
+
+    Two ``assemble`` commands of one run at the same time would pick the same number: the
+    one that finds it taken (``OutputBusy``: being made, or made meanwhile) takes the next.
+    """
+    from videofactory.assembly.render import OutputBusy, assemble
+
+    console = Console(stderr=True)
+    making: set[int] = set()
+    while True:
+        version, out = next_version(run_dir, making=making)
+        with Progress(
+            TextColumn(f"assembling {out.name}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=quiet or not console.is_terminal,
+        ) as bar:
+            task = bar.add_task("ffmpeg", total=1.0)
+            try:
+                info = assemble(
+                    timeline,
+                    out,
+                    ffmpeg=binary,
+                    on_progress=lambda done, bar=bar, task=task: bar.update(task, completed=done),
+                    new=True,
+                )
+            except OutputBusy:
+                making.add(version)
+                continue
+        return version, out, info
 
 
 def _output(settings: dict[str, object], aspect: str | None, resolution: str | None, fit: str):
@@ -88,7 +137,7 @@ def assemble_command(
     """Re-assemble a finished run with new settings as a new version (no GPU work)."""
     # Imported here: PyAV loads in ~0.1 s, which every other command would pay at start.
     from videofactory.assembly.ffmpeg import find_ffmpeg
-    from videofactory.assembly.render import assemble, side_files
+    from videofactory.assembly.render import side_files
 
     if not (workdir / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
@@ -103,23 +152,7 @@ def assemble_command(
             loudness=Loudness(integrated_lufs=loudness),
             burn_subtitles=burn_subtitles,
         )
-        version, out = next_version(pieces.run_dir)
-        console = Console(stderr=True)
-        with Progress(
-            TextColumn(f"assembling {out.name}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=as_json or not console.is_terminal,
-        ) as bar:
-            task = bar.add_task("ffmpeg", total=1.0)
-            info = assemble(
-                timeline,
-                out,
-                ffmpeg=binary,
-                on_progress=lambda fraction: bar.update(task, completed=fraction),
-            )
+        version, out, info = _assemble_version(pieces.run_dir, timeline, binary, quiet=as_json)
         sides = {name: str(path) for name, path in side_files(out).items()}
         options = {
             "version": version,

@@ -10,11 +10,15 @@ argv list, reports progress from ``-progress pipe:1`` and turns a failure into a
 from __future__ import annotations
 
 import collections
+import ctypes
 import functools
 import logging
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +29,7 @@ __all__ = [
     "REQUIRED_ENCODERS",
     "REQUIRED_FILTERS",
     "FFmpeg",
+    "die_with_parent",
     "find_ffmpeg",
     "run_ffmpeg",
     "xfade_transitions",
@@ -241,6 +246,41 @@ def _follow_progress(
     return best
 
 
+#: prctl(2) option: the signal a process gets when the thread that started it ends.
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, resolved once in this process (never in a forked child); None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child killed when its parent dies (Linux), else None.
+
+    An orchestrator killed with SIGKILL cannot stop its ffmpeg: without this the render would
+    go on for minutes as an orphan, beside the one that ``resume`` starts. The signal is tied
+    to the thread that starts the child, which ``run_ffmpeg`` keeps waiting for it.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent, kill = os.getpid(), int(signal.SIGKILL)
+
+    def preexec() -> None:  # runs in the child between fork and exec: no locks, no imports
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return preexec
+
+
 def run_ffmpeg(
     ffmpeg: FFmpeg,
     args: list[str],
@@ -277,6 +317,7 @@ def run_ffmpeg(
             text=True,
             encoding="utf-8",
             errors="replace",
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 (Linux prctl only; see there)
         )
     except OSError as exc:
         raise AssemblyError(f"cannot start ffmpeg: {exc}", argv=argv) from exc

@@ -9,16 +9,20 @@ name: a failed or interrupted render never replaces a good ``final.mp4``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import secrets
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
+
+from filelock import FileLock, Timeout
 
 from videofactory.assembly.audio import (
     AudioLevels,
@@ -41,15 +45,19 @@ from videofactory.assembly.subtitles import (
 )
 from videofactory.assembly.timeline import ClipFormat, Timeline, TimelineShot
 from videofactory.errors import AssemblyError, MediaError
+from videofactory.locks import lock_file
 
 __all__ = [
+    "OutputBusy",
     "assemble",
     "check_clips",
     "check_inputs",
     "check_sound",
     "clip_task",
     "narration_task",
+    "output_lock",
     "side_files",
+    "stale_partials",
 ]
 
 log = logging.getLogger(__name__)
@@ -152,6 +160,70 @@ def _partial(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial-{secrets.token_hex(4)}{path.suffix}")
 
 
+def _temporaries(out_path: Path) -> list[Path]:
+    """The files an assembly of ``out_path`` writes under ``_partial`` names before renaming."""
+    sides = side_files(out_path)
+    return [
+        out_path,
+        sides["contact_sheet"],
+        out_path.with_suffix(".ass"),
+        out_path.with_suffix(".mix.wav"),
+        out_path.with_suffix(".pictures"),
+        sides["srt"],
+        sides["vtt"],
+    ]
+
+
+def stale_partials(out_path: Path) -> list[Path]:
+    """Temporary files and folders an earlier, interrupted assembly of ``out_path`` left."""
+    names = [
+        re.compile(rf"\.{re.escape(p.stem)}\.partial-[0-9a-f]{{8}}{re.escape(p.suffix)}")
+        for p in _temporaries(out_path)
+    ]
+    if not out_path.parent.is_dir():
+        return []
+    return sorted(p for p in out_path.parent.iterdir() if any(n.fullmatch(p.name) for n in names))
+
+
+class OutputBusy(AssemblyError):
+    """Another assembly is writing this output (or, when asked for a new one, it exists)."""
+
+
+#: How long an assembly waits for another one writing the same output, seconds.
+LOCK_WAIT_S = 5.0
+
+
+def output_lock(out_path: Path) -> FileLock:
+    """The lock an assembly of ``out_path`` holds, shared by every process of this user."""
+    return FileLock(lock_file(f"assemble:{Path(out_path).resolve()}"), thread_local=False)
+
+
+@contextlib.contextmanager
+def _own(out_path: Path, *, new: bool) -> Iterator[None]:
+    """Hold ``out_path``'s lock and clear what a killed assembly of it left; ``new``: refuse
+    an output that exists already instead of replacing it."""
+    lock = output_lock(out_path)
+    try:
+        lock.acquire(timeout=0 if new else LOCK_WAIT_S)
+    except Timeout:
+        raise OutputBusy(
+            f"{out_path} is being assembled by another process; wait for it to finish "
+            "(or stop it) and try again"
+        ) from None
+    try:
+        if new and out_path.exists():
+            raise OutputBusy(f"{out_path} exists already")
+        for path in stale_partials(out_path):  # its writer is gone: it held this lock
+            log.info("removing %s, left by an interrupted assembly", path)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        yield
+    finally:
+        lock.release()
+
+
 def _write_text(path: Path, text: str) -> None:
     """Write a text file atomically (temporary name, then rename)."""
     tmp = _partial(path)
@@ -241,6 +313,7 @@ def assemble(
     *,
     ffmpeg: FFmpeg | None = None,
     on_progress: Callable[[float], None] | None = None,
+    new: bool = False,
 ) -> MediaInfo:
     """Render ``timeline`` to ``out_path``; write subtitles, thumbnail and contact sheet beside it.
 
@@ -252,12 +325,18 @@ def assemble(
         out_path: the final video (``.mp4``); replaced only when the new one is good.
         ffmpeg: the binary to use; ``find_ffmpeg()`` when None.
         on_progress: called with the rendered fraction, 0..1.
+        new: make a new file: refuse (``OutputBusy``) when ``out_path`` exists already.
+
+    One assembly of an output at a time: a second one waits ``LOCK_WAIT_S`` for the first,
+    then gives up with ``OutputBusy`` (at once when ``new``). The temporary files of an
+    assembly that was killed are removed first.
 
     Returns:
         The probe of the finished video.
 
     Raises:
         MediaError: an input is missing, empty, corrupt, of the wrong length or has no stream.
+        OutputBusy: another process is assembling ``out_path``.
         AssemblyError: ffmpeg lacks a feature or failed, or its output is not the video asked.
     """
     out_path = Path(out_path)
@@ -265,6 +344,16 @@ def assemble(
     ffmpeg = ffmpeg or find_ffmpeg()
     _require(timeline, ffmpeg)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    with _own(out_path, new=new):
+        return _assemble(timeline, out_path, ffmpeg, on_progress)
+
+
+def _assemble(
+    timeline: Timeline,
+    out_path: Path,
+    ffmpeg: FFmpeg,
+    on_progress: Callable[[float], None] | None,
+) -> MediaInfo:
     sides = side_files(out_path)
     tmp = _partial(out_path)
     sheet = _partial(sides["contact_sheet"])

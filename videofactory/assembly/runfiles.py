@@ -8,6 +8,7 @@ Versions sit beside the first final: ``final.mp4``, then ``final.v2.mp4``, ``fin
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,12 @@ def run_timeline(
     )
 
 
-def next_version(run_dir: Path, stem: str = "final") -> tuple[int, Path]:
-    """The next free version beside ``final.mp4``: (2, final.v2.mp4), (3, final.v3.mp4)..."""
-    taken = {1} if (run_dir / f"{stem}.mp4").exists() else set()
+def next_version(
+    run_dir: Path, stem: str = "final", making: Iterable[int] = ()
+) -> tuple[int, Path]:
+    """The next free version beside ``final.mp4``: (2, final.v2.mp4), (3, final.v3.mp4)...;
+    ``making``: versions to count as taken although no file has them yet (being made)."""
+    taken = set(making) | ({1} if (run_dir / f"{stem}.mp4").exists() else set())
     for path in run_dir.glob(f"{stem}.v*.mp4"):
         match = re.fullmatch(rf"{re.escape(stem)}\.v(\d+)\.mp4", path.name)
         if match:

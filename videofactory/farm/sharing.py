@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import os
-import tempfile
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -34,6 +31,7 @@ from filelock import FileLock, Timeout
 
 from videofactory.constants import JOBS_AHEAD_PER_SERVER
 from videofactory.errors import BackendError, BackendTimeout
+from videofactory.locks import lock_file
 
 __all__ = ["lock_path", "pending_jobs", "submit_slot"]
 
@@ -47,11 +45,7 @@ def lock_path(url: str, folder: Path | None = None) -> Path:
     host = (parts.hostname or "").lower()
     host = "127.0.0.1" if host in ("localhost", "::1", "") else host
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    key = hashlib.sha256(f"{host}:{port}".encode()).hexdigest()[:20]
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    base = folder or Path(tempfile.gettempdir()) / f"videofactory-{uid}-locks"
-    base.mkdir(parents=True, exist_ok=True)
-    return base / f"{key}.lock"
+    return lock_file(f"{host}:{port}", folder)
 
 
 #: Per event loop, per lock file: the asyncio lock that queues this process's own posts to one
