@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import secrets
 import shutil
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 
 from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
+from videofactory.detach import pid_alive
 from videofactory.errors import BackendError, ConfigError, RunFailed
 from videofactory.events import Event, EventSink
 from videofactory.farm.dag import build_tasks
@@ -38,6 +40,7 @@ __all__ = [
     "resume_run",
     "running_farm",
     "speech_backend",
+    "sweep_sim_folders",
 ]
 
 
@@ -53,6 +56,31 @@ def speech_backend(config: SpeechConfig) -> SpeechBackend:
     return build_speech(config)
 
 
+#: The temporary folder of a built-in farm's servers: ``<tmp>/videofactory-sim-XXXX``.
+SIM_FOLDER_PREFIX = "videofactory-sim-"
+#: In that folder: the process id of the run that owns it.
+SIM_OWNER_FILE = "owner.pid"
+
+
+def sweep_sim_folders(root: Path | None = None) -> list[Path]:
+    """Remove the folders that built-in farms of killed processes left; return them.
+
+    A run stops its simulated servers and removes their folder on the way out, but a run
+    killed with SIGKILL cannot: its servers exit by themselves (they watch their parent) and
+    the folder stays. A folder whose owner is alive, or that names no owner, is left alone.
+    """
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{SIM_FOLDER_PREFIX}*"):
+        try:
+            owner = int((folder / SIM_OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or its owner is still writing the file
+        if not pid_alive(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 @contextlib.contextmanager
 def running_farm(farm: FarmConfig, *, root: Path | None = None) -> Iterator[FarmConfig]:
     """The farm with URLs: a simulated farm is started here and stopped on exit."""
@@ -63,8 +91,10 @@ def running_farm(farm: FarmConfig, *, root: Path | None = None) -> Iterator[Farm
         SimWorkerSpec(name=w.id, card=w.card, vram_gb=w.vram_gb, gpu_speed=w.speed)
         for w in farm.workers
     ]
-    folder = Path(tempfile.mkdtemp(prefix="videofactory-sim-", dir=root))
+    sweep_sim_folders(root)
+    folder = Path(tempfile.mkdtemp(prefix=SIM_FOLDER_PREFIX, dir=root))
     try:
+        (folder / SIM_OWNER_FILE).write_text(str(os.getpid()))
         with SimFarm(specs, folder) as sim:
             urls = sim.urls
             workers = [w.model_copy(update={"url": urls[w.id]}) for w in farm.workers]

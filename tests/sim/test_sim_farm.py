@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from videofactory.config import builtin_farm
 from videofactory.constants import SIM_TAG
 from videofactory.errors import BackendUnavailable
+from videofactory.factory import SIM_FOLDER_PREFIX, SIM_OWNER_FILE, running_farm
 from videofactory.sim import SimFarm, SimWorkerSpec
 
 REPO = Path(__file__).parents[2]
@@ -175,3 +177,46 @@ def test_module_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> No
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_killed_runs_farm_folder_is_swept_by_the_next(tmp_path: Path) -> None:
+    # The built-in farm's servers live in a temporary folder the run removes on its way out;
+    # a run killed with SIGKILL cannot, and the next run removes it.
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from videofactory.config import builtin_farm\n"
+        "from videofactory.factory import running_farm\n"
+        "farm = builtin_farm()\n"
+        "one = farm.model_copy(update={'workers': farm.workers[:1]})\n"
+        f"with running_farm(one, root=Path({str(tmp_path)!r})):\n"
+        "    print('up', flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == "up"
+        (killed,) = tmp_path.glob(f"{SIM_FOLDER_PREFIX}*")
+        assert (killed / SIM_OWNER_FILE).read_text() == str(parent.pid)
+        parent.kill()
+        parent.wait()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+    assert killed.is_dir()  # nobody removed it
+    alive = tmp_path / f"{SIM_FOLDER_PREFIX}alive"  # another run's, going on
+    alive.mkdir()
+    (alive / SIM_OWNER_FILE).write_text(str(os.getpid()))
+    unowned = tmp_path / f"{SIM_FOLDER_PREFIX}unowned"  # not one we can tell is dead
+    unowned.mkdir()
+    farm = builtin_farm()
+    with running_farm(farm.model_copy(update={"workers": farm.workers[:1]}), root=tmp_path):
+        assert not killed.exists()
+        assert alive.is_dir() and unowned.is_dir()
+    assert sorted(tmp_path.iterdir()) == [alive, unowned]  # our own folder went on exit
