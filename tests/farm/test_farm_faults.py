@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
+import time
 
 import pytest
 
+from videofactory.assembly.ffmpeg import find_ffmpeg
 from videofactory.assembly.probe import probe
+from videofactory.assembly.render import stale_partials
+from videofactory.detach import pid_alive
 from videofactory.sim.options import SimFaults
 
 from .conftest import result_json
@@ -112,3 +117,45 @@ def test_hang_trips_the_deadline(make_farm):
     data = _show(farm, run_id)
     assert all(t["state"] == "done" for t in data["tasks"])
     assert any(a["worker"] == "gpu5" and a["state"] == "failed" for a in data["attempts"])
+
+
+#: An ``ffmpeg`` for PATH that runs the real one, the render at the inputs' own pace (``-re``)
+#: so that it lasts as long as the video, and says which process renders.
+SLOW_FFMPEG = """#!{python}
+import os, sys
+args = sys.argv[1:]
+if "libx264" in args:
+    args = [a for arg in args for a in (["-re", arg] if arg == "-i" else [arg])]
+    with open({marker!r}, "w") as f:
+        f.write(str(os.getpid()))
+os.execv({real!r}, [{real!r}, *args])
+"""
+
+
+def test_cancel_during_assembly_stops_ffmpeg_and_leaves_no_final(make_farm, tmp_path, monkeypatch):
+    bin_dir, marker = tmp_path / "bin", tmp_path / "rendering"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "ffmpeg"
+    real = find_ffmpeg().path
+    wrapper.write_text(SLOW_FFMPEG.format(python=sys.executable, marker=str(marker), real=real))
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    farm = make_farm()
+    proc = farm.render(wait=False)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the render did not start"
+    time.sleep(0.2)  # the wrapper has become ffmpeg
+    ffmpeg_pid = int(marker.read_text())
+    with farm.db() as db:
+        run_id = db.execute("SELECT id FROM runs").fetchone()["id"]
+    assert farm.cli("cancel", run_id).returncode == 0
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, out[-2000:]
+    run_dir = farm.workdir / run_id
+    # The 8 s render was stopped, not waited for: no final video, nothing half-written.
+    assert not (run_dir / "final.mp4").exists(), "the render went on after the cancel"
+    assert stale_partials(run_dir / "final.mp4") == []
+    assert not pid_alive(ffmpeg_pid)
+    assert _show(farm, run_id)["state"] == "cancelled"

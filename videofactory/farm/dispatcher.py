@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -532,8 +533,13 @@ class Dispatcher(GpuAttempts):
         self.store.set_task_state(task.id, TaskState.running, worker="ffmpeg")
         self.emit("task_started", "assembling with ffmpeg", task, worker="ffmpeg")
         loop = asyncio.get_running_loop()
+        # A thread cannot be cancelled: when the run stops (cancel, Ctrl-C, SIGTERM) the next
+        # progress report raises instead, which kills ffmpeg and removes its partial files.
+        stop = threading.Event()
 
         def progress(fraction: float) -> None:
+            if stop.is_set():
+                raise RunCancelled(f"run {self.run_id} stopped during its assembly")
             loop.call_soon_threadsafe(
                 lambda: self.emit(
                     "task_progress",
@@ -545,7 +551,11 @@ class Dispatcher(GpuAttempts):
                 )
             )
 
-        media = await asyncio.to_thread(assemble, timeline, final, on_progress=progress)
+        try:
+            media = await asyncio.to_thread(assemble, timeline, final, on_progress=progress)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
         self.store.add_artifact(self.run_id, task.id, "final", final, media_dict(media))
         self.emit("task_done", f"final.mp4 {media.duration_s:.2f} s", task, worker="ffmpeg")
         return final
