@@ -11,7 +11,9 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,9 +229,10 @@ def _drive(
         assemble=assemble,
     )
     try:
-        return asyncio.run(dispatcher.run())
+        with _sigterm_as_ctrl_c():
+            return asyncio.run(dispatcher.run())
     except KeyboardInterrupt:
-        store.set_run_state(run_id, RunState.failed, error="interrupted by the user")
+        store.set_run_state(run_id, RunState.failed, error="interrupted (Ctrl-C or SIGTERM)")
         raise RunFailed(
             f"run {run_id} interrupted; what finished is kept in {run_dir}; "
             f"`videofactory resume {run_id}` goes on from there",
@@ -237,6 +240,33 @@ def _drive(
         ) from None
     finally:
         _report(store, run_id, run_dir, on_event)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """Stop on SIGTERM (``kill``, ``timeout``, systemd, ``docker stop``) as on Ctrl-C.
+
+    Left to its default, SIGTERM ends the process on the spot: no report, the run still
+    marked running, the built-in farm's folder left behind. Instead it goes to whatever
+    handles Ctrl-C at that moment (asyncio's handler cancels the run's main task, so every
+    ``finally`` runs and ffmpeg is stopped); a second SIGTERM, like a second Ctrl-C, is
+    immediate.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are the main thread's (tests drive runs from threads too)
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if not callable(handler):  # Ctrl-C ignored (a background job): stop anyway
+            raise KeyboardInterrupt
+        handler(signal.SIGINT, frame)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _report(store: Store, run_id: str, run_dir: Path, on_event: EventSink | None) -> None:

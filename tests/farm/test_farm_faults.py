@@ -132,7 +132,12 @@ os.execv({real!r}, [{real!r}, *args])
 """
 
 
-def test_cancel_during_assembly_stops_ffmpeg_and_leaves_no_final(make_farm, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop", ["cancel", "sigterm"])
+def test_stopped_during_assembly_stops_ffmpeg_and_leaves_no_final(
+    make_farm, tmp_path, monkeypatch, stop
+):
+    # `videofactory cancel RUN`, or SIGTERM to the process (kill, timeout, systemd, docker
+    # stop) as on Ctrl-C, while ffmpeg renders the final video.
     bin_dir, marker = tmp_path / "bin", tmp_path / "rendering"
     bin_dir.mkdir()
     wrapper = bin_dir / "ffmpeg"
@@ -150,12 +155,24 @@ def test_cancel_during_assembly_stops_ffmpeg_and_leaves_no_final(make_farm, tmp_
     ffmpeg_pid = int(marker.read_text())
     with farm.db() as db:
         run_id = db.execute("SELECT id FROM runs").fetchone()["id"]
-    assert farm.cli("cancel", run_id).returncode == 0
+    if stop == "cancel":
+        assert farm.cli("cancel", run_id).returncode == 0
+    else:
+        proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0, out[-2000:]
     run_dir = farm.workdir / run_id
     # The 8 s render was stopped, not waited for: no final video, nothing half-written.
-    assert not (run_dir / "final.mp4").exists(), "the render went on after the cancel"
+    assert not (run_dir / "final.mp4").exists(), "the render went on after the stop"
     assert stale_partials(run_dir / "final.mp4") == []
     assert not pid_alive(ffmpeg_pid)
-    assert _show(farm, run_id)["state"] == "cancelled"
+    shown = _show(farm, run_id)
+    if stop == "cancel":
+        assert shown["state"] == "cancelled"
+    else:  # as Ctrl-C: said so, marked, the report written, and resume goes on
+        assert f"videofactory resume {run_id}" in err, err[-2000:]
+        assert shown["state"] == "failed" and "SIGTERM" in shown["error"]
+        assert (run_dir / "report.html").is_file()
+        monkeypatch.setenv("PATH", os.environ["PATH"].split(os.pathsep, 1)[1])
+        summary = result_json(farm.cli("resume", run_id, "--json"))
+        assert abs(probe(summary["final"]).duration_s - 8.0) <= 0.1
