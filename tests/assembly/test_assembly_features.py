@@ -11,7 +11,8 @@ import pytest
 from subprocs import make
 
 from videofactory.assembly.audio import parse_ebur128
-from videofactory.assembly.render import assemble, side_files
+from videofactory.assembly.outputs import side_files
+from videofactory.assembly.render import assemble
 from videofactory.assembly.timeline import Music, OutputSpec, Timeline, TimelineShot, Transition
 from videofactory.errors import AssemblyError, MediaError
 

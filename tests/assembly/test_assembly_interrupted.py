@@ -13,8 +13,9 @@ import pytest
 from subprocs import cli
 from test_assembly_command import RUN, workdir  # noqa: F401 (a fixture)
 
-from videofactory.assembly import render
-from videofactory.assembly.render import OutputBusy, assemble, output_lock, stale_partials
+from videofactory.assembly import outputs
+from videofactory.assembly.outputs import OutputBusy, output_lock, stale_partials
+from videofactory.assembly.render import assemble
 from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
 from videofactory.detach import pid_alive
 
@@ -63,7 +64,7 @@ def test_a_killed_assemblys_leftovers_are_removed_by_the_next(media, ffmpeg_bin,
 def test_one_assembly_of_an_output_at_a_time(media, ffmpeg_bin, tmp_path, monkeypatch):
     final = tmp_path / "final.mp4"
     stale = leftovers(tmp_path)
-    monkeypatch.setattr(render, "LOCK_WAIT_S", 0.2)
+    monkeypatch.setattr(outputs, "LOCK_WAIT_S", 0.2)
     with output_lock(final):  # another process is assembling it
         started = time.monotonic()
         with pytest.raises(OutputBusy, match="being assembled by another process"):

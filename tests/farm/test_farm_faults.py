@@ -11,8 +11,8 @@ import time
 import pytest
 
 from videofactory.assembly.ffmpeg import find_ffmpeg
+from videofactory.assembly.outputs import stale_partials
 from videofactory.assembly.probe import probe
-from videofactory.assembly.render import stale_partials
 from videofactory.detach import pid_alive
 from videofactory.sim.options import SimFaults
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from videofactory.assembly.audio import AudioLevels, LoudnessMeasurement
 from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg
 from videofactory.assembly.graph import build_ffmpeg_args
+from videofactory.assembly.outputs import side_files
 from videofactory.assembly.presets import frame_size
 from videofactory.assembly.probe import MediaInfo, check_media, probe
-from videofactory.assembly.render import assemble, check_inputs, side_files
+from videofactory.assembly.render import assemble, check_inputs
 from videofactory.assembly.subtitles import subtitles_ass, subtitles_srt, subtitles_vtt
 from videofactory.assembly.timeline import (
     Loudness,

@@ -45,7 +45,8 @@ def _assemble_version(
     Two ``assemble`` commands of one run at the same time would pick the same number: the
     one that finds it taken (``OutputBusy``: being made, or made meanwhile) takes the next.
     """
-    from videofactory.assembly.render import OutputBusy, assemble
+    from videofactory.assembly.outputs import OutputBusy
+    from videofactory.assembly.render import assemble
 
     console = Console(stderr=True)
     making: set[int] = set()
@@ -137,7 +138,7 @@ def assemble_command(
     """Re-assemble a finished run with new settings as a new version (no GPU work)."""
     # Imported here: PyAV loads in ~0.1 s, which every other command would pay at start.
     from videofactory.assembly.ffmpeg import find_ffmpeg
-    from videofactory.assembly.render import side_files
+    from videofactory.assembly.outputs import side_files
 
     if not (workdir / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")

@@ -9,20 +9,15 @@ name: a failed or interrupted render never replaces a good ``final.mp4``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import re
-import secrets
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
-
-from filelock import FileLock, Timeout
 
 from videofactory.assembly.audio import (
     AudioLevels,
@@ -34,6 +29,7 @@ from videofactory.assembly.audio import (
 )
 from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg, xfade_transitions
 from videofactory.assembly.graph import build_ffmpeg_args, contact_layout, picture_frames
+from videofactory.assembly.outputs import owned, partial_path, side_files, write_text
 from videofactory.assembly.presets import XFADE_NEWER
 from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media
 from videofactory.assembly.sheet import compose, picture_paths
@@ -45,19 +41,14 @@ from videofactory.assembly.subtitles import (
 )
 from videofactory.assembly.timeline import ClipFormat, Timeline, TimelineShot
 from videofactory.errors import AssemblyError, MediaError
-from videofactory.locks import lock_file
 
 __all__ = [
-    "OutputBusy",
     "assemble",
     "check_clips",
     "check_inputs",
     "check_sound",
     "clip_task",
     "narration_task",
-    "output_lock",
-    "side_files",
-    "stale_partials",
 ]
 
 log = logging.getLogger(__name__)
@@ -142,96 +133,6 @@ def check_inputs(timeline: Timeline) -> Timeline:
     """Refuse the first unusable narration, music or clip (``check_sound``, ``check_clips``)."""
     check_sound(timeline)
     return check_clips(timeline)
-
-
-def side_files(out_path: Path) -> dict[str, Path]:
-    """The files written beside a video: subtitles, thumbnail and contact sheet."""
-    out_path = Path(out_path)
-    return {
-        "srt": out_path.with_suffix(".srt"),
-        "vtt": out_path.with_suffix(".vtt"),
-        "thumbnail": out_path.with_name(f"{out_path.stem}.thumb.jpg"),
-        "contact_sheet": out_path.with_name(f"{out_path.stem}.contact.jpg"),
-    }
-
-
-def _partial(path: Path) -> Path:
-    """A hidden, unique name beside ``path`` with the same suffix (ffmpeg picks the muxer by it)."""
-    return path.with_name(f".{path.stem}.partial-{secrets.token_hex(4)}{path.suffix}")
-
-
-def _temporaries(out_path: Path) -> list[Path]:
-    """The files an assembly of ``out_path`` writes under ``_partial`` names before renaming."""
-    sides = side_files(out_path)
-    return [
-        out_path,
-        sides["contact_sheet"],
-        out_path.with_suffix(".ass"),
-        out_path.with_suffix(".mix.wav"),
-        out_path.with_suffix(".pictures"),
-        sides["srt"],
-        sides["vtt"],
-    ]
-
-
-def stale_partials(out_path: Path) -> list[Path]:
-    """Temporary files and folders an earlier, interrupted assembly of ``out_path`` left."""
-    names = [
-        re.compile(rf"\.{re.escape(p.stem)}\.partial-[0-9a-f]{{8}}{re.escape(p.suffix)}")
-        for p in _temporaries(out_path)
-    ]
-    if not out_path.parent.is_dir():
-        return []
-    return sorted(p for p in out_path.parent.iterdir() if any(n.fullmatch(p.name) for n in names))
-
-
-class OutputBusy(AssemblyError):
-    """Another assembly is writing this output (or, when asked for a new one, it exists)."""
-
-
-#: How long an assembly waits for another one writing the same output, seconds.
-LOCK_WAIT_S = 5.0
-
-
-def output_lock(out_path: Path) -> FileLock:
-    """The lock an assembly of ``out_path`` holds, shared by every process of this user."""
-    return FileLock(lock_file(f"assemble:{Path(out_path).resolve()}"), thread_local=False)
-
-
-@contextlib.contextmanager
-def _own(out_path: Path, *, new: bool) -> Iterator[None]:
-    """Hold ``out_path``'s lock and clear what a killed assembly of it left; ``new``: refuse
-    an output that exists already instead of replacing it."""
-    lock = output_lock(out_path)
-    try:
-        lock.acquire(timeout=0 if new else LOCK_WAIT_S)
-    except Timeout:
-        raise OutputBusy(
-            f"{out_path} is being assembled by another process; wait for it to finish "
-            "(or stop it) and try again"
-        ) from None
-    try:
-        if new and out_path.exists():
-            raise OutputBusy(f"{out_path} exists already")
-        for path in stale_partials(out_path):  # its writer is gone: it held this lock
-            log.info("removing %s, left by an interrupted assembly", path)
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-        yield
-    finally:
-        lock.release()
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temporary name, then rename)."""
-    tmp = _partial(path)
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _require(timeline: Timeline, ffmpeg: FFmpeg) -> None:
@@ -344,7 +245,7 @@ def assemble(
     ffmpeg = ffmpeg or find_ffmpeg()
     _require(timeline, ffmpeg)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with _own(out_path, new=new):
+    with owned(out_path, new=new):
         return _assemble(timeline, out_path, ffmpeg, on_progress)
 
 
@@ -355,11 +256,11 @@ def _assemble(
     on_progress: Callable[[float], None] | None,
 ) -> MediaInfo:
     sides = side_files(out_path)
-    tmp = _partial(out_path)
-    sheet = _partial(sides["contact_sheet"])
-    script = _partial(out_path.with_suffix(".ass")) if timeline.burn_subtitles else None
-    mix = _partial(out_path.with_suffix(".mix.wav")) if timeline.loudness is not None else None
-    pictures = _partial(out_path.with_suffix(".pictures"))
+    tmp = partial_path(out_path)
+    sheet = partial_path(sides["contact_sheet"])
+    script = partial_path(out_path.with_suffix(".ass")) if timeline.burn_subtitles else None
+    mix = partial_path(out_path.with_suffix(".mix.wav")) if timeline.loudness is not None else None
+    pictures = partial_path(out_path.with_suffix(".pictures"))
     try:
         pictures.mkdir()
         levels, timeline = _measure(timeline, ffmpeg, mix)  # the clips checked meanwhile
@@ -393,8 +294,8 @@ def _assemble(
             if path is not None:
                 path.unlink(missing_ok=True)
         shutil.rmtree(pictures, ignore_errors=True)
-    _write_text(sides["srt"], subtitles_srt(timeline))
-    _write_text(sides["vtt"], subtitles_vtt(timeline))
+    write_text(sides["srt"], subtitles_srt(timeline))
+    write_text(sides["vtt"], subtitles_vtt(timeline))
     info = replace(checked, path=out_path)  # probed as the temporary file, before the rename
     log.info("assembled %s: %.3f s, %dx%d", out_path, info.duration_s, info.width, info.height)
     return info
