@@ -18,8 +18,8 @@ CRF, and AAC. Each contender runs as its own process tree, three times, interlea
 figure is the median wall time. Peak RSS is the largest sum of RSS over the process and all
 its descendants (ffmpeg children included), sampled every 20 ms.
 
-Run: ``pip install -e ".[bench]" && python bench/assembly.py [--preset veryfast]``; the last line is
-JSON.
+Run: ``pip install -e ".[bench]" && python bench/assembly.py [--preset veryfast]``; the last
+line is JSON.
 """
 
 from __future__ import annotations
