@@ -5,7 +5,8 @@ full character descriptor ("a lone warrior in a weathered travelling cloak"), ``
 ``{Place}``, ``{time}``, ``{later}``, ``{air}``, ``{doing}`` (the concept's activity, in the
 ``activity`` pictures only), and the theme's lists ``{landmark}``, ``{sound}``, ``{texture}``,
 ``{particle}``, each of which multiplies a template into one line per item. ``[moves|move]``
-is chosen by the subject's number. Lines for characters (``CHARACTER``) and for things and
+is chosen by the subject's number. A place or a sound is never a verb's subject: its number
+is not known ("the windswept plains", "the mystical forest"; "echoes", "the wind"). Lines for characters (``CHARACTER``) and for things and
 places (``THING``) differ where a thing cannot walk or look; ``SHARED`` lines fit both.
 """
 
@@ -134,18 +135,18 @@ SHARED: dict[str, list[str]] = {
     "establishing": [
         "Long before the legends, there was {place}.",
         "They say no one returns from {place}.",
-        "Far from any road, {place} waits {time}, as it has for centuries.",
+        "Far from any road, {time}: {place}, as it has been for centuries.",
         "Every story about {place} begins the same way.",
         "{Place}, {time}. Quiet, for now.",
         "{Place}.",
     ],
     "wide": [
-        "{Place} stretches on, bigger than any map.",
+        "On and on, {place}, bigger than any map.",
         "From here, {landmark} looks almost close.",
         "So much of {place}, and so little of it known.",
         "The land opens, and the world grows quiet.",
         "Further still.",
-        "Beyond {landmark}, {place} goes on and on.",
+        "Beyond {landmark}, more of {place}, on and on.",
         "Out here, only {sound}.",
         "{Place}, wide open, and {particle} on the wind.",
     ],
@@ -158,13 +159,13 @@ SHARED: dict[str, list[str]] = {
         "Look closer.",
     ],
     "tension": [
-        "Then {sound} stops.",
-        "Something is wrong. {Place} holds its breath.",
+        "Then {sound}, and then nothing.",
+        "Something is wrong. The air in {place} goes still.",
         "Too quiet now.",
         "Not yet. Almost.",
     ],
     "aftermath": [
-        "When it is over, only {sound} remains.",
+        "When it is over: only {sound}.",
         "Nothing will be quite the same in {place}.",
         "It is done. Nearly.",
         "Quiet again.",
@@ -176,18 +177,18 @@ SHARED: dict[str, list[str]] = {
         "A warning, perhaps. Or a welcome.",
     ],
     "resolve": [
-        "When it is over, only {sound} remains.",
+        "When it is over: only {sound}.",
         "Nothing will be quite the same in {place}.",
-        "{Place} breathes again.",
+        "Breath returns to {place}.",
         "Light returns to {landmark}.",
         "The air is full of {particle}, and then it clears.",
-        "Slowly, {sound} comes back.",
+        "Slowly, {sound} again.",
         "{Texture}, as before, and not quite.",
         "Quiet again.",
     ],
     "closing": [
         "And the silence returns.",
-        "{Place} keeps its secrets a little longer.",
+        "The secrets of {place} will keep a little longer.",
         "The end, and a beginning.",
     ],
 }
@@ -207,7 +208,7 @@ CHARACTER: dict[str, list[str]] = {
         "Past {landmark}, {s} [keeps|keep] going.",
         "{S} [stops|stop] at {landmark}, then [goes|go] on.",
         "Here the only sound is {sound}.",
-        "Every step, {place} grows stranger.",
+        "With every step, the strangeness of {place} grows.",
         "{S} [follows|follow] {sound}, deeper in.",
         "The trail bends toward {landmark}.",
         "Onward.",
@@ -227,7 +228,7 @@ CHARACTER: dict[str, list[str]] = {
     "detail": ["One small token, carried all this way.", "Signs that someone passed here before."],
     "action": [
         "Then everything wakes at once.",
-        "And then, all at once, {place} wakes.",
+        "And then, all at once, everything in {place} wakes.",
         "{S} [runs|run] toward the light.",
         "Now. There is no other moment.",
         "This is what {s} came for.",
@@ -279,11 +280,11 @@ THING: dict[str, list[str]] = {
     ],
     "action": [
         "Then the weather turns, and everything moves.",
-        "And then, all at once, {place} wakes.",
+        "And then, all at once, everything in {place} wakes.",
         "Now everything changes.",
         "Now!",
     ],
-    "closing": ["{S} [remains|remain], as {place} settles {later}."],
+    "closing": ["{S} [remains|remain] in {place} {later}."],
     "skirmish": ["A gust tears through {place}, and passes."],
     "resolve": ["{S} [is|are] still here.", "{S} [has|have] seen worse, and will again."],
 }
