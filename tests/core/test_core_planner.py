@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 import pytest
@@ -11,6 +12,7 @@ from videofactory.constants import WORDS_PER_SECOND
 from videofactory.errors import ConfigError
 from videofactory.planning import plan_rules
 from videofactory.planning.concept import parse_concept
+from videofactory.planning.lines import NARRATION
 from videofactory.planning.rules import shot_durations, split_concept
 from videofactory.planning.timing import normalise_durations, shot_grammar
 
@@ -190,3 +192,13 @@ def test_normalise_durations_keeps_proportions():
 def test_aspect_follows_the_resolution():
     assert plan_rules("x", 10, width=1080, height=1920).aspect == "9:16"
     assert plan_rules("x", 10, width=512, height=512).aspect == "1:1"
+
+
+def test_no_narration_line_conjugates_a_verb_for_a_place_or_a_sound() -> None:
+    # "the windswept plains" and "echoes" are plural, "the mystical forest" and "the wind" are
+    # not: a verb agreeing with them would be wrong for some ("The windswept plains keeps").
+    # The place or sound as a clause's subject: at its start, or after "as", "only", "then"...
+    starts = r"(^|[.!?:;,] |\b(?:as|while|when|until|only|then|Then) )"
+    agreeing = re.compile(starts + r"\{(?:place|Place|sound|Sound)\} [a-z]+s\b")
+    lines = [line for family in NARRATION.values() for kind in family.values() for line in kind]
+    assert lines and not [line for line in lines if agreeing.search(line)]
