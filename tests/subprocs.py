@@ -5,9 +5,11 @@ Importable from any test module as ``subprocs`` (``pythonpath = ["tests"]`` in p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,24 @@ def make(ffmpeg: Any, out: Path, *args: str) -> Path:
         timeout=60,
     )
     return out
+
+
+@contextlib.contextmanager
+def python_child(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """``python ARGS`` from the repository, its stdout piped (text); killed and reaped on the
+    way out, whatever the test did to it."""
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
-from subprocs import cli
+from subprocs import cli, python_child
 from test_assembly_command import RUN, workdir  # noqa: F401 (a fixture)
 
 from videofactory.assembly import outputs
@@ -109,13 +108,7 @@ run_ffmpeg(find_ffmpeg(sys.argv[1]), args, duration_s=120, on_progress=progress)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
 def test_ffmpeg_dies_with_the_process_that_started_it(ffmpeg_bin):
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, ffmpeg_bin.path],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
+    with python_child("-c", CHILD, ffmpeg_bin.path) as child:
         assert child.stdout is not None
         pids = [int(pid) for pid in child.stdout.readline().split()]
         assert len(pids) == 1 and pid_alive(pids[0])  # ffmpeg, rendering
@@ -125,6 +118,3 @@ def test_ffmpeg_dies_with_the_process_that_started_it(ffmpeg_bin):
         while pid_alive(pids[0]) and time.monotonic() < end:
             time.sleep(0.05)
         assert not pid_alive(pids[0]), "ffmpeg outlived the process that started it"
-    finally:
-        if child.poll() is None:
-            child.kill()

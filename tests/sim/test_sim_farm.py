@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from subprocs import python_child
 
 from videofactory.config import builtin_farm
 from videofactory.constants import SIM_TAG
@@ -88,21 +89,12 @@ def test_children_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
         "print(json.dumps({n: p.pid for n, p in farm.processes.items()}), flush=True)\n"
         "time.sleep(600)\n"
     )
-    parent = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
-    try:
+    with python_child("-c", script) as parent:
         assert parent.stdout is not None
         pids = json.loads(parent.stdout.readline())
         parent.kill()
         parent.wait()
         assert wait_gone(pids["gpu0"]), "the simulated worker outlived its parent"
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        if parent.stdout is not None:
-            parent.stdout.close()
 
 
 def test_main_foreground_until_ctrl_c(tmp_path: Path) -> None:
@@ -193,22 +185,13 @@ def test_a_killed_runs_farm_folder_is_swept_by_the_next(tmp_path: Path) -> None:
         "    print('up', flush=True)\n"
         "    time.sleep(600)\n"
     )
-    parent = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
-    try:
+    with python_child("-c", script) as parent:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "up"
         (killed,) = tmp_path.glob(f"{SIM_FOLDER_PREFIX}*")
         assert (killed / SIM_OWNER_FILE).read_text() == str(parent.pid)
         parent.kill()
         parent.wait()
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        if parent.stdout is not None:
-            parent.stdout.close()
     assert killed.is_dir()  # nobody removed it
     alive = tmp_path / f"{SIM_FOLDER_PREFIX}alive"  # another run's, going on
     alive.mkdir()
