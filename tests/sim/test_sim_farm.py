@@ -104,10 +104,7 @@ def test_main_foreground_until_ctrl_c(tmp_path: Path) -> None:
         "sys.exit(main_foreground([SimWorkerSpec('gpu0', 'RTX 4080 Super', 16)], "
         f"{str(tmp_path)!r}))\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
-    try:
+    with python_child("-c", script) as proc:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first.startswith("gpu0: http://127.0.0.1:") and "simulator" in first
@@ -120,12 +117,6 @@ def test_main_foreground_until_ctrl_c(tmp_path: Path) -> None:
         assert proc.wait(timeout=15) == 0
         with pytest.raises(httpx.ConnectError):
             httpx.get(url + "/prompt", timeout=2)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def test_module_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> None:
