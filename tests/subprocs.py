@@ -69,16 +69,11 @@ def make(ffmpeg: Any, out: Path, *args: str) -> Path:
 
 
 @contextlib.contextmanager
-def python_child(*args: str) -> Iterator[subprocess.Popen[str]]:
-    """``python ARGS`` from the repository, its stdout piped (text); killed and reaped on the
-    way out, whatever the test did to it."""
-    proc = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+def python_child(*args: str, **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """``python ARGS`` from the repository, its stdout piped (text; ``popen`` adds or overrides
+    Popen's arguments); killed and reaped on the way out, whatever the test did to it."""
+    options = {"cwd": REPO, "stdout": subprocess.PIPE, "stdin": subprocess.DEVNULL, "text": True}
+    proc = subprocess.Popen([sys.executable, *args], **{**options, **popen})
     try:
         yield proc
     finally:

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -120,31 +119,16 @@ def test_main_foreground_until_ctrl_c(tmp_path: Path) -> None:
 
 
 def test_module_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "videofactory.sim",
-            "--port",
-            "0",
-            "--name",
-            "solo",
-            "--output-directory",
-            str(tmp_path / "out"),
-            "--input-directory",
-            str(tmp_path / "in"),
-            "--temp-directory",
-            str(tmp_path / "tmp"),
-            "--cuda-device",
-            "1",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
+    args = ["--port", "0", "--name", "solo", "--cuda-device", "1"]
+    args += ["--output-directory", str(tmp_path / "out"), "--input-directory", str(tmp_path / "in")]
+    args += ["--temp-directory", str(tmp_path / "tmp")]
+    with python_child(
+        "-m",
+        "videofactory.sim",
+        *args,
         stderr=subprocess.DEVNULL,
-        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
+    ) as proc:
         assert proc.stdout is not None
         ready = json.loads(proc.stdout.readline())
         assert set(ready) == {"event", "name", "url", "pid"}
@@ -154,12 +138,6 @@ def test_module_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> No
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         assert proc.stdout.read() == ""  # nothing but the ready line on stdout
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def test_a_killed_runs_farm_folder_is_swept_by_the_next(tmp_path: Path) -> None:
