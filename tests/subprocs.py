@@ -9,6 +9,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,38 @@ def python_child(*args: str, **popen: Any) -> Iterator[subprocess.Popen[str]]:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+#: An ``ffmpeg`` for PATH that runs the real one, but renders (an argv with libx264) at the
+#: inputs' own pace (``-re``), so that a render lasts as long as its video; it writes its pid
+#: (ffmpeg's, once it has exec'd) to ``marker`` first.
+_SLOW_FFMPEG = """#!{python}
+import os, sys
+args = sys.argv[1:]
+if "libx264" in args:
+    args = [a for arg in args for a in (["-re", arg] if arg == "-i" else [arg])]
+    with open({marker!r}, "w") as f:
+        f.write(str(os.getpid()))
+os.execv({real!r}, [{real!r}, *args])
+"""
+
+
+def slow_ffmpeg_on_path(folder: Path, real: str, monkeypatch: Any) -> Path:
+    """Put a real-time ``ffmpeg`` (see ``_SLOW_FFMPEG``) first on PATH; return its marker."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / "rendering"
+    wrapper = folder / "ffmpeg"
+    wrapper.write_text(_SLOW_FFMPEG.format(python=sys.executable, marker=str(marker), real=real))
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return marker
+
+
+def wait_for_render(marker: Path, proc: subprocess.Popen[str], timeout: float = 120) -> int:
+    """Wait until the slow ffmpeg renders for ``proc``; return ffmpeg's pid."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the render did not start"
+    time.sleep(0.2)  # the wrapper has become ffmpeg
+    return int(marker.read_text())

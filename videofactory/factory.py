@@ -11,9 +11,7 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +28,7 @@ from videofactory.farm.dag import build_tasks
 from videofactory.farm.dispatcher import Dispatcher, RunResult
 from videofactory.shotlist import ShotList, dump_shotlist, load_shotlist, parse_shotlist
 from videofactory.sim.farm import SimFarm, SimWorkerSpec
+from videofactory.stopping import sigterm_as_ctrl_c
 from videofactory.store import RunState, Store, TaskState
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.build import build_speech
@@ -229,7 +228,7 @@ def _drive(
         assemble=assemble,
     )
     try:
-        with _sigterm_as_ctrl_c():
+        with sigterm_as_ctrl_c():
             return asyncio.run(dispatcher.run())
     except KeyboardInterrupt:
         store.set_run_state(run_id, RunState.failed, error="interrupted (Ctrl-C or SIGTERM)")
@@ -240,33 +239,6 @@ def _drive(
         ) from None
     finally:
         _report(store, run_id, run_dir, on_event)
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """Stop on SIGTERM (``kill``, ``timeout``, systemd, ``docker stop``) as on Ctrl-C.
-
-    Left to its default, SIGTERM ends the process on the spot: no report, the run still
-    marked running, the built-in farm's folder left behind. Instead it goes to whatever
-    handles Ctrl-C at that moment (asyncio's handler cancels the run's main task, so every
-    ``finally`` runs and ffmpeg is stopped); a second SIGTERM, like a second Ctrl-C, is
-    immediate.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals are the main thread's (tests drive runs from threads too)
-        return
-
-    def on_term(signum: int, frame: Any) -> None:
-        handler = signal.getsignal(signal.SIGINT)
-        if not callable(handler):  # Ctrl-C ignored (a background job): stop anyway
-            raise KeyboardInterrupt
-        handler(signal.SIGINT, frame)
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _report(store: Store, run_id: str, run_dir: Path, on_event: EventSink | None) -> None:

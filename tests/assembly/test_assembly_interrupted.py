@@ -1,18 +1,20 @@
-"""An assembly that was killed, and two at once: no orphan ffmpeg, no leftovers, no clash."""
+"""An assembly killed, stopped, or run twice at once: no orphan ffmpeg, no leftovers, no clash."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
 import pytest
-from subprocs import cli, python_child
+from subprocs import cli, python_child, slow_ffmpeg_on_path, wait_for_render
 from test_assembly_command import RUN, workdir  # noqa: F401 (a fixture)
 
 from videofactory.assembly import outputs
+from videofactory.assembly.ffmpeg import find_ffmpeg
 from videofactory.assembly.outputs import OutputBusy, output_lock, stale_partials
 from videofactory.assembly.render import assemble
 from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
@@ -118,3 +120,17 @@ def test_ffmpeg_dies_with_the_process_that_started_it(ffmpeg_bin):
         while pid_alive(pids[0]) and time.monotonic() < end:
             time.sleep(0.05)
         assert not pid_alive(pids[0]), "ffmpeg outlived the process that started it"
+
+
+def test_sigterm_stops_an_assemble_and_leaves_nothing(workdir, tmp_path, monkeypatch):  # noqa: F811
+    work, run_dir, _song = workdir
+    marker = slow_ffmpeg_on_path(tmp_path / "bin", find_ffmpeg().path, monkeypatch)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOFACTORY_")}
+    argv = ["-m", "videofactory", "assemble", RUN, "--workdir", str(work), "--json"]
+    with python_child(*argv, env=env, stderr=subprocess.PIPE) as proc:
+        ffmpeg_pid = wait_for_render(marker, proc)
+        proc.send_signal(signal.SIGTERM)  # as Ctrl-C: ffmpeg stopped, partial files removed
+        assert proc.wait(timeout=30) != 0
+    assert not pid_alive(ffmpeg_pid)
+    assert not (run_dir / "final.v2.mp4").exists()
+    assert stale_partials(run_dir / "final.v2.mp4") == []

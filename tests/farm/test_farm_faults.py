@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
-import time
 
 import pytest
+from subprocs import slow_ffmpeg_on_path, wait_for_render
 
 from videofactory.assembly.ffmpeg import find_ffmpeg
 from videofactory.assembly.outputs import stale_partials
@@ -119,40 +118,16 @@ def test_hang_trips_the_deadline(make_farm):
     assert any(a["worker"] == "gpu5" and a["state"] == "failed" for a in data["attempts"])
 
 
-#: An ``ffmpeg`` for PATH that runs the real one, the render at the inputs' own pace (``-re``)
-#: so that it lasts as long as the video, and says which process renders.
-SLOW_FFMPEG = """#!{python}
-import os, sys
-args = sys.argv[1:]
-if "libx264" in args:
-    args = [a for arg in args for a in (["-re", arg] if arg == "-i" else [arg])]
-    with open({marker!r}, "w") as f:
-        f.write(str(os.getpid()))
-os.execv({real!r}, [{real!r}, *args])
-"""
-
-
 @pytest.mark.parametrize("stop", ["cancel", "sigterm"])
 def test_stopped_during_assembly_stops_ffmpeg_and_leaves_no_final(
     make_farm, tmp_path, monkeypatch, stop
 ):
     # `videofactory cancel RUN`, or SIGTERM to the process (kill, timeout, systemd, docker
     # stop) as on Ctrl-C, while ffmpeg renders the final video.
-    bin_dir, marker = tmp_path / "bin", tmp_path / "rendering"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "ffmpeg"
-    real = find_ffmpeg().path
-    wrapper.write_text(SLOW_FFMPEG.format(python=sys.executable, marker=str(marker), real=real))
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    marker = slow_ffmpeg_on_path(tmp_path / "bin", find_ffmpeg().path, monkeypatch)
     farm = make_farm()
     proc = farm.render(wait=False)
-    deadline = time.monotonic() + 120
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), "the render did not start"
-    time.sleep(0.2)  # the wrapper has become ffmpeg
-    ffmpeg_pid = int(marker.read_text())
+    ffmpeg_pid = wait_for_render(marker, proc)
     with farm.db() as db:
         run_id = db.execute("SELECT id FROM runs").fetchone()["id"]
     if stop == "cancel":
@@ -173,6 +148,6 @@ def test_stopped_during_assembly_stops_ffmpeg_and_leaves_no_final(
         assert f"videofactory resume {run_id}" in err, err[-2000:]
         assert shown["state"] == "failed" and "SIGTERM" in shown["error"]
         assert (run_dir / "report.html").is_file()
-        monkeypatch.setenv("PATH", os.environ["PATH"].split(os.pathsep, 1)[1])
+        monkeypatch.undo()  # the real ffmpeg again
         summary = result_json(farm.cli("resume", run_id, "--json"))
         assert abs(probe(summary["final"]).duration_s - 8.0) <= 0.1

@@ -28,6 +28,7 @@ from videofactory.assembly.timeline import (
 )
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import ConfigError, StoreError
+from videofactory.stopping import sigterm_as_ctrl_c
 from videofactory.store import DB_NAME, Store
 
 if TYPE_CHECKING:
@@ -153,7 +154,8 @@ def assemble_command(
             loudness=Loudness(integrated_lufs=loudness),
             burn_subtitles=burn_subtitles,
         )
-        version, out, info = _assemble_version(pieces.run_dir, timeline, binary, quiet=as_json)
+        with sigterm_as_ctrl_c():  # ffmpeg stopped and its partial files removed either way
+            version, out, info = _assemble_version(pieces.run_dir, timeline, binary, quiet=as_json)
         sides = {name: str(path) for name, path in side_files(out).items()}
         options = {
             "version": version,

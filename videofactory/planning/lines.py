@@ -6,8 +6,9 @@ full character descriptor ("a lone warrior in a weathered travelling cloak"), ``
 ``activity`` pictures only), and the theme's lists ``{landmark}``, ``{sound}``, ``{texture}``,
 ``{particle}``, each of which multiplies a template into one line per item. ``[moves|move]``
 is chosen by the subject's number. A place or a sound is never a verb's subject: its number
-is not known ("the windswept plains", "the mystical forest"; "echoes", "the wind"). Lines for characters (``CHARACTER``) and for things and
-places (``THING``) differ where a thing cannot walk or look; ``SHARED`` lines fit both.
+is not known ("the windswept plains", "the mystical forest"; "echoes", "the wind"). Lines
+for characters (``CHARACTER``) and for things and places (``THING``) differ where a thing
+cannot walk or look; ``SHARED`` lines fit both.
 """
 
 from __future__ import annotations
