@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from videofactory.comfy.client import ComfyClient
-from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
+from videofactory.config import FarmConfig, SpeechConfig, TaskKind, resolve_farm
 from videofactory.detach import pid_alive
 from videofactory.errors import BackendError, ConfigError, RunFailed
 from videofactory.events import Event, EventSink
@@ -285,7 +285,9 @@ async def _cancel_jobs(tasks: list[Any], urls: dict[str, str]) -> list[dict[str,
     async def one(task: Any) -> dict[str, str]:
         url = urls.get(task.worker or "", "")
         outcome = "no server recorded"
-        if url and task.prompt_id:
+        if task.kind in (TaskKind.speech.value, TaskKind.assemble.value):
+            outcome = "stops with the run's process"  # its own work, not a server's job
+        elif url and task.prompt_id:
             try:
                 async with ComfyClient(url, timeout=5) as client:
                     outcome = await client.cancel(task.prompt_id)

@@ -131,7 +131,9 @@ def test_stopped_during_assembly_stops_ffmpeg_and_leaves_no_final(
     with farm.db() as db:
         run_id = db.execute("SELECT id FROM runs").fetchone()["id"]
     if stop == "cancel":
-        assert farm.cli("cancel", run_id).returncode == 0
+        cancelled = farm.cli("cancel", run_id)
+        assert cancelled.returncode == 0
+        assert "assemble on ffmpeg: stops with the run's process" in cancelled.stdout
     else:
         proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
