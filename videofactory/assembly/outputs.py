@@ -31,6 +31,7 @@ __all__ = [
     "partial_path",
     "side_files",
     "stale_partials",
+    "work_files",
     "write_text",
 ]
 
@@ -48,30 +49,39 @@ def side_files(out_path: Path) -> dict[str, Path]:
     }
 
 
+#: Random bytes in a partial name (as hex: ``.final.partial-1a2b3c4d.mp4``).
+_TOKEN_BYTES = 4
+
+
+def _partial_name(path: Path, token: str) -> str:
+    return f".{path.stem}.partial-{token}{path.suffix}"
+
+
 def partial_path(path: Path) -> Path:
     """A hidden, unique name beside ``path`` with the same suffix (ffmpeg picks the muxer by it)."""
-    return path.with_name(f".{path.stem}.partial-{secrets.token_hex(4)}{path.suffix}")
+    return path.with_name(_partial_name(path, secrets.token_hex(_TOKEN_BYTES)))
 
 
-def _temporaries(out_path: Path) -> list[Path]:
-    """What an assembly of ``out_path`` writes under ``partial_path`` names, then renames."""
-    sides = side_files(out_path)
-    return [
-        out_path,
-        sides["contact_sheet"],
-        out_path.with_suffix(".ass"),
-        out_path.with_suffix(".mix.wav"),
-        out_path.with_suffix(".pictures"),
-        sides["srt"],
-        sides["vtt"],
-    ]
+def work_files(out_path: Path) -> dict[str, Path]:
+    """What the render of ``out_path`` writes under ``partial_path`` names: the video, the
+    contact sheet, the burned subtitles' script, the loudness pass's mix, the pictures folder
+    (the subtitles beside the video are written under partial names too, by ``write_text``)."""
+    return {
+        "video": out_path,
+        "contact_sheet": side_files(out_path)["contact_sheet"],
+        "script": out_path.with_suffix(".ass"),
+        "mix": out_path.with_suffix(".mix.wav"),
+        "pictures": out_path.with_suffix(".pictures"),
+    }
 
 
 def stale_partials(out_path: Path) -> list[Path]:
     """Temporary files and folders an earlier, interrupted assembly of ``out_path`` left."""
+    sides = side_files(out_path)
+    token = f"[0-9a-f]{{{2 * _TOKEN_BYTES}}}"
     names = [
-        re.compile(rf"\.{re.escape(p.stem)}\.partial-[0-9a-f]{{8}}{re.escape(p.suffix)}")
-        for p in _temporaries(out_path)
+        re.compile(re.escape(_partial_name(p, "@")).replace("@", token))
+        for p in [*work_files(out_path).values(), sides["srt"], sides["vtt"]]
     ]
     if not out_path.parent.is_dir():
         return []

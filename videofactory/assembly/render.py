@@ -29,7 +29,13 @@ from videofactory.assembly.audio import (
 )
 from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg, xfade_transitions
 from videofactory.assembly.graph import build_ffmpeg_args, contact_layout, picture_frames
-from videofactory.assembly.outputs import owned, partial_path, side_files, write_text
+from videofactory.assembly.outputs import (
+    owned,
+    partial_path,
+    side_files,
+    work_files,
+    write_text,
+)
 from videofactory.assembly.presets import XFADE_NEWER
 from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media
 from videofactory.assembly.sheet import compose, picture_paths
@@ -256,11 +262,12 @@ def _assemble(
     on_progress: Callable[[float], None] | None,
 ) -> MediaInfo:
     sides = side_files(out_path)
-    tmp = partial_path(out_path)
-    sheet = partial_path(sides["contact_sheet"])
-    script = partial_path(out_path.with_suffix(".ass")) if timeline.burn_subtitles else None
-    mix = partial_path(out_path.with_suffix(".mix.wav")) if timeline.loudness is not None else None
-    pictures = partial_path(out_path.with_suffix(".pictures"))
+    work = work_files(out_path)
+    tmp = partial_path(work["video"])
+    sheet = partial_path(work["contact_sheet"])
+    script = partial_path(work["script"]) if timeline.burn_subtitles else None
+    mix = partial_path(work["mix"]) if timeline.loudness is not None else None
+    pictures = partial_path(work["pictures"])
     try:
         pictures.mkdir()
         levels, timeline = _measure(timeline, ffmpeg, mix)  # the clips checked meanwhile
