@@ -99,6 +99,9 @@ class WorkflowSpec(_Strict):
     template: str | None = None
     #: Bindings YAML for ``file``; default: <stem>.bindings.yaml beside it, else detected.
     bindings: str | None = None
+    #: VRAM this workflow needs, in GB (default: the template's or bindings file's own
+    #: ``vram_gb``, else the task kind's; see workflows/README.md).
+    vram_gb: float | None = Field(default=None, gt=0, le=1024)
 
     @model_validator(mode="after")
     def _one_source(self) -> WorkflowSpec:
@@ -330,6 +333,10 @@ class DispatchConfig(_Strict):
     #: A ready task that no worker can take (all down, refusing or too small) for this long
     #: fails the run.
     no_worker_timeout_s: float = Field(default=300.0, gt=0, le=86400)
+    #: A hero pass no worker can take waits while the rest of the film renders; once it is
+    #: all that holds the film back, it waits this long for a GPU able to run it, then its
+    #: shot goes out with the base clip (``resume RUN --heroes`` adds it later).
+    hero_wait_s: float = Field(default=120.0, ge=0, le=86400)
     #: Smallest fraction of the planned width/height/frames a task may be shrunk to when
     #: no worker has the VRAM for it.
     min_scale: float = Field(default=0.5, gt=0, le=1)

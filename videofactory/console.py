@@ -81,14 +81,14 @@ def format_line(ev: Event, t0: float | None) -> str:
 
 def load_run_into(watch: RunWatch, workdir: Path, run_id: str) -> None:
     """Give a watch the run's farm (cards, roles, URLs) and task list from the run database."""
-    from videofactory.store import DB_NAME, Store, TaskState
+    from videofactory.store import DB_NAME, FINISHED, Store
 
     if not (Path(workdir) / DB_NAME).exists():
         return
     with Store.for_workdir(workdir) as store:
         record = store.run(run_id)
         rows = store.tasks(record["id"])
-    done = [t.id for t in rows if t.state == TaskState.done.value]
+    done = [t.id for t in rows if t.state in FINISHED]
     watch.load(record["farm"], [TaskInfo.from_row(t) for t in rows], done)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from videofactory.detach import Detached, pid_alive, read_detached
 from videofactory.events import Event, EventSink
-from videofactory.store import RunState, Store, TaskState
+from videofactory.store import FINISHED, RunState, Store, TaskState
 from videofactory.watch import RunWatch, TaskInfo
 
 __all__ = ["RunStatus", "TERMINAL", "follow", "replay", "run_status", "stored_events"]
@@ -228,7 +228,7 @@ def replay(store: Store, run: str) -> RunWatch:
     record = store.run(run)
     rows = store.tasks(record["id"])
     watch = RunWatch()
-    done = [t.id for t in rows if t.state == TaskState.done.value]
+    done = [t.id for t in rows if t.state in FINISHED]
     watch.load(record["farm"], [TaskInfo.from_row(t) for t in rows], done)
     for ev in stored_events(store, record["id"]):
         watch.apply(ev)

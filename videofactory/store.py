@@ -21,7 +21,7 @@ from typing import Any
 
 from videofactory.errors import StoreError
 
-__all__ = ["DB_NAME", "RunState", "Store", "TaskRow", "TaskState"]
+__all__ = ["DB_NAME", "FINISHED", "RunState", "Store", "TaskRow", "TaskState"]
 
 DB_NAME = "videofactory.db"
 
@@ -62,6 +62,13 @@ class TaskState(str, Enum):
     failed = "failed"
     #: Cancelled.
     cancelled = "cancelled"
+    #: Left out on purpose (a hero pass no GPU could render): the film goes on without it,
+    #: its error says why, and ``resume --heroes`` tries it again.
+    skipped = "skipped"
+
+
+#: Task states whose work is over: what depends on them may go on.
+FINISHED = frozenset({TaskState.done.value, TaskState.skipped.value})
 
 
 @dataclass(frozen=True)
@@ -418,7 +425,7 @@ class Store:
                 "UPDATE tasks SET state=?, worker=COALESCE(?, worker),"
                 " prompt_id=COALESCE(?, prompt_id), error=?,"
                 " started_at=CASE WHEN ?='running' THEN ? ELSE started_at END,"
-                " finished_at=CASE WHEN ? IN ('done','failed','cancelled')"
+                " finished_at=CASE WHEN ? IN ('done','failed','cancelled','skipped')"
                 " THEN ? ELSE finished_at END"
                 " WHERE id=?",
                 (

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,9 @@ class Workflow:
     origin: str = ""
     #: What detection decided, one line each (empty when a bindings file was used).
     notes: tuple[str, ...] = ()
+    #: VRAM the workflow needs in GB, as its bindings file or the farm file declares it
+    #: (None: the task kind's default applies).
+    vram_gb: float | None = None
 
     def bind(self, params: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
         """A copy of the graph with the parameters put in place.
@@ -140,8 +143,9 @@ def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> 
         bindings = {k: _binding([(t.node, t.input) for t in v]) for k, v in det.targets.items()}
         return Workflow(path.stem, graph, bindings, "detected", tuple(det.lines))
     raw = _read_yaml(Path(bindings_path))
+    vram_gb = _declared_vram(raw, str(bindings_path))
     bindings = resolve_bindings(graph, raw, str(bindings_path))
-    return Workflow(path.stem, graph, bindings, str(bindings_path))
+    return Workflow(path.stem, graph, bindings, str(bindings_path), vram_gb=vram_gb)
 
 
 def load_template(kind: str, template_set: str = "sim") -> Workflow:
@@ -156,7 +160,9 @@ def load_template(kind: str, template_set: str = "sim") -> Workflow:
     name = f"{template_set}/{kind}"
     check_api_format(graph, name)
     raw = yaml.safe_load((folder / f"{kind}.bindings.yaml").read_text(encoding="utf-8")) or {}
-    return Workflow(name, graph, resolve_bindings(graph, raw, f"{name}.bindings.yaml"), "template")
+    source = f"{name}.bindings.yaml"
+    vram_gb = _declared_vram(raw, source)
+    return Workflow(name, graph, resolve_bindings(graph, raw, source), "template", vram_gb=vram_gb)
 
 
 def template_names(kind: str | None = None) -> list[str]:
@@ -181,15 +187,26 @@ def load_spec(
     (``flux`` for the set, or ``flux/keyframe``), or a mapping/object with ``file`` or
     ``template`` and an optional ``bindings`` path.
     """
-    file = template = None
+    file = template = vram_gb = None
     if isinstance(spec, str):
         file, template = (spec, None) if spec.lower().endswith(".json") else (None, spec)
     elif isinstance(spec, Mapping):
         file, template = spec.get("file"), spec.get("template")
         bindings = spec.get("bindings", bindings)
+        vram_gb = spec.get("vram_gb")
     else:
         file, template = getattr(spec, "file", None), getattr(spec, "template", None)
         bindings = getattr(spec, "bindings", None) or bindings
+        vram_gb = getattr(spec, "vram_gb", None)
+    workflow = _load_source(file, template, bindings, kind, base_dir, spec)
+    # The farm file's word on what the workflow needs beats the workflow's own.
+    declared = _declared_vram({"vram_gb": vram_gb}, f"the {kind} workflow")
+    return workflow if declared is None else replace(workflow, vram_gb=declared)
+
+
+def _load_source(
+    file: Any, template: Any, bindings: Any, kind: str, base_dir: Path | None, spec: Any
+) -> Workflow:
     if bool(file) == bool(template):
         raise WorkflowError(
             f"the {kind} workflow must name either a file (.json) or a bundled template "
@@ -244,10 +261,31 @@ def link_problems(graph: Mapping[str, Any]) -> list[str]:
     return out
 
 
+#: Keys of a bindings file that describe the workflow rather than bind a parameter.
+META_KEYS = ("vram_gb",)
+
+
+def _declared_vram(raw: Any, source: str) -> float | None:
+    """The ``vram_gb: N`` a bindings file declares (what the workflow needs), or None."""
+    value = raw.get("vram_gb") if isinstance(raw, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1024:
+        raise WorkflowError(
+            f"{source}: vram_gb must be the GB of VRAM the workflow needs, a number above 0 "
+            f"and at most 1024 (got {value!r})"
+        )
+    return float(value)
+
+
 def resolve_bindings(graph: Mapping[str, Any], raw: Any, source: str) -> dict[str, Binding]:
-    """Turn bindings data into node-id bindings, checking every node and input exists."""
+    """Turn bindings data into node-id bindings, checking every node and input exists.
+
+    The keys in ``META_KEYS`` describe the workflow and are no bindings.
+    """
     if not isinstance(raw, dict):
         raise WorkflowError(f"{source}: bindings must be a mapping of parameter -> node input")
+    raw = {k: v for k, v in raw.items() if k not in META_KEYS}
     by_title: dict[str, list[str]] = {}
     for node_id, node in graph.items():
         title = (node.get("_meta") or {}).get("title")

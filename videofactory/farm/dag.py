@@ -10,7 +10,15 @@ from videofactory.config import TaskKind
 from videofactory.constants import DEFAULT_CLIP_SECONDS
 from videofactory.shotlist import ShotList
 
-__all__ = ["COST_S", "VRAM_GB", "Task", "build_tasks", "ready_tasks", "upward_ranks"]
+__all__ = [
+    "COST_S",
+    "VRAM_GB",
+    "Task",
+    "build_tasks",
+    "ready_tasks",
+    "upward_ranks",
+    "workflow_need",
+]
 
 #: Reference cost of each task kind on the fastest card (an RTX 5090), in seconds, for a clip
 #: of DEFAULT_CLIP_SECONDS. Seeds the estimates until finished tasks teach better ones.
@@ -22,7 +30,8 @@ COST_S: dict[TaskKind, float] = {
     TaskKind.assemble: 10.0,
 }
 
-#: VRAM a task kind needs, in GB (SDXL/Flux keyframe, Wan 2.2 / LTX clip, hero upscale).
+#: VRAM a task kind needs, in GB, when its workflow declares nothing (``vram_gb`` in the farm
+#: file or the bindings file; every bundled template declares its own).
 VRAM_GB: dict[TaskKind, float] = {
     TaskKind.keyframe: 12.0,
     TaskKind.clip: 20.0,
@@ -30,6 +39,11 @@ VRAM_GB: dict[TaskKind, float] = {
     TaskKind.speech: 0.0,
     TaskKind.assemble: 0.0,
 }
+
+
+def workflow_need(declared: float | None, kind: TaskKind) -> float:
+    """The VRAM a workflow needs: what it declares, else its task kind's default."""
+    return VRAM_GB[kind] if declared is None else declared
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from videofactory.comfy.client import ComfyClient
 from videofactory.comfy.farmcheck import preflight_worker
 from videofactory.comfy.results import OutputRef
 from videofactory.comfy.workflow import Workflow
-from videofactory.config import FarmConfig, TaskKind
+from videofactory.config import ROLE_FOR_KIND, FarmConfig, TaskKind
 from videofactory.detach import pid_alive
 from videofactory.errors import (
     BackendError,
@@ -43,14 +44,16 @@ from videofactory.errors import (
 from videofactory.events import Event, EventSink
 from videofactory.farm.attempt import FOLDER, GpuAttempts, media_dict, missing_bindings
 from videofactory.farm.board import TaskBoard
-from videofactory.farm.dag import Task, build_tasks, upward_ranks
+from videofactory.farm.dag import Task, build_tasks, upward_ranks, workflow_need
 from videofactory.farm.estimates import Estimates
+from videofactory.farm.feasibility import Ability, impossible_kinds
 from videofactory.farm.lanes import Lane
 from videofactory.farm.reconcile import Reconciler
 from videofactory.farm.recovery import Action, backoff_s, verdict
 from videofactory.farm.scheduler import TaskView, candidates, decide
+from videofactory.farm.workers import worker_memory
 from videofactory.shotlist import ShotList
-from videofactory.store import RunState, Store, TaskState
+from videofactory.store import FINISHED, RunState, Store, TaskState
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.fit import fit_narration
 
@@ -78,6 +81,8 @@ class RunResult:
     media: MediaInfo | None
     elapsed_s: float
     shots: tuple[str, ...] = ()
+    #: Shot id -> why it went out without its hero pass.
+    heroes_missing: dict[str, str] = field(default_factory=dict)
 
 
 class Dispatcher(GpuAttempts):
@@ -190,6 +195,7 @@ class Dispatcher(GpuAttempts):
                     self.lanes[w.id] = Lane(w, client, self.farm.comfy_vram_gb(w.id))
                 try:
                     await self._start_lanes()
+                    self._check_feasible()
                     done, adopted = await Reconciler(self).reconcile()
                     await self._loop(done, adopted)
                 except RunCancelled:
@@ -214,63 +220,125 @@ class Dispatcher(GpuAttempts):
         elapsed = time.monotonic() - self._t0
         final: Path | None = None
         media: MediaInfo | None = None
+        missing = self.heroes_missing()
+        without = (
+            f"; {len(missing)} shot(s) without their hero pass ({', '.join(missing)}): "
+            f"`videofactory resume {self.run_id} --heroes` adds them"
+            if missing
+            else ""
+        )
         if self.assemble:
             final = self.outputs[f"{self.run_id}/assemble"]
             media = check_media(final, kind="video")
             self.store.set_run_state(self.run_id, RunState.done, final=str(final))
             self.emit(
                 "run_done",
-                f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s",
-                data={"final": str(final), "duration_s": media.duration_s},
+                f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s{without}",
+                data={
+                    "final": str(final),
+                    "duration_s": media.duration_s,
+                    "heroes_missing": missing,
+                },
             )
         else:
             self.store.set_run_state(self.run_id, RunState.rendered)
-            self.emit("run_done", f"every shot rendered in {elapsed:.1f} s (not assembled)")
+            self.emit(
+                "run_done",
+                f"every shot rendered in {elapsed:.1f} s (not assembled){without}",
+                data={"heroes_missing": missing},
+            )
         shots = tuple(s.id for s in self.shotlist.shots)
-        return RunResult(self.run_id, self.run_dir, final, media, elapsed, shots)
+        return RunResult(self.run_id, self.run_dir, final, media, elapsed, shots, missing)
+
+    def heroes_missing(self) -> dict[str, str]:
+        """Shot id -> why it goes out without its hero pass (skipped hero tasks)."""
+        return {
+            t.shot_id or "": t.error or "skipped"
+            for t in self.store.tasks(self.run_id)
+            if t.kind == TaskKind.hero.value and t.state == TaskState.skipped.value
+        }
 
     async def _start_lanes(self) -> None:
         """Probe every worker, then preflight each one's workflows before any job is sent."""
-
-        async def start(lane: Lane) -> None:
-            try:
-                stats = await lane.client.system_stats()
-            except BackendError as exc:
-                self._lane_down(lane, str(exc))
-                return
-            device = (stats.get("devices") or [{}])[0]
-            reported = float(device.get("vram_total") or 0) / 1024**3
-            if reported > 0:
-                lane.vram_gb = min(lane.vram_gb, reported)
-            lane.up = True
-            # Each kind's workflow (the farm file's, else a bundled one the server can run)
-            # is checked against the server's nodes and models before any job is sent.
-            report = await preflight_worker(lane.config, lane.client)
-            for kind, check in report.kinds.items():
-                problems = [str(p) for p in check.problems]
-                if check.workflow is not None:
-                    self._workflows[(lane.id, kind)] = check.workflow
-                    missing = missing_bindings(check.workflow, kind)
-                    if missing:
-                        problems.append(
-                            f"workflow {check.workflow.name} binds no {', '.join(missing)}"
-                        )
-                if problems or not report.reachable:
-                    why = "; ".join(problems[:3]) or report.error
-                    lane.refused[kind] = why
-                    self.emit(
-                        "worker_refused",
-                        f"{lane.id} cannot run {kind.value}: {why}",
-                        worker=lane.id,
-                        data={"kind": kind.value, "problems": problems},
-                    )
-
-        await asyncio.gather(*(start(lane) for lane in self.lanes.values()))
+        await asyncio.gather(*(self._start_lane(lane) for lane in self.lanes.values()))
         if not any(lane.up for lane in self.lanes.values()):
             raise BackendError(
                 "no worker of the farm is reachable: "
                 + "; ".join(f"{k}: {v.reason}" for k, v in self.lanes.items())
             )
+
+    async def _start_lane(self, lane: Lane) -> None:
+        """Ask a worker what it can hold, then check each kind's workflow against its server.
+
+        A worker that does not answer now is judged by its farm file until it does (its
+        workflows are checked then, see ``_probe``).
+        """
+        for kind in GPU_KINDS:
+            spec = lane.config.workflow_spec(kind)
+            lane.needs.setdefault(kind, workflow_need(spec.vram_gb if spec else None, kind))
+        try:
+            stats = await lane.client.system_stats()
+        except BackendError as exc:
+            self._lane_down(lane, str(exc))
+            return
+        await self._preflight(lane, stats)
+        lane.up = True
+
+    async def _preflight(self, lane: Lane, stats: dict[str, Any]) -> None:
+        """What the worker can hold, and each kind's workflow (the farm file's, else a bundled
+        one the server can run) checked against the server's nodes and models."""
+        shared = lane.config.vram_gb - self.farm.comfy_vram_gb(lane.id)
+        memory = worker_memory(lane.config, stats, shared_gb=shared)
+        lane.vram_gb, lane.memory_kind = memory.gb, memory.kind
+        if memory.note:
+            self.emit("worker_memory", memory.note, worker=lane.id, data={"gb": memory.gb})
+        report = await preflight_worker(lane.config, lane.client)
+        lane.preflighted = report.reachable
+        for kind, check in report.kinds.items():
+            problems = [str(p) for p in check.problems]
+            if check.workflow is not None:
+                self._workflows[(lane.id, kind)] = check.workflow
+                lane.needs[kind] = workflow_need(check.workflow.vram_gb, kind)
+                missing = missing_bindings(check.workflow, kind)
+                if missing:
+                    problems.append(f"workflow {check.workflow.name} binds no {', '.join(missing)}")
+            if problems or not report.reachable:
+                why = "; ".join(problems[:3]) or report.error
+                lane.refused[kind] = why
+                self.emit(
+                    "worker_refused",
+                    f"{lane.id} cannot run {kind.value}: {why}",
+                    worker=lane.id,
+                    data={"kind": kind.value, "problems": problems},
+                )
+
+    def _check_feasible(self) -> None:
+        """Refuse a plan the farm can never run (a kind no worker can take) before any GPU
+        time is spent: one line per such kind, naming its shots and the best worker."""
+        states = {t.id: t.state for t in self.store.tasks(self.run_id)}
+        shots: dict[TaskKind, list[str]] = {}
+        for task in self.tasks.values():
+            if task.kind in GPU_KINDS and states.get(task.id) not in FINISHED:
+                shots.setdefault(task.kind, []).append(task.shot_id or "")
+        abilities = [
+            Ability(
+                lane.id,
+                tuple(lane.config.roles),
+                lane.vram_gb,
+                lane.memory_kind,
+                needs=lane.needs,
+                # A worker not asked yet may come back: only what its server said counts.
+                refused=lane.refused if lane.up else {},
+                workflows={
+                    k: wf.name for (wid, k), wf in self._workflows.items() if wid == lane.id
+                },
+                reachable=lane.up,
+            )
+            for lane in self.lanes.values()
+        ]
+        lines = impossible_kinds(shots, abilities, strict=self.farm.strict)
+        if lines:
+            raise FactoryError("; ".join(lines))
 
     async def _loop(self, done: set[str], adopted: dict[asyncio.Task[Path], str]) -> None:
         board = self.board
@@ -407,57 +475,106 @@ class Dispatcher(GpuAttempts):
         return start
 
     def _view(self, task: Task) -> TaskView:
-        """The task as placement sees it: its VRAM need (raised after out of memory) and the
-        workers it failed on (avoided while another worker can take it)."""
+        """The task as placement sees it: its size (shrunk after out of memory), the memory
+        a worker must hold (raised after out of memory) and the workers it failed on
+        (avoided while another worker can take it)."""
         scale = self.task_scale.get(task.id, 1.0)
-        need = max(task.vram_gb * scale, self.min_vram.get(task.id, 0.0))
-        view = TaskView(task.id, task.kind, task.cost_s * scale, need, self.ranks[task.id])
+        view = TaskView(
+            task.id,
+            task.kind,
+            task.cost_s * scale,
+            task.vram_gb * scale,
+            self.ranks[task.id],
+            scale=scale,
+            min_memory_gb=self.min_vram.get(task.id, 0.0),
+        )
         failed = self.failures[task.id]
         if failed:
-            able = [
-                lane
-                for lane in self.lanes.values()
-                if lane.up and task.kind not in lane.refused and lane.vram_gb >= need
-            ]
+            able = [lane for lane in self.lanes.values() if lane.up and self._fits(lane, view)]
             fewest = min((failed[lane.id] for lane in able), default=0)
             avoid = frozenset(lane.id for lane in able if failed[lane.id] > fewest)
-            view = TaskView(view.id, view.kind, view.cost_s, view.vram_gb, view.rank, avoid)
+            view = dataclasses.replace(view, avoid=avoid)
         return view
 
+    def _fits(self, lane: Lane, view: TaskView) -> bool:
+        """Whether the worker accepts the task's kind and holds what its workflow needs."""
+        need = max(lane.need(view), view.min_memory_gb)
+        return view.kind not in lane.refused and lane.vram_gb >= need
+
     def _check_stuck(self) -> None:
-        """Fail the run when a ready task has had no worker able to take it for too long."""
+        """Act on ready tasks that no worker has been able to take for too long.
+
+        A hero pass is a bonus: it waits while the rest of the film renders, and once it is
+        all that holds the film back it waits ``hero_wait_s`` more for a GPU able to run it
+        to come back, then its shot goes out with the base clip. Any other task fails the
+        run after ``no_worker_timeout_s``.
+        """
         now = time.monotonic()
         if now - self._last_stuck_check < TICK_S:
             return
         self._last_stuck_check = now
-        limit = self.farm.dispatch.no_worker_timeout_s
+        cfg = self.farm.dispatch
         workers = [lane.view(0, self.estimates) for lane in self.lanes.values()]
         verdicts: dict[tuple[Any, ...], bool] = {}
-        for task in self.board.ready_gpu():
+        holding_back: bool | None = None
+        for task in list(self.board.ready_gpu()):
             view = self._view(task)
-            key = (view.kind, view.vram_gb, view.avoid)
-            if key not in verdicts:
-                verdicts[key] = bool(candidates(view, workers, strict=self.farm.strict))
-            if verdicts[key]:
+            if view.fit_key not in verdicts:
+                verdicts[view.fit_key] = bool(candidates(view, workers, strict=self.farm.strict))
+            if verdicts[view.fit_key]:
                 self._no_worker_since.pop(task.id, None)
                 continue
+            if task.kind is TaskKind.hero:
+                if holding_back is None:
+                    holding_back = not self._other_gpu_work_left()
+                if not holding_back:
+                    self._no_worker_since.pop(task.id, None)
+                    continue
+                since = self._no_worker_since.setdefault(task.id, now)
+                if now - since >= cfg.hero_wait_s:
+                    self._skip_hero(task, self._no_worker_reason(task, waited_s=now - since))
+                continue
             since = self._no_worker_since.setdefault(task.id, now)
-            if now - since >= limit:
+            if now - since >= cfg.no_worker_timeout_s:
                 raise FactoryError(self._no_worker_reason(task))
 
-    def _no_worker_reason(self, task: Task) -> str:
+    def _other_gpu_work_left(self) -> bool:
+        """Whether any keyframe or clip is still to be rendered (heroes aside)."""
+        return any(
+            t.kind in (TaskKind.keyframe, TaskKind.clip) and t.id not in self.board.done
+            for t in self.tasks.values()
+        )
+
+    def _no_worker_reason(self, task: Task, *, waited_s: float | None = None) -> str:
+        view = self._view(task)
         parts = []
         for lane in self.lanes.values():
             if not lane.up:
                 parts.append(f"{lane.id} down ({lane.reason})")
             elif task.kind in lane.refused:
                 parts.append(f"{lane.id} refuses {task.kind.value} ({lane.refused[task.kind]})")
-            elif lane.vram_gb < self._view(task).vram_gb:
-                parts.append(f"{lane.id} has {lane.vram_gb:g} GB")
-        return (
-            f"no worker can take {task.kind.value} {task.shot_id} (needs "
-            f"{self._view(task).vram_gb:g} GB): " + "; ".join(parts)
-        )
+            elif lane.vram_gb < (need := max(lane.need(view), view.min_memory_gb)):
+                parts.append(f"{lane.id} has {lane.vram_gb:g} GB, needs {need:g}")
+            elif self.farm.strict and task.kind in ROLE_FOR_KIND:
+                if ROLE_FOR_KIND[task.kind] not in lane.config.roles:
+                    parts.append(f"{lane.id} is not a {ROLE_FOR_KIND[task.kind].value} GPU")
+        waited = f" for {waited_s:.0f} s" if waited_s is not None else ""
+        return f"no worker could take {task.kind.value} {task.shot_id}{waited}: " + "; ".join(parts)
+
+    def _skip_hero(self, task: Task, reason: str) -> None:
+        """The shot goes out with its base clip: the hero is recorded as skipped, and why."""
+        self._no_worker_since.pop(task.id, None)
+        self.not_before.pop(task.id, None)
+        with self.store.batch():
+            self.store.set_task_state(task.id, TaskState.skipped, error=reason)
+            for child in self.board.finish(task.id):
+                self.store.set_task_state(child, TaskState.ready)
+            self.emit(
+                "hero_skipped",
+                f"shot {task.shot_id} goes out without its hero pass: {reason}",
+                task,
+                data={"reason": reason},
+            )
 
     def _check_cancel(self) -> None:
         now = time.monotonic()
@@ -579,37 +696,42 @@ class Dispatcher(GpuAttempts):
             worker=where,
             data={"action": v.action.value, "attempt": attempts},
         )
-        if v.action is Action.give_up:
-            raise FactoryError(f"{task.kind.value} {task.shot_id or ''}: {v.reason}")
-        if task.kind is TaskKind.assemble and isinstance(exc, MediaError):
-            self._invalidate(exc)
-        if lane is not None and v.avoid_worker:
-            self.failures[task.id][lane.id] += 1
-        if v.action is Action.worker_down and lane is not None:
-            self._lane_down(lane, v.reason)
-        elif v.action is Action.refuse_kind and lane is not None:
-            lane.refused[task.kind] = v.reason
-        elif v.action is Action.more_vram and lane is not None:
-            self._more_vram(task, lane)
-        self.not_before[task.id] = time.monotonic() + backoff_s(attempts)
-        self._check_everywhere(task)
+        try:
+            if v.action is Action.give_up:
+                raise FactoryError(f"{task.kind.value} {task.shot_id or ''}: {v.reason}")
+            if task.kind is TaskKind.assemble and isinstance(exc, MediaError):
+                self._invalidate(exc)
+            if lane is not None and v.avoid_worker:
+                self.failures[task.id][lane.id] += 1
+            if v.action is Action.worker_down and lane is not None:
+                self._lane_down(lane, v.reason)
+            elif v.action is Action.refuse_kind and lane is not None:
+                lane.refused[task.kind] = v.reason
+            elif v.action is Action.more_vram and lane is not None:
+                self._more_vram(task, lane)
+            self.not_before[task.id] = time.monotonic() + backoff_s(attempts)
+            self._check_everywhere(task)
+        except FactoryError as failure:
+            if task.kind is not TaskKind.hero:
+                raise
+            # A hero pass is a bonus: what would fail the run leaves its shot without it.
+            self._skip_hero(task, str(failure))
+            return
         self.board.retry(task.id)
 
     def _more_vram(self, task: Task, lane: Lane) -> None:
-        """Out of memory: another worker that can hold it, one with more VRAM, or a smaller
-        task when no worker is left."""
+        """Out of memory: another worker up now that can hold it, else one with more memory,
+        else the task made smaller (step by step, down to ``min_scale``) at once: it never
+        waits for a worker that is down."""
         # This server cannot hold this kind of job: spare it the next ones like it.
         lane.refused[task.kind] = OOM_REFUSAL.format(kind=task.kind.value)
-        need = self._view(task).vram_gb
-        others = [
-            o
-            for o in self.lanes.values()
-            if o is not lane and task.kind not in o.refused and o.vram_gb >= need
-        ]
-        if others:
+        view = self._view(task)
+        workers = [o.view(0, self.estimates) for o in self.lanes.values()]
+        if candidates(view, workers, strict=self.farm.strict):
             return
         bigger = lane.vram_gb + 0.5
-        if any(o.vram_gb >= bigger for o in self.lanes.values()):
+        roomier = dataclasses.replace(view, min_memory_gb=bigger)
+        if candidates(roomier, workers, strict=self.farm.strict):
             self.min_vram[task.id] = bigger
             return
         scale = self.task_scale.get(task.id, 1.0) * SHRINK
@@ -639,12 +761,8 @@ class Dispatcher(GpuAttempts):
     def _check_everywhere(self, task: Task) -> None:
         """Give up when every worker that could run the task has failed it repeatedly."""
         failed = self.failures[task.id]
-        need = self._view(task).vram_gb
-        able = [
-            lane.id
-            for lane in self.lanes.values()
-            if task.kind not in lane.refused and lane.vram_gb >= need
-        ]
+        view = self._view(task)
+        able = [lane.id for lane in self.lanes.values() if self._fits(lane, view)]
         if able and all(failed[w] >= FAILS_PER_WORKER for w in able):
             raise FactoryError(
                 f"{task.kind.value} {task.shot_id} failed on every worker that can run it "
@@ -692,7 +810,7 @@ class Dispatcher(GpuAttempts):
         delay = self.farm.dispatch.probe_interval_s
         while not lane.up:
             try:
-                await lane.client.system_stats()
+                stats = await lane.client.system_stats()
                 queue = await lane.client.queue()
                 items = [*(queue.get("queue_running") or []), *(queue.get("queue_pending") or [])]
                 stale = [
@@ -704,6 +822,11 @@ class Dispatcher(GpuAttempts):
                     await lane.client.cancel(pid)
             except BackendError:
                 stale = ["unreachable"]
+            if not stale and not lane.preflighted:
+                try:
+                    await self._preflight(lane, stats)
+                except BackendError:
+                    stale = ["unreachable"]
             if not stale:
                 lane.up, lane.reason = True, ""
                 self.emit("worker_up", f"{lane.id} answers again", worker=lane.id)

@@ -11,7 +11,7 @@ from videofactory.config import TaskKind, WorkerConfig
 from videofactory.constants import JOBS_AHEAD_PER_SERVER
 from videofactory.farm.dag import Task
 from videofactory.farm.estimates import Estimates
-from videofactory.farm.scheduler import WorkerView
+from videofactory.farm.scheduler import TaskView, WorkerView
 
 __all__ = ["Job", "Lane"]
 
@@ -44,9 +44,13 @@ class Lane:
 
     config: WorkerConfig
     client: ComfyClient
-    #: VRAM ComfyUI can use (the farm file's, less a speech server sharing the GPU, never
-    #: more than the server reports).
+    #: Memory ComfyUI can use (``workers.worker_memory``: the farm file's VRAM less a speech
+    #: server sharing the GPU, never more than the server reports; RAM on a CPU server).
     vram_gb: float
+    #: "VRAM", or "RAM" for a server that runs on the CPU.
+    memory_kind: str = "VRAM"
+    #: Per task kind, the VRAM its workflow here needs at full size.
+    needs: dict[TaskKind, float] = field(default_factory=dict)
     up: bool = False
     reason: str = ""
     jobs: dict[str, Job] = field(default_factory=dict)
@@ -58,6 +62,9 @@ class Lane:
     #: When the last job of ours on this server ended (a queued job's clock starts then).
     idle_since: float = field(default_factory=time.monotonic)
     probe_task: asyncio.Task[None] | None = None
+    #: Its workflows were checked against its server (a worker down at start is checked
+    #: when it first answers).
+    preflighted: bool = False
 
     @property
     def id(self) -> str:
@@ -84,7 +91,13 @@ class Lane:
             busy_until=max(now, self.busy_until),
             loaded=self.loaded,
             refused=frozenset(self.refused),
+            needs=self.needs,
         )
+
+    def need(self, task: TaskView) -> float:
+        """The VRAM ``task`` needs on this worker: its workflow's need at the task's size."""
+        declared = self.needs.get(task.kind)
+        return task.vram_gb if declared is None else declared * task.scale
 
     def head(self) -> Job | None:
         """The job that runs (or will run next) on the server: started first, else oldest."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from videofactory.config import ROLE_FOR_KIND, Role, TaskKind
 
@@ -35,10 +36,21 @@ class TaskView:
     id: str
     kind: TaskKind
     cost_s: float
+    #: VRAM it needs on a worker whose workflow for the kind declares none (at ``scale``).
     vram_gb: float
     rank: float = 0.0
     #: Workers this task should not go to (it failed there and another can take it).
     avoid: frozenset[str] = frozenset()
+    #: The fraction of its planned size it renders at (shrunk after out of memory): a
+    #: worker's declared need is multiplied by it.
+    scale: float = 1.0
+    #: Only workers holding at least this much may take it (it ran out of memory on less).
+    min_memory_gb: float = 0.0
+
+    @property
+    def fit_key(self) -> tuple[TaskKind, float, float, float, frozenset[str]]:
+        """What decides which workers can take it: tasks alike in this are placed alike."""
+        return (self.kind, self.vram_gb, self.scale, self.min_memory_gb, self.avoid)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,14 @@ class WorkerView:
     loaded: TaskKind | None = None
     #: Task kinds whose workflow failed preflight on this worker.
     refused: frozenset[TaskKind] = frozenset()
+    #: Per task kind, the VRAM its workflow for that kind needs at full size (a kind not
+    #: given: the task's own ``vram_gb``).
+    needs: Mapping[TaskKind, float] = field(default_factory=dict)
+
+    def need(self, task: TaskView) -> float:
+        """The VRAM ``task`` needs here: this worker's workflow's need at the task's scale."""
+        declared = self.needs.get(task.kind)
+        return task.vram_gb if declared is None else declared * task.scale
 
 
 @dataclass(frozen=True)
@@ -76,7 +96,7 @@ def eligible(task: TaskView, worker: WorkerView) -> bool:
     return (
         worker.up
         and task.kind not in worker.refused
-        and worker.vram_gb >= task.vram_gb
+        and worker.vram_gb >= max(worker.need(task), task.min_memory_gb)
         and worker.id not in task.avoid
     )
 
@@ -119,11 +139,11 @@ def decide(
     avail = {w.id: max(now, w.busy_until) for w in workers}
     loaded = {w.id: w.loaded for w in workers}
     slots = {w.id: w.free_slots for w in workers}
-    # Eligibility depends only on (kind, VRAM need): compute it once per group, not per task.
-    groups: dict[tuple[TaskKind, float, frozenset[str]], list[WorkerView]] = {}
+    # Eligibility depends only on the task's fit: compute it once per group, not per task.
+    groups: dict[tuple[Any, ...], list[WorkerView]] = {}
 
     def choice(t: TaskView) -> list[WorkerView]:
-        key = (t.kind, t.vram_gb, t.avoid)
+        key = t.fit_key
         if key not in groups:
             groups[key] = candidates(t, workers, strict=strict)
         return groups[key]

@@ -1,8 +1,10 @@
-"""Worker health: ask every ComfyUI server of a farm how it is, all at once."""
+"""Worker health: ask every ComfyUI server of a farm how it is, all at once; and what a worker
+can hold, from the farm file and what its server reports."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -10,10 +12,67 @@ from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig, WorkerConfig
 from videofactory.errors import BackendError
 
-__all__ = ["WorkerStatus", "probe_farm", "probe_worker"]
+__all__ = ["Memory", "WorkerStatus", "probe_farm", "probe_worker", "worker_memory"]
 
 #: A status check should answer fast: a healthy server replies in milliseconds.
 PROBE_TIMEOUT_S = 3.0
+GIB = 1024**3
+#: A server reporting this much less VRAM than the farm file declares is worth a word.
+SHORTFALL_NOTE_GB = 0.5
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What a worker can hold for ComfyUI: VRAM on a GPU, RAM on a CPU-only server."""
+
+    #: The GB placement compares with a workflow's need.
+    gb: float
+    #: "VRAM", or "RAM" when the server runs on the CPU (ComfyUI ``--cpu``).
+    kind: str = "VRAM"
+    #: The server's device type (cuda, cpu, mps, xpu ...); "" when it was not asked.
+    device: str = ""
+    #: What was decided when the server's figure and the farm file's differ.
+    note: str = ""
+
+
+def worker_memory(
+    worker: WorkerConfig, stats: Mapping[str, Any] | None, *, shared_gb: float = 0.0
+) -> Memory:
+    """What a worker can hold, from its farm-file ``vram_gb`` and its ``/system_stats``.
+
+    On a GPU the smaller of the two counts (the server knows its card). A server whose
+    device is ``cpu`` reports RAM, not VRAM: its models live in that RAM, so the RAM is what
+    it can hold, unless the farm file says ``vram_gb`` for it explicitly. ``shared_gb`` is
+    what a speech server on the same GPU holds.
+    """
+    declared = worker.vram_gb
+    device = ((stats or {}).get("devices") or [{}])[0]
+    dtype = str(device.get("type") or "")
+    try:
+        reported = float(device.get("vram_total") or 0) / GIB
+    except (TypeError, ValueError):
+        reported = 0.0
+    if stats is None or reported <= 0:
+        return Memory(declared - shared_gb, device=dtype)
+    if dtype == "cpu":
+        if "vram_gb" in worker.model_fields_set:
+            note = (
+                f"{worker.id} runs on the CPU ({reported:.1f} GB of RAM); the farm file's "
+                f"vram_gb {declared:g} is used"
+            )
+            return Memory(declared - shared_gb, "RAM", dtype, note)
+        note = (
+            f"{worker.id} runs on the CPU: its {reported:.1f} GB of RAM stand in for VRAM "
+            "(set vram_gb for it in the farm file to say otherwise)"
+        )
+        return Memory(round(reported, 1) - shared_gb, "RAM", dtype, note)
+    note = ""
+    if reported < declared - SHORTFALL_NOTE_GB:
+        note = (
+            f"{worker.id}'s server reports {reported:.1f} GB of VRAM, less than the farm "
+            f"file's {declared:g} GB: {reported:.1f} GB is used"
+        )
+    return Memory(round(min(declared, reported), 1) - shared_gb, "VRAM", dtype, note)
 
 
 @dataclass(frozen=True)
@@ -26,19 +85,27 @@ class WorkerStatus:
     url: str
     reachable: bool
     device: str = ""
+    #: The device type (cuda, cpu ...): on "cpu" the memory figures are RAM, not VRAM.
+    device_type: str = ""
     vram_total_gb: float | None = None
     vram_free_gb: float | None = None
     queue_running: int | None = None
     queue_pending: int | None = None
     comfyui_version: str = ""
     error: str = ""
+    #: What placement will count on (``worker_memory``): GB, VRAM or RAM, and why.
+    memory_gb: float | None = None
+    memory_kind: str = "VRAM"
+    memory_note: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The status as a JSON-ready dict."""
         return asdict(self)
 
 
-async def probe_worker(worker: WorkerConfig, *, timeout: float = PROBE_TIMEOUT_S) -> WorkerStatus:
+async def probe_worker(
+    worker: WorkerConfig, *, timeout: float = PROBE_TIMEOUT_S, shared_gb: float = 0.0
+) -> WorkerStatus:
     """Ask one worker for /system_stats and /queue."""
     base = {
         "id": worker.id,
@@ -50,21 +117,34 @@ async def probe_worker(worker: WorkerConfig, *, timeout: float = PROBE_TIMEOUT_S
         async with ComfyClient(worker.url, timeout=timeout) as client:
             stats, queue = await asyncio.gather(client.system_stats(), client.queue())
     except BackendError as exc:
-        return WorkerStatus(**base, reachable=False, error=str(exc))
+        memory = worker_memory(worker, None, shared_gb=shared_gb)
+        return WorkerStatus(**base, reachable=False, error=str(exc), memory_gb=memory.gb)
     device = (stats.get("devices") or [{}])[0]
     gib = 1024**3
+    memory = worker_memory(worker, stats, shared_gb=shared_gb)
     return WorkerStatus(
         **base,
         reachable=True,
         device=str(device.get("name", "")),
-        vram_total_gb=round(float(device.get("vram_total", 0)) / gib, 1),
-        vram_free_gb=round(float(device.get("vram_free", 0)) / gib, 1),
+        device_type=str(device.get("type") or ""),
+        vram_total_gb=round(float(device.get("vram_total") or 0) / gib, 1),
+        vram_free_gb=round(float(device.get("vram_free") or 0) / gib, 1),
         queue_running=len(queue.get("queue_running") or []),
         queue_pending=len(queue.get("queue_pending") or []),
         comfyui_version=str((stats.get("system") or {}).get("comfyui_version", "")),
+        memory_gb=memory.gb,
+        memory_kind=memory.kind,
+        memory_note=memory.note,
     )
 
 
 async def probe_farm(farm: FarmConfig, *, timeout: float = PROBE_TIMEOUT_S) -> list[WorkerStatus]:
     """Probe every worker concurrently, in farm order."""
-    return list(await asyncio.gather(*(probe_worker(w, timeout=timeout) for w in farm.workers)))
+    return list(
+        await asyncio.gather(
+            *(
+                probe_worker(w, timeout=timeout, shared_gb=w.vram_gb - farm.comfy_vram_gb(w.id))
+                for w in farm.workers
+            )
+        )
+    )

@@ -1,0 +1,126 @@
+"""Can the farm run this plan at all? (pure) Checked before any GPU time is spent.
+
+A task kind is impossible when no worker can ever take it: each worker either lacks the
+memory its workflow for that kind needs, refuses the kind (its workflow failed preflight),
+or, with ``strict`` roles, does not hold the kind's role. A worker that could not be asked
+(down at start) counts as able by its farm-file figures: it may come back.
+
+    lines = impossible_kinds({TaskKind.hero: ["s01", "s06"]}, abilities, strict=False)
+    # ["no worker can take hero (shots s01, s06): best gpu1 with 23.5 GB of VRAM, its hero
+    #   workflow upscale/hero needs 28 GB; ... fix: ..."]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from videofactory.config import ROLE_FOR_KIND, Role, TaskKind
+
+__all__ = ["Ability", "Refusal", "impossible_kinds", "refusals"]
+
+#: Shots named in a line before it says "and N more".
+SHOTS_NAMED = 6
+
+
+@dataclass(frozen=True)
+class Ability:
+    """What one worker could ever run, as far as the farm file and its server tell."""
+
+    id: str
+    roles: tuple[Role, ...]
+    #: What it can hold, in GB (VRAM, or RAM for a CPU-only server), and which of the two.
+    memory_gb: float
+    memory_kind: str = "VRAM"
+    #: Per task kind: the GB its workflow needs.
+    needs: Mapping[TaskKind, float] = field(default_factory=dict)
+    #: Per task kind: why its workflow cannot run there (preflight problems).
+    refused: Mapping[TaskKind, str] = field(default_factory=dict)
+    #: Per task kind: the workflow's name (for messages).
+    workflows: Mapping[TaskKind, str] = field(default_factory=dict)
+    #: False when the server could not be asked: judged by its farm-file figures.
+    reachable: bool = True
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why one worker can never take one kind ("" when it can)."""
+
+    worker: str
+    #: "role", "preflight", "memory", or "" (able).
+    cause: str
+    detail: str = ""
+    #: For a memory refusal: GB short of the need (the smallest gap is the best worker).
+    short_gb: float = 0.0
+
+
+def refusals(kind: TaskKind, workers: Sequence[Ability], *, strict: bool) -> list[Refusal]:
+    """For each worker, whether it can ever take ``kind`` and if not why."""
+    role = ROLE_FOR_KIND.get(kind)
+    out = []
+    for w in workers:
+        need = w.needs.get(kind, 0.0)
+        wf = w.workflows.get(kind)
+        what = f"its {kind.value} workflow {wf}" if wf else f"a {kind.value}"
+        if strict and role is not None and role not in w.roles:
+            out.append(Refusal(w.id, "role", f"{w.id} is not a {role.value} GPU (strict roles)"))
+        elif kind in w.refused:
+            out.append(Refusal(w.id, "preflight", f"{w.id} refuses it: {w.refused[kind]}"))
+        elif w.memory_gb < need:
+            out.append(
+                Refusal(
+                    w.id,
+                    "memory",
+                    f"{w.id} has {w.memory_gb:g} GB of {w.memory_kind}, {what} needs {need:g} GB",
+                    need - w.memory_gb,
+                )
+            )
+        else:
+            out.append(Refusal(w.id, ""))
+    return out
+
+
+def impossible_kinds(
+    shots: Mapping[TaskKind, Sequence[str]], workers: Sequence[Ability], *, strict: bool
+) -> list[str]:
+    """One line per task kind of the plan that no worker can ever take (empty: all fine).
+
+    ``shots`` maps each GPU task kind of the plan to the shots that have such a task.
+    """
+    lines = []
+    for kind, kind_shots in shots.items():
+        if not kind_shots:
+            continue
+        found = refusals(kind, workers, strict=strict)
+        if any(not r.cause for r in found):
+            continue
+        lines.append(_line(kind, kind_shots, found))
+    return lines
+
+
+def _line(kind: TaskKind, shots: Sequence[str], found: Sequence[Refusal]) -> str:
+    named = ", ".join(shots[:SHOTS_NAMED])
+    if len(shots) > SHOTS_NAMED:
+        named += f" and {len(shots) - SHOTS_NAMED} more"
+    memory = sorted((r for r in found if r.cause == "memory"), key=lambda r: r.short_gb)
+    others = [r for r in found if r.cause != "memory"]
+    reasons = [f"best {memory[0].detail}"] if memory else []
+    reasons += [r.detail for r in others[: max(0, 3 - len(reasons))]]
+    causes = {r.cause for r in found}
+    fixes = []
+    if "memory" in causes:
+        fixes.append(
+            f"declare what the {kind.value} workflow really needs "
+            f"(workflows: {kind.value}: {{file: ..., vram_gb: N}}) or add a bigger GPU"
+        )
+    if "preflight" in causes:
+        fixes.append("see `videofactory status` for the workflow's preflight problems")
+    if "role" in causes:
+        role = ROLE_FOR_KIND[kind].value
+        fixes.append(f"give a GPU the {role} role, or set strict: false")
+    if kind is TaskKind.hero:
+        fixes.append("or mark no shot hero")
+    return (
+        f"no worker can take {kind.value} (shots {named}): {'; '.join(reasons)}; "
+        f"fix: {', '.join(fixes)}"
+    )
