@@ -241,14 +241,32 @@ def resume(
         None, "--farm", help="Farm file to use instead of the one the run recorded."
     ),
     workdir: Path = WORKDIR_OPT,
+    heroes: bool = typer.Option(
+        False,
+        "--heroes",
+        help="Also render the hero passes the run went without (no GPU could take them "
+        "then) and assemble a new version of the video; the old one is kept.",
+    ),
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Carry a stopped run to its end: finished work is reused, jobs still on the servers are
-    collected, and only work that was truly lost is rendered again."""
-    from videofactory.console import RunView
-    from videofactory.factory import resume_run
+    collected, and only work that was truly lost is rendered again.
 
+    With --heroes, a finished run whose shots went out without their hero pass gets them now.
+    """
+    from videofactory.console import RunView
+    from videofactory.factory import reopen_heroes, resume_run
+
+    if heroes:
+        shots = reopen_heroes(run, workdir=workdir)
+        if not as_json:
+            err.print(
+                f"hero passes due again: {', '.join(shots)}"
+                if shots
+                else "no shot of this run lacks its hero pass",
+                highlight=False,
+            )
     if detach:
         from videofactory.runcli import detach_resume
 
@@ -292,6 +310,7 @@ def _print_result(result: Any, as_json: bool) -> None:
     }
     report = Path(result.run_dir) / "report.html"
     summary["report"] = str(report) if report.is_file() else None
+    summary["heroes_missing"] = result.heroes_missing
     if m is not None:
         summary.update(
             duration_s=round(m.duration_s, 3),
@@ -315,6 +334,10 @@ def _print_result(result: Any, as_json: bool) -> None:
             f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
             f"({shots} shots in {result.elapsed_s:.1f} s)"
         )
+    for shot, why in result.heroes_missing.items():
+        out.print(f"[yellow]shot {shot} has no hero pass[/]: {why}", highlight=False)
+    if result.heroes_missing:
+        out.print(f"add them later with: videofactory resume {result.run_id} --heroes")
     if summary["report"]:
         out.print(f"report: {summary['report']}", highlight=False)
     out.print(f"inspect with: videofactory show {result.run_id}")
@@ -416,6 +439,7 @@ def show(
             "attempts": store.attempts(r["id"]),
             "artifacts": store.artifacts(r["id"]),
             "live": live.to_json(),
+            "heroes_missing": live.heroes_missing,
         }
     now = time.time()
     data["live"]["eta_s"] = watch.eta_s(now) if watch is not None else None
@@ -429,6 +453,8 @@ def show(
         out.print(f"final: {data['final_path']}")
     if data["error"]:
         out.print(f"[red]error:[/] {data['error']}")
+    for shot, why in live.heroes_missing.items():
+        out.print(f"[yellow]no hero pass for {shot}:[/] {why}", highlight=False)
     for line in status_lines(live, watch, now):
         out.print(line, highlight=False)
     table = Table("task", "state", "worker", "seconds", "error")

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig, SpeechConfig, TaskKind, resolve_farm
 from videofactory.detach import pid_alive
-from videofactory.errors import BackendError, ConfigError, RunFailed
+from videofactory.errors import BackendError, ConfigError, RunFailed, StoreError
 from videofactory.events import Event, EventSink
 from videofactory.farm.dag import build_tasks
 from videofactory.farm.dispatcher import Dispatcher, RunResult
@@ -38,6 +38,7 @@ __all__ = [
     "new_run_id",
     "record_run",
     "render_shotlist",
+    "reopen_heroes",
     "resume_run",
     "running_farm",
     "speech_backend",
@@ -191,6 +192,42 @@ def resume_run(
         assemble = bool(record["settings"].get("assemble", True))
         with running_farm(farm) as live:
             return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
+
+
+def reopen_heroes(run: str, *, workdir: Path) -> list[str]:
+    """Give a run's skipped hero passes another go: they and the assembly are due again, so
+    that the next ``resume`` renders them and assembles a new version of the video (the old
+    one is kept). Returns the shots whose hero pass was reopened."""
+    with Store.for_workdir(Path(workdir)) as store:
+        from videofactory.follow import run_status
+
+        status = run_status(store, run)
+        run_id = status.run_id
+        if status.state in ("running", "starting"):
+            raise StoreError(
+                f"run {run_id} is being driven by process {status.driver_pid}; let it finish "
+                f"(`videofactory wait {run_id}`), then `videofactory resume {run_id} --heroes`"
+            )
+        tasks = store.tasks(run_id)
+        skipped = [
+            t for t in tasks if t.kind == TaskKind.hero.value and t.state == TaskState.skipped.value
+        ]
+        if not skipped:
+            return []
+        with store.batch():
+            for t in skipped:
+                store.set_task_state(t.id, TaskState.pending, error=None)
+            for t in tasks:
+                if t.kind == TaskKind.assemble.value:
+                    store.set_task_state(t.id, TaskState.pending, error=None)
+            shots = [t.shot_id or "" for t in skipped]
+            store.add_event(
+                run_id,
+                "heroes_reopened",
+                f"hero passes of {', '.join(shots)} are due again; the video is assembled anew",
+                data={"shots": shots},
+            )
+        return shots
 
 
 def _recorded_shotlist(store: Store, record: dict[str, Any]) -> ShotList:

@@ -20,6 +20,8 @@ __all__ = ["status", "test"]
 def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     """Show the farm: each GPU's card, role, URL, reachability, VRAM and queue."""
     from videofactory.config import builtin_farm, find_farm_file, load_farm
+    from videofactory.farm.board import GPU_KINDS
+    from videofactory.farm.feasibility import ability_of, impossible_kinds
 
     path = find_farm_file(farm)
     if path is None:
@@ -55,10 +57,18 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     config = load_farm(path)
     statuses, checks = asyncio.run(_probe_and_preflight(config))
     rows = [s.to_json() for s in statuses]
-    for row in rows:
+    abilities = [
+        ability_of(w, s.memory_gb or 0.0, s.memory_kind, checks[w.id] if s.reachable else None)
+        for w, s in zip(config.workers, statuses, strict=True)
+    ]
+    for row, ability in zip(rows, abilities, strict=True):
         check = checks[row["id"]]
         row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
         row["preflight"] = {k.value: c.to_json() for k, c in check.kinds.items()}
+        row["needs_gb"] = {k.value: gb for k, gb in ability.needs.items()}
+    # Could the farm run a film at all? (Every plan has keyframes and clips; the planner
+    # marks hero shots too.)
+    impossible = impossible_kinds(dict.fromkeys(GPU_KINDS), abilities, strict=config.strict)
     reachable = sum(1 for s in statuses if s.reachable)
     if as_json:
         print(
@@ -68,6 +78,7 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
                     "file": str(path),
                     "simulated": False,
                     "reachable": reachable,
+                    "impossible": impossible,
                     "workers": rows,
                 }
             )
@@ -76,7 +87,9 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
         _farm_table(f"{config.name} ({path})", rows)
         for s in statuses:
             if not s.reachable:
-                err.print(f"[yellow]{s.id}[/]: {s.error}")
+                err.print(f"[yellow]{s.id}[/]: {s.error}", highlight=False, markup=False)
+            elif s.memory_note:
+                err.print(f"[yellow]note:[/] {s.memory_note}", highlight=False)
         for row in rows:
             for kind, c in row["preflight"].items():
                 if c["ok"]:
@@ -88,9 +101,14 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
                 )
                 for problem in c["problems"]:
                     err.print(f"  - {problem['line']}", highlight=False, markup=False)
+    if reachable and not as_json:
+        for line in impossible:
+            err.print(f"[bold red]error:[/] {line}", highlight=False)
     if reachable == 0:
         if not as_json:
             err.print("[bold red]error:[/] no worker of the farm is reachable")
+        raise typer.Exit(1)
+    if impossible:
         raise typer.Exit(1)
 
 
@@ -104,7 +122,7 @@ async def _probe_and_preflight(config: Any) -> tuple[list[Any], dict[str, Any]]:
 
 def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
     refusals = any("refused" in r for r in rows)
-    columns = ["id", "card", "role", "url", "reachable", "VRAM GB", "free GB", "queue"]
+    columns = ["id", "card", "role", "url", "reachable", "memory GB", "free GB", "queue"]
     table = Table(*columns, *(["refused kinds"] if refusals else []), title=title)
     for r in rows:
         reach = {True: "[green]yes[/]", False: "[red]no[/]", None: "sim"}[r["reachable"]]
@@ -116,12 +134,20 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
             "/".join(r["roles"]),
             r["url"] or "(on demand)",
             reach,
-            f"{r['vram_total_gb']:g}",
+            _memory(r),
             free,
             queue,
             *([", ".join(r.get("refused", [])) or "-"] if refusals else []),
         )
     out.print(table)
+
+
+def _memory(row: dict[str, Any]) -> str:
+    """What a worker holds: its VRAM, or its RAM on a CPU-only server ("23.5 RAM")."""
+    total = row.get("vram_total_gb")
+    if total is None:
+        return "?"
+    return f"{total:g} RAM" if row.get("device_type") == "cpu" else f"{total:g}"
 
 
 @errors

@@ -28,10 +28,17 @@ from typing import Any
 
 from videofactory.detach import Detached, pid_alive, read_detached
 from videofactory.events import Event, EventSink
-from videofactory.store import FINISHED, RunState, Store, TaskState
+from videofactory.store import FINISHED, RunState, Store, TaskState, heroes_missing
 from videofactory.watch import RunWatch, TaskInfo
 
-__all__ = ["RunStatus", "TERMINAL", "follow", "replay", "run_status", "stored_events"]
+__all__ = [
+    "RunStatus",
+    "TERMINAL",
+    "follow",
+    "replay",
+    "run_status",
+    "stored_events",
+]
 
 #: Stored states a run never leaves by itself.
 TERMINAL = frozenset(
@@ -64,6 +71,8 @@ class RunStatus:
     #: Tasks per state, and the ones in flight (task, kind, shot, worker, state).
     tasks: dict[str, int] = field(default_factory=dict)
     in_flight: list[dict[str, Any]] = field(default_factory=list)
+    #: Shot id -> why it went out without its hero pass (``resume RUN --heroes`` adds it).
+    heroes_missing: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -97,6 +106,7 @@ class RunStatus:
             "tasks_total": sum(self.tasks.values()),
             "tasks": self.tasks,
             "in_flight": self.in_flight,
+            "heroes_missing": self.heroes_missing,
             "report": str(self.report) if self.report else None,
         }
 
@@ -139,6 +149,7 @@ def run_status(store: Store, run: str) -> RunStatus:
             for t in rows
             if t.state in flying
         ],  # fmt: skip
+        heroes_missing=heroes_missing(rows),
     )
     if state == "stopped" and not status.error:
         status.error = _stopped_reason(status)

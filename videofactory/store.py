@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -21,7 +21,7 @@ from typing import Any
 
 from videofactory.errors import StoreError
 
-__all__ = ["DB_NAME", "FINISHED", "RunState", "Store", "TaskRow", "TaskState"]
+__all__ = ["DB_NAME", "FINISHED", "RunState", "Store", "TaskRow", "TaskState", "heroes_missing"]
 
 DB_NAME = "videofactory.db"
 
@@ -69,6 +69,15 @@ class TaskState(str, Enum):
 
 #: Task states whose work is over: what depends on them may go on.
 FINISHED = frozenset({TaskState.done.value, TaskState.skipped.value})
+
+
+def heroes_missing(rows: Iterable[TaskRow]) -> dict[str, str]:
+    """Shot id -> why it went out without its hero pass (its hero task skipped)."""
+    return {
+        t.shot_id or "": t.error or "skipped"
+        for t in rows
+        if t.kind == "hero" and t.state == TaskState.skipped.value
+    }
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any
 
 from videofactory.assembly.probe import MediaInfo, check_media
 from videofactory.assembly.render import assemble
+from videofactory.assembly.runfiles import next_version
 from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
 from videofactory.comfy.client import ComfyClient
 from videofactory.comfy.farmcheck import preflight_worker
@@ -44,16 +45,16 @@ from videofactory.errors import (
 from videofactory.events import Event, EventSink
 from videofactory.farm.attempt import FOLDER, GpuAttempts, media_dict, missing_bindings
 from videofactory.farm.board import TaskBoard
-from videofactory.farm.dag import Task, build_tasks, upward_ranks, workflow_need
+from videofactory.farm.dag import Task, build_tasks, upward_ranks
 from videofactory.farm.estimates import Estimates
-from videofactory.farm.feasibility import Ability, impossible_kinds
+from videofactory.farm.feasibility import Ability, ability_of, impossible_kinds
 from videofactory.farm.lanes import Lane
 from videofactory.farm.reconcile import Reconciler
 from videofactory.farm.recovery import Action, backoff_s, verdict
 from videofactory.farm.scheduler import TaskView, candidates, decide
 from videofactory.farm.workers import worker_memory
 from videofactory.shotlist import ShotList
-from videofactory.store import FINISHED, RunState, Store, TaskState
+from videofactory.store import FINISHED, RunState, Store, TaskState, heroes_missing
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.fit import fit_narration
 
@@ -252,11 +253,7 @@ class Dispatcher(GpuAttempts):
 
     def heroes_missing(self) -> dict[str, str]:
         """Shot id -> why it goes out without its hero pass (skipped hero tasks)."""
-        return {
-            t.shot_id or "": t.error or "skipped"
-            for t in self.store.tasks(self.run_id)
-            if t.kind == TaskKind.hero.value and t.state == TaskState.skipped.value
-        }
+        return heroes_missing(self.store.tasks(self.run_id))
 
     async def _start_lanes(self) -> None:
         """Probe every worker, then preflight each one's workflows before any job is sent."""
@@ -273,9 +270,8 @@ class Dispatcher(GpuAttempts):
         A worker that does not answer now is judged by its farm file until it does (its
         workflows are checked then, see ``_probe``).
         """
-        for kind in GPU_KINDS:
-            spec = lane.config.workflow_spec(kind)
-            lane.needs.setdefault(kind, workflow_need(spec.vram_gb if spec else None, kind))
+        if not lane.needs:
+            lane.needs = dict(ability_of(lane.config, lane.vram_gb, "VRAM", None).needs)
         try:
             stats = await lane.client.system_stats()
         except BackendError as exc:
@@ -294,11 +290,11 @@ class Dispatcher(GpuAttempts):
             self.emit("worker_memory", memory.note, worker=lane.id, data={"gb": memory.gb})
         report = await preflight_worker(lane.config, lane.client)
         lane.preflighted = report.reachable
+        lane.needs = dict(ability_of(lane.config, memory.gb, memory.kind, report).needs)
         for kind, check in report.kinds.items():
             problems = [str(p) for p in check.problems]
             if check.workflow is not None:
                 self._workflows[(lane.id, kind)] = check.workflow
-                lane.needs[kind] = workflow_need(check.workflow.vram_gb, kind)
                 missing = missing_bindings(check.workflow, kind)
                 if missing:
                     problems.append(f"workflow {check.workflow.name} binds no {', '.join(missing)}")
@@ -502,12 +498,15 @@ class Dispatcher(GpuAttempts):
         return view.kind not in lane.refused and lane.vram_gb >= need
 
     def _check_stuck(self) -> None:
-        """Act on ready tasks that no worker has been able to take for too long.
+        """Act on ready tasks that no worker can take now.
 
-        A hero pass is a bonus: it waits while the rest of the film renders, and once it is
-        all that holds the film back it waits ``hero_wait_s`` more for a GPU able to run it
-        to come back, then its shot goes out with the base clip. Any other task fails the
-        run after ``no_worker_timeout_s``.
+        Waiting makes sense only while a worker that could take the task is down (it may
+        come back); when every worker refuses it or is too small, nothing will change, and
+        a hero goes out without its pass / another task fails the run at once. A hero pass
+        is a bonus: it waits while the rest of the film renders, and once it is all that
+        holds the film back it waits ``hero_wait_s`` more for a GPU able to run it, then its
+        shot goes out with the base clip. Any other task fails the run after
+        ``no_worker_timeout_s``.
         """
         now = time.monotonic()
         if now - self._last_stuck_check < TICK_S:
@@ -515,16 +514,26 @@ class Dispatcher(GpuAttempts):
         self._last_stuck_check = now
         cfg = self.farm.dispatch
         workers = [lane.view(0, self.estimates) for lane in self.lanes.values()]
-        verdicts: dict[tuple[Any, ...], bool] = {}
+        # The same workers as if every one were up: which tasks a worker's return would help.
+        if_back = [dataclasses.replace(w, up=True) for w in workers if not w.up]
+        verdicts: dict[tuple[Any, ...], tuple[bool, bool]] = {}
         holding_back: bool | None = None
         for task in list(self.board.ready_gpu()):
             view = self._view(task)
             if view.fit_key not in verdicts:
-                verdicts[view.fit_key] = bool(candidates(view, workers, strict=self.farm.strict))
-            if verdicts[view.fit_key]:
+                strict = self.farm.strict
+                verdicts[view.fit_key] = (
+                    bool(candidates(view, workers, strict=strict)),
+                    bool(candidates(view, if_back, strict=strict)),
+                )
+            can_now, can_later = verdicts[view.fit_key]
+            if can_now:
                 self._no_worker_since.pop(task.id, None)
                 continue
             if task.kind is TaskKind.hero:
+                if not can_later:
+                    self._skip_hero(task, self._no_worker_reason(task))
+                    continue
                 if holding_back is None:
                     holding_back = not self._other_gpu_work_left()
                 if not holding_back:
@@ -535,7 +544,7 @@ class Dispatcher(GpuAttempts):
                     self._skip_hero(task, self._no_worker_reason(task, waited_s=now - since))
                 continue
             since = self._no_worker_since.setdefault(task.id, now)
-            if now - since >= cfg.no_worker_timeout_s:
+            if not can_later or now - since >= cfg.no_worker_timeout_s:
                 raise FactoryError(self._no_worker_reason(task))
 
     def _other_gpu_work_left(self) -> bool:
@@ -646,7 +655,9 @@ class Dispatcher(GpuAttempts):
             speech = self.outputs.get(f"{self.run_id}/{shot.id}/speech")
             shots.append(TimelineShot(shot.id, clip, shot.duration, speech, shot.narration))
         timeline = Timeline(tuple(shots), OutputSpec(width=sl.width, height=sl.height, fps=sl.fps))
-        final = self.run_dir / "final.mp4"
+        # A video made before (this run's, before `resume --heroes`) is kept: the new one is
+        # the next version beside it.
+        final = next_version(self.run_dir)[1]
         self.store.set_task_state(task.id, TaskState.running, worker="ffmpeg")
         self.emit("task_started", "assembling with ffmpeg", task, worker="ffmpeg")
         loop = asyncio.get_running_loop()

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from videofactory.config import ROLE_FOR_KIND, Role, TaskKind
+from videofactory.config import ROLE_FOR_KIND, Role, TaskKind, WorkerConfig
+from videofactory.farm.board import GPU_KINDS
+from videofactory.farm.dag import workflow_need
 
-__all__ = ["Ability", "Refusal", "impossible_kinds", "refusals"]
+if TYPE_CHECKING:
+    from videofactory.comfy.farmcheck import WorkerPreflight
+
+__all__ = ["Ability", "Refusal", "ability_of", "impossible_kinds", "refusals"]
 
 #: Shots named in a line before it says "and N more".
 SHOTS_NAMED = 6
@@ -54,6 +60,41 @@ class Refusal:
     short_gb: float = 0.0
 
 
+def ability_of(
+    worker: WorkerConfig,
+    memory_gb: float,
+    memory_kind: str,
+    preflight: WorkerPreflight | None,
+) -> Ability:
+    """A worker's ability from its farm-file entry, its memory and its server's preflight
+    (None, or unreachable: judged by the farm file alone)."""
+    needs: dict[TaskKind, float] = {}
+    workflows: dict[TaskKind, str] = {}
+    refused: dict[TaskKind, str] = {}
+    reachable = preflight is not None and preflight.reachable
+    for kind in GPU_KINDS:
+        spec = worker.workflow_spec(kind)
+        needs[kind] = workflow_need(spec.vram_gb if spec else None, kind)
+        check = preflight.kinds.get(kind) if reachable and preflight else None
+        if check is None:
+            continue
+        if check.workflow is not None:
+            needs[kind] = workflow_need(check.workflow.vram_gb, kind)
+            workflows[kind] = check.workflow.name
+        if not check.ok:
+            refused[kind] = "; ".join(str(p) for p in check.problems[:3]) or "no workflow"
+    return Ability(
+        worker.id,
+        tuple(worker.roles),
+        memory_gb,
+        memory_kind,
+        needs,
+        refused,
+        workflows,
+        reachable,
+    )
+
+
 def refusals(kind: TaskKind, workers: Sequence[Ability], *, strict: bool) -> list[Refusal]:
     """For each worker, whether it can ever take ``kind`` and if not why."""
     role = ROLE_FOR_KIND.get(kind)
@@ -81,15 +122,16 @@ def refusals(kind: TaskKind, workers: Sequence[Ability], *, strict: bool) -> lis
 
 
 def impossible_kinds(
-    shots: Mapping[TaskKind, Sequence[str]], workers: Sequence[Ability], *, strict: bool
+    shots: Mapping[TaskKind, Sequence[str] | None], workers: Sequence[Ability], *, strict: bool
 ) -> list[str]:
     """One line per task kind of the plan that no worker can ever take (empty: all fine).
 
-    ``shots`` maps each GPU task kind of the plan to the shots that have such a task.
+    ``shots`` maps each GPU task kind of the plan to the shots that have such a task (None:
+    any shot, for a farm checked without a plan; an empty list: the plan has none).
     """
     lines = []
     for kind, kind_shots in shots.items():
-        if not kind_shots:
+        if kind_shots is not None and not kind_shots:
             continue
         found = refusals(kind, workers, strict=strict)
         if any(not r.cause for r in found):
@@ -98,10 +140,13 @@ def impossible_kinds(
     return lines
 
 
-def _line(kind: TaskKind, shots: Sequence[str], found: Sequence[Refusal]) -> str:
-    named = ", ".join(shots[:SHOTS_NAMED])
-    if len(shots) > SHOTS_NAMED:
-        named += f" and {len(shots) - SHOTS_NAMED} more"
+def _line(kind: TaskKind, shots: Sequence[str] | None, found: Sequence[Refusal]) -> str:
+    named = ""
+    if shots is not None:
+        named = " (shots " + ", ".join(shots[:SHOTS_NAMED])
+        if len(shots) > SHOTS_NAMED:
+            named += f" and {len(shots) - SHOTS_NAMED} more"
+        named += ")"
     memory = sorted((r for r in found if r.cause == "memory"), key=lambda r: r.short_gb)
     others = [r for r in found if r.cause != "memory"]
     reasons = [f"best {memory[0].detail}"] if memory else []
@@ -110,8 +155,8 @@ def _line(kind: TaskKind, shots: Sequence[str], found: Sequence[Refusal]) -> str
     fixes = []
     if "memory" in causes:
         fixes.append(
-            f"declare what the {kind.value} workflow really needs "
-            f"(workflows: {kind.value}: {{file: ..., vram_gb: N}}) or add a bigger GPU"
+            f"declare the {kind.value} workflow's real need (vram_gb: N in the worker's "
+            f"workflows: {kind.value}: entry) or add a bigger GPU"
         )
     if "preflight" in causes:
         fixes.append("see `videofactory status` for the workflow's preflight problems")
@@ -120,7 +165,4 @@ def _line(kind: TaskKind, shots: Sequence[str], found: Sequence[Refusal]) -> str
         fixes.append(f"give a GPU the {role} role, or set strict: false")
     if kind is TaskKind.hero:
         fixes.append("or mark no shot hero")
-    return (
-        f"no worker can take {kind.value} (shots {named}): {'; '.join(reasons)}; "
-        f"fix: {', '.join(fixes)}"
-    )
+    return f"no worker can take {kind.value}{named}: {'; '.join(reasons)}; fix: {', '.join(fixes)}"

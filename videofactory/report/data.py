@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videofactory.store import heroes_missing
+
 __all__ = [
     "Bar",
     "KindTiming",
@@ -32,6 +34,9 @@ CPU_LANES = ("speech", "ffmpeg")
 TROUBLE_EVENTS = (
     "task_failed",
     "task_shrunk",
+    "hero_skipped",
+    "heroes_reopened",
+    "worker_memory",
     "task_lost",
     "task_redo",
     "worker_down",
@@ -121,6 +126,8 @@ class ShotRow:
     #: Where its clip and hero pass ran, and how many attempts the shot's tasks took.
     workers: dict[str, str] = field(default_factory=dict)
     attempts: int = 0
+    #: Why a hero shot went out without its hero pass ("" when it has it, or is no hero).
+    hero_missing: str = ""
 
 
 @dataclass
@@ -306,6 +313,7 @@ def _shots(
     for t in tasks:
         if t.shot_id and t.kind in GPU_KINDS and t.worker:
             workers_of.setdefault(t.shot_id, {})[t.kind] = t.worker
+    missing = heroes_missing(tasks)
     rows = []
     for s in shots:
         sid = str(s["id"])
@@ -322,6 +330,7 @@ def _shots(
                 keyframes.get(sid),
                 workers,
                 tries.get(sid, 0),
+                missing.get(sid, ""),
             )
         )
     return rows

@@ -101,6 +101,8 @@ TEMPLATE = """<!DOCTYPE html>
 <th>camera</th><th>rendered on</th><th>attempts</th></tr>
 {% for s in r.shots %}<tr>
 <td><b>{{ s.id }}</b>{% if s.hero %}<br><span class="hero">hero</span>{% endif %}
+ {% if s.hero_missing %}<br><span class="bad">no hero pass:</span>
+ <span class="muted">{{ s.hero_missing }}</span>{% endif %}
  <br><span class="muted">{{ s.shot_type }}</span></td>
 <td>{% if thumbs.get(s.id) %}<img class="thumb" src="{{ thumbs[s.id] }}" alt="keyframe {{ s.id }}">
  {% else %}<span class="muted">none</span>{% endif %}</td>
@@ -162,7 +164,14 @@ def render_page(report: RunReport, timeline_png: bytes, *, now: float) -> str:
         thumbs={s.id: thumbnail_uri(s.keyframe) for s in report.shots if s.keyframe},
         engines=report.speech_engines,
         colours=KIND_COLOURS,
-        bad_kinds={"task_failed", "worker_down", "run_failed", "run_cancelled", "task_lost"},
+        bad_kinds={
+            "task_failed",
+            "worker_down",
+            "run_failed",
+            "run_cancelled",
+            "task_lost",
+            "hero_skipped",
+        },
     )
 
 

@@ -1,8 +1,8 @@
 """``python -m videofactory.sim``: one simulated ComfyUI server in the foreground.
 
 Takes ComfyUI's own flags where they mean something here (--listen, --port, the directory flags,
---cuda-device, --disable-metadata, --max-upload-size) and accepts and ignores the rest (--cpu,
---highvram, --preview-method X ...), so a command line written for ComfyUI works unchanged.
+--cuda-device, --cpu, --disable-metadata, --max-upload-size) and accepts and ignores the rest
+(--highvram, --preview-method X ...), so a command line written for ComfyUI works unchanged.
 When it listens it prints one JSON line ``{"event": "ready", "name", "url", "pid"}`` to stdout.
 Simulator-only flags set the simulated card (--name, --card, --vram-gb, --gpu-speed), its time
 (--speed, --time-scale) and injected faults (--fail-rate ... --fault-seed, see SimFaults).
@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     for kind in ("output", "input", "temp", "base"):
         p.add_argument(f"--{kind}-directory", type=Path, default=None)
     p.add_argument("--cuda-device", type=int, default=0)
+    p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="run 'on the CPU' like ComfyUI --cpu: /system_stats reports a cpu device whose "
+        "memory (--vram-gb) is RAM",
+    )
     p.add_argument("--disable-metadata", action="store_true")
     p.add_argument("--max-upload-size", type=float, default=100.0, help="MB")
     p.add_argument(
@@ -175,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         listen=args.listen,
         port=args.port,
         cuda_device=args.cuda_device,
+        cpu=args.cpu,
         base_directory=args.base_directory,
         output_directory=args.output_directory,
         input_directory=args.input_directory,

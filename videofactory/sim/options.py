@@ -128,6 +128,9 @@ class SimOptions:
     listen: str = "127.0.0.1"
     port: int = 8188
     cuda_device: int = 0
+    #: ComfyUI's ``--cpu``: no GPU; /system_stats reports a ``cpu`` device whose memory
+    #: figures are RAM (``vram_gb`` is then the simulated RAM).
+    cpu: bool = False
     base_directory: Path | None = None
     output_directory: Path | None = None
     input_directory: Path | None = None

@@ -460,9 +460,10 @@ class SimServer:
                 },
                 "devices": [
                     {
-                        "name": device_name(self.options.card),
-                        "type": "cuda",
-                        "index": 0,
+                        # ComfyUI --cpu: the device is the CPU and its "VRAM" is the RAM.
+                        "name": "cpu" if self.options.cpu else device_name(self.options.card),
+                        "type": "cpu" if self.options.cpu else "cuda",
+                        "index": None if self.options.cpu else 0,
                         "vram_total": total,
                         "vram_free": free,
                         "torch_vram_total": total,
