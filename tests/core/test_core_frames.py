@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
+import yaml
 
 from videofactory.comfy.frames import (
     ANY_COUNT,
@@ -15,7 +17,7 @@ from videofactory.comfy.frames import (
     infer_frame_rule,
     parse_frame_rule,
 )
-from videofactory.comfy.workflow import load_workflow
+from videofactory.comfy.workflow import load_template, load_workflow
 from videofactory.errors import WorkflowError
 
 WAN = FrameRule(4, 1, 1, 16.0)
@@ -211,3 +213,16 @@ def test_a_detected_workflow_infers_its_rule_and_says_so(tmp_path) -> None:
     )
     # 4.8 s at Wan's 16 fps: 77 frames, which Wan makes as asked (80 would come out as 77)
     assert wf.clip_timing(4.8, 24).frames == 77
+
+
+def test_the_workflows_readme_shows_what_the_templates_ask_for() -> None:
+    readme = Path(__file__).resolve().parents[2] / "videofactory" / "workflows" / "README.md"
+    rows = [line for line in readme.read_text().splitlines() if line.startswith("| `")]
+    table = {row.split("`")[1]: row for row in rows if "/clip` | `{frames" in row}
+    assert sorted(table) == ["ltxv/clip", "sim/clip", "wan22/clip"]
+    for name, row in table.items():
+        wf = load_template("clip", name.split("/")[0])
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert parse_frame_rule(yaml.safe_load(cells[1].strip("`")), "") == wf.frame_rule
+        counts = [int(c.split()[0]) for c in cells[3:]]
+        assert counts == [wf.clip_timing(d, 24).frames for d in (2.0, 4.8, 5.0, 7.3)], name
