@@ -53,12 +53,13 @@ def test_status_shows_refused_kinds_and_why(tmp_path):
     with ServerThread(SimOptions(base_directory=tmp_path / "s", port=0)) as sim:
         (tmp_path / "factory.yaml").write_text(
             "workers:\n"
-            f"  - {{id: ok, card: RTX 3090, url: '{sim.url}'}}\n"
+            f"  - {{id: ok, card: RTX 5090, vram_gb: 32, url: '{sim.url}'}}\n"
             f"  - {{id: picky, card: RTX 5090, url: '{sim.url}',"
             " workflows: {hero: upscale}}\n"
         )
         res = cli("status", "--json", cwd=tmp_path)
         assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["impossible"] == []
         rows = {w["id"]: w for w in json.loads(res.stdout)["workers"]}
         assert rows["ok"]["refused"] == [] and rows["picky"]["refused"] == ["hero"]
         hero = rows["picky"]["preflight"]["hero"]

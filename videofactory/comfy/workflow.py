@@ -8,6 +8,10 @@ or by node title; a list writes the same value to several inputs::
     seed: {title: "KSampler", input: seed}
     fps: [{node: "9", input: frame_rate}, {node: "12", input: fps}]
 
+A clip workflow's file may also declare its model's frame rule (``frame_rule: {frames: 4n+1,
+fps: 16}``, see ``videofactory.comfy.frames``); ``Workflow.clip_timing`` is then the one place
+that says how many frames at what rate a shot asks for.
+
 Without a bindings file the bindings are detected from the common core nodes
 (``videofactory.comfy.detect``) and what was detected is kept in ``Workflow.notes``.
 Bundled templates live in ``videofactory/workflows/<set>/<kind>.json``; see the README there.
@@ -25,6 +29,15 @@ from typing import Any
 import yaml
 
 from videofactory.comfy.detect import detect_bindings, is_link
+from videofactory.comfy.frames import (
+    ANY_COUNT,
+    FRAME_RULE_KEY,
+    ClipTiming,
+    FrameRule,
+    clip_timing,
+    infer_frame_rule,
+    parse_frame_rule,
+)
 from videofactory.errors import WorkflowError
 
 __all__ = [
@@ -67,6 +80,8 @@ class Workflow:
     origin: str = ""
     #: What detection decided, one line each (empty when a bindings file was used).
     notes: tuple[str, ...] = ()
+    #: The frame counts and rate its model makes (clip workflows; declared or inferred).
+    frame_rule: FrameRule = ANY_COUNT
     #: VRAM the workflow needs in GB, as its bindings file or the farm file declares it
     #: (None: the task kind's default applies).
     vram_gb: float | None = None
@@ -95,6 +110,11 @@ class Workflow:
                     graph[node]["inputs"][input_name] = value
         return graph
 
+    def clip_timing(self, duration_s: float, output_fps: float, scale: float = 1.0) -> ClipTiming:
+        """The frames and rate to bind for a shot of ``duration_s``: the smallest count the
+        model makes that lasts the shot, at its own rate (``frames.clip_timing``)."""
+        return clip_timing(duration_s, output_fps, self.frame_rule, scale)
+
     def accepts(self, name: str) -> bool:
         """Whether the workflow binds this parameter."""
         return name in self.bindings
@@ -112,6 +132,8 @@ class Workflow:
                 f"node {n} ({_label(self.graph, n)}) input {i!r}" for n, i in b.targets
             )
             lines.append(f"{name} -> {where}")
+        if "frames" in self.bindings:
+            lines.append(f"frame rule: {self.frame_rule} ({self.frame_rule.source})")
         return lines
 
 
@@ -141,11 +163,16 @@ def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> 
     if bindings_path is None:
         det = detect_bindings(graph)
         bindings = {k: _binding([(t.node, t.input) for t in v]) for k, v in det.targets.items()}
-        return Workflow(path.stem, graph, bindings, "detected", tuple(det.lines))
+        rule = _frame_rule(graph, bindings, None, str(path))
+        notes = [*det.lines]
+        if "frames" in bindings:
+            notes.append(
+                f"frame rule: {rule} [{rule.source}; declare frame_rule in a bindings "
+                "file if the model makes other counts]"
+            )
+        return Workflow(path.stem, graph, bindings, "detected", tuple(notes), rule)
     raw = _read_yaml(Path(bindings_path))
-    vram_gb = _declared_vram(raw, str(bindings_path))
-    bindings = resolve_bindings(graph, raw, str(bindings_path))
-    return Workflow(path.stem, graph, bindings, str(bindings_path), vram_gb=vram_gb)
+    return _with_bindings(path.stem, graph, raw, str(bindings_path), str(bindings_path))
 
 
 def load_template(kind: str, template_set: str = "sim") -> Workflow:
@@ -160,9 +187,33 @@ def load_template(kind: str, template_set: str = "sim") -> Workflow:
     name = f"{template_set}/{kind}"
     check_api_format(graph, name)
     raw = yaml.safe_load((folder / f"{kind}.bindings.yaml").read_text(encoding="utf-8")) or {}
-    source = f"{name}.bindings.yaml"
-    vram_gb = _declared_vram(raw, source)
-    return Workflow(name, graph, resolve_bindings(graph, raw, source), "template", vram_gb=vram_gb)
+    return _with_bindings(name, graph, raw, f"{name}.bindings.yaml", "template")
+
+
+def _with_bindings(
+    name: str, graph: dict[str, Any], raw: Any, source: str, origin: str
+) -> Workflow:
+    """A workflow from a bindings file's data: its parameter bindings, and what it declares
+    of itself (``frame_rule``, ``vram_gb``)."""
+    declared = vram_gb = None
+    if isinstance(raw, dict):
+        raw = dict(raw)
+        declared = raw.pop(FRAME_RULE_KEY, None)
+        vram_gb = _declared_vram({VRAM_KEY: raw.pop(VRAM_KEY, None)}, source)
+    bindings = resolve_bindings(graph, raw, source)
+    rule = _frame_rule(graph, bindings, declared, source)
+    return Workflow(name, graph, bindings, origin, frame_rule=rule, vram_gb=vram_gb)
+
+
+def _frame_rule(
+    graph: Mapping[str, Any], bindings: Mapping[str, Binding], declared: Any, source: str
+) -> FrameRule:
+    """The declared rule, else one inferred from the nodes the frames and fps are written to."""
+    if declared is not None:
+        return parse_frame_rule(declared, source)
+    frames = bindings["frames"].targets if "frames" in bindings else ()
+    fps = bindings["fps"].targets if "fps" in bindings else ()
+    return infer_frame_rule(graph, frames, fps)
 
 
 def template_names(kind: str | None = None) -> list[str]:
@@ -261,13 +312,13 @@ def link_problems(graph: Mapping[str, Any]) -> list[str]:
     return out
 
 
-#: Keys of a bindings file that describe the workflow rather than bind a parameter.
-META_KEYS = ("vram_gb",)
+#: The key of a bindings file that declares the VRAM the workflow needs (no binding).
+VRAM_KEY = "vram_gb"
 
 
 def _declared_vram(raw: Any, source: str) -> float | None:
     """The ``vram_gb: N`` a bindings file declares (what the workflow needs), or None."""
-    value = raw.get("vram_gb") if isinstance(raw, dict) else None
+    value = raw.get(VRAM_KEY) if isinstance(raw, dict) else None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1024:
@@ -279,13 +330,9 @@ def _declared_vram(raw: Any, source: str) -> float | None:
 
 
 def resolve_bindings(graph: Mapping[str, Any], raw: Any, source: str) -> dict[str, Binding]:
-    """Turn bindings data into node-id bindings, checking every node and input exists.
-
-    The keys in ``META_KEYS`` describe the workflow and are no bindings.
-    """
+    """Turn bindings data into node-id bindings, checking every node and input exists."""
     if not isinstance(raw, dict):
         raise WorkflowError(f"{source}: bindings must be a mapping of parameter -> node input")
-    raw = {k: v for k, v in raw.items() if k not in META_KEYS}
     by_title: dict[str, list[str]] = {}
     for node_id, node in graph.items():
         title = (node.get("_meta") or {}).get("title")

@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videofactory.assembly.probe import check_media
+from videofactory.assembly.probe import check_media, probe
 from videofactory.comfy.client import new_prompt_id
+from videofactory.comfy.frames import ClipTiming
 from videofactory.comfy.results import OutputRef, PromptResult
 from videofactory.comfy.workflow import Workflow, load_spec, load_template
 from videofactory.config import TaskKind
-from videofactory.errors import BackendError, BackendTimeout, WorkflowError
+from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
 from videofactory.farm.dag import Task
 from videofactory.farm.lanes import Job, Lane
 from videofactory.farm.sharing import submit_slot
@@ -262,16 +263,16 @@ class GpuAttempts:
             }
         if task.kind is TaskKind.clip:
             name = await self.input_name(self.dep(task, TaskKind.keyframe), lane, subfolder)
-            frames = max(1, round(shot.duration * sl.fps * scale))
+            timing = self.clip_timing(task, shot, lane)
             return {
                 "input_image": name,
                 "prompt": shot.prompt,
                 "camera": shot.camera.value,
                 "width": width,
                 "height": height,
-                "frames": frames,
+                "frames": timing.frames,
                 "seed": shot.seed,
-                "fps": frames / shot.duration,
+                "fps": timing.fps,
                 "output_prefix": prefix,
             }
         name = await self.input_name(self.dep(task, TaskKind.clip), lane, subfolder)
@@ -282,6 +283,30 @@ class GpuAttempts:
             "height": _even(height * HERO_SCALE),
             "output_prefix": prefix,
         }
+
+    def clip_timing(self: Dispatcher, task: Task, shot: Shot, lane: Lane) -> ClipTiming:
+        """Frames and rate a clip task asks ``lane``'s clip workflow for: the smallest count its
+        model makes that lasts the shot, at the model's rate (fewer, slower, when shrunk after
+        running out of memory); the assembly trims the clip to the shot."""
+        scale = float(self.task_scale.get(task.id, 1.0))
+        workflow = self.workflow(lane, TaskKind.clip)
+        return workflow.clip_timing(shot.duration, self.shotlist.fps, scale)
+
+    def expected_length(self: Dispatcher, task: Task, shot: Shot, lane: Lane) -> float | None:
+        """How long the task's output must last (None: any; a keyframe is a still).
+
+        A clip lasts the frames it was asked for at the rate it was asked for, which is at least
+        its shot; a hero pass keeps its clip's frames and rate, so it lasts as long as the clip.
+        """
+        if task.kind is TaskKind.clip:
+            return self.clip_timing(task, shot, lane).duration_s
+        if task.kind is not TaskKind.hero:
+            return None
+        clip = self.outputs.get(self.dep(task, TaskKind.clip))
+        try:
+            return probe(clip).duration_s if clip is not None else None
+        except MediaError:
+            return None  # our copy is gone: the hero is still checked for being a video
 
     async def input_name(self: Dispatcher, dep: str, lane: Lane, subfolder: str) -> str:
         """What a Load* node of ``lane`` should read for a dependency's output.
@@ -329,8 +354,8 @@ class GpuAttempts:
             self.made_on[task.id] = (lane.id, ref)
         dest = self.run_dir / FOLDER[task.kind] / f"{shot.id}{ref.suffix}"
         await lane.client.download(ref, dest)
-        # A keyframe PNG probes as a one-frame video; clips must last their shot.
-        expected = None if task.kind is TaskKind.keyframe else shot.duration
+        # A keyframe PNG probes as a one-frame video; clips must last what they were asked for.
+        expected = await asyncio.to_thread(self.expected_length, task, shot, lane)
         media = await asyncio.to_thread(
             check_media, dest, kind="video", expected_duration_s=expected, task=task.id
         )
