@@ -169,7 +169,7 @@ class Dispatcher(GpuAttempts):
         same worker: recorded, but no task's attempt failed and the worker stays up."""
         self.emit(
             "http_retry",
-            f"{worker}: {error}; trying again (retry {attempt})",
+            f"{worker}: {error}; retry {attempt} on the same server",
             worker=worker,
             data={"method": method, "path": path, "attempt": attempt},
         )
