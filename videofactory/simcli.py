@@ -15,7 +15,7 @@ __all__ = ["SIM_EPILOG", "sim"]
 
 SIM_EPILOG = (
     "Example: videofactory sim --workers 6 --port 8188 --time-scale 0.1 "
-    "--fail-rate 0.05 --fault gpu2:crash_after=3"
+    "--fail-rate 0.05 --http-error-rate 0.1 --fault gpu2:crash_after=3"
 )
 
 
@@ -51,6 +51,11 @@ def sim(
     ),
     corrupt_rate: float | None = typer.Option(
         None, "--corrupt-rate", help="Chance saved files are overwritten with undecodable bytes."
+    ),
+    http_error_rate: float | None = typer.Option(
+        None,
+        "--http-error-rate",
+        help="Chance an HTTP request is answered 500 (half of them after taking effect).",
     ),
     slow_start: float | None = typer.Option(
         None, "--slow-start", help="Seconds each server waits before listening."
@@ -129,6 +134,7 @@ def sim(
         "crash_after": crash_after,
         "drop_ws_rate": drop_ws_rate,
         "corrupt_rate": corrupt_rate,
+        "http_error_rate": http_error_rate,
         "slow_start_s": slow_start,
         "leak_mb_per_job": leak_mb_per_job,
         "seed": fault_seed,

@@ -104,10 +104,11 @@ def test_html_and_garbage_are_not_comfyui(html_url, garbage_url):
 
 def test_view_shorter_than_announced(short_view_url, tmp_path):
     async def go():
-        async with ComfyClient(short_view_url, timeout=2) as c:
+        async with ComfyClient(short_view_url, timeout=2, retry_backoff=(0.01, 0.01)) as c:
             ref = OutputRef("9", "a_00001_.png", "", "output", "images")
             with pytest.raises(ProtocolError, match="a_00001_.png"):
                 await c.download(ref, tmp_path / "a.png")
+            assert c.retries == 2  # broken off: downloaded again from scratch, then given up
             assert not (tmp_path / "a.png").exists()
             assert not list(tmp_path.glob(".*part"))  # no half file left behind
 

@@ -265,7 +265,7 @@ def test_request_log_records_posts_and_every_execution(servers: Any) -> None:
 def test_faults_route_reads_validates_and_resets(servers: Any) -> None:
     sim = servers()
     state = sim.http.get("/sim/faults").json()
-    assert state == {**SimFaults().to_json(), "jobs": 0}
+    assert state == {**SimFaults().to_json(), "jobs": 0, "http_errors": 0}
     for body, word in [
         ({"fail_rate": 2}, "fail_rate"),
         ({"crash_after": "x"}, "crash_after"),
@@ -279,7 +279,7 @@ def test_faults_route_reads_validates_and_resets(servers: Any) -> None:
     assert (r.json()["fail_rate"], r.json()["seed"]) == (1.0, 3)
     assert last_message(sim.run(tiny(1)))[0] == "execution_error"
     r = sim.http.post("/sim/faults", json={"reset": True})
-    assert r.json() == {**SimFaults().to_json(), "jobs": 1}
+    assert r.json() == {**SimFaults().to_json(), "jobs": 1, "http_errors": 0}
     assert last_message(sim.run(tiny(2)))[0] == "execution_success"
 
 

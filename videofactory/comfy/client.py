@@ -1,7 +1,15 @@
 """An async client for one ComfyUI server: HTTP for requests, one websocket for events.
 
-It speaks the protocol and nothing more; retries, timeouts and choice of server are the
-dispatcher's business. Every transport failure becomes a FactoryError subclass here.
+It speaks the protocol; timeouts, retries of a task and choice of server are the dispatcher's
+business. Every transport failure becomes a FactoryError subclass here.
+
+A request that fails in transit is tried again on the same server, a few times over a few
+seconds (``retry_backoff``), before its error surfaces: a 5xx answer, a connection reset or
+closed before the answer, a body broken off. Those are what a busy server, a proxy or a
+network blip produce, and a film must not lose a GPU to them. A refused connection (nobody
+listens: the process is gone), a timeout (nobody answers: it is hung) and every 4xx surface at
+once. ``POST /prompt`` is never queued twice: before posting again, the server's /queue and
+/history are asked whether the lost answer had queued it after all.
 
 The websocket is opened before anything is posted (events are not buffered server-side), is
 shared by every prompt of this client, and is reopened with backoff when it drops, after the old
@@ -15,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import json
 import logging
 import ssl
@@ -46,13 +55,21 @@ from videofactory.errors import (
     ProtocolError,
 )
 
-__all__ = ["ComfyClient", "ProgressCallback", "new_prompt_id"]
+__all__ = ["ComfyClient", "ProgressCallback", "RetryCallback", "new_prompt_id"]
 
 log = logging.getLogger(__name__)
 
 #: (prompt_id, event name, data) for every websocket event of a prompt we wait on.
 ProgressCallback = Callable[[str, str, Mapping[str, Any]], None]
 
+#: (method, path, attempt, error) before each retry of a request that failed in transit:
+#: ``attempt`` is the number of the try that failed (1 for the first), ``error`` what it
+#: would have raised.
+RetryCallback = Callable[[str, str, int, BackendError], None]
+
+#: Waits before each retry of a request that failed in transit, in seconds: five tries over
+#: 7.5 s, then the error surfaces and the server counts as down.
+HTTP_RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
 #: Backoff between websocket reconnects, in seconds.
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 #: With the websocket up, /history is still checked this often as a safety net.
@@ -73,10 +90,17 @@ class ComfyClient:
         timeout: float = HTTP_TIMEOUT_S,
         client_id: str | None = None,
         reconnect_backoff: Sequence[float] = RECONNECT_BACKOFF_S,
+        retry_backoff: Sequence[float] = HTTP_RETRY_BACKOFF_S,
+        on_retry: RetryCallback | None = None,
     ):
         self.url = url.rstrip("/")
         self.client_id = client_id or uuid.uuid4().hex
         self.reconnect_backoff = tuple(reconnect_backoff) or RECONNECT_BACKOFF_S
+        #: Waits before each retry of a request that failed in transit (empty: no retries).
+        self.retry_backoff = tuple(retry_backoff)
+        self.on_retry = on_retry
+        #: How many requests were tried again after failing in transit.
+        self.retries = 0
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
         # Made on first use: an aiohttp session belongs to the event loop that runs it.
         self._session: aiohttp.ClientSession | None = None
@@ -124,10 +148,33 @@ class ComfyClient:
             )
         return self._session
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Reply:
-        """One request, its whole answer read; every transport failure mapped to ours."""
+    async def _request(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> Reply:
+        """One request, its whole answer read; every transport failure mapped to ours.
+
+        With ``retry`` a failure in transit (see ``_in_transit``) or a 5xx answer is tried
+        again after each wait of ``retry_backoff``; a 5xx still there at the end is returned
+        (the caller says what it means), any other failure raised. Only idempotent requests
+        may be retried like this (``POST /prompt`` has its own loop, see ``_post_prompt``).
+        """
         if "content" in kwargs:  # raw bytes, as callers (and tests) hand them
             kwargs["data"] = kwargs.pop("content")
+        for attempt in itertools.count(1):
+            last = not retry or attempt > len(self.retry_backoff)
+            try:
+                reply = await self._send(method, path, **kwargs)
+            except _InTransit as exc:
+                if last:
+                    raise exc.error from exc.__cause__
+                error = exc.error
+            else:
+                if reply.status_code < 500 or last:
+                    return reply
+                error = self._server_error(method, path, reply)
+            await self._before_retry(method, path, attempt, error)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> Reply:
+        """One try of a request; a failure in transit is raised as ``_InTransit``."""
         try:
             async with self._http.request(method, self.url + path, **kwargs) as resp:
                 body = await resp.read()
@@ -138,23 +185,44 @@ class ComfyClient:
                 f"{self.url} did not answer {method} {path} in time", url=self.url
             ) from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            raise BackendUnavailable(
+            error = BackendUnavailable(
                 f"cannot reach ComfyUI at {self.url} ({type(exc).__name__}: {exc}); "
                 "is the server running and is the URL right?",
                 url=self.url,
-            ) from exc
+            )
+            if _in_transit(exc):
+                raise _InTransit(error) from exc
+            raise error from exc
         except aiohttp.ClientError as exc:
             raise BackendUnavailable(
                 f"{self.url}: {method} {path} failed: {exc}", url=self.url
             ) from exc
 
+    def _server_error(self, method: str, path: str, reply: Reply) -> ProtocolError:
+        """What a 5xx answer raises (once its retries are spent)."""
+        return ProtocolError(
+            f"{self.url} answered {reply.status_code} to {method} {path}: {reply.text[:200]!r}",
+            url=self.url,
+        )
+
+    async def _before_retry(
+        self, method: str, path: str, attempt: int, error: BackendError
+    ) -> None:
+        """Announce a retry, then wait its turn of the backoff."""
+        self.retries += 1
+        delay = self.retry_backoff[attempt - 1]
+        log.info("%s %s%s failed (%s); trying again in %g s", method, self.url, path, error, delay)
+        if self.on_retry is not None:
+            try:
+                self.on_retry(method, path, attempt, error)
+            except Exception:  # a watcher's bug must not turn a blip into an outage
+                log.exception("on_retry callback failed")
+        await asyncio.sleep(delay)
+
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = await self._request(method, path, **kwargs)
         if resp.status_code >= 500:
-            raise ProtocolError(
-                f"{self.url} answered {resp.status_code} to {method} {path}: {resp.text[:200]!r}",
-                url=self.url,
-            )
+            raise self._server_error(method, path, resp)
         if resp.status_code == 403:
             raise ProtocolError(
                 f"{self.url} refused {method} {path} (403): a proxy in front of ComfyUI, or "
@@ -294,19 +362,44 @@ class ComfyClient:
         return [await self.download(ref, dest) for ref, dest in plan]
 
     async def download(self, ref: OutputRef, dest: Path) -> Path:
-        """Stream one output file to ``dest`` (a file path), checking its announced size."""
+        """Stream one output file to ``dest`` (a file path), checking its announced size.
+
+        It is written to a hidden ``.part`` file beside ``dest`` and renamed when whole; a
+        download that fails in transit (a 5xx, a reset, a body shorter than announced) starts
+        again from scratch on the same server, like any request.
+        """
         _check_name(ref, self.url)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.part")
+        try:
+            for attempt in itertools.count(1):
+                try:
+                    await self._fetch(ref, dest, tmp)
+                except _InTransit as exc:
+                    if attempt > len(self.retry_backoff):
+                        raise exc.error from exc.__cause__
+                    await self._before_retry("GET", "/view", attempt, exc.error)
+                else:
+                    tmp.replace(dest)
+                    return dest
+        finally:
+            tmp.unlink(missing_ok=True)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _fetch(self, ref: OutputRef, dest: Path, tmp: Path) -> None:
+        """One try of a download into ``tmp``; a failure in transit raises ``_InTransit``."""
         params = {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
         try:
             async with self._http.get(self.url + "/view", params=params) as resp:
                 if resp.status != 200:
-                    raise ProtocolError(
+                    error = ProtocolError(
                         f"{self.url}/view answered {resp.status} for {ref.filename}",
                         url=self.url,
                     )
+                    if resp.status >= 500:
+                        raise _InTransit(error)
+                    raise error
                 announced = resp.headers.get("content-length")
                 got = 0
                 with tmp.open("wb") as fh:
@@ -314,29 +407,31 @@ class ComfyClient:
                         fh.write(chunk)
                         got += len(chunk)
             if announced is not None and int(announced) != got:
-                raise ProtocolError(
-                    f"{self.url}/view sent {got} bytes of {ref.filename}, announced {announced}",
-                    url=self.url,
+                raise _InTransit(
+                    ProtocolError(
+                        f"{self.url}/view sent {got} bytes of {ref.filename}, "
+                        f"announced {announced}",
+                        url=self.url,
+                    )
                 )
-            tmp.replace(dest)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise BackendTimeout(
                 f"{self.url}: download of {ref.filename} timed out", url=self.url
             ) from exc
         except aiohttp.ClientPayloadError as exc:
             # Typically the body ended before the announced Content-Length.
-            raise ProtocolError(
-                f"{self.url}/view broke off {ref.filename}: {exc}", url=self.url
+            raise _InTransit(
+                ProtocolError(f"{self.url}/view broke off {ref.filename}: {exc}", url=self.url)
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+            if not isinstance(exc, ConnectionError | aiohttp.ClientError):
                 raise BackendError(f"cannot write {dest}: {exc}") from exc
-            raise BackendUnavailable(
+            error = BackendUnavailable(
                 f"{self.url}: download of {ref.filename} failed: {exc}", url=self.url
-            ) from exc
-        finally:
-            tmp.unlink(missing_ok=True)
-        return dest
+            )
+            if _in_transit(exc):
+                raise _InTransit(error) from exc
+            raise error from exc
 
     # -- prompts ------------------------------------------------------------------------------
 
@@ -356,10 +451,12 @@ class ComfyClient:
             self._posted_on[prompt_id] = self.ws_connects
         body = {"prompt": workflow, "client_id": self.client_id, "prompt_id": prompt_id}
         try:
-            resp = await self._request("POST", "/prompt", json=body)
+            resp = await self._post_prompt(body, prompt_id)
         except BaseException:
             self._forget(prompt_id)
             raise
+        if resp is None:  # queued although its answer was lost
+            return prompt_id
         try:
             answer = resp.json()
         except ValueError:
@@ -386,6 +483,45 @@ class ComfyClient:
             )
             raise err
         return str(answer["prompt_id"])
+
+    async def _post_prompt(self, body: Mapping[str, Any], prompt_id: str) -> Reply | None:
+        """POST /prompt, retried like other requests but never queued twice.
+
+        A 5xx or a connection lost mid-request does not say whether the server queued the
+        prompt: ComfyUI queues it before it answers, and queues a second POST with the same
+        prompt id as a second job (``PromptQueue.put`` is a plain heap push; the later run
+        overwrites the first one's history entry), so posting again blindly could pay for
+        the GPU time twice. Before each retry the server's /queue, then /history, are asked
+        about our prompt id; None means it is there already (the prompt is ours to follow).
+        """
+        for attempt in itertools.count(1):
+            last = attempt > len(self.retry_backoff)
+            try:
+                reply = await self._send("POST", "/prompt", json=body)
+            except _InTransit as exc:
+                if last:
+                    raise exc.error from exc.__cause__
+                error: BackendError = exc.error
+            else:
+                if reply.status_code < 500 or last:
+                    return reply
+                error = self._server_error("POST", "/prompt", reply)
+            await self._before_retry("POST", "/prompt", attempt, error)
+            if await self._known(prompt_id):
+                log.info(
+                    "%s queued prompt %s although its answer was lost; not posting it again",
+                    self.url,
+                    prompt_id,
+                )
+                return None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _known(self, prompt_id: str) -> bool:
+        """Whether the server has the prompt queued, running or finished. /queue is read
+        before /history: a prompt that finishes between the two is then seen in one."""
+        if await self.in_queue(prompt_id):
+            return True
+        return await self.history(prompt_id) is not None
 
     async def wait(
         self,
@@ -576,6 +712,32 @@ class Reply:
     def json(self) -> Any:
         """The body as JSON (ValueError when it is not)."""
         return json.loads(self.content)
+
+
+class _InTransit(Exception):
+    """A request failed in transit (see ``_in_transit``): it may be tried again; ``error``
+    is what surfaces when it is not."""
+
+    def __init__(self, error: BackendError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _in_transit(exc: BaseException | None) -> bool:
+    """Whether a transport failure struck an exchange under way (connection reset or closed
+    before the answer, body broken off), which trying again may cure; not one that found
+    nobody listening (refused, no route, DNS, TLS) or nobody answering (timeout)."""
+    if isinstance(
+        exc,
+        TimeoutError
+        | aiohttp.ClientConnectorError
+        | aiohttp.ServerFingerprintMismatch
+        | ConnectionRefusedError,
+    ):
+        return False
+    return isinstance(
+        exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | ConnectionError
+    )
 
 
 def _item_id(item: Any) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -167,6 +168,18 @@ class Dispatcher(GpuAttempts):
         if self._sink:
             self._sink(ev)
 
+    def _http_retry(
+        self, worker: str, method: str, path: str, attempt: int, error: BackendError
+    ) -> None:
+        """A request to a worker failed in transit and its client tries it again on that
+        same worker: recorded, but no task's attempt failed and the worker stays up."""
+        self.emit(
+            "http_retry",
+            f"{worker}: {error}; retry {attempt} on the same server",
+            worker=worker,
+            data={"method": method, "path": path, "attempt": attempt},
+        )
+
     def wake(self) -> None:
         """Make the loop look again now (a slot freed, a worker came back)."""
         if self._wake is not None:
@@ -192,7 +205,8 @@ class Dispatcher(GpuAttempts):
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for w in self.farm.workers:
-                    client = await stack.enter_async_context(ComfyClient(w.url))
+                    retried = functools.partial(self._http_retry, w.id)
+                    client = await stack.enter_async_context(ComfyClient(w.url, on_retry=retried))
                     self.lanes[w.id] = Lane(w, client, self.farm.comfy_vram_gb(w.id))
                 try:
                     await self._start_lanes()

@@ -42,6 +42,11 @@ FAULT_FLAGS = (
         "corrupt_rate",
         "chance saved files are overwritten with bytes that do not decode",
     ),
+    (
+        "--http-error-rate",
+        "http_error_rate",
+        "chance an HTTP request is answered 500 (half of them after taking effect)",
+    ),
     ("--slow-start", "slow_start_s", "seconds to wait before listening"),
     ("--leak-mb-per-job", "leak_mb_per_job", "megabytes each prompt leaves behind (RSS grows)"),
     ("--fault-seed", "seed", "seed of the fault draws (with the worker name)"),

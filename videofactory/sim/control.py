@@ -13,7 +13,7 @@
   for, when it was refused); a test proves no task rendered twice by counting
   ``execution_start`` per prompt id across a farm.
 * ``GET /sim/faults``: the fault settings in force (``SimFaults`` fields) plus ``jobs``, the
-  prompts taken so far.
+  prompts taken so far, and ``http_errors``, the requests the HTTP error fault answered 500.
 * ``POST /sim/faults``: a JSON object of ``SimFaults`` fields to change (``{"reset": true}``
   first restores the defaults); answers like GET, or 400 ``{"error": "..."}`` naming the bad
   field. ``slow_start_s`` only matters at start.

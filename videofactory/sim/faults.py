@@ -16,6 +16,12 @@ Every fault looks on the wire exactly like the real failure would on a real Comf
   the prompt goes on and finishes normally in history;
 * **corrupt output**: after a Save* node writes its files they are overwritten with zero bytes
   (a torn write), so they no longer decode; history still lists them;
+* **HTTP error**: a request to any ComfyUI route but the websocket is answered 500 with
+  aiohttp's plain-text body ("500 Internal Server Error\n\nServer got itself in trouble") and
+  the connection closed, as when a handler raises; in half of the draws the handler has run
+  first (a ``POST /prompt`` queued, an upload saved, only the answer lost), in the other half
+  it never ran. Drawn per request from a generator of its own, so HTTP traffic leaves the
+  per-prompt draws as they were;
 * **slow start**: the server listens (and prints its ready line) only after a delay;
 * **leak**: every prompt leaves ``leak_mb_per_job`` MB behind in the process (resident, never
   freed), so its RSS grows job by job like a long-running ComfyUI's.
@@ -98,6 +104,8 @@ class FaultInjector(SimHooks):
         self.target = target
         self.user = user or SimHooks()
         self.jobs = 0
+        #: Requests answered 500 by the HTTP error fault so far.
+        self.http_errors = 0
         self._lock = threading.Lock()
         self._plans: dict[str, _Plan] = {}
         #: What the leak fault holds on to (never freed while the server lives).
@@ -115,6 +123,7 @@ class FaultInjector(SimHooks):
             old = getattr(self, "_faults", None)
             if old is None or faults.seed != old.seed:
                 self._rng = random.Random(f"{faults.seed}:{self.target.options.name}")
+                self._http_rng = random.Random(f"{faults.seed}:{self.target.options.name}:http")
             if old is None or faults.crash_after != old.crash_after:
                 self._crash_base = self.jobs
             if old is None or faults.hang_after != old.hang_after:
@@ -124,7 +133,7 @@ class FaultInjector(SimHooks):
     def state(self) -> dict[str, Any]:
         """The faults plus counters, as GET /sim/faults answers."""
         with self._lock:
-            return {**self._faults.to_json(), "jobs": self.jobs}
+            return {**self._faults.to_json(), "jobs": self.jobs, "http_errors": self.http_errors}
 
     def vram_limit_gb(self) -> float:
         """Above this modelled need a node runs out of memory."""
@@ -132,6 +141,17 @@ class FaultInjector(SimHooks):
         if self._faults.oom_above_gb is not None:
             limit = min(limit, self._faults.oom_above_gb)
         return limit
+
+    def http_error(self) -> str | None:
+        """Whether this HTTP request fails: None, "before" (answer 500 instead of handling it)
+        or "after" (handle it, then answer 500). Two draws per request whatever the rate, so
+        the n-th request of a server meets the same fate for a given seed."""
+        with self._lock:
+            fails, after = self._http_rng.random(), self._http_rng.random()
+            if fails >= self._faults.http_error_rate:
+                return None
+            self.http_errors += 1
+            return "after" if after < 0.5 else "before"
 
     # -- the seam ------------------------------------------------------------------------------
 

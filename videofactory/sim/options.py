@@ -31,9 +31,10 @@ IDLE_VRAM_GB = 0.35
 class SimFaults:
     """Failures one simulated server injects, each looking like the real thing on the wire.
 
-    Rates are probabilities per prompt, drawn from a generator seeded with ``seed`` and the
-    server's name, so a run repeats exactly. ``hang_after``/``crash_after`` count the prompts
-    the server has taken since the fault was set (at start for flags).
+    Rates are probabilities per prompt (``http_error_rate``: per HTTP request), drawn from
+    generators seeded with ``seed`` and the server's name, so a run repeats exactly.
+    ``hang_after``/``crash_after`` count the prompts the server has taken since the fault was
+    set (at start for flags).
     """
 
     #: Chance a prompt fails in its render node with a CUDA ``RuntimeError``.
@@ -51,6 +52,10 @@ class SimFaults:
     drop_ws_rate: float = 0.0
     #: Chance the files a Save* node writes are overwritten with bytes that do not decode.
     corrupt_rate: float = 0.0
+    #: Chance an HTTP request (any ComfyUI route but the websocket) is answered with aiohttp's
+    #: plain-text 500; half of them after the request took effect (a prompt queued, a file
+    #: uploaded), as when a server fails on its way out.
+    http_error_rate: float = 0.0
     #: Seconds to wait before listening (and before the ready line).
     slow_start_s: float = 0.0
     #: Megabytes of memory each prompt leaves behind for good (ComfyUI's RSS grows over long
@@ -59,7 +64,7 @@ class SimFaults:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("fail_rate", "hang_rate", "drop_ws_rate", "corrupt_rate"):
+        for name in ("fail_rate", "hang_rate", "drop_ws_rate", "corrupt_rate", "http_error_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"fault {name} must be between 0 and 1, not {value}")

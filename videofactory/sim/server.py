@@ -41,7 +41,7 @@ from videofactory.sim.paths import Folders, UploadError, content_type
 from videofactory.sim.promptqueue import PromptQueue
 from videofactory.sim.render import paint_keyframe
 from videofactory.sim.validation import full_type_name, validate_prompt
-from videofactory.sim.webutil import origin_guard, reencode
+from videofactory.sim.webutil import http_errors, origin_guard, reencode
 
 __all__ = ["SimServer"]
 
@@ -279,7 +279,7 @@ class SimServer:
     def _make_app(self) -> web.Application:
         app = web.Application(
             client_max_size=self.options.max_upload_bytes,
-            middlewares=[self.log.middleware, origin_guard],
+            middlewares=[self.log.middleware, origin_guard, http_errors(self.hooks.http_error)],
         )
         faults = FaultRoutes(self.hooks)
         routes: list[tuple[str, str, Any]] = [

@@ -1,16 +1,27 @@
-"""Small HTTP pieces of the server: ComfyUI's origin guard and /view's image re-encoding."""
+"""Small HTTP pieces of the server: ComfyUI's origin guard, /view's image re-encoding, and
+the HTTP error fault (aiohttp's own 500)."""
 
 from __future__ import annotations
 
 import io
 import ipaddress
+import logging
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from PIL import Image
 
-__all__ = ["origin_guard", "reencode"]
+__all__ = ["SERVER_ERROR_TEXT", "http_errors", "origin_guard", "reencode", "server_error"]
+
+log = logging.getLogger("videofactory.sim")
+
+#: The body aiohttp (and so ComfyUI) answers when a handler raises.
+SERVER_ERROR_TEXT = "500 Internal Server Error\n\nServer got itself in trouble"
+#: Paths the HTTP error fault spares (``/api`` prefix taken off): the websocket, whose
+#: failures are drop_ws_rate's, and the index page. The simulator's /sim/ routes are spared too.
+_SPARED = ("/ws", "/")
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -65,3 +76,35 @@ def reencode(path: str, query: dict[str, str]) -> tuple[bytes, str]:
             alpha = img.convert("RGBA").getchannel("A")
             Image.merge("RGBA", (alpha, alpha, alpha, alpha)).save(buf, format="PNG")
         return buf.getvalue(), "image/png"
+
+
+def server_error() -> web.Response:
+    """aiohttp's answer to a handler that raised (``web_protocol.handle_error``): a text/plain
+    500, and the connection closed after it."""
+    response = web.Response(status=500, text=SERVER_ERROR_TEXT, content_type="text/plain")
+    response.force_close()
+    return response
+
+
+def http_errors(draw: Callable[[], str | None]) -> Any:
+    """A middleware answering 500 to the requests ``draw`` picks: "before" instead of the
+    handler, "after" once the handler has done its work (its answer thrown away)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path.removeprefix("/api") or "/"
+        if (
+            request.match_info.http_exception is not None  # no such route: 404/405 as ever
+            or path in _SPARED
+            or path.startswith("/sim/")
+        ):
+            return await handler(request)
+        fate = draw()
+        if fate is None:
+            return await handler(request)
+        if fate == "after":
+            await handler(request)
+        log.info("fault: 500 to %s %s (%s handling it)", request.method, request.path, fate)
+        return server_error()
+
+    return middleware
