@@ -45,7 +45,6 @@ def test_farm_starts_serves_and_stops(tmp_path: Path) -> None:
     specs = [SimWorkerSpec("gpu0", "RTX 5090", 32), SimWorkerSpec("gpu1", "RTX 3090", 24)]
     # ComfyUI flags the simulator does not need must be accepted and ignored.
     extra = [
-        "--cpu",
         "--disable-auto-launch",
         "--preview-method",
         "auto",
@@ -64,6 +63,16 @@ def test_farm_starts_serves_and_stops(tmp_path: Path) -> None:
         procs = list(farm.processes.values())
         assert all(p.poll() is None for p in procs)
     assert all(p.returncode is not None for p in procs)
+
+
+def test_cpu_flag_reports_a_cpu_device_whose_memory_is_ram(tmp_path: Path) -> None:
+    # ComfyUI --cpu: /system_stats names the device cpu; its "VRAM" figures are the RAM.
+    spec = SimWorkerSpec("c0", "RTX 3090", 23.5)
+    with SimFarm([spec], tmp_path, extra_args=["--cpu"]) as farm:
+        device = httpx.get(farm.urls["c0"] + "/system_stats", timeout=10).json()["devices"][0]
+    assert device["type"] == "cpu" and device["index"] is None
+    assert device["name"].startswith("cpu") and SIM_TAG in device["name"]
+    assert device["vram_total"] == round(23.5 * 1024**3)
 
 
 def test_child_death_at_start_is_reported(tmp_path: Path) -> None:

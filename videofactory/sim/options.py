@@ -214,8 +214,10 @@ class SimHooks:
         """Called after the history entry is written."""
 
 
-def device_name(card: str) -> str:
+def device_name(card: str, *, cpu: bool = False) -> str:
     """The ``devices[0].name`` of /system_stats, shaped like torch's, tagged as simulated."""
+    if cpu:
+        return f"cpu : {SIM_TAG}"
     card = card.strip()
     if card.upper().startswith(("RTX", "GTX")):
         full = f"NVIDIA GeForce {card}"

@@ -461,7 +461,7 @@ class SimServer:
                 "devices": [
                     {
                         # ComfyUI --cpu: the device is the CPU and its "VRAM" is the RAM.
-                        "name": "cpu" if self.options.cpu else device_name(self.options.card),
+                        "name": device_name(self.options.card, cpu=self.options.cpu),
                         "type": "cpu" if self.options.cpu else "cuda",
                         "index": None if self.options.cpu else 0,
                         "vram_total": total,
