@@ -105,9 +105,9 @@ def oom_parts(message: str) -> dict[str, str]:
 
 
 def test_card_smaller_than_the_model_runs_out_of_memory_like_comfyui(servers: Any) -> None:
-    sim = servers(card="RTX 4080 Super", vram_gb=16)
-    assert sim.run(keyframe())["status"]["status_str"] == "success"  # 12 GB fits
-    entry = sim.run(clip())  # Wan 2.2 14B needs 20 GB
+    sim = servers(card="RTX 3060", vram_gb=12)
+    assert sim.run(keyframe())["status"]["status_str"] == "success"  # 8 GB of weights fit
+    entry = sim.run(clip())  # Wan 2.2 14B's weights alone are 14 GB
     event, error = last_message(entry)
     assert event == "execution_error"
     assert (error["node_id"], error["node_type"], error["executed"]) == (
@@ -125,7 +125,7 @@ def test_card_smaller_than_the_model_runs_out_of_memory_like_comfyui(servers: An
         "worked before you might have accidentally set the batch_size to a large number."
     )
     parts = oom_parts(rest)
-    assert parts["Device limit"] == "16.00 GiB"
+    assert parts["Device limit"] == "12.00 GiB"
     assert parts["Free (according to CUDA)"] == "0 bytes"
     assert re.fullmatch(r"\d+\.\d\d GiB", parts["Currently allocated"])
     assert re.fullmatch(r"\d+\.\d\d [MG]iB", parts["Requested"])
@@ -134,13 +134,13 @@ def test_card_smaller_than_the_model_runs_out_of_memory_like_comfyui(servers: An
 
 
 def test_oom_above_gb_lowers_the_limit_and_can_change_at_runtime(servers: Any) -> None:
-    sim = servers(faults=SimFaults(oom_above_gb=16))  # a 32 GB card with 16 GB usable
+    sim = servers(faults=SimFaults(oom_above_gb=12))  # a 32 GB card with 12 GB usable
     assert sim.run(keyframe())["status"]["status_str"] == "success"
     _, error = last_message(sim.run(clip()))
     assert error["exception_type"] == "torch.OutOfMemoryError"
     assert oom_parts(error["exception_message"])["Device limit"] == "32.00 GiB"
-    state = sim.http.post("/sim/faults", json={"oom_above_gb": 10}).json()
-    assert state["oom_above_gb"] == 10
+    state = sim.http.post("/sim/faults", json={"oom_above_gb": 6}).json()
+    assert state["oom_above_gb"] == 6
     _, error = last_message(sim.run(keyframe("kf2")))
     assert (error["node_type"], error["exception_type"]) == (
         "SimTextToImage",
@@ -162,7 +162,7 @@ def test_hang_stops_mid_way_until_interrupt_and_holds_vram(servers: Any) -> None
     assert [i[1] for i in sim.http.get("/queue").json()["queue_running"]] == [pid]
     device = sim.http.get("/system_stats").json()["devices"][0]
     held = (device["vram_total"] - device["vram_free"]) / 1024**3
-    assert 12.0 <= held <= 12.5  # the SDXL-class model plus the CUDA context
+    assert 8.0 <= held <= 8.5  # the SDXL-class model's weights plus the CUDA context
 
     assert sim.http.post("/interrupt", json={"prompt_id": pid}).status_code == 200
     entry = sim.history(pid)

@@ -27,6 +27,18 @@ def test_reference_costs_and_scaling() -> None:
     assert gpu_seconds("SimSharpen", 960 * 540 * 120) == pytest.approx(15.0)
 
 
+def test_vram_need_grows_with_the_render_size() -> None:
+    # Weights stay, activations scale with pixels x frames: a smaller render needs less.
+    clip = template("clip")
+    full = prompt_vram_gb(clip)
+    clip["2"]["inputs"].update(width=960, height=540, length=90)  # 75 % each way
+    assert prompt_vram_gb(clip) == pytest.approx(14.0 + 6.0 * 0.75**3)
+    assert 14.0 < prompt_vram_gb(clip) < full == 20.0
+    hero = template("hero")  # frames unknown until run time: counted at the reference 120
+    hero["3"]["inputs"].update(width=1440, height=810)
+    assert prompt_vram_gb(hero) == pytest.approx(20.0 + 8.0 * 0.75**2)
+
+
 def test_vram_need_is_the_largest_node() -> None:
     assert prompt_vram_gb(template("keyframe")) == 12.0
     assert prompt_vram_gb(template("clip")) == 20.0

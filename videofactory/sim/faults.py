@@ -173,7 +173,7 @@ class FaultInjector(SimHooks):
                     isinstance(n, dict) and n.get("class_type") in RENDER_NODES
                     for n in prompt.values()
                 ),
-                needs={nid: node_vram_gb(n) for nid, n in prompt.items()},
+                needs={nid: node_vram_gb(n, prompt) for nid, n in prompt.items()},
             )
             self._plans[prompt_id] = plan
             if f.leak_mb_per_job > 0:
