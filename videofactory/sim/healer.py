@@ -168,7 +168,10 @@ class Healer:
                     return False
                 proc = self.farm.processes[server.name]
                 cause, exit_code, old_pid = "died_at_start", proc.poll(), proc.pid
-                detail = str(exc).splitlines()[0]
+                # What happened, and the server's last words (its log's tail): one line.
+                lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+                first, last = lines[0].rstrip(":"), lines[-1]
+                detail = first if len(lines) == 1 else f"{first}: {last}"
                 continue
             server.up_since = time.time()
             pid = self.farm.processes[server.name].pid
