@@ -95,7 +95,10 @@ def test_hero_gpu_killed_mid_run_is_restarted_and_the_run_ends_done(tmp_path):
             run.kill()
             run.communicate()
     assert run.returncode == 0, out[-2000:] + err[-4000:]
-    summary = json.loads(out.strip().splitlines()[-1])
+    *lines, last = out.strip().splitlines()
+    summary = json.loads(last)
+    # Whoever follows the run (its --json events, `videofactory logs`) hears of the restart.
+    assert "worker_restarted" in [json.loads(line)["kind"] for line in lines]
     assert abs(probe(tmp_path / summary["final"]).duration_s - 8.0) <= 0.1
     run_id = summary["run_id"]
     shown = json.loads(run_cli(["show", run_id, "--json", "--workdir", "w"], cwd=tmp_path).stdout)

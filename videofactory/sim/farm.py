@@ -214,7 +214,10 @@ class SimFarm:
         spec = next(s for s in self.specs if s.name == name)
         url = self.urls[name]
         spec = replace(spec, port=urlsplit(url).port or spec.port)
-        self._launch(spec)
+        try:
+            self._launch(spec)
+        except OSError as exc:  # no process at all (out of file descriptors, of memory)
+            raise BackendUnavailable(f"cannot start simulated worker {name}: {exc}") from exc
         deadline = time.monotonic() + self.ready_timeout + spec.faults.slow_start_s
         try:
             return self._wait_ready(spec, deadline)
