@@ -87,4 +87,3 @@ def test_farm_up_refuses_then_starts_with_the_flag_and_warns(farms: Farms, tmp_p
     stats = httpx.get(farm.worker("gpu0").url + "/system_stats", timeout=10).json()
     argv = stats["system"]["argv"]
     assert argv[argv.index("--listen") + 1] == "0.0.0.0"
-
