@@ -118,3 +118,28 @@ def wait_for_render(marker: Path, proc: subprocess.Popen[str], timeout: float = 
     assert marker.exists(), "the render did not start"
     time.sleep(0.2)  # the wrapper has become ffmpeg
     return int(marker.read_text())
+
+
+#: Standard-library names a user's folder might hold a file of (``python -m`` would import it).
+STDLIB_NAMES = ("json", "concurrent", "asyncio", "typing")
+#: Such a file: it leaves a mark beside itself (``<name>.py.imported``) and stops the process.
+_SHADOW = (
+    "open(__file__ + '.imported', 'a').close()\n"
+    "raise SystemExit('shadowed: imported ' + __file__ + ' instead of the standard library')\n"
+)
+
+
+def shadowing_folder(folder: Path) -> Path:
+    """A user's folder holding ``json.py``, ``concurrent.py`` ... (see ``_SHADOW``); its path.
+
+    A Python child started there with ``python -m`` and no ``-P`` imports them and dies.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in STDLIB_NAMES:
+        (folder / f"{name}.py").write_text(_SHADOW)
+    return folder
+
+
+def shadowed(folder: Path) -> list[str]:
+    """The files of ``shadowing_folder`` some process imported."""
+    return sorted(p.name for p in folder.glob("*.py.imported"))

@@ -356,6 +356,9 @@ class LauncherConfig(_Strict):
     python: str | None = None
     #: ``--listen`` address(es); 0.0.0.0 opens the servers to the network.
     listen: str = "127.0.0.1"
+    #: Allow a listen address other than loopback (ComfyUI has no authentication; see
+    #: videofactory.exposure); without it `farm up` refuses one.
+    i_know_this_is_exposed: bool = False
     #: The program part of the command line; the launcher appends ComfyUI's flags (--listen,
     #: --port, --cuda-device, the folders) and then extra_args. Placeholders: {python},
     #: {comfyui}, {id}, {port}, {listen}, {cuda_device}, {card}, {vram_gb}, {folder}.

@@ -49,6 +49,7 @@ LINE_EVENTS = frozenset(
         "task_redo",
         "worker_down",
         "worker_up",
+        "worker_restarted",
         "worker_refused",
         "job_cancelled",
         "warning",

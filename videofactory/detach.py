@@ -4,6 +4,8 @@
 then starts ``videofactory resume RUN`` in a session of its own (no terminal, so closing the
 terminal does not stop it; standard input from /dev/null), its output going to ``run.log`` in
 the run folder. ``detached.json`` beside it says which process that is and how it was started.
+It stays in the folder it was started from (its arguments are absolute anyway), with ``-P``,
+so that a ``json.py`` there is never imported (see ``videofactory.pychild``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from videofactory.errors import ConfigError
+from videofactory.pychild import child_env, python_module
 
 __all__ = ["DETACHED_FILE", "LOG_FILE", "Detached", "pid_alive", "read_detached", "spawn"]
 
@@ -49,9 +52,9 @@ def spawn(run_id: str, run_dir: Path, args: list[str]) -> Detached:
     no standard input, and ``run_dir/run.log`` as standard output and error.
     """
     run_dir = Path(run_dir).resolve()
-    argv = [sys.executable, "-m", "videofactory", *args]
+    argv = python_module("videofactory", *args)
     log = run_dir / LOG_FILE
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = child_env({"PYTHONUNBUFFERED": "1"})
     try:
         with open(log, "ab") as out:
             proc = subprocess.Popen(

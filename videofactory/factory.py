@@ -27,7 +27,7 @@ from videofactory.events import Event, EventSink
 from videofactory.farm.dag import build_tasks
 from videofactory.farm.dispatcher import Dispatcher, RunResult
 from videofactory.shotlist import ShotList, dump_shotlist, load_shotlist, parse_shotlist
-from videofactory.sim.farm import SimFarm, SimWorkerSpec
+from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec
 from videofactory.stopping import sigterm_as_ctrl_c
 from videofactory.store import RunState, Store, TaskState
 from videofactory.tts.base import SpeechBackend
@@ -85,7 +85,12 @@ def sweep_sim_folders(root: Path | None = None) -> list[Path]:
 
 @contextlib.contextmanager
 def running_farm(farm: FarmConfig, *, root: Path | None = None) -> Iterator[FarmConfig]:
-    """The farm with URLs: a simulated farm is started here and stopped on exit."""
+    """The farm with URLs: a simulated farm is started here and stopped on exit.
+
+    It heals itself as the farm launcher would (its ``launcher:`` restart settings): a server
+    that dies is started again on its port. Its folder is the farm's ``launcher.folder``, so
+    that the dispatcher finds the restarts in ``restarts.jsonl`` there for the run's log.
+    """
     if not farm.simulated:
         yield farm
         return
@@ -94,13 +99,15 @@ def running_farm(farm: FarmConfig, *, root: Path | None = None) -> Iterator[Farm
         for w in farm.workers
     ]
     sweep_sim_folders(root)
-    folder = Path(tempfile.mkdtemp(prefix=SIM_FOLDER_PREFIX, dir=root))
+    folder = Path(tempfile.mkdtemp(prefix=SIM_FOLDER_PREFIX, dir=root)).absolute()
     try:
         (folder / SIM_OWNER_FILE).write_text(str(os.getpid()))
-        with SimFarm(specs, folder) as sim:
+        policy = RestartPolicy.from_launcher(farm.launcher)
+        with SimFarm(specs, folder, restart=policy) as sim:
             urls = sim.urls
             workers = [w.model_copy(update={"url": urls[w.id]}) for w in farm.workers]
-            yield farm.model_copy(update={"workers": workers})
+            launcher = farm.launcher.model_copy(update={"folder": str(folder)})
+            yield farm.model_copy(update={"workers": workers, "launcher": launcher})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -64,7 +64,23 @@ def sim(
         None, "--leak-mb-per-job", help="Megabytes each prompt leaves behind (memory grows)."
     ),
     fault_seed: int | None = typer.Option(None, "--fault-seed", help="Seed of the fault draws."),
-    listen: str = typer.Option("127.0.0.1", "--listen", help="Address(es) to listen on."),
+    listen: str = typer.Option(
+        "127.0.0.1",
+        "--listen",
+        help="Address(es) to listen on. Any but loopback needs --i-know-this-is-exposed.",
+    ),
+    exposed_ok: bool = typer.Option(
+        False,
+        "--i-know-this-is-exposed",
+        help="Allow a --listen address other than loopback (0.0.0.0, a LAN address): like "
+        "ComfyUI, the servers have no authentication.",
+    ),
+    restart: bool = typer.Option(
+        False,
+        "--restart",
+        help="Start a server that dies again on its port, as `farm up` does (back-off 1, 2, "
+        "5, 10, 30 s; given up after 5 in a row).",
+    ),
     cuda_device: int | None = typer.Option(
         None,
         "--cuda-device",
@@ -94,16 +110,25 @@ def sim(
 
     Cards model their VRAM and speed; fault flags hit every worker, --fault just one.
 
-    Faults can also be changed while it runs: POST /sim/faults to a server.
+    Faults can also be changed while it runs: POST /sim/faults to a server. A server that dies
+    stays down (the dispatcher's failover is what a fault shows) unless --restart is given.
+
+    The servers listen on 127.0.0.1: they have no authentication, like ComfyUI, so another
+    address is refused unless --i-know-this-is-exposed says you mean it (then with a warning).
 
     Given ComfyUI's own flags (--cuda-device, --output-directory, ...) it stands in for one
     ComfyUI server, as the farm launcher starts it; other ComfyUI flags are ignored.
     """
     from videofactory.config import builtin_farm
-    from videofactory.sim.farm import SimWorkerSpec, main_foreground, with_faults
+    from videofactory.errors import ConfigError
+    from videofactory.exposure import (
+        exposed_addresses,
+        exposed_allowed,
+        exposure_refusal,
+        exposure_warning,
+    )
+    from videofactory.sim.farm import RestartPolicy, SimWorkerSpec, main_foreground, with_faults
 
-    if ctx.args:
-        err.print(f"note: ignoring {' '.join(ctx.args)} (nothing to the simulator)", markup=False)
     seed = builtin_farm().workers
     dirs = {
         "--output-directory": output_directory,
@@ -112,6 +137,15 @@ def sim(
         "--base-directory": base_directory,
     }
     single = cuda_device is not None or any(v is not None for v in dirs.values())
+    if exposed_addresses(listen):
+        # The farm launcher says yes for the servers it starts through the environment.
+        exposed_ok = exposed_allowed(exposed_ok)
+        if not exposed_ok:
+            raise ConfigError(exposure_refusal(listen))
+        if not single:  # one server standing in for ComfyUI says it itself
+            err.print(f"[yellow]warning:[/] {exposure_warning(listen)}", highlight=False)
+    if ctx.args:
+        err.print(f"note: ignoring {' '.join(ctx.args)} (nothing to the simulator)", markup=False)
     first = cuda_device or 0
     specs = []
     for i in range(first, first + 1) if single else range(workers):
@@ -141,16 +175,21 @@ def sim(
     }
     specs = with_faults(specs, {k: v for k, v in common.items() if v is not None}, fault)
     if single:
-        raise typer.Exit(_sim_one(specs[0], listen, cuda_device or 0, dirs, root))
-    main_foreground(specs, root, listen=listen)
+        raise typer.Exit(_sim_one(specs[0], listen, cuda_device or 0, dirs, root, exposed_ok))
+    policy = RestartPolicy.from_launcher() if restart else None
+    main_foreground(specs, root, listen=listen, exposed_ok=exposed_ok, restart=policy)
 
 
-def _sim_one(spec: Any, listen: str, cuda_device: int, dirs: dict[str, Any], root: Path) -> int:
+def _sim_one(
+    spec: Any, listen: str, cuda_device: int, dirs: dict[str, Any], root: Path, exposed_ok: bool
+) -> int:
     """Serve one simulated GPU in this process, like the ComfyUI server it stands in for."""
+    from videofactory.exposure import EXPOSED_FLAG
     from videofactory.sim.__main__ import main as sim_main
     from videofactory.sim.farm import fault_args
 
     argv = ["--listen", listen, "--port", str(spec.port), "--name", spec.name]
+    argv += [EXPOSED_FLAG] if exposed_ok else []
     argv += ["--card", spec.card, "--vram-gb", str(spec.vram_gb), "--gpu-speed"]
     argv += [str(spec.gpu_speed), "--time-scale", str(spec.time_scale)]
     argv += ["--cuda-device", str(cuda_device), *fault_args(spec.faults)]

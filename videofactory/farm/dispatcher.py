@@ -433,8 +433,9 @@ class Dispatcher(GpuAttempts):
             self._draining = set()
 
     def _record_restarts(self) -> None:
-        """Put the launcher's restarts of managed servers during this run in the run's log."""
-        if not self._managed:
+        """Put the restarts of servers during this run in the run's log: managed ones by the
+        farm launcher, the built-in farm's own (it keeps the same records in its folder)."""
+        if not (self._managed or self.farm.simulated):
             return
         from videofactory.launcher import restarts_since
 
@@ -442,11 +443,12 @@ class Dispatcher(GpuAttempts):
             restarts = restarts_since(self.farm, self._started_wall)
         except (OSError, ValueError, FactoryError):
             return
+        by = "the built-in farm" if self.farm.simulated else "the launcher"
         for r in restarts:
             back = f", back {r['back_at'] - r['ts']:.1f} s later" if r.get("back_at") else ""
             self.emit(
                 "worker_restarted",
-                f"{r.get('worker')} restarted by the launcher "
+                f"{r.get('worker')} restarted by {by} "
                 f"({r.get('cause')}: {r.get('detail', '')}){back}",
                 worker=str(r.get("worker", "")),
                 data={"restart": r},

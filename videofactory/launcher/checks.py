@@ -1,8 +1,9 @@
 """Checks before anything is started: one clear line per problem, naming the worker and the fix.
 
 A ComfyUI folder that is not one, a Python that is not there, a port something else holds,
-a GPU index this machine does not have, a url on another machine: all found here, before
-any server is started, so that a bad farm file never leaves half a farm running.
+a GPU index this machine does not have, a url on another machine, a listen address open to
+the network that the farm file did not allow: all found here, before any server is started,
+so that a bad farm file never leaves half a farm running.
 """
 
 from __future__ import annotations
@@ -20,9 +21,21 @@ import httpx
 import psutil
 
 from videofactory.config import FarmConfig
+from videofactory.exposure import (
+    EXPOSED_FLAG,
+    EXPOSED_SETTING,
+    exposed_addresses,
+    exposure_refusal,
+    exposure_warning,
+)
 from videofactory.launcher.plan import ServerSpec
 
-__all__ = ["count_gpus", "port_problem", "preflight"]
+__all__ = ["count_gpus", "exposure_warnings", "port_problem", "preflight"]
+
+#: How a farm file says that its servers may listen beyond this machine.
+EXPOSED_HOW = (
+    f"set launcher.{EXPOSED_SETTING}: true in the farm file (or pass {EXPOSED_FLAG} to farm up)"
+)
 
 #: nvidia-smi answers in well under a second; a wedged driver must not hang `farm up`.
 NVIDIA_SMI_TIMEOUT_S = 10.0
@@ -130,6 +143,20 @@ def _program_problem(spec: ServerSpec) -> str:
     return ""
 
 
+def _by_line(lines: Iterable[tuple[str, str]]) -> list[str]:
+    """(worker, line) pairs as one line per distinct line, naming its workers."""
+    shared: dict[str, list[str]] = {}
+    for wid, line in lines:
+        shared.setdefault(line, []).append(wid)
+    return [f"{', '.join(ids)}: {line}" for line, ids in shared.items()]
+
+
+def exposure_warnings(specs: Sequence[ServerSpec]) -> list[str]:
+    """One line per listen address open to the network, naming its servers."""
+    exposed = [s for s in specs if exposed_addresses(s.listen)]
+    return _by_line((s.id, exposure_warning(s.listen)) for s in exposed)
+
+
 def preflight(
     farm: FarmConfig,
     specs: Sequence[ServerSpec],
@@ -146,12 +173,18 @@ def preflight(
     problems: list[str] = []
     local = None
     # Workers sharing a ComfyUI folder (or a Python) share its problem: one line for all.
-    shared: dict[str, list[str]] = {}
-    for spec in specs:
-        for line in (_comfyui_problem(spec) if spec.uses_comfyui else "", _program_problem(spec)):
-            if line:
-                shared.setdefault(line.split(": ", 1)[1], []).append(spec.id)
-    problems += [f"{', '.join(ids)}: {line}" for line, ids in shared.items()]
+    problems += _by_line(
+        (spec.id, line.split(": ", 1)[1])
+        for spec in specs
+        for line in (_comfyui_problem(spec) if spec.uses_comfyui else "", _program_problem(spec))
+        if line
+    )
+    if not farm.launcher.i_know_this_is_exposed:
+        problems += _by_line(
+            (spec.id, exposure_refusal(spec.listen, EXPOSED_HOW))
+            for spec in specs
+            if exposed_addresses(spec.listen)
+        )
     for spec in specs:
         if gpus is not None and spec.cuda_device is not None and spec.cuda_device >= gpus:
             has = {0: "no GPU", 1: "1 GPU (0)"}.get(gpus, f"{gpus} GPUs (0-{gpus - 1})")

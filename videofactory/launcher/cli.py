@@ -117,6 +117,12 @@ def farm_app(errors: Callable[[Any], Any], out: Console, err: Console) -> typer.
             "--on-failure",
             help="A server that fails to start: keep the others running, or stop them all.",
         ),
+        exposed_ok: bool = typer.Option(
+            False,
+            "--i-know-this-is-exposed",
+            help="Allow listen addresses other than loopback (like launcher."
+            "i_know_this_is_exposed: true): ComfyUI has no authentication.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Start one ComfyUI server per managed worker and wait until each answers.
@@ -125,13 +131,25 @@ def farm_app(errors: Callable[[Any], Any], out: Console, err: Console) -> typer.
         under the farm folder and the shared model folders. A supervisor stays behind: it
         restarts a server that exits or stops answering (with back-off), recycles one whose
         memory passes rss_limit_gb between jobs, and rotates their logs.
+
+        A listen address other than loopback (0.0.0.0, a LAN address) is refused unless the
+        farm file sets launcher.i_know_this_is_exposed: true or --i-know-this-is-exposed is
+        given, and then warned about: anyone who reaches ComfyUI can use it.
         """
         from videofactory.errors import ConfigError
+        from videofactory.launcher.checks import exposure_warnings
         from videofactory.launcher.control import farm_status, farm_up
+        from videofactory.launcher.plan import build_specs
+        from videofactory.launcher.state import farm_paths
 
         if on_failure not in ("keep", "stop"):
             raise ConfigError(f"--on-failure is keep or stop, not {on_failure!r}")
         config, path = _load(farm)
+        if exposed_ok:
+            config.launcher.i_know_this_is_exposed = True
+        if config.launcher.i_know_this_is_exposed:
+            for line in exposure_warnings(build_specs(config, farm_paths(config).folder)):
+                err.print(f"[yellow]warning:[/] {line}", highlight=False)
         if foreground:
 
             def on_event(event: str, data: dict[str, Any]) -> None:

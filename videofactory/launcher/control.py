@@ -14,14 +14,13 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import videofactory
 from videofactory.config import FarmConfig
 from videofactory.errors import ConfigError
+from videofactory.exposure import EXPOSED_FLAG
 from videofactory.farm.workers import probe_farm
 from videofactory.launcher.checks import count_gpus, preflight
 from videofactory.launcher.plan import build_specs, managed_workers
@@ -34,6 +33,7 @@ from videofactory.launcher.state import (
     write_state,
 )
 from videofactory.launcher.supervisor import OnEvent, Supervisor
+from videofactory.pychild import child_env, python_module
 
 __all__ = ["check_farm", "farm_down", "farm_status", "farm_up"]
 
@@ -90,21 +90,21 @@ def farm_up(
         return {"exit_code": code, "failures": sup.failures}
     if farm_file is None:
         raise ConfigError("farm up needs a farm file (--farm) to hand to its supervisor")
-    child = _spawn_supervisor(paths, farm_file, on_failure)
+    child = _spawn_supervisor(paths, farm_file, on_failure, farm.launcher.i_know_this_is_exposed)
     state = _wait_started(paths, child, farm.launcher.start_timeout_s + SUPERVISOR_START_S)
     return {**farm_status(farm), "failures": list(state.get("failures") or [])}
 
 
 def _spawn_supervisor(
-    paths: FarmPaths, farm_file: Path, on_failure: str
+    paths: FarmPaths, farm_file: Path, on_failure: str, exposed_ok: bool = False
 ) -> subprocess.Popen[bytes]:
     paths.logs.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    # The supervisor imports this very package, installed or not.
-    root = str(Path(videofactory.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    argv = [sys.executable, "-m", "videofactory", "farm", "up", "--foreground"]
+    # The supervisor imports this very package, installed or not, and nothing from the
+    # folder `farm up` was typed in (a json.py there is not the standard library's).
+    env = child_env()
+    argv = python_module("videofactory", "farm", "up", "--foreground")
     argv += ["--farm", str(Path(farm_file).absolute()), "--on-failure", on_failure]
+    argv += [EXPOSED_FLAG] if exposed_ok else []  # said on our command line, not in the file
     with open(paths.logs / "supervisor.out", "ab") as out:
         return subprocess.Popen(
             argv,

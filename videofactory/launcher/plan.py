@@ -26,6 +26,7 @@ import yaml
 
 from videofactory.config import FarmConfig, WorkerConfig
 from videofactory.errors import ConfigError
+from videofactory.exposure import EXPOSED_ENV, exposed_addresses
 
 __all__ = [
     "EXTRA_MODEL_PATHS",
@@ -164,6 +165,12 @@ def build_spec(
     if ln.extra_model_paths:
         argv += ["--extra-model-paths-config", ln.extra_model_paths]
     argv += ["--disable-auto-launch", *ln.extra_args, *worker.extra_args]
+    if len(argv) > 1 and argv[1] == "-m":
+        # `{python} -m videofactory.sim`: Python 3.11+ puts nothing of the folder `farm up` was
+        # typed in before the standard library (an older Python ignores the variable).
+        env["PYTHONSAFEPATH"] = "1"
+    if ln.i_know_this_is_exposed and exposed_addresses(listen):
+        env[EXPOSED_ENV] = "1"  # a simulator standing in for ComfyUI: the farm file said yes
     env.update(worker.env)
     limit = worker.rss_limit_gb or ln.rss_limit_gb
     return ServerSpec(

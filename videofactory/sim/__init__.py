@@ -8,7 +8,8 @@ nodes plus its own render nodes (SimTextToImage, SimImageToVideo, SimSharpen) us
 Entry points:
 
 * ``python -m videofactory.sim --port 8188 --name gpu0 --card "RTX 5090" --vram-gb 32``
-* ``SimFarm([SimWorkerSpec(...)], root)``: several servers as subprocesses.
+* ``SimFarm([SimWorkerSpec(...)], root)``: several servers as subprocesses; with
+  ``restart=RestartPolicy(...)`` it starts a server that dies again on its port.
 * ``ServerThread(SimOptions(...))``: one server in a background thread (tests).
 * ``SimServer(SimOptions(...))``: the aiohttp server itself (``await start()``/``stop()``).
 
@@ -22,7 +23,7 @@ failure rate, OOM, hang, crash, dropped websocket, corrupt output, slow start; s
 from __future__ import annotations
 
 from videofactory.sim.executor import InterruptProcessing, OutOfMemoryError
-from videofactory.sim.farm import SimFarm, SimWorkerSpec, main_foreground
+from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec, main_foreground
 from videofactory.sim.options import SimFaults, SimHooks, SimOptions
 from videofactory.sim.server import SimServer
 from videofactory.sim.thread import ServerThread
@@ -30,6 +31,7 @@ from videofactory.sim.thread import ServerThread
 __all__ = [
     "InterruptProcessing",
     "OutOfMemoryError",
+    "RestartPolicy",
     "ServerThread",
     "SimFarm",
     "SimFaults",

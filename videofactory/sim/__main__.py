@@ -4,6 +4,8 @@ Takes ComfyUI's own flags where they mean something here (--listen, --port, the 
 --cuda-device, --cpu, --disable-metadata, --max-upload-size) and accepts and ignores the rest
 (--highvram, --preview-method X ...), so a command line written for ComfyUI works unchanged.
 When it listens it prints one JSON line ``{"event": "ready", "name", "url", "pid"}`` to stdout.
+A --listen address other than loopback is refused without --i-know-this-is-exposed (see
+``videofactory.exposure``): like ComfyUI, the server has no authentication.
 Simulator-only flags set the simulated card (--name, --card, --vram-gb, --gpu-speed), its time
 (--speed, --time-scale) and injected faults (--fail-rate ... --fault-seed, see SimFaults).
 """
@@ -20,6 +22,14 @@ import sys
 from pathlib import Path
 
 from videofactory.errors import ConfigError
+from videofactory.exposure import (
+    EXPOSED_ENV,
+    EXPOSED_FLAG,
+    exposed_addresses,
+    exposed_allowed,
+    exposure_refusal,
+    exposure_warning,
+)
 from videofactory.sim.options import SimFaults, SimOptions
 from videofactory.sim.server import SimServer
 
@@ -69,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         const="0.0.0.0,::",
         default="127.0.0.1",
         help="address(es) to listen on, comma separated (default 127.0.0.1)",
+    )
+    p.add_argument(
+        EXPOSED_FLAG,
+        dest="exposed_ok",
+        action="store_true",
+        help="allow a --listen address other than loopback: the server has no authentication, "
+        f"like ComfyUI (the farm launcher says so with {EXPOSED_ENV}=1)",
     )
     p.add_argument("--port", type=int, default=8188, help="TCP port; 0 picks a free one")
     p.add_argument("--name", default="gpu0", help="worker name (simulator only)")
@@ -173,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--gpu-speed must be positive and --time-scale 0 or more")
     except ConfigError as exc:
         parser.error(str(exc))
+    if exposed_addresses(args.listen):
+        if not exposed_allowed(args.exposed_ok):
+            print(f"{parser.prog}: error: {exposure_refusal(args.listen)}", file=sys.stderr)
+            return 2
+        print(f"{parser.prog}: warning: {exposure_warning(args.listen)}", file=sys.stderr)
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,

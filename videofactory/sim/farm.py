@@ -2,7 +2,10 @@
 
 Each worker gets its own folder under the farm root (``<root>/<name>/{input,output,temp}``,
 stderr in ``<root>/<name>/sim.log``) and its own port. Children watch their parent and exit
-when it goes away, so a killed orchestrator never leaves servers behind.
+when it goes away, so a killed orchestrator never leaves servers behind. They run in their own
+folder with ``python -P`` (``videofactory.pychild``): a ``json.py`` in the folder the farm was
+started from is never imported. With a ``RestartPolicy`` the farm heals itself: a server that
+exits is started again on its port (``videofactory.sim.healer``), as the built-in farm does.
 
     with SimFarm([SimWorkerSpec("gpu0", "RTX 5090", 32)], "sim-farm") as farm:
         farm.urls["gpu0"]  # "http://127.0.0.1:PORT"
@@ -22,15 +25,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import httpx
 
-import videofactory
 from videofactory.errors import BackendUnavailable, ConfigError
+from videofactory.exposure import EXPOSED_FLAG, exposed_addresses, exposure_refusal
+from videofactory.pychild import child_env, python_module
 from videofactory.sim.faults import parse_fault_spec
+from videofactory.sim.healer import Healer, OnRestart, RestartPolicy
 from videofactory.sim.options import SimFaults
 
-__all__ = ["SimFarm", "SimWorkerSpec", "fault_args", "main_foreground", "with_faults"]
+__all__ = [
+    "RestartPolicy",
+    "SimFarm",
+    "SimWorkerSpec",
+    "fault_args",
+    "main_foreground",
+    "with_faults",
+]
 
 #: Seconds a child has to print its ready line (importing numpy/PyAV cold can take a while).
 READY_TIMEOUT_S = 60.0
@@ -99,7 +112,12 @@ def _tail(path: Path, limit: int = 2000) -> str:
 
 
 class SimFarm:
-    """Start, watch and stop a set of simulated ComfyUI servers (a sync context manager)."""
+    """Start, watch (and with ``restart``, heal) and stop a set of simulated ComfyUI servers
+    (a sync context manager).
+
+    ``listen`` other than loopback needs ``exposed_ok`` (``videofactory.exposure``); ``on_event``
+    hears each restart, return and give-up of a healing farm (from its watching threads).
+    """
 
     def __init__(
         self,
@@ -110,19 +128,31 @@ class SimFarm:
         ready_timeout: float = READY_TIMEOUT_S,
         stop_grace: float = STOP_GRACE_S,
         extra_args: Sequence[str] = (),
+        restart: RestartPolicy | None = None,
+        on_event: OnRestart | None = None,
+        exposed_ok: bool = False,
     ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"worker names must be unique: {names}")
+        if exposed_addresses(listen) and not exposed_ok:
+            raise ConfigError(exposure_refusal(listen))
         self.specs = list(specs)
-        self.root = Path(root)
+        # Absolute: the children run in their own folders.
+        self.root = Path(root).absolute()
         self.listen = listen
         self.ready_timeout = ready_timeout
         self.stop_grace = stop_grace
         self.extra_args = list(extra_args)
+        self.restart = restart
+        self.on_event = on_event
         self.urls: dict[str, str] = {}
         self.processes: dict[str, subprocess.Popen[str]] = {}
+        #: Set by ``stop()``: no server is started (or restarted) any more.
+        self.stopping = threading.Event()
         self._lines: dict[str, queue.Queue[str | None]] = {}
+        self._launching = threading.Lock()
+        self._healer: Healer | None = None
 
     def folder(self, name: str) -> Path:
         """The base directory of one worker."""
@@ -130,12 +160,12 @@ class SimFarm:
 
     def argv(self, spec: SimWorkerSpec) -> list[str]:
         """The command line of one worker."""
+        exposed = [EXPOSED_FLAG] if exposed_addresses(self.listen) else []
         return [
-            sys.executable,
-            "-m",
-            "videofactory.sim",
+            *python_module("videofactory.sim"),
             "--listen",
             self.listen,
+            *exposed,
             "--port",
             str(spec.port),
             "--name",
@@ -171,29 +201,67 @@ class SimFarm:
         except BaseException:
             self.stop()
             raise
+        if self.restart is not None:
+            self._healer = Healer(self, self.restart, self.on_event)
+            self._healer.start()
         return self
+
+    def relaunch(self, name: str) -> str:
+        """Start a worker that exited again, on the port it had; returns its (same) URL.
+
+        Raises BackendUnavailable when it does not come up (the process is then stopped).
+        """
+        spec = next(s for s in self.specs if s.name == name)
+        url = self.urls[name]
+        spec = replace(spec, port=urlsplit(url).port or spec.port)
+        try:
+            self._launch(spec)
+        except OSError as exc:  # no process at all (out of file descriptors, of memory)
+            raise BackendUnavailable(f"cannot start simulated worker {name}: {exc}") from exc
+        deadline = time.monotonic() + self.ready_timeout + spec.faults.slow_start_s
+        try:
+            return self._wait_ready(spec, deadline)
+        except BaseException:
+            proc = self.processes[name]
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            raise
+
+    def lost(self) -> set[str]:
+        """Workers that are down for good: exited, and not to be restarted."""
+        return {
+            name
+            for name, ok in self.alive().items()
+            if not ok and (self._healer is None or not self._healer.restarting(name))
+        }
 
     def _launch(self, spec: SimWorkerSpec) -> None:
         folder = self.folder(spec.name)
         folder.mkdir(parents=True, exist_ok=True)
-        # The children import this very package, installed or not.
-        env = dict(os.environ)
-        package_root = str(Path(videofactory.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        with open(folder / "sim.log", "ab") as log:
-            proc = subprocess.Popen(
-                self.argv(spec),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                bufsize=1,
-                env=env,
-                start_new_session=True,
-            )  # our Ctrl-C is not theirs
-        self.processes[spec.name] = proc
-        lines: queue.Queue[str | None] = queue.Queue()
-        self._lines[spec.name] = lines
+        # The children import this very package, installed or not, and never a module of
+        # the folder we were started from: they run in their own, with -P.
+        with self._launching:
+            if self.stopping.is_set():
+                raise BackendUnavailable(f"simulated worker {spec.name}: the farm is stopping")
+            with open(folder / "sim.log", "ab") as log:
+                proc = subprocess.Popen(
+                    self.argv(spec),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                    bufsize=1,
+                    env=child_env(),
+                    cwd=folder,
+                    start_new_session=True,
+                )  # our Ctrl-C is not theirs
+            old = self.processes.get(spec.name)
+            self.processes[spec.name] = proc
+            lines: queue.Queue[str | None] = queue.Queue()
+            self._lines[spec.name] = lines
+        if old is not None and old.stdout is not None:
+            old.stdout.close()  # it exited: its pump has read its last line
         threading.Thread(
             target=_pump_lines, args=(proc.stdout, lines), daemon=True, name=f"sim-farm-{spec.name}"
         ).start()
@@ -202,6 +270,8 @@ class SimFarm:
         proc = self.processes[spec.name]
         lines = self._lines[spec.name]
         while True:
+            if self.stopping.is_set():
+                raise BackendUnavailable(f"simulated worker {spec.name}: the farm is stopping")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BackendUnavailable(
@@ -228,11 +298,18 @@ class SimFarm:
 
     def stop(self) -> None:
         """SIGTERM every worker, SIGKILL those still alive after the grace period, reap all."""
-        for proc in self.processes.values():
+        with self._launching:
+            self.stopping.set()  # no restart starts after this
+        if self._healer is not None:
+            # A restart in progress gives up at once (its waits watch ``stopping``).
+            self._healer.join(timeout=self.stop_grace + 5.0)
+        with self._launching:
+            procs = list(self.processes.values())
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self.stop_grace
-        for proc in self.processes.values():
+        for proc in procs:
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -284,9 +361,19 @@ def main_foreground(
     *,
     on_ready: Callable[[dict[str, str]], None] | None = None,
     listen: str = "127.0.0.1",
+    exposed_ok: bool = False,
+    restart: RestartPolicy | None = None,
 ) -> int:
-    """Run a farm until Ctrl-C / SIGTERM (or every worker died); returns an exit code."""
-    farm = SimFarm(specs, root, listen=listen)
+    """Run a farm until Ctrl-C / SIGTERM (or every worker is down for good); returns an exit
+    code. With ``restart`` a worker that exits is started again (each restart is printed)."""
+    farm = SimFarm(
+        specs,
+        root,
+        listen=listen,
+        exposed_ok=exposed_ok,
+        restart=restart,
+        on_event=_print_restart,
+    )
     stopping = threading.Event()
 
     def on_term(signum: int, frame: object) -> None:
@@ -302,16 +389,16 @@ def main_foreground(
             (on_ready or _print_ready)(dict(farm.urls))
             reported: set[str] = set()
             while not stopping.wait(0.5):
-                alive = farm.alive()
-                for name, ok in alive.items():
-                    if not ok and name not in reported:
-                        reported.add(name)
+                lost = farm.lost()
+                for name in sorted(lost - reported):
+                    reported.add(name)
+                    if restart is None:  # a healing farm printed why it gave up
                         print(
                             f"{name} exited (log: {farm.folder(name) / 'sim.log'})",
                             file=sys.stderr,
                             flush=True,
                         )
-                if not any(alive.values()):
+                if len(lost) == len(specs):
                     return 1
     except KeyboardInterrupt:
         pass
@@ -319,6 +406,18 @@ def main_foreground(
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0
+
+
+def _print_restart(event: str, record: dict[str, Any]) -> None:
+    """A healing farm's restart, return or give-up, as one line on stderr."""
+    name = record.get("worker", "")
+    if event == "restart":
+        text = f"{name}: restart {record['restart']} ({record['cause']}): {record['detail']}"
+    elif event == "up":
+        text = f"{name}: back up (pid {record['pid']}) at {record['url']}"
+    else:
+        text = str(record.get("detail", f"{name}: {event}"))
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
 def _main_thread() -> bool:
