@@ -30,7 +30,7 @@ from videofactory.farm.dispatcher import INTERRUPTED, Dispatcher, RunResult
 from videofactory.shotlist import ShotList, dump_shotlist, load_shotlist, parse_shotlist
 from videofactory.sim.farm import SimFarm, SimWorkerSpec
 from videofactory.stopping import sigterm_as_ctrl_c
-from videofactory.store import IN_FLIGHT, RunState, Store, TaskState
+from videofactory.store import IN_FLIGHT, RunState, Store, TaskState, driven_elsewhere
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.build import build_speech
 
@@ -173,6 +173,10 @@ def resume_run(
     with Store.for_workdir(workdir) as store:
         record = store.run(run)
         run_id, run_dir = record["id"], Path(record["run_dir"])
+        owner = record["owner_pid"]
+        if owner not in (None, os.getpid()) and pid_alive(owner):
+            # Said before any farm starts; the dispatcher's claim is what decides, though.
+            raise driven_elsewhere(run_id, owner)
         shotlist = _recorded_shotlist(store, record)
         if farm_file:
             farm = resolve_farm(farm_file)

@@ -31,6 +31,7 @@ __all__ = [
     "TaskRow",
     "TaskState",
     "bookkeeping_problems",
+    "driven_elsewhere",
 ]
 
 DB_NAME = "videofactory.db"
@@ -671,6 +672,14 @@ class Store:
             }
             for r in rows
         ]
+
+
+def driven_elsewhere(run_id: str, owner: int | None) -> StoreError:
+    """The error for a run that another live process drives (a refused claim)."""
+    return StoreError(
+        f"run {run_id} is being driven by process {owner}; wait for it "
+        "(`videofactory wait`) or stop it before resuming"
+    )
 
 
 def bookkeeping_problems(store: Store, run_id: str) -> list[str]:

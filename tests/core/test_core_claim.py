@@ -87,3 +87,31 @@ def test_a_resume_is_refused_while_another_process_drives_the_run(tmp_path):
     with Store(db) as store:
         taken = store.claim_run(run_id, os.getpid())
     assert (taken.won, taken.previous) == (True, owner.pid)
+
+
+def test_the_dispatcher_refuses_a_run_another_process_holds(tmp_path):
+    # `resume` says so before starting a farm; the dispatcher's claim is what decides (the
+    # owner may have claimed it in between): refused, it changes nothing, writes no report.
+    import pytest
+
+    from videofactory.config import FarmConfig
+    from videofactory.errors import StoreError
+    from videofactory.factory import _drive, _recorded_shotlist
+
+    run_id, db = _record(tmp_path)
+    go = tmp_path / "go"
+    go.touch()
+    with python_child("-c", CLAIMER, str(db), run_id, str(go), stdin=PIPE) as owner:
+        assert owner.stdout.readline().strip() == "ready"
+        assert json.loads(owner.stdout.readline())["won"]
+        with Store(db) as store:
+            record = store.run(run_id)
+            farm = FarmConfig.model_validate(record["farm"])
+            shotlist = _recorded_shotlist(store, record)
+            run_dir = Path(record["run_dir"])
+            with pytest.raises(StoreError, match=f"driven by process {owner.pid}"):
+                _drive(store, farm, run_id, run_dir, shotlist, None)
+            after = store.run(run_id)
+            assert (after["owner_pid"], after["state"]) == (owner.pid, "planned")
+            assert store.events(run_id) == []
+        assert not (run_dir / "report.html").exists()

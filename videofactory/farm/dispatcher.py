@@ -37,7 +37,6 @@ from videofactory.errors import (
     MediaError,
     RunCancelled,
     RunFailed,
-    StoreError,
 )
 from videofactory.events import Event, EventSink
 from videofactory.farm.attempt import FOLDER, GpuAttempts, media_dict, missing_bindings
@@ -49,7 +48,7 @@ from videofactory.farm.reconcile import Reconciler
 from videofactory.farm.recovery import Action, backoff_s, verdict
 from videofactory.farm.scheduler import TaskView, candidates, decide
 from videofactory.shotlist import ShotList
-from videofactory.store import RunState, Store, TaskState
+from videofactory.store import RunState, Store, TaskState, driven_elsewhere
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.fit import fit_narration
 
@@ -190,10 +189,7 @@ class Dispatcher(GpuAttempts):
         self._wake = asyncio.Event()
         claim = self.store.claim_run(self.run_id, os.getpid())
         if not claim.won:  # refused: nothing of the run was changed
-            raise StoreError(
-                f"run {self.run_id} is being driven by process {claim.owner}; wait for it "
-                "(`videofactory wait`) or stop it before resuming"
-            )
+            raise driven_elsewhere(self.run_id, claim.owner)
         self.store.set_run_state(self.run_id, RunState.running)
         self.emit(
             "run_started",
