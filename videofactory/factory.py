@@ -20,16 +20,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from videofactory.comfy.client import ComfyClient
+from videofactory.comfy.results import parse_history_entry
 from videofactory.config import FarmConfig, SpeechConfig, TaskKind, resolve_farm
 from videofactory.detach import pid_alive
-from videofactory.errors import BackendError, ConfigError, RunFailed, StoreError
+from videofactory.errors import BackendError, ConfigError, FactoryError, RunFailed, StoreError
 from videofactory.events import Event, EventSink
 from videofactory.farm.dag import build_tasks
-from videofactory.farm.dispatcher import Dispatcher, RunResult
+from videofactory.farm.dispatcher import INTERRUPTED, Dispatcher, RunResult
 from videofactory.shotlist import ShotList, dump_shotlist, load_shotlist, parse_shotlist
 from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec
 from videofactory.stopping import sigterm_as_ctrl_c
-from videofactory.store import RunState, Store, TaskState
+from videofactory.store import IN_FLIGHT, RunState, Store, TaskState, driven_elsewhere
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.build import build_speech
 
@@ -180,6 +181,10 @@ def resume_run(
     with Store.for_workdir(workdir) as store:
         record = store.run(run)
         run_id, run_dir = record["id"], Path(record["run_dir"])
+        owner = record["owner_pid"]
+        if owner not in (None, os.getpid()) and pid_alive(owner):
+            # Said before any farm starts; the dispatcher's claim is what decides, though.
+            raise driven_elsewhere(run_id, owner)
         shotlist = _recorded_shotlist(store, record)
         if farm_file:
             farm = resolve_farm(farm_file)
@@ -275,14 +280,20 @@ def _drive(
         with sigterm_as_ctrl_c():
             return asyncio.run(dispatcher.run())
     except KeyboardInterrupt:
-        store.set_run_state(run_id, RunState.failed, error="interrupted (Ctrl-C or SIGTERM)")
+        if store.run(run_id)["owner_pid"] == os.getpid():
+            store.set_run_state(run_id, RunState.failed, error="interrupted (Ctrl-C or SIGTERM)")
+            store.close_open_attempts(run_id, TaskState.cancelled, INTERRUPTED)
         raise RunFailed(
             f"run {run_id} interrupted; what finished is kept in {run_dir}; "
             f"`videofactory resume {run_id}` goes on from there",
             run_id=run_id,
         ) from None
     finally:
-        _report(store, run_id, run_dir, on_event)
+        # Only the process that drove the run writes its report, then lets go of it (a resume
+        # refused because another process drives the run leaves everything to that one).
+        if store.run(run_id)["owner_pid"] == os.getpid():
+            _report(store, run_id, run_dir, on_event)
+            store.release_run(run_id, os.getpid())
 
 
 def _report(store: Store, run_id: str, run_dir: Path, on_event: EventSink | None) -> None:
@@ -300,9 +311,18 @@ def _report(store: Store, run_id: str, run_dir: Path, on_event: EventSink | None
             on_event(Event(kind="warning", run_id=run_id, message=message))
 
 
+#: What ``cancel`` says of a job that finished on its server before the cancel reached it.
+FINISHED_ANYWAY = "finished before it could be cancelled"
+
+
 def cancel_run(run: str, *, workdir: Path) -> dict[str, Any]:
     """Cancel a run: mark it, interrupt its running jobs and take its queued ones off the
-    servers. A process driving it stops at its next look (within a second)."""
+    servers. A process driving it stops at its next look (within a second).
+
+    A job that had already finished on its server is recorded as such: its attempt done (it
+    rendered), its task cancelled but keeping the prompt id, so that ``videofactory resume``
+    collects the output from the server instead of rendering it again.
+    """
     with Store.for_workdir(Path(workdir)) as store:
         record = store.run(run)
         run_id = record["id"]
@@ -310,19 +330,38 @@ def cancel_run(run: str, *, workdir: Path) -> dict[str, Any]:
             return {"run_id": run_id, "state": record["state"], "jobs": []}
         store.set_run_state(run_id, RunState.cancelled, error="cancelled by the user")
         urls = {w["id"]: w.get("url", "") for w in record["farm"].get("workers", [])}
-        flying = [
-            t
-            for t in store.tasks(run_id)
-            if t.state
-            in (TaskState.submitting.value, TaskState.submitted.value, TaskState.running.value)
-        ]
+        flying = [t for t in store.tasks(run_id) if t.state in IN_FLIGHT]
         jobs = asyncio.run(_cancel_jobs(flying, urls))
-        for t in flying:
-            store.set_task_state(t.id, TaskState.cancelled, error="cancelled by the user")
+        for t, job in zip(flying, jobs, strict=True):
+            _record_cancel(store, t, job)
+        if not pid_alive(store.run(run_id)["owner_pid"]):
+            # Nobody drives it to close the rest (a driving process does so on its way out).
+            store.close_open_attempts(run_id, TaskState.cancelled, "run cancelled")
         store.add_event(
             run_id, "run_cancelled", f"cancelled; {len(jobs)} job(s) stopped", data={"jobs": jobs}
         )
     return {"run_id": run_id, "state": RunState.cancelled.value, "jobs": jobs}
+
+
+def _record_cancel(store: Store, task: Any, job: dict[str, str]) -> None:
+    """The task cancelled (unless its process finished it meanwhile), its attempt ended as
+    its server says."""
+    finished = job["outcome"] == FINISHED_ANYWAY
+    if finished:
+        error = (
+            f"{job['outcome']} on {task.worker} (prompt {task.prompt_id}), not downloaded; "
+            "`videofactory resume` collects it without rendering it again"
+        )
+    else:
+        error = "cancelled by the user"
+    store.cancel_task(task.id, error)
+    attempt = store.attempt_of_prompt(task.id, task.prompt_id) if task.prompt_id else None
+    if attempt is None:
+        return
+    if finished:  # the server's word: it rendered, whatever a stopping process guessed
+        store.end_attempt(attempt["id"], TaskState.done, None, force=True)
+    else:
+        store.end_attempt(attempt["id"], TaskState.cancelled, "run cancelled")
 
 
 async def _cancel_jobs(tasks: list[Any], urls: dict[str, str]) -> list[dict[str, str]]:
@@ -335,8 +374,22 @@ async def _cancel_jobs(tasks: list[Any], urls: dict[str, str]) -> list[dict[str,
             try:
                 async with ComfyClient(url, timeout=5) as client:
                     outcome = await client.cancel(task.prompt_id)
+                    if outcome == "not queued":
+                        outcome = await _ended_how(client, task.prompt_id)
             except BackendError as exc:
                 outcome = f"server unreachable ({exc})"
         return {"task": task.id, "worker": task.worker or "", "outcome": outcome}
 
     return list(await asyncio.gather(*(one(t) for t in tasks)))
+
+
+async def _ended_how(client: ComfyClient, prompt_id: str) -> str:
+    """How a prompt no longer queued ended, from the server's history."""
+    entry = await client.history(prompt_id)
+    if entry is None:
+        return "not queued (unknown to the server)"
+    try:
+        parse_history_entry(prompt_id, entry, client.url)
+    except FactoryError as exc:
+        return f"had already ended: {str(exc).splitlines()[0]}"
+    return FINISHED_ANYWAY

@@ -64,7 +64,8 @@ class RunStatus:
     run_dir: Path
     final: str | None = None
     error: str | None = None
-    #: The process driving it (the last one that claimed it) and whether it is alive.
+    #: The process driving it (the one holding its claim: a run's process lets go of it once
+    #: the report is written; else its detached process) and whether it is alive.
     driver_pid: int | None = None
     driver_alive: bool = False
     detached: Detached | None = None

@@ -19,9 +19,22 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from videofactory.detach import pid_alive
 from videofactory.errors import StoreError
 
-__all__ = ["DB_NAME", "FINISHED", "RunState", "Store", "TaskRow", "TaskState", "heroes_missing"]
+__all__ = [
+    "DB_NAME",
+    "FINISHED",
+    "IN_FLIGHT",
+    "Claim",
+    "RunState",
+    "Store",
+    "TaskRow",
+    "TaskState",
+    "bookkeeping_problems",
+    "driven_elsewhere",
+    "heroes_missing",
+]
 
 DB_NAME = "videofactory.db"
 
@@ -78,6 +91,27 @@ def heroes_missing(rows: Iterable[TaskRow]) -> dict[str, str]:
         for t in rows
         if t.kind == "hero" and t.state == TaskState.skipped.value
     }
+
+
+#: States of a task or attempt in flight, with no outcome yet: posted (or about to be),
+#: queued or running.
+IN_FLIGHT = (TaskState.submitting.value, TaskState.submitted.value, TaskState.running.value)
+#: Run states no process moves on from by itself.
+ENDED = (RunState.done.value, RunState.rendered.value, RunState.failed.value,
+         RunState.cancelled.value)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What ``Store.claim_run`` answered: whether the caller now drives the run, and who does."""
+
+    #: True when the caller drives the run now.
+    won: bool
+    #: The process driving the run now (the caller's pid when won, the live owner's when not).
+    owner: int | None
+    #: The owner recorded before the claim: None, the caller itself, or a dead process taken
+    #: over (when won), or the live owner (when refused).
+    previous: int | None
 
 
 @dataclass(frozen=True)
@@ -347,12 +381,37 @@ class Store:
             ).fetchall()
         return [json.loads(r["data_json"]) for r in rows]
 
-    def claim_run(self, run_id: str, pid: int) -> int | None:
-        """Record ``pid`` as the process driving a run; returns the previous owner's pid."""
+    def claim_run(
+        self, run_id: str, pid: int, *, alive: Callable[[int], bool] = pid_alive
+    ) -> Claim:
+        """Make ``pid`` the process driving a run, unless another live process drives it.
+
+        A compare-and-set: the owner is read, its liveness checked and the new owner written
+        in one write transaction (``BEGIN IMMEDIATE`` holds the database's write lock from the
+        read on), so of two processes claiming at once exactly one wins, and a refused claim
+        changes nothing. A dead owner's claim is taken over.
+        """
         with self._tx() as db:
             row = db.execute("SELECT owner_pid FROM runs WHERE id=?", (run_id,)).fetchone()
-            db.execute("UPDATE runs SET owner_pid=? WHERE id=?", (pid, run_id))
-        return row["owner_pid"] if row else None
+            if row is None:
+                raise StoreError(f"no run {run_id!r} in {self.path}")
+            previous = row["owner_pid"]
+            if previous is not None and previous != pid and alive(previous):
+                return Claim(False, previous, previous)
+            db.execute(
+                "UPDATE runs SET owner_pid=? WHERE id=? AND owner_pid IS ?",
+                (pid, run_id, previous),
+            )
+        return Claim(True, pid, previous)
+
+    def release_run(self, run_id: str, pid: int) -> bool:
+        """Let go of a run ``pid`` drove (its process is done with it: state, attempts and
+        report written); True if ``pid`` held it. Nobody else's claim is touched."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE runs SET owner_pid=NULL WHERE id=? AND owner_pid=?", (run_id, pid)
+            )
+        return cur.rowcount == 1
 
     # -- learned speeds -------------------------------------------------------------------------
 
@@ -450,6 +509,17 @@ class Store:
                 ),
             )
 
+    def cancel_task(self, task_id: str, error: str) -> bool:
+        """Mark a task in flight cancelled; True if it was in flight (a task its process
+        finished, or put back to ready, in the meantime keeps its state)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE tasks SET state=?, error=?, finished_at=? WHERE id=?"
+                f" AND state IN ({','.join('?' * len(IN_FLIGHT))})",
+                (TaskState.cancelled.value, error, time.time(), task_id, *IN_FLIGHT),
+            )
+        return cur.rowcount == 1
+
     def update_task_params(self, task_id: str, params: dict[str, Any]) -> None:
         """Replace a task's parameters (e.g. a lowered resolution after out of memory)."""
         with self._tx() as db:
@@ -485,6 +555,63 @@ class Store:
                 " WHERE id=?",
                 (state.value, error, state.value, now, state.value, now, attempt_id),
             )
+
+    def end_attempt(
+        self, attempt_id: int, state: TaskState, error: str | None = None, *, force: bool = False
+    ) -> bool:
+        """Record how an attempt ended (done, failed, cancelled) if it has no outcome yet;
+        True if it was written. An outcome is written once: the first to know it wins (a job a
+        cancel found finished on its server stays done when the run's process then stops).
+        ``force``: what its server says happened replaces what a stopping process guessed."""
+        only_open = "" if force else f" AND state IN ({','.join('?' * len(IN_FLIGHT))})"
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE attempts SET state=?, error=?,"
+                " finished_at=COALESCE(CASE WHEN state IN ('done','failed','cancelled')"
+                " THEN finished_at END, ?) WHERE id=?" + only_open,
+                (state.value, error, time.time(), attempt_id, *(() if force else IN_FLIGHT)),
+            )
+        return cur.rowcount == 1
+
+    def attempt_of_prompt(self, task_id: str, prompt_id: str) -> dict[str, Any] | None:
+        """The attempt that posted ``prompt_id`` for a task (one prompt id is one attempt)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM attempts WHERE task_id=? AND prompt_id=? ORDER BY id DESC",
+                (task_id, prompt_id),
+            ).fetchone()
+        return dict(row) if row else None
+
+    def reopen_attempt(self, attempt_id: int) -> None:
+        """A job found again on its server after a resume goes on as the same attempt (one
+        prompt, one render): whatever the stopped process wrote as its end is taken back."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE attempts SET state=CASE WHEN started_at IS NULL THEN ? ELSE ? END,"
+                " error=NULL, finished_at=NULL WHERE id=?",
+                (TaskState.submitted.value, TaskState.running.value, attempt_id),
+            )
+
+    def close_open_attempts(
+        self,
+        run_id: str,
+        state: TaskState,
+        error: str,
+        *,
+        keep: frozenset[int] = frozenset(),
+    ) -> int:
+        """End every attempt of a run that has no outcome yet (but those in ``keep``) with
+        ``state`` and ``error``; returns how many. For a run's end, and for a resume's
+        leftovers that no server knows any more."""
+        marks = ",".join("?" * len(IN_FLIGHT))
+        kept = ",".join("?" * len(keep))
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE attempts SET state=?, error=?, finished_at=? WHERE run_id=?"
+                f" AND state IN ({marks})" + (f" AND id NOT IN ({kept})" if keep else ""),
+                (state.value, error, time.time(), run_id, *IN_FLIGHT, *keep),
+            )
+        return cur.rowcount
 
     def attempts(self, run_id: str) -> list[dict[str, Any]]:
         """Every attempt of a run, oldest first."""
@@ -563,6 +690,51 @@ class Store:
             }
             for r in rows
         ]
+
+
+def driven_elsewhere(run_id: str, owner: int | None) -> StoreError:
+    """The error for a run that another live process drives (a refused claim)."""
+    return StoreError(
+        f"run {run_id} is being driven by process {owner}; wait for it "
+        "(`videofactory wait`) or stop it before resuming"
+    )
+
+
+def bookkeeping_problems(store: Store, run_id: str) -> list[str]:
+    """What is untrue in a run's records, one line each; empty when they add up.
+
+    An ended run has no attempt left open; one prompt id is one attempt; a task's attempt
+    count is its attempt rows; a done GPU task has a done attempt, the one whose prompt id it
+    records. Tests check every run they make against this.
+    """
+    run = store.run(run_id)
+    attempts = store.attempts(run_id)
+    tasks = store.tasks(run_id)
+    problems = []
+    if run["state"] in ENDED:
+        problems += [
+            f"attempt {a['id']} of {a['task_id']} is still {a['state']} in a {run['state']} run"
+            for a in attempts
+            if a["state"] in IN_FLIGHT
+        ]
+    per_prompt: dict[str, int] = {}
+    per_task: dict[str, list[dict[str, Any]]] = {}
+    for a in attempts:
+        if a["prompt_id"]:
+            per_prompt[a["prompt_id"]] = per_prompt.get(a["prompt_id"], 0) + 1
+        per_task.setdefault(a["task_id"], []).append(a)
+    problems += [f"prompt {p} has {n} attempts" for p, n in per_prompt.items() if n > 1]
+    for t in tasks:
+        mine = per_task.get(t.id, [])
+        if t.attempts != len(mine):
+            problems.append(f"task {t.id} counts {t.attempts} attempts, {len(mine)} recorded")
+        if t.state == TaskState.done.value and mine:
+            last = [a for a in mine if a["prompt_id"] == t.prompt_id]
+            if not last or last[-1]["state"] != TaskState.done.value:
+                problems.append(f"task {t.id} is done but its attempt {t.prompt_id} is not")
+    if run["owner_pid"] is not None and run["state"] in ENDED and not pid_alive(run["owner_pid"]):
+        problems.append(f"run {run_id} ended but still names process {run['owner_pid']}")
+    return problems
 
 
 def _run_dict(row: sqlite3.Row) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class GpuAttempts:
         est = self.estimates.seconds(lane.id, task.kind, task.cost_s)
         job = Job(task, prompt_id, attempt, est, ws_connects=lane.client.ws_connects)
         lane.jobs[task.id] = job
+        result: PromptResult | None = None
         try:
             params = await self.params(task, shot, lane)
             # Parameters a workflow has no use for (a real model has no camera move) are left
@@ -88,8 +89,7 @@ class GpuAttempts:
             self.release(lane, task)
             return await self.collect(task, shot, lane, result, attempt)
         except BaseException as exc:
-            error = str(exc) or type(exc).__name__
-            self.store.set_attempt_state(attempt, TaskState.failed, error=error)
+            self.end_attempt(task, attempt, exc, rendered=result is not None)
             # Whatever is left of it on the server (hung, or queued) is ours to clear away.
             self._abandoned.add(prompt_id)
             raise
@@ -97,11 +97,16 @@ class GpuAttempts:
             lane.jobs.pop(task.id, None)
             lane.idle_since = time.monotonic()
 
-    async def adopt_gpu_job(self: Dispatcher, task: Task, lane: Lane, prompt_id: str) -> Path:
-        """Follow a job an earlier orchestrator posted (found again by its prompt id)."""
+    async def adopt_gpu_job(
+        self: Dispatcher, task: Task, lane: Lane, prompt_id: str, attempt: int | None = None
+    ) -> Path:
+        """Follow a job an earlier orchestrator posted (found again by its prompt id); it goes
+        on as that orchestrator's ``attempt`` (reopened by the reconciler): one prompt is one
+        render."""
         shot = self.shotlist.shot(task.shot_id or "")
-        attempt = self.store.start_attempt(task.id, self.run_id, lane.id, prompt_id)
-        self.store.set_attempt_state(attempt, TaskState.submitted)
+        if attempt is None:  # no attempt row names the prompt: record one now
+            attempt = self.store.start_attempt(task.id, self.run_id, lane.id, prompt_id)
+            self.store.set_attempt_state(attempt, TaskState.submitted)
         est = self.estimates.seconds(lane.id, task.kind, task.cost_s)
         job = Job(task, prompt_id, attempt, est, adopted=True)
         lane.jobs[task.id] = job
@@ -112,17 +117,34 @@ class GpuAttempts:
             worker=lane.id,
             data={"prompt_id": prompt_id},
         )
+        result: PromptResult | None = None
         try:
             result = await self.follow(job, lane)
             self.release(lane, task)
             return await self.collect(task, shot, lane, result, attempt)
         except BaseException as exc:
-            self.store.set_attempt_state(attempt, TaskState.failed, error=str(exc))
+            self.end_attempt(task, attempt, exc, rendered=result is not None)
             self._abandoned.add(prompt_id)
             raise
         finally:
             lane.jobs.pop(task.id, None)
             lane.idle_since = time.monotonic()
+
+    def end_attempt(
+        self: Dispatcher, task: Task, attempt: int, exc: BaseException, *, rendered: bool
+    ) -> None:
+        """Record how an attempt ended on an exception: failed with its error, or cancelled
+        with the reason it was stopped (a worker down, the run cancelled or interrupted). A
+        job the server had finished before the stop ran on the GPU: done, not collected."""
+        if isinstance(exc, asyncio.CancelledError):
+            why = self.stopped(task.id, exc)
+            if rendered:
+                state, error = TaskState.done, f"finished on the server, not collected: {why}"
+            else:
+                state, error = TaskState.cancelled, why
+        else:
+            state, error = TaskState.failed, str(exc) or type(exc).__name__
+        self.store.end_attempt(attempt, state, error)
 
     def release(self: Dispatcher, lane: Lane, task: Task) -> None:
         """The server is done with a job: its slot takes the next one while we collect."""

@@ -34,14 +34,12 @@ from videofactory.comfy.farmcheck import preflight_worker
 from videofactory.comfy.results import OutputRef
 from videofactory.comfy.workflow import Workflow
 from videofactory.config import ROLE_FOR_KIND, FarmConfig, TaskKind
-from videofactory.detach import pid_alive
 from videofactory.errors import (
     BackendError,
     FactoryError,
     MediaError,
     RunCancelled,
     RunFailed,
-    StoreError,
 )
 from videofactory.events import Event, EventSink
 from videofactory.farm.attempt import FOLDER, GpuAttempts, media_dict, missing_bindings
@@ -55,7 +53,14 @@ from videofactory.farm.recovery import Action, backoff_s, verdict
 from videofactory.farm.scheduler import TaskView, candidates, decide
 from videofactory.farm.workers import worker_memory
 from videofactory.shotlist import ShotList
-from videofactory.store import FINISHED, RunState, Store, TaskState, heroes_missing
+from videofactory.store import (
+    FINISHED,
+    RunState,
+    Store,
+    TaskState,
+    driven_elsewhere,
+    heroes_missing,
+)
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.fit import fit_narration
 
@@ -70,6 +75,22 @@ SHRINK = 0.75
 OOM_REFUSAL = "out of memory on a {kind}"
 #: A task fails the run once every worker able to run it has failed it this many times.
 FAILS_PER_WORKER = 2
+#: Why the jobs in flight stop when the run's process is interrupted.
+INTERRUPTED = "run interrupted (Ctrl-C or SIGTERM)"
+#: Why an attempt stopped when nobody said why (its process is going away).
+STOPPED = "stopped with the run's process"
+
+
+def stop_reason(exc: BaseException | None) -> str:
+    """Why the jobs still in flight stop, from what ended the run's loop (None: it ended)."""
+    if exc is None:
+        return "left open when the run ended"
+    if isinstance(exc, RunCancelled):
+        return "run cancelled"
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return INTERRUPTED
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"run failed: {first}"
 
 
 @dataclass
@@ -139,6 +160,8 @@ class Dispatcher(GpuAttempts):
         self._wake: asyncio.Event | None = None
         #: Futures of the tasks in flight -> task id.
         self._running: dict[asyncio.Task[Path], str] = {}
+        #: Task id -> why its future was cancelled (its attempt records it; see ``stop``).
+        self._stop_why: dict[str, str] = {}
         self._to_stop: list[tuple[Lane, str]] = []
         self._last_cancel_check = 0.0
         self._last_stuck_check = 0.0
@@ -190,12 +213,9 @@ class Dispatcher(GpuAttempts):
     async def run(self) -> RunResult:
         """Render every task, assemble, and return the final video."""
         self._wake = asyncio.Event()
-        previous = self.store.claim_run(self.run_id, os.getpid())
-        if previous and previous != os.getpid() and pid_alive(previous):
-            raise StoreError(
-                f"run {self.run_id} is being driven by process {previous}; wait for it "
-                "(`videofactory wait`) or stop it before resuming"
-            )
+        claim = self.store.claim_run(self.run_id, os.getpid())
+        if not claim.won:  # refused: nothing of the run was changed
+            raise driven_elsewhere(self.run_id, claim.owner)
         self.store.set_run_state(self.run_id, RunState.running)
         self.emit(
             "run_started",
@@ -222,9 +242,11 @@ class Dispatcher(GpuAttempts):
                         if lane.probe_task:
                             lane.probe_task.cancel()
         except RunCancelled as exc:
+            self._close_attempts(exc)
             self.emit("run_cancelled", str(exc))
             raise
         except FactoryError as exc:
+            self._close_attempts(exc)
             self.store.set_run_state(self.run_id, RunState.failed, error=str(exc))
             self.emit("run_failed", str(exc))
             raise RunFailed(
@@ -232,6 +254,10 @@ class Dispatcher(GpuAttempts):
                 f"{self.run_dir}; `videofactory resume {self.run_id}` goes on from there",
                 run_id=self.run_id,
             ) from exc
+        except BaseException as exc:  # Ctrl-C or SIGTERM (the main task cancelled), or a bug
+            self._close_attempts(exc)
+            raise
+        self._close_attempts(None)
         elapsed = time.monotonic() - self._t0
         final: Path | None = None
         media: MediaInfo | None = None
@@ -268,6 +294,13 @@ class Dispatcher(GpuAttempts):
     def heroes_missing(self) -> dict[str, str]:
         """Shot id -> why it goes out without its hero pass (skipped hero tasks)."""
         return heroes_missing(self.store.tasks(self.run_id))
+
+    def _close_attempts(self, exc: BaseException | None) -> None:
+        """No attempt outlives the run: one still open (never posted, lost, or followed when
+        the run stopped) ends here, cancelled, with why the run ended."""
+        left = self.store.close_open_attempts(self.run_id, TaskState.cancelled, stop_reason(exc))
+        if left and exc is None:  # every attempt should have ended on its own
+            self.emit("warning", f"{left} attempt(s) were still open when the run ended")
 
     async def _start_lanes(self) -> None:
         """Probe every worker, then preflight each one's workflows before any job is sent."""
@@ -361,6 +394,7 @@ class Dispatcher(GpuAttempts):
         running = self._running
         running.update(adopted)
         assert self._wake is not None
+        ended: BaseException | None = None
         try:
             while board.unfinished:
                 self._check_cancel()
@@ -377,9 +411,12 @@ class Dispatcher(GpuAttempts):
                 for fut in finished:
                     if fut is not wake:
                         self._finished(fut, running.pop(fut))  # type: ignore[arg-type]
+        except BaseException as exc:
+            ended = exc
+            raise
         finally:
-            for fut in running:
-                fut.cancel()
+            for fut, tid in running.items():
+                self.stop(fut, tid, stop_reason(ended))
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
 
@@ -396,6 +433,7 @@ class Dispatcher(GpuAttempts):
             )
         if fut.cancelled():
             # Its worker went down (or the run is stopping): the task goes elsewhere.
+            self._stop_why.pop(tid, None)
             self.store.set_task_state(tid, TaskState.ready)
             self.board.retry(tid)
             return
@@ -824,9 +862,22 @@ class Dispatcher(GpuAttempts):
         # Its other jobs go elsewhere (the loop sees them cancelled and puts them back).
         for fut, tid in self._running.items():
             if self.placed.get(tid) == lane.id and not fut.done():
-                fut.cancel()
+                self.stop(fut, tid, f"worker {lane.id} went down: {reason}")
         if lane.probe_task is None or lane.probe_task.done():
             lane.probe_task = asyncio.ensure_future(self._probe(lane))
+
+    def stop(self, fut: asyncio.Task[Path], task_id: str, why: str) -> None:
+        """Cancel a task's future, saying why: its attempt records the reason (``stopped``)
+        instead of a bare CancelledError."""
+        if not fut.done():
+            self._stop_why[task_id] = why
+            fut.cancel(why)
+
+    def stopped(self, task_id: str, exc: asyncio.CancelledError) -> str:
+        """Why a task's attempt was cancelled (what ``stop`` recorded, else the message the
+        cancellation carries, else the run's process is going away)."""
+        why = self._stop_why.pop(task_id, None)
+        return why or (str(exc.args[0]) if exc.args and exc.args[0] else STOPPED)
 
     async def _probe(self, lane: Lane) -> None:
         """Ask a down worker how it is until it answers with nothing of ours left on it.

@@ -3,8 +3,9 @@
 Drawn with matplotlib's object API on the Agg canvas (no pyplot: no global state, no display,
 safe in any thread). Each lane's background is the idle colour, so idle time shows wherever no
 bar covers it; the time a job waited on its server is a thin bar, the time it ran a thick one;
-a failed attempt is hatched with a red edge and a red cross at its end; the run's (re)starts are
-dashed lines; each lane's utilisation is written at its right.
+a failed attempt is hatched with a red edge and a red cross at its end, one the factory stopped
+(its worker went down, the run was cancelled, failed or interrupted) is pale and dotted; the
+run's (re)starts are dashed lines; each lane's utilisation is written at its right.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ KIND_COLOURS = {
 IDLE = "#ececec"
 QUEUED = "#9aa5b1"
 FAILED = "#d62728"
+#: How a bar that did not end done looks: (edge colour, edge width, hatch, alpha).
+LOOKS: dict[str, tuple[str, float, str | None, float]] = {
+    "failed": (FAILED, 1.6, "////", 0.75),
+    "cancelled": ("#555555", 0.8, "..", 0.45),
+}
 #: Inches per lane, and the fixed part of the height (title, axis, legend).
 LANE_IN = 0.5
 BASE_IN = 1.9
@@ -57,10 +63,10 @@ def draw_timeline(report: RunReport, dest: Path | None = None) -> bytes:
             span * 1.005, y, f"{lane.utilisation:4.0%} busy", va="center", ha="left",
             fontsize=8, color="#333333", clip_on=False,
         )  # fmt: skip
-    # One collection per (lane, kind, failed) and per lane's waits: a three-hour run has
+    # One collection per (lane, kind, outcome) and per lane's waits: a three-hour run has
     # thousands of attempts, and one artist each would take minutes to draw.
     waits: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    runs: dict[tuple[int, str, bool], list[tuple[float, float]]] = defaultdict(list)
+    runs: dict[tuple[int, str, str], list[tuple[float, float]]] = defaultdict(list)
     crosses: list[tuple[float, int]] = []
     for bar in report.bars:
         if bar.lane not in row:
@@ -70,7 +76,7 @@ def draw_timeline(report: RunReport, dest: Path | None = None) -> bytes:
             waits[y].append((bar.queued, bar.start - bar.queued))
         width = max(bar.end - bar.start, span * 0.002)  # a very short job stays visible
         failed = bar.state == "failed"
-        runs[(y, bar.kind, failed)].append((bar.start, width))
+        runs[(y, bar.kind, bar.state if bar.state in LOOKS else "done")].append((bar.start, width))
         if failed:
             crosses.append((bar.end, y))
         if bar.shot_id and width > span * 0.035:
@@ -82,13 +88,11 @@ def draw_timeline(report: RunReport, dest: Path | None = None) -> bytes:
         ax.broken_barh(spans, (y - 0.09, 0.18), facecolors=QUEUED, zorder=2)
     # Outlines separate a few bars; on thousands they would paint the lanes black.
     outline = 0.4 if len(report.bars) <= 40 * n else 0.0
-    for (y, kind, failed), spans in runs.items():
+    for (y, kind, outcome), spans in runs.items():
+        edge, width, hatch, alpha = LOOKS.get(outcome, ("#222222", outline, None, 1.0))
         ax.broken_barh(
-            spans, (y - 0.32, 0.64),
-            facecolors=KIND_COLOURS.get(kind, "#777777"),
-            edgecolors=FAILED if failed else "#222222",
-            linewidth=1.6 if failed else outline, hatch="////" if failed else None,
-            alpha=0.75 if failed else 1.0, zorder=3,
+            spans, (y - 0.32, 0.64), facecolors=KIND_COLOURS.get(kind, "#777777"),
+            edgecolors=edge, linewidth=width, hatch=hatch, alpha=alpha, zorder=3,
         )  # fmt: skip
     if crosses:
         xs, ys = zip(*crosses, strict=True)
@@ -124,6 +128,11 @@ def draw_timeline(report: RunReport, dest: Path | None = None) -> bytes:
         Patch(facecolor=IDLE, label="idle"),
         Line2D([], [], marker="X", color=FAILED, linestyle="none", label="failed attempt"),
     ]
+    if any(b.state == "cancelled" for b in report.bars):
+        edge, _, hatch, alpha = LOOKS["cancelled"]
+        handles.append(
+            Patch(facecolor="#777777", edgecolor=edge, hatch=hatch, alpha=alpha, label="stopped")
+        )
     ax.legend(
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (n * LANE_IN)),
         ncol=len(handles), fontsize=8, frameon=False,
