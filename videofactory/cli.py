@@ -197,6 +197,13 @@ def render(
     no_assemble: bool = typer.Option(
         False, "--no-assemble", help="Render and speak every shot but stop before FFmpeg."
     ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check the plan against the farm and print its tasks per kind, the workers able "
+        "to run them and the estimated GPU seconds; nothing is recorded or submitted "
+        "(exit code 1 when the farm cannot run it).",
+    ),
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
@@ -204,6 +211,11 @@ def render(
     from videofactory.shotlist import load_shotlist
 
     shotlist = load_shotlist(shotlist_file)
+    if dry_run:
+        from videofactory.farmcli import dry_run as check_plan
+
+        check_plan(shotlist, farm, as_json)
+        return
     _render(shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach)
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from videofactory.cliopts import FARM_OPT, JSON_OPT, err, errors, out
 from videofactory.constants import DEFAULT_SIM_PORT
 
-__all__ = ["status", "test"]
+__all__ = ["dry_run", "status", "test"]
 
 
 @errors
@@ -21,7 +21,8 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     """Show the farm: each GPU's card, role, URL, reachability, VRAM and queue."""
     from videofactory.config import builtin_farm, find_farm_file, load_farm
     from videofactory.farm.board import GPU_KINDS
-    from videofactory.farm.feasibility import ability_of, impossible_kinds
+    from videofactory.farm.feasibility import impossible_kinds
+    from videofactory.farm.workers import survey_farm
 
     path = find_farm_file(farm)
     if path is None:
@@ -55,12 +56,9 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
             err.print(note)
         return
     config = load_farm(path)
-    statuses, checks = asyncio.run(_probe_and_preflight(config))
+    survey = asyncio.run(survey_farm(config))
+    statuses, checks, abilities = survey.statuses, survey.checks, survey.abilities
     rows = [s.to_json() for s in statuses]
-    abilities = [
-        ability_of(w, s.memory_gb or 0.0, s.memory_kind, checks[w.id] if s.reachable else None)
-        for w, s in zip(config.workers, statuses, strict=True)
-    ]
     for row, ability in zip(rows, abilities, strict=True):
         check = checks[row["id"]]
         row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
@@ -112,14 +110,6 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
         raise typer.Exit(1)
 
 
-async def _probe_and_preflight(config: Any) -> tuple[list[Any], dict[str, Any]]:
-    """Each worker's health and, per task kind, its workflow's preflight."""
-    from videofactory.comfy.farmcheck import preflight_farm
-    from videofactory.farm.workers import probe_farm
-
-    return await asyncio.gather(probe_farm(config), preflight_farm(config))
-
-
 def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
     refusals = any("refused" in r for r in rows)
     columns = ["id", "card", "role", "url", "reachable", "memory GB", "free GB", "queue"]
@@ -140,6 +130,68 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
             *([", ".join(r.get("refused", [])) or "-"] if refusals else []),
         )
     out.print(table)
+
+
+def dry_run(shotlist: Any, farm: str | None, as_json: bool) -> None:
+    """``render --dry-run``: what the plan would ask of the farm, checked before any GPU time
+    is spent; nothing is recorded or submitted. Exit code 1 when the farm cannot run it."""
+    from videofactory.config import resolve_farm
+    from videofactory.farm.dag import build_tasks
+    from videofactory.farm.estimates import Estimates
+    from videofactory.farm.feasibility import impossible_kinds, plan_by_kind
+    from videofactory.farm.workers import survey_farm
+
+    config = resolve_farm(farm)
+    survey = asyncio.run(survey_farm(config))
+    tasks = build_tasks("dry-run", shotlist)
+    kinds = plan_by_kind(
+        tasks,
+        survey.abilities,
+        strict=config.strict,
+        seconds=Estimates(config.workers).seconds,
+    )
+    impossible = impossible_kinds(
+        {k.kind: list(k.shots) for k in kinds}, survey.abilities, strict=config.strict
+    )
+    unreachable = [s.id for s in survey.statuses if not s.reachable and not config.simulated]
+    summary = {
+        "ok": not impossible,
+        "dry_run": True,
+        "farm": config.name,
+        "simulated": config.simulated,
+        "shots": len(shotlist.shots),
+        "duration_s": shotlist.duration,
+        "tasks": len(tasks),
+        "gpu_s": round(sum(k.gpu_s for k in kinds), 1),
+        "kinds": [k.to_json() for k in kinds],
+        "unreachable": unreachable,
+        "impossible": impossible,
+    }
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        table = Table("kind", "tasks", "workers able", "est. GPU s", title=f"plan on {config.name}")
+        for k in kinds:
+            able = ", ".join(k.able) or "[red]none[/]"
+            table.add_row(k.kind.value, str(len(k.shots)), able, f"{k.gpu_s:.0f}")
+        out.print(table)
+        if unreachable:
+            err.print(
+                f"[yellow]note:[/] not reachable now (judged by the farm file): "
+                f"{', '.join(unreachable)}",
+                highlight=False,
+            )
+        for line in impossible:
+            err.print(f"[bold red]error:[/] {line}", highlight=False)
+        verdict = "cannot run this plan" if impossible else "can run this plan"
+        out.print(
+            f"{len(tasks)} tasks for {len(shotlist.shots)} shots "
+            f"({shotlist.duration:g} s); about {summary['gpu_s']:.0f} GPU seconds; the farm "
+            f"{verdict}; nothing was submitted (dry run)",
+            highlight=False,
+        )
+    if impossible:
+        raise typer.Exit(1)
 
 
 def _memory(row: dict[str, Any]) -> str:

@@ -83,3 +83,20 @@ def test_test_command_says_what_failed(tmp_path):
     report = last_json(res.stdout)
     assert not report["ok"] and report["steps"][0]["name"] == "system_stats"
     assert "cannot reach ComfyUI at http://127.0.0.1:9" in report["steps"][0]["detail"]
+
+
+def test_render_dry_run_on_the_built_in_farm_submits_nothing(tmp_path):
+    plan = run_cli(["plan", "warrior in mystical forest", "-d", "20", "-o", "shots.yaml"],
+                   cwd=tmp_path)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    res = run_cli(["render", "shots.yaml", "--dry-run", "--json"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["ok"] and data["dry_run"] and data["impossible"] == []
+    kinds = {k["kind"]: k for k in data["kinds"]}
+    assert kinds["keyframe"]["able"] == ["gpu5"] and kinds["hero"]["able"] == ["gpu0"]
+    assert kinds["clip"]["tasks"] == 4 and kinds["clip"]["gpu_s"] > kinds["keyframe"]["gpu_s"]
+    assert data["gpu_s"] == pytest.approx(sum(k["gpu_s"] for k in data["kinds"]), abs=0.2)
+    assert not (tmp_path / "runs").exists()  # nothing recorded
+    table = run_cli(["render", "shots.yaml", "--dry-run"], cwd=tmp_path)
+    assert "can run this plan" in table.stdout and "nothing was submitted" in table.stdout

@@ -77,6 +77,14 @@ def test_a_plan_no_gpu_can_run_is_refused_before_any_gpu_work(make_farm):
     # `status` says the same before anything is planned.
     code, status = _status(small)
     assert code == 1 and any("no worker can take hero" in ln for ln in status["impossible"])
+    # And so does `render --dry-run`, which records and submits nothing.
+    dry = farm.cli("render", str(farm.shots), "--farm", small, "--dry-run", "--json")
+    assert dry.returncode == 1
+    plan = json.loads(dry.stdout)
+    assert not plan["ok"] and line[0].endswith(plan["impossible"][0])
+    assert {k["kind"]: k["able"] for k in plan["kinds"]}["hero"] == []
+    with farm.db() as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
     # A hero workflow that declares a smaller need makes the same plan possible.
     light = _farm_file(
         farm,

@@ -12,7 +12,7 @@ or, with ``strict`` roles, does not hold the kind's role. A worker that could no
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,8 +22,17 @@ from videofactory.farm.dag import workflow_need
 
 if TYPE_CHECKING:
     from videofactory.comfy.farmcheck import WorkerPreflight
+    from videofactory.farm.dag import Task
 
-__all__ = ["Ability", "Refusal", "ability_of", "impossible_kinds", "refusals"]
+__all__ = [
+    "Ability",
+    "KindPlan",
+    "Refusal",
+    "ability_of",
+    "impossible_kinds",
+    "plan_by_kind",
+    "refusals",
+]
 
 #: Shots named in a line before it says "and N more".
 SHOTS_NAMED = 6
@@ -138,6 +147,55 @@ def impossible_kinds(
             continue
         lines.append(_line(kind, kind_shots, found))
     return lines
+
+
+@dataclass(frozen=True)
+class KindPlan:
+    """One GPU task kind of a plan, as ``render --dry-run`` shows it."""
+
+    kind: TaskKind
+    shots: tuple[str, ...]
+    #: The workers that can take it (by farm order).
+    able: tuple[str, ...]
+    #: GPU seconds it will take, each task on the fastest worker able to run it (the
+    #: reference card's seconds when none can).
+    gpu_s: float
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {
+            "kind": self.kind.value,
+            "tasks": len(self.shots),
+            "shots": list(self.shots),
+            "able": list(self.able),
+            "gpu_s": round(self.gpu_s, 1),
+        }
+
+
+def plan_by_kind(
+    tasks: Iterable[Task],
+    workers: Sequence[Ability],
+    *,
+    strict: bool,
+    seconds: Callable[[str, TaskKind, float], float],
+) -> list[KindPlan]:
+    """Per GPU task kind of a plan: its shots, the workers able to run it and its estimated
+    GPU seconds (``seconds(worker, kind, cost_s)``, e.g. ``Estimates.seconds``)."""
+    by_kind: dict[TaskKind, list[Task]] = {}
+    for t in tasks:
+        if t.kind in GPU_KINDS:
+            by_kind.setdefault(t.kind, []).append(t)
+    out = []
+    for kind in GPU_KINDS:
+        kind_tasks = by_kind.get(kind, [])
+        if not kind_tasks:
+            continue
+        able = tuple(r.worker for r in refusals(kind, workers, strict=strict) if not r.cause)
+        gpu_s = sum(
+            min((seconds(w, kind, t.cost_s) for w in able), default=t.cost_s) for t in kind_tasks
+        )
+        out.append(KindPlan(kind, tuple(t.shot_id or "" for t in kind_tasks), able, gpu_s))
+    return out
 
 
 def _line(kind: TaskKind, shots: Sequence[str] | None, found: Sequence[Refusal]) -> str:

@@ -12,7 +12,15 @@ from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig, WorkerConfig
 from videofactory.errors import BackendError
 
-__all__ = ["Memory", "WorkerStatus", "probe_farm", "probe_worker", "worker_memory"]
+__all__ = [
+    "Memory",
+    "Survey",
+    "WorkerStatus",
+    "probe_farm",
+    "probe_worker",
+    "survey_farm",
+    "worker_memory",
+]
 
 #: A status check should answer fast: a healthy server replies in milliseconds.
 PROBE_TIMEOUT_S = 3.0
@@ -148,3 +156,38 @@ async def probe_farm(farm: FarmConfig, *, timeout: float = PROBE_TIMEOUT_S) -> l
             )
         )
     )
+
+
+@dataclass
+class Survey:
+    """A farm as ``status`` and ``render --dry-run`` see it: each worker's health, its
+    workflows' preflight, and what it could ever run."""
+
+    statuses: list[WorkerStatus]
+    #: Worker id -> its preflight (``comfy.farmcheck.WorkerPreflight``); empty when simulated.
+    checks: dict[str, Any]
+    abilities: list[Any]
+
+
+async def survey_farm(farm: FarmConfig) -> Survey:
+    """Ask every worker how it is and check its workflows; the built-in simulated farm (not
+    started yet) is judged by its farm entries, whose simulator templates it can always run."""
+    from videofactory.comfy.farmcheck import preflight_farm
+    from videofactory.farm.feasibility import ability_of
+
+    if farm.simulated:
+        statuses = [
+            WorkerStatus(
+                w.id, w.card, [r.value for r in w.roles], "", False, "simulated",
+                memory_gb=farm.comfy_vram_gb(w.id),
+            )
+            for w in farm.workers
+        ]  # fmt: skip
+        abilities = [ability_of(w, farm.comfy_vram_gb(w.id), "VRAM", None) for w in farm.workers]
+        return Survey(statuses, {}, abilities)
+    statuses, checks = await asyncio.gather(probe_farm(farm), preflight_farm(farm))
+    abilities = [
+        ability_of(w, s.memory_gb or 0.0, s.memory_kind, checks[w.id] if s.reachable else None)
+        for w, s in zip(farm.workers, statuses, strict=True)
+    ]
+    return Survey(statuses, checks, abilities)
