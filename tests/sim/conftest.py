@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,5 +18,21 @@ def sim(tmp_path: Path) -> Iterator[SimClient]:
     try:
         yield client
     finally:
+        client.close()
+        server.stop()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Any]:
+    """Start servers with options; all stopped at teardown."""
+    started: list[Any] = []
+
+    def make(name: str = "gpu0", **options: Any) -> SimClient:
+        server, client = start_sim(tmp_path / name / str(len(started)), name=name, **options)
+        started.append((server, client))
+        return client
+
+    yield make
+    for server, client in started:
         client.close()
         server.stop()

@@ -195,3 +195,11 @@ def start_sim(tmp_path: Path, **options: Any) -> tuple[ServerThread, SimClient]:
 def new_id() -> str:
     """A websocket client id like the web UI's."""
     return uuid.uuid4().hex
+
+
+def tiny(i: int) -> dict:
+    """A prompt without render nodes, different for every ``i`` (never cached)."""
+    wf = workflow("image_empty_to_save.json")
+    wf["1"]["inputs"]["color"] = i
+    wf["2"]["inputs"]["filename_prefix"] = f"tiny{i}"
+    return wf

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from videofactory.sim import SimFarm, SimFaults, SimWorkerSpec
 from videofactory.sim.farm import fault_args, with_faults
 from videofactory.sim.faults import parse_fault_spec
 
-from .simkit import TEMPLATES, SimClient, load_fixture, new_id, start_sim, workflow
+from .simkit import TEMPLATES, SimClient, load_fixture, new_id, start_sim, tiny
 
 
 def keyframe(prefix: str = "kf", steps: int = 4, size: tuple[int, int] = (64, 48)) -> dict:
@@ -41,30 +40,6 @@ def clip(length: int = 4) -> dict:
     wf = json.loads((TEMPLATES / "clip.json").read_text())
     wf["2"]["inputs"].update(width=32, height=32, length=length, steps=4)
     return wf
-
-
-def tiny(i: int) -> dict:
-    """A prompt without render nodes, different for every ``i`` (never cached)."""
-    wf = workflow("image_empty_to_save.json")
-    wf["1"]["inputs"]["color"] = i
-    wf["2"]["inputs"]["filename_prefix"] = f"tiny{i}"
-    return wf
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Any]:
-    """Start servers with options; all stopped at teardown."""
-    started: list[Any] = []
-
-    def make(name: str = "gpu0", **options: Any) -> SimClient:
-        server, client = start_sim(tmp_path / name / str(len(started)), name=name, **options)
-        started.append((server, client))
-        return client
-
-    yield make
-    for server, client in started:
-        client.close()
-        server.stop()
 
 
 def last_message(entry: dict) -> tuple[str, dict]:

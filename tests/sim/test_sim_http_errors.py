@@ -4,11 +4,8 @@ took effect, repeating with the seed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from videofactory.cli import app
@@ -16,34 +13,10 @@ from videofactory.sim import SimFaults, SimWorkerSpec
 from videofactory.sim.__main__ import build_parser
 from videofactory.sim.farm import fault_args, with_faults
 
-from .simkit import SimClient, load_fixture, new_id, png_bytes, start_sim, workflow
+from .simkit import SimClient, load_fixture, new_id, png_bytes, tiny
 
 #: What aiohttp answers when a handler raises (captured from a real ComfyUI).
 REAL_500 = load_fixture("prompt_error_malformed_json.json")
-
-
-def tiny(i: int) -> dict:
-    """A prompt without render nodes, different for every ``i`` (never cached)."""
-    wf = workflow("image_empty_to_save.json")
-    wf["1"]["inputs"]["color"] = i
-    wf["2"]["inputs"]["filename_prefix"] = f"tiny{i}"
-    return wf
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Any]:
-    """Start servers with options; all stopped at teardown."""
-    started: list[Any] = []
-
-    def make(name: str = "gpu0", **options: Any) -> SimClient:
-        server, client = start_sim(tmp_path / name / str(len(started)), name=name, **options)
-        started.append((server, client))
-        return client
-
-    yield make
-    for server, client in started:
-        client.close()
-        server.stop()
 
 
 def _wire(response: Any) -> tuple[int, str, str, str]:
