@@ -8,6 +8,7 @@ This is the only module that reads environment variables.
 from __future__ import annotations
 
 import os
+import unicodedata
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +38,7 @@ __all__ = [
     "WorkerConfig",
     "WorkflowSpec",
     "builtin_farm",
+    "check_url",
     "find_farm_file",
     "load_farm",
     "resolve_farm",
@@ -164,9 +166,7 @@ class WorkerConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https:// (got {value!r})")
-        return value.rstrip("/")
+        return _valid_url(value, "url") if value else value
 
 
 #: Speech engines a farm can name (``videofactory.tts`` registers one backend per name).
@@ -207,9 +207,7 @@ class SpeechConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https:// (got {value!r})")
-        return value.rstrip("/") if value else value
+        return _valid_url(value, "url") if value else value
 
     def api_key(self) -> str | None:
         """The API key from the environment variable ``api_key_env`` names (None if unset)."""
@@ -262,9 +260,7 @@ class LLMConfig(_Strict):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"endpoint must start with http:// or https:// (got {value!r})")
-        return value.rstrip("/")
+        return _valid_url(value, "endpoint")
 
 
 def _env_key(name: str | None) -> str | None:
@@ -493,6 +489,53 @@ class FarmConfig(_Strict):
         """VRAM left for ComfyUI on a worker, after a speech server that shares its GPU."""
         vram = self.worker(worker_id).vram_gb
         return vram - self.speech.vram_gb if self.speech.worker == worker_id else vram
+
+
+def _valid_url(value: str, what: str) -> str:
+    """An http(s) base URL with a host, a port in 1..65535 and no whitespace or control
+    characters (a CR/LF in a URL would be written into the HTTP request); trailing / dropped.
+
+    Raises ValueError (pydantic turns it into the field's error); ``check_url`` wraps it.
+    """
+    bad = next((ch for ch in value if ch.isspace() or unicodedata.category(ch)[0] == "C"), None)
+    if bad is not None:
+        raise ValueError(
+            f"{what} {value!r} contains {_char_name(bad)}; write the URL on one line, without "
+            "spaces (e.g. http://127.0.0.1:8188)"
+        )
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{what} must start with http:// or https:// (got {value!r})")
+    parts = urlsplit(value)
+    if not parts.hostname:
+        raise ValueError(f"{what} {value!r} names no host; e.g. http://127.0.0.1:8188")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raw = parts.netloc.rpartition(":")[2]
+        raise ValueError(
+            f"{what} {value!r} has port {raw}; a TCP port is 1 to 65535 (ComfyUI's is 8188)"
+        )
+    return value.rstrip("/")
+
+
+def _char_name(ch: str) -> str:
+    names = {
+        "\r": "a carriage return (CR)",
+        "\n": "a line feed (LF)",
+        "\t": "a tab",
+        " ": "a space",
+    }
+    return names.get(ch, f"the control character U+{ord(ch):04X}")
+
+
+def check_url(value: str, what: str = "url") -> str:
+    """A server URL given on the command line, checked like the farm file's (ConfigError)."""
+    try:
+        return _valid_url(value, what)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _url_port(url: str) -> int:
