@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,6 +24,7 @@ from pydantic import (
 )
 
 from videofactory.errors import ConfigError
+from videofactory.userfiles import parse_yaml, read_text
 
 __all__ = [
     "FARM_ENV",
@@ -602,12 +602,7 @@ def find_farm_file(flag: str | Path | None = None, cwd: Path | None = None) -> P
 
 def load_farm(path: Path) -> FarmConfig:
     """Read and validate a farm file; errors name the field and the file."""
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read farm file {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"farm file {path} is not valid YAML: {exc}") from exc
+    data = parse_yaml(read_text(path, "farm file", ConfigError), f"farm file {path}", ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"farm file {path} must be a mapping with a 'workers' list")
     try:

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from videofactory.constants import MAX_DURATION_SECONDS
 from videofactory.errors import ShotListError
+from videofactory.userfiles import parse_yaml, read_text
 
-# libyaml's safe loader and dumper when PyYAML was built with it (the wheels are): a long
-# shot list loads in milliseconds instead of seconds.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's safe dumper when PyYAML was built with it (the wheels are): a long shot list is
+# written in milliseconds instead of seconds (userfiles reads with its loader).
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 __all__ = [
@@ -189,12 +189,8 @@ def parse_shotlist(data: Any, *, source: str = "shot list") -> ShotList:
 
 def load_shotlist(path: Path) -> ShotList:
     """Read a shot list YAML (or JSON) file."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except OSError as exc:
-        raise ShotListError(f"cannot read shot list {path}: {exc.strerror or exc}") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ShotListError(f"shot list {path} is not valid YAML: {exc}") from exc
+    text = read_text(path, "shot list", ShotListError)
+    data = parse_yaml(text, f"shot list {path}", ShotListError)
     shotlist = parse_shotlist(data, source=str(path))
     return _resolve_images(shotlist, path)
 

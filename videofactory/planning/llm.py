@@ -128,6 +128,8 @@ def _parse(reply: Reply) -> Any:
         raise _Invalid("the answer holds no JSON object" + _cut(reply))
     try:
         return json.loads(text[start : end + 1])
+    except RecursionError:
+        raise _Invalid("the answer's JSON is nested too deeply to parse" + _cut(reply)) from None
     except ValueError as exc:
         raise _Invalid(f"the answer is not valid JSON ({exc})" + _cut(reply)) from exc
 
