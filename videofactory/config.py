@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from videofactory.constants import MAX_CLIP_SECONDS, MIN_CLIP_SECONDS
 from videofactory.errors import ConfigError
 from videofactory.userfiles import parse_yaml, read_text
 
@@ -414,7 +415,7 @@ class FarmConfig(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     #: Seconds of video one clip of the farm's scene workflow makes (Wan 2.2: 81 frames at
     #: 16 fps = 5 s); the planner makes about one shot per clip.
-    clip_seconds: float = Field(default=5.0, ge=1.0, le=60.0)
+    clip_seconds: float = Field(default=5.0, ge=MIN_CLIP_SECONDS, le=MAX_CLIP_SECONDS)
     #: How `videofactory farm up` starts the workers marked ``managed: true``.
     launcher: LauncherConfig = Field(default_factory=LauncherConfig)
 
