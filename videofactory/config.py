@@ -50,6 +50,9 @@ __all__ = [
 FARM_ENV = "VIDEOFACTORY_FARM"
 #: Farm file looked for in the working directory.
 FARM_FILENAME = "factory.yaml"
+#: Most workers one farm may have: every command probes each of them, and a status table or
+#: a run's lanes with more are not read by anybody (the seed's farm has six).
+MAX_WORKERS = 256
 
 
 class Role(str, Enum):
@@ -419,6 +422,16 @@ class FarmConfig(_Strict):
     #: How `videofactory farm up` starts the workers marked ``managed: true``.
     launcher: LauncherConfig = Field(default_factory=LauncherConfig)
 
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _not_too_many(cls, workers: Any) -> Any:
+        if isinstance(workers, list) and len(workers) > MAX_WORKERS:
+            raise ValueError(
+                f"{len(workers):,} workers, over the limit of {MAX_WORKERS} in one farm (one "
+                "ComfyUI server per GPU); split it into several farm files"
+            )
+        return workers
+
     @field_validator("workers")
     @classmethod
     def _unique_ids(cls, workers: list[WorkerConfig]) -> list[WorkerConfig]:
@@ -588,17 +601,27 @@ def find_farm_file(flag: str | Path | None = None, cwd: Path | None = None) -> P
     """The farm file to use: ``--farm``, then ``$VIDEOFACTORY_FARM``, then ./factory.yaml."""
     if flag:
         path = Path(flag)
+        if path.is_dir():
+            raise ConfigError(f"--farm {path} is a folder; pass the farm file{_inside(path)}")
         if not path.is_file():
             raise ConfigError(f"farm file {path} does not exist; check the --farm path")
         return path
     env = os.environ.get(FARM_ENV)
     if env:
         path = Path(env)
+        if path.is_dir():
+            raise ConfigError(f"{FARM_ENV}={env} is a folder; name the farm file{_inside(path)}")
         if not path.is_file():
             raise ConfigError(f"{FARM_ENV}={env} names no file; fix or unset it")
         return path
     local = (cwd or Path.cwd()) / FARM_FILENAME
     return local if local.is_file() else None
+
+
+def _inside(folder: Path) -> str:
+    """ ", e.g. DIR/factory.yaml" when the folder holds a farm file by the usual name."""
+    found = folder / FARM_FILENAME
+    return f", e.g. {found}" if found.is_file() else ""
 
 
 def load_farm(path: Path) -> FarmConfig:
