@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from videofactory.cliopts import FARM_OPT, JSON_OPT, err, errors, out
@@ -227,10 +228,12 @@ def test(
         for s in report.steps:
             mark = "[green]ok[/]  " if s.ok else "[red]FAIL[/]"
             out.print(
-                f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {s.detail}", highlight=False
+                f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {escape(s.detail)}",
+                highlight=False,
+                soft_wrap=True,  # one line each, however long: a program reads it
             )
             for line in s.lines:
-                out.print(f"       {line}", highlight=False, markup=False)
+                out.print(f"       {line}", highlight=False, markup=False, soft_wrap=True)
         if report.output_dir:
             out.print(f"outputs: {report.output_dir}", highlight=False)
         out.print(
