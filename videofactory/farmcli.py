@@ -165,7 +165,12 @@ def test(
         "--sim",
         help="Check a built-in simulated server (started here, no GPU) instead of a real one.",
     ),
-    farm: str | None = FARM_OPT,
+    farm: str | None = typer.Option(
+        None,
+        "--farm",
+        help="Farm file whose first worker to check (default: $VIDEOFACTORY_FARM, then "
+        "./factory.yaml).",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check one ComfyUI server: /system_stats, /object_info, preflight and one round trip.
