@@ -519,7 +519,17 @@ def _valid_url(value: str, what: str) -> str:
         )
     if not value.startswith(("http://", "https://")):
         raise ValueError(f"{what} must start with http:// or https:// (got {value!r})")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (parsed lazily: a bad one raises here)
+    except ValueError as exc:
+        if "Port" not in str(exc):
+            raise ValueError(f"{what} {value!r} is not a URL ({exc})") from None
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError(
+            f"{what} {value!r} has a ?query or #fragment; give the server's base URL "
+            "(e.g. http://127.0.0.1:8188)"
+        )
     if not parts.hostname:
         raise ValueError(f"{what} {value!r} names no host; e.g. http://127.0.0.1:8188")
     try:

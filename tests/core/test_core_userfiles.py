@@ -89,6 +89,9 @@ def test_read_text_refuses_what_is_not_a_text_file(tmp_path):
         ("ftp://h", "must start with http:// or https://"),
         ("http://", "names no host"),
         ("http://:8188", "names no host"),
+        ("http://[::1", "is not a URL (Invalid IPv6 URL)"),
+        ("http://h:8188/comfy?x=1", "has a ?query or #fragment"),
+        ("http://h:8188#top", "has a ?query or #fragment"),
     ],
 )
 def test_urls_are_checked_in_one_place(url, message):
@@ -101,6 +104,7 @@ def test_good_urls_pass_unchanged_but_the_trailing_slash():
     assert check_url("http://127.0.0.1:8188/") == "http://127.0.0.1:8188"
     assert check_url("https://[::1]:443") == "https://[::1]:443"
     assert check_url("http://gpu-box") == "http://gpu-box"
+    assert check_url("https://proxy/comfy/") == "https://proxy/comfy"  # a path prefix is fine
 
 
 def _shotlist_text(n: int) -> str:

@@ -239,7 +239,8 @@ async def _inputs(
     if input_file is not None:
         path = Path(input_file)
         if not path.is_file():
-            raise ConfigError(f"--input {path}: no such file")
+            why = "no such file" if not path.exists() else "not a regular file"
+            raise ConfigError(f"--input {path}: {why}")
         kind = kind_of_file(path)
         param = next((p for p, k in wanted.items() if k == kind), None)
         if param is None:
