@@ -521,10 +521,8 @@ def _valid_url(value: str, what: str) -> str:
         raise ValueError(f"{what} must start with http:// or https:// (got {value!r})")
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018 (parsed lazily: a bad one raises here)
-    except ValueError as exc:
-        if "Port" not in str(exc):
-            raise ValueError(f"{what} {value!r} is not a URL ({exc})") from None
+    except ValueError as exc:  # a broken [IPv6] host
+        raise ValueError(f"{what} {value!r} is not a URL ({exc})") from None
     if parts.query or parts.fragment or value.endswith(("?", "#")):
         raise ValueError(
             f"{what} {value!r} has a ?query or #fragment; give the server's base URL "
@@ -534,7 +532,7 @@ def _valid_url(value: str, what: str) -> str:
         raise ValueError(f"{what} {value!r} names no host; e.g. http://127.0.0.1:8188")
     try:
         port = parts.port
-    except ValueError:
+    except ValueError:  # not a number, or past 65535
         port = -1
     if port is not None and not 1 <= port <= 65535:
         raw = parts.netloc.rpartition(":")[2]
