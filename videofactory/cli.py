@@ -362,9 +362,9 @@ def _print_result(result: Any, as_json: bool) -> None:
 @_errors
 def runs(workdir: Path = WORKDIR_OPT, as_json: bool = JSON_OPT) -> None:
     """List the runs in the work directory, newest first."""
-    from videofactory.store import DB_NAME, Store
+    from videofactory.store import DB_NAME, Store, check_workdir
 
-    if not (workdir / DB_NAME).exists():
+    if not (check_workdir(workdir) / DB_NAME).exists():
         rows: list[dict[str, Any]] = []
     else:
         with Store.for_workdir(workdir) as store:
@@ -419,9 +419,9 @@ def show(
 
     from videofactory.follow import replay, run_status
     from videofactory.runcli import status_lines
-    from videofactory.store import DB_NAME, Store, StoreError
+    from videofactory.store import DB_NAME, Store, StoreError, check_workdir
 
-    if not (workdir / DB_NAME).exists():
+    if not (check_workdir(workdir) / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
     with Store.for_workdir(workdir) as store:
         r = store.run(run)

@@ -8,12 +8,12 @@ This is the only module that reads environment variables.
 from __future__ import annotations
 
 import os
+import unicodedata
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,7 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from videofactory.constants import MAX_CLIP_SECONDS, MIN_CLIP_SECONDS
 from videofactory.errors import ConfigError
+from videofactory.userfiles import parse_yaml, read_text
 
 __all__ = [
     "FARM_ENV",
@@ -37,6 +39,7 @@ __all__ = [
     "WorkerConfig",
     "WorkflowSpec",
     "builtin_farm",
+    "check_url",
     "find_farm_file",
     "load_farm",
     "resolve_farm",
@@ -47,6 +50,9 @@ __all__ = [
 FARM_ENV = "VIDEOFACTORY_FARM"
 #: Farm file looked for in the working directory.
 FARM_FILENAME = "factory.yaml"
+#: Most workers one farm may have: every command probes each of them, and a status table or
+#: a run's lanes with more are not read by anybody (the seed's farm has six).
+MAX_WORKERS = 256
 
 
 class Role(str, Enum):
@@ -167,9 +173,7 @@ class WorkerConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https:// (got {value!r})")
-        return value.rstrip("/")
+        return _valid_url(value, "url") if value else value
 
 
 #: Speech engines a farm can name (``videofactory.tts`` registers one backend per name).
@@ -210,9 +214,7 @@ class SpeechConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https:// (got {value!r})")
-        return value.rstrip("/") if value else value
+        return _valid_url(value, "url") if value else value
 
     def api_key(self) -> str | None:
         """The API key from the environment variable ``api_key_env`` names (None if unset)."""
@@ -265,9 +267,7 @@ class LLMConfig(_Strict):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"endpoint must start with http:// or https:// (got {value!r})")
-        return value.rstrip("/")
+        return _valid_url(value, "endpoint")
 
 
 def _env_key(name: str | None) -> str | None:
@@ -428,9 +428,19 @@ class FarmConfig(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     #: Seconds of video one clip of the farm's scene workflow makes (Wan 2.2: 81 frames at
     #: 16 fps = 5 s); the planner makes about one shot per clip.
-    clip_seconds: float = Field(default=5.0, ge=1.0, le=60.0)
+    clip_seconds: float = Field(default=5.0, ge=MIN_CLIP_SECONDS, le=MAX_CLIP_SECONDS)
     #: How `videofactory farm up` starts the workers marked ``managed: true``.
     launcher: LauncherConfig = Field(default_factory=LauncherConfig)
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _not_too_many(cls, workers: Any) -> Any:
+        if isinstance(workers, list) and len(workers) > MAX_WORKERS:
+            raise ValueError(
+                f"{len(workers):,} workers, over the limit of {MAX_WORKERS} in one farm (one "
+                "ComfyUI server per GPU); split it into several farm files"
+            )
+        return workers
 
     @field_validator("workers")
     @classmethod
@@ -505,6 +515,61 @@ class FarmConfig(_Strict):
         return vram - self.speech.vram_gb if self.speech.worker == worker_id else vram
 
 
+def _valid_url(value: str, what: str) -> str:
+    """An http(s) base URL with a host, a port in 1..65535 and no whitespace or control
+    characters (a CR/LF in a URL would be written into the HTTP request); trailing / dropped.
+
+    Raises ValueError (pydantic turns it into the field's error); ``check_url`` wraps it.
+    """
+    bad = next((ch for ch in value if ch.isspace() or unicodedata.category(ch)[0] == "C"), None)
+    if bad is not None:
+        raise ValueError(
+            f"{what} {value!r} contains {_char_name(bad)}; write the URL on one line, without "
+            "spaces (e.g. http://127.0.0.1:8188)"
+        )
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{what} must start with http:// or https:// (got {value!r})")
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # a broken [IPv6] host
+        raise ValueError(f"{what} {value!r} is not a URL ({exc})") from None
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError(
+            f"{what} {value!r} has a ?query or #fragment; give the server's base URL "
+            "(e.g. http://127.0.0.1:8188)"
+        )
+    if not parts.hostname:
+        raise ValueError(f"{what} {value!r} names no host; e.g. http://127.0.0.1:8188")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raw = parts.netloc.rpartition(":")[2]
+        raise ValueError(
+            f"{what} {value!r} has port {raw}; a TCP port is 1 to 65535 (ComfyUI's is 8188)"
+        )
+    return value.rstrip("/")
+
+
+def _char_name(ch: str) -> str:
+    names = {
+        "\r": "a carriage return (CR)",
+        "\n": "a line feed (LF)",
+        "\t": "a tab",
+        " ": "a space",
+    }
+    return names.get(ch, f"the control character U+{ord(ch):04X}")
+
+
+def check_url(value: str, what: str = "url") -> str:
+    """A server URL given on the command line, checked like the farm file's (ConfigError)."""
+    try:
+        return _valid_url(value, what)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def _url_port(url: str) -> int:
     parts = urlsplit(url)
     try:
@@ -554,12 +619,16 @@ def find_farm_file(flag: str | Path | None = None, cwd: Path | None = None) -> P
     """The farm file to use: ``--farm``, then ``$VIDEOFACTORY_FARM``, then ./factory.yaml."""
     if flag:
         path = Path(flag)
+        if path.is_dir():
+            raise ConfigError(f"--farm {path} is a folder; pass the farm file{_inside(path)}")
         if not path.is_file():
             raise ConfigError(f"farm file {path} does not exist; check the --farm path")
         return path
     env = os.environ.get(FARM_ENV)
     if env:
         path = Path(env)
+        if path.is_dir():
+            raise ConfigError(f"{FARM_ENV}={env} is a folder; name the farm file{_inside(path)}")
         if not path.is_file():
             raise ConfigError(f"{FARM_ENV}={env} names no file; fix or unset it")
         return path
@@ -567,14 +636,15 @@ def find_farm_file(flag: str | Path | None = None, cwd: Path | None = None) -> P
     return local if local.is_file() else None
 
 
+def _inside(folder: Path) -> str:
+    """ ", e.g. DIR/factory.yaml" when the folder holds a farm file by the usual name."""
+    found = folder / FARM_FILENAME
+    return f", e.g. {found}" if found.is_file() else ""
+
+
 def load_farm(path: Path) -> FarmConfig:
     """Read and validate a farm file; errors name the field and the file."""
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read farm file {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"farm file {path} is not valid YAML: {exc}") from exc
+    data = parse_yaml(read_text(path, "farm file", ConfigError), f"farm file {path}", ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"farm file {path} must be a mapping with a 'workers' list")
     try:

@@ -29,6 +29,11 @@ DEFAULT_CLIP_SECONDS = 5.0
 MIN_SHOT_SECONDS = 2.0
 MAX_SHOT_SECONDS = 8.0
 
+#: Shortest and longest clip a farm's scene workflow may make (``clip_seconds`` of a farm file,
+#: ``--clip-seconds``): a second of video at least, a minute at most.
+MIN_CLIP_SECONDS = 1.0
+MAX_CLIP_SECONDS = 60.0
+
 #: Longest video we accept: 3 hours.
 MAX_DURATION_SECONDS = 3 * 3600.0
 

@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from videofactory.cliopts import FARM_OPT, JSON_OPT, err, errors, out
 from videofactory.constants import DEFAULT_SIM_PORT
 
-__all__ = ["dry_run", "status", "test"]
+__all__ = ["DEFAULT_COMFYUI_URL", "dry_run", "status", "test"]
+
+#: Where `test` looks when neither --url nor a farm names a server: ComfyUI's own default.
+DEFAULT_COMFYUI_URL = f"http://127.0.0.1:{DEFAULT_SIM_PORT}"
 
 
 @errors
@@ -117,7 +121,6 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         reach = {True: "[green]yes[/]", False: "[red]no[/]", None: "sim"}[r["reachable"]]
         queue = "" if r["queue_running"] is None else str(r["queue_running"] + r["queue_pending"])
-        free = "" if r["vram_free_gb"] is None else f"{r['vram_free_gb']:g}"
         table.add_row(
             r["id"],
             r["card"],
@@ -125,7 +128,7 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
             r["url"] or "(on demand)",
             reach,
             _memory(r),
-            free,
+            _gb(r["vram_free_gb"]),
             queue,
             *([", ".join(r.get("refused", [])) or "-"] if refusals else []),
         )
@@ -196,10 +199,13 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool) -> None:
 
 def _memory(row: dict[str, Any]) -> str:
     """What a worker holds: its VRAM, or its RAM on a CPU-only server ("23.5 RAM")."""
-    total = row.get("vram_total_gb")
-    if total is None:
-        return "?"
-    return f"{total:g} RAM" if row.get("device_type") == "cpu" else f"{total:g}"
+    total = _gb(row.get("vram_total_gb"))
+    return f"{total} RAM" if total and row.get("device_type") == "cpu" else total
+
+
+def _gb(value: float | None) -> str:
+    """A VRAM figure for the table; blank where an unreachable server told nothing."""
+    return "" if value is None else f"{value:g}"
 
 
 @errors
@@ -214,57 +220,86 @@ def test(
         help="Bindings YAML for --workflow (default: <name>.bindings.yaml beside it, else "
         "detected).",
     ),
+    input_file: Path | None = typer.Option(
+        None,
+        "--input",
+        help="Your own picture, clip or sound for the workflow's LoadImage, LoadVideo or "
+        "LoadAudio (default: a small sample made and uploaded for each).",
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Keep the outputs here (default with --workflow: a temp dir)."
     ),
     run_timeout: float | None = typer.Option(
         None,
         "--timeout",
+        min=1,
+        max=86400,
         help="Seconds the round trip may take (default 60, 1800 with --workflow).",
     ),
-    farm: str | None = FARM_OPT,
+    sim: bool = typer.Option(
+        False,
+        "--sim",
+        help="Check a built-in simulated server (started here, no GPU) instead of a real one.",
+    ),
+    farm: str | None = typer.Option(
+        None,
+        "--farm",
+        help="Farm file whose first worker to check (default: $VIDEOFACTORY_FARM, then "
+        "./factory.yaml).",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check one ComfyUI server: /system_stats, /object_info, preflight and one round trip.
 
     With --workflow, your own workflow is checked against the server's nodes and model files
-    and run once; the report gives each step's time and where the outputs went. Exit code 0
-    only if every step worked. Without --url: the farm file's first worker; with no farm file,
-    ComfyUI's default http://127.0.0.1:8188, or the built-in simulator when nothing answers.
+    and run once; a LoadImage, LoadVideo or LoadAudio in it gets a small sample input (or
+    your --input file), uploaded and bound, so it runs on a fresh server too. The report
+    gives each step's time, what was uploaded and where the outputs went. Exit code 0 only
+    if every step worked. Without --url: the farm file's first worker, else ComfyUI's default
+    http://127.0.0.1:8188; --sim checks the built-in simulator instead.
     """
     from functools import partial
 
     from videofactory.comfy.check import check_server
-    from videofactory.config import builtin_farm, find_farm_file, load_farm
-    from videofactory.errors import ConfigError
+    from videofactory.config import check_url, find_farm_file, load_farm
+    from videofactory.errors import BackendUnavailable, ConfigError
 
-    if bindings is not None and workflow is None:
-        raise ConfigError("--bindings goes with --workflow; pass the workflow file too")
+    for flag, value in (("--bindings", bindings), ("--input", input_file)):
+        if value is not None and workflow is None:
+            raise ConfigError(f"{flag} goes with --workflow; pass the workflow file too")
+    if sim and (url or farm):
+        raise ConfigError("--sim checks the built-in simulator; leave out --url and --farm")
     check_server = partial(
         check_server,
         workflow=workflow,
         bindings=bindings,
         output_dir=output,
         run_timeout=run_timeout,
+        input_file=input_file,
     )
     note = ""
-    path = None if url else find_farm_file(farm)
-    target = url or (
-        load_farm(path).workers[0].url if path else f"http://127.0.0.1:{DEFAULT_SIM_PORT}"
-    )
-    report = asyncio.run(check_server(target))
-    if url is None and path is None and not report.steps[0].ok:
-        # No server named anywhere and none at ComfyUI's default port: like `generate`, fall
-        # back to the built-in simulator, and say so.
-        note = (
-            f"nothing answers at {target}; checked the built-in simulator instead "
-            "(start ComfyUI there, or pass --url, to check a real server)"
-        )
+    if sim:
+        from videofactory.config import builtin_farm
         from videofactory.factory import running_farm
 
         one = builtin_farm().model_copy(update={"workers": builtin_farm().workers[:1]})
         with running_farm(one) as live:
             report = asyncio.run(check_server(live.workers[0].url))
+        note = "checked the built-in simulator (a ComfyUI-protocol server on loopback, no GPU)"
+    else:
+        path = None if url else find_farm_file(farm)
+        if url:
+            target = check_url(url, "--url")
+        else:
+            target = load_farm(path).workers[0].url if path else DEFAULT_COMFYUI_URL
+        report = asyncio.run(check_server(target))
+        if url is None and path is None and not report.reachable:
+            raise BackendUnavailable(
+                f"nothing answers at {target}; start ComfyUI there, pass --url URL, name a "
+                "farm with --farm FILE (or ./factory.yaml), or pass --sim to check the "
+                "built-in simulator",
+                url=target,
+            )
     report.note = note
     if as_json:
         print(json.dumps(report.to_json()))
@@ -274,10 +309,12 @@ def test(
         for s in report.steps:
             mark = "[green]ok[/]  " if s.ok else "[red]FAIL[/]"
             out.print(
-                f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {s.detail}", highlight=False
+                f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {escape(s.detail)}",
+                highlight=False,
+                soft_wrap=True,  # one line each, however long: a program reads it
             )
             for line in s.lines:
-                out.print(f"       {line}", highlight=False, markup=False)
+                out.print(f"       {line}", highlight=False, markup=False, soft_wrap=True)
         if report.output_dir:
             out.print(f"outputs: {report.output_dir}", highlight=False)
         out.print(
@@ -287,6 +324,7 @@ def test(
                 else "[bold red]ComfyUI check failed[/]"
             )
             + f": {report.url}"
+            + (" (the built-in simulator)" if sim else "")
         )
     if not report.ok:
         raise typer.Exit(1)

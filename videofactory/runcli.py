@@ -18,7 +18,7 @@ from rich.console import Console
 
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import RunFailed, StoreError, WaitTimeout
-from videofactory.store import DB_NAME, Store
+from videofactory.store import DB_NAME, Store, check_workdir
 
 __all__ = [
     "detach_new_run",
@@ -47,7 +47,7 @@ def _err() -> Console:
 
 
 def _store(workdir: Path) -> Store:
-    if not (Path(workdir) / DB_NAME).exists():
+    if not (check_workdir(workdir) / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
     return Store.for_workdir(workdir)
 

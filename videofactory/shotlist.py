@@ -12,13 +12,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from videofactory.constants import MAX_DURATION_SECONDS
+from videofactory.constants import MAX_DURATION_SECONDS, MIN_SHOT_SECONDS
 from videofactory.errors import ShotListError
+from videofactory.userfiles import parse_yaml, read_text
 
-# libyaml's safe loader and dumper when PyYAML was built with it (the wheels are): a long
-# shot list loads in milliseconds instead of seconds.
+# libyaml's parser and dumper when PyYAML was built with it (the wheels are): a long shot list
+# is counted and written in milliseconds instead of seconds (userfiles loads it).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -27,10 +36,13 @@ __all__ = [
     "Shot",
     "ShotList",
     "ShotType",
+    "MAX_SHOTS",
     "aspect_of",
     "dump_shotlist",
+    "fps_problem",
     "load_shotlist",
     "parse_shotlist",
+    "size_problem",
 ]
 
 #: Durations may differ from the total by this much (float rounding of frame-snapped lengths).
@@ -41,6 +53,42 @@ ASPECT_TOLERANCE = 0.03
 COMMON_ASPECTS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "2:1", "4:5", "3:2", "2:3")
 #: Reference images the keyframe workflows can load.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: Frame sizes a video may have: H.264 in yuv420p (what every player plays) needs even sides;
+#: 8K UHD is the largest. Frame rates from 1 to 120 fps.
+MIN_SIDE = 64
+MAX_SIDES = {"width": 7680, "height": 4320}
+MIN_FPS, MAX_FPS = 1, 120
+#: Most shots in one shot list: the longest video (3 hours) cut into the shortest shots the
+#: planner makes (2 s). Every shot is several tasks in the run database and a row in `show`.
+MAX_SHOTS = int(MAX_DURATION_SECONDS // MIN_SHOT_SECONDS)
+#: Longest one shot may be (a hand-written shot list may hold a long take).
+MAX_SHOT_LENGTH_S = 600.0
+
+
+def size_problem(name: str, value: int) -> str | None:
+    """What is wrong with a frame width or height (``name``), or None when it is fine."""
+    top = MAX_SIDES[name]
+    if not MIN_SIDE <= value <= top:
+        return (
+            f"{name} {value} is out of range; use an even number of pixels from {MIN_SIDE} to "
+            f"{top} (e.g. 1280x720)"
+        )
+    if value % 2:
+        return (
+            f"{name} {value} is odd; H.264 video (yuv420p) needs even sizes: use {value - 1} "
+            f"or {value + 1}"
+        )
+    return None
+
+
+def fps_problem(value: int) -> str | None:
+    """What is wrong with a frame rate, or None when it is fine."""
+    if not MIN_FPS <= value <= MAX_FPS:
+        return (
+            f"fps {value} is out of range; use {MIN_FPS} to {MAX_FPS} frames per second "
+            "(24 for film, 30 or 60 for screens)"
+        )
+    return None
 
 
 def _ratio(aspect: str) -> float:
@@ -88,7 +136,7 @@ class Shot(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-    duration: float = Field(gt=0, le=600)
+    duration: float
     prompt: str = Field(min_length=1, max_length=4000)
     negative: str = Field(default="", max_length=4000)
     shot_type: ShotType = ShotType.medium
@@ -101,6 +149,16 @@ class Shot(BaseModel):
     reference_image: str | None = Field(default=None, min_length=1, max_length=4000)
     #: ``continue`` starts from the previous shot's last frame (waits for its clip).
     continuity: Literal["cut", "continue"] = "cut"
+
+    @field_validator("duration")
+    @classmethod
+    def _length(cls, value: float) -> float:
+        if not (math.isfinite(value) and 0 < value <= MAX_SHOT_LENGTH_S):
+            raise ValueError(
+                f"{value:g} s is not a shot length; a shot lasts more than 0 s and at most "
+                f"{MAX_SHOT_LENGTH_S:g} s"
+            )
+        return value
 
     @field_validator("prompt")
     @classmethod
@@ -124,23 +182,50 @@ class ShotList(BaseModel):
 
     version: Literal[1] = 1
     concept: str = Field(min_length=1, max_length=2000)
-    duration: float = Field(gt=0, le=MAX_DURATION_SECONDS)
+    duration: float
     style: str = ""
     character: str = ""
     setting: str = ""
     #: Width:height, e.g. "16:9"; must agree with ``width`` and ``height``.
-    aspect: str = Field(default="16:9", pattern=r"^[1-9][0-9]?:[1-9][0-9]?$")
-    width: int = Field(default=1280, ge=64, le=7680, multiple_of=2)
-    height: int = Field(default=720, ge=64, le=4320, multiple_of=2)
-    fps: int = Field(default=24, ge=1, le=120)
+    aspect: str = Field(default="16:9", pattern=r"^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$")
+    width: int = 1280
+    height: int = 720
+    fps: int = 24
     planner: str = "rules"
     shots: list[Shot] = Field(min_length=1)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _size(cls, value: int, info: ValidationInfo) -> int:
+        problem = size_problem(str(info.field_name), value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("fps")
+    @classmethod
+    def _fps(cls, value: int) -> int:
+        problem = fps_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("shots", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any) -> Any:
+        # Before each shot is validated: a list of 100 000 is refused at once.
+        if isinstance(value, list) and len(value) > MAX_SHOTS:
+            raise ValueError(_too_many(len(value)))
+        return value
 
     @field_validator("duration")
     @classmethod
     def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("duration must be a finite number of seconds")
+        if not (math.isfinite(value) and 0 < value <= MAX_DURATION_SECONDS):
+            raise ValueError(
+                f"{value:g} s is not a video length; give a number of seconds over 0 and at "
+                f"most {MAX_DURATION_SECONDS:g} ({MAX_DURATION_SECONDS / 3600:g} hours)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -150,6 +235,12 @@ class ShotList(BaseModel):
             if shot.id in seen:
                 raise ValueError(f"shot id {shot.id!r} is used twice; shot ids must be unique")
             seen.add(shot.id)
+        for shot in self.shots:
+            if shot.duration * self.fps < 1:
+                raise ValueError(
+                    f"shot {shot.id!r} lasts {shot.duration:g} s, less than one frame at "
+                    f"{self.fps} fps ({1 / self.fps:.3f} s); make it longer"
+                )
         if self.shots[0].continuity == "continue":
             raise ValueError(
                 f"shot {self.shots[0].id!r}: the first shot cannot 'continue' (nothing before it)"
@@ -189,14 +280,58 @@ def parse_shotlist(data: Any, *, source: str = "shot list") -> ShotList:
 
 def load_shotlist(path: Path) -> ShotList:
     """Read a shot list YAML (or JSON) file."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except OSError as exc:
-        raise ShotListError(f"cannot read shot list {path}: {exc.strerror or exc}") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ShotListError(f"shot list {path} is not valid YAML: {exc}") from exc
+    text = read_text(path, "shot list", ShotListError)
+    count = _count_shots(text)
+    if count > MAX_SHOTS:
+        raise ShotListError(f"{path}: shots: {_too_many(None)}")
+    data = parse_yaml(text, f"shot list {path}", ShotListError)
     shotlist = parse_shotlist(data, source=str(path))
     return _resolve_images(shotlist, path)
+
+
+def _count_shots(text: str) -> int:
+    """How many entries the top-level ``shots`` list has, counted from the YAML parser's
+    events, up to one past MAX_SHOTS (0 when there is no such list, or the YAML is broken:
+    loading it says why). Events cost a tenth of building the data, so a list of 100 000
+    shots is refused in a moment instead of after seconds of loading."""
+    depth, count, in_shots, key, shots_depth = 0, 0, False, None, -1
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            starts = isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent)
+            if (
+                in_shots
+                and depth == shots_depth + 1
+                and (starts or isinstance(event, yaml.ScalarEvent | yaml.AliasEvent))
+            ):
+                count += 1
+                if count > MAX_SHOTS:
+                    return count
+            if isinstance(event, yaml.ScalarEvent) and depth == 1 and key is None:
+                key = event.value  # a key of the top-level mapping ...
+            elif depth == 1 and key is not None:
+                # ... and its value: the shots list starts here, or the value is skipped.
+                if key == "shots" and isinstance(event, yaml.SequenceStartEvent):
+                    in_shots, shots_depth = True, depth
+                key = None
+            if starts:
+                depth += 1
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+                if in_shots and depth == shots_depth:
+                    return count
+    except yaml.YAMLError:
+        return 0
+    return count
+
+
+def _too_many(count: int | None) -> str:
+    """The shot limit's message (``count`` None: more than the limit, counted no further)."""
+    number = f"{count:,} shots" if count is not None else f"more than {MAX_SHOTS:,} shots"
+    return (
+        f"{number}, over the limit of {MAX_SHOTS:,} in one shot list "
+        f"({MAX_DURATION_SECONDS / 3600:g} hours of {MIN_SHOT_SECONDS:g}-second shots); make "
+        "the shots longer or split the film into several shot lists"
+    )
 
 
 def _resolve_images(shotlist: ShotList, path: Path) -> ShotList:

@@ -10,6 +10,7 @@ import typer
 
 from videofactory.cliopts import err, errors
 from videofactory.constants import DEFAULT_SIM_PORT
+from videofactory.sim.options import check_ports
 
 __all__ = ["SIM_EPILOG", "sim"]
 
@@ -23,7 +24,9 @@ SIM_EPILOG = (
 def sim(
     ctx: typer.Context,
     workers: int = typer.Option(6, "--workers", "-n", min=1, max=64, help="Simulated GPUs."),
-    port: int = typer.Option(DEFAULT_SIM_PORT, "--port", help="First port; one port per GPU."),
+    port: int = typer.Option(
+        DEFAULT_SIM_PORT, "--port", help="First port; one port per GPU (0: any free ones)."
+    ),
     root: Path = typer.Option(Path("sim-farm"), "--root", help="Folder for the servers' files."),
     time_scale: float = typer.Option(
         0.0,
@@ -137,6 +140,7 @@ def sim(
         "--base-directory": base_directory,
     }
     single = cuda_device is not None or any(v is not None for v in dirs.values())
+    check_ports(port, 1 if single else workers)
     if exposed_addresses(listen):
         # The farm launcher says yes for the servers it starts through the environment.
         exposed_ok = exposed_allowed(exposed_ok)
@@ -155,7 +159,7 @@ def sim(
                 name=w.id,
                 card=w.card,
                 vram_gb=w.vram_gb,
-                port=port if single else port + i,
+                port=port if single or port == 0 else port + i,
                 gpu_speed=w.speed,
                 time_scale=time_scale,
             )

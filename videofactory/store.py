@@ -31,6 +31,7 @@ __all__ = [
     "Store",
     "TaskRow",
     "TaskState",
+    "check_workdir",
     "bookkeeping_problems",
     "driven_elsewhere",
     "heroes_missing",
@@ -225,6 +226,21 @@ SCHEMA = [
 ]
 
 
+def check_workdir(workdir: Path | str) -> Path:
+    """A work directory (``--workdir``): a folder, or a path where one can be made."""
+    workdir = Path(workdir)
+    for folder in (workdir, *workdir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = f"--workdir {workdir}" + ("" if folder == workdir else f": {folder}")
+                raise StoreError(
+                    f"{what} is a file, not a folder; pass --workdir a folder for the runs "
+                    "(default: ./runs)"
+                )
+            break
+    return workdir
+
+
 class Store:
     """A SQLite job store. Thread-safe: one connection, guarded by a lock."""
 
@@ -234,7 +250,13 @@ class Store:
         self._depth = 0
         try:
             if isinstance(self.path, Path):
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot make the folder {self.path.parent} for the run database: "
+                        f"{exc.strerror or exc}"
+                    ) from exc
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -250,7 +272,7 @@ class Store:
     @classmethod
     def for_workdir(cls, workdir: Path) -> Store:
         """The store of a work directory (created on first use)."""
-        return cls(Path(workdir) / DB_NAME)
+        return cls(check_workdir(workdir) / DB_NAME)
 
     def close(self) -> None:
         """Close the connection."""

@@ -2,8 +2,11 @@
 
 The steps: /system_stats, /object_info, the workflow (a tiny weight-free one, or the user's
 own API-format export with its bindings), preflight of that workflow against the server's
-nodes and model files, and one round trip (submit, follow, confirm from /history, download
-every output). Each step records its time; the report is ``ok`` only if every step worked.
+nodes and model files, the inputs (a workflow that starts from LoadImage, LoadVideo or
+LoadAudio gets a small sample of its own, or the user's ``--input`` file, uploaded and bound:
+a fresh server's input/ folder holds none of the user's files), and one round trip (submit,
+follow, confirm from /history, download every output). Each step records its time; the
+report is ``ok`` only if every step worked.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 
 from videofactory.comfy.client import ComfyClient
 from videofactory.comfy.preflight import check_workflow
+from videofactory.comfy.samples import LOADED, kind_of_file, loaders, make_sample
 from videofactory.comfy.workflow import Workflow, load_workflow
-from videofactory.errors import FactoryError
+from videofactory.errors import BackendTimeout, BackendUnavailable, ConfigError, FactoryError
 
 __all__ = ["CheckReport", "CheckStep", "check_server", "tiny_workflow"]
 
@@ -28,6 +32,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY_TIMEOUT_S = 60.0
 #: Seconds a user's workflow may take by default (a real video model needs minutes).
 WORKFLOW_TIMEOUT_S = 1800.0
+#: Subfolder of the server's input/ that the check's inputs are uploaded to (beside the
+#: outputs it saves under output/videofactory/test).
+INPUT_SUBFOLDER = "videofactory/test"
 
 
 @dataclass
@@ -53,6 +60,10 @@ class CheckReport:
     #: Where the downloaded outputs are ("" when they were only checked, then deleted).
     output_dir: str = ""
     outputs: list[str] = field(default_factory=list)
+    #: What was uploaded for the workflow's Load* nodes: param, kind, file, name, sample.
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    #: False when nothing answered at the URL at all (connection refused, no such host).
+    reachable: bool = True
 
     @property
     def ok(self) -> bool:
@@ -68,6 +79,7 @@ class CheckReport:
             "workflow": self.workflow,
             "output_dir": self.output_dir,
             "outputs": self.outputs,
+            "inputs": self.inputs,
             "steps": [asdict(s) for s in self.steps],
         }
 
@@ -113,12 +125,14 @@ async def check_server(
     bindings: str | Path | None = None,
     output_dir: str | Path | None = None,
     run_timeout: float | None = None,
+    input_file: str | Path | None = None,
 ) -> CheckReport:
-    """Check ``url``: stats, node catalogue, the workflow, preflight, one round trip.
+    """Check ``url``: stats, node catalogue, the workflow, preflight, inputs, one round trip.
 
     Without ``workflow`` a tiny weight-free image workflow is used and its output is checked
     and deleted; with one, the outputs are kept in ``output_dir`` (default: a new folder under
-    the system's temp folder) and the report says where.
+    the system's temp folder) and the report says where. A workflow's LoadImage, LoadVideo
+    and LoadAudio get ``input_file`` where it is of their kind, else a sample made here.
     """
     report = CheckReport(url)
     steps = _Steps(report)
@@ -127,6 +141,7 @@ async def check_server(
         try:
             stats = await client.system_stats()
         except FactoryError as exc:
+            report.reachable = not isinstance(exc, BackendUnavailable | BackendTimeout)
             steps.add("system_stats", t, False, str(exc))
             return report
         dev = (stats.get("devices") or [{}])[0]
@@ -160,6 +175,15 @@ async def check_server(
             steps.add("preflight", t, False, detail, [str(p) for p in problems])
             return report
         steps.add("preflight", t, True, "every node, input, value and model file is there")
+
+        if input_file is not None or loaders(wf):
+            t = time.monotonic()
+            try:
+                lines = await _inputs(client, wf, input_file, params, report)
+            except FactoryError as exc:
+                steps.add("inputs", t, False, str(exc))
+                return report
+            steps.add("inputs", t, True, f"{len(lines)} file(s) uploaded and bound", lines)
 
         limit = run_timeout or (WORKFLOW_TIMEOUT_S if workflow else TINY_TIMEOUT_S)
         t = time.monotonic()
@@ -200,6 +224,61 @@ def _workflow(path: str | Path | None, bindings: str | Path | None) -> Workflow:
             ("EmptyImage 64x48 of a random colour -> SaveImage",),
         )
     return load_workflow(Path(path), Path(bindings) if bindings else None)
+
+
+async def _inputs(
+    client: ComfyClient,
+    wf: Workflow,
+    input_file: str | Path | None,
+    params: dict[str, Any],
+    report: CheckReport,
+) -> list[str]:
+    """Upload the user's file or a sample for each Load* binding; bind the names it gets."""
+    wanted = dict(loaders(wf))
+    own: dict[str, Path] = {}
+    if input_file is not None:
+        path = Path(input_file)
+        if not path.is_file():
+            why = "no such file" if not path.exists() else "not a regular file"
+            raise ConfigError(f"--input {path}: {why}")
+        kind = kind_of_file(path)
+        param = next((p for p, k in wanted.items() if k == kind), None)
+        if param is None:
+            loads = ", ".join(f"a {k} ({p})" for p, k in wanted.items()) or "no file"
+            what = f"a {kind}" if kind else "of a type it cannot tell by its suffix"
+            raise ConfigError(
+                f"--input {path.name} is {what}, but the workflow loads {loads}; pass a file "
+                "of that kind, or leave --input out to use a sample"
+            )
+        own[param] = path
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="videofactory-test-input-") as tmp:
+        for param in wanted:
+            target = wf.bindings[param].targets[0]
+            where = f"node {target[0]} ({wf.graph[target[0]].get('class_type')})"
+            if param in own:
+                path, what = own[param], f"your {LOADED[param]} {own[param].name}"
+            else:
+                try:
+                    sample = make_sample(param, wf, Path(tmp))
+                except OSError as exc:  # a full or unwritable temp folder
+                    raise FactoryError(f"cannot make a sample {LOADED[param]}: {exc}") from exc
+                path, what = sample.path, sample.description
+            name = await client.upload(path, subfolder=INPUT_SUBFOLDER)
+            params[param] = name
+            size = path.stat().st_size
+            report.inputs.append(
+                {
+                    "param": param,
+                    "kind": LOADED[param],
+                    "file": str(path.resolve()) if param in own else "",
+                    "uploaded_as": name,
+                    "sample": param not in own,
+                    "bytes": size,
+                }
+            )
+            lines.append(f"{param} -> {where}: {what} ({size} bytes) uploaded as {name}")
+    return lines
 
 
 def _unique_params(wf: Workflow) -> dict[str, Any]:

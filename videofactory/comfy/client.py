@@ -686,7 +686,7 @@ class ComfyClient:
             return
         try:
             msg = json.loads(frame)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             return
         if not isinstance(msg, dict) or not isinstance(msg.get("data"), dict):
             return
@@ -710,8 +710,11 @@ class Reply:
         return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        """The body as JSON (ValueError when it is not)."""
-        return json.loads(self.content)
+        """The body as JSON (ValueError when it is not, or nests too deep to parse)."""
+        try:
+            return json.loads(self.content)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply to parse") from None
 
 
 class _InTransit(Exception):

@@ -39,6 +39,7 @@ from videofactory.comfy.frames import (
     parse_frame_rule,
 )
 from videofactory.errors import WorkflowError
+from videofactory.userfiles import parse_json, parse_yaml, read_text
 
 __all__ = [
     "Binding",
@@ -144,18 +145,8 @@ def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> 
     else detected from the graph.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WorkflowError(f"cannot read workflow {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise WorkflowError(f"workflow {path} is not a text file: {exc}") from exc
-    try:
-        graph = json.loads(text)
-    except ValueError as exc:
-        raise WorkflowError(
-            f"workflow {path} is not valid JSON ({exc}); export it again from ComfyUI"
-        ) from exc
+    text = read_text(path, "workflow", WorkflowError)
+    graph = parse_json(text, f"workflow {path}", WorkflowError, "export it again from ComfyUI")
     check_api_format(graph, str(path))
     if bindings_path is None:
         candidate = path.with_name(path.stem + ".bindings.yaml")
@@ -386,12 +377,8 @@ def _binding(targets: list[tuple[str, str]]) -> Binding:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise WorkflowError(f"cannot read bindings {path}: {exc.strerror or exc}") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise WorkflowError(f"bindings {path} is not valid YAML: {exc}") from exc
+    text = read_text(path, "bindings", WorkflowError)
+    return parse_yaml(text, f"bindings {path}", WorkflowError) or {}
 
 
 def _rel(path: str | Path, base_dir: Path | None) -> Path:

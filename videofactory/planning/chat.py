@@ -83,7 +83,7 @@ class ChatAPI(ABC):
             ) from exc
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if response.status_code >= 400:
             raise _http_error(response.status_code, _message(data, response.text), where, self.url)

@@ -30,7 +30,12 @@ from videofactory.errors import PlannerError, ShotListError
 from videofactory.planning.chat import Reply, chat_api
 from videofactory.planning.lexicon import NEGATIVE
 from videofactory.planning.timing import normalise_durations, shot_count
-from videofactory.planning.validate import check_concept, check_duration
+from videofactory.planning.validate import (
+    check_clip_seconds,
+    check_concept,
+    check_duration,
+    check_format,
+)
 from videofactory.shotlist import CameraMove, ShotList, ShotType, aspect_of, parse_shotlist
 
 __all__ = ["Draft", "DraftShot", "draft_schema", "plan_llm"]
@@ -128,6 +133,8 @@ def _parse(reply: Reply) -> Any:
         raise _Invalid("the answer holds no JSON object" + _cut(reply))
     try:
         return json.loads(text[start : end + 1])
+    except RecursionError:
+        raise _Invalid("the answer's JSON is nested too deeply to parse" + _cut(reply)) from None
     except ValueError as exc:
         raise _Invalid(f"the answer is not valid JSON ({exc})" + _cut(reply)) from exc
 
@@ -222,6 +229,8 @@ def plan_llm(
     """
     concept = check_concept(concept)
     duration_s = check_duration(duration_s)
+    check_format(width, height, fps)
+    clip_s = check_clip_seconds(clip_s)
     n = shot_count(duration_s, clip_s)
     system, user = _instructions(concept, duration_s, n, clip_s)
     build = {"concept": concept, "duration": duration_s, "seed": seed}

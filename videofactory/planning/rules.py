@@ -44,7 +44,12 @@ from videofactory.planning.timing import (
     shot_durations,
     shot_grammar,
 )
-from videofactory.planning.validate import check_concept, check_duration
+from videofactory.planning.validate import (
+    check_clip_seconds,
+    check_concept,
+    check_duration,
+    check_format,
+)
 from videofactory.shotlist import CameraMove, Shot, ShotList, ShotType, aspect_of
 
 __all__ = ["plan_rules", "shot_count", "shot_durations", "split_concept"]
@@ -231,6 +236,8 @@ def plan_rules(
     """Plan a shot list for a concept; the same inputs always give the same plan."""
     concept = check_concept(concept)
     duration_s = check_duration(duration_s)
+    check_format(width, height, fps)
+    clip_s = check_clip_seconds(clip_s)
     digest = hashlib.sha256(f"{concept}\x00{seed}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     parsed = parse_concept(concept)

@@ -5,10 +5,22 @@ from __future__ import annotations
 import math
 import unicodedata
 
-from videofactory.constants import MAX_DURATION_SECONDS, MIN_SHOT_SECONDS
+from videofactory.constants import (
+    MAX_CLIP_SECONDS,
+    MAX_DURATION_SECONDS,
+    MIN_CLIP_SECONDS,
+    MIN_SHOT_SECONDS,
+)
 from videofactory.errors import ConfigError
+from videofactory.shotlist import fps_problem, size_problem
 
-__all__ = ["MAX_CONCEPT_CHARS", "check_concept", "check_duration"]
+__all__ = [
+    "MAX_CONCEPT_CHARS",
+    "check_clip_seconds",
+    "check_concept",
+    "check_duration",
+    "check_format",
+]
 
 #: A concept is a sentence or a paragraph, not a book.
 MAX_CONCEPT_CHARS = 2000
@@ -47,3 +59,23 @@ def check_duration(duration_s: float) -> float:
             f"duration {value:g} s is over the limit of {MAX_DURATION_SECONDS / 3600:g} hours"
         )
     return value
+
+
+def check_format(width: int, height: int, fps: int) -> None:
+    """A frame size and rate a video can have (the shot list's own limits, checked before
+    any planning so that a bad one is one line, not a failure half-way)."""
+    problems = [size_problem("width", width), size_problem("height", height), fps_problem(fps)]
+    found = [p for p in problems if p]
+    if found:
+        raise ConfigError("; ".join(found))
+
+
+def check_clip_seconds(clip_s: float) -> float:
+    """A clip length in seconds, in the range a farm file's ``clip_seconds`` allows."""
+    if not (math.isfinite(clip_s) and MIN_CLIP_SECONDS <= clip_s <= MAX_CLIP_SECONDS):
+        raise ConfigError(
+            f"clip length {clip_s:g} s is out of range; use {MIN_CLIP_SECONDS:g} to "
+            f"{MAX_CLIP_SECONDS:g} seconds (the length of one clip your scene workflow makes, "
+            "e.g. 5 for Wan 2.2)"
+        )
+    return float(clip_s)

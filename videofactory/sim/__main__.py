@@ -30,7 +30,7 @@ from videofactory.exposure import (
     exposure_refusal,
     exposure_warning,
 )
-from videofactory.sim.options import SimFaults, SimOptions
+from videofactory.sim.options import SimFaults, SimOptions, check_ports
 from videofactory.sim.server import SimServer
 
 __all__ = ["FAULT_FLAGS", "build_parser", "main"]
@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         faults = SimFaults().updated(changes)
         if args.gpu_speed <= 0 or args.time_scale < 0:
             raise ConfigError("--gpu-speed must be positive and --time-scale 0 or more")
+        check_ports(args.port)
     except ConfigError as exc:
         parser.error(str(exc))
     if exposed_addresses(args.listen):

@@ -19,12 +19,38 @@ from typing import Any
 from videofactory.constants import SIM_TAG
 from videofactory.errors import ConfigError
 
-__all__ = ["SimFaults", "SimHooks", "SimOptions", "device_name", "estimate_vram_gb"]
+__all__ = [
+    "SimFaults",
+    "SimHooks",
+    "SimOptions",
+    "check_ports",
+    "device_name",
+    "estimate_vram_gb",
+]
 
 GIB = 1024**3
 
 #: What a CUDA context plus the ComfyUI process hold before any prompt runs.
 IDLE_VRAM_GB = 0.35
+#: Highest TCP port.
+MAX_PORT = 65535
+
+
+def check_ports(first: int, count: int = 1) -> None:
+    """``count`` servers on ports ``first``, ``first + 1``, ... (0: each on any free port)."""
+    if first == 0:
+        return
+    if not 1 <= first <= MAX_PORT:
+        raise ConfigError(
+            f"--port {first} is not a TCP port; use 1 to {MAX_PORT} (ComfyUI's is 8188), or 0 "
+            "for any free port"
+        )
+    last = first + count - 1
+    if last > MAX_PORT:
+        raise ConfigError(
+            f"--port {first} for {count} servers needs ports up to {last}, past {MAX_PORT}; "
+            f"start at {MAX_PORT - count + 1} or lower"
+        )
 
 
 @dataclass(frozen=True)
@@ -154,6 +180,7 @@ class SimOptions:
     hooks: SimHooks | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        check_ports(self.port)
         if self.vram_gb <= 0:
             raise ValueError(f"vram_gb must be positive, not {self.vram_gb}")
         if self.speed < 0:
