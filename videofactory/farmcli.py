@@ -97,8 +97,12 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
                 if c["ok"]:
                     continue
                 err.print(
-                    f"[yellow]{row['id']}[/] gets no {kind} task: workflow {c['workflow']} "
-                    f"({c['source']}) fails preflight:",
+                    f"[yellow]{row['id']}[/] gets no {kind} task: "
+                    + (
+                        f"workflow {c['workflow']} ({c['source']}) fails preflight:"
+                        if c["workflow"]
+                        else f"its {kind} workflow ({c['source']}) cannot be used:"
+                    ),
                     highlight=False,
                 )
                 for problem in c["problems"]:

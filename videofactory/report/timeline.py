@@ -10,6 +10,7 @@ run's (re)starts are dashed lines; each lane's utilisation is written at its rig
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from io import BytesIO
 from pathlib import Path
@@ -137,7 +138,11 @@ def draw_timeline(report: RunReport, dest: Path | None = None) -> bytes:
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (n * LANE_IN)),
         ncol=len(handles), fontsize=8, frameon=False,
     )  # fmt: skip
-    fig.tight_layout()
+    with warnings.catch_warnings():
+        # A run that failed early has a short, crowded picture: matplotlib then says on
+        # stderr that it could not tighten the layout, a stray line in the user's terminal.
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
     buf = BytesIO()
     fig.savefig(buf, format="png")
     png = buf.getvalue()
