@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.markup import escape
 from rich.table import Table
 
 from videofactory.cliopts import FARM_OPT, JSON_OPT, err, errors, out
@@ -89,7 +90,7 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
         _farm_table(f"{config.name} ({path})", rows)
         for s in statuses:
             if not s.reachable:
-                err.print(f"[yellow]{s.id}[/]: {s.error}", highlight=False, markup=False)
+                err.print(f"[yellow]{s.id}[/]: {escape(s.error)}", highlight=False)
             elif s.memory_note:
                 err.print(f"[yellow]note:[/] {s.memory_note}", highlight=False)
         for row in rows:
