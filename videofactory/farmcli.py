@@ -9,7 +9,6 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.markup import escape
 from rich.table import Table
 
 from videofactory.cliopts import FARM_OPT, JSON_OPT, err, errors, out
