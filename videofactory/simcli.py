@@ -40,6 +40,12 @@ def sim(
     oom_above_gb: float | None = typer.Option(
         None, "--oom-above-gb", help="Out of memory when a prompt needs more VRAM than this."
     ),
+    oom_kill_above_gb: float | None = typer.Option(
+        None,
+        "--oom-kill-above-gb",
+        help="The server is killed (as by the kernel's OOM killer) when a prompt needs more "
+        "than this.",
+    ),
     hang_rate: float | None = typer.Option(
         None, "--hang-rate", help="Chance a render hangs mid-way until /interrupt."
     ),
@@ -167,6 +173,7 @@ def sim(
     common = {
         "fail_rate": fail_rate,
         "oom_above_gb": oom_above_gb,
+        "oom_kill_above_gb": oom_kill_above_gb,
         "hang_rate": hang_rate,
         "hang_after": hang_after,
         "crash_after": crash_after,

@@ -92,6 +92,9 @@ class GpuAttempts:
             self.end_attempt(task, attempt, exc, rendered=result is not None)
             # Whatever is left of it on the server (hung, or queued) is ours to clear away.
             self._abandoned.add(prompt_id)
+            # Whether the server was running it when it failed (a server dying then may have
+            # been killed by the job itself: see ``Dispatcher._recover``).
+            self.failed_running[task.id] = job.started_at is not None and result is None
             raise
         finally:
             lane.jobs.pop(task.id, None)

@@ -75,6 +75,9 @@ SHRINK = 0.75
 OOM_REFUSAL = "out of memory on a {kind}"
 #: A task fails the run once every worker able to run it has failed it this many times.
 FAILS_PER_WORKER = 2
+#: A task whose servers went down while running it this many times (on different workers)
+#: is taken for the cause (it runs them out of memory, say) and shrunk, not passed on whole.
+DOWNS_TO_SUSPECT = 2
 #: Why the jobs in flight stop when the run's process is interrupted.
 INTERRUPTED = "run interrupted (Ctrl-C or SIGTERM)"
 #: Why an attempt stopped when nobody said why (its process is going away).
@@ -147,6 +150,10 @@ class Dispatcher(GpuAttempts):
         stored = {t.id: t for t in store.tasks(run_id)}
         self.task_scale = {tid: float(t.params.get("scale", 1.0)) for tid, t in stored.items()}
         self.failures: dict[str, Counter[str]] = {t: Counter() for t in self.tasks}
+        #: Task id -> whether its last failed attempt was running on its server.
+        self.failed_running: dict[str, bool] = {}
+        #: Task id -> the workers whose servers went down while running it.
+        self.took_down: dict[str, set[str]] = {}
         self.attempts: Counter[str] = Counter()
         self.min_vram: dict[str, float] = {}
         self.not_before: dict[str, float] = {}
@@ -748,6 +755,14 @@ class Dispatcher(GpuAttempts):
         self.attempts[task.id] += 1
         attempts = self.attempts[task.id]
         v = verdict(exc, attempts=attempts, max_attempts=self.farm.dispatch.max_attempts)
+        ran = self.failed_running.pop(task.id, False)
+        went_down = v.action is Action.worker_down and lane is not None and ran
+        if went_down:
+            assert lane is not None
+            v = dataclasses.replace(
+                v, reason=f"{lane.id}'s server went away while running it: {v.reason}"
+            )
+            self.took_down.setdefault(task.id, set()).add(lane.id)
         where = (
             lane.id
             if lane
@@ -774,6 +789,11 @@ class Dispatcher(GpuAttempts):
                 lane.refused[task.kind] = v.reason
             elif v.action is Action.more_vram and lane is not None:
                 self._more_vram(task, lane)
+            downs = sorted(self.took_down.get(task.id, ()))
+            if went_down and lane is not None and len(downs) >= DOWNS_TO_SUSPECT:
+                # Servers keep dying under this one task: it is the likely cause (a job that
+                # exhausts RAM gets its server killed), so it is not passed on whole.
+                self._shrink(task, lane, f"the servers of {', '.join(downs)} went down running it")
             self.not_before[task.id] = time.monotonic() + backoff_s(attempts)
             self._check_everywhere(task)
         except FactoryError as failure:
@@ -799,11 +819,16 @@ class Dispatcher(GpuAttempts):
         if candidates(roomier, workers, strict=self.farm.strict):
             self.min_vram[task.id] = bigger
             return
+        self._shrink(task, lane, "out of memory on every worker that could take it")
+
+    def _shrink(self, task: Task, lane: Lane, why: str) -> None:
+        """Render the task smaller (width, height and frames times ``SHRINK``); below
+        ``min_scale`` it fails (a hero pass then goes without)."""
         scale = self.task_scale.get(task.id, 1.0) * SHRINK
         if scale < self.farm.dispatch.min_scale:
             raise FactoryError(
-                f"{task.kind.value} {task.shot_id} runs out of memory on every worker, even at "
-                f"{scale / SHRINK:.0%} of its size; use a lighter workflow or a bigger GPU"
+                f"{task.kind.value} {task.shot_id}: {why}, even at {scale / SHRINK:.0%} of its "
+                "size; use a lighter workflow or a bigger GPU"
             )
         self.task_scale[task.id] = scale
         self.min_vram.pop(task.id, None)
@@ -816,8 +841,8 @@ class Dispatcher(GpuAttempts):
         self.store.update_task_params(task.id, params)
         self.emit(
             "task_shrunk",
-            f"{task.kind.value} {task.shot_id}: out of memory on every worker that could take "
-            f"it; rendering at {scale:.0%} of its size and frames",
+            f"{task.kind.value} {task.shot_id}: {why}; rendering at {scale:.0%} of its size "
+            "and frames",
             task,
             worker=lane.id,
             data={"scale": scale},

@@ -39,6 +39,11 @@ __all__ = ["FAULT_FLAGS", "build_parser", "main"]
 FAULT_FLAGS = (
     ("--fail-rate", "fail_rate", "chance a prompt fails with a CUDA error in its render node"),
     ("--oom-above-gb", "oom_above_gb", "out of memory when a prompt needs more VRAM than this"),
+    (
+        "--oom-kill-above-gb",
+        "oom_kill_above_gb",
+        "the process is killed (as by the kernel's OOM killer) when a prompt needs more than this",
+    ),
     ("--hang-rate", "hang_rate", "chance a render node hangs mid-way (until /interrupt)"),
     ("--hang-after", "hang_after", "the prompt after this many hangs"),
     (

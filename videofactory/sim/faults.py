@@ -9,6 +9,9 @@ Every fault looks on the wire exactly like the real failure would on a real Comf
   illegal memory access was encountered" with PyTorch's usual advice;
 * **hang**: the render node stops mid-way (no more progress, no history) until ``/interrupt``
   (then ``execution_interrupted``) or shutdown; the server keeps answering HTTP;
+* **killed for memory** (``oom_kill_above_gb`` below the node's modelled need): the process
+  is killed as the crash below, the way the kernel's OOM killer ends a ComfyUI ``--cpu``
+  whose job exhausts RAM: no error, no history, the server is just gone;
 * **crash**: the process is killed mid-prompt (SIGKILL, like the kernel's OOM killer): sockets
   reset, port closed, no history. An in-process server (tests) "dies" the same way from the
   outside: it stops listening, resets every connection and never answers again;
@@ -189,6 +192,15 @@ class FaultInjector(SimHooks):
         if plan is None:
             return
         need, limit = plan.needs.get(node_id, 0.0), self.vram_limit_gb()
+        kill_above = self._faults.oom_kill_above_gb
+        if kill_above is not None and need > kill_above:
+            log.warning(
+                "prompt %s needs %.1f GB, over %.1f GB: killed", prompt_id, need, kill_above
+            )
+            plan.fired = True
+            self.target.crash()
+            self.target.wait_interrupt()  # an in-process server: stay dead until it stops
+            raise InterruptProcessing("server killed for memory")
         if need > limit:
             raise OutOfMemoryError(
                 oom_message(

@@ -68,6 +68,9 @@ class SimFaults:
     #: Out of memory when the prompt's modelled VRAM need is above this (the card's own VRAM
     #: is always a limit; this lowers it, as if something else held memory).
     oom_above_gb: float | None = None
+    #: The process is killed (SIGKILL, as the kernel's OOM killer does to a ComfyUI ``--cpu``
+    #: whose job exhausts RAM) when a prompt needs more memory than this.
+    oom_kill_above_gb: float | None = None
     #: Chance a render node stops mid-way and never finishes (until /interrupt or shutdown).
     hang_rate: float = 0.0
     #: The prompt after this many hangs the same way.
@@ -98,8 +101,10 @@ class SimFaults:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"fault {name} must be 0 or more, not {value}")
-        if self.oom_above_gb is not None and self.oom_above_gb <= 0:
-            raise ConfigError(f"fault oom_above_gb must be positive, not {self.oom_above_gb}")
+        for name in ("oom_above_gb", "oom_kill_above_gb"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"fault {name} must be positive, not {value}")
         if self.slow_start_s < 0:
             raise ConfigError(f"fault slow_start_s must be 0 or more, not {self.slow_start_s}")
         if not 0 <= self.leak_mb_per_job <= 65536:
