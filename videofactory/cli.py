@@ -473,7 +473,7 @@ def show(
     for t in data["tasks"]:
         secs = (
             f"{t['finished_at'] - t['started_at']:.1f}"
-            if t["started_at"] and t["finished_at"]
+            if t["started_at"] and t["finished_at"] and t["state"] == "done"
             else ""
         )
         table.add_row(

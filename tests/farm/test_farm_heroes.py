@@ -157,3 +157,33 @@ def test_out_of_memory_everywhere_shrinks_at_once_instead_of_waiting(make_farm):
                                                        "WHERE kind='hero'")]  # fmt: skip
     assert shrunk and all(p.get("scale") == pytest.approx(0.75) for p in params)
     assert abs(probe(summary["final"]).duration_s - 8.0) <= 0.1
+
+
+def test_a_task_that_kills_its_servers_is_shrunk_not_passed_until_every_server_is_dead(
+    make_farm,
+):
+    # Every server is killed (as by the kernel's OOM killer) by a full-size hero pass; 75 %
+    # of it fits. One hero shot; every card may run heroes (a light declared need).
+    farm = make_farm(faults={w: SimFaults(oom_kill_above_gb=20.3) for w in
+                             ("gpu0", "gpu1", "gpu2", "gpu5")})  # fmt: skip
+    shots = yaml.safe_load(farm.shots.read_text())
+    for i, shot in enumerate(shots["shots"]):
+        shot["hero"] = i == 0
+    farm.shots.write_text(yaml.safe_dump(shots))
+    light = {"workflows": {"hero": {"template": "sim", "vram_gb": 8}}}
+    path = _farm_file(farm, "killer.yaml", workers=dict.fromkeys(farm.sim.urls, light),
+                      hero_wait_s=3600)  # fmt: skip
+    summary = result_json(farm.cli("render", str(farm.shots), "--farm", path, "--json"))
+    assert summary["heroes_missing"] == {}
+    assert abs(probe(summary["final"]).duration_s - 8.0) <= 0.1
+    run = _show(farm, summary["run_id"])
+    hero = [t for t in run["tasks"] if t["kind"] == "hero"]
+    assert len(hero) == 1 and hero[0]["state"] == "done"
+    with farm.db() as db:
+        downs = [r[0] for r in db.execute("SELECT message FROM events WHERE kind='worker_down'")]
+        shrunk = [r[0] for r in db.execute("SELECT message FROM events WHERE kind='task_shrunk'")]
+    # Two servers died under it, then it was shrunk and finished on a third: not all four.
+    assert len(downs) == 2 and all("went away while running it" in m for m in downs)
+    assert len(shrunk) == 1 and "went down running it" in shrunk[0]
+    alive = [p for p in farm.sim.processes.values() if p.poll() is None]
+    assert len(alive) == 2
