@@ -36,6 +36,7 @@ from videofactory.comfy.workflow import Workflow
 from videofactory.config import ROLE_FOR_KIND, FarmConfig, TaskKind
 from videofactory.errors import (
     BackendError,
+    BackendUnavailable,
     FactoryError,
     MediaError,
     RunCancelled,
@@ -759,9 +760,10 @@ class Dispatcher(GpuAttempts):
         went_down = v.action is Action.worker_down and lane is not None and ran
         if went_down:
             assert lane is not None
-            v = dataclasses.replace(
-                v, reason=f"{lane.id}'s server went away while running it: {v.reason}"
-            )
+            if isinstance(exc, BackendUnavailable):  # not a hang: the server is gone
+                v = dataclasses.replace(
+                    v, reason=f"{lane.id}'s server went away while running it: {v.reason}"
+                )
             self.took_down.setdefault(task.id, set()).add(lane.id)
         where = (
             lane.id
