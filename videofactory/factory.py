@@ -25,9 +25,10 @@ from videofactory.config import FarmConfig, SpeechConfig, TaskKind, resolve_farm
 from videofactory.detach import pid_alive
 from videofactory.errors import BackendError, ConfigError, FactoryError, RunFailed, StoreError
 from videofactory.events import Event, EventSink
+from videofactory.farm.context import Supervision
 from videofactory.farm.dag import build_tasks
 from videofactory.farm.dispatcher import INTERRUPTED, Dispatcher, RunResult
-from videofactory.shotlist import ShotList, dump_shotlist, load_shotlist, parse_shotlist
+from videofactory.shotlist import ShotList, dump_shotlist, parse_shotlist
 from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec
 from videofactory.stopping import sigterm_as_ctrl_c
 from videofactory.store import IN_FLIGHT, RunState, Store, TaskState, driven_elsewhere
@@ -149,20 +150,15 @@ def _record(
     run_id = new_run_id(shotlist.concept)
     run_dir = workdir / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
+    # The run database is the record of the shot list; shots.yaml beside the video is a copy
+    # for people (to read, or to edit and render as a new run), never read back.
     (run_dir / "shots.yaml").write_text(dump_shotlist(shotlist), encoding="utf-8")
     store.create_run(
         run_id,
-        concept=shotlist.concept,
-        duration=shotlist.duration,
+        plan=shotlist.model_dump(mode="json"),
         run_dir=run_dir,
         farm=farm.model_dump(mode="json"),
-        settings={
-            "width": shotlist.width,
-            "height": shotlist.height,
-            "fps": shotlist.fps,
-            "assemble": assemble,
-        },
-        shots=[s.model_dump(mode="json") for s in shotlist.shots],
+        settings={"assemble": assemble},
     )
     store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
     return run_id, run_dir
@@ -243,17 +239,7 @@ def reopen_heroes(run: str, *, workdir: Path) -> list[str]:
 
 
 def _recorded_shotlist(store: Store, record: dict[str, Any]) -> ShotList:
-    path = Path(record["run_dir"]) / "shots.yaml"
-    if path.is_file():
-        return load_shotlist(path)
-    size = {k: v for k, v in record["settings"].items() if k in ("width", "height", "fps")}
-    data = {
-        "concept": record["concept"],
-        "duration": record["duration"],
-        **size,
-        "shots": store.shots(record["id"]),
-    }
-    return parse_shotlist(data, source=f"run {record['id']}")
+    return parse_shotlist(store.plan(record["id"]), source=f"run {record['id']}")
 
 
 def _drive(
@@ -275,6 +261,7 @@ def _drive(
         speech=speech_backend(farm.speech),
         on_event=on_event,
         assemble=assemble,
+        supervision=_supervision(farm),
     )
     try:
         with sigterm_as_ctrl_c():
@@ -294,6 +281,16 @@ def _drive(
         if store.run(run_id)["owner_pid"] == os.getpid():
             _report(store, run_id, run_dir, on_event)
             store.release_run(run_id, os.getpid())
+
+
+def _supervision(farm: FarmConfig) -> Supervision | None:
+    """What supervises the farm's servers, for the run: the farm launcher (managed servers) or
+    the built-in farm, which keeps the launcher's records in its folder; None otherwise."""
+    if not (farm.simulated or any(w.managed for w in farm.workers)):
+        return None
+    from videofactory.launcher import RecordedSupervision
+
+    return RecordedSupervision(farm, "the built-in farm" if farm.simulated else "the launcher")
 
 
 def _report(store: Store, run_id: str, run_dir: Path, on_event: EventSink | None) -> None:

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -223,6 +223,12 @@ SCHEMA = [
         PRIMARY KEY (url, kind)
     );
     """,
+    # Migration 3: the shot list's own fields (concept, size, rate, style ...) with the run, so
+    # that the run database is the one record of it (the shots stay in ``shots``); filled for
+    # older runs from their shots.yaml, else from what the runs table has (``_fill_plans``).
+    """
+    ALTER TABLE runs ADD COLUMN plan_json TEXT;
+    """,
 ]
 
 
@@ -321,6 +327,8 @@ class Store:
                 for statement in script.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                if number == 3:
+                    _fill_plans(db)
                 db.execute(f"PRAGMA user_version={number}")
 
     # -- runs ---------------------------------------------------------------------------------
@@ -329,27 +337,29 @@ class Store:
         self,
         run_id: str,
         *,
-        concept: str,
-        duration: float,
+        plan: Mapping[str, Any],
         run_dir: Path,
         farm: dict[str, Any],
-        settings: dict[str, Any],
-        shots: list[dict[str, Any]],
+        settings: dict[str, Any] | None = None,
     ) -> None:
-        """Record a new run and its shots."""
+        """Record a new run: its shot list (``plan``: the shot list as JSON data, the one
+        record of it; ``plan()`` gives it back), its farm and its run settings."""
         now = time.time()
+        fields = {k: v for k, v in plan.items() if k != "shots"}
+        shots = list(plan.get("shots") or [])
         with self._tx() as db:
             db.execute(
                 "INSERT INTO runs (id, concept, duration, state, run_dir, farm_json, settings_json,"
-                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                " plan_json, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
-                    concept,
-                    duration,
+                    str(fields.get("concept", "")),
+                    float(fields.get("duration", 0.0)),
                     RunState.planned.value,
                     str(run_dir),
                     json.dumps(farm),
-                    json.dumps(settings),
+                    json.dumps(settings or {}),
+                    json.dumps(fields),
                     now,
                     now,
                 ),
@@ -358,6 +368,14 @@ class Store:
                 "INSERT INTO shots (run_id, idx, shot_id, data_json) VALUES (?,?,?,?)",
                 [(run_id, i, s["id"], json.dumps(s)) for i, s in enumerate(shots)],
             )
+
+    def plan(self, run_id: str) -> dict[str, Any]:
+        """A run's shot list as it was recorded (JSON data: its fields and its shots)."""
+        with self._lock:
+            row = self._db.execute("SELECT plan_json FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no run {run_id!r} in {self.path}")
+        return {**json.loads(row["plan_json"] or "{}"), "shots": self.shots(run_id)}
 
     def set_run_state(
         self, run_id: str, state: RunState, *, error: str | None = None, final: str | None = None
@@ -763,7 +781,34 @@ def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
     d = dict(row)
     d["farm"] = json.loads(d.pop("farm_json"))
     d["settings"] = json.loads(d.pop("settings_json"))
+    d.pop("plan_json", None)  # see ``Store.plan``
     return d
+
+
+#: The fields of a shot list, but its shots (what ``plan_json`` holds).
+PLAN_FIELDS = ("version", "concept", "duration", "style", "character", "setting", "aspect",
+               "width", "height", "fps", "planner")  # fmt: skip
+
+
+def _fill_plans(db: sqlite3.Connection) -> None:
+    """Migration 3 for runs recorded before it: their shot list's fields from the shots.yaml
+    they wrote beside their video, else from the runs table (concept, duration, and the size
+    and rate their settings kept)."""
+    import yaml
+
+    rows = db.execute("SELECT id, concept, duration, run_dir, settings_json FROM runs").fetchall()
+    for r in rows:
+        settings = json.loads(r["settings_json"] or "{}")
+        plan: dict[str, Any] = {"concept": r["concept"], "duration": r["duration"]}
+        plan |= {k: settings[k] for k in ("width", "height", "fps") if k in settings}
+        try:
+            text = (Path(r["run_dir"]) / "shots.yaml").read_text(encoding="utf-8")
+            data = yaml.safe_load(text)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            data = None
+        if isinstance(data, dict):
+            plan |= {k: v for k, v in data.items() if k in PLAN_FIELDS}
+        db.execute("UPDATE runs SET plan_json=? WHERE id=?", (json.dumps(plan), r["id"]))
 
 
 def _task_row(row: sqlite3.Row) -> TaskRow:

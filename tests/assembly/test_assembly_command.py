@@ -35,13 +35,11 @@ def workdir(tmp_path, ffmpeg_bin, media):
             )
         store.create_run(
             RUN,
-            concept="test",
-            duration=4.5,
+            plan={"concept": "test", "duration": 4.5, "width": 160, "height": 90, "fps": 24,
+                  "shots": shots},
             run_dir=run_dir,
             farm={},
-            settings={"width": 160, "height": 90, "fps": 24},
-            shots=shots,
-        )
+        )  # fmt: skip
         for shot in shots:
             sid = shot["id"]
             store.add_artifact(

@@ -15,13 +15,7 @@ from videofactory.store import RunState, Store, TaskState
 def _run(store, tmp_path, run_id="r1"):
     sl = plan_rules("warrior in mystical forest", 10)
     store.create_run(
-        run_id,
-        concept=sl.concept,
-        duration=sl.duration,
-        run_dir=tmp_path / run_id,
-        farm={"workers": []},
-        settings={},
-        shots=[s.model_dump(mode="json") for s in sl.shots],
+        run_id, plan=sl.model_dump(mode="json"), run_dir=tmp_path / run_id, farm={"workers": []}
     )
     store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, sl)])
     return sl
@@ -227,3 +221,38 @@ def test_bookkeeping_problems_names_what_is_untrue(tmp_path):
         store.claim_run("r1", os.getpid())
         store.release_run("r1", os.getpid())
         assert bookkeeping_problems(store, "r1") == ["prompt p2 has 2 attempts"]
+
+
+def test_the_shot_list_is_recorded_once_and_read_back_whole(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        sl = _run(store, tmp_path)
+        assert store.plan("r1") == sl.model_dump(mode="json")
+        assert "plan_json" not in store.run("r1")
+
+
+def test_runs_recorded_before_the_plan_column_get_theirs_from_shots_yaml(tmp_path):
+    import sqlite3
+
+    from videofactory.store import SCHEMA
+
+    # A database of the version before: the shot list's fields lived in shots.yaml only.
+    db = sqlite3.connect(tmp_path / "old.db")
+    for script in SCHEMA[:2]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version=2")
+    for rid, folder in (("with-yaml", tmp_path / "a"), ("without", tmp_path / "b")):
+        db.execute(
+            "INSERT INTO runs (id, concept, duration, state, run_dir, farm_json, settings_json,"
+            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (rid, "cat", 4.0, "done", str(folder), "{}",
+             '{"width": 320, "height": 180, "fps": 12, "assemble": true}', 0, 0),
+        )  # fmt: skip
+    db.commit()
+    db.close()
+    (tmp_path / "a").mkdir()
+    yaml_text = "concept: cat\nduration: 4\nstyle: ink wash\nwidth: 320\nheight: 180\nshots: []\n"
+    (tmp_path / "a" / "shots.yaml").write_text(yaml_text)
+    with Store(tmp_path / "old.db") as store:
+        assert store.plan("with-yaml")["style"] == "ink wash"
+        assert store.plan("without") == {"concept": "cat", "duration": 4.0, "width": 320,
+                                         "height": 180, "fps": 12, "shots": []}  # fmt: skip

@@ -94,8 +94,8 @@ def record(workdir: Path) -> Path:
         Image.new("RGB", (160, 96), colour).save(run_dir / "keyframes" / f"{sid}.png")
     data = rows()
     with Store.for_workdir(workdir) as store:
-        store.create_run(RUN, concept=HOSTILE, duration=4.0, run_dir=run_dir, farm=FARM,
-                         settings={}, shots=SHOTS)  # fmt: skip
+        store.create_run(RUN, plan={"concept": HOSTILE, "duration": 4.0, "shots": SHOTS},
+                         run_dir=run_dir, farm=FARM)  # fmt: skip
         store.add_tasks(
             RUN,
             [{"id": t.id, "kind": t.kind, "shot_id": t.shot_id, "deps": []} for t in data["tasks"]],

@@ -60,8 +60,8 @@ def test_live_lanes_show_card_role_task_progress_vram_eta_and_retries(tmp_path):
             ],
         }  # fmt: skip
         with Store.for_workdir(tmp_path / "w") as store:
-            store.create_run(RUN, concept="cat", duration=4, run_dir=tmp_path / "w" / RUN,
-                             farm=farm, settings={}, shots=[])  # fmt: skip
+            store.create_run(RUN, plan={"concept": "cat", "duration": 4, "shots": []},
+                             run_dir=tmp_path / "w" / RUN, farm=farm)  # fmt: skip
             store.add_tasks(RUN, [t.to_record() for t in build_tasks(RUN, shotlist)])
         screen = io.StringIO()
         console = Console(file=screen, force_terminal=True, width=150, color_system=None)

@@ -76,14 +76,14 @@ def _assemble_version(
         return version, out, info
 
 
-def _output(settings: dict[str, object], aspect: str | None, resolution: str | None, fit: str):
+def _output(plan: dict[str, object], aspect: str | None, resolution: str | None, fit: str):
     """The run's own size and rate, or the presets asked for."""
     if fit not in ("pad", "crop"):
         raise ConfigError(f"--fit must be 'crop' or 'pad', got {fit!r}")
     mode: FitMode = "crop" if fit == "crop" else "pad"
-    width = int(settings.get("width", 1280))  # type: ignore[call-overload]
-    height = int(settings.get("height", 720))  # type: ignore[call-overload]
-    fps = int(settings.get("fps", 24))  # type: ignore[call-overload]
+    width = int(plan.get("width", 1280))  # type: ignore[call-overload]
+    height = int(plan.get("height", 720))  # type: ignore[call-overload]
+    fps = int(plan.get("fps", 24))  # type: ignore[call-overload]
     if aspect is None and resolution is None:
         return OutputSpec(width, height, fps, fit=mode)
     if aspect is None:
@@ -148,7 +148,7 @@ def assemble_command(
         pieces = run_pieces(store, run, workdir)
         timeline = run_timeline(
             pieces,
-            _output(pieces.settings, aspect, resolution, fit),
+            _output(pieces.plan, aspect, resolution, fit),
             transition=Transition(transition, transition_seconds),
             music=Music(music, level_lu=music_level) if music is not None else None,
             loudness=Loudness(integrated_lufs=loudness),

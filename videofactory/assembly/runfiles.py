@@ -39,7 +39,8 @@ class RunPieces:
     shots: list[dict[str, Any]]
     pictures: dict[str, Path] = field(default_factory=dict)
     speech: dict[str, Path] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
+    #: The run's shot list (its fields: size, rate ...; and its shots).
+    plan: dict[str, Any] = field(default_factory=dict)
 
 
 def _shot_of(task_id: str) -> str | None:
@@ -73,7 +74,8 @@ def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
     run_dir = Path(workdir) / run_id
     if not run_dir.is_dir():
         run_dir = Path(info["run_dir"])
-    shots = store.shots(run_id)
+    plan = store.plan(run_id)
+    shots = plan["shots"]
     pictures: dict[str, tuple[int, Path]] = {}
     speech: dict[str, Path] = {}
     for art in store.artifacts(run_id):  # oldest first: a later render of a task wins
@@ -107,7 +109,7 @@ def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
         shots=shots,
         pictures={s: p for s, (_r, p) in pictures.items()},
         speech=speech,
-        settings=info.get("settings") or {},
+        plan=plan,
     )
 
 

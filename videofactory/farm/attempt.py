@@ -1,9 +1,10 @@
 """One attempt of a GPU task: inputs uploaded, workflow bound and posted, followed under a
 watchdog, outputs downloaded and checked. Every state change is recorded before it happens.
 
-``GpuAttempts`` is a part of the dispatcher (a mixin): it uses the dispatcher's store, run,
-lanes and estimates, and raises FactoryError subclasses that the dispatcher's recovery rules
-turn into retries, moves or worker outages.
+``GpuRunner`` runs the attempts of one run on its workers. It is handed what it needs (the
+run's context, its tasks, the outputs made so far, each task's scale) and knows nothing of the
+dispatcher: an attempt ends in a checked output or raises a FactoryError subclass, which the
+dispatcher's policy (``policy.py``) turns into a retry, a move or a worker outage.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from videofactory.assembly.probe import check_media, probe
 from videofactory.comfy.client import new_prompt_id
@@ -22,16 +23,14 @@ from videofactory.comfy.results import OutputRef, PromptResult
 from videofactory.comfy.workflow import Workflow, load_spec, load_template
 from videofactory.config import TaskKind
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
+from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
 from videofactory.farm.lanes import Job, Lane
 from videofactory.farm.sharing import submit_slot
 from videofactory.shotlist import Shot
 from videofactory.store import TaskState
 
-if TYPE_CHECKING:
-    from videofactory.farm.dispatcher import Dispatcher
-
-__all__ = ["FOLDER", "GpuAttempts", "HERO_SCALE", "media_dict", "missing_bindings"]
+__all__ = ["FOLDER", "GpuRunner", "HERO_SCALE", "STOPPED", "media_dict", "missing_bindings"]
 
 #: Where each kind's output goes in the run folder.
 FOLDER = {
@@ -51,18 +50,66 @@ ADOPTED_DEADLINE_FACTOR = 3.0
 PROGRESS_EVERY_S = 0.2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv")
+#: Why an attempt stopped when nobody said why (its process is going away).
+STOPPED = "stopped with the run's process"
 
 
-class GpuAttempts:
-    """The GPU half of the dispatcher."""
+class GpuRunner:
+    """Runs, follows and collects the GPU attempts of one run."""
 
-    async def run_gpu_attempt(self: Dispatcher, task: Task, lane: Lane) -> Path:
+    def __init__(
+        self,
+        ctx: RunContext,
+        tasks: Mapping[str, Task],
+        outputs: Mapping[str, Path],
+        scale_of: Callable[[str], float],
+    ) -> None:
+        self.ctx = ctx
+        self.tasks = tasks
+        #: Task id -> its checked output (the dispatcher's record; read here for inputs).
+        self.outputs = outputs
+        self.scale_of = scale_of
+        #: (worker, kind) -> the workflow it runs (set at preflight, else loaded on use).
+        self.workflows: dict[tuple[str, TaskKind], Workflow] = {}
+        #: Task id -> (worker, output ref) of files a server wrote during this run.
+        self.made_on: dict[str, tuple[str, OutputRef]] = {}
+        #: Prompt ids we gave up on: whatever is left of them on a server is cleared away.
+        self.abandoned: set[str] = set()
+        #: Task id -> whether its last failed attempt was running on its server.
+        self.failed_running: dict[str, bool] = {}
+        #: Task id -> why its attempt's future was cancelled (see ``stop``).
+        self._stop_why: dict[str, str] = {}
+
+    def stop(self, fut: asyncio.Future[Any], task_id: str, why: str) -> None:
+        """Cancel a task's attempt, saying why: the attempt records the reason instead of a
+        bare CancelledError."""
+        if not fut.done():
+            self._stop_why[task_id] = why
+            fut.cancel(why)
+
+    def stopped(self, task_id: str, exc: asyncio.CancelledError | None = None) -> str:
+        """Why a task's attempt was cancelled (what ``stop`` recorded, else the message the
+        cancellation carries, else the run's process is going away)."""
+        why = self._stop_why.pop(task_id, None)
+        if why:
+            return why
+        return str(exc.args[0]) if exc is not None and exc.args and exc.args[0] else STOPPED
+
+    def forget(self, lane: Lane) -> None:
+        """The worker went down: it may come back restarted with its output folder emptied
+        (our copies are sent instead), and what we had on it is abandoned."""
+        for tid in [t for t, (wid, _) in self.made_on.items() if wid == lane.id]:
+            del self.made_on[tid]
+        for job in list(lane.jobs.values()):
+            self.abandoned.add(job.prompt_id)
+
+    async def run(self, task: Task, lane: Lane) -> Path:
         """Run one attempt of ``task`` on ``lane`` and return its checked output."""
-        shot = self.shotlist.shot(task.shot_id or "")
+        shot = self.ctx.shotlist.shot(task.shot_id or "")
         workflow = self.workflow(lane, task.kind)
         prompt_id = new_prompt_id()
-        attempt = self.store.start_attempt(task.id, self.run_id, lane.id, prompt_id)
-        est = self.estimates.seconds(lane.id, task.kind, task.cost_s)
+        attempt = self.ctx.store.start_attempt(task.id, self.ctx.run_id, lane.id, prompt_id)
+        est = self.ctx.estimates.seconds(lane.id, task.kind, task.cost_s)
         job = Job(task, prompt_id, attempt, est, ws_connects=lane.client.ws_connects)
         lane.jobs[task.id] = job
         result: PromptResult | None = None
@@ -71,7 +118,7 @@ class GpuAttempts:
             # Parameters a workflow has no use for (a real model has no camera move) are left
             # out; the ones a kind cannot do without were checked at preflight.
             graph = workflow.bind(params, strict=False)
-            self.emit(
+            self.ctx.emit(
                 "task_submitted",
                 f"{task.kind.value} {shot.id} -> {lane.id}",
                 task,
@@ -81,17 +128,17 @@ class GpuAttempts:
             # Another run may share this server: post only while its queue has room.
             async with submit_slot(lane.client):
                 await lane.client.submit(graph, prompt_id=prompt_id)
-            with self.store.batch():
-                self.store.set_task_state(task.id, TaskState.submitted)
-                self.store.set_attempt_state(attempt, TaskState.submitted)
+            with self.ctx.store.batch():
+                self.ctx.store.set_task_state(task.id, TaskState.submitted)
+                self.ctx.store.set_attempt_state(attempt, TaskState.submitted)
             job.last_activity = time.monotonic()
             result = await self.follow(job, lane)
             self.release(lane, task)
-            return await self.collect(task, shot, lane, result, attempt)
+            return await self.collect(task, lane, result, attempt)
         except BaseException as exc:
             self.end_attempt(task, attempt, exc, rendered=result is not None)
             # Whatever is left of it on the server (hung, or queued) is ours to clear away.
-            self._abandoned.add(prompt_id)
+            self.abandoned.add(prompt_id)
             # Whether the server was running it when it failed (a server dying then may have
             # been killed by the job itself: see ``Dispatcher._recover``).
             self.failed_running[task.id] = job.started_at is not None and result is None
@@ -100,20 +147,20 @@ class GpuAttempts:
             lane.jobs.pop(task.id, None)
             lane.idle_since = time.monotonic()
 
-    async def adopt_gpu_job(
-        self: Dispatcher, task: Task, lane: Lane, prompt_id: str, attempt: int | None = None
+    async def adopt(
+        self, task: Task, lane: Lane, prompt_id: str, attempt: int | None = None
     ) -> Path:
         """Follow a job an earlier orchestrator posted (found again by its prompt id); it goes
         on as that orchestrator's ``attempt`` (reopened by the reconciler): one prompt is one
         render."""
-        shot = self.shotlist.shot(task.shot_id or "")
+        shot = self.ctx.shotlist.shot(task.shot_id or "")
         if attempt is None:  # no attempt row names the prompt: record one now
-            attempt = self.store.start_attempt(task.id, self.run_id, lane.id, prompt_id)
-            self.store.set_attempt_state(attempt, TaskState.submitted)
-        est = self.estimates.seconds(lane.id, task.kind, task.cost_s)
+            attempt = self.ctx.store.start_attempt(task.id, self.ctx.run_id, lane.id, prompt_id)
+            self.ctx.store.set_attempt_state(attempt, TaskState.submitted)
+        est = self.ctx.estimates.seconds(lane.id, task.kind, task.cost_s)
         job = Job(task, prompt_id, attempt, est, adopted=True)
         lane.jobs[task.id] = job
-        self.emit(
+        self.ctx.emit(
             "task_adopted",
             f"{task.kind.value} {shot.id} still on {lane.id}",
             task,
@@ -124,18 +171,16 @@ class GpuAttempts:
         try:
             result = await self.follow(job, lane)
             self.release(lane, task)
-            return await self.collect(task, shot, lane, result, attempt)
+            return await self.collect(task, lane, result, attempt)
         except BaseException as exc:
             self.end_attempt(task, attempt, exc, rendered=result is not None)
-            self._abandoned.add(prompt_id)
+            self.abandoned.add(prompt_id)
             raise
         finally:
             lane.jobs.pop(task.id, None)
             lane.idle_since = time.monotonic()
 
-    def end_attempt(
-        self: Dispatcher, task: Task, attempt: int, exc: BaseException, *, rendered: bool
-    ) -> None:
+    def end_attempt(self, task: Task, attempt: int, exc: BaseException, *, rendered: bool) -> None:
         """Record how an attempt ended on an exception: failed with its error, or cancelled
         with the reason it was stopped (a worker down, the run cancelled or interrupted). A
         job the server had finished before the stop ran on the GPU: done, not collected."""
@@ -147,15 +192,15 @@ class GpuAttempts:
                 state, error = TaskState.cancelled, why
         else:
             state, error = TaskState.failed, str(exc) or type(exc).__name__
-        self.store.end_attempt(attempt, state, error)
+        self.ctx.store.end_attempt(attempt, state, error)
 
-    def release(self: Dispatcher, lane: Lane, task: Task) -> None:
+    def release(self, lane: Lane, task: Task) -> None:
         """The server is done with a job: its slot takes the next one while we collect."""
         if lane.jobs.pop(task.id, None) is not None:
             lane.idle_since = time.monotonic()
-            self.wake()
+            self.ctx.wake()
 
-    async def follow(self: Dispatcher, job: Job, lane: Lane) -> PromptResult:
+    async def follow(self, job: Job, lane: Lane) -> PromptResult:
         """Wait for a posted job under the watchdog; a stalled job raises BackendTimeout."""
         task = job.task
 
@@ -164,10 +209,10 @@ class GpuAttempts:
             job.last_activity = now
             if name == "execution_start" and job.started_at is None:
                 job.started_at = now
-                with self.store.batch():
-                    self.store.set_task_state(task.id, TaskState.running)
-                    self.store.set_attempt_state(job.attempt_id, TaskState.running)
-                    self.emit(
+                with self.ctx.store.batch():
+                    self.ctx.store.set_task_state(task.id, TaskState.running)
+                    self.ctx.store.set_attempt_state(job.attempt_id, TaskState.running)
+                    self.ctx.emit(
                         "task_started",
                         f"{task.kind.value} {task.shot_id} on {lane.id}",
                         task,
@@ -179,7 +224,7 @@ class GpuAttempts:
             ):
                 # A sampler ticks many times a second: watchers need a few updates a second.
                 job.last_progress_emit = now
-                self.emit(
+                self.ctx.emit(
                     "task_progress",
                     "",
                     task,
@@ -203,7 +248,7 @@ class GpuAttempts:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await waiter
 
-    async def confirm_stall(self: Dispatcher, job: Job, lane: Lane) -> bool:
+    async def confirm_stall(self, job: Job, lane: Lane) -> bool:
         """Ask the server before calling a quiet job hung: events may have been lost (a
         dropped socket), or the job may be waiting behind someone else's prompt."""
         pid = job.prompt_id
@@ -216,7 +261,7 @@ class GpuAttempts:
         if pid not in running and pid not in pending:
             return True  # unknown to the server: the wait will call it lost
         ours = {j.prompt_id for j in lane.jobs.values()}
-        for stale in [r for r in running if r in self._abandoned]:
+        for stale in [r for r in running if r in self.abandoned]:
             # A job of ours we gave up on still holds the server: stop it again.
             await lane.client.cancel(stale)
         behind_others = pid in pending and any(r not in ours for r in running)
@@ -228,12 +273,12 @@ class GpuAttempts:
             return False
         return True
 
-    def stalled(self: Dispatcher, job: Job, lane: Lane) -> str:
+    def stalled(self, job: Job, lane: Lane) -> str:
         """Why a job counts as hung, or "" while it is fine."""
         now = time.monotonic()
-        cfg = self.farm.dispatch
+        cfg = self.ctx.farm.dispatch
         # The estimate improves as the farm shows its real speed: judge by today's.
-        est = self.estimates.seconds(lane.id, job.task.kind, job.task.cost_s)
+        est = self.ctx.estimates.seconds(lane.id, job.task.kind, job.task.cost_s)
         deadline = max(cfg.progress_timeout_floor_s, cfg.progress_timeout_factor * est)
         if job.adopted:
             # No events reach us for a job another orchestrator posted, and it may have been
@@ -256,22 +301,20 @@ class GpuAttempts:
             f"(deadline {deadline:.0f} s)"
         )
 
-    def workflow(self: Dispatcher, lane: Lane, kind: TaskKind) -> Workflow:
+    def workflow(self, lane: Lane, kind: TaskKind) -> Workflow:
         """The workflow a worker uses for a task kind (its own, or the bundled default)."""
         key = (lane.id, kind)
-        if key not in self._workflows:
+        if key not in self.workflows:
             spec = lane.config.workflow_spec(kind)
-            self._workflows[key] = (
-                load_spec(spec, kind.value) if spec else load_template(kind.value)
-            )
-        return self._workflows[key]
+            self.workflows[key] = load_spec(spec, kind.value) if spec else load_template(kind.value)
+        return self.workflows[key]
 
-    async def params(self: Dispatcher, task: Task, shot: Shot, lane: Lane) -> dict[str, Any]:
+    async def params(self, task: Task, shot: Shot, lane: Lane) -> dict[str, Any]:
         """Our parameters for the task's workflow (inputs uploaded to that server first)."""
-        sl = self.shotlist
-        scale = float(self.task_scale.get(task.id, 1.0))
-        prefix = f"videofactory/{self.run_id}/{shot.id}_{task.kind.value}"
-        subfolder = f"videofactory/{self.run_id}"
+        sl = self.ctx.shotlist
+        scale = self.scale_of(task.id)
+        prefix = f"videofactory/{self.ctx.run_id}/{shot.id}_{task.kind.value}"
+        subfolder = f"videofactory/{self.ctx.run_id}"
         width, height = (
             (sl.width, sl.height)
             if scale == 1.0
@@ -309,15 +352,15 @@ class GpuAttempts:
             "output_prefix": prefix,
         }
 
-    def clip_timing(self: Dispatcher, task: Task, shot: Shot, lane: Lane) -> ClipTiming:
+    def clip_timing(self, task: Task, shot: Shot, lane: Lane) -> ClipTiming:
         """Frames and rate a clip task asks ``lane``'s clip workflow for: the smallest count its
         model makes that lasts the shot, at the model's rate (fewer, slower, when shrunk after
         running out of memory); the assembly trims the clip to the shot."""
-        scale = float(self.task_scale.get(task.id, 1.0))
+        scale = self.scale_of(task.id)
         workflow = self.workflow(lane, TaskKind.clip)
-        return workflow.clip_timing(shot.duration, self.shotlist.fps, scale)
+        return workflow.clip_timing(shot.duration, self.ctx.shotlist.fps, scale)
 
-    def expected_length(self: Dispatcher, task: Task, shot: Shot, lane: Lane) -> float | None:
+    def expected_length(self, task: Task, shot: Shot, lane: Lane) -> float | None:
         """How long the task's output must last (None: any; a keyframe is a still).
 
         A clip lasts the frames it was asked for at the rate it was asked for, which is at least
@@ -333,7 +376,7 @@ class GpuAttempts:
         except MediaError:
             return None  # our copy is gone: the hero is still checked for being a video
 
-    async def input_name(self: Dispatcher, dep: str, lane: Lane, subfolder: str) -> str:
+    async def input_name(self, dep: str, lane: Lane, subfolder: str) -> str:
         """What a Load* node of ``lane`` should read for a dependency's output.
 
         A file this same server wrote during this run is read from its output folder with
@@ -347,7 +390,7 @@ class GpuAttempts:
             return f"{path} [output]"
         return await lane.client.upload(self.outputs[dep], subfolder=subfolder)
 
-    def dep(self: Dispatcher, task: Task, kind: TaskKind) -> str:
+    def dep(self, task: Task, kind: TaskKind) -> str:
         """The id of the task's dependency of a kind (its shot's)."""
         for d in task.deps:
             if self.tasks[d].kind is kind and self.tasks[d].shot_id == task.shot_id:
@@ -355,15 +398,11 @@ class GpuAttempts:
         raise WorkflowError(f"task {task.id} has no {kind.value} input")
 
     async def collect(
-        self: Dispatcher,
-        task: Task,
-        shot: Shot,
-        lane: Lane,
-        result: PromptResult,
-        attempt: int | None = None,
+        self, task: Task, lane: Lane, result: PromptResult, attempt: int | None = None
     ) -> Path:
         """Download the task's output, check it, record it (the attempt done), and learn the
         worker's speed."""
+        shot = self.ctx.shotlist.shot(task.shot_id or "")
         want = IMAGE_SUFFIXES if task.kind is TaskKind.keyframe else VIDEO_SUFFIXES
         refs: list[OutputRef] = [
             r for r in result.outputs if r.type == "output" and r.suffix in want
@@ -377,22 +416,24 @@ class GpuAttempts:
         ref = refs[-1]
         if ref.type == "output":
             self.made_on[task.id] = (lane.id, ref)
-        dest = self.run_dir / FOLDER[task.kind] / f"{shot.id}{ref.suffix}"
+        dest = self.ctx.run_dir / FOLDER[task.kind] / f"{shot.id}{ref.suffix}"
         await lane.client.download(ref, dest)
         # A keyframe PNG probes as a one-frame video; clips must last what they were asked for.
         expected = await asyncio.to_thread(self.expected_length, task, shot, lane)
         media = await asyncio.to_thread(
             check_media, dest, kind="video", expected_duration_s=expected, task=task.id
         )
-        with self.store.batch():
-            self.store.add_artifact(self.run_id, task.id, task.kind.value, dest, media_dict(media))
+        with self.ctx.store.batch():
+            self.ctx.store.add_artifact(
+                self.ctx.run_id, task.id, task.kind.value, dest, media_dict(media)
+            )
             if attempt is not None:
-                self.store.set_attempt_state(attempt, TaskState.done)
+                self.ctx.store.set_attempt_state(attempt, TaskState.done)
         if result.started_ms and result.finished_ms and not result.fully_cached:
             seconds = (result.finished_ms - result.started_ms) / 1000
-            speed = self.estimates.observe(lane.id, task.kind, task.cost_s, seconds)
-            if lane.config.url and not self.farm.simulated:
-                self.store.save_speed(lane.config.url, task.kind.value, speed)
+            speed = self.ctx.estimates.observe(lane.id, task.kind, task.cost_s, seconds)
+            if lane.config.url and not self.ctx.farm.simulated:
+                self.ctx.store.save_speed(lane.config.url, task.kind.value, speed)
         return dest
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "COST_S",
     "VRAM_GB",
     "Task",
+    "TaskId",
     "build_tasks",
     "ready_tasks",
     "upward_ranks",
@@ -68,10 +69,50 @@ class Task:
             "params": {"cost_s": self.cost_s, "vram_gb": self.vram_gb, **self.params},
         }
 
+    @classmethod
+    def from_record(cls, row: Any) -> Task:
+        """The task the store recorded (a ``store.TaskRow``): the graph is built once, when the
+        run is recorded, and read back from there."""
+        params = dict(row.params)
+        kind = TaskKind(row.kind)
+        cost_s = float(params.pop("cost_s", COST_S[kind]))
+        vram_gb = float(params.pop("vram_gb", VRAM_GB[kind]))
+        return cls(row.id, kind, row.shot_id, tuple(row.deps), cost_s, vram_gb, params)
+
+
+@dataclass(frozen=True)
+class TaskId:
+    """Which task: its run, kind and shot (none for the run's assembly). Written
+    ``<run>/<shot>/<kind>`` (``<run>/<kind>``) in the store; run and shot ids hold no "/"."""
+
+    run_id: str
+    kind: TaskKind
+    shot_id: str | None = None
+
+    def __str__(self) -> str:
+        if self.shot_id:
+            return f"{self.run_id}/{self.shot_id}/{self.kind.value}"
+        return f"{self.run_id}/{self.kind.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> TaskId:
+        """The id of ``<run>/<shot>/<kind>`` or ``<run>/<kind>``; ValueError otherwise."""
+        parts = text.split("/")
+        if len(parts) == 3:
+            return cls(parts[0], TaskKind(parts[2]), parts[1])
+        if len(parts) == 2:
+            return cls(parts[0], TaskKind(parts[1]))
+        raise ValueError(f"not a task id: {text!r}")
+
+    @property
+    def label(self) -> str:
+        """Shot and kind, for people (``s01/clip``, ``assemble``)."""
+        return f"{self.shot_id}/{self.kind.value}" if self.shot_id else self.kind.value
+
 
 def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None) -> str:
-    """The id of a run's task: ``<run>/<shot>/<kind>`` (or ``<run>/<kind>``)."""
-    return f"{run_id}/{shot_id}/{kind.value}" if shot_id else f"{run_id}/{kind.value}"
+    """The id of a run's task as the store keeps it (see ``TaskId``)."""
+    return str(TaskId(run_id, kind, shot_id))
 
 
 def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:

@@ -90,7 +90,8 @@ class Lane:
             free_slots=self.free_slots if self.up and not draining else 0,
             busy_until=max(now, self.busy_until),
             loaded=self.loaded,
-            refused=frozenset(self.refused),
+            refused=dict(self.refused),
+            why_down=self.reason,
             needs=self.needs,
         )
 

@@ -69,8 +69,11 @@ class WorkerView:
     busy_until: float = 0.0
     #: The task kind whose model it has loaded (the last one it ran or was given).
     loaded: TaskKind | None = None
-    #: Task kinds whose workflow failed preflight on this worker.
-    refused: frozenset[TaskKind] = frozenset()
+    #: Task kinds it must not be given (its workflow failed preflight, was rejected, ran out
+    #: of memory), each with why.
+    refused: Mapping[TaskKind, str] = field(default_factory=dict)
+    #: Why it is down ("" while up).
+    why_down: str = ""
     #: Per task kind, the VRAM its workflow for that kind needs at full size (a kind not
     #: given: the task's own ``vram_gb``).
     needs: Mapping[TaskKind, float] = field(default_factory=dict)

@@ -4,8 +4,9 @@
 file and leaves a supervisor behind that restarts servers that exit or hang and recycles those
 whose memory grows past a limit, between jobs (docs/farm-launcher.md).
 
-For a dispatcher: ``restarts_since(farm, t)`` lists the restarts (with their causes) since
-``t``, for the run report; ``draining(farm)`` names the servers that should get no new job.
+For a dispatcher: ``RecordedSupervision(farm)`` reads what the supervisor records: the restarts
+(with their causes) since a time, for the run's log, and the servers being drained, which should
+get no new job. The wiring hands it to the dispatcher; the farm never imports the launcher.
 """
 
 from __future__ import annotations
@@ -16,10 +17,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from videofactory.launcher.control import check_farm, farm_down, farm_status, farm_up
     from videofactory.launcher.plan import ServerSpec, build_specs
-    from videofactory.launcher.state import draining, farm_paths, read_records, restarts_since
+    from videofactory.launcher.state import (
+        RecordedSupervision,
+        draining,
+        farm_paths,
+        read_records,
+        restarts_since,
+    )
     from videofactory.launcher.supervisor import Supervisor
 
 __all__ = [
+    "RecordedSupervision",
     "ServerSpec",
     "Supervisor",
     "build_specs",
@@ -42,6 +50,7 @@ _HOMES = {
     "farm_up": "control",
     "ServerSpec": "plan",
     "build_specs": "plan",
+    "RecordedSupervision": "state",
     "draining": "state",
     "farm_paths": "state",
     "read_records": "state",

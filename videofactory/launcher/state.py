@@ -216,3 +216,22 @@ class SupervisorLock:
         finally:
             if taken:
                 self.release()
+
+
+@dataclass(frozen=True)
+class RecordedSupervision:
+    """What the supervisor of a farm's servers records in its folder, read for a run (the
+    ``farm.context.Supervision`` a dispatcher is handed): the farm launcher's, or the built-in
+    farm's, which keeps the same records."""
+
+    #: The farm (its ``launcher.folder``) or the folder itself.
+    farm: FarmConfig | str | os.PathLike[str]
+    label: str = "the launcher"
+
+    def draining(self) -> set[str]:
+        """The workers being drained now."""
+        return set(draining(self.farm))
+
+    def restarts_since(self, since: float) -> list[dict[str, Any]]:
+        """The restarts since ``since`` (wall clock)."""
+        return restarts_since(self.farm, since)
