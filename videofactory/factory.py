@@ -27,7 +27,8 @@ from videofactory.errors import BackendError, ConfigError, FactoryError, RunFail
 from videofactory.events import Event, EventSink
 from videofactory.farm.context import Supervision
 from videofactory.farm.dag import build_tasks
-from videofactory.farm.dispatcher import INTERRUPTED, Dispatcher, RunResult
+from videofactory.farm.dispatcher import Dispatcher
+from videofactory.farm.outcome import INTERRUPTED, RunResult
 from videofactory.shotlist import ShotList, dump_shotlist, parse_shotlist
 from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec
 from videofactory.stopping import sigterm_as_ctrl_c

@@ -13,7 +13,7 @@ import pytest
 
 from videofactory.assembly.probe import probe
 from videofactory.factory import FINISHED_ANYWAY
-from videofactory.farm.dispatcher import INTERRUPTED
+from videofactory.farm.outcome import INTERRUPTED
 from videofactory.report.data import gather
 from videofactory.sim.options import SimFaults
 from videofactory.store import Store, bookkeeping_problems

@@ -18,10 +18,8 @@ import functools
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from videofactory.assembly.probe import MediaInfo, check_media
 from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig, TaskKind
 from videofactory.errors import BackendError, FactoryError, RunCancelled, RunFailed
@@ -36,6 +34,7 @@ from videofactory.farm.feasibility import impossible_kinds
 from videofactory.farm.health import Health
 from videofactory.farm.lanes import Lane
 from videofactory.farm.local import LocalRunner
+from videofactory.farm.outcome import RunResult, close_attempts, run_result, stop_reason
 from videofactory.farm.policy import (
     Action,
     FailRun,
@@ -56,43 +55,13 @@ from videofactory.store import (
     Store,
     TaskState,
     driven_elsewhere,
-    heroes_missing,
 )
 from videofactory.tts.base import SpeechBackend
 
-__all__ = ["Dispatcher", "RunResult", "stop_reason"]
+__all__ = ["Dispatcher"]
 
 #: How often the loop looks for a cancel request, due retries and stuck tasks.
 TICK_S = 0.5
-#: Why the jobs in flight stop when the run's process is interrupted.
-INTERRUPTED = "run interrupted (Ctrl-C or SIGTERM)"
-
-
-def stop_reason(exc: BaseException | None) -> str:
-    """Why the jobs still in flight stop, from what ended the run's loop (None: it ended)."""
-    if exc is None:
-        return "left open when the run ended"
-    if isinstance(exc, RunCancelled):
-        return "run cancelled"
-    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-        return INTERRUPTED
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"run failed: {first}"
-
-
-@dataclass
-class RunResult:
-    """What a finished run produced."""
-
-    run_id: str
-    run_dir: Path
-    #: The finished video (None when the run was not assembled).
-    final: Path | None
-    media: MediaInfo | None
-    elapsed_s: float
-    shots: tuple[str, ...] = ()
-    #: Shot id -> why it went out without its hero pass.
-    heroes_missing: dict[str, str] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -131,16 +100,15 @@ class Dispatcher:
         self.outputs: dict[str, Path] = {}
         self.gpu = GpuRunner(self.ctx, self.tasks, self.outputs, self.policy.scale)
         self.local = LocalRunner(self.ctx, self.outputs, speech)
-        self.health = Health(self.ctx, self.lanes, self.gpu, on_down=self._stop_on)
-        self.supervision = supervision
+        self.health = Health(self.ctx, self.lanes, self.gpu, on_down=self._stop_on,
+                             supervision=supervision)  # fmt: skip
         #: Task id -> the worker it was placed on (while in flight).
         self.placed: dict[str, str] = {}
         #: Futures of the tasks in flight -> task id.
         self._running: dict[asyncio.Task[Path], str] = {}
         self._wake: asyncio.Event | None = None
         self._to_stop: list[tuple[Lane, str]] = []
-        self._draining: set[str] = set()
-        self._last = {"cancel": 0.0, "stuck": 0.0, "drain": 0.0}
+        self._last = {"cancel": 0.0, "stuck": 0.0}
         self._started_wall = time.time()
         self._t0 = time.monotonic()
 
@@ -172,7 +140,7 @@ class Dispatcher:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for w in ctx.farm.workers:
-                    retried = functools.partial(self._http_retry, w.id)
+                    retried = functools.partial(self.health.http_retry, w.id)
                     client = await stack.enter_async_context(ComfyClient(w.url, on_retry=retried))
                     self.lanes[w.id] = Lane(w, client, ctx.farm.comfy_vram_gb(w.id))
                 try:
@@ -185,14 +153,14 @@ class Dispatcher:
                     await self._stop_jobs()
                     raise
                 finally:
-                    self._record_restarts()
+                    self.health.record_restarts(self._started_wall)
                     self.health.close()
         except RunCancelled as exc:
-            self._close_attempts(exc)
+            close_attempts(ctx, exc)
             ctx.emit("run_cancelled", str(exc))
             raise
         except FactoryError as exc:
-            self._close_attempts(exc)
+            close_attempts(ctx, exc)
             store.set_run_state(self.run_id, RunState.failed, error=str(exc))
             ctx.emit("run_failed", str(exc))
             raise RunFailed(
@@ -201,41 +169,11 @@ class Dispatcher:
                 run_id=self.run_id,
             ) from exc
         except BaseException as exc:  # Ctrl-C or SIGTERM (the main task cancelled), or a bug
-            self._close_attempts(exc)
+            close_attempts(ctx, exc)
             raise
-        self._close_attempts(None)
-        return self._result(time.monotonic() - self._t0)
-
-    def _result(self, elapsed: float) -> RunResult:
-        ctx, store = self.ctx, self.ctx.store
-        missing = heroes_missing(store.tasks(self.run_id))
-        without = (
-            f"; {len(missing)} shot(s) without their hero pass ({', '.join(missing)}): "
-            f"`videofactory resume {self.run_id} --heroes` adds them"
-            if missing
-            else ""
-        )
-        final: Path | None = None
-        media: MediaInfo | None = None
-        if self.assemble:
-            final = self.outputs[f"{self.run_id}/assemble"]
-            media = check_media(final, kind="video")
-            store.set_run_state(self.run_id, RunState.done, final=str(final))
-            ctx.emit(
-                "run_done",
-                f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s{without}",
-                data={"final": str(final), "duration_s": media.duration_s,
-                      "heroes_missing": missing},
-            )  # fmt: skip
-        else:
-            store.set_run_state(self.run_id, RunState.rendered)
-            ctx.emit(
-                "run_done",
-                f"every shot rendered in {elapsed:.1f} s (not assembled){without}",
-                data={"heroes_missing": missing},
-            )
-        shots = tuple(s.id for s in ctx.shotlist.shots)
-        return RunResult(self.run_id, ctx.run_dir, final, media, elapsed, shots, missing)
+        close_attempts(ctx, None)
+        elapsed = time.monotonic() - self._t0
+        return run_result(ctx, self.outputs, assemble=self.assemble, elapsed=elapsed)
 
     def _check_feasible(self) -> None:
         """Refuse a plan the farm can never run (a kind no worker can take) before any GPU
@@ -248,15 +186,6 @@ class Dispatcher:
         lines = impossible_kinds(shots, self.health.abilities(), strict=self.ctx.farm.strict)
         if lines:
             raise FactoryError("; ".join(lines))
-
-    def _close_attempts(self, exc: BaseException | None) -> None:
-        """No attempt outlives the run: one still open (never posted, lost, or followed when
-        the run stopped) ends here, cancelled, with why the run ended."""
-        left = self.ctx.store.close_open_attempts(
-            self.run_id, TaskState.cancelled, stop_reason(exc)
-        )
-        if left and exc is None:  # every attempt should have ended on its own
-            self.ctx.emit("warning", f"{left} attempt(s) were still open when the run ended")
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -307,14 +236,12 @@ class Dispatcher:
         return await self.local.run(task)
 
     def _views(self, now: float = 0.0) -> list[WorkerView]:
-        est = self.ctx.estimates
-        return [
-            lane.view(now, est, draining=lane.id in self._draining) for lane in self.lanes.values()
-        ]
+        est, draining = self.ctx.estimates, self.health.draining
+        return [lane.view(now, est, draining=lane.id in draining) for lane in self.lanes.values()]
 
     def _start_ready(self) -> list[Task]:
         now = time.monotonic()
-        self._refresh_draining(now)
+        self.health.refresh_draining(now)
         start = [t for t in self.board.ready_local() if self.policy.due(t.id, now)]
         free = sum(lane.free_slots for lane in self.lanes.values() if lane.up)
         if free == 0:
@@ -469,7 +396,7 @@ class Dispatcher:
             if self.placed.get(tid) == lane.id:
                 self.gpu.stop(fut, tid, f"worker {lane.id} went down: {why}")
 
-    # -- cancel, draining, restarts ---------------------------------------------------------
+    # -- cancel -------------------------------------------------------------------------------
 
     def _check_cancel(self) -> None:
         now = time.monotonic()
@@ -495,43 +422,3 @@ class Dispatcher:
                               worker=lane.id)  # fmt: skip
 
         await asyncio.gather(*(stop(lane, pid) for lane, pid in self._to_stop))
-
-    def _http_retry(
-        self, worker: str, method: str, path: str, attempt: int, error: BackendError
-    ) -> None:
-        """A request to a worker failed in transit and its client tries it again on that
-        same worker: recorded, but no task's attempt failed and the worker stays up."""
-        self.ctx.emit(
-            "http_retry",
-            f"{worker}: {error}; retry {attempt} on the same server",
-            worker=worker,
-            data={"method": method, "path": path, "attempt": attempt},
-        )
-
-    def _refresh_draining(self, now: float) -> None:
-        """Which servers their supervisor is draining for a restart (no new jobs)."""
-        if self.supervision is None or now - self._last["drain"] < TICK_S:
-            return
-        self._last["drain"] = now
-        try:
-            self._draining = set(self.supervision.draining())
-        except (OSError, ValueError, FactoryError):
-            self._draining = set()
-
-    def _record_restarts(self) -> None:
-        """Put the restarts of servers during this run in the run's log."""
-        if self.supervision is None:
-            return
-        try:
-            restarts = self.supervision.restarts_since(self._started_wall)
-        except (OSError, ValueError, FactoryError):
-            return
-        for r in restarts:
-            back = f", back {r['back_at'] - r['ts']:.1f} s later" if r.get("back_at") else ""
-            self.ctx.emit(
-                "worker_restarted",
-                f"{r.get('worker')} restarted by {self.supervision.label} "
-                f"({r.get('cause')}: {r.get('detail', '')}){back}",
-                worker=str(r.get("worker", "")),
-                data={"restart": r},
-            )

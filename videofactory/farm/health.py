@@ -1,5 +1,6 @@
 """The workers of a run: brought up (asked what they hold, their workflows checked against their
-servers), taken out of rotation when they fail, and probed until they answer again."""
+servers), taken out of rotation when they fail, probed until they answer again; and what their
+supervisor (the farm launcher, the built-in farm) says of them: draining, restarted."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from videofactory.comfy.farmcheck import preflight_worker
-from videofactory.errors import BackendError
+from videofactory.errors import BackendError, FactoryError
 from videofactory.farm.attempt import GpuRunner, missing_bindings
-from videofactory.farm.context import RunContext
+from videofactory.farm.context import RunContext, Supervision
 from videofactory.farm.feasibility import Ability, ability_of
 from videofactory.farm.lanes import Lane
 from videofactory.farm.workers import worker_memory
 
 __all__ = ["Health"]
+
+#: How often the supervisor's draining list is read.
+DRAIN_CHECK_S = 0.5
 
 
 class Health:
@@ -27,12 +31,17 @@ class Health:
         lanes: Mapping[str, Lane],
         runner: GpuRunner,
         on_down: Callable[[Lane, str], None] = lambda lane, why: None,
+        supervision: Supervision | None = None,
     ) -> None:
         self.ctx = ctx
         self.lanes = lanes
         self.runner = runner
         #: Told when a worker goes down (its tasks in flight are stopped there).
         self.on_down = on_down
+        self.supervision = supervision
+        #: The workers their supervisor is draining for a restart (they get no new job).
+        self.draining: set[str] = set()
+        self._drain_checked = 0.0
 
     async def start(self) -> None:
         """Probe every worker, then preflight each one's workflows before any job is sent."""
@@ -143,6 +152,46 @@ class Health:
                 return
             await asyncio.sleep(delay)
             delay = min(60.0, delay * 2)
+
+    def http_retry(
+        self, worker: str, method: str, path: str, attempt: int, error: BackendError
+    ) -> None:
+        """A request to a worker failed in transit and its client tries it again on that
+        same worker: recorded, but no task's attempt failed and the worker stays up."""
+        self.ctx.emit(
+            "http_retry",
+            f"{worker}: {error}; retry {attempt} on the same server",
+            worker=worker,
+            data={"method": method, "path": path, "attempt": attempt},
+        )
+
+    def refresh_draining(self, now: float) -> None:
+        """Which servers their supervisor is draining for a restart (at most twice a second)."""
+        if self.supervision is None or now - self._drain_checked < DRAIN_CHECK_S:
+            return
+        self._drain_checked = now
+        try:
+            self.draining = set(self.supervision.draining())
+        except (OSError, ValueError, FactoryError):
+            self.draining = set()
+
+    def record_restarts(self, since: float) -> None:
+        """Put the restarts of servers since ``since`` (wall clock) in the run's log."""
+        if self.supervision is None:
+            return
+        try:
+            restarts = self.supervision.restarts_since(since)
+        except (OSError, ValueError, FactoryError):
+            return
+        for r in restarts:
+            back = f", back {r['back_at'] - r['ts']:.1f} s later" if r.get("back_at") else ""
+            self.ctx.emit(
+                "worker_restarted",
+                f"{r.get('worker')} restarted by {self.supervision.label} "
+                f"({r.get('cause')}: {r.get('detail', '')}){back}",
+                worker=str(r.get("worker", "")),
+                data={"restart": r},
+            )
 
     def close(self) -> None:
         """Stop probing."""
