@@ -417,6 +417,7 @@ def show(
     """
     import time
 
+    from videofactory.farm.dag import TaskId
     from videofactory.follow import replay, run_status
     from videofactory.runcli import status_lines
     from videofactory.store import DB_NAME, Store, StoreError, check_workdir
@@ -477,7 +478,11 @@ def show(
             else ""
         )
         table.add_row(
-            t["id"].split("/", 1)[-1], t["state"], t["worker"] or "", secs, (t["error"] or "")[:60]
+            TaskId.parse(t["id"]).label,
+            t["state"],
+            t["worker"] or "",
+            secs,
+            (t["error"] or "")[:60],
         )
     out.print(table)
 

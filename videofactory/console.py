@@ -31,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from videofactory.events import Event
+from videofactory.farm.dag import TaskId
 from videofactory.watch import LaneState, RunWatch, TaskInfo
 
 __all__ = ["LINE_EVENTS", "RunView", "format_line", "load_run_into"]
@@ -286,7 +287,8 @@ def _vram(client: httpx.Client, url: str) -> tuple[float | None, float | None]:
 
 
 def _kind_of(task_id: str | None) -> str:
-    return (task_id or "").rsplit("/", 1)[-1]
+    tid = TaskId.of(task_id)
+    return tid.kind.value if tid else ""
 
 
 def _clock(seconds: float) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 from videofactory.detach import Detached, pid_alive, read_detached
 from videofactory.events import Event, EventSink
+from videofactory.farm.dag import TaskId
 from videofactory.store import FINISHED, RunState, Store, TaskState, heroes_missing
 from videofactory.watch import RunWatch, TaskInfo
 
@@ -183,7 +184,7 @@ def stored_events(store: Store, run_id: str, start: int = 0) -> list[Event]:
     events = []
     for row in store.events(run_id)[start:]:
         tid = row["task_id"]
-        parts = tid.split("/") if tid else []
+        which = TaskId.of(tid)
         data = row["data"] or {}
         events.append(
             Event(
@@ -191,8 +192,8 @@ def stored_events(store: Store, run_id: str, start: int = 0) -> list[Event]:
                 run_id=run_id,
                 message=row["message"],
                 task_id=tid,
-                task_kind=parts[-1] if len(parts) >= 2 else None,
-                shot_id=parts[1] if len(parts) == 3 else None,
+                task_kind=which.kind.value if which else None,
+                shot_id=which.shot_id if which else None,
                 worker=data.get("worker"),
                 data=data.get("data") or {},
                 ts=row["ts"],

@@ -61,3 +61,19 @@ def test_finishes():
             board.start(t.id)
             board.finish(t.id)
     assert board.done == set(tasks)
+
+
+def test_task_ids_are_values_written_one_way():
+    from videofactory.config import TaskKind
+    from videofactory.farm.dag import TaskId, task_id
+
+    clip = TaskId("20261202-120000-cat-ab12", TaskKind.clip, "s03")
+    assert (
+        str(clip)
+        == task_id(clip.run_id, TaskKind.clip, "s03")
+        == "20261202-120000-cat-ab12/s03/clip"
+    )
+    assert TaskId.parse(str(clip)) == clip and clip.label == "s03/clip"
+    asm = TaskId.parse("r/assemble")
+    assert (asm.kind, asm.shot_id, asm.label) == (TaskKind.assemble, None, "assemble")
+    assert TaskId.of(None) is None and TaskId.of("r/a/b/c") is None and TaskId.of("r/s1/x") is None

@@ -22,6 +22,7 @@ from videofactory.assembly.timeline import (
     Transition,
 )
 from videofactory.errors import MediaError, StoreError
+from videofactory.farm.dag import TaskId
 from videofactory.store import Store
 
 __all__ = ["RunPieces", "next_version", "run_pieces", "run_timeline"]
@@ -44,9 +45,9 @@ class RunPieces:
 
 
 def _shot_of(task_id: str) -> str | None:
-    """``<run>/<shot>/<kind>`` -> ``<shot>``."""
-    parts = task_id.split("/")
-    return parts[-2] if len(parts) >= 3 else None
+    """The shot of a task (None: the run's assembly)."""
+    tid = TaskId.of(task_id)
+    return tid.shot_id if tid else None
 
 
 def _locate(path: str, run_dir: Path, run_id: str) -> Path:

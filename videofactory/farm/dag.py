@@ -104,6 +104,14 @@ class TaskId:
             return cls(parts[0], TaskKind(parts[1]))
         raise ValueError(f"not a task id: {text!r}")
 
+    @classmethod
+    def of(cls, text: str | None) -> TaskId | None:
+        """The id in ``text``, or None when it is no task id (an event of the run itself)."""
+        try:
+            return cls.parse(text) if text else None
+        except ValueError:
+            return None
+
     @property
     def label(self) -> str:
         """Shot and kind, for people (``s01/clip``, ``assemble``)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videofactory.farm.dag import TaskId
 from videofactory.store import heroes_missing
 
 __all__ = [
@@ -239,7 +240,7 @@ def _attempt_bar(
         queued, start = created, end
     tid = a["task_id"]
     return Bar(
-        a["worker"] or "?", tid, kinds.get(tid, tid.rsplit("/", 1)[-1]), shot_of.get(tid),
+        a["worker"] or "?", tid, kinds.get(tid, TaskId.parse(tid).kind.value), shot_of.get(tid),
         queued, start, max(end, start), state, a.get("error"),
     )  # fmt: skip
 
@@ -304,11 +305,12 @@ def _shots(
     keyframes: dict[str, Path] = {}
     for art in artifacts:  # the newest keyframe of each shot wins
         if art["kind"] == "keyframe":
-            keyframes[str(art["task_id"]).split("/")[-2]] = Path(art["path"])
+            keyframes[TaskId.parse(art["task_id"]).shot_id or ""] = Path(art["path"])
     tries: dict[str, int] = {}
     for a in attempts:
-        shot = str(a["task_id"]).split("/")[-2]
-        tries[shot] = tries.get(shot, 0) + 1
+        shot = TaskId.parse(a["task_id"]).shot_id
+        if shot:
+            tries[shot] = tries.get(shot, 0) + 1
     workers_of: dict[str, dict[str, str]] = {}
     for t in tasks:
         if t.shot_id and t.kind in GPU_KINDS and t.worker:
@@ -340,10 +342,10 @@ def _engines(events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Which speech engine spoke each shot (a fallback engine shows here)."""
     out = {}
     for e in events:
-        tid = str(e.get("task_id") or "")
+        tid = TaskId.of(e.get("task_id"))
         inner = (e.get("data") or {}).get("data") or {}
-        if e["kind"] == "task_done" and tid.endswith("/speech") and "engine" in inner:
-            out[tid.split("/")[-2]] = str(inner["engine"])
+        if e["kind"] == "task_done" and tid and tid.kind.value == "speech" and "engine" in inner:
+            out[tid.shot_id or ""] = str(inner["engine"])
     return out
 
 
