@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from pydantic import (
 from videofactory.constants import MAX_CLIP_SECONDS, MIN_CLIP_SECONDS
 from videofactory.errors import ConfigError
 from videofactory.userfiles import parse_yaml, read_text
+from videofactory.vocabulary import Role, TaskKind
 
 __all__ = [
     "FARM_ENV",
@@ -33,9 +33,7 @@ __all__ = [
     "FarmConfig",
     "LLMConfig",
     "LauncherConfig",
-    "Role",
     "SpeechConfig",
-    "TaskKind",
     "WorkerConfig",
     "WorkflowSpec",
     "builtin_farm",
@@ -53,43 +51,6 @@ FARM_FILENAME = "factory.yaml"
 #: Most workers one farm may have: every command probes each of them, and a status table or
 #: a run's lanes with more are not read by anybody (the seed's farm has six).
 MAX_WORKERS = 256
-
-
-class Role(str, Enum):
-    """What a GPU is for, in the seed's words."""
-
-    #: High-res video, long clips, final quality (the seed's RTX 5090).
-    primary = "primary"
-    #: Scene generation, batch rendering (the 3090s).
-    worker = "worker"
-    #: Keyframes, previews, fast inference (the 4080 Super).
-    control = "control"
-    #: Hosts a speech server (the seed puts Chatterbox on GPU 4).
-    tts = "tts"
-
-
-class TaskKind(str, Enum):
-    """The kinds of work in a run."""
-
-    #: One still per shot (text-to-image).
-    keyframe = "keyframe"
-    #: One clip per shot (image-to-video).
-    clip = "clip"
-    #: Final-quality pass on the shots marked hero.
-    hero = "hero"
-    #: Narration of one shot.
-    speech = "speech"
-    #: FFmpeg assembly of the finished video.
-    assemble = "assemble"
-
-
-#: The role whose GPUs a task kind goes to first.
-ROLE_FOR_KIND: dict[TaskKind, Role] = {
-    TaskKind.keyframe: Role.control,
-    TaskKind.clip: Role.worker,
-    TaskKind.hero: Role.primary,
-    TaskKind.speech: Role.tts,
-}
 
 
 class _Strict(BaseModel):

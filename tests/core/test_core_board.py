@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from videofactory.config import TaskKind
 from videofactory.farm.board import TaskBoard
 from videofactory.farm.dag import build_tasks, upward_ranks
 from videofactory.planning import plan_rules
+from videofactory.vocabulary import TaskKind
 
 
 def _board():

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from videofactory.config import TaskKind
 from videofactory.constants import DEFAULT_CLIP_SECONDS
 from videofactory.shotlist import ShotList
+from videofactory.vocabulary import TaskKind
 
 __all__ = [
     "COST_S",

@@ -33,7 +33,7 @@ from videofactory.comfy.client import ComfyClient
 from videofactory.comfy.farmcheck import preflight_worker
 from videofactory.comfy.results import OutputRef
 from videofactory.comfy.workflow import Workflow
-from videofactory.config import ROLE_FOR_KIND, FarmConfig, TaskKind
+from videofactory.config import FarmConfig
 from videofactory.errors import (
     BackendError,
     BackendUnavailable,
@@ -64,10 +64,10 @@ from videofactory.store import (
 )
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.fit import fit_narration
+from videofactory.vocabulary import GPU_KINDS, ROLE_FOR_KIND, TaskKind
 
 __all__ = ["Dispatcher", "RunResult"]
 
-GPU_KINDS = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
 #: How often the loop looks for a cancel request, due retries and stuck tasks.
 TICK_S = 0.5
 #: Each shrink after out of memory multiplies width, height and frames by this.

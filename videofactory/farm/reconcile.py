@@ -20,16 +20,15 @@ from typing import TYPE_CHECKING
 
 from videofactory.assembly.probe import check_media
 from videofactory.comfy.results import parse_history_entry
-from videofactory.config import TaskKind
 from videofactory.errors import BackendError, FactoryError, Interrupted
 from videofactory.store import TaskRow, TaskState
+from videofactory.vocabulary import GPU_KINDS, TaskKind
 
 if TYPE_CHECKING:
     from videofactory.farm.dispatcher import Dispatcher
 
 __all__ = ["Reconciler"]
 
-GPU_KINDS = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
 IN_FLIGHT = {TaskState.submitting.value, TaskState.submitted.value, TaskState.running.value}
 #: How an attempt whose job no server has any more ends.
 LOST = "lost on resume: {why}"
