@@ -24,6 +24,7 @@ from pydantic import (
 
 from videofactory.constants import MAX_DURATION_SECONDS, MIN_SHOT_SECONDS
 from videofactory.errors import ShotListError
+from videofactory.timing import seconds_of
 from videofactory.userfiles import parse_yaml, read_text
 
 # libyaml's parser and dumper when PyYAML was built with it (the wheels are): a long shot list
@@ -236,10 +237,10 @@ class ShotList(BaseModel):
                 raise ValueError(f"shot id {shot.id!r} is used twice; shot ids must be unique")
             seen.add(shot.id)
         for shot in self.shots:
-            if shot.duration * self.fps < 1:
+            if shot.duration < seconds_of(1, self.fps):
                 raise ValueError(
                     f"shot {shot.id!r} lasts {shot.duration:g} s, less than one frame at "
-                    f"{self.fps} fps ({1 / self.fps:.3f} s); make it longer"
+                    f"{self.fps} fps ({seconds_of(1, self.fps):.3f} s); make it longer"
                 )
         if self.shots[0].continuity == "continue":
             raise ValueError(
