@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from videofactory.errors import WorkflowError
+from videofactory.limits import MAX_FPS
 from videofactory.timing import frames_covering, seconds_of
 
 __all__ = [
@@ -42,8 +43,6 @@ __all__ = [
 
 #: The key of a bindings file that declares the rule (not a parameter binding).
 FRAME_RULE_KEY = "frame_rule"
-#: The highest rate ComfyUI's CreateVideo encodes at (its ``fps`` input: 1 to 120).
-MAX_FPS = 120.0
 _RULE_TEXT = re.compile(r"^\s*(\d*)\s*n\s*(?:\+\s*(\d+)\s*)?$")
 
 

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import math
 
-from videofactory.constants import (
-    DEFAULT_CLIP_SECONDS,
-    DEFAULT_FPS,
-    MAX_SHOT_SECONDS,
-    MIN_SHOT_SECONDS,
-)
+from videofactory.constants import DEFAULT_CLIP_SECONDS, DEFAULT_FPS
+from videofactory.limits import MAX_SHOT_SECONDS, MIN_SHOT_SECONDS
 from videofactory.shotlist import ShotType
 from videofactory.timing import frames_in, seconds_of
 
