@@ -36,9 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from videofactory.config import ROLE_FOR_KIND, Role, TaskKind  # noqa: E402
 from videofactory.farm.scheduler import Assignment, TaskView, WorkerView, decide  # noqa: E402
 from videofactory.farm.simulate import Schedule, SimGPU, SimTask, simulate  # noqa: E402
+from videofactory.vocabulary import ROLE_FOR_KIND, Role, TaskKind  # noqa: E402
 
 K, C, H, S = TaskKind.keyframe, TaskKind.clip, TaskKind.hero, TaskKind.speech
 COST = {K: 6.0, C: 90.0, H: 60.0, S: 3.0}

@@ -417,10 +417,10 @@ def show(
     """
     import time
 
-    from videofactory.farm.dag import TaskId
     from videofactory.follow import replay, run_status
     from videofactory.runcli import status_lines
     from videofactory.store import DB_NAME, Store, StoreError, check_workdir
+    from videofactory.vocabulary import TaskId
 
     if not (check_workdir(workdir) / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")

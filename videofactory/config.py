@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -23,9 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from videofactory.constants import MAX_CLIP_SECONDS, MIN_CLIP_SECONDS
+from videofactory.constants import DEFAULT_CLIP_SECONDS
 from videofactory.errors import ConfigError
+from videofactory.limits import MAX_CLIP_SECONDS, MAX_PORT, MAX_WORKERS, MIN_CLIP_SECONDS, MIN_PORT
 from videofactory.userfiles import parse_yaml, read_text
+from videofactory.vocabulary import Role, TaskKind
 
 __all__ = [
     "FARM_ENV",
@@ -33,9 +34,7 @@ __all__ = [
     "FarmConfig",
     "LLMConfig",
     "LauncherConfig",
-    "Role",
     "SpeechConfig",
-    "TaskKind",
     "WorkerConfig",
     "WorkflowSpec",
     "builtin_farm",
@@ -50,46 +49,6 @@ __all__ = [
 FARM_ENV = "VIDEOFACTORY_FARM"
 #: Farm file looked for in the working directory.
 FARM_FILENAME = "factory.yaml"
-#: Most workers one farm may have: every command probes each of them, and a status table or
-#: a run's lanes with more are not read by anybody (the seed's farm has six).
-MAX_WORKERS = 256
-
-
-class Role(str, Enum):
-    """What a GPU is for, in the seed's words."""
-
-    #: High-res video, long clips, final quality (the seed's RTX 5090).
-    primary = "primary"
-    #: Scene generation, batch rendering (the 3090s).
-    worker = "worker"
-    #: Keyframes, previews, fast inference (the 4080 Super).
-    control = "control"
-    #: Hosts a speech server (the seed puts Chatterbox on GPU 4).
-    tts = "tts"
-
-
-class TaskKind(str, Enum):
-    """The kinds of work in a run."""
-
-    #: One still per shot (text-to-image).
-    keyframe = "keyframe"
-    #: One clip per shot (image-to-video).
-    clip = "clip"
-    #: Final-quality pass on the shots marked hero.
-    hero = "hero"
-    #: Narration of one shot.
-    speech = "speech"
-    #: FFmpeg assembly of the finished video.
-    assemble = "assemble"
-
-
-#: The role whose GPUs a task kind goes to first.
-ROLE_FOR_KIND: dict[TaskKind, Role] = {
-    TaskKind.keyframe: Role.control,
-    TaskKind.clip: Role.worker,
-    TaskKind.hero: Role.primary,
-    TaskKind.speech: Role.tts,
-}
 
 
 class _Strict(BaseModel):
@@ -153,7 +112,7 @@ class WorkerConfig(_Strict):
     #: GPU index: ``--cuda-device N`` (or CUDA_VISIBLE_DEVICES=N with launcher.gpu_env).
     cuda_device: int | None = Field(default=None, ge=0, le=255)
     #: TCP port of the server (default: the url's).
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: int | None = Field(default=None, ge=MIN_PORT, le=MAX_PORT)
     #: ``--listen`` address(es) (default: launcher.listen, 127.0.0.1).
     listen: str | None = None
     #: More command-line arguments for this server, after the launcher's own.
@@ -428,7 +387,9 @@ class FarmConfig(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     #: Seconds of video one clip of the farm's scene workflow makes (Wan 2.2: 81 frames at
     #: 16 fps = 5 s); the planner makes about one shot per clip.
-    clip_seconds: float = Field(default=5.0, ge=MIN_CLIP_SECONDS, le=MAX_CLIP_SECONDS)
+    clip_seconds: float = Field(
+        default=DEFAULT_CLIP_SECONDS, ge=MIN_CLIP_SECONDS, le=MAX_CLIP_SECONDS
+    )
     #: How `videofactory farm up` starts the workers marked ``managed: true``.
     launcher: LauncherConfig = Field(default_factory=LauncherConfig)
 
@@ -544,10 +505,11 @@ def _valid_url(value: str, what: str) -> str:
         port = parts.port
     except ValueError:  # not a number, or past 65535
         port = -1
-    if port is not None and not 1 <= port <= 65535:
+    if port is not None and not MIN_PORT <= port <= MAX_PORT:
         raw = parts.netloc.rpartition(":")[2]
         raise ValueError(
-            f"{what} {value!r} has port {raw}; a TCP port is 1 to 65535 (ComfyUI's is 8188)"
+            f"{what} {value!r} has port {raw}; a TCP port is {MIN_PORT} to {MAX_PORT} "
+            "(ComfyUI's is 8188)"
         )
     return value.rstrip("/")
 

@@ -21,18 +21,21 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import httpx
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from videofactory.errors import BackendError
 from videofactory.events import Event
-from videofactory.farm.dag import TaskId
+from videofactory.vocabulary import TaskId
 from videofactory.watch import LaneState, RunWatch, TaskInfo
+
+if TYPE_CHECKING:
+    from videofactory.comfy.probe import ComfyProbe
 
 __all__ = ["LINE_EVENTS", "RunView", "format_line", "load_run_into"]
 
@@ -63,7 +66,6 @@ LINE_EVENTS = frozenset(
 NOTICE_EVENTS = LINE_EVENTS - {"run_started", "task_submitted", "task_done", "task_adopted"}
 #: How often the VRAM of each GPU is read from its /system_stats, seconds.
 VRAM_POLL_S = 2.0
-GIB = 1024**3
 #: Colour of each task kind in the lanes (the report's timeline uses the same hues).
 KIND_STYLE = {
     "keyframe": "magenta",
@@ -264,26 +266,28 @@ class RunView:
 
     def _poll_vram(self) -> None:
         """Read each GPU's VRAM every few seconds (a server that does not answer shows '-')."""
-        with httpx.Client(timeout=min(2.0, self._poll_s)) as client:
+        from videofactory.comfy.probe import ComfyProbe
+
+        with ComfyProbe(timeout=min(2.0, self._poll_s)) as probe:
             while not self._stop.is_set():
                 for lane in list(self.watch.lanes.values()):
                     if not lane.url or self._stop.is_set():
                         continue
-                    used, total = _vram(client, lane.url)
+                    used, total = _vram(probe, lane.url)
                     with self._lock:
                         self.watch.set_vram(lane.id, used, total)
                 self._stop.wait(self._poll_s)
 
 
-def _vram(client: httpx.Client, url: str) -> tuple[float | None, float | None]:
+def _vram(probe: ComfyProbe, url: str) -> tuple[float | None, float | None]:
     """(used, total) GB of a ComfyUI server's first device, or (None, None)."""
+    from videofactory.comfy.protocol import vram_gb
+
     try:
-        stats = client.get(url.rstrip("/") + "/system_stats").json()
-        device = (stats.get("devices") or [{}])[0]
-        total = float(device["vram_total"]) / GIB
-        return total - float(device["vram_free"]) / GIB, round(total, 1)
-    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        used, total = vram_gb(probe.system_stats(url))
+    except BackendError:
         return None, None
+    return used, round(total, 1)
 
 
 def _kind_of(task_id: str | None) -> str:

@@ -1,4 +1,7 @@
-"""Constants in one place; every value that is not obvious says why it is what it is."""
+"""Constants in one place; every value that is not obvious says why it is what it is.
+
+The bounds on what a user gives (lengths, sizes, counts) are in ``limits.py``.
+"""
 
 from __future__ import annotations
 
@@ -24,18 +27,6 @@ WORDS_PER_SECOND = 2.5
 #: clips of a few seconds (Wan 2.2: 81 frames at 16 fps = 5 s; LTX-Video: ~5 s), so a shot is
 #: one clip of about this length.
 DEFAULT_CLIP_SECONDS = 5.0
-
-#: Shortest and longest shot the planner makes.
-MIN_SHOT_SECONDS = 2.0
-MAX_SHOT_SECONDS = 8.0
-
-#: Shortest and longest clip a farm's scene workflow may make (``clip_seconds`` of a farm file,
-#: ``--clip-seconds``): a second of video at least, a minute at most.
-MIN_CLIP_SECONDS = 1.0
-MAX_CLIP_SECONDS = 60.0
-
-#: Longest video we accept: 3 hours.
-MAX_DURATION_SECONDS = 3 * 3600.0
 
 #: Runs go here unless --workdir says otherwise.
 DEFAULT_WORKDIR = "runs"

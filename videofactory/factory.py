@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from videofactory.comfy.client import ComfyClient
 from videofactory.comfy.results import parse_history_entry
-from videofactory.config import FarmConfig, SpeechConfig, TaskKind, resolve_farm
+from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
 from videofactory.detach import pid_alive
 from videofactory.errors import BackendError, ConfigError, FactoryError, RunFailed, StoreError
 from videofactory.events import Event, EventSink
@@ -35,6 +35,7 @@ from videofactory.stopping import sigterm_as_ctrl_c
 from videofactory.store import IN_FLIGHT, RunState, Store, TaskState, driven_elsewhere
 from videofactory.tts.base import SpeechBackend
 from videofactory.tts.build import build_speech
+from videofactory.vocabulary import TaskKind
 
 __all__ = [
     "cancel_run",

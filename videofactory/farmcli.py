@@ -24,9 +24,9 @@ DEFAULT_COMFYUI_URL = f"http://127.0.0.1:{DEFAULT_SIM_PORT}"
 def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     """Show the farm: each GPU's card, role, URL, reachability, VRAM and queue."""
     from videofactory.config import builtin_farm, find_farm_file, load_farm
-    from videofactory.farm.board import GPU_KINDS
     from videofactory.farm.feasibility import impossible_kinds
     from videofactory.farm.workers import survey_farm
+    from videofactory.vocabulary import GPU_KINDS
 
     path = find_farm_file(farm)
     if path is None:

@@ -28,8 +28,8 @@ from typing import Any
 
 from videofactory.detach import Detached, pid_alive, read_detached
 from videofactory.events import Event, EventSink
-from videofactory.farm.dag import TaskId
 from videofactory.store import FINISHED, RunState, Store, TaskState, heroes_missing
+from videofactory.vocabulary import TaskId
 from videofactory.watch import RunWatch, TaskInfo
 
 __all__ = [

@@ -22,8 +22,19 @@ from pydantic import (
     model_validator,
 )
 
-from videofactory.constants import MAX_DURATION_SECONDS, MIN_SHOT_SECONDS
 from videofactory.errors import ShotListError
+from videofactory.limits import (
+    MAX_CONCEPT_CHARS,
+    MAX_DURATION_SECONDS,
+    MAX_FPS,
+    MAX_SHOT_LENGTH_S,
+    MAX_SHOTS,
+    MAX_SIDES,
+    MIN_FPS,
+    MIN_SHOT_SECONDS,
+    MIN_SIDE,
+)
+from videofactory.timing import seconds_of
 from videofactory.userfiles import parse_yaml, read_text
 
 # libyaml's parser and dumper when PyYAML was built with it (the wheels are): a long shot list
@@ -36,7 +47,6 @@ __all__ = [
     "Shot",
     "ShotList",
     "ShotType",
-    "MAX_SHOTS",
     "aspect_of",
     "dump_shotlist",
     "fps_problem",
@@ -53,16 +63,6 @@ ASPECT_TOLERANCE = 0.03
 COMMON_ASPECTS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "2:1", "4:5", "3:2", "2:3")
 #: Reference images the keyframe workflows can load.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-#: Frame sizes a video may have: H.264 in yuv420p (what every player plays) needs even sides;
-#: 8K UHD is the largest. Frame rates from 1 to 120 fps.
-MIN_SIDE = 64
-MAX_SIDES = {"width": 7680, "height": 4320}
-MIN_FPS, MAX_FPS = 1, 120
-#: Most shots in one shot list: the longest video (3 hours) cut into the shortest shots the
-#: planner makes (2 s). Every shot is several tasks in the run database and a row in `show`.
-MAX_SHOTS = int(MAX_DURATION_SECONDS // MIN_SHOT_SECONDS)
-#: Longest one shot may be (a hand-written shot list may hold a long take).
-MAX_SHOT_LENGTH_S = 600.0
 
 
 def size_problem(name: str, value: int) -> str | None:
@@ -181,7 +181,7 @@ class ShotList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
-    concept: str = Field(min_length=1, max_length=2000)
+    concept: str = Field(min_length=1, max_length=MAX_CONCEPT_CHARS)
     duration: float
     style: str = ""
     character: str = ""
@@ -236,10 +236,10 @@ class ShotList(BaseModel):
                 raise ValueError(f"shot id {shot.id!r} is used twice; shot ids must be unique")
             seen.add(shot.id)
         for shot in self.shots:
-            if shot.duration * self.fps < 1:
+            if shot.duration < seconds_of(1, self.fps):
                 raise ValueError(
                     f"shot {shot.id!r} lasts {shot.duration:g} s, less than one frame at "
-                    f"{self.fps} fps ({1 / self.fps:.3f} s); make it longer"
+                    f"{self.fps} fps ({seconds_of(1, self.fps):.3f} s); make it longer"
                 )
         if self.shots[0].continuity == "continue":
             raise ValueError(

@@ -1,10 +1,10 @@
 """Reading the files a user hands us: shot lists, farm files, workflows and bindings.
 
-One place for the limits every such file is held to, so that a hostile or broken file gets one
+One place that holds every such file to its limits, so that a hostile or broken file gets one
 line naming what is wrong instead of a hang or a traceback: a regular file (not a folder, a
-FIFO or /dev/zero) of at most ``MAX_FILE_BYTES``, text in UTF-8, and JSON or YAML nested at
-most ``MAX_NESTING`` levels deep (the parsers recurse: a file nested 200 000 deep would raise
-RecursionError). Parse errors are told on one line, with the line and column.
+FIFO or /dev/zero) of at most ``limits.MAX_FILE_BYTES``, text in UTF-8, and JSON or YAML
+nested at most ``limits.MAX_NESTING`` levels deep (the parsers recurse: a file nested 200 000
+deep would raise RecursionError). Parse errors are told on one line, with the line and column.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import Any
 import yaml
 
 from videofactory.errors import FactoryError
+from videofactory.limits import MAX_FILE_BYTES, MAX_NESTING
 
 __all__ = [
-    "MAX_FILE_BYTES",
-    "MAX_NESTING",
     "nesting_depth",
     "parse_json",
     "parse_yaml",
@@ -27,12 +26,6 @@ __all__ = [
     "yaml_error_line",
 ]
 
-#: Largest file read: a workflow with an embedded picture is a few MB, a 3-hour shot list
-#: about one; anything this big is a mistake (the wrong file), not a plan.
-MAX_FILE_BYTES = 64 * 1024 * 1024
-#: Deepest nesting of lists and mappings: an API-format workflow is 4 levels deep, a farm
-#: file or a shot list 5; a hundred leaves room for any hand-written file.
-MAX_NESTING = 100
 
 # libyaml's safe loader when PyYAML was built with it (the wheels are): fast, and it refuses
 # nesting past 1000 levels itself instead of recursing like the pure-Python one.

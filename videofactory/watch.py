@@ -13,14 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from videofactory.config import Role, TaskKind
 from videofactory.events import Event
 from videofactory.farm.scheduler import decide
 from videofactory.farm.simulate import SimGPU, SimTask, simulate
+from videofactory.vocabulary import GPU_KINDS, Role, TaskKind
 
 __all__ = ["LaneState", "RunWatch", "TaskInfo", "estimate_remaining_s"]
 
-GPU_KINDS = frozenset({TaskKind.keyframe.value, TaskKind.clip.value, TaskKind.hero.value})
 #: Lanes that are not GPUs: the speech engine and the FFmpeg assembly (shown after the GPUs).
 CPU_LANES = ("speech", "ffmpeg")
 #: Above this many GPU tasks left the ETA is a throughput bound, not a full simulation (the

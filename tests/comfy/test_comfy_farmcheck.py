@@ -9,9 +9,10 @@ from pathlib import Path
 
 from videofactory.comfy.client import ComfyClient
 from videofactory.comfy.farmcheck import choose_workflow, preflight_farm
-from videofactory.config import FarmConfig, TaskKind, WorkerConfig
+from videofactory.config import FarmConfig, WorkerConfig
 from videofactory.sim.options import SimOptions
 from videofactory.sim.thread import ServerThread
+from videofactory.vocabulary import TaskKind
 
 from .conftest import fixture_workflow
 

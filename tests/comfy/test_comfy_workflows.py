@@ -7,8 +7,9 @@ import json
 import pytest
 
 from videofactory.comfy.workflow import load_spec, load_template, load_workflow, template_names
-from videofactory.config import TaskKind, WorkflowSpec, load_farm
+from videofactory.config import WorkflowSpec, load_farm
 from videofactory.errors import ConfigError, WorkflowError
+from videofactory.vocabulary import TaskKind
 
 from .conftest import fixture_workflow
 

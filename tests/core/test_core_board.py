@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from videofactory.config import TaskKind
 from videofactory.farm.board import TaskBoard
 from videofactory.farm.dag import build_tasks, upward_ranks
 from videofactory.planning import plan_rules
+from videofactory.vocabulary import TaskKind
 
 
 def _board():
@@ -64,8 +64,8 @@ def test_finishes():
 
 
 def test_task_ids_are_values_written_one_way():
-    from videofactory.config import TaskKind
-    from videofactory.farm.dag import TaskId, task_id
+    from videofactory.farm.dag import task_id
+    from videofactory.vocabulary import TaskId, TaskKind
 
     clip = TaskId("20261202-120000-cat-ab12", TaskKind.clip, "s03")
     assert (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from videofactory.config import TaskKind, builtin_farm
+from videofactory.config import builtin_farm
 from videofactory.farm.estimates import Estimates
+from videofactory.vocabulary import TaskKind
 
 
 def test_seeded_then_learned():

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from videofactory.comfy.workflow import load_spec, load_template, load_workflow
-from videofactory.config import FarmConfig, Role, TaskKind, WorkerConfig, load_farm
+from videofactory.config import FarmConfig, WorkerConfig, load_farm
 from videofactory.errors import ConfigError, WorkflowError
 from videofactory.farm.feasibility import Ability, ability_of, impossible_kinds
 from videofactory.farm.scheduler import TaskView, WorkerView, candidates
 from videofactory.farm.workers import worker_memory
+from videofactory.vocabulary import Role, TaskKind
 
 GIB = 1024**3
 HERO, CLIP, KEY = TaskKind.hero, TaskKind.clip, TaskKind.keyframe

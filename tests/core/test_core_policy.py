@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videofactory.config import DispatchConfig, Role, TaskKind
+from videofactory.config import DispatchConfig
 from videofactory.errors import (
     BackendTimeout,
     BackendUnavailable,
@@ -35,6 +35,7 @@ from videofactory.farm.policy import (
     classify,
 )
 from videofactory.farm.scheduler import WorkerView
+from videofactory.vocabulary import Role, TaskKind
 
 KEY, CLIP, HERO, ASM = TaskKind.keyframe, TaskKind.clip, TaskKind.hero, TaskKind.assemble
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from videofactory.config import Role, TaskKind, builtin_farm
+from videofactory.config import builtin_farm
 from videofactory.farm.dag import build_tasks, upward_ranks
 from videofactory.farm.scheduler import TaskView, WorkerView, decide
 from videofactory.planning import plan_rules
+from videofactory.vocabulary import Role, TaskKind
 
 
 def _workers(**over):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from videofactory.config import TaskKind
 from videofactory.farm.simulate import simulate
+from videofactory.vocabulary import TaskKind
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "schedule.py"
 

@@ -6,9 +6,9 @@ import pytest
 
 from videofactory.config import check_url
 from videofactory.errors import ConfigError, ShotListError
-from videofactory.shotlist import MAX_SHOTS, _count_shots, parse_shotlist
+from videofactory.limits import MAX_NESTING, MAX_SHOTS
+from videofactory.shotlist import _count_shots, parse_shotlist
 from videofactory.userfiles import (
-    MAX_NESTING,
     nesting_depth,
     parse_json,
     parse_yaml,

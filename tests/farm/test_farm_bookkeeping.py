@@ -17,12 +17,11 @@ from videofactory.farm.outcome import INTERRUPTED
 from videofactory.report.data import gather
 from videofactory.sim.options import SimFaults
 from videofactory.store import Store, bookkeeping_problems
+from videofactory.vocabulary import GPU_KINDS
 
 from .conftest import result_json
 
 pytestmark = pytest.mark.slow
-
-GPU_KINDS = ("keyframe", "clip", "hero")
 
 
 def _show(farm, run_id):

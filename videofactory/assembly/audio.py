@@ -31,6 +31,7 @@ from typing import Literal
 
 from videofactory.assembly.timeline import Timeline
 from videofactory.errors import AssemblyError
+from videofactory.timing import frames_in
 
 __all__ = [
     "AudioLevels",
@@ -113,7 +114,7 @@ def audio_inputs(timeline: Timeline) -> list[str]:
 def _speech(timeline: Timeline, first_input: int, out: str) -> list[str]:
     """A silent bed of exactly the total length with each narration mixed in at its shot start."""
     rate = timeline.output.audio_rate
-    samples = round(timeline.total_s * rate)
+    samples = frames_in(timeline.total_s, rate)
     # The bed fixes the length: amix stops with its first input, so narration that runs past
     # the end is cut there instead of making the video longer.
     graph = [f"anullsrc=r={rate}:cl=stereo,{_fmt(timeline)},atrim=end_sample={samples}[bed]"]
@@ -148,7 +149,7 @@ def _music(timeline: Timeline, index: int, gain_db: float, out: str) -> list[str
     """The music bed: trimmed to the video (the input loops), gain, fade out at the end."""
     assert timeline.music is not None
     rate = timeline.output.audio_rate
-    samples = round(timeline.total_s * rate)
+    samples = frames_in(timeline.total_s, rate)
     fade = min(timeline.music.fade_out_s, timeline.total_s / 2)
     chain = (
         f"[{index}:a:0]asetpts=PTS-STARTPTS,aresample={rate},{_fmt(timeline)},"
@@ -194,7 +195,7 @@ def audio_graph(
     """
     levels = levels or AudioLevels()
     rate = timeline.output.audio_rate
-    samples = round(timeline.total_s * rate)
+    samples = frames_in(timeline.total_s, rate)
     narrated = _narrations(timeline)
     duck = timeline.music is not None and timeline.music.duck and narrated > 0
     graph = _speech(timeline, first_input, "speechraw" if duck else "speech")
@@ -218,7 +219,7 @@ def audio_graph(
     if finish:
         graph.append(f"[{mixed}]" + _finish(timeline, levels) + f"[{out}]")
     else:
-        samples = round(timeline.total_s * timeline.output.audio_rate)
+        samples = frames_in(timeline.total_s, timeline.output.audio_rate)
         graph.append(f"[{mixed}]apad=whole_len={samples},atrim=end_sample={samples}[{out}]")
     return graph
 
@@ -247,7 +248,7 @@ def _finish(timeline: Timeline, levels: AudioLevels) -> str:
     figures and limits the true peak itself (its dynamic mode).
     """
     rate = timeline.output.audio_rate
-    samples = round(timeline.total_s * rate)
+    samples = frames_in(timeline.total_s, rate)
     tail = []
     mix = levels.mix
     gain = linear_gain_db(timeline, mix)

@@ -25,6 +25,7 @@ from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs, 
 from videofactory.assembly.sheet import picture_pattern
 from videofactory.assembly.subtitles import escape_filter_value
 from videofactory.assembly.timeline import ClipFormat, OutputSpec, Timeline
+from videofactory.timing import seconds_of
 
 __all__ = [
     "CONTACT_TILE_PX",
@@ -110,7 +111,7 @@ def _blend(kind: str, i: int, frames: int, fps: int) -> list[str]:
             f"{tail}[v{i}a]overlay=format=yuv420,format=yuv420p{out}",
         ]
     return [
-        f"{tail}{head}xfade=transition={kind}:duration={_num(frames / fps)}"
+        f"{tail}{head}xfade=transition={kind}:duration={_num(seconds_of(frames, fps))}"
         f":offset=0,format=yuv420p{out}"
     ]
 

@@ -47,6 +47,7 @@ from videofactory.assembly.subtitles import (
 )
 from videofactory.assembly.timeline import ClipFormat, Timeline, TimelineShot
 from videofactory.errors import AssemblyError, MediaError
+from videofactory.timing import seconds_of
 
 __all__ = [
     "assemble",
@@ -117,7 +118,7 @@ def check_clips(timeline: Timeline) -> Timeline:
     Returns the timeline with every clip's probed format (``TimelineShot.source``), so that the
     graph normalises only what needs it.
     """
-    tolerance = max(DURATION_TOLERANCE_S, 1.5 / timeline.output.fps)
+    tolerance = max(DURATION_TOLERANCE_S, seconds_of(1.5, timeline.output.fps))
 
     def check(shot: TimelineShot) -> TimelineShot:
         info = check_media(
@@ -318,7 +319,7 @@ def _verify(timeline: Timeline, path: Path) -> MediaInfo:
             path,
             kind="video",
             expected_duration_s=timeline.total_s,
-            tolerance_s=1.0 / spec.fps + 1024 / spec.audio_rate,
+            tolerance_s=seconds_of(1, spec.fps) + seconds_of(1024, spec.audio_rate),
         )
     except MediaError as exc:
         raise AssemblyError(f"ffmpeg wrote an unusable video: {exc}") from exc

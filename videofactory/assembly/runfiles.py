@@ -22,8 +22,8 @@ from videofactory.assembly.timeline import (
     Transition,
 )
 from videofactory.errors import MediaError, StoreError
-from videofactory.farm.dag import TaskId
 from videofactory.store import Store
+from videofactory.vocabulary import TaskId
 
 __all__ = ["RunPieces", "next_version", "run_pieces", "run_timeline"]
 

@@ -22,6 +22,7 @@ from typing import Literal
 from videofactory.assembly.presets import canonical_transition, frame_size
 from videofactory.constants import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from videofactory.errors import ConfigError
+from videofactory.timing import frames_in
 
 __all__ = [
     "ClipFormat",
@@ -234,7 +235,7 @@ class Timeline:
 
     def boundaries(self) -> tuple[int, ...]:
         """Frame index where each shot starts, then the total: rounded once, never drifting."""
-        return tuple(round(t * self.output.fps) for t in (*self.starts(), self.total_s))
+        return tuple(frames_in(t, self.output.fps) for t in (*self.starts(), self.total_s))
 
     def shot_frames(self) -> tuple[int, ...]:
         """Frames of each shot in the cut."""
@@ -259,7 +260,7 @@ class Timeline:
         out = []
         for j in range(1, len(self.shots)):
             t = self.transition_into(j)
-            out.append(0 if t.is_cut else min(round(t.duration_s * self.output.fps), frames[j]))
+            out.append(0 if t.is_cut else min(frames_in(t.duration_s, self.output.fps), frames[j]))
         return tuple(out)
 
     def segment_frames(self) -> tuple[int, ...]:
@@ -270,7 +271,7 @@ class Timeline:
     def thumbnail_frame(self) -> int:
         """Frame index of the thumbnail."""
         if self.thumbnail_s is not None:
-            return min(round(self.thumbnail_s * self.output.fps), self.total_frames - 1)
+            return min(frames_in(self.thumbnail_s, self.output.fps), self.total_frames - 1)
         bounds = self.boundaries()
         return (bounds[0] + bounds[1]) // 2
 

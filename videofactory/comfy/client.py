@@ -30,7 +30,6 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +39,16 @@ import certifi
 import websockets
 from websockets.asyncio.client import connect as ws_connect
 
+from videofactory.comfy.protocol import (
+    Reply,
+    check_queue,
+    check_system_stats,
+    item_id,
+    json_of,
+    server_error,
+    timed_out,
+    unreachable,
+)
 from videofactory.comfy.results import (
     OutputRef,
     Progress,
@@ -181,15 +190,9 @@ class ComfyClient:
                 headers = {k.lower(): v for k, v in resp.headers.items()}
                 return Reply(resp.status, headers, body)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise BackendTimeout(
-                f"{self.url} did not answer {method} {path} in time", url=self.url
-            ) from exc
+            raise timed_out(self.url, method, path) from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            error = BackendUnavailable(
-                f"cannot reach ComfyUI at {self.url} ({type(exc).__name__}: {exc}); "
-                "is the server running and is the URL right?",
-                url=self.url,
-            )
+            error = unreachable(self.url, exc)
             if _in_transit(exc):
                 raise _InTransit(error) from exc
             raise error from exc
@@ -200,10 +203,7 @@ class ComfyClient:
 
     def _server_error(self, method: str, path: str, reply: Reply) -> ProtocolError:
         """What a 5xx answer raises (once its retries are spent)."""
-        return ProtocolError(
-            f"{self.url} answered {reply.status_code} to {method} {path}: {reply.text[:200]!r}",
-            url=self.url,
-        )
+        return server_error(self.url, method, path, reply)
 
     async def _before_retry(
         self, method: str, path: str, attempt: int, error: BackendError
@@ -220,36 +220,11 @@ class ComfyClient:
         await asyncio.sleep(delay)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = await self._request(method, path, **kwargs)
-        if resp.status_code >= 500:
-            raise self._server_error(method, path, resp)
-        if resp.status_code == 403:
-            raise ProtocolError(
-                f"{self.url} refused {method} {path} (403): a proxy in front of ComfyUI, or "
-                "ComfyUI's origin check; connect to ComfyUI directly",
-                url=self.url,
-            )
-        if resp.status_code != 200:
-            raise ProtocolError(
-                f"{self.url} answered {resp.status_code} to {method} {path}; is this a ComfyUI "
-                "server?",
-                url=self.url,
-            )
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise ProtocolError(
-                f"{self.url} is not a ComfyUI server: {method} {path} answered "
-                f"{resp.headers.get('content-type', 'no content type')} {resp.text[:80]!r}",
-                url=self.url,
-            ) from exc
+        return json_of(self.url, method, path, await self._request(method, path, **kwargs))
 
     async def system_stats(self) -> dict[str, Any]:
         """GET /system_stats (also the liveness probe)."""
-        data = await self._json("GET", "/system_stats")
-        if not isinstance(data, dict) or "devices" not in data:
-            raise ProtocolError(f"{self.url}/system_stats is not ComfyUI's answer", url=self.url)
-        return data
+        return check_system_stats(self.url, await self._json("GET", "/system_stats"))
 
     async def object_info(self, *, refresh: bool = False) -> dict[str, Any]:
         """GET /object_info, cached per client until ``refresh``."""
@@ -262,10 +237,7 @@ class ComfyClient:
 
     async def queue(self) -> dict[str, Any]:
         """GET /queue: running and pending items (5-element arrays)."""
-        data = await self._json("GET", "/queue")
-        if not isinstance(data, dict):
-            raise ProtocolError(f"{self.url}/queue is not a mapping", url=self.url)
-        return data
+        return check_queue(self.url, await self._json("GET", "/queue"))
 
     async def history(self, prompt_id: str) -> dict[str, Any] | None:
         """The history entry of a prompt, or None while pending/running or unknown."""
@@ -279,7 +251,7 @@ class ComfyClient:
         """Whether the prompt is running or pending on the server."""
         q = await self.queue()
         items = [*(q.get("queue_running") or []), *(q.get("queue_pending") or [])]
-        return any(_item_id(i) == prompt_id for i in items)
+        return any(item_id(i) == prompt_id for i in items)
 
     async def interrupt(self, prompt_id: str) -> None:
         """Interrupt this prompt if it is the one running (never someone else's)."""
@@ -293,10 +265,10 @@ class ComfyClient:
         """Stop one of our prompts wherever it is: "interrupted" (it was running), "deleted"
         (it was pending) or "not queued" (finished, or unknown)."""
         q = await self.queue()
-        if any(_item_id(i) == prompt_id for i in q.get("queue_running") or []):
+        if any(item_id(i) == prompt_id for i in q.get("queue_running") or []):
             await self.interrupt(prompt_id)
             return "interrupted"
-        if any(_item_id(i) == prompt_id for i in q.get("queue_pending") or []):
+        if any(item_id(i) == prompt_id for i in q.get("queue_pending") or []):
             await self.delete([prompt_id])
             return "deleted"
         return "not queued"
@@ -696,27 +668,6 @@ class ComfyClient:
             self._listeners[pid].put_nowait((str(msg.get("type")), data))
 
 
-@dataclass(frozen=True)
-class Reply:
-    """A whole HTTP answer: status, headers (names in lower case) and body."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
-
-    @property
-    def text(self) -> str:
-        """The body as text."""
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        """The body as JSON (ValueError when it is not, or nests too deep to parse)."""
-        try:
-            return json.loads(self.content)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply to parse") from None
-
-
 class _InTransit(Exception):
     """A request failed in transit (see ``_in_transit``): it may be tried again; ``error``
     is what surfaces when it is not."""
@@ -741,11 +692,6 @@ def _in_transit(exc: BaseException | None) -> bool:
     return isinstance(
         exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | ConnectionError
     )
-
-
-def _item_id(item: Any) -> Any:
-    """The prompt id of a queue item (a 5-element array)."""
-    return item[1] if isinstance(item, list) and len(item) > 1 else None
 
 
 def _check_name(ref: OutputRef, url: str) -> None:

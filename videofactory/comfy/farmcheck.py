@@ -20,12 +20,12 @@ from typing import Any
 from videofactory.comfy.client import ComfyClient
 from videofactory.comfy.preflight import Problem, check_workflow
 from videofactory.comfy.workflow import Workflow, load_spec, load_template
-from videofactory.config import FarmConfig, TaskKind, WorkerConfig
+from videofactory.config import FarmConfig, WorkerConfig
 from videofactory.errors import BackendError, WorkflowError
+from videofactory.vocabulary import GPU_KINDS, TaskKind
 
 __all__ = [
     "DEFAULT_TEMPLATES",
-    "GPU_KINDS",
     "KindCheck",
     "WorkerPreflight",
     "choose_workflow",
@@ -33,8 +33,6 @@ __all__ = [
     "preflight_worker",
 ]
 
-#: The task kinds that run on ComfyUI.
-GPU_KINDS = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
 #: Bundled templates tried, in order, for a kind the farm file does not name.
 DEFAULT_TEMPLATES: dict[TaskKind, tuple[str, ...]] = {
     TaskKind.keyframe: ("flux", "sdxl"),

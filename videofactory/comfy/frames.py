@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from videofactory.errors import WorkflowError
+from videofactory.limits import MAX_FPS
+from videofactory.timing import frames_covering, seconds_of
 
 __all__ = [
     "ANY_COUNT",
@@ -41,10 +43,6 @@ __all__ = [
 
 #: The key of a bindings file that declares the rule (not a parameter binding).
 FRAME_RULE_KEY = "frame_rule"
-#: The highest rate ComfyUI's CreateVideo encodes at (its ``fps`` input: 1 to 120).
-MAX_FPS = 120.0
-#: Float slack when turning seconds into frames: 4.8 s x 16 fps is 76.80000000000001.
-_EPSILON = 1e-6
 _RULE_TEXT = re.compile(r"^\s*(\d*)\s*n\s*(?:\+\s*(\d+)\s*)?$")
 
 
@@ -108,7 +106,7 @@ class ClipTiming:
     @property
     def duration_s(self) -> float:
         """How long the clip lasts (at least its shot)."""
-        return self.frames / self.fps
+        return seconds_of(self.frames, self.fps)
 
 
 def frames_for(duration_s: float, fps: float, rule: FrameRule = ANY_COUNT) -> int:
@@ -121,7 +119,7 @@ def frames_for(duration_s: float, fps: float, rule: FrameRule = ANY_COUNT) -> in
         raise ValueError(f"duration must be > 0 s, got {duration_s}")
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be > 0, got {fps}")
-    return rule.at_least(math.ceil(duration_s * fps - _EPSILON))
+    return rule.at_least(frames_covering(duration_s, fps))
 
 
 def clip_timing(

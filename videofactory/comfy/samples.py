@@ -41,7 +41,7 @@ SUFFIXES = {
 #: Size of a sample when the workflow binds none (a square every model accepts).
 DEFAULT_SIZE = (512, 512)
 #: Sides of a sample are kept to this range (a workflow's own size may be anything).
-MIN_SIDE, MAX_SIDE = 64, 2048
+MIN_SAMPLE_SIDE, MAX_SAMPLE_SIDE = 64, 2048
 #: Longest side of a sample clip: small and quick to encode, upload and decode (a video
 #: workflow scales its input to the size it works at; an upscaler wants a small one anyway).
 MAX_CLIP_SIDE = 640
@@ -149,7 +149,7 @@ def _fit(width: int, height: int, longest: int) -> tuple[int, int]:
 
 
 def _side(value: int) -> int:
-    return min(MAX_SIDE, max(MIN_SIDE, value)) // 2 * 2  # yuv420p needs even sides
+    return min(MAX_SAMPLE_SIDE, max(MIN_SAMPLE_SIDE, value)) // 2 * 2  # yuv420p needs even sides
 
 
 def _bound_int(wf: Workflow, param: str, low: int, high: int) -> int | None:

@@ -40,6 +40,7 @@ from videofactory.comfy.frames import (
 )
 from videofactory.errors import WorkflowError
 from videofactory.userfiles import parse_json, parse_yaml, read_text
+from videofactory.vocabulary import GPU_KINDS
 
 __all__ = [
     "Binding",
@@ -50,9 +51,6 @@ __all__ = [
     "load_workflow",
     "template_names",
 ]
-
-#: What a kind's template is called when a farm file names only the set (``keyframe: flux``).
-KINDS = ("keyframe", "clip", "hero")
 
 
 @dataclass(frozen=True)
@@ -214,7 +212,7 @@ def template_names(kind: str | None = None) -> list[str]:
     for folder in sorted(root.iterdir(), key=lambda p: p.name):
         if not folder.is_dir():
             continue
-        for k in KINDS:
+        for k in (k.value for k in GPU_KINDS):  # a template set holds one file per GPU kind
             if (kind is None or k == kind) and (folder / f"{k}.json").is_file():
                 names.append(f"{folder.name}/{k}")
     return names

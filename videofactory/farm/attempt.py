@@ -21,7 +21,6 @@ from videofactory.comfy.client import new_prompt_id
 from videofactory.comfy.frames import ClipTiming
 from videofactory.comfy.results import OutputRef, PromptResult
 from videofactory.comfy.workflow import Workflow, load_spec, load_template
-from videofactory.config import TaskKind
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
@@ -29,6 +28,7 @@ from videofactory.farm.lanes import Job, Lane
 from videofactory.farm.sharing import submit_slot
 from videofactory.shotlist import Shot
 from videofactory.store import TaskState
+from videofactory.vocabulary import TaskKind
 
 __all__ = ["FOLDER", "GpuRunner", "HERO_SCALE", "STOPPED", "media_dict", "missing_bindings"]
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 
-from videofactory.config import TaskKind
 from videofactory.farm.dag import Task
 from videofactory.farm.scheduler import TaskView
+from videofactory.vocabulary import GPU_KINDS, TaskKind
 
-__all__ = ["GPU_KINDS", "TaskBoard"]
-
-GPU_KINDS = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
+__all__ = ["TaskBoard"]
 
 
 class TaskBoard:

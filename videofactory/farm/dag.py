@@ -6,15 +6,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from videofactory.config import TaskKind
 from videofactory.constants import DEFAULT_CLIP_SECONDS
 from videofactory.shotlist import ShotList
+from videofactory.vocabulary import TaskId, TaskKind
 
 __all__ = [
     "COST_S",
     "VRAM_GB",
     "Task",
-    "TaskId",
     "build_tasks",
     "ready_tasks",
     "upward_ranks",
@@ -80,46 +79,8 @@ class Task:
         return cls(row.id, kind, row.shot_id, tuple(row.deps), cost_s, vram_gb, params)
 
 
-@dataclass(frozen=True)
-class TaskId:
-    """Which task: its run, kind and shot (none for the run's assembly). Written
-    ``<run>/<shot>/<kind>`` (``<run>/<kind>``) in the store; run and shot ids hold no "/"."""
-
-    run_id: str
-    kind: TaskKind
-    shot_id: str | None = None
-
-    def __str__(self) -> str:
-        if self.shot_id:
-            return f"{self.run_id}/{self.shot_id}/{self.kind.value}"
-        return f"{self.run_id}/{self.kind.value}"
-
-    @classmethod
-    def parse(cls, text: str) -> TaskId:
-        """The id of ``<run>/<shot>/<kind>`` or ``<run>/<kind>``; ValueError otherwise."""
-        parts = text.split("/")
-        if len(parts) == 3:
-            return cls(parts[0], TaskKind(parts[2]), parts[1])
-        if len(parts) == 2:
-            return cls(parts[0], TaskKind(parts[1]))
-        raise ValueError(f"not a task id: {text!r}")
-
-    @classmethod
-    def of(cls, text: str | None) -> TaskId | None:
-        """The id in ``text``, or None when it is no task id (an event of the run itself)."""
-        try:
-            return cls.parse(text) if text else None
-        except ValueError:
-            return None
-
-    @property
-    def label(self) -> str:
-        """Shot and kind, for people (``s01/clip``, ``assemble``)."""
-        return f"{self.shot_id}/{self.kind.value}" if self.shot_id else self.kind.value
-
-
 def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None) -> str:
-    """The id of a run's task as the store keeps it (see ``TaskId``)."""
+    """The id of a run's task as the store keeps it (see ``vocabulary.TaskId``)."""
     return str(TaskId(run_id, kind, shot_id))
 
 

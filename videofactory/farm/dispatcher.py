@@ -21,12 +21,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from videofactory.comfy.client import ComfyClient
-from videofactory.config import FarmConfig, TaskKind
+from videofactory.config import FarmConfig
 from videofactory.errors import BackendError, FactoryError, RunCancelled, RunFailed
 from videofactory.events import EventSink
 from videofactory.farm import reconcile
 from videofactory.farm.attempt import GpuRunner
-from videofactory.farm.board import GPU_KINDS, TaskBoard
+from videofactory.farm.board import TaskBoard
 from videofactory.farm.context import RunContext, Supervision
 from videofactory.farm.dag import Task, upward_ranks
 from videofactory.farm.estimates import Estimates
@@ -57,6 +57,7 @@ from videofactory.store import (
     driven_elsewhere,
 )
 from videofactory.tts.base import SpeechBackend
+from videofactory.vocabulary import GPU_KINDS, TaskKind
 
 __all__ = ["Dispatcher"]
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping
 
-from videofactory.config import TaskKind, WorkerConfig
+from videofactory.config import WorkerConfig
+from videofactory.vocabulary import TaskKind
 
 __all__ = ["Estimates"]
 

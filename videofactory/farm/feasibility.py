@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from videofactory.config import ROLE_FOR_KIND, Role, TaskKind, WorkerConfig
-from videofactory.farm.board import GPU_KINDS
+from videofactory.config import WorkerConfig
 from videofactory.farm.dag import workflow_need
+from videofactory.vocabulary import GPU_KINDS, ROLE_FOR_KIND, Role, TaskKind
 
 if TYPE_CHECKING:
     from videofactory.comfy.farmcheck import WorkerPreflight

@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass, field
 
 from videofactory.comfy.client import ComfyClient
-from videofactory.config import TaskKind, WorkerConfig
+from videofactory.config import WorkerConfig
 from videofactory.constants import JOBS_AHEAD_PER_SERVER
 from videofactory.farm.dag import Task
 from videofactory.farm.estimates import Estimates
 from videofactory.farm.scheduler import TaskView, WorkerView
+from videofactory.vocabulary import TaskKind
 
 __all__ = ["Job", "Lane"]
 

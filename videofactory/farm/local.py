@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from videofactory.assembly.probe import check_media
-from videofactory.config import TaskKind
 from videofactory.errors import RunCancelled
 from videofactory.farm.attempt import FOLDER, media_dict
 from videofactory.farm.context import RunContext
-from videofactory.farm.dag import Task, TaskId
+from videofactory.farm.dag import Task
 from videofactory.store import TaskState
 from videofactory.tts.base import SpeechBackend
+from videofactory.vocabulary import TaskId, TaskKind
 
 __all__ = ["LocalRunner"]
 

@@ -34,8 +34,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from videofactory.config import ROLE_FOR_KIND, DispatchConfig, TaskKind
 from videofactory.errors import (
     BackendTimeout,
     BackendUnavailable,
@@ -50,6 +50,10 @@ from videofactory.errors import (
 )
 from videofactory.farm.dag import Task
 from videofactory.farm.scheduler import TaskView, WorkerView, candidates
+from videofactory.vocabulary import ROLE_FOR_KIND, TaskKind
+
+if TYPE_CHECKING:
+    from videofactory.config import DispatchConfig
 
 __all__ = [
     "Action",

@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING
 
 from videofactory.assembly.probe import check_media
 from videofactory.comfy.results import PromptResult, parse_history_entry
-from videofactory.config import TaskKind
 from videofactory.errors import BackendError, FactoryError, Interrupted
-from videofactory.farm.board import GPU_KINDS
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
 from videofactory.store import Store, TaskRow, TaskState
+from videofactory.vocabulary import GPU_KINDS, TaskKind
 
 if TYPE_CHECKING:
     from videofactory.farm.attempt import GpuRunner

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from videofactory.config import ROLE_FOR_KIND, Role, TaskKind
+from videofactory.vocabulary import ROLE_FOR_KIND, Role, TaskKind
 
 __all__ = ["Assignment", "TaskView", "WorkerView", "candidates", "decide", "eligible"]
 

@@ -13,8 +13,8 @@ import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from videofactory.config import Role, TaskKind
 from videofactory.farm.scheduler import SWITCH_COST_S, Assignment, TaskView, WorkerView
+from videofactory.vocabulary import Role, TaskKind
 
 __all__ = ["Job", "Policy", "Schedule", "SimGPU", "SimTask", "simulate"]
 

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import psutil
 
 from videofactory.config import FarmConfig
@@ -98,12 +97,13 @@ def port_problem(spec: ServerSpec, ours: Iterable[int] = ()) -> str:
 
 
 def _taken(spec: ServerSpec) -> str:
-    try:
-        answer = httpx.get(f"{spec.url}/system_stats", timeout=2.0, trust_env=False)
-        comfy = answer.status_code == 200 and "system" in answer.json()
-    except (httpx.HTTPError, ValueError):
-        comfy = False
-    who = "a ComfyUI server that `farm up` did not start" if comfy else "another program"
+    from videofactory.comfy.probe import is_comfyui
+
+    who = (
+        "a ComfyUI server that `farm up` did not start"
+        if is_comfyui(spec.url, timeout=2.0)
+        else "another program"
+    )
     return (
         f"{spec.id}: port {spec.port} is already taken by {who}; stop it or give {spec.id} "
         "another port in the farm file"

@@ -14,8 +14,9 @@ import time
 from enum import Enum
 from typing import Any
 
-import httpx
-
+from videofactory.comfy.client import ComfyClient
+from videofactory.comfy.protocol import queue_ids
+from videofactory.errors import BackendError
 from videofactory.launcher.logs import LogFile, pump
 from videofactory.launcher.plan import ServerSpec, environment
 from videofactory.launcher.procs import describe_exit, signal_group, start_time, tree_rss
@@ -50,10 +51,11 @@ class ServerState(str, Enum):
 class ManagedServer:
     """The process of one managed worker and what the supervisor knows about it."""
 
-    def __init__(self, spec: ServerSpec, log: LogFile, http: httpx.AsyncClient) -> None:
+    def __init__(self, spec: ServerSpec, log: LogFile) -> None:
         self.spec = spec
         self.log = log
-        self.http = http
+        #: Health and queue questions: one try each, a short timeout (the watcher asks again).
+        self.comfy = ComfyClient(spec.url, timeout=HTTP_TIMEOUT_S, retry_backoff=())
         self.state = ServerState.starting
         self.proc: asyncio.subprocess.Process | None = None
         self.pid: int | None = None
@@ -156,28 +158,23 @@ class ManagedServer:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
+    async def aclose(self) -> None:
+        """Close its HTTP connections (the process is not touched)."""
+        await self.comfy.aclose()
+
     async def answers(self) -> bool:
         """It answers /system_stats with ComfyUI's JSON."""
         try:
-            r = await self.http.get(f"{self.spec.url}/system_stats", timeout=HTTP_TIMEOUT_S)
-            return r.status_code == 200 and isinstance(r.json().get("system"), dict)
-        except (httpx.HTTPError, ValueError, AttributeError):
+            await self.comfy.system_stats()
+        except BackendError:
             return False
+        return True
 
     async def queue(self) -> tuple[list[str], list[str]] | None:
         """Prompt ids (running, pending) from /queue, or None when it does not answer."""
         try:
-            r = await self.http.get(f"{self.spec.url}/queue", timeout=HTTP_TIMEOUT_S)
-            data = r.json()
-            if r.status_code != 200:
-                return None
-
-            def ids(key: str) -> list[str]:
-                items = data.get(key) or []
-                return [str(i[1]) for i in items if isinstance(i, list) and len(i) > 1]
-
-            return ids("queue_running"), ids("queue_pending")
-        except (httpx.HTTPError, ValueError, AttributeError):
+            return queue_ids(await self.comfy.queue())
+        except BackendError:
             return None
 
     async def wait_ready(self, timeout: float) -> str:

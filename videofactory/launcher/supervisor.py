@@ -23,14 +23,13 @@ back. Every drain, restart, return and give-up is a line in ``restarts.jsonl`` w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from videofactory.config import FarmConfig
 from videofactory.errors import ConfigError
@@ -134,10 +133,11 @@ class Supervisor:
             text = extra_model_paths_yaml(models, model_subfolders(models))
             (self.paths.folder / EXTRA_MODEL_PATHS).write_text(text, encoding="utf-8")
         self.started_at = time.time()
-        async with httpx.AsyncClient(trust_env=False) as http:
+        async with contextlib.AsyncExitStack() as connections:
             for spec in self.specs:
                 log = LogFile(spec.log, **self._log_size())
-                self.servers[spec.id] = ManagedServer(spec, log, http)
+                self.servers[spec.id] = server = ManagedServer(spec, log)
+                connections.push_async_callback(server.aclose)
             self.write()
             results = await asyncio.gather(*(self._first_start(s) for s in self.servers.values()))
             self.failures = [r for r in results if r]

@@ -27,6 +27,7 @@ from videofactory.constants import (
     WORDS_PER_SECOND,
 )
 from videofactory.errors import PlannerError, ShotListError
+from videofactory.limits import MIN_LLM_SHOT_S
 from videofactory.planning.chat import Reply, chat_api
 from videofactory.planning.lexicon import NEGATIVE
 from videofactory.planning.timing import normalise_durations, shot_count
@@ -39,9 +40,6 @@ from videofactory.planning.validate import (
 from videofactory.shotlist import CameraMove, ShotList, ShotType, aspect_of, parse_shotlist
 
 __all__ = ["Draft", "DraftShot", "draft_schema", "plan_llm"]
-
-#: A shot shorter than this after re-normalisation means the model planned far too many.
-MIN_LLM_SHOT_S = 1.0
 
 
 class DraftShot(BaseModel):

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import math
 
-from videofactory.constants import (
-    DEFAULT_CLIP_SECONDS,
-    DEFAULT_FPS,
-    MAX_SHOT_SECONDS,
-    MIN_SHOT_SECONDS,
-)
+from videofactory.constants import DEFAULT_CLIP_SECONDS, DEFAULT_FPS
+from videofactory.limits import MAX_SHOT_SECONDS, MIN_SHOT_SECONDS
 from videofactory.shotlist import ShotType
+from videofactory.timing import frames_in, seconds_of
 
 __all__ = ["climax_index", "normalise_durations", "shot_count", "shot_durations", "shot_grammar"]
 
@@ -49,7 +46,7 @@ def normalise_durations(
     if not weights or any(not (math.isfinite(w) and w > 0) for w in weights):
         raise ValueError("durations must be positive numbers")
     n = len(weights)
-    total_frames = max(n, round(duration_s * fps))
+    total_frames = max(n, frames_in(duration_s, fps))
     scale = (total_frames - n) / sum(weights)
     exact = [w * scale for w in weights]
     frames = [1 + math.floor(x) for x in exact]
@@ -59,7 +56,7 @@ def normalise_durations(
     for i in order[:short]:
         frames[i] += 1
     # Milliseconds are what a person edits; the last shot absorbs the rounding so the sum holds.
-    durations = [round(f / fps, 3) for f in frames[:-1]]
+    durations = [round(seconds_of(f, fps), 3) for f in frames[:-1]]
     durations.append(round(duration_s - sum(durations), 3))
     return durations
 

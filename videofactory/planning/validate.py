@@ -5,25 +5,22 @@ from __future__ import annotations
 import math
 import unicodedata
 
-from videofactory.constants import (
+from videofactory.errors import ConfigError
+from videofactory.limits import (
     MAX_CLIP_SECONDS,
+    MAX_CONCEPT_CHARS,
     MAX_DURATION_SECONDS,
     MIN_CLIP_SECONDS,
     MIN_SHOT_SECONDS,
 )
-from videofactory.errors import ConfigError
 from videofactory.shotlist import fps_problem, size_problem
 
 __all__ = [
-    "MAX_CONCEPT_CHARS",
     "check_clip_seconds",
     "check_concept",
     "check_duration",
     "check_format",
 ]
-
-#: A concept is a sentence or a paragraph, not a book.
-MAX_CONCEPT_CHARS = 2000
 
 
 def check_concept(concept: str) -> str:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videofactory.farm.dag import TaskId
 from videofactory.store import heroes_missing
+from videofactory.vocabulary import GPU_KINDS, TaskId, TaskKind
 
 __all__ = [
     "Bar",
@@ -28,7 +28,6 @@ __all__ = [
     "gather",
 ]
 
-GPU_KINDS = ("keyframe", "clip", "hero")
 #: Lanes after the GPUs: the speech engine and FFmpeg.
 CPU_LANES = ("speech", "ffmpeg")
 #: Events listed under "what was retried and why".
@@ -280,7 +279,7 @@ def _union(spans: list[tuple[float, float]]) -> float:
 
 def _timings(bars: Sequence[Bar]) -> list[KindTiming]:
     out = []
-    for kind in (*GPU_KINDS, "speech", "assemble"):
+    for kind in (k.value for k in TaskKind):  # the GPU kinds first, then speech and assembly
         secs = [b.end - b.start for b in bars if b.kind == kind and b.state == "done"]
         if secs:
             out.append(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from videofactory.report.data import RunReport
 from videofactory.report.timeline import KIND_COLOURS
+from videofactory.vocabulary import GPU_KINDS
 
 __all__ = ["render_page", "thumbnail_uri"]
 
@@ -156,7 +157,7 @@ def render_page(report: RunReport, timeline_png: bytes, *, now: float) -> str:
         created=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["created_at"])),
         written=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
         simulated=bool(run.get("farm", {}).get("simulated")),
-        attempts=sum(1 for b in report.bars if b.kind in ("keyframe", "clip", "hero")),
+        attempts=sum(1 for b in report.bars if b.kind in GPU_KINDS),
         mean_util=sum(lane.utilisation for lane in gpu) / len(gpu) if gpu else 0.0,
         media=report.final_media,
         final=Path(final).name if final else None,

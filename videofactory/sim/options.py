@@ -18,6 +18,7 @@ from typing import Any
 
 from videofactory.constants import SIM_TAG
 from videofactory.errors import ConfigError
+from videofactory.limits import MAX_PORT, MIN_PORT
 
 __all__ = [
     "SimFaults",
@@ -32,18 +33,16 @@ GIB = 1024**3
 
 #: What a CUDA context plus the ComfyUI process hold before any prompt runs.
 IDLE_VRAM_GB = 0.35
-#: Highest TCP port.
-MAX_PORT = 65535
 
 
 def check_ports(first: int, count: int = 1) -> None:
     """``count`` servers on ports ``first``, ``first + 1``, ... (0: each on any free port)."""
     if first == 0:
         return
-    if not 1 <= first <= MAX_PORT:
+    if not MIN_PORT <= first <= MAX_PORT:
         raise ConfigError(
-            f"--port {first} is not a TCP port; use 1 to {MAX_PORT} (ComfyUI's is 8188), or 0 "
-            "for any free port"
+            f"--port {first} is not a TCP port; use {MIN_PORT} to {MAX_PORT} (ComfyUI's is "
+            "8188), or 0 for any free port"
         )
     last = first + count - 1
     if last > MAX_PORT:

@@ -3,7 +3,7 @@
 For tests and for embedding a simulator in a synchronous program::
 
     with ServerThread(SimOptions(base_directory=tmp_path, port=0)) as sim:
-        httpx.get(sim.url + "/system_stats")
+        ComfyProbe().system_stats(sim.url)  # or ComfyClient(sim.url) on an event loop
 """
 
 from __future__ import annotations

@@ -1,0 +1,94 @@
+"""The words of a run: the kinds of work (task kinds), what a GPU is for (roles), and which task
+is which (``TaskId``).
+
+These are plain enums with no I/O, so the core (scheduler, board, placement, reports) can use
+them without importing the farm-file loader (``config.py``), which reads files and the
+environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["GPU_KINDS", "ROLE_FOR_KIND", "Role", "TaskId", "TaskKind"]
+
+
+class Role(str, Enum):
+    """What a GPU is for, in the seed's words."""
+
+    #: High-res video, long clips, final quality (the seed's RTX 5090).
+    primary = "primary"
+    #: Scene generation, batch rendering (the 3090s).
+    worker = "worker"
+    #: Keyframes, previews, fast inference (the 4080 Super).
+    control = "control"
+    #: Hosts a speech server (the seed puts Chatterbox on GPU 4).
+    tts = "tts"
+
+
+class TaskKind(str, Enum):
+    """The kinds of work in a run."""
+
+    #: One still per shot (text-to-image).
+    keyframe = "keyframe"
+    #: One clip per shot (image-to-video).
+    clip = "clip"
+    #: Final-quality pass on the shots marked hero.
+    hero = "hero"
+    #: Narration of one shot.
+    speech = "speech"
+    #: FFmpeg assembly of the finished video.
+    assemble = "assemble"
+
+
+#: The kinds that run as ComfyUI workflows on a GPU server, in the order a shot needs them.
+#: A str-valued enum compares equal to its value, so ``task.kind in GPU_KINDS`` also holds for
+#: a kind read back from the store as a plain string.
+GPU_KINDS: tuple[TaskKind, ...] = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
+
+#: The role whose GPUs a task kind goes to first.
+ROLE_FOR_KIND: dict[TaskKind, Role] = {
+    TaskKind.keyframe: Role.control,
+    TaskKind.clip: Role.worker,
+    TaskKind.hero: Role.primary,
+    TaskKind.speech: Role.tts,
+}
+
+
+@dataclass(frozen=True)
+class TaskId:
+    """Which task: its run, kind and shot (none for the run's assembly). Written
+    ``<run>/<shot>/<kind>`` (``<run>/<kind>``) in the store; run and shot ids hold no "/"."""
+
+    run_id: str
+    kind: TaskKind
+    shot_id: str | None = None
+
+    def __str__(self) -> str:
+        if self.shot_id:
+            return f"{self.run_id}/{self.shot_id}/{self.kind.value}"
+        return f"{self.run_id}/{self.kind.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> TaskId:
+        """The id of ``<run>/<shot>/<kind>`` or ``<run>/<kind>``; ValueError otherwise."""
+        parts = text.split("/")
+        if len(parts) == 3:
+            return cls(parts[0], TaskKind(parts[2]), parts[1])
+        if len(parts) == 2:
+            return cls(parts[0], TaskKind(parts[1]))
+        raise ValueError(f"not a task id: {text!r}")
+
+    @classmethod
+    def of(cls, text: str | None) -> TaskId | None:
+        """The id in ``text``, or None when it is no task id (an event of the run itself)."""
+        try:
+            return cls.parse(text) if text else None
+        except ValueError:
+            return None
+
+    @property
+    def label(self) -> str:
+        """Shot and kind, for people (``s01/clip``, ``assemble``)."""
+        return f"{self.shot_id}/{self.kind.value}" if self.shot_id else self.kind.value
