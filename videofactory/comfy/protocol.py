@@ -17,6 +17,8 @@ from typing import Any
 from videofactory.errors import BackendTimeout, BackendUnavailable, ProtocolError
 
 __all__ = [
+    "Device",
+    "device_of",
     "GIB",
     "Reply",
     "check_queue",
@@ -134,6 +136,34 @@ def queue_ids(queue: Mapping[str, Any]) -> tuple[list[str], list[str]]:
         return [str(i) for i in map(item_id, queue.get(key) or []) if i is not None]
 
     return ids("queue_running"), ids("queue_pending")
+
+
+@dataclass(frozen=True)
+class Device:
+    """The first device of a ``/system_stats`` answer: its name, type (cuda, cpu, mps ...) and
+    memory in GB (on a ``cpu`` device ComfyUI reports RAM there). Zeros where it says none."""
+
+    name: str = ""
+    type: str = ""
+    total_gb: float = 0.0
+    free_gb: float = 0.0
+
+
+def device_of(stats: Mapping[str, Any] | None) -> Device:
+    """What a ``/system_stats`` answer says of its first device (never raises)."""
+    devices = (stats or {}).get("devices")
+    device = devices[0] if isinstance(devices, list) and devices else {}
+    if not isinstance(device, Mapping):
+        return Device()
+
+    def gb(key: str) -> float:
+        try:
+            return float(device.get(key) or 0) / GIB
+        except (TypeError, ValueError):
+            return 0.0
+
+    name, kind = device.get("name"), device.get("type")
+    return Device(str(name or ""), str(kind or ""), gb("vram_total"), gb("vram_free"))
 
 
 def vram_gb(stats: Mapping[str, Any]) -> tuple[float, float]:

@@ -19,6 +19,7 @@ from typing import Any
 from videofactory.assembly.probe import check_media, probe
 from videofactory.comfy.client import new_prompt_id
 from videofactory.comfy.frames import ClipTiming
+from videofactory.comfy.protocol import queue_ids
 from videofactory.comfy.results import OutputRef, PromptResult
 from videofactory.comfy.workflow import Workflow, load_spec, load_template
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
@@ -256,8 +257,7 @@ class GpuRunner:
             job.last_activity = time.monotonic()  # it finished; the waiter collects it
             return False
         queue = await lane.client.queue()
-        running = [i[1] for i in queue.get("queue_running") or [] if _is_item(i)]
-        pending = [i[1] for i in queue.get("queue_pending") or [] if _is_item(i)]
+        running, pending = queue_ids(queue)
         if pid not in running and pid not in pending:
             return True  # unknown to the server: the wait will call it lost
         ours = {j.prompt_id for j in lane.jobs.values()}
@@ -447,11 +447,6 @@ def media_dict(media: Any) -> dict[str, Any]:
         for f in fields(media)
         for v in (getattr(media, f.name),)
     }
-
-
-def _is_item(item: Any) -> bool:
-    """A /queue item: [number, prompt_id, prompt, extra_data, outputs]."""
-    return isinstance(item, list) and len(item) > 1 and isinstance(item[1], str)
 
 
 def _even(value: float) -> int:

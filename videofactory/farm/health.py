@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from videofactory.comfy.farmcheck import preflight_worker
+from videofactory.comfy.protocol import queue_ids
 from videofactory.errors import BackendError, FactoryError
 from videofactory.farm.attempt import GpuRunner, missing_bindings
 from videofactory.farm.context import RunContext, Supervision
@@ -133,12 +134,8 @@ class Health:
             try:
                 stats = await lane.client.system_stats()
                 queue = await lane.client.queue()
-                items = [*(queue.get("queue_running") or []), *(queue.get("queue_pending") or [])]
-                stale = [
-                    i[1]
-                    for i in items
-                    if isinstance(i, list) and len(i) > 1 and i[1] in self.runner.abandoned
-                ]
+                running, pending = queue_ids(queue)
+                stale = [pid for pid in (*running, *pending) if pid in self.runner.abandoned]
                 for pid in stale:
                     await lane.client.cancel(pid)
                 if not stale and not lane.preflighted:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
+from videofactory.comfy.protocol import queue_ids
 from videofactory.constants import JOBS_AHEAD_PER_SERVER
 from videofactory.errors import BackendError, BackendTimeout
 from videofactory.locks import lock_file
@@ -66,7 +67,7 @@ def _local_lock(path: str) -> asyncio.Lock:
 
 def pending_jobs(queue: dict[str, Any]) -> int:
     """How many jobs wait (queued, not running) in a ``GET /queue`` answer."""
-    return len(queue.get("queue_pending") or [])
+    return len(queue_ids(queue)[1])
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from videofactory.comfy.client import ComfyClient
+from videofactory.comfy.protocol import device_of, queue_ids
 from videofactory.config import FarmConfig, WorkerConfig
 from videofactory.errors import BackendError
 
@@ -24,7 +25,6 @@ __all__ = [
 
 #: A status check should answer fast: a healthy server replies in milliseconds.
 PROBE_TIMEOUT_S = 3.0
-GIB = 1024**3
 #: A server reporting this much less VRAM than the farm file declares is worth a word.
 SHORTFALL_NOTE_GB = 0.5
 
@@ -54,12 +54,8 @@ def worker_memory(
     what a speech server on the same GPU holds.
     """
     declared = worker.vram_gb
-    device = ((stats or {}).get("devices") or [{}])[0]
-    dtype = str(device.get("type") or "")
-    try:
-        reported = float(device.get("vram_total") or 0) / GIB
-    except (TypeError, ValueError):
-        reported = 0.0
+    device = device_of(stats)
+    dtype, reported = device.type, device.total_gb
     if stats is None or reported <= 0:
         return Memory(declared - shared_gb, device=dtype)
     if dtype == "cpu":
@@ -127,18 +123,18 @@ async def probe_worker(
     except BackendError as exc:
         memory = worker_memory(worker, None, shared_gb=shared_gb)
         return WorkerStatus(**base, reachable=False, error=str(exc), memory_gb=memory.gb)
-    device = (stats.get("devices") or [{}])[0]
-    gib = 1024**3
+    device = device_of(stats)
     memory = worker_memory(worker, stats, shared_gb=shared_gb)
+    running, pending = queue_ids(queue)
     return WorkerStatus(
         **base,
         reachable=True,
-        device=str(device.get("name", "")),
-        device_type=str(device.get("type") or ""),
-        vram_total_gb=round(float(device.get("vram_total") or 0) / gib, 1),
-        vram_free_gb=round(float(device.get("vram_free") or 0) / gib, 1),
-        queue_running=len(queue.get("queue_running") or []),
-        queue_pending=len(queue.get("queue_pending") or []),
+        device=device.name,
+        device_type=device.type,
+        vram_total_gb=round(device.total_gb, 1),
+        vram_free_gb=round(device.free_gb, 1),
+        queue_running=len(running),
+        queue_pending=len(pending),
         comfyui_version=str((stats.get("system") or {}).get("comfyui_version", "")),
         memory_gb=memory.gb,
         memory_kind=memory.kind,
