@@ -21,9 +21,8 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import httpx
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -32,6 +31,9 @@ from rich.text import Text
 
 from videofactory.events import Event
 from videofactory.watch import LaneState, RunWatch, TaskInfo
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["LINE_EVENTS", "RunView", "format_line", "load_run_into"]
 
@@ -263,6 +265,8 @@ class RunView:
 
     def _poll_vram(self) -> None:
         """Read each GPU's VRAM every few seconds (a server that does not answer shows '-')."""
+        import httpx  # here: only a live view of a farm with URLs polls, in this thread
+
         with httpx.Client(timeout=min(2.0, self._poll_s)) as client:
             while not self._stop.is_set():
                 for lane in list(self.watch.lanes.values()):
@@ -276,6 +280,8 @@ class RunView:
 
 def _vram(client: httpx.Client, url: str) -> tuple[float | None, float | None]:
     """(used, total) GB of a ComfyUI server's first device, or (None, None)."""
+    import httpx
+
     try:
         stats = client.get(url.rstrip("/") + "/system_stats").json()
         device = (stats.get("devices") or [{}])[0]
