@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from videofactory import __version__
 from videofactory.cliopts import (
@@ -228,16 +227,16 @@ def _render(
     assemble: bool = True,
     detach: bool = False,
 ) -> None:
-    from videofactory.console import RunView
-    from videofactory.factory import render_shotlist
-
-    if detach:
+    if detach:  # before the imports below: the render's process makes them, not this one
         from videofactory.runcli import detach_new_run
 
         detach_new_run(
             shotlist, farm, workdir, as_json, assemble=assemble, debug=bool(_state["debug"])
         )
         return
+    from videofactory.console import RunView
+    from videofactory.factory import render_shotlist
+
     with RunView(json_lines=as_json, workdir=workdir) as view:
         result = render_shotlist(
             shotlist, workdir=workdir, farm_file=farm, on_event=view, assemble=assemble
@@ -362,6 +361,8 @@ def _print_result(result: Any, as_json: bool) -> None:
 @_errors
 def runs(workdir: Path = WORKDIR_OPT, as_json: bool = JSON_OPT) -> None:
     """List the runs in the work directory, newest first."""
+    from rich.table import Table
+
     from videofactory.store import DB_NAME, Store, check_workdir
 
     if not (check_workdir(workdir) / DB_NAME).exists():
@@ -416,6 +417,8 @@ def show(
     drives it: resume it), done, rendered, failed or cancelled.
     """
     import time
+
+    from rich.table import Table
 
     from videofactory.follow import replay, run_status
     from videofactory.runcli import status_lines

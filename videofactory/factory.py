@@ -5,7 +5,6 @@ The CLI calls these functions; they hold no policy of their own.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -15,27 +14,28 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from videofactory.comfy.client import ComfyClient
-from videofactory.comfy.results import parse_history_entry
 from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
 from videofactory.detach import pid_alive
 from videofactory.errors import BackendError, ConfigError, FactoryError, RunFailed, StoreError
 from videofactory.events import Event, EventSink
 from videofactory.farm.context import Supervision
 from videofactory.farm.dag import build_tasks
-from videofactory.farm.dispatcher import Dispatcher
-from videofactory.farm.outcome import INTERRUPTED, RunResult
+from videofactory.farm.outcome import INTERRUPTED
 from videofactory.shotlist import ShotList, dump_shotlist, parse_shotlist
-from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec
 from videofactory.stopping import sigterm_as_ctrl_c
 from videofactory.store import IN_FLIGHT, RunState, Store, TaskState, driven_elsewhere
-from videofactory.tts.base import SpeechBackend
-from videofactory.tts.build import build_speech
 from videofactory.vocabulary import TaskKind
+
+if TYPE_CHECKING:
+    # Imported where used: recording a run (`generate --detach`) needs none of them, and the
+    # simulator alone is 24 modules with PyAV, numpy and Pillow.
+    from videofactory.comfy.client import ComfyClient
+    from videofactory.farm.outcome import RunResult
+    from videofactory.tts.base import SpeechBackend
 
 __all__ = [
     "cancel_run",
@@ -59,6 +59,8 @@ def new_run_id(concept: str, now: float | None = None) -> str:
 
 def speech_backend(config: SpeechConfig) -> SpeechBackend:
     """The speech engine a farm asks for (a server comes wrapped in retries + local fallback)."""
+    from videofactory.tts.build import build_speech
+
     return build_speech(config)
 
 
@@ -98,6 +100,8 @@ def running_farm(farm: FarmConfig, *, root: Path | None = None) -> Iterator[Farm
     if not farm.simulated:
         yield farm
         return
+    from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec
+
     specs = [
         SimWorkerSpec(name=w.id, card=w.card, vram_gb=w.vram_gb, gpu_speed=w.speed)
         for w in farm.workers
@@ -254,6 +258,10 @@ def _drive(
     *,
     assemble: bool = True,
 ) -> RunResult:
+    import asyncio
+
+    from videofactory.farm.dispatcher import Dispatcher
+
     dispatcher = Dispatcher(
         store,
         farm,
@@ -322,6 +330,8 @@ def cancel_run(run: str, *, workdir: Path) -> dict[str, Any]:
     rendered), its task cancelled but keeping the prompt id, so that ``videofactory resume``
     collects the output from the server instead of rendering it again.
     """
+    import asyncio
+
     with Store.for_workdir(Path(workdir)) as store:
         record = store.run(run)
         run_id = record["id"]
@@ -364,6 +374,10 @@ def _record_cancel(store: Store, task: Any, job: dict[str, str]) -> None:
 
 
 async def _cancel_jobs(tasks: list[Any], urls: dict[str, str]) -> list[dict[str, str]]:
+    import asyncio
+
+    from videofactory.comfy.client import ComfyClient
+
     async def one(task: Any) -> dict[str, str]:
         url = urls.get(task.worker or "", "")
         outcome = "no server recorded"
@@ -384,6 +398,8 @@ async def _cancel_jobs(tasks: list[Any], urls: dict[str, str]) -> list[dict[str,
 
 async def _ended_how(client: ComfyClient, prompt_id: str) -> str:
     """How a prompt no longer queued ended, from the server's history."""
+    from videofactory.comfy.results import parse_history_entry
+
     entry = await client.history(prompt_id)
     if entry is None:
         return "not queued (unknown to the server)"

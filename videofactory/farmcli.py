@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from videofactory.cliopts import FARM_OPT, JSON_OPT, err, errors, out
 from videofactory.constants import DEFAULT_SIM_PORT
@@ -23,6 +21,8 @@ DEFAULT_COMFYUI_URL = f"http://127.0.0.1:{DEFAULT_SIM_PORT}"
 @errors
 def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     """Show the farm: each GPU's card, role, URL, reachability, VRAM and queue."""
+    import asyncio
+
     from videofactory.config import builtin_farm, find_farm_file, load_farm
     from videofactory.farm.feasibility import impossible_kinds
     from videofactory.farm.workers import survey_farm
@@ -119,6 +119,8 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
 
 
 def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     refusals = any("refused" in r for r in rows)
     columns = ["id", "card", "role", "url", "reachable", "memory GB", "free GB", "queue"]
     table = Table(*columns, *(["refused kinds"] if refusals else []), title=title)
@@ -142,6 +144,8 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
 def dry_run(shotlist: Any, farm: str | None, as_json: bool) -> None:
     """``render --dry-run``: what the plan would ask of the farm, checked before any GPU time
     is spent; nothing is recorded or submitted. Exit code 1 when the farm cannot run it."""
+    import asyncio
+
     from videofactory.config import resolve_farm
     from videofactory.farm.dag import build_tasks
     from videofactory.farm.estimates import Estimates
@@ -177,6 +181,8 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary))
     else:
+        from rich.table import Table
+
         table = Table("kind", "tasks", "workers able", "est. GPU s", title=f"plan on {config.name}")
         for k in kinds:
             able = ", ".join(k.able) or "[red]none[/]"
@@ -262,6 +268,7 @@ def test(
     if every step worked. Without --url: the farm file's first worker, else ComfyUI's default
     http://127.0.0.1:8188; --sim checks the built-in simulator instead.
     """
+    import asyncio
     from functools import partial
 
     from videofactory.comfy.check import check_server

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import RunFailed, StoreError, WaitTimeout
-from videofactory.store import DB_NAME, Store, check_workdir
+
+if TYPE_CHECKING:
+    from videofactory.store import Store
 
 __all__ = [
     "detach_new_run",
@@ -47,6 +49,8 @@ def _err() -> Console:
 
 
 def _store(workdir: Path) -> Store:
+    from videofactory.store import DB_NAME, Store, check_workdir
+
     if not (check_workdir(workdir) / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
     return Store.for_workdir(workdir)

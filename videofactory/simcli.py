@@ -10,7 +10,6 @@ import typer
 
 from videofactory.cliopts import err, errors
 from videofactory.constants import DEFAULT_SIM_PORT
-from videofactory.sim.options import check_ports
 
 __all__ = ["SIM_EPILOG", "sim"]
 
@@ -137,6 +136,7 @@ def sim(
         exposure_warning,
     )
     from videofactory.sim.farm import RestartPolicy, SimWorkerSpec, main_foreground, with_faults
+    from videofactory.sim.options import check_ports
 
     seed = builtin_farm().workers
     dirs = {

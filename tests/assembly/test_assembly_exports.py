@@ -8,6 +8,9 @@ import videofactory.assembly as assembly
 
 
 def test_exports_match_all() -> None:
+    # Most names are imported on first use (videofactory.lazy): ask for each one first.
+    for name in assembly.__all__:
+        assert getattr(assembly, name) is not None, name
     public = {
         name
         for name, value in vars(assembly).items()

@@ -14,26 +14,15 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from videofactory.assembly.presets import ASPECTS, RESOLUTIONS
-from videofactory.assembly.runfiles import next_version, run_pieces, run_timeline
-from videofactory.assembly.timeline import (
-    FitMode,
-    Loudness,
-    Music,
-    OutputSpec,
-    Timeline,
-    Transition,
-)
 from videofactory.constants import DEFAULT_WORKDIR
-from videofactory.errors import ConfigError, StoreError
-from videofactory.stopping import sigterm_as_ctrl_c
-from videofactory.store import DB_NAME, Store
+from videofactory.errors import ConfigError
 
 if TYPE_CHECKING:
     from videofactory.assembly.ffmpeg import FFmpeg
     from videofactory.assembly.probe import MediaInfo
+    from videofactory.assembly.timeline import FitMode, Timeline
 
 __all__ = ["assemble_command"]
 
@@ -46,8 +35,11 @@ def _assemble_version(
     Two ``assemble`` commands of one run at the same time would pick the same number: the
     one that finds it taken (``OutputBusy``: being made, or made meanwhile) takes the next.
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     from videofactory.assembly.outputs import OutputBusy
     from videofactory.assembly.render import assemble
+    from videofactory.assembly.runfiles import next_version
 
     console = Console(stderr=True)
     making: set[int] = set()
@@ -78,6 +70,8 @@ def _assemble_version(
 
 def _output(plan: dict[str, object], aspect: str | None, resolution: str | None, fit: str):
     """The run's own size and rate, or the presets asked for."""
+    from videofactory.assembly.timeline import OutputSpec
+
     if fit not in ("pad", "crop"):
         raise ConfigError(f"--fit must be 'crop' or 'pad', got {fit!r}")
     mode: FitMode = "crop" if fit == "crop" else "pad"
@@ -137,9 +131,15 @@ def assemble_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Re-assemble a finished run with new settings as a new version (no GPU work)."""
-    # Imported here: PyAV loads in ~0.1 s, which every other command would pay at start.
+    # Imported here, not at the top: `videofactory --help` imports this module to list the
+    # command, and should not load the database, the ffmpeg runner or PyAV for it.
     from videofactory.assembly.ffmpeg import find_ffmpeg
     from videofactory.assembly.outputs import side_files
+    from videofactory.assembly.runfiles import run_pieces, run_timeline
+    from videofactory.assembly.timeline import Loudness, Music, Transition
+    from videofactory.errors import StoreError
+    from videofactory.stopping import sigterm_as_ctrl_c
+    from videofactory.store import DB_NAME, Store
 
     if not (workdir / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
-
-import av
+from typing import TYPE_CHECKING, Literal
 
 from videofactory.errors import MediaError
+
+if TYPE_CHECKING:
+    import av
 
 __all__ = ["DURATION_TOLERANCE_S", "MediaInfo", "check_media", "probe"]
 
@@ -72,6 +73,8 @@ def _stat(path: Path, task: str | None) -> int:
 
 def _duration(container: av.container.InputContainer) -> float:
     """Container duration in seconds, else the longest stream's."""
+    import av
+
     if container.duration is not None and container.duration > 0:
         return float(container.duration / av.time_base)
     longest = 0.0
@@ -127,6 +130,8 @@ def _inspect(
 ) -> MediaInfo:
     """Describe a file and, when ``decode`` names a stream, check it within the same open
     (``expected``: the length it must have and the slack, both in seconds)."""
+    import av  # here, not at the top: PyAV takes a tenth of a second to import
+
     size = _stat(path, task)
     try:
         with av.open(str(path)) as container:
@@ -189,6 +194,8 @@ def _decodes(
     task: str | None,
 ) -> None:
     """Decode the first frame of the stream: catches garbage behind a valid header."""
+    import av
+
     try:
         stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
         # One frame: the decoder's own threads would cost more to start than they save

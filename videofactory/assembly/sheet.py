@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image
-
 __all__ = ["MARGIN_PX", "PADDING_PX", "compose", "picture_paths", "picture_pattern"]
 
 #: Space between tiles and around the grid, in pixels (black, as ffmpeg's tile filter draws).
@@ -45,6 +43,8 @@ def compose(tiles: Sequence[Path], layout: tuple[int, int, int, int], dest: Path
     """Lay ``tiles`` out row by row on a black sheet (``graph.contact_layout``'s columns, rows
     and tile size) and save it as a JPEG at ``dest``; a missing tile stays black, as the tile
     filter left it."""
+    from PIL import Image  # here: the render needs Pillow only once it has finished
+
     columns, rows, tile_w, tile_h = layout
     width = 2 * MARGIN_PX + columns * tile_w + (columns - 1) * PADDING_PX
     height = 2 * MARGIN_PX + rows * tile_h + (rows - 1) * PADDING_PX

@@ -11,10 +11,11 @@ get no new job. The wiring hands it to the dispatcher; the farm never imports th
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import typing
 
-if TYPE_CHECKING:
+from videofactory import lazy
+
+if typing.TYPE_CHECKING:
     from videofactory.launcher.control import check_farm, farm_down, farm_status, farm_up
     from videofactory.launcher.plan import ServerSpec, build_specs
     from videofactory.launcher.state import (
@@ -41,8 +42,9 @@ __all__ = [
     "restarts_since",
 ]
 
-#: Where each public name lives; imported on first use, so that `videofactory --help` (which
-#: registers the farm commands) does not load the supervisor, psutil and the HTTP clients.
+#: Where each public name lives; imported on first use (``videofactory.lazy``), so that
+#: `videofactory --help` (which registers the farm commands) does not load the supervisor,
+#: psutil and the HTTP clients.
 _HOMES = {
     "check_farm": "control",
     "farm_down": "control",
@@ -58,8 +60,4 @@ _HOMES = {
     "Supervisor": "supervisor",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+__getattr__, __dir__ = lazy.exports(globals(), _HOMES)

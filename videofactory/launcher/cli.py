@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["farm_app", "farm_table"]
 
@@ -51,6 +52,8 @@ def _uptime(s: float | None) -> str:
 
 def farm_table(status: dict[str, Any]) -> Table:
     """The farm as a table: each worker's process beside its ComfyUI state."""
+    from rich.table import Table
+
     sup = status["supervisor"]
     title = f"{status['farm']} ({status['folder']}): supervisor " + (
         f"pid {sup['pid']}, {sup['phase']}" if sup["running"] else "not running"
@@ -136,6 +139,8 @@ def farm_app(errors: Callable[[Any], Any], out: Console, err: Console) -> typer.
         farm file sets launcher.i_know_this_is_exposed: true or --i-know-this-is-exposed is
         given, and then warned about: anyone who reaches ComfyUI can use it.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         from videofactory.errors import ConfigError
         from videofactory.launcher.checks import exposure_warnings
         from videofactory.launcher.control import farm_status, farm_up

@@ -18,15 +18,23 @@ for tests), ``GET``/``POST /sim/faults`` (fault injection at runtime), ``SimOpti
 ``gpu_speed`` and ``time_scale`` (simulated GPU time), ``SimOptions.faults`` (``SimFaults``:
 failure rate, OOM, hang, crash, dropped websocket, corrupt output, slow start; see
 ``videofactory.sim.faults``) and ``SimOptions.hooks`` (the fault-injection seam).
+
+The names below are imported from their modules on first use (``videofactory.lazy``):
+``videofactory --help`` reads ``sim.options`` without loading the servers, PyAV and numpy.
 """
 
 from __future__ import annotations
 
-from videofactory.sim.executor import InterruptProcessing, OutOfMemoryError
-from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec, main_foreground
-from videofactory.sim.options import SimFaults, SimHooks, SimOptions
-from videofactory.sim.server import SimServer
-from videofactory.sim.thread import ServerThread
+import typing
+
+from videofactory import lazy
+
+if typing.TYPE_CHECKING:
+    from videofactory.sim.executor import InterruptProcessing, OutOfMemoryError
+    from videofactory.sim.farm import RestartPolicy, SimFarm, SimWorkerSpec, main_foreground
+    from videofactory.sim.options import SimFaults, SimHooks, SimOptions
+    from videofactory.sim.server import SimServer
+    from videofactory.sim.thread import ServerThread
 
 __all__ = [
     "InterruptProcessing",
@@ -41,3 +49,20 @@ __all__ = [
     "SimWorkerSpec",
     "main_foreground",
 ]
+
+#: Where each name lives.
+_HOMES = {
+    "InterruptProcessing": "executor",
+    "OutOfMemoryError": "executor",
+    "RestartPolicy": "farm",
+    "SimFarm": "farm",
+    "SimWorkerSpec": "farm",
+    "main_foreground": "farm",
+    "SimFaults": "options",
+    "SimHooks": "options",
+    "SimOptions": "options",
+    "SimServer": "server",
+    "ServerThread": "thread",
+}
+
+__getattr__, __dir__ = lazy.exports(globals(), _HOMES)

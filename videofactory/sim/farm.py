@@ -377,7 +377,10 @@ def main_foreground(
     stopping = threading.Event()
 
     def on_term(signum: int, frame: object) -> None:
-        stopping.set()
+        # Set from another thread: the handler runs in the main thread between two bytecodes,
+        # maybe inside ``stopping.wait`` while it holds the event's lock, and ``set`` there
+        # would wait for that lock for ever.
+        threading.Thread(target=stopping.set, name="stop", daemon=True).start()
 
     # Ctrl-C sets the event too, rather than raising KeyboardInterrupt wherever the main
     # thread happens to be: inside Popen.poll() it can leave the process's wait lock taken,

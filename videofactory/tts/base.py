@@ -14,6 +14,7 @@ their ``BACKEND_NAME``::
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import wave
@@ -84,6 +85,10 @@ class SpeechBackend(ABC):
 
 #: Backend classes by ``BACKEND_NAME``.
 BACKENDS: dict[str, type[SpeechBackend]] = {}
+#: The modules of the built-in backends: each registers its engine when imported, which
+#: ``get_backend`` makes sure of (the package imports none of them up front: they would bring
+#: PyAV and an HTTP client to every importer of ``videofactory.tts``).
+BUILTIN_MODULES = ("local", "piper", "chatterbox", "openai_speech")
 
 B = TypeVar("B", bound=type[SpeechBackend])
 
@@ -102,6 +107,8 @@ def get_backend(name: str, **options: Any) -> SpeechBackend:
     Raises:
         ConfigError: no backend has that name.
     """
+    for module in BUILTIN_MODULES:
+        importlib.import_module(f"videofactory.tts.{module}")
     try:
         cls = BACKENDS[name]
     except KeyError:
