@@ -75,6 +75,21 @@ def _colour() -> int:
     return random.randrange(1 << 24)
 
 
+async def written_history(client: ComfyClient, prompt_id: str) -> dict:
+    """The /history entry of a prompt ``wait`` has returned, once the server has written it.
+
+    A success seen whole on the socket is returned at ``execution_success``, and ComfyUI
+    sends that a moment before it moves the prompt from its queue to /history (then it sends
+    ``executing`` with node None): right after ``wait`` /history may not have it yet.
+    """
+    for _ in range(100):
+        entry = await client.history(prompt_id)
+        if entry is not None:
+            return entry
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{client.url} wrote no history for {prompt_id} within 5 s")
+
+
 class Gate(SimHooks):
     """Holds the chosen prompts before their ``class_type`` node until released (or 60 s)."""
 

@@ -8,7 +8,7 @@ import asyncio
 from videofactory.comfy.check import tiny_workflow
 from videofactory.comfy.client import ComfyClient
 
-from .conftest import fixture
+from .conftest import fixture, written_history
 
 #: Core nodes the factory's checks and this suite use; every ComfyUI has them.
 CORE = set(
@@ -60,8 +60,9 @@ def test_queue_and_history_of_a_finished_prompt(comfy_server):
             assert set(q) == set(idle)
             assert all(isinstance(q[k], list) for k in q)
             result = await c.run(tiny_workflow(f"{comfy_server.unique()}/h"))
-            assert not await c.in_queue(result.prompt_id)
-            return result, await c.history(result.prompt_id)
+            entry = await written_history(c, result.prompt_id)
+            assert not await c.in_queue(result.prompt_id)  # history and queue move together
+            return result, entry
 
     result, entry = asyncio.run(go())
     assert entry["status"] == {
