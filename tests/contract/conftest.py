@@ -5,7 +5,9 @@ websockets, against the simulator always and against a real ComfyUI when one is 
 ``$VIDEOFACTORY_TEST_COMFYUI_URL`` (skipped, saying how to enable it, when that is not set).
 What runs there uses core nodes only and no model files, so any ComfyUI can take it, a CPU one
 too; and it assumes nothing of the server's past: other prompts may be in its history and
-files in its folders (names come from ``ComfyServer.unique``).
+files in its folders (names come from ``ComfyServer.unique``). Nobody else should run prompts
+on it meanwhile, though: ComfyUI's cache keeps only the last prompt's results, and two tests
+check what that cache serves.
 
 "While a prompt runs" is a state the test controls, not a race: ``ComfyServer.hold`` starts a
 prompt that keeps the server busy until ``release``. On the simulator a ``Gate`` (a fault seam,
