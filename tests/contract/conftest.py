@@ -43,10 +43,12 @@ NO_REAL_SERVER = (
     f"no real ComfyUI to check the contract against: set {REAL_URL_ENV}=http://HOST:PORT "
     "(core nodes only, no model files; a CPU server will do)"
 )
-#: Prompts the hold keeps in the real server's queue, as list items: each a blur of a
-#: 128x128 picture, ~50 ms on two CPU cores, so ~1 minute in all if nothing stops it. An
-#: interrupt is noticed before the next item.
-HOLD_ITEMS = 1200
+#: How many small blurs the hold's prompt runs on a real server, one list item at a time:
+#: each of a 128x128 picture, ~50 ms on two CPU cores, so ~1 minute in all if nothing stops
+#: it (an interrupt is noticed before the next item). A GPU blurs them far faster: raise it
+#: there (each item holds ~0.6 MB of RAM until the prompt ends).
+HOLD_ITEMS_ENV = "VIDEOFACTORY_TEST_COMFYUI_HOLD_ITEMS"
+HOLD_ITEMS = int(os.environ.get(HOLD_ITEMS_ENV) or 1200)
 #: The node of the hold's prompt that is running while the server is held.
 HOLD_NODE = "3"
 
@@ -208,6 +210,11 @@ class ComfyServer:
         if not running.is_set():
             started.cancel()
             raise AssertionError(f"the hold prompt did not start within 60 s on {self.url}")
+        if waiter.done() and not self.simulated:
+            raise AssertionError(
+                f"the hold prompt ended at once on {self.url}: raise {HOLD_ITEMS_ENV} "
+                f"(now {HOLD_ITEMS}) for a server this fast"
+            )
         return Held(pid, waiter)
 
     def release(self, held: Held) -> None:
