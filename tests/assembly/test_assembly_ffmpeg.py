@@ -13,6 +13,7 @@ from videofactory.assembly import ffmpeg as ffmpeg_mod
 from videofactory.assembly.ffmpeg import (
     REQUIRED_ENCODERS,
     REQUIRED_FILTERS,
+    STDERR_TAIL_LINES,
     FFmpeg,
     find_ffmpeg,
     run_ffmpeg,
@@ -125,10 +126,16 @@ def test_failure_carries_argv_returncode_and_stderr_tail(ffmpeg_bin: FFmpeg, tmp
 
 
 def test_lots_of_stderr_does_not_deadlock(ffmpeg_bin: FFmpeg, tmp_path) -> None:
-    # Debug logging writes far more than a pipe buffer (64 KiB) to stderr.
-    run_ffmpeg(
-        ffmpeg_bin, ["-loglevel", "debug", "-f", "lavfi", "-i", "sine=d=3", "-f", "null", "-"]
-    )
+    # showinfo logs every frame: 500 frames write about 200 KB to stderr, three times a pipe
+    # buffer (64 KiB). Unread, ffmpeg would block on it and never exit (the test would hang).
+    args = ["-f", "lavfi", "-i", "testsrc2=s=32x32:r=25:d=20", "-vf", "showinfo", "-f", "null"]
+    everything = run_ffmpeg(ffmpeg_bin, [*args, "-"], tail_lines=10**6)
+    assert len(everything.encode()) > 3 * 65536
+    assert " n:   0 " in everything and " n: 499 " in everything  # every frame, none lost
+    # By default only the tail is kept: the last lines ffmpeg wrote, after the last frame's.
+    tail = run_ffmpeg(ffmpeg_bin, [*args, "-"]).splitlines()
+    assert len(tail) == STDERR_TAIL_LINES
+    assert any(" n: 499 " in line for line in tail) and tail[-1].startswith("frame=  500 ")
 
 
 def test_progress_blocks_parse_both_spellings() -> None:

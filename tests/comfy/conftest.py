@@ -1,4 +1,5 @@
-"""Client tests run against a real simulated ComfyUI server on loopback."""
+"""Tests of the ComfyUI side against a real simulated server on loopback (the client's
+contract with a server is in tests/contract)."""
 
 from __future__ import annotations
 
@@ -23,17 +24,6 @@ def fixture_workflow(name: str) -> dict:
 def sim_url(tmp_path: Path) -> Iterator[str]:
     """URL of a fresh simulated server."""
     server = ServerThread(SimOptions(base_directory=tmp_path / "sim", port=0))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def slow_sim_url(tmp_path: Path) -> Iterator[str]:
-    """A simulated server whose render nodes take simulated GPU time."""
-    server = ServerThread(SimOptions(base_directory=tmp_path / "slow", port=0, speed=10.0))
     server.start()
     try:
         yield server.url

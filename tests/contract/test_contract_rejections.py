@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from videofactory.comfy.client import ComfyClient
+from videofactory.comfy.client import ComfyClient, new_prompt_id
 from videofactory.comfy.preflight import check_graph
 from videofactory.errors import ExecutionFailed, ProtocolError, WorkflowRejected
 
@@ -39,12 +39,16 @@ def test_every_rejection_fixture_is_covered():
 
 
 @pytest.mark.parametrize("wf_name", sorted(REJECTED))
-def test_rejection_matches_the_real_answer(sim, wf_name):
+def test_rejection_matches_the_real_answer(comfy_server, wf_name):
     real = fixture(REJECTED[wf_name])
     graph = workflow(wf_name)
+    # the nodes the captured server had (not NoSuchNode, which is what one fixture is about)
+    captured = fixture("object_info_subset.json")
+    used = {n["class_type"] for n in graph.values() if n.get("class_type") in captured}
 
     async def go():
-        async with ComfyClient(sim.url) as c:
+        async with ComfyClient(comfy_server.url) as c:
+            await comfy_server.needs(c, *used)
             with pytest.raises(WorkflowRejected) as info:
                 await c.submit(graph)
             return info.value
@@ -68,43 +72,46 @@ def test_rejection_matches_the_real_answer(sim, wf_name):
     assert check_graph(graph, info), f"preflight missed {wf_name}"
 
 
-def test_nothing_rejected_is_queued(sim):
+def test_nothing_rejected_is_queued(comfy_server):
+    rejected = new_prompt_id()
+
     async def go():
-        async with ComfyClient(sim.url) as c:
+        async with ComfyClient(comfy_server.url) as c:
             with pytest.raises(WorkflowRejected):
-                await c.submit(workflow("invalid_missing_input.json"), prompt_id="rejected-1")
-            assert not await c.in_queue("rejected-1")
-            assert await c.history("rejected-1") is None
+                await c.submit(workflow("invalid_missing_input.json"), prompt_id=rejected)
+            assert not await c.in_queue(rejected)
+            assert await c.history(rejected) is None
 
     asyncio.run(go())
 
 
-def test_node_errors_on_a_200_is_a_failure_and_the_prompt_is_withdrawn(sim):
+def test_node_errors_on_a_200_is_a_failure_and_the_prompt_is_withdrawn(comfy_server):
     real = fixture("prompt_ok_with_node_errors.json")
     assert real["node_errors"]  # the real server queued it anyway
+    partial = new_prompt_id()
 
     async def go():
-        async with ComfyClient(sim.url) as c:
+        async with ComfyClient(comfy_server.url) as c:
             with pytest.raises(WorkflowRejected, match="part of the workflow is invalid") as info:
-                await c.submit(workflow("partial_one_bad_output.json"), prompt_id="partial-1")
+                await c.submit(workflow("partial_one_bad_output.json"), prompt_id=partial)
             assert any(line.startswith("node 3 (") for line in info.value.problems)
             for _ in range(100):  # withdrawn: deleted if pending, interrupted if running
-                if not await c.in_queue("partial-1"):
+                if not await c.in_queue(partial):
                     break
                 await asyncio.sleep(0.1)
-            assert not await c.in_queue("partial-1")
+            assert not await c.in_queue(partial)
 
     asyncio.run(go())
 
 
-def test_unvalidated_combo_is_accepted_then_fails_and_preflight_catches_it(sim):
+def test_unvalidated_combo_is_accepted_then_fails_and_preflight_catches_it(comfy_server):
     graph = workflow("unvalidated_combo_saveVideo_webm.json")
     problems = check_graph(graph, fixture("object_info_subset.json"))
     assert [(p.node_id, p.input, p.kind) for p in problems] == [("4", "format", "not_in_list")]
     assert "auto, mp4" in str(problems[0])
 
     async def go():
-        async with ComfyClient(sim.url) as c:
+        async with ComfyClient(comfy_server.url) as c:
             pid = await c.submit(graph)  # 200: V3 combos are not checked at submit time
             with pytest.raises(ExecutionFailed) as info:
                 await c.wait(pid)
@@ -113,12 +120,12 @@ def test_unvalidated_combo_is_accepted_then_fails_and_preflight_catches_it(sim):
     asyncio.run(go())
 
 
-def test_server_500_text_is_a_protocol_error(sim):
+def test_server_500_text_is_a_protocol_error(comfy_server):
     real = fixture("prompt_error_malformed_json.json")
     assert real["status"] == 500 and "trouble" in real["body_text"]
 
     async def go():
-        async with ComfyClient(sim.url, retry_backoff=(0.01, 0.01)) as c:
+        async with ComfyClient(comfy_server.url, retry_backoff=(0.01, 0.01)) as c:
             # Our client never sends malformed JSON; the same 500 comes for an empty /free body.
             # A 500 may be a blip: it is tried again on the same server, then surfaces.
             with pytest.raises(ProtocolError, match="500"):
@@ -128,11 +135,11 @@ def test_server_500_text_is_a_protocol_error(sim):
     asyncio.run(go())
 
 
-def test_client_sends_no_origin_and_maps_the_403(sim):
+def test_client_sends_no_origin_and_maps_the_403(comfy_server):
     assert fixture("prompt_error_origin_mismatch.json") == {"status": 403, "body_text": ""}
 
     async def go():
-        async with ComfyClient(sim.url) as c:
+        async with ComfyClient(comfy_server.url) as c:
             assert "origin" not in {k.lower() for k in c._http.headers}
             await c.system_stats()  # no Origin: accepted
             with pytest.raises(ProtocolError, match="403"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import math
 import socket
 import struct
@@ -135,3 +136,44 @@ def mp3_bytes(samples: np.ndarray, rate: int = 24000) -> bytes:
 
 #: Seconds of tone a scripted speech server answers per character of text.
 SECONDS_PER_CHAR = 0.01
+
+
+def chatterbox_app(answer: str = "wav") -> AppThread:
+    """A Chatterbox-like ``POST /generate``: JSON in, a tone as long as the text out (WAV, or
+    MP3 with ``answer="mp3"``)."""
+
+    async def generate(request: web.Request) -> web.Response:
+        body = await request.json()
+        text = body["text"]
+        await asyncio.sleep(0.02)  # long enough for a second request to overlap, if sent
+        samples = tone(len(text) * SECONDS_PER_CHAR)
+        if answer == "mp3":
+            return web.Response(body=mp3_bytes(samples), content_type="audio/mpeg")
+        return web.Response(body=wav_bytes(samples), content_type="audio/wav")
+
+    return AppThread([("POST", "/generate", generate)])
+
+
+def openai_speech_app() -> AppThread:
+    """An OpenAI-compatible ``POST /v1/audio/speech`` (Kokoro-FastAPI's shape): a tone as long
+    as the ``input``, as 32-bit float WAV the way torchaudio writes it."""
+
+    async def speech(request: web.Request) -> web.Response:
+        body = await request.json()
+        missing = {"model", "input", "voice", "response_format", "speed"} - set(body)
+        if missing:
+            return web.json_response({"detail": f"missing {sorted(missing)}"}, status=422)
+        samples = tone(len(body["input"]) * SECONDS_PER_CHAR)
+        return web.Response(body=wav_bytes(samples, float32=True), content_type="audio/wav")
+
+    return AppThread([("POST", "/v1/audio/speech", speech)])
+
+
+def spoken_texts(server: AppThread) -> list[str]:
+    """The texts a speech stand-in was asked to speak, in order (Chatterbox's ``text``,
+    OpenAI's ``input``)."""
+    texts = []
+    for request in server.requests:
+        body = json.loads(request["body"])
+        texts.append(body["text"] if "text" in body else body["input"])
+    return texts

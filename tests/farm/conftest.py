@@ -31,8 +31,17 @@ CARDS = {
 class Farm:
     """A running simulated farm, its farm file, and a shot list to render on it."""
 
-    def __init__(self, tmp: Path, faults: dict[str, SimFaults], time_scale: float, **dispatch):
+    def __init__(
+        self,
+        tmp: Path,
+        faults: dict[str, SimFaults],
+        time_scale: float,
+        duration: float = 8.0,
+        **dispatch,
+    ):
         self.tmp = tmp
+        #: Seconds of film, in 2-second shots.
+        self.duration = duration
         specs = [
             SimWorkerSpec(
                 name=wid,
@@ -69,7 +78,7 @@ class Farm:
             yaml.safe_dump({"name": "test farm", "workers": workers, "dispatch": settings})
         )
         self.workdir = tmp / "runs"
-        plan = plan_rules("warrior in mystical forest", 8, width=320, height=180, clip_s=2.0)
+        plan = plan_rules("warrior in mystical forest", duration, width=320, height=180, clip_s=2.0)
         self.shots = tmp / "shots.yaml"
         self.shots.write_text(dump_shotlist(plan))
 
@@ -140,8 +149,8 @@ class Farm:
 def make_farm(tmp_path):
     farms: list[Farm] = []
 
-    def make(faults=None, time_scale=0.0, **dispatch) -> Farm:
-        farm = Farm(tmp_path, faults or {}, time_scale, **dispatch)
+    def make(faults=None, time_scale=0.0, duration=8.0, **dispatch) -> Farm:
+        farm = Farm(tmp_path, faults or {}, time_scale, duration, **dispatch)
         farms.append(farm)
         return farm
 

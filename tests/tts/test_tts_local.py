@@ -1,4 +1,5 @@
-"""The local eSpeak NG backend speaks real audio; hostile text cannot break it."""
+"""The local eSpeak NG backend: its rate, voices, threads, the binary fallback (what every
+engine promises is in test_tts_contract.py)."""
 
 from __future__ import annotations
 
@@ -14,51 +15,16 @@ import pytest
 from videofactory import tts
 from videofactory.errors import ConfigError, SpeechError
 from videofactory.tts import local
-from videofactory.tts.base import BACKENDS, SpeechBackend, get_backend
-from videofactory.tts.local import SILENCE_S, EspeakSpeech, clean_text
+from videofactory.tts.base import get_backend
+from videofactory.tts.local import EspeakSpeech, clean_text
 
 SENTENCE = "The warrior walks slowly into the mystical forest at dawn."  # 10 words
-
-
-def test_speaks_a_sentence_at_a_plausible_length(tmp_path, wav_of) -> None:
-    out = EspeakSpeech().synthesize(SENTENCE, tmp_path / "s.wav")
-    assert out == tmp_path / "s.wav"
-    wav = wav_of(out)
-    assert (wav.rate, wav.channels) == (22050, 1)
-    assert 0.25 * 10 <= wav.duration_s <= 0.6 * 10
-    assert wav.rms > 0.02
-    assert not list(tmp_path.glob(".*partial*"))
 
 
 def test_rate_changes_the_length(tmp_path, wav_of) -> None:
     slow = wav_of(EspeakSpeech(words_per_minute=100).synthesize(SENTENCE, tmp_path / "slow.wav"))
     fast = wav_of(EspeakSpeech(words_per_minute=300).synthesize(SENTENCE, tmp_path / "fast.wav"))
     assert slow.duration_s > 1.8 * fast.duration_s
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "He said \"hi\" — $(rm -rf /); `ls` & echo 'x' | touch pwned > pwned",
-        "Emoji 🎬🔥👩‍👩‍👧 and flags 🇫🇷 in a line",
-        "Back\\slash: colon; semi, <b>tags</b> &amp; %s %n {0}",
-        "Control\x00chars\x07and\x1b[31m escapes\u200b here",
-        "Ünïcödé façade, naïve café — 123 €",
-        "line one\nline two\r\n\tline three",
-    ],
-)
-def test_hostile_text_still_speaks(tmp_path, wav_of, monkeypatch, text) -> None:
-    monkeypatch.chdir(tmp_path)
-    wav = wav_of(EspeakSpeech().synthesize(text, tmp_path / "h.wav"))
-    assert wav.duration_s > 0.5 and wav.rms > 0.01
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.wav"]  # nothing ran, nothing left
-
-
-@pytest.mark.parametrize("text", ["", "   ", "🎬🔥", "...", "\x00"])
-def test_nothing_speakable_gives_short_silence(tmp_path, wav_of, text) -> None:
-    wav = wav_of(EspeakSpeech().synthesize(text, tmp_path / "quiet.wav"))
-    assert wav.duration_s == pytest.approx(SILENCE_S, abs=0.01)
-    assert wav.rms == 0.0
 
 
 def test_clean_text_keeps_words_and_drops_pictographs() -> None:
@@ -100,11 +66,8 @@ def test_threads_share_the_library_safely(tmp_path, wav_of) -> None:
     assert slow.duration_s > 1.5 * fast.duration_s  # each call kept its own rate
 
 
-def test_registry_and_describe() -> None:
-    assert BACKENDS["espeak"] is EspeakSpeech
+def test_options_by_name_and_unknown_names() -> None:
     backend = get_backend("espeak", voice="en-gb", words_per_minute=150)
-    assert isinstance(backend, SpeechBackend)
-    assert backend.describe().startswith("espeak-ng 1.")
     assert "en-gb" in backend.describe() and "150 wpm" in backend.describe()
     with pytest.raises(ConfigError, match="unknown speech backend 'nope'.*espeak"):
         get_backend("nope")

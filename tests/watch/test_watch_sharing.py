@@ -25,7 +25,7 @@ from videofactory.sim.farm import SimFarm, SimWorkerSpec
 from videofactory.sim.options import SimHooks, SimOptions
 from videofactory.sim.thread import ServerThread
 
-from .conftest import REPO, write_farm, write_shots
+from .conftest import write_farm, write_shots
 
 JOBS_PER_RUN = 4
 
@@ -166,7 +166,6 @@ CARDS = {
     "gpu1": ("RTX 3090", 24, ["worker"], 0.55),
     "gpu5": ("RTX 4080 Super", 16, ["control"], 0.7),
 }
-WIRED = "submit_slot" in (REPO / "videofactory" / "farm" / "attempt.py").read_text()
 
 
 def _pending_over_time(log: list[dict]) -> int:
@@ -189,11 +188,6 @@ def _pending_over_time(log: list[dict]) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not WIRED,
-    reason="farm/attempt.py does not call farm.sharing.submit_slot yet (the dispatcher's owner "
-    "wires it around lane.client.submit)",
-)
 def test_two_detached_runs_share_one_farm(tmp_path):
     specs = [
         SimWorkerSpec(name=w, card=c, vram_gb=v, gpu_speed=s, time_scale=1.5)
