@@ -1,9 +1,15 @@
-"""Fixtures every test folder may use (helpers to import are in subprocs.py)."""
+"""Fixtures every test folder may use (helpers to import: subprocs.py, runkit.py, standins.py);
+no test sees the developer's own LLM settings or keys."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from subprocs import run_cli
+
+#: Real small media (ffmpeg_bin, media, rms_of, boxes_of, a finished run) for any folder.
+pytest_plugins = ["mediakit"]
 
 
 @pytest.fixture
@@ -15,3 +21,11 @@ def cli(tmp_path):
         return run_cli(list(args), **kw)
 
     return call
+
+
+@pytest.fixture(autouse=True)
+def _clean_llm_env(monkeypatch):
+    """No test sees the developer's own LLM settings or keys."""
+    for name in list(os.environ):
+        if name.startswith("VIDEOFACTORY_LLM_") or name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+            monkeypatch.delenv(name)

@@ -213,7 +213,7 @@ def reopen_heroes(run: str, *, workdir: Path) -> list[str]:
     that the next ``resume`` renders them and assembles a new version of the video (the old
     one is kept). Returns the shots whose hero pass was reopened."""
     with Store.for_workdir(Path(workdir)) as store:
-        from videofactory.follow import run_status
+        from videofactory.watching.follow import run_status
 
         status = run_status(store, run)
         run_id = status.run_id

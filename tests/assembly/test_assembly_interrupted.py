@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
+from mediakit import RUN
 from subprocs import cli, python_child, slow_ffmpeg_on_path, wait_for_render
-from test_assembly_command import RUN, workdir  # noqa: F401 (a fixture)
 
 from videofactory.assembly import outputs
 from videofactory.assembly.ffmpeg import find_ffmpeg

@@ -39,7 +39,7 @@ NOT_FOR_DETACH = (
     "videofactory.tts",
     "videofactory.assembly.render",
     "videofactory.report",
-    "videofactory.console",
+    "videofactory.watching.live",
 )
 
 #: Runs ``videofactory ARGS`` for each line of JSON argument lists on stdin, in this one

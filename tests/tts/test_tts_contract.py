@@ -1,7 +1,7 @@
 """Contract: what every speech backend promises (videofactory/tts/base.py), run over each one.
 
 eSpeak NG and Piper speak for real; Chatterbox and OpenAI-compatible servers are local stand-ins
-over real loopback HTTP that answer in the real APIs' shapes (tests/director/servers.py) with a
+over real loopback HTTP that answer in the real APIs' shapes (tests/standins.py) with a
 440 Hz tone as long as the text they were given. Each engine: speaks a sentence into a 16-bit
 mono WAV of a plausible length at its rate, atomically, creating the folder; gives a short
 silence for text with nothing speakable (a server is not even asked); speaks long text whole
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from director.servers import (
+from standins import (
     SECONDS_PER_CHAR,
     AppThread,
     chatterbox_app,

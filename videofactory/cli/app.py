@@ -1,0 +1,520 @@
+"""The ``videofactory`` command: thin, it parses, calls the core and prints (rich or --json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from videofactory import __version__
+from videofactory.cli.options import (
+    DETACH_OPT,
+    FARM_OPT,
+    JSON_OPT,
+    LLM_KIND_OPT,
+    LLM_MODEL_OPT,
+    LLM_URL_OPT,
+    PLANNER_OPT,
+    RUN_JSON_OPT,
+    WORKDIR_OPT,
+    err,
+    out,
+)
+from videofactory.cli.options import errors as _errors
+from videofactory.cli.options import state as _state
+from videofactory.constants import (
+    DEFAULT_CLIP_SECONDS,
+    DEFAULT_FPS,
+    DEFAULT_HEIGHT,
+    DEFAULT_WIDTH,
+)
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="videofactory",
+    help="A video assembly line: concept -> shot list -> ComfyUI GPU farm -> FFmpeg -> video.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"videofactory {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    _state["debug"] = debug
+
+
+# -- generate / plan / render ---------------------------------------------------------------
+
+
+@app.command(epilog='Example: videofactory generate "warrior in mystical forest" --duration 30')
+@_errors
+def generate(
+    concept: str = typer.Argument(..., help="What the video is about."),
+    duration: float = typer.Option(30.0, "--duration", "-d", help="Length in seconds."),
+    farm: str | None = FARM_OPT,
+    workdir: Path = WORKDIR_OPT,
+    width: int = typer.Option(DEFAULT_WIDTH, help="Output width in pixels."),
+    height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
+    fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
+    seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
+    clip_seconds: float | None = typer.Option(
+        None,
+        help="Length of one generated clip, which sets the number of shots "
+        f"(default: the farm file's clip_seconds, else {DEFAULT_CLIP_SECONDS:g}).",
+    ),
+    planner: str = PLANNER_OPT,
+    llm_url: str | None = LLM_URL_OPT,
+    llm_model: str | None = LLM_MODEL_OPT,
+    llm_kind: str | None = LLM_KIND_OPT,
+    detach: bool = DETACH_OPT,
+    as_json: bool = RUN_JSON_OPT,
+) -> None:
+    """Plan a shot list for CONCEPT and render it into a finished video."""
+    shotlist = _plan(
+        concept,
+        duration,
+        planner=planner,
+        farm=farm,
+        llm=(llm_url, llm_kind, llm_model),
+        size=(width, height, fps, seed, clip_seconds),
+    )
+    _render(shotlist, farm, workdir, as_json, detach=detach)
+
+
+@app.command(epilog='Example: videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml')
+@_errors
+def plan(
+    concept: str = typer.Argument(..., help="What the video is about."),
+    duration: float = typer.Option(30.0, "--duration", "-d", help="Length in seconds."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the YAML here."),
+    width: int = typer.Option(DEFAULT_WIDTH, help="Output width in pixels."),
+    height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
+    fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
+    seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
+    clip_seconds: float | None = typer.Option(
+        None,
+        help="Length of one generated clip, which sets the number of shots "
+        f"(default: the farm file's clip_seconds, else {DEFAULT_CLIP_SECONDS:g}).",
+    ),
+    planner: str = PLANNER_OPT,
+    llm_url: str | None = LLM_URL_OPT,
+    llm_model: str | None = LLM_MODEL_OPT,
+    llm_kind: str | None = LLM_KIND_OPT,
+    farm: str | None = FARM_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Write a shot list for CONCEPT (YAML) to edit before rendering; no GPU is used.
+
+    The YAML format is described in docs/shotlist.md. With --planner llm the plan comes from
+    an LLM (--llm-url/--llm-model, $VIDEOFACTORY_LLM_*, or the farm file's llm section).
+    """
+    from videofactory.errors import ConfigError
+    from videofactory.shotlist import dump_shotlist
+
+    shotlist = _plan(
+        concept,
+        duration,
+        planner=planner,
+        farm=farm,
+        llm=(llm_url, llm_kind, llm_model),
+        size=(width, height, fps, seed, clip_seconds),
+    )
+    if output:
+        try:
+            output.write_text(dump_shotlist(shotlist), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    if as_json:
+        print(json.dumps(shotlist.model_dump(mode="json")))
+    elif not output:
+        print(dump_shotlist(shotlist), end="")
+    else:
+        err.print(
+            f"wrote {len(shotlist.shots)} shots to {output}; render with "
+            f"`videofactory render {output}`"
+        )
+
+
+def _plan(
+    concept: str,
+    duration: float,
+    *,
+    planner: str,
+    farm: str | None,
+    llm: tuple[str | None, str | None, str | None],
+    size: tuple[int, int, int, int, float | None],
+) -> Any:
+    """Plan with the named planner; the LLM's settings come from flags, env, then farm file."""
+    from videofactory.config import find_farm_file, load_farm, resolve_llm
+    from videofactory.planning import plan_shotlist
+
+    width, height, fps, seed, clip_s = size
+    settings = None
+    path = find_farm_file(farm)
+    config = load_farm(path) if path else None
+    if clip_s is None:
+        # As many shots as the farm's scene workflow makes clips of this length.
+        clip_s = config.clip_seconds if config else DEFAULT_CLIP_SECONDS
+    if planner == "llm":
+        url, kind, model = llm
+        settings = resolve_llm(config, endpoint=url, kind=kind, model=model)
+    return plan_shotlist(
+        concept,
+        duration,
+        planner=planner,
+        seed=seed,
+        width=width,
+        height=height,
+        fps=fps,
+        clip_s=clip_s,
+        llm=settings,
+    )
+
+
+@app.command(epilog="Example: videofactory render shots.yaml --json")
+@_errors
+def render(
+    shotlist_file: Path = typer.Argument(..., help="A shot list YAML (from `plan`, maybe edited)."),
+    farm: str | None = FARM_OPT,
+    workdir: Path = WORKDIR_OPT,
+    no_assemble: bool = typer.Option(
+        False, "--no-assemble", help="Render and speak every shot but stop before FFmpeg."
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check the plan against the farm and print its tasks per kind, the workers able "
+        "to run them and the estimated GPU seconds; nothing is recorded or submitted "
+        "(exit code 1 when the farm cannot run it).",
+    ),
+    detach: bool = DETACH_OPT,
+    as_json: bool = RUN_JSON_OPT,
+) -> None:
+    """Render a shot list (written by `plan`, or by hand) into a finished video."""
+    from videofactory.shotlist import load_shotlist
+
+    shotlist = load_shotlist(shotlist_file)
+    if dry_run:
+        from videofactory.cli.farm import dry_run as check_plan
+
+        check_plan(shotlist, farm, as_json)
+        return
+    _render(shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach)
+
+
+def _render(
+    shotlist: Any,
+    farm: str | None,
+    workdir: Path,
+    as_json: bool,
+    *,
+    assemble: bool = True,
+    detach: bool = False,
+) -> None:
+    if detach:  # before the imports below: the render's process makes them, not this one
+        from videofactory.cli.runs import detach_new_run
+
+        detach_new_run(
+            shotlist, farm, workdir, as_json, assemble=assemble, debug=bool(_state["debug"])
+        )
+        return
+    from videofactory.factory import render_shotlist
+    from videofactory.watching.live import RunView
+
+    with RunView(json_lines=as_json, workdir=workdir) as view:
+        result = render_shotlist(
+            shotlist, workdir=workdir, farm_file=farm, on_event=view, assemble=assemble
+        )
+    _print_result(result, as_json)
+
+
+@app.command(epilog="Example: videofactory resume 20261125-181500-warrior-in-mystical-3f2a")
+@_errors
+def resume(
+    run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+    farm: str | None = typer.Option(
+        None, "--farm", help="Farm file to use instead of the one the run recorded."
+    ),
+    workdir: Path = WORKDIR_OPT,
+    heroes: bool = typer.Option(
+        False,
+        "--heroes",
+        help="Also render the hero passes the run went without (no GPU could take them "
+        "then) and assemble a new version of the video; the old one is kept.",
+    ),
+    detach: bool = DETACH_OPT,
+    as_json: bool = RUN_JSON_OPT,
+) -> None:
+    """Carry a stopped run to its end: finished work is reused, jobs still on the servers are
+    collected, and only work that was truly lost is rendered again.
+
+    With --heroes, a finished run whose shots went out without their hero pass gets them now.
+    """
+    from videofactory.factory import reopen_heroes, resume_run
+    from videofactory.watching.live import RunView
+
+    if heroes:
+        shots = reopen_heroes(run, workdir=workdir)
+        if not as_json:
+            err.print(
+                f"hero passes due again: {', '.join(shots)}"
+                if shots
+                else "no shot of this run lacks its hero pass",
+                highlight=False,
+            )
+    if detach:
+        from videofactory.cli.runs import detach_resume
+
+        detach_resume(run, farm, workdir, as_json, debug=bool(_state["debug"]))
+        return
+    with RunView(json_lines=as_json, workdir=workdir) as view:
+        result = resume_run(run, workdir=workdir, farm_file=farm, on_event=view)
+    _print_result(result, as_json)
+
+
+@app.command(epilog="Example: videofactory cancel 20261125-181500-warrior-in-mystical-3f2a")
+@_errors
+def cancel(
+    run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+    workdir: Path = WORKDIR_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Cancel a run: interrupt its running jobs, take its queued ones off the servers, and stop
+    the process driving it. What finished is kept."""
+    from videofactory.factory import cancel_run
+
+    outcome = cancel_run(run, workdir=workdir)
+    if as_json:
+        print(json.dumps({"ok": True, **outcome}))
+        return
+    out.print(f"{outcome['run_id']}: {outcome['state']}")
+    for job in outcome["jobs"]:
+        out.print(f"  {job['task'].split('/', 1)[-1]} on {job['worker']}: {job['outcome']}")
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    m = result.media
+    shots = len(result.shots)
+    summary: dict[str, Any] = {
+        "ok": True,
+        "run_id": result.run_id,
+        "run_dir": str(result.run_dir),
+        "final": str(result.final) if result.final else None,
+        "shots": shots,
+        "elapsed_s": round(result.elapsed_s, 2),
+    }
+    report = Path(result.run_dir) / "report.html"
+    summary["report"] = str(report) if report.is_file() else None
+    summary["heroes_missing"] = result.heroes_missing
+    if m is not None:
+        summary.update(
+            duration_s=round(m.duration_s, 3),
+            width=m.width,
+            height=m.height,
+            fps=m.fps,
+            video_codec=m.video_codec,
+            audio_codec=m.audio_codec,
+        )
+    if as_json:
+        print(json.dumps(summary))
+        return
+    if m is None:
+        out.print(
+            f"[bold green]rendered[/] {shots} shots in {result.elapsed_s:.1f} s "
+            f"(not assembled) in {result.run_dir}"
+        )
+    else:
+        out.print(
+            f"[bold green]done[/] {result.final}  {m.duration_s:.2f} s  "
+            f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
+            f"({shots} shots in {result.elapsed_s:.1f} s)"
+        )
+    for shot, why in result.heroes_missing.items():
+        out.print(f"[yellow]shot {shot} has no hero pass[/]: {why}", highlight=False)
+    if result.heroes_missing:
+        out.print(f"add them later with: videofactory resume {result.run_id} --heroes")
+    if summary["report"]:
+        out.print(f"report: {summary['report']}", highlight=False)
+    out.print(f"inspect with: videofactory show {result.run_id}")
+
+
+# -- runs / show ----------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: videofactory runs --json")
+@_errors
+def runs(workdir: Path = WORKDIR_OPT, as_json: bool = JSON_OPT) -> None:
+    """List the runs in the work directory, newest first."""
+    from rich.table import Table
+
+    from videofactory.store import DB_NAME, Store, check_workdir
+
+    if not (check_workdir(workdir) / DB_NAME).exists():
+        rows: list[dict[str, Any]] = []
+    else:
+        with Store.for_workdir(workdir) as store:
+            rows = store.runs()
+    if as_json:
+        print(json.dumps([_run_summary(r) for r in rows]))
+        return
+    if not rows:
+        err.print(f'no runs in {workdir} yet; start one with `videofactory generate "..."`')
+        return
+    table = Table("run", "state", "duration", "concept", "final")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["state"],
+            f"{r['duration']:g} s",
+            r["concept"][:40],
+            r["final_path"] or (r["error"] or "")[:60],
+        )
+    out.print(table)
+
+
+def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "id",
+        "state",
+        "concept",
+        "duration",
+        "run_dir",
+        "final_path",
+        "error",
+        "created_at",
+        "updated_at",
+    )
+    return {k: r.get(k) for k in keys}
+
+
+@app.command(epilog="Example: videofactory show 20261125-181500-warrior-in-mystical-3f2a --json")
+@_errors
+def show(
+    run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+    workdir: Path = WORKDIR_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Show one run at any time: its state, shot list, tasks, attempts and artifacts.
+
+    The state is told at any moment, also while a detached process renders the run: starting,
+    running (with the jobs in flight and an estimate of the time left), stopped (no process
+    drives it: resume it), done, rendered, failed or cancelled.
+    """
+    import time
+
+    from rich.table import Table
+
+    from videofactory.cli.runs import status_lines
+    from videofactory.store import DB_NAME, Store, StoreError, check_workdir
+    from videofactory.vocabulary import TaskId
+    from videofactory.watching.follow import replay, run_status
+
+    if not (check_workdir(workdir) / DB_NAME).exists():
+        raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
+    with Store.for_workdir(workdir) as store:
+        r = store.run(run)
+        live = run_status(store, r["id"])
+        watch = replay(store, r["id"]) if live.state in ("running", "starting") else None
+        data = {
+            **_run_summary(r),
+            "farm": r["farm"],
+            "shots": store.shots(r["id"]),
+            "tasks": [
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "shot_id": t.shot_id,
+                    "state": t.state,
+                    "worker": t.worker,
+                    "prompt_id": t.prompt_id,
+                    "attempts": t.attempts,
+                    "created_at": t.created_at,
+                    "started_at": t.started_at,
+                    "finished_at": t.finished_at,
+                    "error": t.error,
+                    "deps": list(t.deps),
+                }
+                for t in store.tasks(r["id"])
+            ],
+            "attempts": store.attempts(r["id"]),
+            "artifacts": store.artifacts(r["id"]),
+            "live": live.to_json(),
+            "heroes_missing": live.heroes_missing,
+        }
+    now = time.time()
+    data["live"]["eta_s"] = watch.eta_s(now) if watch is not None else None
+    if as_json:
+        print(json.dumps(data))
+        return
+    out.print(
+        f"[bold]{data['id']}[/]  {data['state']}  {data['concept']!r}  {data['duration']:g} s"
+    )
+    if data["final_path"]:
+        out.print(f"final: {data['final_path']}")
+    if data["error"]:
+        out.print(f"[red]error:[/] {data['error']}")
+    for shot, why in live.heroes_missing.items():
+        out.print(f"[yellow]no hero pass for {shot}:[/] {why}", highlight=False)
+    for line in status_lines(live, watch, now):
+        out.print(line, highlight=False)
+    table = Table("task", "state", "worker", "seconds", "error")
+    for t in data["tasks"]:
+        secs = (
+            f"{t['finished_at'] - t['started_at']:.1f}"
+            if t["started_at"] and t["finished_at"] and t["state"] == "done"
+            else ""
+        )
+        table.add_row(
+            TaskId.parse(t["id"]).label,
+            t["state"],
+            t["worker"] or "",
+            secs,
+            (t["error"] or "")[:60],
+        )
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+from videofactory.cli.assemble import assemble_command  # noqa: E402 (registered last)
+from videofactory.cli.launcher import farm_app  # noqa: E402 (registered last)
+
+app.add_typer(farm_app(_errors, out, err), name="farm")
+
+app.command("assemble", epilog="Example: videofactory assemble RUN --transition crossfade --music song.mp3")(_errors(assemble_command))  # noqa: E501  # fmt: skip
+
+from videofactory.cli.farm import status, test  # noqa: E402
+from videofactory.cli.runs import logs_command, report_command, wait_command  # noqa: E402
+from videofactory.cli.sim import SIM_EPILOG, sim  # noqa: E402
+
+app.command("status", epilog="Example: videofactory status --farm factory.yaml --json")(status)
+app.command("test", epilog="Example: videofactory test --url http://127.0.0.1:8188 --workflow my_flux_api.json")(test)  # noqa: E501  # fmt: skip
+# ComfyUI's command line works unchanged for `sim`: flags that mean nothing here are ignored.
+app.command(
+    "sim",
+    epilog=SIM_EPILOG,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)(sim)
+
+app.command("wait", epilog="Example: videofactory wait 20261125-181500-warrior-in-mystical-3f2a --json")(_errors(wait_command))  # noqa: E501  # fmt: skip
+app.command("logs", epilog="Example: videofactory logs 20261125-181500-warrior-in-mystical-3f2a --follow")(_errors(logs_command))  # noqa: E501  # fmt: skip
+app.command("report", epilog="Example: videofactory report 20261125-181500-warrior-in-mystical-3f2a")(_errors(report_command))  # noqa: E501  # fmt: skip

@@ -1,0 +1,341 @@
+"""``videofactory status`` and ``videofactory test``: the farm's health and one server's check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from videofactory.cli.options import FARM_OPT, JSON_OPT, err, errors, out
+from videofactory.constants import DEFAULT_SIM_PORT
+
+__all__ = ["DEFAULT_COMFYUI_URL", "dry_run", "status", "test"]
+
+#: Where `test` looks when neither --url nor a farm names a server: ComfyUI's own default.
+DEFAULT_COMFYUI_URL = f"http://127.0.0.1:{DEFAULT_SIM_PORT}"
+
+
+@errors
+def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
+    """Show the farm: each GPU's card, role, URL, reachability, VRAM and queue."""
+    import asyncio
+
+    from videofactory.config import builtin_farm, find_farm_file, load_farm
+    from videofactory.farm.feasibility import impossible_kinds
+    from videofactory.farm.workers import survey_farm
+    from videofactory.vocabulary import GPU_KINDS
+
+    path = find_farm_file(farm)
+    if path is None:
+        config = builtin_farm()
+        rows = [
+            {
+                "id": w.id,
+                "card": w.card,
+                "roles": [r.value for r in w.roles],
+                "url": "",
+                "reachable": None,
+                "vram_total_gb": w.vram_gb,
+                "vram_free_gb": None,
+                "queue_running": None,
+                "queue_pending": None,
+                "device": "simulated",
+                "error": "",
+            }
+            for w in config.workers
+        ]
+        note = (
+            "no farm file: the built-in simulated farm (six ComfyUI-protocol servers on "
+            "loopback) is started by `generate` and stopped when the run ends"
+        )
+        if as_json:
+            print(
+                json.dumps({"farm": config.name, "simulated": True, "note": note, "workers": rows})
+            )
+        else:
+            _farm_table(config.name, rows)
+            err.print(note)
+        return
+    config = load_farm(path)
+    survey = asyncio.run(survey_farm(config))
+    statuses, checks, abilities = survey.statuses, survey.checks, survey.abilities
+    rows = [s.to_json() for s in statuses]
+    for row, ability in zip(rows, abilities, strict=True):
+        check = checks[row["id"]]
+        row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
+        row["preflight"] = {k.value: c.to_json() for k, c in check.kinds.items()}
+        row["needs_gb"] = {k.value: gb for k, gb in ability.needs.items()}
+    # Could the farm run a film at all? (Every plan has keyframes and clips; the planner
+    # marks hero shots too.)
+    impossible = impossible_kinds(dict.fromkeys(GPU_KINDS), abilities, strict=config.strict)
+    reachable = sum(1 for s in statuses if s.reachable)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "farm": config.name,
+                    "file": str(path),
+                    "simulated": False,
+                    "reachable": reachable,
+                    "impossible": impossible,
+                    "workers": rows,
+                }
+            )
+        )
+    else:
+        _farm_table(f"{config.name} ({path})", rows)
+        for s in statuses:
+            if not s.reachable:
+                err.print(f"[yellow]{s.id}[/]: {escape(s.error)}", highlight=False)
+            elif s.memory_note:
+                err.print(f"[yellow]note:[/] {s.memory_note}", highlight=False)
+        for row in rows:
+            for kind, c in row["preflight"].items():
+                if c["ok"]:
+                    continue
+                err.print(
+                    f"[yellow]{row['id']}[/] gets no {kind} task: "
+                    + (
+                        f"workflow {c['workflow']} ({c['source']}) fails preflight:"
+                        if c["workflow"]
+                        else f"its {kind} workflow ({c['source']}) cannot be used:"
+                    ),
+                    highlight=False,
+                )
+                for problem in c["problems"]:
+                    err.print(f"  - {problem['line']}", highlight=False, markup=False)
+    if reachable and not as_json:
+        for line in impossible:
+            err.print(f"[bold red]error:[/] {line}", highlight=False)
+    if reachable == 0:
+        if not as_json:
+            err.print("[bold red]error:[/] no worker of the farm is reachable")
+        raise typer.Exit(1)
+    if impossible:
+        raise typer.Exit(1)
+
+
+def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    refusals = any("refused" in r for r in rows)
+    columns = ["id", "card", "role", "url", "reachable", "memory GB", "free GB", "queue"]
+    table = Table(*columns, *(["refused kinds"] if refusals else []), title=title)
+    for r in rows:
+        reach = {True: "[green]yes[/]", False: "[red]no[/]", None: "sim"}[r["reachable"]]
+        queue = "" if r["queue_running"] is None else str(r["queue_running"] + r["queue_pending"])
+        table.add_row(
+            r["id"],
+            r["card"],
+            "/".join(r["roles"]),
+            r["url"] or "(on demand)",
+            reach,
+            _memory(r),
+            _gb(r["vram_free_gb"]),
+            queue,
+            *([", ".join(r.get("refused", [])) or "-"] if refusals else []),
+        )
+    out.print(table)
+
+
+def dry_run(shotlist: Any, farm: str | None, as_json: bool) -> None:
+    """``render --dry-run``: what the plan would ask of the farm, checked before any GPU time
+    is spent; nothing is recorded or submitted. Exit code 1 when the farm cannot run it."""
+    import asyncio
+
+    from videofactory.config import resolve_farm
+    from videofactory.farm.dag import build_tasks
+    from videofactory.farm.estimates import Estimates
+    from videofactory.farm.feasibility import impossible_kinds, plan_by_kind
+    from videofactory.farm.workers import survey_farm
+
+    config = resolve_farm(farm)
+    survey = asyncio.run(survey_farm(config))
+    tasks = build_tasks("dry-run", shotlist)
+    kinds = plan_by_kind(
+        tasks,
+        survey.abilities,
+        strict=config.strict,
+        seconds=Estimates(config.workers).seconds,
+    )
+    impossible = impossible_kinds(
+        {k.kind: list(k.shots) for k in kinds}, survey.abilities, strict=config.strict
+    )
+    unreachable = [s.id for s in survey.statuses if not s.reachable and not config.simulated]
+    summary = {
+        "ok": not impossible,
+        "dry_run": True,
+        "farm": config.name,
+        "simulated": config.simulated,
+        "shots": len(shotlist.shots),
+        "duration_s": shotlist.duration,
+        "tasks": len(tasks),
+        "gpu_s": round(sum(k.gpu_s for k in kinds), 1),
+        "kinds": [k.to_json() for k in kinds],
+        "unreachable": unreachable,
+        "impossible": impossible,
+    }
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        from rich.table import Table
+
+        table = Table("kind", "tasks", "workers able", "est. GPU s", title=f"plan on {config.name}")
+        for k in kinds:
+            able = ", ".join(k.able) or "[red]none[/]"
+            table.add_row(k.kind.value, str(len(k.shots)), able, f"{k.gpu_s:.0f}")
+        out.print(table)
+        if unreachable:
+            err.print(
+                f"[yellow]note:[/] not reachable now (judged by the farm file): "
+                f"{', '.join(unreachable)}",
+                highlight=False,
+            )
+        for line in impossible:
+            err.print(f"[bold red]error:[/] {line}", highlight=False)
+        verdict = "cannot run this plan" if impossible else "can run this plan"
+        out.print(
+            f"{len(tasks)} tasks for {len(shotlist.shots)} shots "
+            f"({shotlist.duration:g} s); about {summary['gpu_s']:.0f} GPU seconds; the farm "
+            f"{verdict}; nothing was submitted (dry run)",
+            highlight=False,
+        )
+    if impossible:
+        raise typer.Exit(1)
+
+
+def _memory(row: dict[str, Any]) -> str:
+    """What a worker holds: its VRAM, or its RAM on a CPU-only server ("23.5 RAM")."""
+    total = _gb(row.get("vram_total_gb"))
+    return f"{total} RAM" if total and row.get("device_type") == "cpu" else total
+
+
+def _gb(value: float | None) -> str:
+    """A VRAM figure for the table; blank where an unreachable server told nothing."""
+    return "" if value is None else f"{value:g}"
+
+
+@errors
+def test(
+    url: str | None = typer.Option(None, "--url", help="ComfyUI server to check."),
+    workflow: Path | None = typer.Option(
+        None, "--workflow", help="Your API-format workflow JSON (default: a tiny built-in one)."
+    ),
+    bindings: Path | None = typer.Option(
+        None,
+        "--bindings",
+        help="Bindings YAML for --workflow (default: <name>.bindings.yaml beside it, else "
+        "detected).",
+    ),
+    input_file: Path | None = typer.Option(
+        None,
+        "--input",
+        help="Your own picture, clip or sound for the workflow's LoadImage, LoadVideo or "
+        "LoadAudio (default: a small sample made and uploaded for each).",
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Keep the outputs here (default with --workflow: a temp dir)."
+    ),
+    run_timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        min=1,
+        max=86400,
+        help="Seconds the round trip may take (default 60, 1800 with --workflow).",
+    ),
+    sim: bool = typer.Option(
+        False,
+        "--sim",
+        help="Check a built-in simulated server (started here, no GPU) instead of a real one.",
+    ),
+    farm: str | None = typer.Option(
+        None,
+        "--farm",
+        help="Farm file whose first worker to check (default: $VIDEOFACTORY_FARM, then "
+        "./factory.yaml).",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Check one ComfyUI server: /system_stats, /object_info, preflight and one round trip.
+
+    With --workflow, your own workflow is checked against the server's nodes and model files
+    and run once; a LoadImage, LoadVideo or LoadAudio in it gets a small sample input (or
+    your --input file), uploaded and bound, so it runs on a fresh server too. The report
+    gives each step's time, what was uploaded and where the outputs went. Exit code 0 only
+    if every step worked. Without --url: the farm file's first worker, else ComfyUI's default
+    http://127.0.0.1:8188; --sim checks the built-in simulator instead.
+    """
+    import asyncio
+    from functools import partial
+
+    from videofactory.comfy.check import check_server
+    from videofactory.config import check_url, find_farm_file, load_farm
+    from videofactory.errors import BackendUnavailable, ConfigError
+
+    for flag, value in (("--bindings", bindings), ("--input", input_file)):
+        if value is not None and workflow is None:
+            raise ConfigError(f"{flag} goes with --workflow; pass the workflow file too")
+    if sim and (url or farm):
+        raise ConfigError("--sim checks the built-in simulator; leave out --url and --farm")
+    check_server = partial(
+        check_server,
+        workflow=workflow,
+        bindings=bindings,
+        output_dir=output,
+        run_timeout=run_timeout,
+        input_file=input_file,
+    )
+    note = ""
+    if sim:
+        from videofactory.config import builtin_farm
+        from videofactory.factory import running_farm
+
+        one = builtin_farm().model_copy(update={"workers": builtin_farm().workers[:1]})
+        with running_farm(one) as live:
+            report = asyncio.run(check_server(live.workers[0].url))
+        note = "checked the built-in simulator (a ComfyUI-protocol server on loopback, no GPU)"
+    else:
+        path = None if url else find_farm_file(farm)
+        if url:
+            target = check_url(url, "--url")
+        else:
+            target = load_farm(path).workers[0].url if path else DEFAULT_COMFYUI_URL
+        report = asyncio.run(check_server(target))
+        if url is None and path is None and not report.reachable:
+            raise BackendUnavailable(
+                f"nothing answers at {target}; start ComfyUI there, pass --url URL, name a "
+                "farm with --farm FILE (or ./factory.yaml), or pass --sim to check the "
+                "built-in simulator",
+                url=target,
+            )
+    report.note = note
+    if as_json:
+        print(json.dumps(report.to_json()))
+    else:
+        if note:
+            err.print(f"[yellow]note:[/] {note}")
+        for s in report.steps:
+            mark = "[green]ok[/]  " if s.ok else "[red]FAIL[/]"
+            out.print(
+                f"{mark} {s.name:<13} {s.seconds * 1000:7.0f} ms  {escape(s.detail)}",
+                highlight=False,
+                soft_wrap=True,  # one line each, however long: a program reads it
+            )
+            for line in s.lines:
+                out.print(f"       {line}", highlight=False, markup=False, soft_wrap=True)
+        if report.output_dir:
+            out.print(f"outputs: {report.output_dir}", highlight=False)
+        out.print(
+            (
+                "[bold green]ComfyUI server works[/]"
+                if report.ok
+                else "[bold red]ComfyUI check failed[/]"
+            )
+            + f": {report.url}"
+            + (" (the built-in simulator)" if sim else "")
+        )
+    if not report.ok:
+        raise typer.Exit(1)
