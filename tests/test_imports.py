@@ -60,7 +60,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "__main__"),
 )
 
-RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+RANK = {part: rank for rank, parts in enumerate(LAYERS, start=1) for part in parts}
 
 
 def module_names() -> dict[str, Path]:

@@ -3,7 +3,7 @@
 An agent directing the factory never waits on a GPU: ``generate ... --detach`` prints the run id
 at once and a background process renders; ``show RUN`` tells where the run stands at any time,
 ``wait RUN`` follows it to its end (exit code 0 only if it ended well), ``logs RUN`` prints what
-it logged, and ``report RUN`` writes its report again. ``cli.py`` registers these.
+it logged, and ``report RUN`` writes its report again. ``app.py`` registers these.
 """
 
 from __future__ import annotations

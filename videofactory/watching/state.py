@@ -1,7 +1,7 @@
 """A run as its watchers see it, built from its events (pure): one lane per GPU, overall
 progress, an ETA from the schedule's estimates, and the retries so far.
 
-``RunWatch.apply(event)`` folds one event in; the live view (``console.py``), ``videofactory
+``RunWatch.apply(event)`` folds one event in; the live view (``live.py``), ``videofactory
 wait`` and ``show`` read the result. No I/O here: the farm and the task list are handed in
 (``load``), VRAM readings too (``set_vram``), and every time is an argument.
 """
