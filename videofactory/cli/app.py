@@ -20,6 +20,7 @@ from videofactory.cli.options import (
     RUN_JSON_OPT,
     WORKDIR_OPT,
     err,
+    example,
     out,
 )
 from videofactory.cli.options import errors as _errors
@@ -40,6 +41,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help, not Typer's rich panels: rendering those imports rich's Markdown,
+    # tables and tracebacks, which alone would cost `--help` twice a bare `import typer, rich`
+    # (bench/startup.py). Paragraphs that must keep their lines start with \b.
+    rich_markup_mode=None,
 )
 
 
@@ -62,7 +67,7 @@ def _main(
 # -- generate / plan / render ---------------------------------------------------------------
 
 
-@app.command(epilog='Example: videofactory generate "warrior in mystical forest" --duration 30')
+@app.command(epilog=example('videofactory generate "warrior in mystical forest" --duration 30'))
 @_errors
 def generate(
     concept: str = typer.Argument(..., help="What the video is about."),
@@ -97,7 +102,7 @@ def generate(
     _render(shotlist, farm, workdir, as_json, detach=detach)
 
 
-@app.command(epilog='Example: videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml')
+@app.command(epilog=example('videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml'))
 @_errors
 def plan(
     concept: str = typer.Argument(..., help="What the video is about."),
@@ -187,7 +192,7 @@ def _plan(
     )
 
 
-@app.command(epilog="Example: videofactory render shots.yaml --json")
+@app.command(epilog=example("videofactory render shots.yaml --json"))
 @_errors
 def render(
     shotlist_file: Path = typer.Argument(..., help="A shot list YAML (from `plan`, maybe edited)."),
@@ -244,7 +249,7 @@ def _render(
     _print_result(result, as_json)
 
 
-@app.command(epilog="Example: videofactory resume 20261125-181500-warrior-in-mystical-3f2a")
+@app.command(epilog=example("videofactory resume 20261125-181500-warrior-in-mystical-3f2a"))
 @_errors
 def resume(
     run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
@@ -288,7 +293,7 @@ def resume(
     _print_result(result, as_json)
 
 
-@app.command(epilog="Example: videofactory cancel 20261125-181500-warrior-in-mystical-3f2a")
+@app.command(epilog=example("videofactory cancel 20261125-181500-warrior-in-mystical-3f2a"))
 @_errors
 def cancel(
     run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
@@ -357,7 +362,7 @@ def _print_result(result: Any, as_json: bool) -> None:
 # -- runs / show ----------------------------------------------------------------------------
 
 
-@app.command(epilog="Example: videofactory runs --json")
+@app.command(epilog=example("videofactory runs --json"))
 @_errors
 def runs(workdir: Path = WORKDIR_OPT, as_json: bool = JSON_OPT) -> None:
     """List the runs in the work directory, newest first."""
@@ -403,7 +408,7 @@ def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r.get(k) for k in keys}
 
 
-@app.command(epilog="Example: videofactory show 20261125-181500-warrior-in-mystical-3f2a --json")
+@app.command(epilog=example("videofactory show 20261125-181500-warrior-in-mystical-3f2a --json"))
 @_errors
 def show(
     run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
@@ -500,14 +505,14 @@ from videofactory.cli.launcher import farm_app  # noqa: E402 (registered last)
 
 app.add_typer(farm_app(_errors, out, err), name="farm")
 
-app.command("assemble", epilog="Example: videofactory assemble RUN --transition crossfade --music song.mp3")(_errors(assemble_command))  # noqa: E501  # fmt: skip
+app.command("assemble", epilog=example("videofactory assemble RUN --transition crossfade --music song.mp3"))(_errors(assemble_command))  # noqa: E501  # fmt: skip
 
 from videofactory.cli.farm import status, test  # noqa: E402
 from videofactory.cli.runs import logs_command, report_command, wait_command  # noqa: E402
 from videofactory.cli.sim import SIM_EPILOG, sim  # noqa: E402
 
-app.command("status", epilog="Example: videofactory status --farm factory.yaml --json")(status)
-app.command("test", epilog="Example: videofactory test --url http://127.0.0.1:8188 --workflow my_flux_api.json")(test)  # noqa: E501  # fmt: skip
+app.command("status", epilog=example("videofactory status --farm factory.yaml --json"))(status)
+app.command("test", epilog=example("videofactory test --url http://127.0.0.1:8188 --workflow my_flux_api.json"))(test)  # noqa: E501  # fmt: skip
 # ComfyUI's command line works unchanged for `sim`: flags that mean nothing here are ignored.
 app.command(
     "sim",
@@ -515,6 +520,6 @@ app.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
 )(sim)
 
-app.command("wait", epilog="Example: videofactory wait 20261125-181500-warrior-in-mystical-3f2a --json")(_errors(wait_command))  # noqa: E501  # fmt: skip
-app.command("logs", epilog="Example: videofactory logs 20261125-181500-warrior-in-mystical-3f2a --follow")(_errors(logs_command))  # noqa: E501  # fmt: skip
-app.command("report", epilog="Example: videofactory report 20261125-181500-warrior-in-mystical-3f2a")(_errors(report_command))  # noqa: E501  # fmt: skip
+app.command("wait", epilog=example("videofactory wait 20261125-181500-warrior-in-mystical-3f2a --json"))(_errors(wait_command))  # noqa: E501  # fmt: skip
+app.command("logs", epilog=example("videofactory logs 20261125-181500-warrior-in-mystical-3f2a --follow"))(_errors(logs_command))  # noqa: E501  # fmt: skip
+app.command("report", epilog=example("videofactory report 20261125-181500-warrior-in-mystical-3f2a"))(_errors(report_command))  # noqa: E501  # fmt: skip

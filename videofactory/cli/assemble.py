@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
 from videofactory.assembly.presets import ASPECTS, RESOLUTIONS
+from videofactory.cli.options import console
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import ConfigError
 
@@ -41,7 +41,7 @@ def _assemble_version(
     from videofactory.assembly.render import assemble
     from videofactory.assembly.runfiles import next_version
 
-    console = Console(stderr=True)
+    progress_console = console(stderr=True)
     making: set[int] = set()
     while True:
         version, out = next_version(run_dir, making=making)
@@ -50,8 +50,8 @@ def _assemble_version(
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeRemainingColumn(),
-            console=console,
-            disable=quiet or not console.is_terminal,
+            console=progress_console,
+            disable=quiet or not progress_console.is_terminal,
         ) as bar:
             task = bar.add_task("ffmpeg", total=1.0)
             try:
@@ -185,7 +185,7 @@ def assemble_command(
     if as_json:
         print(json.dumps(summary))
         return
-    Console().print(
+    console().print(
         f"[bold green]done[/] {out}  v{version}  {info.duration_s:.2f} s  "
         f"{info.width}x{info.height}  {timeline.transition.kind}"
         + (f"  music {music.name}" if music else "")

@@ -7,10 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from videofactory.cli.options import FARM_OPT, JSON_OPT, err, errors, out
 from videofactory.constants import DEFAULT_SIM_PORT
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported when first needed (rich.markup loads rich.text)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 __all__ = ["DEFAULT_COMFYUI_URL", "dry_run", "status", "test"]
 

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
+
+from videofactory.cli.options import example
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
 __all__ = ["farm_app", "farm_table"]
@@ -108,7 +110,7 @@ def farm_app(errors: Callable[[Any], Any], out: Console, err: Console) -> typer.
         elif event == "gave_up":
             err.print(f"{stamp} [red]{data['worker']}[/]: {data['detail']}", highlight=False)
 
-    @app.command(epilog="Example: videofactory farm up --farm factory.yaml")
+    @app.command(epilog=example("videofactory farm up --farm factory.yaml"))
     @errors
     def up(
         farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
@@ -192,7 +194,7 @@ def farm_app(errors: Callable[[Any], Any], out: Console, err: Console) -> typer.
         if result["failures"]:
             raise typer.Exit(1)
 
-    @app.command(epilog="Example: videofactory farm down --farm factory.yaml")
+    @app.command(epilog=example("videofactory farm down --farm factory.yaml"))
     @errors
     def down(
         farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),
@@ -216,7 +218,7 @@ def farm_app(errors: Callable[[Any], Any], out: Console, err: Console) -> typer.
         for wid, what in result["workers"].items():
             out.print(f"{wid}: {what}")
 
-    @app.command(epilog="Example: videofactory farm status --json")
+    @app.command(epilog=example("videofactory farm status --json"))
     @errors
     def status(
         farm: str | None = typer.Option(None, "--farm", help=FARM_HELP),

@@ -7,13 +7,15 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import FactoryError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "DETACH_OPT",
@@ -28,23 +30,47 @@ __all__ = [
     "console",
     "err",
     "errors",
+    "example",
     "out",
     "state",
 ]
 
 
 def console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
     # Piped output is read by programs and logs: do not wrap tables at 80 columns.
     console = Console(stderr=stderr)
     return console if console.is_terminal else Console(stderr=stderr, width=160)
 
 
-out = console()
-err = console(stderr=True)
+class _FirstUse:
+    """A console made when first used: rich's Console costs a fifth of a command's start-up,
+    and ``--help`` and a detached ``generate --json`` never print through one."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+out: Console = _FirstUse(stderr=False)  # type: ignore[assignment]
+err: Console = _FirstUse(stderr=True)  # type: ignore[assignment]
 #: --debug: let errors raise with their traceback.
 state = {"debug": False}
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def example(command: str) -> str:
+    """A command's epilog: ``Example: <command>`` on a line of its own, never rewrapped (``\\b``
+    tells Click to keep the paragraph's lines as they are)."""
+    return f"\b\nExample: {command}"
+
 
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON object (for agents and scripts).")
 RUN_JSON_OPT = typer.Option(

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
+from videofactory.cli.options import console
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import RunFailed, StoreError, WaitTimeout
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from videofactory.store import Store
 
 __all__ = [
@@ -39,13 +41,11 @@ WORKDIR_OPT = typer.Option(
 
 
 def _out() -> Console:
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
+    return console()
 
 
 def _err() -> Console:
-    console = Console(stderr=True)
-    return console if console.is_terminal else Console(stderr=True, width=160)
+    return console(stderr=True)
 
 
 def _store(workdir: Path) -> Store:

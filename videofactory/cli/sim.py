@@ -8,13 +8,13 @@ from typing import Any
 
 import typer
 
-from videofactory.cli.options import err, errors
+from videofactory.cli.options import err, errors, example
 from videofactory.constants import DEFAULT_SIM_PORT
 
 __all__ = ["SIM_EPILOG", "sim"]
 
-SIM_EPILOG = (
-    "Example: videofactory sim --workers 6 --port 8188 --time-scale 0.1 "
+SIM_EPILOG = example(
+    "videofactory sim --workers 6 --port 8188 --time-scale 0.1 "
     "--fail-rate 0.05 --http-error-rate 0.1 --fault gpu2:crash_after=3"
 )
 
