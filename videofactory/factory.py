@@ -22,9 +22,7 @@ from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
 from videofactory.detach import pid_alive
 from videofactory.errors import BackendError, ConfigError, FactoryError, RunFailed, StoreError
 from videofactory.events import Event, EventSink
-from videofactory.farm.context import Supervision
 from videofactory.farm.dag import build_tasks
-from videofactory.farm.outcome import INTERRUPTED
 from videofactory.shotlist import ShotList, dump_shotlist, parse_shotlist
 from videofactory.stopping import sigterm_as_ctrl_c
 from videofactory.store import IN_FLIGHT, RunState, Store, TaskState, driven_elsewhere
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
     # Imported where used: recording a run (`generate --detach`) needs none of them, and the
     # simulator alone is 24 modules with PyAV, numpy and Pillow.
     from videofactory.comfy.client import ComfyClient
+    from videofactory.farm.context import Supervision
     from videofactory.farm.outcome import RunResult
     from videofactory.tts.base import SpeechBackend
 
@@ -261,6 +260,7 @@ def _drive(
     import asyncio
 
     from videofactory.farm.dispatcher import Dispatcher
+    from videofactory.farm.outcome import INTERRUPTED
 
     dispatcher = Dispatcher(
         store,
