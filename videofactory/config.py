@@ -250,18 +250,19 @@ def configured_llm(
     kind: str | None = None,
     model: str | None = None,
 ) -> LLMConfig | None:
-    """The LLM planner's settings: flags, then ``VIDEOFACTORY_LLM_*``, then the farm file,
-    then ``ANTHROPIC_API_KEY`` alone (Anthropic's API); None when nothing names an LLM.
+    """The LLM planner's settings: flags, then ``VIDEOFACTORY_LLM_*``, then the farm file;
+    with no endpoint in any, Anthropic's API when the kind is ``anthropic`` or
+    ``ANTHROPIC_API_KEY`` is set; None when nothing names an LLM.
 
     ``kind`` is ``anthropic`` for an endpoint on api.anthropic.com, else ``openai``; the
     model may stay empty (the server's first listed model is used).
 
     Raises:
-        ConfigError: an LLM is half-named (a model or kind, but no endpoint) or a bad value.
+        ConfigError: an LLM is half-named (a model, or kind openai, but no endpoint) or a bad
+            value.
     """
     base = farm.llm.model_dump(exclude_unset=True) if farm is not None and farm.llm else {}
     merged: dict[str, Any] = dict(base)
-    given = bool(base)
     for key, flag, env in (
         ("endpoint", endpoint, LLM_URL_ENV),
         ("kind", kind, LLM_KIND_ENV),
@@ -270,11 +271,9 @@ def configured_llm(
         value = flag or os.environ.get(env, "").strip() or None
         if value:
             merged[key] = value
-            given = True
-    if not merged.get("endpoint") and (
-        merged.get("kind") == "anthropic" or (not given and _env_key(ANTHROPIC_KEY_ENV))
-    ):
-        merged |= {"kind": "anthropic", "endpoint": ANTHROPIC_ENDPOINT}
+    if not merged.get("endpoint") and merged.get("kind", "anthropic") == "anthropic":
+        if merged.get("kind") == "anthropic" or _env_key(ANTHROPIC_KEY_ENV):
+            merged |= {"kind": "anthropic", "endpoint": ANTHROPIC_ENDPOINT}
     if not merged:
         return None
     if not merged.get("endpoint"):

@@ -367,8 +367,9 @@ def _resolve_images(shotlist: ShotList, path: Path) -> ShotList:
 
 
 def dump_shotlist(shotlist: ShotList) -> str:
-    """The shot list as YAML a person can edit (keys in model order, unicode kept)."""
-    data = shotlist.model_dump(mode="json")
+    """The shot list as YAML a person can edit (keys in model order, unicode kept; no ``llm``
+    key when no LLM was asked)."""
+    data = shotlist.model_dump(mode="json", exclude={"llm"} if shotlist.llm is None else None)
     return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 

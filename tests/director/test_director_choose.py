@@ -181,6 +181,8 @@ def test_what_configures_an_llm(tmp_path, monkeypatch) -> None:
     alone = configured_llm()
     assert alone is not None and (alone.kind, alone.endpoint) == ("anthropic", ANTHROPIC_ENDPOINT)
     assert alone.api_key == "sk-ant-env" and alone.model == ""
+    named = configured_llm(model="claude-x")
+    assert named is not None and (named.kind, named.model) == ("anthropic", "claude-x")
     monkeypatch.setenv("VIDEOFACTORY_LLM_URL", "http://localhost:11434/v1")
     local = configured_llm()  # a URL wins over the bare key: the local model is asked
     assert local is not None and local.kind == "openai" and local.model == ""
