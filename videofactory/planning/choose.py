@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from videofactory.constants import DEFAULT_CLIP_SECONDS, DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from videofactory.errors import ConfigError, FactoryError
@@ -133,6 +134,9 @@ def _fallback(
 ) -> ShotList:
     """The rules planner's plan, marked with the LLM that was asked and why it did not plan
     (``reason``: the LLM's error, which names its URL)."""
+    userinfo = urlsplit(llm.endpoint).netloc.rpartition("@")[0]
+    if userinfo:  # a password in the URL stays out of the plan, the report and the terminal
+        reason = reason.replace(f"{userinfo}@", "")
     if len(reason) > _MAX_REASON:
         reason = reason[: _MAX_REASON - 1] + "…"
     if say is not None:
