@@ -177,3 +177,195 @@ def spoken_texts(server: AppThread) -> list[str]:
         body = json.loads(request["body"])
         texts.append(body["text"] if "text" in body else body["input"])
     return texts
+
+
+# -- LLM servers -------------------------------------------------------------------------------
+
+#: What an LLM stand-in says, in order: a JSON-able dict (the shot list: a completion's content
+#: as JSON text, or Anthropic's tool input), a str (the content or text as is), or
+#: ``(status, body)`` (the HTTP answer as is: an error body, or "hang": 5 s of nothing first).
+Answer = dict[str, Any] | str | tuple[int, Any]
+
+
+def openai_completion(content: str, finish: str = "stop", model: str = "llama3.1:8b") -> dict:
+    """The body of a real ``chat.completion`` answer (OpenAI's; Ollama's, vLLM's and LM
+    Studio's have the same fields)."""
+    return {
+        "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+        "object": "chat.completion",
+        "created": 1741569952,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": {"prompt_tokens": 812, "completion_tokens": 640, "total_tokens": 1452},
+        "system_fingerprint": "fp_ollama",
+    }
+
+
+def anthropic_message(
+    blocks: list, stop: str = "tool_use", model: str = "claude-sonnet-4-20250514"
+) -> dict:
+    """The body of a real Messages API answer."""
+    return {
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": blocks,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 1203, "output_tokens": 702},
+    }
+
+
+#: ``GET /v1/models`` of Ollama (its OpenAI-compatible API lists what was pulled).
+OLLAMA_MODELS = {
+    "object": "list",
+    "data": [
+        {"id": "llama3.1:8b", "object": "model", "created": 1718141294, "owned_by": "library"},
+        {"id": "qwen2.5:7b", "object": "model", "created": 1718141000, "owned_by": "library"},
+    ],
+}
+
+
+def _script(answers: list[Answer]) -> Callable[[], Answer]:
+    """The next answer each call (the last one again when they run out)."""
+    calls = {"n": 0}
+
+    def next_answer() -> Answer:
+        answer = answers[min(calls["n"], len(answers) - 1)]
+        calls["n"] += 1
+        return answer
+
+    return next_answer
+
+
+async def _raw(answer: tuple[int, Any]) -> web.Response:
+    status, body = answer
+    if body == "hang":
+        await asyncio.sleep(5)
+    if isinstance(body, str):
+        return web.Response(text=body, status=status, content_type="text/html")
+    return web.json_response(body, status=status)
+
+
+def ollama_app(
+    answers: list[Answer], models: dict | None = None, *, models_delay_s: float = 0.0
+) -> AppThread:
+    """Ollama's OpenAI-compatible API (``ollama serve`` on :11434, base URL ``…/v1``):
+    ``GET /v1/models`` and ``POST /v1/chat/completions``. Like Ollama it answers 400 to a
+    request without ``model`` or ``messages`` and 404 to a model it does not have (with its
+    error body); the n-th chat request gets ``answers[n]``. ``models_delay_s``: a server too
+    busy to list its models in time."""
+    listed = models if models is not None else OLLAMA_MODELS
+    names = {m["id"] for m in listed["data"]}
+    names |= {n.removesuffix(":latest") for n in names}
+    next_answer = _script(answers)
+
+    async def list_models(request: web.Request) -> web.Response:
+        await asyncio.sleep(models_delay_s)
+        return web.json_response(listed)
+
+    async def chat(request: web.Request) -> web.Response:
+        body = await request.json()
+        if not body.get("model") or not isinstance(body.get("messages"), list):
+            return web.json_response(
+                {"error": {"message": "model is required", "type": "invalid_request_error",
+                           "param": None, "code": None}},
+                status=400,
+            )  # fmt: skip
+        if body["model"] not in names:
+            message = f'model "{body["model"]}" not found, try pulling it first'
+            return web.json_response(
+                {"error": {"message": message, "type": "api_error", "param": None, "code": None}},
+                status=404,
+            )
+        answer = next_answer()
+        if isinstance(answer, tuple):
+            return await _raw(answer)
+        content = answer if isinstance(answer, str) else json.dumps(answer)
+        return web.json_response(openai_completion(content, model=body["model"]))
+
+    return AppThread([("GET", "/v1/models", list_models), ("POST", "/v1/chat/completions", chat)])
+
+
+#: ``GET /v1/models`` of Anthropic's API (newest first).
+ANTHROPIC_MODELS = {
+    "data": [
+        {"type": "model", "id": "claude-sonnet-4-20250514", "display_name": "Claude Sonnet 4",
+         "created_at": "2025-05-22T00:00:00Z"},
+        {"type": "model", "id": "claude-3-5-haiku-20241022", "display_name": "Claude Haiku 3.5",
+         "created_at": "2024-10-22T00:00:00Z"},
+    ],
+    "has_more": False,
+    "first_id": "claude-sonnet-4-20250514",
+    "last_id": "claude-3-5-haiku-20241022",
+}  # fmt: skip
+
+
+def anthropic_app(answers: list[Answer], key: str = "sk-ant-test") -> AppThread:
+    """Anthropic's Messages API: ``GET /v1/models`` and ``POST /v1/messages``, both refusing a
+    request without the right ``x-api-key`` or without ``anthropic-version`` the way the real
+    API does. A dict answer is the input of a ``tool_use`` block for the tool the request
+    forces (``stop_reason: tool_use``), a str a text block (``end_turn``)."""
+    next_answer = _script(answers)
+
+    def refused(request: web.Request) -> web.Response | None:
+        if request.headers.get("x-api-key") != key:
+            return web.json_response(
+                {"type": "error",
+                 "error": {"type": "authentication_error", "message": "invalid x-api-key"}},
+                status=401,
+            )  # fmt: skip
+        if not request.headers.get("anthropic-version"):
+            return web.json_response(
+                {"type": "error", "error": {"type": "invalid_request_error",
+                 "message": "anthropic-version: header is required"}},
+                status=400,
+            )  # fmt: skip
+        return None
+
+    async def list_models(request: web.Request) -> web.Response:
+        return refused(request) or web.json_response(ANTHROPIC_MODELS)
+
+    async def messages(request: web.Request) -> web.Response:
+        problem = refused(request)
+        if problem is not None:
+            return problem
+        body = await request.json()
+        missing = {"model", "max_tokens", "messages"} - set(body)
+        if missing:
+            return web.json_response(
+                {"type": "error", "error": {"type": "invalid_request_error",
+                 "message": f"{sorted(missing)[0]}: Field required"}},
+                status=400,
+            )  # fmt: skip
+        answer = next_answer()
+        if isinstance(answer, tuple):
+            return await _raw(answer)
+        if isinstance(answer, str):
+            return web.json_response(
+                anthropic_message([{"type": "text", "text": answer}], "end_turn", body["model"])
+            )
+        tool = body.get("tool_choice", {}).get("name", "tool")
+        block = {"type": "tool_use", "id": f"toolu_{len(body['messages']):02d}", "name": tool,
+                 "input": answer}  # fmt: skip
+        return web.json_response(anthropic_message([block], "tool_use", body["model"]))
+
+    return AppThread([("GET", "/v1/models", list_models), ("POST", "/v1/messages", messages)])
+
+
+def chat_bodies(server: AppThread) -> list[dict]:
+    """The JSON bodies of the chat requests a stand-in got (its POSTs), in order."""
+    return [json.loads(r["body"]) for r in server.requests if r["method"] == "POST"]

@@ -39,6 +39,7 @@ __all__ = [
     "WorkflowSpec",
     "builtin_farm",
     "check_url",
+    "configured_llm",
     "find_farm_file",
     "load_farm",
     "resolve_farm",
@@ -185,10 +186,14 @@ LLM_URL_ENV = "VIDEOFACTORY_LLM_URL"
 LLM_KIND_ENV = "VIDEOFACTORY_LLM_KIND"
 LLM_MODEL_ENV = "VIDEOFACTORY_LLM_MODEL"
 LLM_KEY_ENV = "VIDEOFACTORY_LLM_API_KEY"
+#: Anthropic's own key variable: set alone, it is enough to plan with Anthropic's API.
+ANTHROPIC_KEY_ENV = "ANTHROPIC_API_KEY"
+#: Anthropic's API, the endpoint of ``kind: anthropic`` when none is given.
+ANTHROPIC_ENDPOINT = "https://api.anthropic.com"
 #: Where the key is looked for when the farm file names no variable, by API kind.
 _DEFAULT_KEY_ENVS = {
     "openai": (LLM_KEY_ENV, "OPENAI_API_KEY"),
-    "anthropic": (LLM_KEY_ENV, "ANTHROPIC_API_KEY"),
+    "anthropic": (LLM_KEY_ENV, ANTHROPIC_KEY_ENV),
 }
 
 
@@ -199,12 +204,16 @@ class LLMConfig(_Strict):
     kind: Literal["openai", "anthropic"] = "openai"
     #: Base URL, e.g. http://localhost:11434/v1 (Ollama) or https://api.anthropic.com.
     endpoint: str = Field(min_length=1)
-    model: str = Field(min_length=1, max_length=200)
+    #: The model's name; empty: the first one the server lists (``GET /v1/models``).
+    model: str = Field(default="", max_length=200)
     #: Environment variable with the API key (default: VIDEOFACTORY_LLM_API_KEY, then
     #: OPENAI_API_KEY or ANTHROPIC_API_KEY). Keys never go in the farm file.
     api_key_env: str | None = None
     #: Seconds one request may take (local models can be slow).
     timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    #: Seconds the cheap reachability check (``GET /v1/models``) may take before
+    #: ``--planner auto`` plans with the rules planner instead.
+    probe_timeout_s: float = Field(default=3.0, gt=0, le=60)
     max_tokens: int = Field(default=8192, ge=256, le=200_000)
     temperature: float = Field(default=0.7, ge=0, le=2)
     #: How JSON is asked for on OpenAI-compatible servers: a JSON schema (default), plain
@@ -234,19 +243,25 @@ def _env_key(name: str | None) -> str | None:
     return value or None
 
 
-def resolve_llm(
+def configured_llm(
     farm: FarmConfig | None = None,
     *,
     endpoint: str | None = None,
     kind: str | None = None,
     model: str | None = None,
-) -> LLMConfig:
-    """The LLM planner's settings: flags, then ``VIDEOFACTORY_LLM_*``, then the farm file.
+) -> LLMConfig | None:
+    """The LLM planner's settings: flags, then ``VIDEOFACTORY_LLM_*``, then the farm file;
+    with no endpoint in any, Anthropic's API when the kind is ``anthropic`` or
+    ``ANTHROPIC_API_KEY`` is set; None when nothing names an LLM.
+
+    ``kind`` is ``anthropic`` for an endpoint on api.anthropic.com, else ``openai``; the
+    model may stay empty (the server's first listed model is used).
 
     Raises:
-        ConfigError: no endpoint or model anywhere, or a bad value.
+        ConfigError: an LLM is half-named (a model, or kind openai, but no endpoint) or a bad
+            value.
     """
-    base = farm.llm.model_dump() if farm is not None and farm.llm is not None else {}
+    base = farm.llm.model_dump(exclude_unset=True) if farm is not None and farm.llm else {}
     merged: dict[str, Any] = dict(base)
     for key, flag, env in (
         ("endpoint", endpoint, LLM_URL_ENV),
@@ -256,17 +271,19 @@ def resolve_llm(
         value = flag or os.environ.get(env, "").strip() or None
         if value:
             merged[key] = value
+    if not merged.get("endpoint") and merged.get("kind", "anthropic") == "anthropic":
+        if merged.get("kind") == "anthropic" or _env_key(ANTHROPIC_KEY_ENV):
+            merged |= {"kind": "anthropic", "endpoint": ANTHROPIC_ENDPOINT}
+    if not merged:
+        return None
     if not merged.get("endpoint"):
         raise ConfigError(
             "the LLM planner has no endpoint: pass --llm-url, set "
             f"{LLM_URL_ENV}, or add an 'llm:' section to factory.yaml "
             "(e.g. endpoint: http://localhost:11434/v1, model: llama3.1)"
         )
-    if not merged.get("model"):
-        raise ConfigError(
-            f"the LLM planner has no model: pass --llm-model, set {LLM_MODEL_ENV}, "
-            "or give 'model:' in the farm file's 'llm:' section"
-        )
+    if "kind" not in merged and urlsplit(str(merged["endpoint"])).hostname == "api.anthropic.com":
+        merged["kind"] = "anthropic"
     try:
         config = LLMConfig.model_validate(merged)
     except ValidationError as exc:
@@ -276,6 +293,29 @@ def resolve_llm(
     )
     keys = [k for k in (_env_key(n) for n in names) if k]
     return config.model_copy(update={"api_key": keys[0] if keys else None})
+
+
+def resolve_llm(
+    farm: FarmConfig | None = None,
+    *,
+    endpoint: str | None = None,
+    kind: str | None = None,
+    model: str | None = None,
+) -> LLMConfig:
+    """``configured_llm``, for when an LLM is required (``--planner llm``).
+
+    Raises:
+        ConfigError: no endpoint anywhere, or a bad value.
+    """
+    config = configured_llm(farm, endpoint=endpoint, kind=kind, model=model)
+    if config is None:
+        raise ConfigError(
+            "the LLM planner has no endpoint: pass --llm-url, set "
+            f"{LLM_URL_ENV}, or add an 'llm:' section to factory.yaml "
+            "(e.g. endpoint: http://localhost:11434/v1, model: llama3.1), or set "
+            f"{ANTHROPIC_KEY_ENV} to plan with Anthropic's API"
+        )
+    return config
 
 
 class DispatchConfig(_Strict):

@@ -16,6 +16,7 @@ __all__ = [
     "MAX_NESTING",
     "MAX_PORT",
     "MAX_SHOTS",
+    "MAX_STYLE_CHARS",
     "MAX_SHOT_LENGTH_S",
     "MAX_SHOT_SECONDS",
     "MAX_SIDES",
@@ -63,6 +64,8 @@ MAX_CLIP_SECONDS = 60.0
 
 #: A concept is a sentence or a paragraph, not a book.
 MAX_CONCEPT_CHARS = 2000
+#: A style (``--style``) is a phrase that goes into every prompt: it must leave room for them.
+MAX_STYLE_CHARS = 300
 
 # -- the farm ----------------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 __all__ = [
     "CameraMove",
+    "PlannerLLM",
     "Shot",
     "ShotList",
     "ShotType",
@@ -175,6 +176,17 @@ class Shot(BaseModel):
         return value
 
 
+class PlannerLLM(BaseModel):
+    """The LLM a plan was asked of: its model and host, and why the rules planner planned
+    instead when it did (``planner: rules`` with a ``fallback``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default="", max_length=200)
+    host: str = Field(default="", max_length=300)
+    fallback: str = Field(default="", max_length=2000)
+
+
 class ShotList(BaseModel):
     """A whole video plan: run-level descriptors and the shots in order."""
 
@@ -192,6 +204,8 @@ class ShotList(BaseModel):
     height: int = 720
     fps: int = 24
     planner: str = "rules"
+    #: The LLM asked to plan (None when none was): see ``PlannerLLM``.
+    llm: PlannerLLM | None = None
     shots: list[Shot] = Field(min_length=1)
 
     @field_validator("width", "height")
@@ -353,8 +367,9 @@ def _resolve_images(shotlist: ShotList, path: Path) -> ShotList:
 
 
 def dump_shotlist(shotlist: ShotList) -> str:
-    """The shot list as YAML a person can edit (keys in model order, unicode kept)."""
-    data = shotlist.model_dump(mode="json")
+    """The shot list as YAML a person can edit (keys in model order, unicode kept; no ``llm``
+    key when no LLM was asked)."""
+    data = shotlist.model_dump(mode="json", exclude={"llm"} if shotlist.llm is None else None)
     return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 

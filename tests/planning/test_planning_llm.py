@@ -8,7 +8,7 @@ import json
 
 import pytest
 from aiohttp import web
-from standins import AppThread, free_port_url
+from standins import AppThread, anthropic_message, free_port_url, openai_completion
 
 from videofactory.config import LLMConfig, load_farm, resolve_llm
 from videofactory.errors import (
@@ -43,45 +43,6 @@ def draft(n: int = 6, *, total: float = 27.0, **over) -> dict:
     data["shots"] = shots
     data.update(over)
     return data
-
-
-def openai_completion(content: str, finish: str = "stop") -> dict:
-    """The body of a real chat.completion answer."""
-    return {
-        "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
-        "object": "chat.completion",
-        "created": 1741569952,
-        "model": "llama3.1:8b",
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": content,
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": finish,
-            }
-        ],
-        "usage": {"prompt_tokens": 812, "completion_tokens": 640, "total_tokens": 1452},
-        "system_fingerprint": "fp_ollama",
-    }
-
-
-def anthropic_message(blocks: list, stop: str = "tool_use") -> dict:
-    """The body of a real Messages API answer."""
-    return {
-        "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-sonnet-4-20250514",
-        "content": blocks,
-        "stop_reason": stop,
-        "stop_sequence": None,
-        "usage": {"input_tokens": 1203, "output_tokens": 702},
-    }
 
 
 def scripted(path: str, answers: list):

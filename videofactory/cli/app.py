@@ -18,6 +18,7 @@ from videofactory.cli.options import (
     LLM_URL_OPT,
     PLANNER_OPT,
     RUN_JSON_OPT,
+    STYLE_OPT,
     WORKDIR_OPT,
     err,
     example,
@@ -87,6 +88,7 @@ def generate(
     llm_url: str | None = LLM_URL_OPT,
     llm_model: str | None = LLM_MODEL_OPT,
     llm_kind: str | None = LLM_KIND_OPT,
+    style: str | None = STYLE_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
@@ -96,6 +98,7 @@ def generate(
         duration,
         planner=planner,
         farm=farm,
+        style=style,
         llm=(llm_url, llm_kind, llm_model),
         size=(width, height, fps, seed, clip_seconds),
     )
@@ -121,13 +124,15 @@ def plan(
     llm_url: str | None = LLM_URL_OPT,
     llm_model: str | None = LLM_MODEL_OPT,
     llm_kind: str | None = LLM_KIND_OPT,
+    style: str | None = STYLE_OPT,
     farm: str | None = FARM_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Write a shot list for CONCEPT (YAML) to edit before rendering; no GPU is used.
 
-    The YAML format is described in docs/shotlist.md. With --planner llm the plan comes from
-    an LLM (--llm-url/--llm-model, $VIDEOFACTORY_LLM_*, or the farm file's llm section).
+    The YAML format is described in docs/shotlist.md. An LLM plans it when one is configured
+    (--llm-url/--llm-model, $VIDEOFACTORY_LLM_*, $ANTHROPIC_API_KEY, or the farm file's llm
+    section) and answers; else the rules planner. The plan's `planner` and `llm` say which.
     """
     from videofactory.errors import ConfigError
     from videofactory.shotlist import dump_shotlist
@@ -137,6 +142,7 @@ def plan(
         duration,
         planner=planner,
         farm=farm,
+        style=style,
         llm=(llm_url, llm_kind, llm_model),
         size=(width, height, fps, seed, clip_seconds),
     )
@@ -162,11 +168,12 @@ def _plan(
     *,
     planner: str,
     farm: str | None,
+    style: str | None,
     llm: tuple[str | None, str | None, str | None],
     size: tuple[int, int, int, int, float | None],
 ) -> Any:
     """Plan with the named planner; the LLM's settings come from flags, env, then farm file."""
-    from videofactory.config import find_farm_file, load_farm, resolve_llm
+    from videofactory.config import configured_llm, find_farm_file, load_farm, resolve_llm
     from videofactory.planning import plan_shotlist
 
     width, height, fps, seed, clip_s = size
@@ -176,9 +183,11 @@ def _plan(
     if clip_s is None:
         # As many shots as the farm's scene workflow makes clips of this length.
         clip_s = config.clip_seconds if config else DEFAULT_CLIP_SECONDS
+    url, kind, model = llm
     if planner == "llm":
-        url, kind, model = llm
         settings = resolve_llm(config, endpoint=url, kind=kind, model=model)
+    elif planner == "auto":
+        settings = configured_llm(config, endpoint=url, kind=kind, model=model)
     return plan_shotlist(
         concept,
         duration,
@@ -189,6 +198,8 @@ def _plan(
         fps=fps,
         clip_s=clip_s,
         llm=settings,
+        style=style,
+        say=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True),
     )
 
 
@@ -426,6 +437,7 @@ def show(
     from rich.table import Table
 
     from videofactory.cli.runs import status_lines
+    from videofactory.planning.choose import planner_summary, planner_text
     from videofactory.store import DB_NAME, Store, StoreError, check_workdir
     from videofactory.vocabulary import TaskId
     from videofactory.watching.follow import replay, run_status
@@ -461,6 +473,7 @@ def show(
             "artifacts": store.artifacts(r["id"]),
             "live": live.to_json(),
             "heroes_missing": live.heroes_missing,
+            "planner": planner_summary(store.plan(r["id"])),
         }
     now = time.time()
     data["live"]["eta_s"] = watch.eta_s(now) if watch is not None else None
@@ -470,6 +483,7 @@ def show(
     out.print(
         f"[bold]{data['id']}[/]  {data['state']}  {data['concept']!r}  {data['duration']:g} s"
     )
+    out.print(f"planner: {planner_text(data['planner'])}", highlight=False, markup=False)
     if data["final_path"]:
         out.print(f"final: {data['final_path']}")
     if data["error"]:

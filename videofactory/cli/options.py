@@ -26,6 +26,7 @@ __all__ = [
     "LLM_URL_OPT",
     "PLANNER_OPT",
     "RUN_JSON_OPT",
+    "STYLE_OPT",
     "WORKDIR_OPT",
     "console",
     "err",
@@ -92,18 +93,30 @@ FARM_OPT = typer.Option(
     "else the built-in simulated farm).",
 )
 PLANNER_OPT = typer.Option(
-    "rules",
+    "auto",
     "--planner",
-    help="rules (default, needs no model) or llm (an OpenAI-compatible or Anthropic endpoint).",
+    help="auto (default): the LLM when one is configured and answers, else the rules planner "
+    "(saying why on stderr); llm: the LLM or an error; rules: no model.",
+)
+STYLE_OPT = typer.Option(
+    None,
+    "--style",
+    help='The film\'s look, put in every prompt, e.g. "watercolour, soft pastel light" '
+    "(default: the planner chooses).",
 )
 LLM_URL_OPT = typer.Option(
     None,
     "--llm-url",
-    help="LLM endpoint, e.g. http://localhost:11434/v1 "
-    "(default: $VIDEOFACTORY_LLM_URL, then the farm file's llm section).",
+    help="OpenAI-compatible LLM endpoint: Ollama http://localhost:11434/v1, vLLM "
+    "http://localhost:8000/v1, LM Studio http://localhost:1234/v1 (default: "
+    "$VIDEOFACTORY_LLM_URL, the farm file's llm section, else Anthropic's API when "
+    "$ANTHROPIC_API_KEY is set).",
 )
 LLM_MODEL_OPT = typer.Option(
-    None, "--llm-model", help="LLM model (default: $VIDEOFACTORY_LLM_MODEL, then the farm file)."
+    None,
+    "--llm-model",
+    help="LLM model (default: $VIDEOFACTORY_LLM_MODEL, the farm file, else the first model "
+    "the server lists).",
 )
 LLM_KIND_OPT = typer.Option(
     None, "--llm-kind", help="openai (any OpenAI-compatible server, the default) or anthropic."

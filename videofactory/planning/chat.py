@@ -15,6 +15,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,7 +28,16 @@ from videofactory.errors import (
     ProtocolError,
 )
 
-__all__ = ["AnthropicChat", "ChatAPI", "OpenAIChat", "Reply", "chat_api"]
+__all__ = [
+    "AnthropicChat",
+    "ChatAPI",
+    "OpenAIChat",
+    "Reply",
+    "chat_api",
+    "host_of",
+    "list_models",
+    "reach",
+]
 
 #: Anthropic's API version header (the Messages API has been stable under it since 2023).
 ANTHROPIC_VERSION = "2023-06-01"
@@ -66,34 +76,128 @@ class ChatAPI(ABC):
 
     def _post(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         """POST JSON and return the parsed answer, mapping every failure."""
-        where = f"the LLM at {self.url}"
-        try:
-            response = self.client.post(self.url, json=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise BackendTimeout(
-                f"{where} did not answer within {self.config.timeout_s:g} s; raise llm.timeout_s "
-                "for slow models",
-                url=self.url,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable(
-                f"cannot reach {where} ({exc}); is the server running? (set --llm-url, "
-                "VIDEOFACTORY_LLM_URL or llm.endpoint)",
-                url=self.url,
-            ) from exc
-        try:
-            data = response.json()
-        except (ValueError, RecursionError):
-            data = None
-        if response.status_code >= 400:
-            raise _http_error(response.status_code, _message(data, response.text), where, self.url)
-        if not isinstance(data, dict):
-            raise ProtocolError(
-                f"{where} answered HTTP {response.status_code} with something that is not a JSON "
-                f"object ({response.text[:80]!r}); is the endpoint right?",
-                url=self.url,
-            )
+        data = _call(self.client, "POST", self.url, self.config.timeout_s, json=body,
+                     headers=headers)  # fmt: skip
+        assert data is not None  # no status is "absent" here
         return data
+
+
+def _call(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    timeout_s: float,
+    *,
+    absent: tuple[int, ...] = (),
+    **kw: Any,
+) -> dict[str, Any] | None:
+    """One request to the LLM's server: its JSON object (None for an HTTP status in
+    ``absent``), or the failure as a FactoryError."""
+    where = f"the LLM at {url}"
+    try:
+        response = client.request(method, url, **kw)
+    except httpx.TimeoutException as exc:
+        raise BackendTimeout(
+            f"{where} did not answer within {timeout_s:g} s; raise llm.timeout_s for slow models "
+            "(llm.probe_timeout_s for the first check)",
+            url=url,
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise BackendUnavailable(
+            f"cannot reach {where} ({exc}); is the server running? (set --llm-url, "
+            "VIDEOFACTORY_LLM_URL or llm.endpoint)",
+            url=url,
+        ) from exc
+    try:
+        data = response.json()
+    except (ValueError, RecursionError):
+        data = None
+    if response.status_code in absent:
+        return None
+    if response.status_code >= 400:
+        raise _http_error(response.status_code, _message(data, response.text), where, url)
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            f"{where} answered HTTP {response.status_code} with something that is not a JSON "
+            f"object ({response.text[:80]!r}); is the endpoint right?",
+            url=url,
+        )
+    return data
+
+
+def _v1(endpoint: str, tail: str) -> str:
+    """``{endpoint}/v1/{tail}``, whether or not the endpoint already ends in ``/v1`` or names
+    a chat path (``…/v1/chat/completions``, ``…/v1/messages``)."""
+    base = endpoint.rstrip("/")
+    for suffix in ("/chat/completions", "/messages"):
+        base = base.removesuffix(suffix)
+    return f"{base}/{tail}" if base.endswith("/v1") else f"{base}/v1/{tail}"
+
+
+def list_models(config: LLMConfig, client: httpx.Client) -> list[str] | None:
+    """The models the server offers (``GET /v1/models``: OpenAI, Ollama, vLLM, llama.cpp
+    server, LM Studio and Anthropic all answer ``{"data": [{"id": ...}, ...]}``), in the
+    server's order; None when the server has no such list (HTTP 404 or 405). It is the cheap
+    check that the server is up (and, with Anthropic, that the key is good) before a long
+    planning request.
+
+    Raises:
+        ConfigError: the key was refused (or Anthropic's API has none).
+        BackendUnavailable, BackendTimeout, ProtocolError: the server is not there or not an
+            LLM's API.
+    """
+    url = _v1(config.endpoint, "models")
+    timeout = client.timeout.read or config.probe_timeout_s
+    data = _call(client, "GET", url, timeout, absent=(404, 405), headers=_headers(config))
+    if data is None:
+        return None
+    models = data.get("data")
+    if not isinstance(models, list):
+        raise ProtocolError(
+            f"the LLM at {url} answered without a model list ('data'); is it an OpenAI-compatible "
+            "or Anthropic endpoint?",
+            url=url,
+        )
+    return [str(m["id"]) for m in models if isinstance(m, dict) and m.get("id")]
+
+
+def reach(config: LLMConfig, client: httpx.Client) -> LLMConfig:
+    """The settings once the server has answered the cheap check (``list_models``), with the
+    model filled in when none was named: the first one the server lists.
+
+    Raises:
+        ConfigError: no model named and the server lists none; a refused key.
+        BackendUnavailable, BackendTimeout, ProtocolError: see ``list_models``.
+    """
+    models = list_models(config, client)
+    if config.model:
+        return config
+    if not models:
+        raise ConfigError(
+            f"the LLM at {_v1(config.endpoint, 'models')} "
+            + ("lists no models" if models is not None else "has no model list")
+            + "; pass --llm-model, set VIDEOFACTORY_LLM_MODEL or give 'model:' in the farm "
+            "file's 'llm:' section (for Ollama: ollama pull llama3.1, then --llm-model llama3.1)"
+        )
+    return config.model_copy(update={"model": models[0]})
+
+
+def host_of(endpoint: str) -> str:
+    """The host (and port) of an endpoint, without any user or password in it."""
+    netloc = urlsplit(endpoint).netloc
+    return netloc.rsplit("@", 1)[-1] or endpoint
+
+
+def _headers(config: LLMConfig) -> dict[str, str]:
+    """The authentication headers of the config's API."""
+    if config.kind == "anthropic":
+        if not config.api_key:
+            raise ConfigError(
+                f"Anthropic's API needs a key: set ANTHROPIC_API_KEY or {LLM_KEY_ENV} (or the "
+                "variable llm.api_key_env names)"
+            )
+        return {"x-api-key": config.api_key, "anthropic-version": ANTHROPIC_VERSION}
+    return {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
 
 
 def _message(data: Any, text: str) -> str:
@@ -149,10 +253,7 @@ class OpenAIChat(ChatAPI):
     @property
     def url(self) -> str:
         """``…/v1/chat/completions`` (``/v1`` is added when the endpoint lacks it)."""
-        base = self.config.endpoint
-        if base.endswith("/chat/completions"):
-            return base
-        return f"{base}/chat/completions" if base.endswith("/v1") else f"{base}/v1/chat/completions"
+        return _v1(self.config.endpoint, "chat/completions")
 
     def ask(self, system: str, user: str, schema: dict[str, Any]) -> Reply:
         """Send the instructions and the request; JSON is asked for per ``json_mode``."""
@@ -185,8 +286,7 @@ class OpenAIChat(ChatAPI):
         }
         if self._format is not None:
             body["response_format"] = self._format
-        headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
-        choice = _choice(self._post(body, headers), self.url)
+        choice = _choice(self._post(body, _headers(self.config)), self.url)
         content = choice["message"].get("content") or ""
         if not isinstance(content, str):
             content = json.dumps(content)
@@ -200,18 +300,11 @@ class AnthropicChat(ChatAPI):
     @property
     def url(self) -> str:
         """``…/v1/messages``."""
-        base = self.config.endpoint
-        if base.endswith("/messages"):
-            return base
-        return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+        return _v1(self.config.endpoint, "messages")
 
     def ask(self, system: str, user: str, schema: dict[str, Any]) -> Reply:
         """Send the request with the schema as the input schema of a tool the model must call."""
-        if not self.config.api_key:
-            raise ConfigError(
-                "Anthropic's API needs a key: set ANTHROPIC_API_KEY or "
-                f"{LLM_KEY_ENV} (or the variable llm.api_key_env names)"
-            )
+        _headers(self.config)  # no key: say so before anything is sent
         self._system = system
         self._schema = schema
         self._messages: list[dict[str, Any]] = [{"role": "user", "content": user}]
@@ -246,8 +339,7 @@ class AnthropicChat(ChatAPI):
             ],
             "tool_choice": {"type": "tool", "name": TOOL_NAME},
         }
-        headers = {"x-api-key": self.config.api_key or "", "anthropic-version": ANTHROPIC_VERSION}
-        data = self._post(body, headers)
+        data = self._post(body, _headers(self.config))
         blocks = data.get("content")
         if not isinstance(blocks, list):
             raise ProtocolError(

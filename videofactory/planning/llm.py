@@ -28,16 +28,25 @@ from videofactory.constants import (
 )
 from videofactory.errors import PlannerError, ShotListError
 from videofactory.limits import MIN_LLM_SHOT_S
-from videofactory.planning.chat import Reply, chat_api
+from videofactory.planning.chat import Reply, chat_api, host_of, reach
 from videofactory.planning.lexicon import NEGATIVE
+from videofactory.planning.style import apply_style
 from videofactory.planning.timing import normalise_durations, shot_count
 from videofactory.planning.validate import (
     check_clip_seconds,
     check_concept,
     check_duration,
     check_format,
+    check_style,
 )
-from videofactory.shotlist import CameraMove, ShotList, ShotType, aspect_of, parse_shotlist
+from videofactory.shotlist import (
+    CameraMove,
+    PlannerLLM,
+    ShotList,
+    ShotType,
+    aspect_of,
+    parse_shotlist,
+)
 
 __all__ = ["Draft", "DraftShot", "draft_schema", "plan_llm"]
 
@@ -87,7 +96,9 @@ def draft_schema() -> dict[str, Any]:
     return _inline(schema, schema.get("$defs", {}))  # type: ignore[no-any-return]
 
 
-def _instructions(concept: str, duration: float, n: int, clip_s: float) -> tuple[str, str]:
+def _instructions(
+    concept: str, duration: float, n: int, clip_s: float, style: str | None
+) -> tuple[str, str]:
     words = int(duration / n * WORDS_PER_SECOND * 0.85)
     system = (
         "You are the director of a short film made by an AI video pipeline: every shot becomes "
@@ -105,9 +116,15 @@ def _instructions(concept: str, duration: float, n: int, clip_s: float) -> tuple
         "'detail' shots; put an 'action' shot at the climax, about two thirds in; end with a "
         "'closing' shot.\n"
         "- Vary the camera moves; never the same move twice in a row.\n"
-        "- Write one style, one character and one setting descriptor, and repeat all three "
-        "in every prompt so that the shots look like one film.\n"
-        "- Prompts are concrete visual descriptions for an image model: subject, action, "
+        + (
+            f"- The film's style is given: set 'style' to exactly {json.dumps(style)}, and "
+            "write one character and one setting descriptor; repeat the style, the character "
+            "and the setting in every prompt so that the shots look like one film.\n"
+            if style
+            else "- Write one style, one character and one setting descriptor, and repeat all "
+            "three in every prompt so that the shots look like one film.\n"
+        )
+        + "- Prompts are concrete visual descriptions for an image model: subject, action, "
         "composition, light. No text or logos in the picture.\n"
         f"- Narration is spoken at about {WORDS_PER_SECOND:g} words per second: at most about "
         f"{max(words, 2)} words for a {duration / n:.1f} s shot. It tells a small story with a "
@@ -154,6 +171,7 @@ def _build(
     width: int,
     height: int,
     fps: int,
+    asked: PlannerLLM,
 ) -> ShotList:
     if not isinstance(data, dict):
         raise _Invalid("the answer must be a JSON object with 'style' and 'shots'")
@@ -198,12 +216,24 @@ def _build(
         "height": height,
         "fps": fps,
         "planner": "llm",
+        "llm": asked.model_dump(),
         "shots": shots,
     }
     try:
         return parse_shotlist(data, source="the LLM's shot list")
     except ShotListError as exc:
         raise _Invalid(str(exc).removeprefix("the LLM's shot list: ")) from exc
+
+
+def _styled(shotlist: ShotList, style: str | None) -> ShotList:
+    """The plan in the given style (the model may have reworded it); a prompt made too long
+    by it is one more thing to repair."""
+    if not style:
+        return shotlist
+    try:
+        return apply_style(shotlist, style)
+    except ShotListError as exc:
+        raise _Invalid(str(exc).removeprefix("the styled shot list: ")) from exc
 
 
 def plan_llm(
@@ -216,12 +246,17 @@ def plan_llm(
     height: int = DEFAULT_HEIGHT,
     fps: int = DEFAULT_FPS,
     clip_s: float = DEFAULT_CLIP_SECONDS,
+    style: str | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> ShotList:
     """Ask an LLM for a shot list; one repair request if the first answer is invalid.
 
+    With no model named, the first one the server lists is asked. A ``style`` is the film's
+    look: the model is told to use it, and every shot gets it (``apply_style``) whatever the
+    model wrote. The result names the model and the server's host (``ShotList.llm``).
+
     Raises:
-        ConfigError: bad concept/duration, missing key, or a refused request.
+        ConfigError: bad concept/duration/style, missing key or model, or a refused request.
         BackendUnavailable, BackendTimeout, ProtocolError: the endpoint failed.
         PlannerError: the model's answer was still invalid after the repair request.
     """
@@ -229,16 +264,20 @@ def plan_llm(
     duration_s = check_duration(duration_s)
     check_format(width, height, fps)
     clip_s = check_clip_seconds(clip_s)
+    style = check_style(style) if style is not None else None
     n = shot_count(duration_s, clip_s)
-    system, user = _instructions(concept, duration_s, n, clip_s)
-    build = {"concept": concept, "duration": duration_s, "seed": seed}
+    system, user = _instructions(concept, duration_s, n, clip_s, style)
+    build: dict[str, Any] = {"concept": concept, "duration": duration_s, "seed": seed}
     build |= {"width": width, "height": height, "fps": fps}
     timeout = httpx.Timeout(llm.timeout_s, connect=min(10.0, llm.timeout_s))
     with httpx.Client(timeout=timeout, transport=transport) as client:
+        if not llm.model:
+            llm = reach(llm, client)
+        build["asked"] = PlannerLLM(model=llm.model, host=host_of(llm.endpoint))
         api = chat_api(llm, client)
         reply = api.ask(system, user, draft_schema())
         try:
-            return _build(_parse(reply), **build)  # type: ignore[arg-type]
+            return _styled(_build(_parse(reply), **build), style)
         except _Invalid as first:
             note = (
                 f"That shot list is invalid: {first}. Answer again with the whole corrected "
@@ -247,7 +286,7 @@ def plan_llm(
             )
             reply = api.repair(note)
         try:
-            return _build(_parse(reply), **build)  # type: ignore[arg-type]
+            return _styled(_build(_parse(reply), **build), style)
         except _Invalid as second:
             raise PlannerError(
                 f"the LLM ({llm.model} at {api.url}) gave an invalid shot list twice; the "

@@ -10,6 +10,7 @@ from videofactory.limits import (
     MAX_CLIP_SECONDS,
     MAX_CONCEPT_CHARS,
     MAX_DURATION_SECONDS,
+    MAX_STYLE_CHARS,
     MIN_CLIP_SECONDS,
     MIN_SHOT_SECONDS,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "check_concept",
     "check_duration",
     "check_format",
+    "check_style",
 ]
 
 
@@ -35,6 +37,23 @@ def check_concept(concept: str) -> str:
         raise ConfigError(
             f"the concept is {len(cleaned):,} characters long; keep it under "
             f"{MAX_CONCEPT_CHARS:,} (a sentence or a paragraph), or write a shot list by hand"
+        )
+    return cleaned
+
+
+def check_style(style: str) -> str:
+    """A film's style (``--style``) as one clean line; refuses a blank or a long one."""
+    cleaned = " ".join(
+        "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in style).split()
+    ).strip(" ,")
+    if not cleaned:
+        raise ConfigError(
+            'the style is empty; describe the look, e.g. --style "watercolour, soft pastel light"'
+        )
+    if len(cleaned) > MAX_STYLE_CHARS:
+        raise ConfigError(
+            f"the style is {len(cleaned):,} characters long; keep it under {MAX_STYLE_CHARS} "
+            "(it goes into every prompt): a few words on the look, the medium and the light"
         )
     return cleaned
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videofactory.planning.choose import planner_summary
 from videofactory.store import heroes_missing
 from videofactory.vocabulary import GPU_KINDS, TaskId, TaskKind
 
@@ -145,6 +146,8 @@ class RunReport:
     starts: list[float]
     final_media: dict[str, Any] | None = None
     speech_engines: dict[str, str] = field(default_factory=dict)
+    #: Which planner planned the film (``planner_summary``: planner, model, host, fallback).
+    planner: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed_attempts(self) -> int:
@@ -161,8 +164,10 @@ def build_report(
     artifacts: Sequence[Mapping[str, Any]],
     *,
     now: float,
+    plan: Mapping[str, Any] | None = None,
 ) -> RunReport:
-    """The report of a run from its stored rows (``Store.run/shots/tasks/attempts/...``)."""
+    """The report of a run from its stored rows (``Store.run/shots/tasks/attempts/...``, and
+    ``Store.plan``'s fields for who planned it)."""
     starts_ts = [e["ts"] for e in events if e["kind"] == "run_started"]
     t0 = min(starts_ts) if starts_ts else float(run["created_at"])
     kinds = {t.id: t.kind for t in tasks}
@@ -202,6 +207,7 @@ def build_report(
         starts=[rel(ts) or 0.0 for ts in starts_ts],
         final_media=_final_media(artifacts),
         speech_engines=_engines(events),
+        planner=planner_summary(plan or {}),
     )
 
 
@@ -217,6 +223,7 @@ def gather(store: Any, run: str, *, now: float) -> RunReport:
         store.events(run_id),
         store.artifacts(run_id),
         now=now,
+        plan=store.plan(run_id),
     )
 
 

@@ -12,6 +12,7 @@ import time
 from io import BytesIO
 from pathlib import Path
 
+from videofactory.planning.choose import planner_text
 from videofactory.report.data import RunReport
 from videofactory.report.timeline import KIND_COLOURS
 from videofactory.vocabulary import GPU_KINDS
@@ -69,6 +70,7 @@ TEMPLATE = """<!DOCTYPE html>
  <span class="state-{{ run.state }}">{{ run.state }}</span> ·
  {{ "%g"|format(run.duration) }} s planned · {{ created }}
  {% if simulated %}· <b>simulated farm</b> (the videofactory simulator, not GPUs){% endif %}</p>
+<p class="sub">planned by <b>{{ planner }}</b></p>
 {% if run.error %}<p class="bad"><b>error:</b> {{ run.error }}</p>{% endif %}
 <div class="cards">
  <div class="card"><b>{{ "%.1f"|format(r.span_s) }} s</b><span>wall time</span></div>
@@ -165,6 +167,7 @@ def render_page(report: RunReport, timeline_png: bytes, *, now: float) -> str:
         thumbs={s.id: thumbnail_uri(s.keyframe) for s in report.shots if s.keyframe},
         engines=report.speech_engines,
         colours=KIND_COLOURS,
+        planner=planner_text(report.planner) if report.planner else "rules",
         bad_kinds={
             "task_failed",
             "worker_down",
