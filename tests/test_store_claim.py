@@ -16,15 +16,15 @@ from videofactory.factory import record_run
 from videofactory.planning import plan_rules
 from videofactory.store import DB_NAME, Store
 
+#: The pure core (and the store): `python -m pytest -m core` runs only these, in seconds.
+pytestmark = pytest.mark.core
+
 #: A process that claims a run once ``go`` exists, prints the answer, and then holds on (it
 #: stays alive, so its claim stays good) until its standard input closes.
 CLAIMER = """
 import json, os, sys, time
 from pathlib import Path
 from videofactory.store import Store
-
-#: The pure core (and the store): `python -m pytest -m core` runs only these, in seconds.
-pytestmark = pytest.mark.core
 db, run_id, go = sys.argv[1:4]
 store = Store(db)
 print("ready", flush=True)

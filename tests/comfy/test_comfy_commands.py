@@ -169,8 +169,8 @@ def test_test_command_without_a_server_says_how_to_name_one(tmp_path, monkeypatc
 
     from typer.testing import CliRunner
 
-    from videofactory import farmcli
     from videofactory.cli import app
+    from videofactory.cli import farm as farmcli
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VIDEOFACTORY_FARM", raising=False)
