@@ -178,6 +178,11 @@ def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> 
                 f"frame rule: {rule} [{rule.source}; declare frame_rule in a bindings "
                 "file if the model makes other counts]"
             )
+        if step > EVEN:
+            notes.append(
+                f"size rule: widths and heights in steps of {step} pixels [from the latent "
+                "node; declare size_rule in a bindings file if the model needs others]"
+            )
         return Workflow(path.stem, graph, bindings, "detected", tuple(notes), rule, size_step=step)
     raw = _read_yaml(Path(bindings_path))
     return _with_bindings(path.stem, graph, raw, str(bindings_path), str(bindings_path))
