@@ -75,10 +75,7 @@ HEIGHT_OPT = typer.Option(
 )
 
 
-@app.command(
-    epilog='Example: videofactory generate "warrior in mystical forest" --duration 30\n\n'
-    'Vertical, for phones: videofactory generate "a day at the beach" -d 15 --aspect 9:16'
-)
+@app.command(epilog='Example: videofactory generate "warrior in mystical forest" --duration 30')
 @_errors
 def generate(
     concept: str = typer.Argument(..., help="What the video is about."),
