@@ -7,6 +7,7 @@ Durations sum exactly to the video's duration; validation errors name the shot a
 from __future__ import annotations
 
 import math
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from videofactory.errors import ShotListError
+from videofactory.constants import DEFAULT_HEIGHT, DEFAULT_WIDTH
+from videofactory.errors import ConfigError, ShotListError
 from videofactory.limits import (
     MAX_CONCEPT_CHARS,
     MAX_DURATION_SECONDS,
@@ -51,8 +53,10 @@ __all__ = [
     "aspect_of",
     "dump_shotlist",
     "fps_problem",
+    "frame_for",
     "load_shotlist",
     "parse_shotlist",
+    "reshaped",
     "size_problem",
 ]
 
@@ -105,6 +109,72 @@ def aspect_of(width: int, height: int) -> str:
         return near
     g = math.gcd(width, height)
     return f"{width // g}:{height // g}"
+
+
+_ASPECT_TEXT = re.compile(r"^\s*([1-9][0-9]{0,3})\s*[:x/]\s*([1-9][0-9]{0,3})\s*$")
+
+
+def _even(value: float) -> int:
+    return max(2, 2 * round(value / 2))
+
+
+def _aspect_parts(aspect: str) -> tuple[int, int]:
+    """Width and height parts of an aspect ("9:16"), or a ConfigError saying how to write one."""
+    match = _ASPECT_TEXT.match(aspect)
+    if not match:
+        raise ConfigError(
+            f"aspect {aspect!r} is not a ratio; write width:height, e.g. 16:9, 9:16 (vertical, "
+            "for phones) or 1:1"
+        )
+    return int(match.group(1)), int(match.group(2))
+
+
+def frame_for(
+    aspect: str | None, width: int | None = None, height: int | None = None
+) -> tuple[int, int]:
+    """The frame size of ``--aspect``, ``--width`` and ``--height`` as a user gives them.
+
+    Without an aspect: the width and height (1280x720 for what is not given). With one: the
+    side given sets the other; none given keeps the default short side (720: 9:16 is
+    720x1280, 1:1 is 720x720); both given must agree with it.
+
+    Raises:
+        ConfigError: an aspect that is no ratio, or one the width and height contradict.
+    """
+    if aspect is None:
+        return width or DEFAULT_WIDTH, height or DEFAULT_HEIGHT
+    a, b = _aspect_parts(aspect)
+    if width is None and height is None:
+        short = min(DEFAULT_WIDTH, DEFAULT_HEIGHT)
+        return (_even(short * a / b), short) if a >= b else (short, _even(short * b / a))
+    if width is None:
+        assert height is not None
+        return _even(height * a / b), height
+    if height is None:
+        return width, _even(width * b / a)
+    if abs(width / height - a / b) > ASPECT_TOLERANCE * a / b:
+        raise ConfigError(
+            f"--aspect {a}:{b} does not match --width {width} --height {height} "
+            f"({aspect_of(width, height)}); give the aspect with one side only, or neither"
+        )
+    return width, height
+
+
+def reshaped(shotlist: ShotList, aspect: str) -> ShotList:
+    """The shot list rendered in another aspect: the same short side (a 1280x720 plan at 9:16
+    is 720x1280), so keyframes and clips are made in that shape, not cropped or padded later.
+
+    Raises:
+        ConfigError: an aspect that is no ratio.
+    """
+    a, b = _aspect_parts(aspect)
+    if shotlist.aspect == f"{a}:{b}":
+        return shotlist
+    short = min(shotlist.width, shotlist.height)
+    width, height = (_even(short * a / b), short) if a >= b else (short, _even(short * b / a))
+    data = shotlist.model_dump(mode="json")
+    data.update(aspect=f"{a}:{b}", width=width, height=height)
+    return parse_shotlist(data, source=f"the shot list at {a}:{b}")
 
 
 class ShotType(str, Enum):

@@ -13,6 +13,7 @@ from subprocs import make
 from videofactory.assembly.audio import parse_ebur128
 from videofactory.assembly.outputs import side_files
 from videofactory.assembly.render import assemble
+from videofactory.assembly.safearea import PHONE
 from videofactory.assembly.timeline import Music, OutputSpec, Timeline, TimelineShot, Transition
 from videofactory.errors import AssemblyError, MediaError
 
@@ -166,6 +167,32 @@ def test_vertical_preset_crops_or_pads(extra, ffmpeg_bin, tmp_path) -> None:
         assert (info.width, info.height, info.frames) == (480, 854, 6)
         top = frames_of(tmp_path / f"{fit}.mp4")[0][:100].mean()
         assert (top > 20) if fit == "crop" else (top < 5)
+
+
+def test_burned_captions_stay_in_the_phone_safe_area(ffmpeg_bin, tmp_path) -> None:
+    """In 9:16 the burned narration, wrapped to several lines, lies wholly inside the area
+    TikTok, Reels and Shorts leave free: above the bottom 22 %, left of the right 15 %."""
+    grey = make(ffmpeg_bin, tmp_path / "grey.mp4", "-f", "lavfi", "-i",
+                "color=gray:s=360x640:r=12:d=1", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p")  # fmt: skip
+    text = "A long line of narration that wraps over several lines on a narrow phone screen."
+    spec = OutputSpec(360, 640, 12, preset="ultrafast")
+    timeline = Timeline(
+        (TimelineShot("s", grey, 1.0, narration_text=text),),
+        spec,
+        loudness=None,
+        burn_subtitles=True,
+    )
+    assemble(timeline, tmp_path / "v.mp4", ffmpeg=ffmpeg_bin)
+    frame = frames_of(tmp_path / "v.mp4")[6]
+    ys, xs = np.nonzero(frame.min(axis=-1) > 200)  # the white letters
+    assert len(ys) > 500  # several lines of text
+    left, top, right, bottom = PHONE.box(360, 640)
+    print(f"captions at x {xs.min()}..{xs.max()}, y {ys.min()}..{ys.max()}; safe area "
+          f"x {left}..{right}, y {top}..{bottom}")  # fmt: skip
+    assert ys.max() < bottom and ys.min() > top
+    assert xs.min() >= left and xs.max() <= right
+    assert ys.max() - ys.min() > 2 * 20  # wrapped: more than one 20 px line
 
 
 def test_music_that_is_not_audio_is_refused(media, extra, ffmpeg_bin, tmp_path) -> None:

@@ -297,5 +297,6 @@ def test_a_clip_already_in_the_output_format_is_not_converted() -> None:
         f"[0:v:0]setpts=PTS-STARTPTS,settb=1/24,{tail}[v0]",  # the time base only
         f"[1:v:0]setpts=PTS-STARTPTS,fps=24:eof_action=pass,{tail}[v1]",
         f"[2:v:0]setpts=PTS-STARTPTS,fps=24:eof_action=pass,{tail}[v2]",
-        f"[3:v:0]setpts=PTS-STARTPTS,settb=1/24,{PAD},setsar=1,format=yuv420p,{tail}[v3]",
+        # the same shape, smaller: scaled, nothing to pad or crop
+        f"[3:v:0]setpts=PTS-STARTPTS,settb=1/24,scale=640:360,setsar=1,format=yuv420p,{tail}[v3]",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from videofactory.assembly.audio import levels_for, parse_ebur128
+from videofactory.assembly.safearea import PHONE, caption_margins
 from videofactory.assembly.subtitles import fonts_dir, subtitles_ass, subtitles_srt, subtitles_vtt
 from videofactory.assembly.timeline import Music, OutputSpec, Timeline, TimelineShot
 
@@ -59,6 +60,26 @@ def test_ass_for_burning_neutralises_commands_and_drops_emoji() -> None:
         'She said "stop" — it\'s 10:30; C:\\\u2060path\\\u2060new  <i>&amp;</i> '
         "\\{\\\u2060b1\\} a -> b\\Nline 2"
     )
+
+
+def test_vertical_captions_sit_above_the_phone_apps_interface() -> None:
+    """TikTok, Reels and Shorts cover the bottom ~22 % and a right-hand column of buttons:
+    a 9:16 script keeps its captions above and left of them (in ASS margins), a WebVTT file
+    says the same in cue settings; 16:9 keeps the broadcast 5 % margins."""
+    assert caption_margins(1080, 1920) == (65, 162, 461)
+    assert caption_margins(720, 1280) == (43, 108, 307)
+    assert caption_margins(1280, 720) == (36, 36, 36)
+    assert PHONE.box(1080, 1920) == (65, 211, 918, 1498)
+    vertical = Timeline(narrated().shots, OutputSpec(720, 1280, 24))
+    script = subtitles_ass(vertical)
+    assert "PlayResX: 720\nPlayResY: 1280\n" in script
+    assert "Style: Default,DejaVu Sans,40,&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000," in script
+    assert script.split("Style: Default,")[1].split("\n")[0].endswith(",2,43,108,307,1")
+    cues = subtitles_vtt(vertical).split("\n\n")
+    assert cues[1].splitlines()[1] == (
+        "00:00:00.000 --> 00:00:02.000 line:76%,end position:45.5%,center size:79% align:center"
+    )
+    assert "line:" not in subtitles_vtt(narrated())  # landscape: players place cues well
 
 
 def test_subtitles_without_narration_are_empty_but_valid() -> None:

@@ -81,7 +81,8 @@ def test_a_run_folder_with_missing_files_is_one_clear_line(
         (["--music", "nope.mp3"], "music: media file nope.mp3 is missing"),
         (["--transition", "spin"], "unknown transition 'spin'"),
         (["--aspect", "4:3"], "unknown aspect '4:3'"),
-        (["--fit", "stretch"], "--fit must be 'crop' or 'pad'"),
+        (["--reframe", "stretch"], "--reframe must be follow"),
+        (["--fit", "stretch"], "--reframe must be follow"),
     ],
 )
 def test_bad_options_are_one_clear_line(workdir, tmp_path, args, words) -> None:

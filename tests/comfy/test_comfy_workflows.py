@@ -111,3 +111,60 @@ def test_farm_file_names_workflows_per_worker_and_kind(tmp_path):
     write(tmp_path, "bad.yaml", "workers:\n  - {id: a, url: 'http://x', workflows: {clip: {}}}\n")
     with pytest.raises(ConfigError, match="either file"):
         load_farm(tmp_path / "bad.yaml")
+
+
+#: What ComfyUI's latent makers build for a requested size: each side rounded down to the
+#: node's step (``EmptyLatentImage``: ``width // 8``; ``LTXVImgToVideo``: ``width // 32``).
+MADE_BY = {"EmptyLatentImage": 8, "EmptySD3LatentImage": 8, "WanImageToVideo": 8,
+           "LTXVImgToVideo": 32}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", template_names())
+def test_every_bundled_template_makes_a_vertical_frame_that_covers_it(name):
+    """A 9:16 plan (720x1280; its hero pass 1080x1920) binds its size into every bundled
+    template, no node keeps a landscape size of its own, and what the model makes covers the
+    frame in the frame's shape: the assembly crops a few pixels, never pads."""
+    from videofactory.assembly.reframe import needs_reframe
+
+    set_name, kind = name.split("/")
+    wf = load_template(kind, set_name)
+    frame = (1080, 1920) if kind == "hero" else (720, 1280)
+    width, height = frame if kind == "hero" else wf.frame_size(*frame)
+    graph = wf.bind({"width": width, "height": height}, strict=False)
+    sized = [
+        (nid, node) for nid, node in graph.items() if {"width", "height"} <= set(node["inputs"])
+    ]
+    assert sized, f"{name} has no node that sets the picture's size"
+    for nid, node in sized:
+        inputs = node["inputs"]
+        assert (inputs["width"], inputs["height"]) == (width, height), f"node {nid} not bound"
+        step = MADE_BY.get(node["class_type"], 1)
+        made = (inputs["width"] // step * step, inputs["height"] // step * step)
+        assert made[0] >= frame[0] and made[1] >= frame[1], (name, made)
+        assert not needs_reframe(*made, *frame), (name, made)
+    if set_name == "ltxv":
+        assert (width, height) == (736, 1280)  # 720 is no multiple of 32: rounded up
+    elif kind != "hero":
+        assert (width, height) == (720, 1280)
+    assert wf.frame_size(1280, 720) == ((1280, 736) if set_name == "ltxv" else (1280, 720))
+
+
+def test_a_size_rule_is_declared_or_inferred(tmp_path):
+    ltxv = load_template("clip", "ltxv")
+    assert ltxv.size_step == 32 and "steps of 32" in "\n".join(ltxv.describe())
+    graph = json.loads(json.dumps(ltxv.graph))
+    detected = load_workflow(write(tmp_path, "ltx.json", graph))  # no bindings file
+    assert detected.origin == "detected" and detected.size_step == 32
+    assert load_template("keyframe", "sim").size_step == 2
+    path = write(tmp_path, "w.json", fixture_workflow("video_frames_to_mp4.json"))
+    write(
+        tmp_path, "w.bindings.yaml", "size_rule: {multiple: 64}\nseed: {node: '2', input: seed}\n"
+    )
+    assert load_workflow(path).size_step == 64 and load_workflow(path).frame_size(720, 1280) == (
+        768,
+        1280,
+    )
+    for bad in ("size_rule: 32\n", "size_rule: {multiple: 0}\n", "size_rule: {step: 8}\n"):
+        write(tmp_path, "w.bindings.yaml", bad)
+        with pytest.raises(WorkflowError, match="size_rule must look like"):
+            load_workflow(path)

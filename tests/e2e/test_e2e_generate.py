@@ -93,3 +93,84 @@ def test_generate_bad_input_is_one_line(cli, tmp_path):
     res = cli("generate", "x", "--duration", "-3", "--workdir", str(tmp_path / "w"))
     assert res.returncode == 1 and "positive" in res.stderr
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
+
+
+def _black(lines) -> bool:
+    return bool(lines.mean() < 12 and lines.std() < 4)
+
+
+def _bars(frame):
+    """Edges of a frame that carry a black bar: a padded edge (its outer line uniform black
+    where the picture a few lines in is not: a bar of 1 pixel counts), or a letterbox or
+    pillarbox (a tenth of the frame uniform black on both opposite edges)."""
+    h, w = frame.shape[:2]
+    lines = {"top": frame[:6], "bottom": frame[::-1][:6], "left": frame[:, :6].swapaxes(0, 1),
+             "right": frame[:, ::-1][:, :6].swapaxes(0, 1)}  # fmt: skip
+    bars = {e for e, v in lines.items() if _black(v[0]) and v[4].mean() > v[0].mean() + 12}
+    if _black(frame[: h // 10]) and _black(frame[-(h // 10) :]):
+        bars |= {"top", "bottom"}
+    if _black(frame[:, : w // 10]) and _black(frame[:, -(w // 10) :]):
+        bars |= {"left", "right"}
+    return sorted(bars)
+
+
+def test_generate_vertical_is_native_not_padded(cli, tmp_path):
+    """--aspect 9:16: the workflows ask for upright pictures, the keyframes, clips and hero
+    passes come back upright, and the final video has no bars; its captions file keeps cues
+    in the phone apps' safe area."""
+    import av
+    from PIL import Image
+
+    from videofactory.assembly.reframe import needs_reframe
+
+    res = cli(
+        "generate", "a red warrior in a mystical forest", "--duration", "4",
+        "--clip-seconds", "2", "--aspect", "9:16", "--width", "180", "--json",
+        "--workdir", str(tmp_path / "w"),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = last_json(res.stdout)
+    assert (summary["width"], summary["height"]) == (180, 320)
+    run_dir = tmp_path / "w" / summary["run_id"]
+    assert "aspect: '9:16'" in (run_dir / "shots.yaml").read_text()
+    for png in sorted((run_dir / "keyframes").iterdir()):
+        with Image.open(png) as img:
+            assert img.size == (180, 320)
+            asked = json.loads(img.info["prompt"])  # the workflow as the server ran it
+        node = next(n for n in asked.values() if n["class_type"] == "SimTextToImage")
+        assert (node["inputs"]["width"], node["inputs"]["height"]) == (180, 320)
+    for clip in sorted((run_dir / "clips").iterdir()):
+        assert (probe(clip).width, probe(clip).height) == (180, 320)
+        with av.open(str(clip)) as container:
+            asked = json.loads(container.metadata["prompt"])
+        node = next(n for n in asked.values() if n["class_type"] == "SimImageToVideo")
+        assert (node["inputs"]["width"], node["inputs"]["height"]) == (180, 320)
+    for hero in sorted((run_dir / "hero").iterdir()):
+        info = probe(hero)
+        assert info.height > info.width and not needs_reframe(info.width, info.height, 180, 320)
+    final = run_dir / "final.mp4"
+    with av.open(str(final)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert frames[0].shape == (320, 180, 3) and len(frames) == 96
+    bars = {edge for frame in frames for edge in _bars(frame)}
+    assert not bars, f"black bars at {sorted(bars)}"
+    assert "line:76%,end" in (run_dir / "final.vtt").read_text()
+
+
+def test_plan_and_render_take_an_aspect(cli, tmp_path):
+    from videofactory.shotlist import load_shotlist, reshaped
+
+    res = cli("plan", "a lighthouse keeper", "-d", "10", "--aspect", "9:16", "-o", "p.yaml")
+    assert res.returncode == 0, res.stderr
+    plan = load_shotlist(tmp_path / "p.yaml")
+    assert (plan.aspect, plan.width, plan.height) == ("9:16", 720, 1280)
+    square = reshaped(plan, "1:1")
+    assert (square.aspect, square.width, square.height) == ("1:1", 720, 720)
+    assert reshaped(plan, "16:9").width == 1280 and reshaped(plan, "9:16") is plan
+    res = cli("plan", "x", "-d", "10", "--aspect", "9:16", "--width", "1280", "--height", "720")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "--aspect 9:16 does not match --width 1280 --height 720" in res.stderr
+    res = cli("render", "p.yaml", "--aspect", "wide", "--dry-run")
+    assert res.returncode == 1 and "aspect 'wide' is not a ratio" in res.stderr
+    res = cli("render", "p.yaml", "--aspect", "16:9", "--dry-run", "--json")
+    assert res.returncode == 0, res.stderr[-2000:]

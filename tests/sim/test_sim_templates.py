@@ -122,6 +122,55 @@ def test_every_camera_move_renders(camera: str) -> None:
     assert (first == last) == (camera == "static")
 
 
+def test_a_vertical_keyframe_and_clip_are_made_upright(sim: SimClient) -> None:
+    """A 9:16 request gets a 9:16 keyframe and clip, composed for that shape: the character
+    stands in view above the caption, which is sized by the frame's width."""
+    from videofactory.sim.render import COLOURS, paint_scene
+
+    prompt, seed = "a red warrior at night", 5
+    kf = template("keyframe")
+    kf["1"]["inputs"].update(width=180, height=320, seed=seed, steps=2, prompt=prompt)
+    entry = sim.run(kf)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    with Image.open(sim.file(entry["outputs"]["2"]["images"][0])) as img:
+        assert img.size == (180, 320)
+        pixels = np.asarray(img.convert("RGB"))
+    scene = paint_scene(prompt, seed, 180, 320)
+    assert np.array_equal(pixels, scene.picture)  # the scene is the picture served
+    assert scene.subject is not None
+    left, top, right, bottom = (round(v) for v in scene.subject)
+    assert 0 <= left < right <= 180 and 0 <= top < bottom <= 320
+    body = pixels[top + (bottom - top) // 3 : bottom - 2, left + 4 : right - 4].astype(int)
+    red = np.abs(body - np.array(COLOURS["red"])).max(axis=-1) < 30
+    assert red.mean() > 0.6, "the character is hidden"  # not behind the caption panel
+    # The caption keeps inside its panel (13%..87% of the width): no text right of it.
+    panel_rows = pixels[int(320 * 0.6) : int(320 * 0.865)]
+    assert (panel_rows[:, round(180 * 0.87) + 2 :].min(axis=-1) > 200).sum() == 0
+
+    up = sim.upload("v.png", sim.file(entry["outputs"]["2"]["images"][0]).read_bytes()).json()
+    clip = template("clip")
+    clip["1"]["inputs"]["image"] = up["name"]
+    clip["2"]["inputs"].update(width=180, height=320, length=6, steps=2, camera="pan_up")
+    entry = sim.run(clip)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    info = probe(sim.file(entry["outputs"]["4"]["images"][0]))
+    assert info["size"] == (180, 320) and len(info["frames"]) == 6
+
+
+def test_the_character_stands_off_centre_as_a_subject_is_framed() -> None:
+    from videofactory.sim.render import paint_scene
+
+    centres = []
+    for seed in range(40):
+        scene = paint_scene("a lone warrior in a mystical forest", seed, 160, 90)
+        assert scene.subject is not None
+        left, _top, right, _bottom = scene.subject
+        centres.append((left + right) / 2 / 160)
+    assert min(centres) >= 0.19 and max(centres) <= 0.81
+    assert sum(c < 0.33 for c in centres) >= 5 and sum(c > 0.67 for c in centres) >= 5
+    assert paint_scene("a quiet empty valley", 1, 160, 90).subject is None  # nobody named
+
+
 def test_odd_size_video_fails_like_h264(sim: SimClient) -> None:
     wf = json.loads(json.dumps(template("clip")))
     wf["2"]["inputs"].update(width=95, height=64, length=2, steps=1)

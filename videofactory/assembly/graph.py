@@ -2,7 +2,7 @@
 
 ::
 
-    clip_i ─ setpts, fps, scale+pad|crop, setsar, yuv420p, tpad(clone), trim(frames) ─┐
+    clip_i ─ setpts, fps, fit (pad|crop|crop that follows), setsar, yuv420p, tpad, trim ─┐
         split into head | middle | tail; blend(tail_i-1, head_i); concat everything ─┤
                          ┌─ split ─ [subtitles (burned, shipped font)] ─ H.264 ─ out.mp4
                   joined ┴─ select(middle of each shot, thumbnail) ──── MJPEG ─ a JPEG each
@@ -22,6 +22,7 @@ import math
 from pathlib import Path
 
 from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs, mixed_audio_graph
+from videofactory.assembly.reframe import CropPath, crop_filter, needs_reframe
 from videofactory.assembly.sheet import picture_pattern
 from videofactory.assembly.subtitles import escape_filter_value
 from videofactory.assembly.timeline import ClipFormat, OutputSpec, Timeline
@@ -51,11 +52,25 @@ def _input(path: Path) -> str:
     return f"file:{path}"
 
 
-def _fit(spec: OutputSpec) -> str:
-    """Scale to fit the output, then letterbox (pad) or fill (crop) to its exact size."""
+def _fit(spec: OutputSpec, source: ClipFormat, framing: CropPath | None = None) -> str:
+    """Bring a clip to the output's size: letterbox it (pad), fill it from the middle (crop),
+    or fill it with the window that follows its subject (``framing``).
+
+    A clip of nearly the output's shape (within ``reframe.NEAR_ASPECT``: a model that makes
+    sizes in steps of 32 asked for 720x1280 gives 736x1280) is always filled: cropping a few
+    pixels is invisible, a bar of a few pixels is not.
+    """
     w, h = spec.width, spec.height
-    if spec.fit == "crop":
-        return f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
+    cover = f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
+    known = source.width is not None and source.height is not None
+    if known and (source.width or 0) * h == (source.height or 0) * w:
+        return f"scale={w}:{h}"  # the same shape: only the size changes
+    if known and not needs_reframe(source.width or 1, source.height or 1, w, h):
+        return cover
+    if spec.fit == "follow" and framing is not None and known:
+        return crop_filter(framing, source.width or 1, source.height or 1, w, h) + f",scale={w}:{h}"
+    if spec.fit in ("crop", "follow"):
+        return cover
     return (
         f"scale={w}:{h}:force_original_aspect_ratio=decrease,"
         f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"
@@ -63,7 +78,12 @@ def _fit(spec: OutputSpec) -> str:
 
 
 def _video_chain(
-    index: int, frames: int, spec: OutputSpec, out: str, source: ClipFormat | None = None
+    index: int,
+    frames: int,
+    spec: OutputSpec,
+    out: str,
+    source: ClipFormat | None = None,
+    framing: CropPath | None = None,
 ) -> str:
     """Normalise input ``index`` and make it exactly ``frames`` long (clone its last frame).
 
@@ -79,7 +99,7 @@ def _video_chain(
     rate = f"fps={spec.fps}:eof_action=pass"
     steps.append(f"settb=1/{spec.fps}" if source.has_rate(spec) else rate)
     if not source.fits(spec):
-        steps += [_fit(spec), "setsar=1"]
+        steps += [_fit(spec, source, framing), "setsar=1"]
     if source.pix_fmt != "yuv420p":
         steps.append("format=yuv420p")
     steps += [f"tpad=stop_mode=clone:stop={frames}", f"trim=end_frame={frames}"]
@@ -126,7 +146,7 @@ def video_graph(timeline: Timeline, out: str) -> list[str]:
     """
     spec = timeline.output
     graph = [
-        _video_chain(i, frames, spec, f"v{i}", shot.source)
+        _video_chain(i, frames, spec, f"v{i}", shot.source, shot.framing)
         for i, (shot, frames) in enumerate(
             zip(timeline.shots, timeline.segment_frames(), strict=True)
         )

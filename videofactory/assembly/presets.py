@@ -18,6 +18,7 @@ __all__ = [
     "XFADE_TRANSITIONS",
     "canonical_transition",
     "frame_size",
+    "shape_size",
 ]
 
 #: Aspect ratios as (width, height) parts.
@@ -76,8 +77,19 @@ def frame_size(aspect: str = "16:9", resolution: str = "720p") -> tuple[int, int
     key = resolution.strip().lower()
     if key not in RESOLUTIONS:
         raise ConfigError(f"unknown resolution {resolution!r}; use one of: 480p, 720p, 1080p, 4K")
-    short = RESOLUTIONS[key]
+    return shape_size(aspect, RESOLUTIONS[key])
+
+
+def shape_size(aspect: str, short: int) -> tuple[int, int]:
+    """Width and height (both even) of an aspect preset whose short side is ``short`` pixels.
+
+    Raises:
+        ConfigError: an unknown aspect, naming the known ones.
+    """
+    if aspect not in ASPECTS:
+        raise ConfigError(f"unknown aspect {aspect!r}; use one of: {', '.join(ASPECTS)}")
     a, b = ASPECTS[aspect]
+    short = 2 * round(short / 2)
     # The long side rounds to an even number: 480p at 16:9 is 854x480 (853.3 rounds up).
     long = 2 * round(short * max(a, b) / min(a, b) / 2)
     return (long, short) if a >= b else (short, long)

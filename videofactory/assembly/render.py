@@ -38,6 +38,7 @@ from videofactory.assembly.outputs import (
 )
 from videofactory.assembly.presets import XFADE_NEWER
 from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media
+from videofactory.assembly.reframe import needs_reframe
 from videofactory.assembly.sheet import compose, picture_paths
 from videofactory.assembly.subtitles import (
     fonts_dir,
@@ -116,9 +117,15 @@ def check_clips(timeline: Timeline) -> Timeline:
     """Refuse the first unusable clip, naming the file and its task.
 
     Returns the timeline with every clip's probed format (``TimelineShot.source``), so that the
-    graph normalises only what needs it.
+    graph normalises only what needs it, and, when the output reframes to follow the subject
+    (``fit="follow"``), the crop path of every clip of another shape (``TimelineShot.framing``).
     """
-    tolerance = max(DURATION_TOLERANCE_S, seconds_of(1.5, timeline.output.fps))
+    spec = timeline.output
+    tolerance = max(DURATION_TOLERANCE_S, seconds_of(1.5, spec.fps))
+    seconds = {
+        shot.shot_id: seconds_of(frames, spec.fps)
+        for shot, frames in zip(timeline.shots, timeline.segment_frames(), strict=True)
+    }
 
     def check(shot: TimelineShot) -> TimelineShot:
         info = check_media(
@@ -131,7 +138,21 @@ def check_clips(timeline: Timeline) -> Timeline:
         source = ClipFormat(
             info.width, info.height, info.fps, info.pix_fmt, info.sar, info.constant_rate
         )
-        return replace(shot, source=source)
+        framing = None
+        size = (info.width or 0, info.height or 0)
+        if spec.fit == "follow" and all(size) and needs_reframe(*size, spec.width, spec.height):
+            from videofactory.assembly.subject import track_subject
+
+            framing = track_subject(
+                shot.clip, seconds[shot.shot_id], size, (spec.width, spec.height)
+            )
+            log.info(
+                "shot %s: reframed to follow its subject (%s, %d keys)",
+                shot.shot_id,
+                framing.motion,
+                len(framing.keys),
+            )
+        return replace(shot, source=source, framing=framing)
 
     return replace(timeline, shots=tuple(_each(check, timeline.shots)))
 

@@ -12,6 +12,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from videofactory.assembly.safearea import CAPTION_CLEARANCE, PHONE, caption_margins
 from videofactory.assembly.timeline import Timeline
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "subtitles_ass",
     "subtitles_srt",
     "subtitles_vtt",
+    "vtt_settings",
 ]
 
 #: The family name inside the shipped font file (assets/DejaVuSans.ttf).
@@ -68,14 +70,28 @@ def subtitles_srt(timeline: Timeline) -> str:
     return "\n".join(blocks)
 
 
+def vtt_settings(width: int, height: int) -> str:
+    """WebVTT cue settings that keep a cue in the phone apps' safe area (``safearea.PHONE``)
+    in a vertical video: its box ends just above the covered bottom band, between the left
+    edge and the button column; empty for other shapes (players place cues well there)."""
+    if height <= width:
+        return ""
+    left, _top, right, _bottom = PHONE.box(100, 100)  # percentages of the frame
+    line = round(100 * (1 - PHONE.bottom - CAPTION_CLEARANCE))
+    centre = (left + right) / 2
+    return f" line:{line}%,end position:{centre:g}%,center size:{right - left}% align:center"
+
+
 def subtitles_vtt(timeline: Timeline) -> str:
     """WebVTT subtitles: one cue per narrated shot (cue id = shot id), text HTML-escaped."""
     blocks = ["WEBVTT\n"]
+    settings = vtt_settings(timeline.output.width, timeline.output.height)
     for shot_id, start, end, text in _cues(timeline):
         # WebVTT cue text is markup: a bare "<" or "&" would start a tag or an entity.
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         ident = re.sub(r"\s+", " ", shot_id).replace("-->", "->")
-        blocks.append(f"{ident}\n{_stamp(start, '.')} --> {_stamp(end, '.')}\n{text}\n")
+        stamps = f"{_stamp(start, '.')} --> {_stamp(end, '.')}{settings}"
+        blocks.append(f"{ident}\n{stamps}\n{text}\n")
     return "\n".join(blocks)
 
 
@@ -97,11 +113,12 @@ def _ass_text(text: str) -> str:
 
 
 def subtitles_ass(timeline: Timeline) -> str:
-    """An ASS script of the narration, styled for burning into a frame of the output's size."""
+    """An ASS script of the narration, styled for burning into a frame of the output's size;
+    in a vertical frame the captions stay in the phone apps' safe area (``safearea``)."""
     spec = timeline.output
     size = max(12, round(min(spec.width, spec.height) * 0.055))
     outline = max(1, round(size / 12))
-    margin = round(spec.height * 0.05)
+    left, right, bottom = caption_margins(spec.width, spec.height)
     lines = [
         "[Script Info]",
         "ScriptType: v4.00+",
@@ -114,9 +131,9 @@ def subtitles_ass(timeline: Timeline) -> str:
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
         "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
         "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
-        # White text, black outline, bottom centre (alignment 2).
+        # White text, black outline, bottom centre (alignment 2), inside the safe area.
         f"Style: Default,{FONT_FAMILY},{size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,"
-        f"0,0,0,0,100,100,0,0,1,{outline},0,2,{margin},{margin},{margin},1",
+        f"0,0,0,0,100,100,0,0,1,{outline},0,2,{left},{right},{bottom},1",
         "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Literal
 
 from videofactory.assembly.presets import canonical_transition, frame_size
+from videofactory.assembly.reframe import CropPath
 from videofactory.constants import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from videofactory.errors import ConfigError
 from videofactory.timing import frames_in
 
 __all__ = [
+    "FIT_MODES",
     "ClipFormat",
     "FitMode",
     "Loudness",
@@ -35,8 +37,12 @@ __all__ = [
     "Transition",
 ]
 
-#: How a clip of another aspect ratio fits the output: letterbox ("pad") or fill ("crop").
-FitMode = Literal["pad", "crop"]
+#: How a clip of another aspect ratio fits the output: letterbox ("pad"), fill from the
+#: middle ("crop"), or fill with a window that follows the subject ("follow", see
+#: ``reframe``). Shapes within ``reframe.NEAR_ASPECT`` of each other are always filled.
+FitMode = Literal["pad", "crop", "follow"]
+#: Every fit mode, in the order the command line lists them.
+FIT_MODES: tuple[FitMode, ...] = ("follow", "crop", "pad")
 
 
 def _finite(value: float, what: str, low: float, high: float) -> None:
@@ -134,6 +140,9 @@ class TimelineShot:
     clip_duration_s: float | None = None
     #: The clip's format as probed (``render.check_inputs`` fills it in); None: unknown.
     source: ClipFormat | None = None
+    #: Where the crop window goes when the clip is reframed to follow its subject
+    #: (``render.check_clips`` measures it for ``fit="follow"``); None: the middle.
+    framing: CropPath | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clip", Path(self.clip))
@@ -168,8 +177,8 @@ class OutputSpec:
             raise ConfigError(f"crf must be 0..51 (x264's range), got {self.crf}")
         if self.audio_rate <= 0:
             raise ConfigError(f"audio rate must be > 0, got {self.audio_rate}")
-        if self.fit not in ("pad", "crop"):
-            raise ConfigError(f"fit must be 'pad' or 'crop', got {self.fit!r}")
+        if self.fit not in FIT_MODES:
+            raise ConfigError(f"fit must be one of {', '.join(FIT_MODES)}, got {self.fit!r}")
 
     @classmethod
     def from_presets(

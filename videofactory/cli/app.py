@@ -68,6 +68,19 @@ def _main(
 # -- generate / plan / render ---------------------------------------------------------------
 
 
+#: ``--aspect`` of generate, plan and render: the frame's shape, made natively.
+ASPECT_OPT = typer.Option(
+    None,
+    "--aspect",
+    help="Frame shape, e.g. 16:9, 9:16 (vertical, for phones: 720x1280) or 1:1; keyframes "
+    "and clips are made in it. With --width or --height, that side sets the other.",
+)
+WIDTH_OPT = typer.Option(None, "--width", help=f"Output width in pixels (default {DEFAULT_WIDTH}).")
+HEIGHT_OPT = typer.Option(
+    None, "--height", help=f"Output height in pixels (default {DEFAULT_HEIGHT})."
+)
+
+
 @app.command(epilog=example('videofactory generate "warrior in mystical forest" --duration 30'))
 @_errors
 def generate(
@@ -75,8 +88,9 @@ def generate(
     duration: float = typer.Option(30.0, "--duration", "-d", help="Length in seconds."),
     farm: str | None = FARM_OPT,
     workdir: Path = WORKDIR_OPT,
-    width: int = typer.Option(DEFAULT_WIDTH, help="Output width in pixels."),
-    height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
+    aspect: str | None = ASPECT_OPT,
+    width: int | None = WIDTH_OPT,
+    height: int | None = HEIGHT_OPT,
     fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
     seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
     clip_seconds: float | None = typer.Option(
@@ -92,7 +106,13 @@ def generate(
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
-    """Plan a shot list for CONCEPT and render it into a finished video."""
+    """Plan a shot list for CONCEPT and render it into a finished video.
+
+    --aspect 9:16 makes a vertical video for phones: keyframes and clips are generated
+    upright (720x1280), and captions sit clear of the apps' buttons and text.
+    """
+    from videofactory.shotlist import frame_for
+
     shotlist = _plan(
         concept,
         duration,
@@ -100,7 +120,7 @@ def generate(
         farm=farm,
         style=style,
         llm=(llm_url, llm_kind, llm_model),
-        size=(width, height, fps, seed, clip_seconds),
+        size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
     )
     _render(shotlist, farm, workdir, as_json, detach=detach)
 
@@ -111,8 +131,9 @@ def plan(
     concept: str = typer.Argument(..., help="What the video is about."),
     duration: float = typer.Option(30.0, "--duration", "-d", help="Length in seconds."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the YAML here."),
-    width: int = typer.Option(DEFAULT_WIDTH, help="Output width in pixels."),
-    height: int = typer.Option(DEFAULT_HEIGHT, help="Output height in pixels."),
+    aspect: str | None = ASPECT_OPT,
+    width: int | None = WIDTH_OPT,
+    height: int | None = HEIGHT_OPT,
     fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
     seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
     clip_seconds: float | None = typer.Option(
@@ -135,7 +156,7 @@ def plan(
     section) and answers; else the rules planner. The plan's `planner` and `llm` say which.
     """
     from videofactory.errors import ConfigError
-    from videofactory.shotlist import dump_shotlist
+    from videofactory.shotlist import dump_shotlist, frame_for
 
     shotlist = _plan(
         concept,
@@ -144,7 +165,7 @@ def plan(
         farm=farm,
         style=style,
         llm=(llm_url, llm_kind, llm_model),
-        size=(width, height, fps, seed, clip_seconds),
+        size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
     )
     if output:
         try:
@@ -203,7 +224,7 @@ def _plan(
     )
 
 
-@app.command(epilog=example("videofactory render shots.yaml --json"))
+@app.command(epilog=example("videofactory render shots.yaml --aspect 9:16 --json"))
 @_errors
 def render(
     shotlist_file: Path = typer.Argument(..., help="A shot list YAML (from `plan`, maybe edited)."),
@@ -219,13 +240,21 @@ def render(
         "to run them and the estimated GPU seconds; nothing is recorded or submitted "
         "(exit code 1 when the farm cannot run it).",
     ),
+    aspect: str | None = typer.Option(
+        None,
+        "--aspect",
+        help="Render in another shape than the shot list's, keeping its short side "
+        "(a 1280x720 plan at 9:16 is made as 720x1280 keyframes and clips).",
+    ),
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Render a shot list (written by `plan`, or by hand) into a finished video."""
-    from videofactory.shotlist import load_shotlist
+    from videofactory.shotlist import load_shotlist, reshaped
 
     shotlist = load_shotlist(shotlist_file)
+    if aspect is not None:
+        shotlist = reshaped(shotlist, aspect)
     if dry_run:
         from videofactory.cli.farm import dry_run as check_plan
 

@@ -1,9 +1,13 @@
 """``videofactory assemble RUN``: re-assemble a finished run as a new version, no GPU work.
 
 It finds every shot's clip (or hero pass) and narration in the run database, builds a
-timeline with the options given (transition, music, aspect, resolution, fit, burned
+timeline with the options given (transition, music, aspect, resolution, reframing, burned
 subtitles), renders it beside the old final as ``final.v2.mp4`` (then ``.v3``...) with its
 subtitles, thumbnail and contact sheet, and records it in the run database.
+
+Another aspect (``--aspect 9:16`` of a 16:9 run) is reframed by a crop that follows each
+shot's subject (``--reframe follow``, the default; see ``reframe`` and ``saliency``), or
+from the middle (``center``), or letterboxed as before (``pad``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from videofactory.assembly.presets import ASPECTS, RESOLUTIONS
+from videofactory.assembly.presets import ASPECTS, shape_size
 from videofactory.cli.options import console
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import ConfigError
@@ -68,24 +72,42 @@ def _assemble_version(
         return version, out, info
 
 
-def _output(plan: dict[str, object], aspect: str | None, resolution: str | None, fit: str):
+#: What ``--reframe`` takes: each name and the fit mode it stands for.
+REFRAMES: dict[str, str] = {
+    "follow": "follow",
+    "center": "crop",
+    "centre": "crop",
+    "crop": "crop",
+    "pad": "pad",
+}
+
+
+def _fit_mode(reframe: str) -> FitMode:
+    """The fit mode ``--reframe`` names."""
+    mode = REFRAMES.get(reframe.strip().lower())
+    if mode is None:
+        raise ConfigError(
+            f"--reframe must be follow (a crop that follows the subject), center (a crop from "
+            f"the middle) or pad (black bars), got {reframe!r}"
+        )
+    return mode  # type: ignore[return-value]
+
+
+def _output(plan: dict[str, object], aspect: str | None, resolution: str | None, fit: FitMode):
     """The run's own size and rate, or the presets asked for."""
     from videofactory.assembly.timeline import OutputSpec
 
-    if fit not in ("pad", "crop"):
-        raise ConfigError(f"--fit must be 'crop' or 'pad', got {fit!r}")
-    mode: FitMode = "crop" if fit == "crop" else "pad"
     width = int(plan.get("width", 1280))  # type: ignore[call-overload]
     height = int(plan.get("height", 720))  # type: ignore[call-overload]
     fps = int(plan.get("fps", 24))  # type: ignore[call-overload]
     if aspect is None and resolution is None:
-        return OutputSpec(width, height, fps, fit=mode)
+        return OutputSpec(width, height, fps, fit=fit)
     if aspect is None:
         aspect = "16:9" if width > height else "9:16" if height > width else "1:1"
-    if resolution is None:
-        short = f"{min(width, height)}p"
-        resolution = short if short in RESOLUTIONS else "720p"
-    return OutputSpec.from_presets(aspect, resolution, fps=fps, fit=mode)
+    if resolution is None:  # the run's short side: a 1280x720 run becomes 720x1280
+        width, height = shape_size(aspect, min(width, height))
+        return OutputSpec(width, height, fps, fit=fit)
+    return OutputSpec.from_presets(aspect, resolution, fps=fps, fit=fit)
 
 
 def assemble_command(
@@ -112,7 +134,13 @@ def assemble_command(
     resolution: str | None = typer.Option(
         None, "--resolution", help="Resolution preset: 480p, 720p, 1080p, 4K (default: the run's)."
     ),
-    fit: str = typer.Option("pad", "--fit", help="Fit other shapes by 'pad' (bars) or 'crop'."),
+    reframe: str = typer.Option(
+        "follow",
+        "--reframe",
+        help="How clips of another shape fill the frame: follow (a crop that follows each "
+        "shot's subject), center (a crop from the middle) or pad (black bars).",
+    ),
+    fit: str | None = typer.Option(None, "--fit", hidden=True, help="Old name of --reframe."),
     burn_subtitles: bool = typer.Option(
         False, "--burn-subtitles", help="Burn the narration into the picture too."
     ),
@@ -130,7 +158,12 @@ def assemble_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Re-assemble a finished run with new settings as a new version (no GPU work)."""
+    """Re-assemble a finished run with new settings as a new version (no GPU work).
+
+    With --aspect 9:16 a 16:9 run becomes a vertical video: each shot is cropped to a window
+    that follows its subject (measured in the pictures), not letterboxed; --reframe pad
+    keeps the black bars, --reframe center crops the middle.
+    """
     # Imported here, not at the top: `videofactory --help` imports this module to list the
     # command, and should not load the database, the ffmpeg runner or PyAV for it.
     from videofactory.assembly.ffmpeg import find_ffmpeg
@@ -141,6 +174,7 @@ def assemble_command(
     from videofactory.stopping import sigterm_as_ctrl_c
     from videofactory.store import DB_NAME, Store
 
+    mode = _fit_mode(fit if fit is not None else reframe)
     if not (workdir / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
     binary = find_ffmpeg(ffmpeg)
@@ -148,7 +182,7 @@ def assemble_command(
         pieces = run_pieces(store, run, workdir)
         timeline = run_timeline(
             pieces,
-            _output(pieces.plan, aspect, resolution, fit),
+            _output(pieces.plan, aspect, resolution, mode),
             transition=Transition(transition, transition_seconds),
             music=Music(music, level_lu=music_level) if music is not None else None,
             loudness=Loudness(integrated_lufs=loudness),
@@ -163,7 +197,7 @@ def assemble_command(
             "transition_s": transition_seconds,
             "music": str(music) if music else None,
             "burn_subtitles": burn_subtitles,
-            "fit": fit,
+            "reframe": {"crop": "center"}.get(mode, mode),
             "loudness_lufs": loudness,
             "ffmpeg": f"{binary.source} {binary.version}",
         }

@@ -10,7 +10,9 @@ or by node title; a list writes the same value to several inputs::
 
 A clip workflow's file may also declare its model's frame rule (``frame_rule: {frames: 4n+1,
 fps: 16}``, see ``videofactory.comfy.frames``); ``Workflow.clip_timing`` is then the one place
-that says how many frames at what rate a shot asks for.
+that says how many frames at what rate a shot asks for. Likewise the step of the sizes its
+model makes (``size_rule: {multiple: 32}``, see ``videofactory.comfy.sizes``):
+``Workflow.frame_size`` is the size a frame asks for.
 
 Without a bindings file the bindings are detected from the common core nodes
 (``videofactory.comfy.detect``) and what was detected is kept in ``Workflow.notes``.
@@ -37,6 +39,13 @@ from videofactory.comfy.frames import (
     clip_timing,
     infer_frame_rule,
     parse_frame_rule,
+)
+from videofactory.comfy.sizes import (
+    EVEN,
+    SIZE_RULE_KEY,
+    frame_size,
+    infer_size_step,
+    parse_size_rule,
 )
 from videofactory.errors import WorkflowError
 from videofactory.userfiles import parse_json, parse_yaml, read_text
@@ -84,6 +93,8 @@ class Workflow:
     #: VRAM the workflow needs in GB, as its bindings file or the farm file declares it
     #: (None: the task kind's default applies).
     vram_gb: float | None = None
+    #: The step of the widths and heights its model makes (declared or inferred).
+    size_step: int = EVEN
 
     def bind(self, params: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
         """A copy of the graph with the parameters put in place.
@@ -114,6 +125,11 @@ class Workflow:
         model makes that lasts the shot, at its own rate (``frames.clip_timing``)."""
         return clip_timing(duration_s, output_fps, self.frame_rule, scale)
 
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        """The width and height to bind for a frame of ``width`` x ``height``: each rounded up
+        to the step its model makes (``sizes.frame_size``), so its pictures cover the frame."""
+        return frame_size(width, height, self.size_step)
+
     def accepts(self, name: str) -> bool:
         """Whether the workflow binds this parameter."""
         return name in self.bindings
@@ -133,6 +149,8 @@ class Workflow:
             lines.append(f"{name} -> {where}")
         if "frames" in self.bindings:
             lines.append(f"frame rule: {self.frame_rule} ({self.frame_rule.source})")
+        if "width" in self.bindings and self.size_step > EVEN:
+            lines.append(f"size rule: widths and heights in steps of {self.size_step} pixels")
         return lines
 
 
@@ -153,13 +171,19 @@ def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> 
         det = detect_bindings(graph)
         bindings = {k: _binding([(t.node, t.input) for t in v]) for k, v in det.targets.items()}
         rule = _frame_rule(graph, bindings, None, str(path))
+        step = _size_step(graph, bindings, None, str(path))
         notes = [*det.lines]
         if "frames" in bindings:
             notes.append(
                 f"frame rule: {rule} [{rule.source}; declare frame_rule in a bindings "
                 "file if the model makes other counts]"
             )
-        return Workflow(path.stem, graph, bindings, "detected", tuple(notes), rule)
+        if step > EVEN:
+            notes.append(
+                f"size rule: widths and heights in steps of {step} pixels [from the latent "
+                "node; declare size_rule in a bindings file if the model needs others]"
+            )
+        return Workflow(path.stem, graph, bindings, "detected", tuple(notes), rule, size_step=step)
     raw = _read_yaml(Path(bindings_path))
     return _with_bindings(path.stem, graph, raw, str(bindings_path), str(bindings_path))
 
@@ -184,14 +208,25 @@ def _with_bindings(
 ) -> Workflow:
     """A workflow from a bindings file's data: its parameter bindings, and what it declares
     of itself (``frame_rule``, ``vram_gb``)."""
-    declared = vram_gb = None
+    declared = vram_gb = sizes = None
     if isinstance(raw, dict):
         raw = dict(raw)
         declared = raw.pop(FRAME_RULE_KEY, None)
+        sizes = raw.pop(SIZE_RULE_KEY, None)
         vram_gb = _declared_vram({VRAM_KEY: raw.pop(VRAM_KEY, None)}, source)
     bindings = resolve_bindings(graph, raw, source)
     rule = _frame_rule(graph, bindings, declared, source)
-    return Workflow(name, graph, bindings, origin, frame_rule=rule, vram_gb=vram_gb)
+    step = _size_step(graph, bindings, sizes, source)
+    return Workflow(name, graph, bindings, origin, frame_rule=rule, vram_gb=vram_gb, size_step=step)
+
+
+def _size_step(
+    graph: Mapping[str, Any], bindings: Mapping[str, Binding], declared: Any, source: str
+) -> int:
+    """The declared size step, else the one of the node the width is written to."""
+    if declared is not None:
+        return parse_size_rule(declared, source)
+    return infer_size_step(graph, bindings["width"].targets if "width" in bindings else ())
 
 
 def _frame_rule(

@@ -320,6 +320,8 @@ class GpuRunner:
             if scale == 1.0
             else (_even(sl.width * scale), _even(sl.height * scale))
         )
+        if task.kind is not TaskKind.hero:  # in the steps its model makes, covering the frame
+            width, height = self.workflow(lane, task.kind).frame_size(width, height)
         if task.kind is TaskKind.keyframe:
             return {
                 "prompt": shot.prompt,

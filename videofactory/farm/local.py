@@ -84,7 +84,10 @@ class LocalRunner:
             assert clip is not None, f"shot {shot.id} has no clip"
             speech = out[TaskKind.speech]
             shots.append(TimelineShot(shot.id, clip, shot.duration, speech, shot.narration))
-        timeline = Timeline(tuple(shots), OutputSpec(width=sl.width, height=sl.height, fps=sl.fps))
+        # A clip that came back in another shape (a user's workflow that ignores the size) is
+        # cropped to follow its subject rather than letterboxed.
+        output = OutputSpec(width=sl.width, height=sl.height, fps=sl.fps, fit="follow")
+        timeline = Timeline(tuple(shots), output)
         final = next_version(ctx.run_dir)[1]
         ctx.store.set_task_state(task.id, TaskState.running, worker="ffmpeg")
         ctx.emit("task_started", "assembling with ffmpeg", task, worker="ffmpeg")

@@ -4,21 +4,29 @@ written on it, so every keyframe is recognisable in the finished video.
 Everything is drawn with numpy and Pillow on the CPU. The same (prompt, seed, size) always gives
 the same picture; colours come from theme words in the prompt (forest, night, sunset, ocean,
 desert, snow, city ...) or, failing that, from the prompt's hash.
+
+A prompt that names a person (warrior, woman, keeper ...) gets a character: a figure in a cloak
+of a colour the scene lacks (or the colour the prompt names), standing off-centre the way a
+photographer places a subject, always clear of the caption panel. ``paint_scene`` says where it
+stands (``Scene.subject``), so tests can check what reframing does with it; the picture is laid
+out for its own shape, so a 9:16 keyframe is composed upright rather than squeezed.
 """
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from videofactory.constants import SIM_TAG
 
-__all__ = ["paint_keyframe", "prompt_rng"]
+__all__ = ["Scene", "paint_keyframe", "paint_scene", "prompt_rng"]
 
 RGB = tuple[int, int, int]
 
@@ -122,6 +130,37 @@ FIGURES = {
     "monk",
     "soldier",
     "explorer",
+    "keeper",
+    "dancer",
+    "runner",
+    "child",
+    "character",
+    "hunter",
+    "pilgrim",
+    "queen",
+    "king",
+    "princess",
+    "prince",
+    "witch",
+    "sailor",
+    "rider",
+}
+
+#: Colour words a prompt may give its character's clothes (RGB, fairly saturated).
+COLOURS: dict[str, RGB] = {
+    "red": (206, 38, 42),
+    "crimson": (180, 20, 50),
+    "orange": (236, 120, 30),
+    "yellow": (238, 206, 40),
+    "golden": (222, 170, 40),
+    "green": (40, 170, 70),
+    "blue": (40, 90, 220),
+    "purple": (130, 50, 190),
+    "violet": (140, 70, 210),
+    "pink": (236, 90, 160),
+    "white": (240, 240, 236),
+    "black": (24, 24, 28),
+    "silver": (190, 196, 206),
 }
 
 
@@ -157,8 +196,6 @@ def _theme(words: list[str], prompt: str, seed: int) -> tuple[np.ndarray, ...]:
 
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:
-    import colorsys
-
     return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), np.float32) * 255
 
 
@@ -266,21 +303,55 @@ def _skyline(
         x += bw + int(rng.uniform(0, 0.02) * w)
 
 
-def _figure(draw: ImageDraw.ImageDraw, x: float, ground: float, size: float, colour: RGB) -> None:
+#: A box in pixels: (left, top, right, bottom).
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A painted keyframe and where its character stands (None: the prompt names nobody)."""
+
+    picture: np.ndarray
+    #: The character's head-to-feet box in pixels (its raised staff reaches a little above).
+    subject: Box | None = None
+
+
+def _cloak(words: list[str], scene: np.ndarray) -> RGB:
+    """The character's clothes: the colour the prompt names, else the hue opposite the scene's
+    (saturated and bright enough to stand out, as a costume designer would choose)."""
+    for word in words:
+        if word in COLOURS:
+            return COLOURS[word]
+    hue, _sat, _val = colorsys.rgb_to_hsv(*(float(c) / 255 for c in scene))
+    r, g, b = colorsys.hsv_to_rgb((hue + 0.5) % 1.0, 0.78, 0.86)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def _figure(
+    draw: ImageDraw.ImageDraw, x: float, ground: float, size: float, cloak: RGB, shade: RGB
+) -> Box:
+    """A cloaked figure with a raised staff, feet at ``ground``; returns its head-to-feet box."""
     head = size * 0.11
-    draw.ellipse([x - head, ground - size, x + head, ground - size + 2 * head], fill=colour)
+    outline = max(1, round(size * 0.015))
+    draw.ellipse(
+        [x - head, ground - size, x + head, ground - size + 2 * head],
+        fill=tuple(min(255, round(c * 0.55 + 110)) for c in cloak),
+        outline=shade,
+        width=outline,
+    )
     body = [
         (x - size * 0.14, ground - size * 0.78),
         (x + size * 0.14, ground - size * 0.78),
         (x + size * 0.2, ground - size * 0.05),
         (x - size * 0.2, ground - size * 0.05),
     ]
-    draw.polygon(body, fill=colour)
+    draw.polygon(body, fill=cloak, outline=shade)
     draw.line(
         [(x + size * 0.16, ground - size * 0.7), (x + size * 0.45, ground - size * 1.15)],
-        fill=colour,
+        fill=shade,
         width=max(1, round(size * 0.04)),
     )  # a raised blade or staff
+    return (x - size * 0.2, ground - size, x + size * 0.2, ground - size * 0.05)
 
 
 def _wrap(
@@ -329,21 +400,37 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return fonts[size]
 
 
-def _text_panel(img: Image.Image, prompt: str, seed: int) -> None:
-    """The prompt, word-wrapped, and the simulator tag, in a panel inside the area that every
-    camera move of SimImageToVideo keeps in view (12%..88% of width and height)."""
-    w, h = img.size
+def _panel_layout(
+    w: int, h: int, prompt: str
+) -> tuple[tuple[int, int, int, int], list[str], int] | None:
+    """Where the caption panel goes: its box, its lines and its font size (None: no panel).
+
+    The font is sized by the frame's short side, so a 9:16 frame gets the same text as a 16:9
+    one of its width rather than text sized for its height that would wrap into a column.
+    """
     if h < TEXT_PANEL_MIN_HEIGHT:
-        return
-    size = max(8, round(h / 24))
-    font = _font(size)
-    small = _font(max(7, round(size * 0.6)))
-    draw = ImageDraw.Draw(img, "RGBA")
+        return None
+    size = max(8, round(min(w, h) / 24))
+    draw = ImageDraw.Draw(Image.new("L", (1, 1)))
     left, right, bottom = round(w * 0.13), round(w * 0.87), round(h * 0.865)
-    lines = _wrap(draw, prompt.strip() or "(empty prompt)", font, right - left - size)[:4]
+    lines = _wrap(draw, prompt.strip() or "(empty prompt)", _font(size), right - left - size)[:4]
     line_h = round(size * 1.25)
     tag_h = round(size * 0.9)
     top = bottom - (line_h * len(lines) + tag_h + size)
+    return (left, top, right, bottom), lines, size
+
+
+def _text_panel(img: Image.Image, prompt: str, seed: int) -> None:
+    """The prompt, word-wrapped, and the simulator tag, in a panel inside the area that every
+    camera move of SimImageToVideo keeps in view (12%..88% of width and height)."""
+    layout = _panel_layout(*img.size, prompt)
+    if layout is None:
+        return
+    (left, top, right, bottom), lines, size = layout
+    font = _font(size)
+    small = _font(max(7, round(size * 0.6)))
+    draw = ImageDraw.Draw(img, "RGBA")
+    line_h = round(size * 1.25)
     draw.rectangle([left, top, right, bottom], fill=(0, 0, 0, 125))
     y = top + size // 2
     for line in lines:
@@ -366,6 +453,18 @@ def paint_keyframe(
     steps: int = 1,
 ) -> np.ndarray:
     """Paint one picture ``[H, W, 3]`` uint8; ``tick(i)`` is called ``steps`` times as it goes."""
+    return paint_scene(prompt, seed, width, height, tick, steps).picture
+
+
+def paint_scene(
+    prompt: str,
+    seed: int,
+    width: int,
+    height: int,
+    tick: Callable[[int], None] | None = None,
+    steps: int = 1,
+) -> Scene:
+    """Paint one picture (``paint_keyframe``) and say where its character stands."""
     steps = max(1, steps)
     done = 0
 
@@ -411,11 +510,17 @@ def paint_keyframe(
         img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
         draw = ImageDraw.Draw(img)
         last_ridge = np.full(width, height * 0.9, np.float32)
+    subject = None
     if last_ridge is not None and FIGURES.intersection(words):
-        x = width * (0.35 + 0.3 * rng.random())
+        # Off-centre, as a subject is framed: anywhere from a fifth to four fifths across.
+        x = width * (0.2 + 0.6 * rng.random())
         # Stand above the caption panel so the subject stays visible.
-        ground = min(float(last_ridge[int(x)]) + height * 0.01, height * 0.72)
-        _figure(draw, x, ground, height * 0.2, tuple(int(c * 0.5) for c in near))
+        panel = _panel_layout(width, height, prompt)
+        floor = min(height * 0.72, panel[0][1] - height * 0.01) if panel else height * 0.72
+        ground = min(float(last_ridge[min(width - 1, int(x))]) + height * 0.01, floor)
+        shade = tuple(int(c * 0.5) for c in near)
+        cloak = _cloak(words, (far + near) / 2)
+        subject = _figure(draw, x, ground, min(height * 0.2, width * 0.3), cloak, shade)
     img = img.filter(ImageFilter.GaussianBlur(radius=max(0.5, height / 900)))
     arr = np.asarray(img).astype(np.float32)
     # Painterly texture: soft colour blotches plus fine grain.
@@ -431,4 +536,4 @@ def paint_keyframe(
     out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     _text_panel(out, prompt, seed)
     stage(1.0)
-    return np.asarray(out, dtype=np.uint8).copy()
+    return Scene(np.asarray(out, dtype=np.uint8).copy(), subject)
