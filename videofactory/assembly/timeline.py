@@ -30,10 +30,15 @@ __all__ = [
     "Loudness",
     "Music",
     "OutputSpec",
+    "Spoken",
     "Timeline",
     "TimelineShot",
     "Transition",
 ]
+
+#: Room tone under every video by default, RMS dBFS: 45 dB under -14 LUFS speech, audible only
+#: in silence on headphones turned up, as the air of a real room is.
+ROOM_TONE_DBFS = -60.0
 
 #: How a clip of another aspect ratio fits the output: letterbox ("pad") or fill ("crop").
 FitMode = Literal["pad", "crop"]
@@ -63,7 +68,12 @@ class Transition:
 
 @dataclass(frozen=True)
 class Music:
-    """A background music file, looped or trimmed to the video, faded out and ducked."""
+    """A background music file, looped or trimmed to the video, faded out and ducked.
+
+    A file shorter than the video is looped; unless it is ``seamless`` (made to loop, as the
+    generated bed is), the render first joins its end to its start with a short crossfade at
+    the point where the two match best (``soundtrack.loop_for``), so the loop does not click.
+    """
 
     path: Path
     #: Loudness of the music bed relative to the narration (to the target when none), in LU.
@@ -72,11 +82,35 @@ class Music:
     fade_out_s: float = 2.0
     #: Lower the music under speech (sidechain compression keyed by the narration).
     duck: bool = True
+    #: Length of the fade-in at the start (0: the music starts at full level).
+    fade_in_s: float = 0.0
+    #: The file's end already joins its start without a step: loop it as it is.
+    seamless: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
         _finite(self.level_lu, "music level (LU)", -60.0, 20.0)
         _finite(self.fade_out_s, "music fade-out (s)", 0.0, 60.0)
+        _finite(self.fade_in_s, "music fade-in (s)", 0.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """Where the voice is in a narration file, in seconds from the file's start.
+
+    ``start_s`` and ``end_s`` bound the voiced part (the engine's leading and trailing silence
+    left out); ``pauses`` are the middles of the silent gaps inside it, where a sentence may
+    end. Measured by ``spoken.spoken_of``; subtitles are timed by it.
+    """
+
+    start_s: float
+    end_s: float
+    pauses: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.start_s) and 0 <= self.start_s <= self.end_s):
+            raise ConfigError(f"spoken span must be 0 <= start <= end, got {self.start_s}")
+        object.__setattr__(self, "pauses", tuple(self.pauses))
 
 
 @dataclass(frozen=True)
@@ -134,6 +168,9 @@ class TimelineShot:
     clip_duration_s: float | None = None
     #: The clip's format as probed (``render.check_inputs`` fills it in); None: unknown.
     source: ClipFormat | None = None
+    #: Where the voice is in the narration file (``render.check_sound`` fills it in); None:
+    #: unknown, and the subtitles last the whole shot.
+    spoken: Spoken | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clip", Path(self.clip))
@@ -201,6 +238,10 @@ class Timeline:
     burn_subtitles: bool = False
     #: Time of the thumbnail frame; None takes the middle of the first shot.
     thumbnail_s: float | None = None
+    #: Level of the room tone laid under the whole mix after its loudness is set (RMS dBFS):
+    #: a faint, steady noise floor, so the video never falls into digital silence between
+    #: words or after the music. None: none.
+    room_tone_dbfs: float | None = ROOM_TONE_DBFS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shots", tuple(self.shots))
@@ -215,6 +256,8 @@ class Timeline:
                     f"shot {shot.shot_id}: {shot.duration_s} s is shorter than one frame "
                     f"at {self.output.fps} fps"
                 )
+        if self.room_tone_dbfs is not None:
+            _finite(self.room_tone_dbfs, "room tone level (dBFS)", -90.0, -30.0)
         if self.thumbnail_s is not None and not 0 <= self.thumbnail_s <= self.total_s:
             raise ConfigError(
                 f"thumbnail time {self.thumbnail_s} s is outside the video (0-{self.total_s} s)"
