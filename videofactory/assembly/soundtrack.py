@@ -21,15 +21,18 @@ import secrets
 import wave
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from videofactory.assembly.bed import MOODS, render_bed, write_wav
-from videofactory.assembly.mood import MoodChoice, choose_mood
 from videofactory.assembly.probe import MediaInfo, check_media
 from videofactory.assembly.timeline import Music
 from videofactory.errors import MediaError
+
+if TYPE_CHECKING:
+    # Imported where used: the CLI checks ``--music`` through this module before a detached
+    # run starts, and that process should not load numpy (tests/e2e/test_e2e_startup.py).
+    import numpy as np
+
+    from videofactory.assembly.mood import MoodChoice
 
 __all__ = [
     "AUTO",
@@ -93,6 +96,9 @@ def music_setting(value: str | None) -> str:
 
 def bed_for(plan: Mapping[str, Any], folder: Path, rate: int = 48000) -> tuple[Music, MoodChoice]:
     """The generated bed of a film (written into ``folder`` unless it is there) and its mood."""
+    from videofactory.assembly.bed import MOODS, render_bed, write_wav
+    from videofactory.assembly.mood import choose_mood
+
     choice = choose_mood(plan)
     path = Path(folder) / f"bed-{choice.mood}-{choice.seed:08x}-{rate}.wav"
     if not path.is_file():
@@ -122,6 +128,7 @@ def music_for(
 def decode(path: Path, rate: int) -> np.ndarray:
     """Every sample of an audio file as float32 stereo at ``rate`` (samples x 2)."""
     import av
+    import numpy as np
 
     chunks = []
     with av.open(str(path)) as container:
@@ -137,6 +144,8 @@ def decode(path: Path, rate: int) -> np.ndarray:
 
 def _trim_silence(samples: np.ndarray, rate: int) -> np.ndarray:
     """``samples`` without their silent head and tail (kept whole when all silent)."""
+    import numpy as np
+
     step = max(1, rate // 100)
     frames = len(samples) // step
     if frames == 0:
@@ -153,6 +162,8 @@ def loop_point(samples: np.ndarray, rate: int) -> tuple[int, int]:
     """Where to loop ``samples``: (``loop``, ``fade``) such that the ``fade`` samples from
     ``loop`` match the first ``fade`` samples best (normalised cross-correlation over the last
     ``LOOP_SEARCH_S``); a file too short to search loops at its end with no fade."""
+    import numpy as np
+
     n = len(samples)
     fade = min(round(LOOP_CROSSFADE_S * rate), n // 4)
     search = min(round(LOOP_SEARCH_S * rate), n // 3)
@@ -181,6 +192,8 @@ def loop_for(music: Music, info: MediaInfo, total_s: float, rate: int, dest: Pat
     left off, and the seams do not click. Silent heads and tails are cut first. Returns
     ``dest``, or None when no loop is needed (the file is long enough, or made to loop).
     """
+    import numpy as np
+
     if music.seamless or info.duration_s >= total_s:
         return None
     samples = _trim_silence(decode(music.path, rate), rate)
@@ -205,11 +218,15 @@ def loop_for(music: Music, info: MediaInfo, total_s: float, rate: int, dest: Pat
 
 
 def _pcm(samples: np.ndarray) -> bytes:
+    """Float samples as 16-bit PCM bytes."""
+    import numpy as np
+
     return np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2").tobytes()
 
 
 def _write_repeated(dest: Path, head: np.ndarray, body: np.ndarray, total: int, rate: int) -> None:
     """``head`` then ``body`` over and over, ``total`` samples in all, as a 16-bit WAV."""
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.partial-{secrets.token_hex(4)}")
     try:
