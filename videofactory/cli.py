@@ -16,6 +16,7 @@ from videofactory.cliopts import (
     LLM_KIND_OPT,
     LLM_MODEL_OPT,
     LLM_URL_OPT,
+    MUSIC_OPT,
     PLANNER_OPT,
     RUN_JSON_OPT,
     WORKDIR_OPT,
@@ -82,10 +83,14 @@ def generate(
     llm_url: str | None = LLM_URL_OPT,
     llm_model: str | None = LLM_MODEL_OPT,
     llm_kind: str | None = LLM_KIND_OPT,
+    music: str | None = MUSIC_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Plan a shot list for CONCEPT and render it into a finished video."""
+    from videofactory.assembly.soundtrack import music_setting
+
+    sound = music_setting(music)  # a bad file is refused before anything is planned or run
     shotlist = _plan(
         concept,
         duration,
@@ -94,7 +99,7 @@ def generate(
         llm=(llm_url, llm_kind, llm_model),
         size=(width, height, fps, seed, clip_seconds),
     )
-    _render(shotlist, farm, workdir, as_json, detach=detach)
+    _render(shotlist, farm, workdir, as_json, detach=detach, music=sound)
 
 
 @app.command(epilog='Example: videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml')
@@ -203,19 +208,22 @@ def render(
         "to run them and the estimated GPU seconds; nothing is recorded or submitted "
         "(exit code 1 when the farm cannot run it).",
     ),
+    music: str | None = MUSIC_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Render a shot list (written by `plan`, or by hand) into a finished video."""
+    from videofactory.assembly.soundtrack import music_setting
     from videofactory.shotlist import load_shotlist
 
+    sound = music_setting(music)  # a bad file is refused before any GPU work
     shotlist = load_shotlist(shotlist_file)
     if dry_run:
         from videofactory.farmcli import dry_run as check_plan
 
         check_plan(shotlist, farm, as_json)
         return
-    _render(shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach)
+    _render(shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach, music=sound)
 
 
 def _render(
@@ -226,12 +234,19 @@ def _render(
     *,
     assemble: bool = True,
     detach: bool = False,
+    music: str | None = None,
 ) -> None:
     if detach:  # before the imports below: the render's process makes them, not this one
         from videofactory.runcli import detach_new_run
 
         detach_new_run(
-            shotlist, farm, workdir, as_json, assemble=assemble, debug=bool(_state["debug"])
+            shotlist,
+            farm,
+            workdir,
+            as_json,
+            assemble=assemble,
+            debug=bool(_state["debug"]),
+            music=music,
         )
         return
     from videofactory.console import RunView
@@ -239,7 +254,12 @@ def _render(
 
     with RunView(json_lines=as_json, workdir=workdir) as view:
         result = render_shotlist(
-            shotlist, workdir=workdir, farm_file=farm, on_event=view, assemble=assemble
+            shotlist,
+            workdir=workdir,
+            farm_file=farm,
+            on_event=view,
+            assemble=assemble,
+            music=music,
         )
     _print_result(result, as_json)
 
