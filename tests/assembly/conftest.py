@@ -99,6 +99,19 @@ def audio_rms(path: Path, window_s: float = 0.05) -> tuple[np.ndarray, float]:
     return np.sqrt((windows**2).mean(axis=1)), window_s
 
 
+def audio_samples(path: Path) -> np.ndarray:
+    """Every sample of a file's audio, samples x channels, float64 in -1..1."""
+    chunks = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            data = frame.to_ndarray().astype(np.float64)
+            channels = len(frame.layout.channels)
+            if frame.format.name.startswith("s16"):
+                data /= 32768
+            chunks.append(data.T if frame.format.is_planar else data.reshape(-1, channels))
+    return np.concatenate(chunks)
+
+
 def top_level_boxes(path: Path) -> list[str]:
     """The order of the top-level ISO-BMFF boxes (ftyp, moov, mdat, ...)."""
     names = []
@@ -128,3 +141,9 @@ def rms_of():
 def boxes_of():
     """``top_level_boxes`` as a fixture."""
     return top_level_boxes
+
+
+@pytest.fixture(scope="session")
+def samples_of():
+    """``audio_samples`` as a fixture."""
+    return audio_samples

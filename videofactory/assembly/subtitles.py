@@ -70,7 +70,9 @@ def sentences(text: str) -> list[str]:
     """The sentences of a cue text, in order (one when it has no sentence break)."""
     parts, last = [], 0
     for match in _SENTENCE_END.finditer(text):
-        if _NOT_AN_END.search(text, 0, match.start()):
+        following = text[match.end() : match.end() + 1]
+        # "Dr. Jones", and '"Really?" she asked': no sentence ends there.
+        if _NOT_AN_END.search(text, 0, match.start()) or following.islower():
             continue
         parts.append(text[last : match.end(1)].strip())
         last = match.end()
@@ -120,7 +122,7 @@ def _cues(timeline: Timeline) -> list[tuple[str, float, float, str]]:
         parts = sentences(text)
         bounds = [begin, *_splits(parts, begin, end, pauses), hold]
         for k, part in enumerate(parts):
-            ident = shot.shot_id if len(parts) == 1 else f"{shot.shot_id}.{k + 1}"
+            ident = shot.shot_id if k == 0 else f"{shot.shot_id}.{k + 1}"
             cues.append((ident, bounds[k], bounds[k + 1], part))
     # A voice that runs past its shot gives way to the next cue; nothing outlasts the video.
     out = []
