@@ -207,3 +207,24 @@ def test_render_with_music_none_records_it_and_still_has_no_silence(cli, tmp_pat
     check = check_sound_of(run_dir / "final.mp4")
     assert check.longest_silence_s < 0.5
     assert check.loudness.input_i == pytest.approx(-14.0, abs=1.0)
+
+
+@pytest.mark.slow
+def test_generate_scores_the_film_with_a_bed_by_default(cli, tmp_path):
+    work = tmp_path / "w"
+    res = cli(
+        "generate", "product teaser for a red running shoe", "-d", "4", "--clip-seconds", "2",
+        "--width", "160", "--height", "90", "--json", "--workdir", str(work),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    run_dir = Path(summary["run_dir"])
+    beds = list((run_dir / "music").glob("bed-driving-*.wav"))  # a teaser drives
+    assert len(beds) == 1
+    with Store.for_workdir(work) as store:
+        assert store.run(summary["run_id"])["settings"]["music"] == "auto"
+        said = [e["message"] for e in store.events(summary["run_id"])]
+    assert any("generated bed, driving" in message for message in said)
+    check = check_sound_of(run_dir / "final.mp4")
+    assert check.silences == ()
+    assert check.loudness.input_i == pytest.approx(-14.0, abs=1.0)

@@ -4,18 +4,22 @@
 
     silent bed (anullsrc, exactly total) ───────────────┐
     narration_i ─ resample, pin format, adelay(start) ──┴ amix ─ speech ─┬─ asplit ─ key ─┐
-    music ─ loop (-stream_loop), trim, gain, fade out ─────────────────── sidechaincompress ┘
-                                                         speech + ducked music ─ amix ─ loudnorm
+    music ─ loop (-stream_loop), trim, gain, fade in/out ─────────────── sidechaincompress ┘
+                                  speech + ducked music ─ amix ─ mix (the measuring pass's file)
+    mix ─ gain [─ low-pass ─ look-ahead limiter] ─ exact length ─┐
+    room tone (pink noise, -60 dBFS RMS) ────────────────────────┴ amix ─ the video's sound
 
-Loudness is normalised in two passes, as ``loudnorm`` needs: audio-only runs measure (with
-``ebur128``, the meter loudnorm itself uses, ten times cheaper than a loudnorm measuring pass)
-the narration and the music (to set the music bed ``level_lu`` below the narration and the
-duck threshold) and then the mix, which that pass also writes to a float WAV. The render reads
-that mix (so the mixing is done once) and applies the one gain that lands it on the target:
-a ``volume`` filter, exactly what loudnorm's linear mode would apply, without loudnorm's trip
-through 192 kHz. When that gain would push the true peak over the ceiling (or the mix's range
-is wider than allowed), the render runs loudnorm with the measured figures instead, and it
-limits the peaks in its dynamic mode.
+Loudness is set from measurements: audio-only runs measure (with ``ebur128``, ten times
+cheaper than a loudnorm measuring pass) the narration and the music (to set the music bed
+``level_lu`` below the narration and the duck threshold) and then the mix, which that pass
+also writes to a float WAV. The render reads that mix (so the mixing is done once) and applies
+the one gain that lands it on the target: a ``volume`` filter, what loudnorm's linear mode
+would apply, without loudnorm's trip through 192 kHz. When that gain would push the true peak
+over the ceiling, a look-ahead limiter follows the gain, and what it takes off the loudness is
+measured on the mix file and added to the gain (``AudioLevels.makeup_db``, ``render._makeup``):
+loudnorm's dynamic mode, which did this job before, lands 1 to 2 LU under the target on a
+short film with a peaky voice. The room tone goes under everything after the gain, at its own
+level, so that no stretch of the video is digital silence.
 
 Every stage pins its sample format with ``aformat``: ffmpeg 5.1 refuses some graphs (amix,
 sidechaincompress) that 9 accepts when negotiation is left open.

@@ -115,12 +115,13 @@ class Spoken:
 
 @dataclass(frozen=True)
 class Loudness:
-    """The loudness the finished mix is normalised to (EBU R128, two-pass ``loudnorm``)."""
+    """The loudness the finished mix is normalised to (EBU R128: measured, then one gain, and a
+    look-ahead limiter at the true-peak ceiling when the gain needs one; ``audio.py``)."""
 
     integrated_lufs: float = -14.0
     true_peak_db: float = -1.0
-    #: Allowed loudness range. Wide, so that loudnorm can use one linear gain (which keeps the
-    #: mix's dynamics) whenever the true-peak ceiling allows it.
+    #: Loudness range the mix may have. Kept for callers of the loudnorm days: the render
+    #: keeps the mix's dynamics whatever its range (one gain, the limiter only on peaks).
     lra: float = 20.0
 
     def __post_init__(self) -> None:
