@@ -101,6 +101,19 @@ def audio_rms(path: Path, window_s: float = 0.05) -> tuple[np.ndarray, float]:
     return np.sqrt((windows**2).mean(axis=1)), window_s
 
 
+def audio_samples(path: Path) -> np.ndarray:
+    """Every sample of a file's audio, samples x channels, float64 in -1..1."""
+    chunks = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            data = frame.to_ndarray().astype(np.float64)
+            channels = len(frame.layout.channels)
+            if frame.format.name.startswith("s16"):
+                data /= 32768
+            chunks.append(data.T if frame.format.is_planar else data.reshape(-1, channels))
+    return np.concatenate(chunks)
+
+
 def top_level_boxes(path: Path) -> list[str]:
     """The order of the top-level ISO-BMFF boxes (ftyp, moov, mdat, ...)."""
     names = []
@@ -179,3 +192,9 @@ def workdir(tmp_path, ffmpeg_bin, media):
         store.set_run_state(RUN, RunState.done, final=str(run_dir / "final.mp4"))
     song = make(ffmpeg_bin, tmp_path / "song.mp3", "-f", "lavfi", "-i", "sine=f=220:d=1")
     return work, run_dir, song
+
+
+@pytest.fixture(scope="session")
+def samples_of():
+    """``audio_samples`` as a fixture."""
+    return audio_samples

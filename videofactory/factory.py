@@ -126,12 +126,17 @@ def render_shotlist(
     farm_file: str | Path | None = None,
     on_event: EventSink | None = None,
     assemble: bool = True,
+    music: str | None = None,
 ) -> RunResult:
-    """Render a shot list on the farm into ``<workdir>/<run-id>/final.mp4``."""
+    """Render a shot list on the farm into ``<workdir>/<run-id>/final.mp4``.
+
+    ``music``: the run's ``--music`` as ``soundtrack.music_setting`` gives it (None: the
+    generated bed), recorded with the run so that a resumed run sounds the same.
+    """
     farm = resolve_farm(farm_file)
     workdir = Path(workdir)
     with Store.for_workdir(workdir) as store, running_farm(farm) as live:
-        run_id, run_dir = _record(store, shotlist, workdir, live, assemble=assemble)
+        run_id, run_dir = _record(store, shotlist, workdir, live, assemble=assemble, music=music)
         return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
 
 
@@ -141,16 +146,23 @@ def record_run(
     workdir: Path,
     farm_file: str | Path | None = None,
     assemble: bool = True,
+    music: str | None = None,
 ) -> tuple[str, Path]:
     """Record a new run (folder, shot list, farm, tasks) without starting it; returns its id
     and folder. ``resume_run`` (or ``videofactory resume``) then renders it (``--detach``)."""
     farm = resolve_farm(farm_file)
     with Store.for_workdir(Path(workdir)) as store:
-        return _record(store, shotlist, Path(workdir), farm, assemble=assemble)
+        return _record(store, shotlist, Path(workdir), farm, assemble=assemble, music=music)
 
 
 def _record(
-    store: Store, shotlist: ShotList, workdir: Path, farm: FarmConfig, *, assemble: bool
+    store: Store,
+    shotlist: ShotList,
+    workdir: Path,
+    farm: FarmConfig,
+    *,
+    assemble: bool,
+    music: str | None = None,
 ) -> tuple[str, Path]:
     run_id = new_run_id(shotlist.concept)
     run_dir = workdir / run_id
@@ -163,7 +175,7 @@ def _record(
         plan=shotlist.model_dump(mode="json"),
         run_dir=run_dir,
         farm=farm.model_dump(mode="json"),
-        settings={"assemble": assemble},
+        settings={"assemble": assemble, "music": music or "auto"},
     )
     store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
     return run_id, run_dir

@@ -11,6 +11,7 @@ from videofactory.assembly.audio import (
     AudioLevels,
     LoudnessMeasurement,
     audio_graph,
+    limited,
     linear_gain_db,
     mixed_audio_graph,
 )
@@ -26,6 +27,10 @@ from videofactory.assembly.timeline import (
 
 SPEC = OutputSpec(640, 360, 24)
 FMT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+LIMITER = (
+    "lowpass=f=19000,alimiter=limit=0.794328:attack=5:release=60:level=0,"
+    f"atrim=start_sample=240,asetpts=PTS-STARTPTS,{FMT}"
+)
 PAD = (
     "scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2:color=black"
 )
@@ -61,11 +66,27 @@ def test_golden_one_shot_silent_no_loudness() -> None:
             "[v0]null[vout]",
             f"anullsrc=r=48000:cl=stereo,{FMT},atrim=end_sample=96000[bed]",
             "[bed]anull[speech]",
-            "[speech]apad=whole_len=96000,atrim=end_sample=96000[aout]",
+            "[speech]apad=whole_len=96000,atrim=end_sample=96000[levelled]",
+            *room_tone(96000),
         ]
     )
     args = build_ffmpeg_args(timeline, Path("out/final.mp4"))
     assert args == ["-i", "file:clips/s1.mp4", "-filter_complex", graph, *encode("2")]
+    # Without room tone the mix is the video's sound as it is.
+    quiet = Timeline(timeline.shots, SPEC, loudness=None, room_tone_dbfs=None)
+    assert audio_graph(quiet, 1, None, "aout")[-1] == (
+        "[speech]apad=whole_len=96000,atrim=end_sample=96000[aout]"
+    )
+
+
+def room_tone(samples: int) -> list[str]:
+    """Pink noise at -60 dBFS RMS (amplitude 1 measures -15.1), mixed under the levelled mix."""
+    return [
+        f"anoisesrc=r=48000:c=pink:a=0.00568853:seed=1618,lowpass=f=6000,{FMT},"
+        f"atrim=end_sample={samples}[tone]",
+        "[levelled][tone]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,"
+        f"{FMT}[aout]",
+    ]
 
 
 def two_shots(kind: str) -> Timeline:
@@ -239,9 +260,11 @@ def test_golden_audio_music_ducked_under_narration_and_normalised() -> None:
         "[speechraw]asplit=2[speech][key]",
         f"[music][key]sidechaincompress=threshold=0.05:ratio=8:attack=20:release=400,{FMT}[ducked]",
         f"[speech][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,{FMT}[mix]",
-        "[mix]loudnorm=I=-14:TP=-1.5:LRA=20:measured_I=-20.25:measured_TP=-4.5:measured_LRA=6"
-        ":measured_thresh=-30.5:offset=0:linear=true:print_format=none,"
-        f"aresample=48000,{FMT},apad=whole_len=192000,atrim=end_sample=192000[aout]",
+        # +6.25 dB to -14 LUFS would put the peak at +1.75 dBTP: a limiter at -2 dBFS follows
+        # (-1 dBTP, less the AAC's headroom and the peaks between samples), its 5 ms look-ahead
+        # (240 samples) trimmed off.
+        f"[mix]volume=6.25dB,{LIMITER},apad=whole_len=192000,atrim=end_sample=192000[levelled]",
+        *room_tone(192000),
     ]
     args = build_ffmpeg_args(timeline, Path("o.mp4"), levels=levels)
     # Clips first, then narration, then the music, looped forever (the graph trims it).
@@ -255,27 +278,31 @@ def test_golden_audio_music_ducked_under_narration_and_normalised() -> None:
 def test_silent_mix_is_not_normalised() -> None:
     timeline = Timeline((TimelineShot("s1", Path("a.mp4"), 1.0),), SPEC)
     silent = AudioLevels(mix=LoudnessMeasurement(float("-inf"), float("-inf"), 0, -70))
-    assert "loudnorm" not in ";".join(audio_graph(timeline, 1, silent, "aout"))
+    graph = ";".join(audio_graph(timeline, 1, silent, "aout"))
+    assert "volume" not in graph and "alimiter" not in graph
+    assert "anoisesrc" in graph  # the room tone plays, at its own level
 
 
-def test_one_gain_when_the_peak_allows_it_else_loudnorm() -> None:
+def test_one_gain_when_the_peak_allows_it_else_a_limiter_after_it() -> None:
     timeline = Timeline((TimelineShot("s1", Path("a.mp4"), 2.0, Path("n.wav")),), SPEC)
     roomy = LoudnessMeasurement(-20.0, -9.0, 5.0, -30.0)  # +6 dB puts the peak at -3 dBTP
     peaky = LoudnessMeasurement(-20.0, -4.0, 5.0, -30.0)  # +6 dB would put it at +2 dBTP
-    wide = LoudnessMeasurement(-20.0, -9.0, 25.0, -30.0)  # a range wider than LRA=20
+    wide = LoudnessMeasurement(-20.0, -9.0, 25.0, -30.0)  # a wide range needs no limiter
     assert linear_gain_db(timeline, roomy) == pytest.approx(6.0)
-    assert linear_gain_db(timeline, peaky) is None
-    assert linear_gain_db(timeline, wide) is None
+    assert linear_gain_db(timeline, peaky) is None and limited(timeline, peaky)
+    assert linear_gain_db(timeline, wide) == pytest.approx(6.0)
     assert linear_gain_db(Timeline(timeline.shots, SPEC, loudness=None), roomy) is None
-    # The render reads the measuring pass's mix file: gain (or loudnorm) and length only.
+    # The render reads the measuring pass's mix file: gain (and limiter), length, room tone.
     assert mixed_audio_graph(timeline, 1, AudioLevels(mix=roomy), "aout") == [
-        f"[1:a:0]{FMT},volume=6dB,apad=whole_len=96000,atrim=end_sample=96000[aout]"
+        f"[1:a:0]{FMT}[mixin]",
+        "[mixin]volume=6dB,apad=whole_len=96000,atrim=end_sample=96000[levelled]",
+        *room_tone(96000),
     ]
-    assert mixed_audio_graph(timeline, 1, AudioLevels(mix=peaky), "aout") == [
-        f"[1:a:0]{FMT},loudnorm=I=-14:TP=-1.5:LRA=20:measured_I=-20:measured_TP=-4"
-        ":measured_LRA=5:measured_thresh=-30:offset=0:linear=true:print_format=none,"
-        f"aresample=48000,{FMT},apad=whole_len=96000,atrim=end_sample=96000[aout]"
-    ]
+    # What the limiter takes off the loudness is made up (measured by the render).
+    made_up = AudioLevels(mix=peaky, makeup_db=1.5)
+    assert mixed_audio_graph(timeline, 1, made_up, "aout")[1] == (
+        f"[mixin]volume=7.5dB,{LIMITER},apad=whole_len=96000,atrim=end_sample=96000[levelled]"
+    )
     args = build_ffmpeg_args(
         timeline, Path("o.mp4"), levels=AudioLevels(mix=roomy), mix_file=Path("m.wav")
     )

@@ -4,18 +4,22 @@
 
     silent bed (anullsrc, exactly total) ───────────────┐
     narration_i ─ resample, pin format, adelay(start) ──┴ amix ─ speech ─┬─ asplit ─ key ─┐
-    music ─ loop (-stream_loop), trim, gain, fade out ─────────────────── sidechaincompress ┘
-                                                         speech + ducked music ─ amix ─ loudnorm
+    music ─ loop (-stream_loop), trim, gain, fade in/out ─────────────── sidechaincompress ┘
+                                  speech + ducked music ─ amix ─ mix (the measuring pass's file)
+    mix ─ gain [─ low-pass ─ look-ahead limiter] ─ exact length ─┐
+    room tone (pink noise, -60 dBFS RMS) ────────────────────────┴ amix ─ the video's sound
 
-Loudness is normalised in two passes, as ``loudnorm`` needs: audio-only runs measure (with
-``ebur128``, the meter loudnorm itself uses, ten times cheaper than a loudnorm measuring pass)
-the narration and the music (to set the music bed ``level_lu`` below the narration and the
-duck threshold) and then the mix, which that pass also writes to a float WAV. The render reads
-that mix (so the mixing is done once) and applies the one gain that lands it on the target:
-a ``volume`` filter, exactly what loudnorm's linear mode would apply, without loudnorm's trip
-through 192 kHz. When that gain would push the true peak over the ceiling (or the mix's range
-is wider than allowed), the render runs loudnorm with the measured figures instead, and it
-limits the peaks in its dynamic mode.
+Loudness is set from measurements: audio-only runs measure (with ``ebur128``, ten times
+cheaper than a loudnorm measuring pass) the narration and the music (to set the music bed
+``level_lu`` below the narration and the duck threshold) and then the mix, which that pass
+also writes to a float WAV. The render reads that mix (so the mixing is done once) and applies
+the one gain that lands it on the target: a ``volume`` filter, what loudnorm's linear mode
+would apply, without loudnorm's trip through 192 kHz. When that gain would push the true peak
+over the ceiling, a look-ahead limiter follows the gain, and what it takes off the loudness is
+measured on the mix file and added to the gain (``AudioLevels.makeup_db``, ``render._makeup``):
+loudnorm's dynamic mode, which did this job before, lands 1 to 2 LU under the target on a
+short film with a peaky voice. The room tone goes under everything after the gain, at its own
+level, so that no stretch of the video is digital silence.
 
 Every stage pins its sample format with ``aformat``: ffmpeg 5.1 refuses some graphs (amix,
 sidechaincompress) that 9 accepts when negotiation is left open.
@@ -40,14 +44,17 @@ __all__ = [
     "audio_graph",
     "audio_inputs",
     "levels_for",
+    "limited",
     "linear_gain_db",
+    "loudness_gain_db",
     "measure_args",
     "mixed_audio_graph",
     "parse_ebur128",
+    "room_tone",
 ]
 
 #: Which stem a measuring pass hears.
-MeasureStage = Literal["speech", "music", "mix"]
+MeasureStage = Literal["speech", "music", "mix", "levelled"]
 
 #: Integrated loudness below which a stem counts as silent (the EBU R128 absolute gate).
 SILENT_LUFS = -70.0
@@ -80,8 +87,12 @@ class AudioLevels:
 
     music_gain_db: float = 0.0
     duck_threshold: float = DEFAULT_DUCK_THRESHOLD
-    #: The mix as measured; None (or silent) renders without loudnorm.
+    #: The mix as measured; None (or silent) renders without a loudness gain.
     mix: LoudnessMeasurement | None = None
+    #: Gain added to the one that brings the mix to the target: what the limiter takes off
+    #: the loudness, and what the room tone moves the meter's gate by (measured on the
+    #: levelled mix, ``measure_args(stage="levelled")``).
+    makeup_db: float = 0.0
 
 
 def _num(x: float) -> str:
@@ -146,7 +157,7 @@ def _speech(timeline: Timeline, first_input: int, out: str) -> list[str]:
 
 
 def _music(timeline: Timeline, index: int, gain_db: float, out: str) -> list[str]:
-    """The music bed: trimmed to the video (the input loops), gain, fade out at the end."""
+    """The music bed: trimmed to the video (the input loops), gain, fade in, fade out at the end."""
     assert timeline.music is not None
     rate = timeline.output.audio_rate
     samples = frames_in(timeline.total_s, rate)
@@ -157,6 +168,9 @@ def _music(timeline: Timeline, index: int, gain_db: float, out: str) -> list[str
     )
     if gain_db:
         chain += f",volume={_num(gain_db)}dB"
+    fade_in = min(timeline.music.fade_in_s, timeline.total_s / 2)
+    if fade_in > 0:
+        chain += f",afade=t=in:st=0:d={_num(fade_in)}"
     if fade > 0:
         chain += f",afade=t=out:st={_num(timeline.total_s - fade)}:d={_num(fade)}"
     return [f"{chain},{_fmt(timeline)}[{out}]"]
@@ -168,17 +182,6 @@ def _narrations(timeline: Timeline) -> int:
 
 #: dB under the true-peak ceiling that loudnorm aims for, for the AAC encoder's overshoot.
 AAC_PEAK_HEADROOM_DB = 0.5
-
-
-def _loudnorm_target(timeline: Timeline) -> str:
-    target = timeline.loudness
-    assert target is not None
-    # The AAC encoder that follows overshoots the limiter's peaks by a few tenths of a dB:
-    # aim that much lower so that the file itself stays under the ceiling.
-    return (
-        f"loudnorm=I={_num(target.integrated_lufs)}"
-        f":TP={_num(target.true_peak_db - AAC_PEAK_HEADROOM_DB)}:LRA={_num(target.lra)}"
-    )
 
 
 def audio_graph(
@@ -217,61 +220,132 @@ def audio_graph(
         )
         mixed = "mix"
     if finish:
-        graph.append(f"[{mixed}]" + _finish(timeline, levels) + f"[{out}]")
+        graph += _finish(timeline, levels, mixed, out)
     else:
         samples = frames_in(timeline.total_s, timeline.output.audio_rate)
         graph.append(f"[{mixed}]apad=whole_len={samples},atrim=end_sample={samples}[{out}]")
     return graph
 
 
-def linear_gain_db(timeline: Timeline, mix: LoudnessMeasurement | None) -> float | None:
-    """The one gain that brings the measured mix to the target, or None when it cannot.
-
-    loudnorm's own test for its linear mode: the gain must not lift the true peak over the
-    ceiling (less the AAC headroom) nor the mix's loudness range exceed the allowed one.
-    """
+def loudness_gain_db(timeline: Timeline, mix: LoudnessMeasurement | None) -> float | None:
+    """The gain that brings the measured mix to the target; None without a target or a mix
+    (a silent mix is not lifted: there is nothing in it to hear)."""
     target = timeline.loudness
     if target is None or mix is None or mix.silent:
         return None
-    gain = target.integrated_lufs - mix.input_i
-    ceiling = target.true_peak_db - AAC_PEAK_HEADROOM_DB
-    if mix.input_tp + gain > ceiling or mix.input_lra > target.lra:
-        return None
-    return gain
+    return target.integrated_lufs - mix.input_i
 
 
-def _finish(timeline: Timeline, levels: AudioLevels) -> str:
-    """The mix's last steps: loudness (one gain, else loudnorm), then exactly the total length.
+def limited(timeline: Timeline, mix: LoudnessMeasurement | None) -> bool:
+    """True when the gain to the target would lift the mix's true peak over the ceiling (less
+    the AAC headroom): the render then limits the peaks after the gain."""
+    gain = loudness_gain_db(timeline, mix)
+    if gain is None or mix is None or timeline.loudness is None:
+        return False
+    return mix.input_tp + gain > timeline.loudness.true_peak_db - AAC_PEAK_HEADROOM_DB
 
-    When one gain is enough it is a ``volume`` filter, which is what loudnorm's linear mode
-    does too, without loudnorm's trip to 192 kHz and back. Otherwise loudnorm gets the measured
-    figures and limits the true peak itself (its dynamic mode).
-    """
+
+def linear_gain_db(timeline: Timeline, mix: LoudnessMeasurement | None) -> float | None:
+    """The one gain that brings the measured mix to the target when no peak needs limiting,
+    else None."""
+    return None if limited(timeline, mix) else loudness_gain_db(timeline, mix)
+
+
+#: The limiter's look-ahead (alimiter's attack) in ms. Its output comes exactly this late
+#: (alimiter's own ``latency`` option is newer than ffmpeg 5.1), so the graph trims it off.
+LIMITER_ATTACK_MS = 5
+#: The limiter's release in ms: long enough not to distort a voice's low notes.
+LIMITER_RELEASE_MS = 60
+#: alimiter holds sample peaks; the peaks between samples may rise this much above them.
+LIMITER_INTERSAMPLE_DB = 0.5
+#: What the limiter hears is first low-passed here: the AAC encoder drops what lies above,
+#: and a peak that loses its highest partials after the limiter rings over the ceiling
+#: (3 ms clicks: by 1.2 dB without it, none with it).
+LIMITER_LOWPASS_HZ = 19000
+
+
+def _limiter(timeline: Timeline) -> str:
+    """A look-ahead limiter at the true-peak ceiling, its delay trimmed off."""
+    assert timeline.loudness is not None
+    ceiling = timeline.loudness.true_peak_db - AAC_PEAK_HEADROOM_DB - LIMITER_INTERSAMPLE_DB
+    late = frames_in(LIMITER_ATTACK_MS / 1000, timeline.output.audio_rate)
+    return (
+        f"lowpass=f={LIMITER_LOWPASS_HZ},"
+        f"alimiter=limit={10 ** (ceiling / 20):.6f}:attack={LIMITER_ATTACK_MS}"
+        f":release={LIMITER_RELEASE_MS}:level=0,"
+        f"atrim=start_sample={late},asetpts=PTS-STARTPTS,{_fmt(timeline)}"
+    )
+
+
+def _levelled(timeline: Timeline, levels: AudioLevels) -> list[str]:
+    """The filters that bring the mix to the target loudness: a gain, and a limiter when the
+    gain would lift peaks over the ceiling; exactly the total length."""
     rate = timeline.output.audio_rate
     samples = frames_in(timeline.total_s, rate)
     tail = []
-    mix = levels.mix
-    gain = linear_gain_db(timeline, mix)
+    gain = loudness_gain_db(timeline, levels.mix)
     if gain is not None:
-        tail.append(f"volume={_num(gain)}dB")
-    elif timeline.loudness is not None and mix is not None and not mix.silent:
-        # loudnorm works (and outputs) at 192 kHz: resample back and pin the format.
-        tail.append(
-            f"{_loudnorm_target(timeline)}:measured_I={_num(max(mix.input_i, -99))}"
-            f":measured_TP={_num(min(max(mix.input_tp, -99), 99))}"
-            f":measured_LRA={_num(min(max(mix.input_lra, 0), 99))}"
-            f":measured_thresh={_num(max(mix.input_thresh, -99))}"
-            f":offset={_num(mix.target_offset)}:linear=true:print_format=none"
-        )
-        tail.append(f"aresample={rate},{_fmt(timeline)}")
+        tail.append(f"volume={_num(gain + levels.makeup_db)}dB")
+        if limited(timeline, levels.mix):
+            tail.append(_limiter(timeline))
     tail.append(f"apad=whole_len={samples},atrim=end_sample={samples}")
-    return ",".join(tail)
+    return tail
+
+
+def _finish(timeline: Timeline, levels: AudioLevels, label: str, out: str) -> list[str]:
+    """The mix's last steps: loudness, exactly the total length, and the room tone under it.
+
+    The loudness is one gain (a ``volume`` filter: what loudnorm's linear mode does, without
+    its trip through 192 kHz); when that gain would lift the true peak over the ceiling, a
+    look-ahead limiter follows it. The room tone comes after, at its own level: it is the
+    floor of the finished video, not part of what is normalised (a video with nothing else in
+    it is not lifted to the target). What the limiter takes off the loudness, and what the
+    room tone moves the meter's relative gate by (its quiet blocks now count in the gate's
+    average), are measured on this very chain and added to the gain
+    (``AudioLevels.makeup_db``), so the video lands on the target however peaky or sparse its
+    narration. (loudnorm's dynamic mode limits too, but lands 1 to 2 LU under the target on a
+    short film.)
+    """
+    chain = f"[{label}]" + ",".join(_levelled(timeline, levels))
+    if timeline.room_tone_dbfs is None:
+        return [f"{chain}[{out}]"]
+    return [
+        f"{chain}[levelled]",
+        room_tone(timeline, "tone"),
+        "[levelled][tone]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,"
+        f"{_fmt(timeline)}[{out}]",
+    ]
+
+
+#: RMS of ``anoisesrc``'s pink noise at amplitude 1 through the room tone's low-pass, in dBFS
+#: (ffmpeg 9's astats over 20 s: -15.07 and -14.99 for two seeds).
+PINK_RMS_DBFS = -15.1
+#: The room tone's low-pass: the air of a room is darker than pink noise.
+ROOM_TONE_LOWPASS_HZ = 6000
+#: The room tone's noise seed: the same noise under every render.
+ROOM_TONE_SEED = 1618
+
+
+def room_tone(timeline: Timeline, out: str) -> str:
+    """A source of room tone at ``timeline.room_tone_dbfs`` (RMS), exactly the video's length.
+
+    Pink noise, low-passed: steady, without tone or rhythm, felt rather than heard.
+    """
+    assert timeline.room_tone_dbfs is not None
+    rate = timeline.output.audio_rate
+    samples = frames_in(timeline.total_s, rate)
+    amplitude = 10 ** ((timeline.room_tone_dbfs - PINK_RMS_DBFS) / 20)
+    return (
+        f"anoisesrc=r={rate}:c=pink:a={amplitude:.8f}:seed={ROOM_TONE_SEED},"
+        f"lowpass=f={ROOM_TONE_LOWPASS_HZ},{_fmt(timeline)},atrim=end_sample={samples}[{out}]"
+    )
 
 
 def mixed_audio_graph(timeline: Timeline, index: int, levels: AudioLevels, out: str) -> list[str]:
     """The render's audio from the mix the measuring pass wrote (input ``index``): loudness and
     length only, so the mixing is not done twice."""
-    return [f"[{index}:a:0]{_fmt(timeline)}," + _finish(timeline, levels) + f"[{out}]"]
+    graph = _finish(timeline, levels, "mixin", out)
+    return [f"[{index}:a:0]{_fmt(timeline)}[mixin]", *graph]
 
 
 #: Meters log their summary only: ebur128 otherwise prints a line per 100 ms at info level.
@@ -289,11 +363,17 @@ def measure_args(
     ``speech`` measures the narration (end to end) and ``music`` the music bed as the video
     will play it (two independent runs, so they can go side by side); ``mix`` measures the mix
     the render will hear, true peak included, and writes it to ``mix_file`` (32-bit float
-    WAV) when given, for the render to read instead of mixing again.
+    WAV) when given, for the render to read instead of mixing again; ``levelled`` reads that
+    ``mix_file`` and measures it as the render will write it (the gain and limiter of
+    ``levels``, the room tone).
     """
     inputs = audio_inputs(timeline)
     rate = timeline.output.audio_rate
     null = ["-f", "null", "-"]
+    if stage == "levelled":
+        assert mix_file is not None and levels is not None
+        graph = [*mixed_audio_graph(timeline, 0, levels, "l"), f"[l]{_METER}:peak=true[lo]"]
+        return ["-i", _input(mix_file), "-filter_complex", ";".join(graph), "-map", "[lo]", *null]
     if stage == "speech":
         # The narrations one after another, without the silence between them: gated loudness
         # leaves silence out anyway, and a 60 s video with 30 s of speech is metered in half

@@ -37,9 +37,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Filters the assembly uses now or in its next version (transitions, ducking, loudness,
-#: burned subtitles). A PATH ffmpeg lacking any of them loses to the bundled one.
-REQUIRED_FILTERS = frozenset({"xfade", "sidechaincompress", "loudnorm", "subtitles"})
+#: Filters the assembly uses now or in its next version (transitions, ducking, loudness and
+#: its limiter, room tone, burned subtitles). A PATH ffmpeg lacking any of them loses to the
+#: bundled one.
+REQUIRED_FILTERS = frozenset(
+    {"xfade", "sidechaincompress", "alimiter", "anoisesrc", "ebur128", "subtitles"}
+)
 #: Encoders the assembly uses. ``aac`` is ffmpeg's native encoder and is always built in.
 REQUIRED_ENCODERS = frozenset({"libx264", "aac"})
 

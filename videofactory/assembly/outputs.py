@@ -64,13 +64,15 @@ def partial_path(path: Path) -> Path:
 
 def work_files(out_path: Path) -> dict[str, Path]:
     """What the render of ``out_path`` writes under ``partial_path`` names: the video, the
-    contact sheet, the burned subtitles' script, the loudness pass's mix, the pictures folder
-    (the subtitles beside the video are written under partial names too, by ``write_text``)."""
+    contact sheet, the burned subtitles' script, the loudness pass's mix, the looped music, the
+    pictures folder (the subtitles beside the video are written under partial names too, by
+    ``write_text``)."""
     return {
         "video": out_path,
         "contact_sheet": side_files(out_path)["contact_sheet"],
         "script": out_path.with_suffix(".ass"),
         "mix": out_path.with_suffix(".mix.wav"),
+        "music": out_path.with_suffix(".music.wav"),
         "pictures": out_path.with_suffix(".pictures"),
     }
 

@@ -15,7 +15,6 @@ import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +23,7 @@ from videofactory.assembly.audio import (
     LoudnessMeasurement,
     MeasureStage,
     levels_for,
+    limited,
     measure_args,
     parse_ebur128,
 )
@@ -90,27 +90,29 @@ def _each(check: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(pool.map(check, items))
 
 
-def check_sound(timeline: Timeline) -> None:
-    """Refuse the first unusable narration or music file, naming the file and its task."""
+def _sound(timeline: Timeline) -> tuple[Timeline, MediaInfo | None]:
+    """``check_sound``, and the music's probe (None without music)."""
+    from videofactory.assembly.soundtrack import check_music_file
+    from videofactory.assembly.spoken import spoken_of
 
-    def music() -> MediaInfo:
-        assert timeline.music is not None
-        try:
-            return check_media(timeline.music.path, kind="audio")
-        except MediaError as exc:
-            raise MediaError(
-                f"music: {exc}; pass an audio file (mp3, m4a, wav, flac, ogg) to --music",
-                path=exc.path,
-            ) from exc
+    def narration(shot: TimelineShot) -> TimelineShot:
+        if shot.narration is None:
+            return shot
+        check_media(shot.narration, kind="audio", task=narration_task(shot.shot_id))
+        return replace(shot, spoken=spoken_of(shot.narration))
 
-    checks = [
-        partial(check_media, shot.narration, kind="audio", task=narration_task(shot.shot_id))
-        for shot in timeline.shots
-        if shot.narration is not None
-    ]
-    if timeline.music is not None:
-        checks.append(music)
-    _each(lambda check: check(), checks)
+    music = check_music_file(timeline.music.path) if timeline.music is not None else None
+    shots = _each(narration, timeline.shots)
+    return replace(timeline, shots=tuple(shots)), music
+
+
+def check_sound(timeline: Timeline) -> Timeline:
+    """Refuse the first unusable narration or music file, naming the file and its task.
+
+    Returns the timeline with where the voice is in every narration (``TimelineShot.spoken``),
+    which times the subtitles.
+    """
+    return _sound(timeline)[0]
 
 
 def check_clips(timeline: Timeline) -> Timeline:
@@ -159,8 +161,7 @@ def check_clips(timeline: Timeline) -> Timeline:
 
 def check_inputs(timeline: Timeline) -> Timeline:
     """Refuse the first unusable narration, music or clip (``check_sound``, ``check_clips``)."""
-    check_sound(timeline)
-    return check_clips(timeline)
+    return check_clips(check_sound(timeline))
 
 
 def _require(timeline: Timeline, ffmpeg: FFmpeg) -> None:
@@ -175,8 +176,10 @@ def _require(timeline: Timeline, ffmpeg: FFmpeg) -> None:
         filters.add("xfade")
     if timeline.music is not None:
         filters |= {"afade", "sidechaincompress", "asplit"}
+    if timeline.room_tone_dbfs is not None:
+        filters |= {"anoisesrc", "lowpass"}
     if timeline.loudness is not None:
-        filters.add("loudnorm")
+        filters |= {"alimiter", "lowpass"}
     if timeline.burn_subtitles:
         filters.add("subtitles")
     ffmpeg.require(filters, {"libx264", "aac", "mjpeg"})
@@ -233,7 +236,53 @@ def _measure(
     levels = levels_for(timeline, speech, music)
     mix = _meters(timeline, ffmpeg, "mix", levels, mix_file)[-1]
     log.info("loudness: mix %.1f LUFS, music gain %.1f dB", mix.input_i, levels.music_gain_db)
-    return levels_for(timeline, speech, music, mix), timeline
+    levels = levels_for(timeline, speech, music, mix)
+    if (
+        mix_file is not None
+        and not mix.silent
+        and (limited(timeline, mix) or timeline.room_tone_dbfs is not None)
+    ):
+        levels = _makeup(timeline, ffmpeg, levels, mix_file)
+    return levels, timeline
+
+
+#: Passes that measure the levelled mix, and how close to the target they may stop.
+MAKEUP_PASSES = 3
+MAKEUP_TOLERANCE_LU = 0.15
+#: The most gain added back: a mix that needs more is mostly peaks.
+MAX_MAKEUP_DB = 8.0
+
+
+def _makeup(timeline: Timeline, ffmpeg: FFmpeg, levels: AudioLevels, mix_file: Path) -> AudioLevels:
+    """The levels with the gain the limiter and the room tone move the loudness by added back.
+
+    Each pass measures the mix file as the render will write it (gain, limiter, room tone; a
+    fast audio-only run); the next gain comes from the last two by the secant rule, since
+    what the limiter takes grows with the gain: peaky narration lands on the target in two or
+    three passes, a mix that needs no limiting in one.
+    """
+    assert timeline.loudness is not None
+    target = timeline.loudness.integrated_lufs
+    tried: list[tuple[float, float]] = []  # (makeup, loudness it gave)
+    makeup = 0.0
+    for _ in range(MAKEUP_PASSES):
+        levels = replace(levels, makeup_db=round(makeup, 2))
+        measured = _meters(timeline, ffmpeg, "levelled", levels, mix_file)[-1]
+        if measured.silent or abs(target - measured.input_i) <= MAKEUP_TOLERANCE_LU:
+            break
+        tried.append((levels.makeup_db, measured.input_i))
+        slope = 1.0
+        if len(tried) > 1:
+            (m0, i0), (m1, i1) = tried[-2:]
+            if m1 != m0:
+                slope = min(max((i1 - i0) / (m1 - m0), 0.2), 1.0)
+        makeup = min(
+            max(tried[-1][0] + (target - tried[-1][1]) / slope, -MAX_MAKEUP_DB), MAX_MAKEUP_DB
+        )
+    else:
+        levels = replace(levels, makeup_db=round(makeup, 2))
+    log.info("loudness: levelled, %+.1f dB made up", levels.makeup_db)
+    return levels
 
 
 def assemble(
@@ -269,12 +318,12 @@ def assemble(
         AssemblyError: ffmpeg lacks a feature or failed, or its output is not the video asked.
     """
     out_path = Path(out_path)
-    check_sound(timeline)
+    timeline, music = _sound(timeline)
     ffmpeg = ffmpeg or find_ffmpeg()
     _require(timeline, ffmpeg)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with owned(out_path, new=new):
-        return _assemble(timeline, out_path, ffmpeg, on_progress)
+        return _assemble(timeline, out_path, ffmpeg, on_progress, music)
 
 
 def _assemble(
@@ -282,6 +331,7 @@ def _assemble(
     out_path: Path,
     ffmpeg: FFmpeg,
     on_progress: Callable[[float], None] | None,
+    music: MediaInfo | None = None,
 ) -> MediaInfo:
     sides = side_files(out_path)
     work = work_files(out_path)
@@ -289,9 +339,11 @@ def _assemble(
     sheet = partial_path(work["contact_sheet"])
     script = partial_path(work["script"]) if timeline.burn_subtitles else None
     mix = partial_path(work["mix"]) if timeline.loudness is not None else None
+    looped = partial_path(work["music"])
     pictures = partial_path(work["pictures"])
     try:
         pictures.mkdir()
+        timeline = _looped(timeline, music, looped)
         levels, timeline = _measure(timeline, ffmpeg, mix)  # the clips checked meanwhile
         if script is not None:
             script.write_text(subtitles_ass(timeline), encoding="utf-8")
@@ -319,7 +371,7 @@ def _assemble(
         os.replace(thumb, sides["thumbnail"])
         os.replace(sheet, sides["contact_sheet"])
     finally:
-        for path in (tmp, sheet, script, mix):
+        for path in (tmp, sheet, script, mix, looped):
             if path is not None:
                 path.unlink(missing_ok=True)
         shutil.rmtree(pictures, ignore_errors=True)
@@ -328,6 +380,20 @@ def _assemble(
     info = replace(checked, path=out_path)  # probed as the temporary file, before the rename
     log.info("assembled %s: %.3f s, %dx%d", out_path, info.duration_s, info.width, info.height)
     return info
+
+
+def _looped(timeline: Timeline, info: MediaInfo | None, dest: Path) -> Timeline:
+    """The timeline with music shorter than the video looped without clicks into ``dest``
+    (``soundtrack.loop_for``); as it is when no loop is needed."""
+    if timeline.music is None or info is None:
+        return timeline
+    from videofactory.assembly.soundtrack import loop_for
+
+    rate = timeline.output.audio_rate
+    if loop_for(timeline.music, info, timeline.total_s, rate, dest) is None:
+        return timeline
+    log.info("music %s looped with crossfaded seams", timeline.music.path)
+    return replace(timeline, music=replace(timeline.music, path=dest, seamless=True))
 
 
 def _verify(timeline: Timeline, path: Path) -> MediaInfo:

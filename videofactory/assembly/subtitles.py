@@ -1,9 +1,16 @@
 """Subtitles from the narration: SRT and WebVTT beside the video, ASS for burning in. Pure.
 
-One cue per narrated shot, timed to the shot. SRT and WebVTT keep the text verbatim (players
-have fonts for everything); the ASS script for burning in uses the shipped DejaVu Sans, so it
-drops what that font cannot draw (emoji) rather than burn empty boxes, and it neutralises the
-few sequences libass reads as commands (backslash escapes, override braces).
+Cues last as long as their words. A narrated shot's cue starts when its voice starts and ends
+``LINGER_S`` after the voice stops (``TimelineShot.spoken``, measured from the narration
+file), not at the end of the shot; a narration of several sentences gets a cue per sentence,
+the spoken time shared among them by their length in characters, and each change moved to the
+pause in the voice nearest to it (where the sentence really ends). Without a measured voice a
+shot's cues share the whole shot.
+
+SRT and WebVTT keep the text verbatim (players have fonts for everything); the ASS script for
+burning in uses the shipped DejaVu Sans, so it drops what that font cannot draw (emoji) rather
+than burn empty boxes, and it neutralises the few sequences libass reads as commands
+(backslash escapes, override braces).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ __all__ = [
     "FONT_FAMILY",
     "escape_filter_value",
     "fonts_dir",
+    "sentences",
     "subtitles_ass",
     "subtitles_srt",
     "subtitles_vtt",
@@ -43,14 +51,88 @@ def _cue_text(text: str) -> str:
     return text.replace("-->", "->")  # the timing arrow cannot appear in cue text
 
 
+#: A cue stays up this long after its voice stops: the eye finishes the line.
+LINGER_S = 0.25
+#: Shortest time a cue is shown (when its shot and the next cue leave room): a one-word line
+#: spoken in 0.4 s still needs to be read.
+MIN_CUE_S = 0.8
+#: A change of cue moves to a pause in the voice at most this far from where the characters
+#: put it.
+SNAP_S = 0.6
+
+# A sentence ends at . ! ? … (maybe followed by closing quotes or brackets) and whitespace.
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])([\"'”’)\]]*)\s+")
+
+
+# A full stop that ends an abbreviation or an initial ("Dr. Jones", "J. R. R. Tolkien").
+_NOT_AN_END = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|vs|e\.g|i\.e|[A-Z])\.)$")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a cue text, in order (one when it has no sentence break)."""
+    parts, last = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        following = text[match.end() : match.end() + 1]
+        # "Dr. Jones", and '"Really?" she asked': no sentence ends there.
+        if _NOT_AN_END.search(text, 0, match.start()) or following.islower():
+            continue
+        parts.append(text[last : match.end(1)].strip())
+        last = match.end()
+    parts.append(text[last:].strip())
+    return [part for part in parts if part]
+
+
+def _weight(part: str) -> int:
+    """How long a sentence takes to say, in characters that are spoken."""
+    return max(1, sum(ch.isalnum() for ch in part))
+
+
+def _splits(parts: list[str], begin: float, end: float, pauses: list[float]) -> list[float]:
+    """Times at which each sentence after the first begins: shared out by characters, each
+    moved to the nearest unused pause within ``SNAP_S`` (in order)."""
+    total = sum(_weight(p) for p in parts)
+    out: list[float] = []
+    done = 0
+    for part in parts[:-1]:
+        done += _weight(part)
+        guess = begin + (end - begin) * done / total
+        low = out[-1] if out else begin
+        near = [p for p in pauses if low < p < end and abs(p - guess) <= SNAP_S]
+        out.append(min(near, key=lambda p: abs(p - guess)) if near else max(guess, low))
+    return out
+
+
 def _cues(timeline: Timeline) -> list[tuple[str, float, float, str]]:
-    """(shot id, start, end, text) for every shot with narration text."""
-    cues = []
-    for shot, start in zip(timeline.shots, timeline.starts(), strict=True):
+    """(cue id, start, end, text) for every sentence of every shot with narration text."""
+    cues: list[tuple[str, float, float, str]] = []
+    starts = timeline.starts()
+    for index, shot in enumerate(timeline.shots):
         text = _cue_text(shot.narration_text)
-        if text:
-            cues.append((shot.shot_id, start, start + shot.duration_s, text))
-    return cues
+        if not text:
+            continue
+        start = starts[index]
+        shot_end = start + shot.duration_s
+        spoken = shot.spoken
+        if spoken is None:
+            begin, end, pauses, hold = start, shot_end, [], shot_end
+        else:
+            begin, end = start + spoken.start_s, start + spoken.end_s
+            pauses = [start + p for p in spoken.pauses]
+            # Up to LINGER_S after the voice, at least MIN_CUE_S, within the shot unless the
+            # voice itself runs past it.
+            hold = min(max(end + LINGER_S, begin + MIN_CUE_S), max(shot_end, end))
+        parts = sentences(text)
+        bounds = [begin, *_splits(parts, begin, end, pauses), hold]
+        for k, part in enumerate(parts):
+            ident = shot.shot_id if k == 0 else f"{shot.shot_id}.{k + 1}"
+            cues.append((ident, bounds[k], bounds[k + 1], part))
+    # A voice that runs past its shot gives way to the next cue; nothing outlasts the video.
+    out = []
+    for k, (ident, begin, end, text) in enumerate(cues):
+        limit = cues[k + 1][1] if k + 1 < len(cues) else timeline.total_s
+        end = min(end, max(limit, begin))
+        out.append((ident, begin, end, text))
+    return out
 
 
 def _stamp(seconds: float, sep: str) -> str:
@@ -62,7 +144,7 @@ def _stamp(seconds: float, sep: str) -> str:
 
 
 def subtitles_srt(timeline: Timeline) -> str:
-    """SubRip subtitles: one cue per narrated shot, timed to the shot; text verbatim."""
+    """SubRip subtitles: a cue per sentence, timed to the voice; text verbatim."""
     blocks = [
         f"{n}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n"
         for n, (_id, start, end, text) in enumerate(_cues(timeline), start=1)
@@ -83,7 +165,11 @@ def vtt_settings(width: int, height: int) -> str:
 
 
 def subtitles_vtt(timeline: Timeline) -> str:
-    """WebVTT subtitles: one cue per narrated shot (cue id = shot id), text HTML-escaped."""
+    """WebVTT subtitles: a cue per sentence, timed to the voice, text HTML-escaped.
+
+    The cue id is the shot id, with ``.2``, ``.3``... after it for a shot's later sentences
+    (a dot cannot appear in a shot id, so the ids stay unique).
+    """
     blocks = ["WEBVTT\n"]
     settings = vtt_settings(timeline.output.width, timeline.output.height)
     for shot_id, start, end, text in _cues(timeline):

@@ -32,10 +32,15 @@ __all__ = [
     "Loudness",
     "Music",
     "OutputSpec",
+    "Spoken",
     "Timeline",
     "TimelineShot",
     "Transition",
 ]
+
+#: Room tone under every video by default, RMS dBFS: 45 dB under -14 LUFS speech, audible only
+#: in silence on headphones turned up, as the air of a real room is.
+ROOM_TONE_DBFS = -60.0
 
 #: How a clip of another aspect ratio fits the output: letterbox ("pad"), fill from the
 #: middle ("crop"), or fill with a window that follows the subject ("follow", see
@@ -69,7 +74,12 @@ class Transition:
 
 @dataclass(frozen=True)
 class Music:
-    """A background music file, looped or trimmed to the video, faded out and ducked."""
+    """A background music file, looped or trimmed to the video, faded out and ducked.
+
+    A file shorter than the video is looped; unless it is ``seamless`` (made to loop, as the
+    generated bed is), the render first joins its end to its start with a short crossfade at
+    the point where the two match best (``soundtrack.loop_for``), so the loop does not click.
+    """
 
     path: Path
     #: Loudness of the music bed relative to the narration (to the target when none), in LU.
@@ -78,21 +88,46 @@ class Music:
     fade_out_s: float = 2.0
     #: Lower the music under speech (sidechain compression keyed by the narration).
     duck: bool = True
+    #: Length of the fade-in at the start (0: the music starts at full level).
+    fade_in_s: float = 0.0
+    #: The file's end already joins its start without a step: loop it as it is.
+    seamless: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
         _finite(self.level_lu, "music level (LU)", -60.0, 20.0)
         _finite(self.fade_out_s, "music fade-out (s)", 0.0, 60.0)
+        _finite(self.fade_in_s, "music fade-in (s)", 0.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """Where the voice is in a narration file, in seconds from the file's start.
+
+    ``start_s`` and ``end_s`` bound the voiced part (the engine's leading and trailing silence
+    left out); ``pauses`` are the middles of the silent gaps inside it, where a sentence may
+    end. Measured by ``spoken.spoken_of``; subtitles are timed by it.
+    """
+
+    start_s: float
+    end_s: float
+    pauses: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.start_s) and 0 <= self.start_s <= self.end_s):
+            raise ConfigError(f"spoken span must be 0 <= start <= end, got {self.start_s}")
+        object.__setattr__(self, "pauses", tuple(self.pauses))
 
 
 @dataclass(frozen=True)
 class Loudness:
-    """The loudness the finished mix is normalised to (EBU R128, two-pass ``loudnorm``)."""
+    """The loudness the finished mix is normalised to (EBU R128: measured, then one gain, and a
+    look-ahead limiter at the true-peak ceiling when the gain needs one; ``audio.py``)."""
 
     integrated_lufs: float = -14.0
     true_peak_db: float = -1.0
-    #: Allowed loudness range. Wide, so that loudnorm can use one linear gain (which keeps the
-    #: mix's dynamics) whenever the true-peak ceiling allows it.
+    #: Loudness range the mix may have. Kept for callers of the loudnorm days: the render
+    #: keeps the mix's dynamics whatever its range (one gain, the limiter only on peaks).
     lra: float = 20.0
 
     def __post_init__(self) -> None:
@@ -143,6 +178,9 @@ class TimelineShot:
     #: Where the crop window goes when the clip is reframed to follow its subject
     #: (``render.check_clips`` measures it for ``fit="follow"``); None: the middle.
     framing: CropPath | None = None
+    #: Where the voice is in the narration file (``render.check_sound`` fills it in); None:
+    #: unknown, and the subtitles last the whole shot.
+    spoken: Spoken | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clip", Path(self.clip))
@@ -210,6 +248,10 @@ class Timeline:
     burn_subtitles: bool = False
     #: Time of the thumbnail frame; None takes the middle of the first shot.
     thumbnail_s: float | None = None
+    #: Level of the room tone laid under the whole mix after its loudness is set (RMS dBFS):
+    #: a faint, steady noise floor, so the video never falls into digital silence between
+    #: words or after the music. None: none.
+    room_tone_dbfs: float | None = ROOM_TONE_DBFS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shots", tuple(self.shots))
@@ -224,6 +266,8 @@ class Timeline:
                     f"shot {shot.shot_id}: {shot.duration_s} s is shorter than one frame "
                     f"at {self.output.fps} fps"
                 )
+        if self.room_tone_dbfs is not None:
+            _finite(self.room_tone_dbfs, "room tone level (dBFS)", -90.0, -30.0)
         if self.thumbnail_s is not None and not 0 <= self.thumbnail_s <= self.total_s:
             raise ConfigError(
                 f"thumbnail time {self.thumbnail_s} s is outside the video (0-{self.total_s} s)"

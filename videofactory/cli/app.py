@@ -16,6 +16,7 @@ from videofactory.cli.options import (
     LLM_KIND_OPT,
     LLM_MODEL_OPT,
     LLM_URL_OPT,
+    MUSIC_OPT,
     PLANNER_OPT,
     RUN_JSON_OPT,
     STYLE_OPT,
@@ -103,6 +104,7 @@ def generate(
     llm_model: str | None = LLM_MODEL_OPT,
     llm_kind: str | None = LLM_KIND_OPT,
     style: str | None = STYLE_OPT,
+    music: str | None = MUSIC_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
@@ -111,8 +113,10 @@ def generate(
     --aspect 9:16 makes a vertical video for phones: keyframes and clips are generated
     upright (720x1280), and captions sit clear of the apps' buttons and text.
     """
+    from videofactory.assembly.soundtrack import music_setting
     from videofactory.shotlist import frame_for
 
+    sound = music_setting(music)  # a bad file is refused before anything is planned or run
     shotlist = _plan(
         concept,
         duration,
@@ -122,7 +126,7 @@ def generate(
         llm=(llm_url, llm_kind, llm_model),
         size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
     )
-    _render(shotlist, farm, workdir, as_json, detach=detach)
+    _render(shotlist, farm, workdir, as_json, detach=detach, music=sound)
 
 
 @app.command(epilog=example('videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml'))
@@ -246,12 +250,15 @@ def render(
         help="Render in another shape than the shot list's, keeping its short side "
         "(a 1280x720 plan at 9:16 is made as 720x1280 keyframes and clips).",
     ),
+    music: str | None = MUSIC_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Render a shot list (written by `plan`, or by hand) into a finished video."""
+    from videofactory.assembly.soundtrack import music_setting
     from videofactory.shotlist import load_shotlist, reshaped
 
+    sound = music_setting(music)  # a bad file is refused before any GPU work
     shotlist = load_shotlist(shotlist_file)
     if aspect is not None:
         shotlist = reshaped(shotlist, aspect)
@@ -260,7 +267,7 @@ def render(
 
         check_plan(shotlist, farm, as_json)
         return
-    _render(shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach)
+    _render(shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach, music=sound)
 
 
 def _render(
@@ -271,12 +278,19 @@ def _render(
     *,
     assemble: bool = True,
     detach: bool = False,
+    music: str | None = None,
 ) -> None:
     if detach:  # before the imports below: the render's process makes them, not this one
         from videofactory.cli.runs import detach_new_run
 
         detach_new_run(
-            shotlist, farm, workdir, as_json, assemble=assemble, debug=bool(_state["debug"])
+            shotlist,
+            farm,
+            workdir,
+            as_json,
+            assemble=assemble,
+            debug=bool(_state["debug"]),
+            music=music,
         )
         return
     from videofactory.factory import render_shotlist
@@ -284,7 +298,12 @@ def _render(
 
     with RunView(json_lines=as_json, workdir=workdir) as view:
         result = render_shotlist(
-            shotlist, workdir=workdir, farm_file=farm, on_event=view, assemble=assemble
+            shotlist,
+            workdir=workdir,
+            farm_file=farm,
+            on_event=view,
+            assemble=assemble,
+            music=music,
         )
     _print_result(result, as_json)
 

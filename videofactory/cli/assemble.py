@@ -2,8 +2,9 @@
 
 It finds every shot's clip (or hero pass) and narration in the run database, builds a
 timeline with the options given (transition, music, aspect, resolution, reframing, burned
-subtitles), renders it beside the old final as ``final.v2.mp4`` (then ``.v3``...) with its
-subtitles, thumbnail and contact sheet, and records it in the run database.
+subtitles; the music the run was made with unless ``--music`` says otherwise), renders it
+beside the old final as ``final.v2.mp4`` (then ``.v3``...) with its subtitles, thumbnail and
+contact sheet, and records it in the run database.
 
 Another aspect (``--aspect 9:16`` of a 16:9 run) is reframed by a crop that follows each
 shot's subject (``--reframe follow``, the default; see ``reframe`` and ``saliency``), or
@@ -122,11 +123,19 @@ def assemble_command(
     transition_seconds: float = typer.Option(
         0.5, "--transition-seconds", help="Length of each transition."
     ),
-    music: Path | None = typer.Option(
-        None, "--music", "-m", help="Background music (looped or trimmed, ducked, faded out)."
+    music: str | None = typer.Option(
+        None,
+        "--music",
+        "-m",
+        metavar="FILE|none|auto",
+        help="Background music (looped or trimmed, ducked, faded out), 'none', or 'auto' (the "
+        "bed generated for the film). Default: what the run was made with.",
     ),
-    music_level: float = typer.Option(
-        -8.0, "--music-level", help="Music bed loudness relative to the narration, in LU."
+    music_level: float | None = typer.Option(
+        None,
+        "--music-level",
+        help="Music loudness relative to the narration, in LU (default: -8 for a file, -10 "
+        "for the generated bed).",
     ),
     aspect: str | None = typer.Option(
         None, "--aspect", help=f"Aspect preset: {', '.join(ASPECTS)} (default: the run's)."
@@ -166,25 +175,35 @@ def assemble_command(
     """
     # Imported here, not at the top: `videofactory --help` imports this module to list the
     # command, and should not load the database, the ffmpeg runner or PyAV for it.
+    from dataclasses import replace
+
     from videofactory.assembly.ffmpeg import find_ffmpeg
     from videofactory.assembly.outputs import side_files
     from videofactory.assembly.runfiles import run_pieces, run_timeline
-    from videofactory.assembly.timeline import Loudness, Music, Transition
+    from videofactory.assembly.soundtrack import music_for, music_setting
+    from videofactory.assembly.timeline import Loudness, Transition
     from videofactory.errors import StoreError
     from videofactory.stopping import sigterm_as_ctrl_c
     from videofactory.store import DB_NAME, Store
 
     mode = _fit_mode(fit if fit is not None else reframe)
+    setting = music_setting(music) if music is not None else None  # a bad file: refused now
     if not (workdir / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
     binary = find_ffmpeg(ffmpeg)
     with Store.for_workdir(workdir) as store:
         pieces = run_pieces(store, run, workdir)
+        if setting is None:  # the run's own: its --music, else the generated bed
+            setting = store.run(pieces.run_id)["settings"].get("music")
+        output = _output(pieces.plan, aspect, resolution, mode)
+        bed, sound = music_for(setting, pieces.plan, pieces.run_dir, output.audio_rate)
+        if bed is not None and music_level is not None:
+            bed = replace(bed, level_lu=music_level)
         timeline = run_timeline(
             pieces,
-            _output(pieces.plan, aspect, resolution, mode),
+            output,
             transition=Transition(transition, transition_seconds),
-            music=Music(music, level_lu=music_level) if music is not None else None,
+            music=bed,
             loudness=Loudness(integrated_lufs=loudness),
             burn_subtitles=burn_subtitles,
         )
@@ -195,7 +214,8 @@ def assemble_command(
             "version": version,
             "transition": timeline.transition.kind,
             "transition_s": transition_seconds,
-            "music": str(music) if music else None,
+            "music": setting or "auto",
+            "sound": sound,
             "burn_subtitles": burn_subtitles,
             "reframe": {"crop": "center"}.get(mode, mode),
             "loudness_lufs": loudness,
@@ -222,7 +242,7 @@ def assemble_command(
     console().print(
         f"[bold green]done[/] {out}  v{version}  {info.duration_s:.2f} s  "
         f"{info.width}x{info.height}  {timeline.transition.kind}"
-        + (f"  music {music.name}" if music else "")
+        + f"  {sound}"
         + f"\nsubtitles {sides['srt']}, thumbnail {sides['thumbnail']}",
         highlight=False,
     )

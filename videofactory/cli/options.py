@@ -24,6 +24,7 @@ __all__ = [
     "LLM_KIND_OPT",
     "LLM_MODEL_OPT",
     "LLM_URL_OPT",
+    "MUSIC_OPT",
     "PLANNER_OPT",
     "RUN_JSON_OPT",
     "STYLE_OPT",
@@ -82,6 +83,15 @@ DETACH_OPT = typer.Option(
     "--detach",
     help="Run in a background process that outlives the terminal; print the run id at once "
     "(follow it with `videofactory wait RUN`).",
+)
+MUSIC_OPT = typer.Option(
+    None,
+    "--music",
+    "-m",
+    metavar="FILE|none",
+    help="The soundtrack's music: an audio file of yours (looped or trimmed to the film, ducked "
+    "under the narration), or 'none'. Default: a music bed generated for the film's kind and "
+    "mood. Room tone plays under everything either way.",
 )
 WORKDIR_OPT = typer.Option(
     Path(DEFAULT_WORKDIR), "--workdir", "-w", help="Folder of runs and of the run database."

@@ -74,6 +74,7 @@ class LocalRunner:
         """
         from videofactory.assembly.render import assemble
         from videofactory.assembly.runfiles import next_version
+        from videofactory.assembly.soundtrack import music_for
         from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
 
         ctx, sl = self.ctx, self.ctx.shotlist
@@ -87,10 +88,15 @@ class LocalRunner:
         # A clip that came back in another shape (a user's workflow that ignores the size) is
         # cropped to follow its subject rather than letterboxed.
         output = OutputSpec(width=sl.width, height=sl.height, fps=sl.fps, fit="follow")
-        timeline = Timeline(tuple(shots), output)
+        # The run's --music (recorded with it): the generated bed, none, or the user's file.
+        setting = ctx.store.run(ctx.run_id)["settings"].get("music")
+        music, sound = await asyncio.to_thread(
+            music_for, setting, sl.model_dump(mode="json"), ctx.run_dir, output.audio_rate
+        )
+        timeline = Timeline(tuple(shots), output, music=music)
         final = next_version(ctx.run_dir)[1]
         ctx.store.set_task_state(task.id, TaskState.running, worker="ffmpeg")
-        ctx.emit("task_started", "assembling with ffmpeg", task, worker="ffmpeg")
+        ctx.emit("task_started", f"assembling with ffmpeg; {sound}", task, worker="ffmpeg")
         loop = asyncio.get_running_loop()
         # A thread cannot be cancelled: when the run stops (cancel, Ctrl-C, SIGTERM) the next
         # progress report raises instead, which kills ffmpeg and removes its partial files.
