@@ -17,12 +17,15 @@ if typing.TYPE_CHECKING:
     from videofactory.config import LLMConfig
     from videofactory.planning.llm import plan_llm
     from videofactory.planning.rules import plan_rules
+    from videofactory.planning.speech import SpeakingRate
     from videofactory.shotlist import ShotList
 
-__all__ = ["PLANNERS", "plan_llm", "plan_rules", "plan_shotlist"]
+__all__ = ["PLANNERS", "TRANSITION_MODES", "plan_llm", "plan_rules", "plan_shotlist"]
 
 #: Planner names ``--planner`` accepts.
 PLANNERS = ("rules", "llm")
+#: ``--transition`` of ``plan`` and ``generate``: each beat's own (``auto``), or one for all.
+TRANSITION_MODES = ("auto", "cut", "crossfade")
 
 
 def plan_shotlist(
@@ -36,18 +39,38 @@ def plan_shotlist(
     fps: int = DEFAULT_FPS,
     clip_s: float = DEFAULT_CLIP_SECONDS,
     llm: LLMConfig | None = None,
+    rate: SpeakingRate | None = None,
+    transition: str = "auto",
 ) -> ShotList:
     """Plan a shot list with the named planner (``llm`` needs an ``LLMConfig``).
 
+    ``rate``: how fast the farm's speech engine speaks (``speech.speaking_rate``), so that
+    the rules planner makes each shot long enough for its narration. ``transition``: "auto"
+    keeps each shot's own (the rules planner's per beat; an LLM's plan's), "cut" or
+    "crossfade" puts that on every shot.
+
     Raises:
-        ConfigError: bad input, unknown planner, or ``llm`` without settings.
+        ConfigError: bad input, unknown planner or transition, or ``llm`` without settings.
         PlannerError, BackendError: the LLM planner failed (see ``plan_llm``).
     """
+    if transition not in TRANSITION_MODES:
+        raise ConfigError(
+            f"unknown transition {transition!r}; use one of: {', '.join(TRANSITION_MODES)} "
+            "(auto: the planner chooses per shot)"
+        )
     if planner == "rules":
         from videofactory.planning.rules import plan_rules
 
         return plan_rules(
-            concept, duration, seed=seed, width=width, height=height, fps=fps, clip_s=clip_s
+            concept,
+            duration,
+            seed=seed,
+            width=width,
+            height=height,
+            fps=fps,
+            clip_s=clip_s,
+            rate=rate,
+            transition=transition,
         )
     if planner == "llm":
         if llm is None:
@@ -58,7 +81,7 @@ def plan_shotlist(
             )
         from videofactory.planning.llm import plan_llm
 
-        return plan_llm(
+        planned = plan_llm(
             concept,
             duration,
             llm=llm,
@@ -68,6 +91,13 @@ def plan_shotlist(
             fps=fps,
             clip_s=clip_s,
         )
+        if transition == "auto":
+            return planned
+        shots = [
+            s.model_copy(update={"transition": "cut" if i == 0 else transition})
+            for i, s in enumerate(planned.shots)
+        ]
+        return planned.model_copy(update={"shots": shots})
     raise ConfigError(f"unknown planner {planner!r}; use one of: {', '.join(PLANNERS)}")
 
 
