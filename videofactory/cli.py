@@ -61,6 +61,14 @@ def _main(
 
 # -- generate / plan / render ---------------------------------------------------------------
 
+#: How shots join: the planner's choice per beat, or one for all (``planning.TRANSITION_MODES``).
+TRANSITION_PLAN_OPT = typer.Option(
+    "auto",
+    "--transition",
+    help="How shots join: auto (the planner's choice per beat: cuts within a scene, "
+    "dissolves where time passes), cut, or crossfade for every shot.",
+)
+
 
 @app.command(epilog='Example: videofactory generate "warrior in mystical forest" --duration 30')
 @_errors
@@ -82,6 +90,7 @@ def generate(
     llm_url: str | None = LLM_URL_OPT,
     llm_model: str | None = LLM_MODEL_OPT,
     llm_kind: str | None = LLM_KIND_OPT,
+    transition: str = TRANSITION_PLAN_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
@@ -93,6 +102,7 @@ def generate(
         farm=farm,
         llm=(llm_url, llm_kind, llm_model),
         size=(width, height, fps, seed, clip_seconds),
+        transition=transition,
     )
     _render(shotlist, farm, workdir, as_json, detach=detach)
 
@@ -116,6 +126,7 @@ def plan(
     llm_url: str | None = LLM_URL_OPT,
     llm_model: str | None = LLM_MODEL_OPT,
     llm_kind: str | None = LLM_KIND_OPT,
+    transition: str = TRANSITION_PLAN_OPT,
     farm: str | None = FARM_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -134,6 +145,7 @@ def plan(
         farm=farm,
         llm=(llm_url, llm_kind, llm_model),
         size=(width, height, fps, seed, clip_seconds),
+        transition=transition,
     )
     if output:
         try:
@@ -159,10 +171,13 @@ def _plan(
     farm: str | None,
     llm: tuple[str | None, str | None, str | None],
     size: tuple[int, int, int, int, float | None],
+    transition: str = "auto",
 ) -> Any:
-    """Plan with the named planner; the LLM's settings come from flags, env, then farm file."""
+    """Plan with the named planner; the LLM's settings come from flags, env, then farm file.
+    Narration is timed at the rate of the farm's speech engine."""
     from videofactory.config import find_farm_file, load_farm, resolve_llm
     from videofactory.planning import plan_shotlist
+    from videofactory.planning.speech import speaking_rate
 
     width, height, fps, seed, clip_s = size
     settings = None
@@ -184,6 +199,8 @@ def _plan(
         fps=fps,
         clip_s=clip_s,
         llm=settings,
+        rate=speaking_rate(config.speech if config else None),
+        transition=transition,
     )
 
 
