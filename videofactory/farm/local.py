@@ -74,7 +74,7 @@ class LocalRunner:
         """
         from videofactory.assembly.render import assemble
         from videofactory.assembly.runfiles import next_version
-        from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
+        from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot, Transition
 
         ctx, sl = self.ctx, self.ctx.shotlist
         shots = []
@@ -83,7 +83,9 @@ class LocalRunner:
             clip = out[TaskKind.hero] or out[TaskKind.clip]
             assert clip is not None, f"shot {shot.id} has no clip"
             speech = out[TaskKind.speech]
-            shots.append(TimelineShot(shot.id, clip, shot.duration, speech, shot.narration))
+            # each shot comes in as the shot list says (cut, or a dissolve where time passes)
+            into = Transition(shot.transition)
+            shots.append(TimelineShot(shot.id, clip, shot.duration, speech, shot.narration, into))
         timeline = Timeline(tuple(shots), OutputSpec(width=sl.width, height=sl.height, fps=sl.fps))
         final = next_version(ctx.run_dir)[1]
         ctx.store.set_task_state(task.id, TaskState.running, worker="ffmpeg")
