@@ -54,11 +54,11 @@ _EXPLAINER_CUES = frozenset(
 )
 _TEASER_CUES = frozenset(
     "teaser ad advert advertisement commercial promo promotion launch product brand spot "
-    "unboxing showcase campaign".split()
+    "unboxing showcase campaign reveal".split()
 )
 _TRAVEL_CUES = frozenset(
     "travel tour trip walk visit travelogue vacation holiday getaway postcard stroll "
-    "journey".split()
+    "journey weekend".split()
 )
 _MONTAGE_CUES = frozenset(
     "montage collage compilation moment scene glimpse sight snapshot impression vignette mood "
@@ -72,11 +72,13 @@ _FRAMES = (
     | _MONTAGE_CUES
     | frozenset(
         "day night week year life story tale portrait film video movie documentary short clip "
-        "history making look celebration ode tribute hour".split()
+        "history making look celebration ode tribute hour trailer".split()
     )
 )
 #: Prepositions that lead from a framing word to what it frames ("teaser for", "life of").
-_FRAME_PREPOSITIONS = frozenset("of for about on through to around across in into".split())
+_FRAME_PREPOSITIONS = frozenset(
+    "of for about on through to around across in into along from".split()
+)
 #: Spans of time "in the life of" can cover: the story runs through them.
 _ARCS = {"day": "day", "hour": "day", "night": "night", "year": "year", "season": "year"}
 #: Verbs of a traveller: "a backpacker exploring Lisbon" is a travel film.
@@ -91,13 +93,13 @@ _PLACE_NOUNS = frozenset(
 #: Parts of a place: "the streets of Kyoto" is about Kyoto.
 _PLACE_PARTS = frozenset(
     "streets street alleys roads canals rooftops markets heart edge outskirts shores "
-    "waters skies skyline ruins".split()
+    "waters skies skyline ruins coast banks".split()
 )
 _GROUPS = frozenset(
     "pack group band flock herd crowd pair family team crew swarm school army couple".split()
 )
 _LOCATIVE = frozenset(
-    """in inside at on through across under beneath among amid within into over along near
+    """in inside at on through across under beneath among amid within over along near
     beyond above below between around by atop throughout""".split()
 )
 #: Times of day and weathers: "at dawn", "in the rain" set the light, not the place.
@@ -285,11 +287,10 @@ def _prepositions(tok: Token, reading: _Reading, skip: Token | None = None) -> N
     for child in tok.children:
         if child.dep_ != "prep" or (skip is not None and child.i == skip.i):
             continue
-        if child.lower_ not in _LOCATIVE:
+        if not _is_setting(child):
             continue
         obj = _object(child)
-        if obj is None or obj.pos_ not in ("NOUN", "PROPN"):
-            continue
+        assert obj is not None
         if _lemma(obj) in _TIME_NOUNS or obj.ent_type_ in ("TIME", "DATE"):
             if not reading.time:
                 start, end = _noun_phrase(obj, with_conj=False)
@@ -350,6 +351,39 @@ def _follow_frames(doc: Doc, reading: _Reading) -> Token:
     return tok
 
 
+def _action_words(verb: Token, reading: _Reading) -> str:
+    """What follows the action's verb: its objects, particles and complements ("executes
+    *an instruction*", "learning *to paint*"), without the places and times said of it
+    (those go to the setting and the time)."""
+    keep: set[int] = set()
+    verbs = [verb]
+    for child in verb.rights:
+        if (child.dep_ in _ACTION_PARTS and child.lower_ not in _WH) or (
+            child.dep_ == "prep" and child.lower_ not in _LOCATIVE
+        ):
+            keep.update(t.i for t in child.subtree)
+            verbs += [t for t in child.subtree if t.pos_ in ("VERB", "AUX") and t is not child]
+            if child.pos_ in ("VERB", "AUX"):
+                verbs.append(child)
+    for v in verbs:  # "learning to paint in a factory": the factory is the setting
+        for prep in v.children:
+            if prep.dep_ == "prep" and _is_setting(prep):
+                keep.difference_update(t.i for t in prep.subtree)
+        if v is not verb:
+            _prepositions(v, reading)
+    words = [t for t in verb.doc if t.i in keep]
+    return "".join(t.text_with_ws for t in words).strip(" ,")
+
+
+def _is_setting(prep: Token) -> bool:
+    """A prepositional phrase that says where or when ("in a factory", "at dawn")."""
+    obj = _object(prep)
+    if prep.lower_ not in _LOCATIVE or obj is None or obj.pos_ not in ("NOUN", "PROPN"):
+        return False
+    # "by gondola", "on foot": how, not where
+    return not (prep.lower_ in ("by", "on") and not any(c.dep_ == "det" for c in obj.children))
+
+
 def _clause(verb: Token, reading: _Reading) -> Token | None:
     """A clause ("a CPU executes an instruction", "to brew coffee"): its subject, and the
     action's verb and words."""
@@ -360,15 +394,7 @@ def _clause(verb: Token, reading: _Reading) -> Token | None:
             reading.wh = child.lower_
     if subject is None:
         reading.doer = not any(c.dep_ == "aux" and c.lower_ == "to" for c in verb.children)
-    words: list[tuple[int, str]] = []
-    for child in verb.rights:
-        if child.dep_ in _ACTION_PARTS and child.lower_ not in _WH:
-            words.append(
-                (child.left_edge.i, verb.doc[child.left_edge.i : child.right_edge.i + 1].text)
-            )
-        elif child.dep_ == "prep" and child.lower_ not in _LOCATIVE:
-            words.append((child.i, verb.doc[child.i : child.right_edge.i + 1].text))
-    reading.rest = " ".join(text for _, text in sorted(words))
+    reading.rest = _action_words(verb, reading)
     _prepositions(verb, reading)
     if subject is None:  # "how to brew coffee": the object is what the film is about
         obj = next((c for c in verb.children if c.dep_ in ("dobj", "obj")), None)
@@ -381,13 +407,7 @@ def _action_of(noun: Token, reading: _Reading) -> None:
     for child in noun.children:
         if child.dep_ in ("acl", "relcl") and child.pos_ in ("VERB", "AUX"):
             reading.verb = child
-            words = []
-            for part in child.rights:
-                if part.dep_ in _ACTION_PARTS:
-                    words.append(child.doc[part.left_edge.i : part.right_edge.i + 1].text)
-                elif part.dep_ == "prep" and part.lower_ not in _LOCATIVE:
-                    words.append(child.doc[part.i : part.right_edge.i + 1].text)
-            reading.rest = " ".join(words)
+            reading.rest = _action_words(child, reading)
             _prepositions(child, reading)
             return
 
@@ -423,13 +443,19 @@ def _theme(*texts: str) -> str:
     return best
 
 
-def _is_place(tok: Token | None) -> bool:
+def _is_place(tok: Token | None, *, named: bool = False) -> bool:
+    """A place: a city, a country, a region, a place noun; ``named``: any name counts
+    ("exploring Marrakech", which the recogniser may take for an organisation)."""
     if tok is None:
         return False
+    if named and tok.tag_ in ("NNP", "NNPS") and tok.ent_type_ not in ("PERSON", "NORP"):
+        return True
     return tok.ent_type_ in ("GPE", "LOC", "FAC") or _lemma(tok) in _PLACE_NOUNS
 
 
-def _film(reading: _Reading, kind: str, proper_place: bool, doc: Doc) -> FilmKind:
+def _film(
+    reading: _Reading, kind: str, proper_place: bool, doc: Doc, head: Token | None
+) -> FilmKind:
     cues = reading.cues
     first = doc[0].lower_ if len(doc) else ""
     if reading.wh in ("how", "why") or first in ("how", "why") or cues & _EXPLAINER_CUES:
@@ -445,12 +471,14 @@ def _film(reading: _Reading, kind: str, proper_place: bool, doc: Doc) -> FilmKin
         kind != "thing"
         and reading.verb is not None
         and _lemma(reading.verb) in _TRAVEL_VERBS
-        and _is_place(reading.place_tok)
+        and _is_place(reading.place_tok, named=True)
     )
     if travel_cue or traveller or (proper_place and kind == "thing"):
         return "travel"
     if reading.arc or kind != "thing":
         return "story"
+    if head is not None and _lemma(head) in _TIME_NOUNS and reading.verb is None:
+        return "montage"  # "rain on a city window": weather and light, in images
     if reading.verb is not None or reading.setting:
         return "story"
     return "montage"
@@ -468,6 +496,34 @@ def _lowercased(core: str, doc: Doc) -> bool:
         and not words[1][:1].isupper()
         and first.lower_ not in _WH
     )
+
+
+def _animate_word(tok: Token) -> bool:
+    word = tok.lower_
+    return (
+        word in PEOPLE | ANIMALS | CREATURES | MACHINES
+        or _lemma(tok) in PEOPLE | ANIMALS | CREATURES | MACHINES
+        or (word.endswith(PERSON_SUFFIXES) and len(word) > 4)
+    )
+
+
+def _misread_action(doc: Doc, parse: typing.Callable[[str], Doc]) -> Doc | None:
+    """The parse again, when it took "a fox *hunting*" or "a fisherman *mending* nets" for a
+    compound noun ("fox hunting") or an adjective: said as "a fox who is hunting", the
+    action comes out as the fox's."""
+    for tok in doc[1:]:
+        before = doc[tok.i - 1]
+        ing_word = tok.tag_ == "VBG" or (tok.pos_ == "NOUN" and tok.lower_.endswith("ing"))
+        if not ing_word or tok.dep_ in ("acl", "relcl") or not _animate_word(before):
+            continue
+        words = [t.text_with_ws for t in doc]
+        words.insert(tok.i, "who is ")
+        again = parse("".join(words))
+        acting = again[tok.i + 2]
+        if acting.dep_ == "relcl" and acting.head.i == before.i:
+            return again
+        return None
+    return None
 
 
 def _headline(doc: Doc) -> bool:
@@ -501,6 +557,7 @@ def parse_concept(concept: str) -> Concept:
         with_article = parse(f"a {core}")
         if with_article[1].pos_ in ("NOUN", "PROPN"):
             doc = with_article
+    doc = _misread_action(doc, parse) or doc
     reading = _Reading(cues=set())
     tok = _follow_frames(doc, reading)
     head: Token | None = tok
@@ -529,9 +586,11 @@ def parse_concept(concept: str) -> Concept:
             setting = setting or subject
             subject, proper, plural = _span_text(doc, place_start, place_end), True, False
             proper_place = True
-    film = _film(reading, kind, proper_place, doc)
+    film = _film(reading, kind, proper_place, doc, head)
     verb = _lemma(reading.verb) if reading.verb is not None else ""
     activity = f"{ing(verb)} {reading.rest}".strip() if verb and verb != "be" else ""
+    if reading.verb is not None and reading.verb.tag_ == "VBN" and reading.verb.dep_ == "acl":
+        activity = f"{reading.verb.lower_} {reading.rest}".strip()  # "lost", "stranded"
     determiner = head is not None and any(
         c.dep_ in ("det", "poss") or c.lower_ in _QUANTIFIERS for c in head.lefts
     )
@@ -552,7 +611,9 @@ def parse_concept(concept: str) -> Concept:
         rest=reading.rest,
         wh=reading.wh or ("how" if film == "explainer" else ""),
         doer=reading.doer,
-        place=kind == "thing" and proper_place and (film == "travel" or not setting),
+        place=kind == "thing"
+        and (proper_place or (film == "travel" and proper))
+        and (film == "travel" or not setting),
         bare=film == "explainer" and plural and not determiner and not proper,
     )
 
@@ -564,7 +625,7 @@ def _place_object(reading: _Reading) -> None:
     if verb is None or reading.setting or _lemma(verb) not in _TRAVEL_VERBS:
         return
     obj = next((c for c in verb.children if c.dep_ in ("dobj", "obj")), None)
-    if obj is not None and _is_place(obj):
+    if obj is not None and _is_place(obj, named=True):
         start, end = _place_phrase(obj)
         reading.setting, reading.place_tok = _span_text(obj.doc, start, end), obj
 
@@ -572,7 +633,10 @@ def _place_object(reading: _Reading) -> None:
 def _subject(head: Token | None, doc: Doc, core: str) -> tuple[str, bool, bool, str]:
     """The subject's words, whether it is plural, whether it is a name, and a setting it was
     coordinated with ("the old fisherman and the sea")."""
-    if head is None or head.pos_ not in ("NOUN", "PROPN", "NUM", "PRON"):
+    nominal = head is not None and (
+        head.pos_ in ("NOUN", "PROPN", "NUM", "PRON") or head.dep_ in ("nsubj", "nsubjpass")
+    )  # "why leaves change colour": "leaves" tagged a verb, but the clause's subject
+    if head is None or not nominal:
         words = _ARTICLE.sub("", core).split()
         return " ".join(words) or core, False, False, ""
     start, end = _noun_phrase(head)
@@ -586,6 +650,8 @@ def _subject(head: Token | None, doc: Doc, core: str) -> tuple[str, bool, bool, 
     subject = _span_text(doc, start, end)
     words = subject.split()
     proper = head.tag_ in ("NNP", "NNPS") and all(w[:1].isupper() for w in words if w[:1].isalpha())
+    if head.pos_ not in ("NOUN", "PROPN", "NUM", "PRON"):  # a subject tagged as a verb
+        return subject, subject.lower().endswith("s"), False, setting
     first = words[0].lower() if words else ""
     plural = (
         head.tag_ in ("NNS", "NNPS")

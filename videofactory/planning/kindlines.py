@@ -244,15 +244,15 @@ _TRAVEL_VISUALS = {
     ],
     "detail": [
         "Detail shot of {texture} in {place}{cast}, {light}",
-        "Close detail of {texture} on a doorway in {place}, {light}",
+        "Close detail of {texture} on a doorway in {place}{cast}, {light}",
     ],
     "landmark": [
         "Wide shot of {landmark} in {place}{cast}, {light}",
-        "Low-angle wide shot, {landmark}, the heart of {place}, {light}",
+        "Low-angle wide shot, {landmark}, the heart of {place}{cast}, {light}",
     ],
     "taste": [
         "Close-up of local food on a market stall in {place}{cast}, {texture}, {light}",
-        "Close-up of hands serving a local dish in {place}, {particle}, {light}",
+        "Close-up of hands serving a local dish in {place}{cast}, {particle}, {light}",
     ],
     "corner": [
         "Medium shot of a quiet corner of {place} near {landmark}{cast}, away from the crowds, "
@@ -265,8 +265,8 @@ _TRAVEL_VISUALS = {
         "High wide shot over the rooftops of {place}{cast}, {particle}, {light}",
     ],
     "craft": [
-        "Detail of a craftsman's hands at work in a workshop in {place}, {particle}, {light}",
-        "Detail of {texture} in a small shop in {place}, {light}",
+        "Detail of a craftsman's hands at work in a workshop in {place}{cast}, {particle}, {light}",
+        "Detail of {texture} in a small shop in {place}{cast}, {light}",
     ],
     "evening": [
         "Wide shot of {place} in the evening{cast}, {landmark}, golden light, lamps coming on",
