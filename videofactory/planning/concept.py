@@ -614,7 +614,8 @@ def parse_concept(concept: str) -> Concept:
         place=kind == "thing"
         and (proper_place or (film == "travel" and proper))
         and (film == "travel" or not setting),
-        bare=film == "explainer" and plural and not determiner and not proper,
+        bare=(film == "explainer" and plural and not determiner and not proper)
+        or (head is not None and head.pos_ == "PRON"),  # "how does it work"
     )
 
 

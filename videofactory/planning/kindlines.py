@@ -5,8 +5,9 @@ Placeholders, besides those of ``lines.py`` (``{s}``, ``{char}``, ``{place}``, `
 ``{landmark}``...): ``{a_s}`` the subject with "a"/"an" ("a red running shoe"); an
 explainer's ``{q}`` (its question: "How does the CPU execute an instruction?"), ``{how}`` /
 ``{How}`` (the same as a clause: "how the CPU executes an instruction"), ``{done}`` (the
-action done: "the instruction is executed"), ``{n}`` and ``{count}`` (the step's number and how
-many steps there are, in words); a travel film's ``{where}`` / ``{Where}`` (the place by name)
+action done: "the instruction is executed"), ``{todo}`` (what a "how to" film teaches: "brew
+pour-over coffee"), ``{n}`` and ``{count}`` (the step's number and how many steps there are, in
+words); a travel film's ``{where}`` / ``{Where}`` (the place by name)
 and ``{cast}`` (", a lone backpacker ..." when someone travels, else nothing); ``{phase}`` /
 ``{Phase}`` the time of day or year of an arc, and ``{light}`` its light in a picture; an
 explainer step's ``{stage}`` ("the first stage", "a late stage"); a montage's ``{focus}`` and

@@ -63,8 +63,7 @@ from videofactory.shotlist import CameraMove, Shot, ShotList, ShotType, aspect_o
 
 __all__ = ["plan_rules", "shot_count", "shot_durations", "split_concept"]
 
-#: ``--transition`` of ``plan`` and ``generate``: the planner's choice per beat, or one for all.
-TRANSITION_MODES = ("auto", "cut", "crossfade")
+#: ``--transition`` of ``plan`` and ``generate`` (``planning.TRANSITION_MODES``).
 TransitionMode = Literal["auto", "cut", "crossfade"]
 
 #: A line may make its shot up to this much longer than the beat's share of the film.
@@ -265,6 +264,10 @@ def _film(concept: Concept, rng: random.Random) -> tuple[_Film, str, str, str]:
 
 def _expand(template: str, film: _Film, extra: dict[str, str]) -> list[str]:
     """Every line a template gives for this film (one per combination of its theme slots)."""
+    if "{count}" in template and not extra.get("count"):
+        return []  # "in {count} steps", in a film of fewer than two
+    if "{count}" in template and extra.get("count") == "one":
+        return []
     slots = sorted({slot.lower() for slot in _SLOT_RE.findall(template)})
     choices = [getattr(film.theme, f"{slot}s") for slot in slots]
     index = 1 if film.plural else 0
@@ -339,7 +342,10 @@ class _Picker:
 
 
 def _count_word(k: int) -> str:
-    return _NUMBERS[k - 1] if 1 <= k <= len(_NUMBERS) else str(k)
+    """1 -> "one" ... 12 -> "twelve", then digits; "" for none."""
+    if k < 1:
+        return ""
+    return _NUMBERS[k - 1] if k <= len(_NUMBERS) else str(k)
 
 
 def _stage(index: int, count: int) -> str:
@@ -351,11 +357,11 @@ def _stage(index: int, count: int) -> str:
     return "an early stage" if index <= count / 2 else "a late stage"
 
 
-def _extra(beat: Beat, film: _Film) -> dict[str, str]:
-    """Words of one beat: its number, its phase and light."""
+def _extra(beat: Beat, film: _Film, steps: int) -> dict[str, str]:
+    """Words of one beat: its number (and the film's count of steps), its phase and light."""
     words = {
         "n": _count_word(beat.index),
-        "count": _count_word(beat.count),
+        "count": _count_word(beat.count or steps),
         "stage": _stage(beat.index, beat.count),
     }
     if beat.phase:
@@ -479,6 +485,8 @@ def plan_rules(
     duration_s = check_duration(duration_s)
     check_format(width, height, fps)
     clip_s = check_clip_seconds(clip_s)
+    from videofactory.planning import TRANSITION_MODES
+
     if transition not in TRANSITION_MODES:
         from videofactory.errors import ConfigError
 
@@ -494,7 +502,8 @@ def plan_rules(
     beats = beats_for(parsed.film, n, parsed.arc, timed=bool(parsed.time))
     shortest, longest = shot_limits(duration_s, n, clip_s)
     nominal = normalise_durations([b.weight for b in beats], duration_s, fps)
-    extras = [_extra(b, film) for b in beats]
+    steps = sum(1 for b in beats if b.name == "step")
+    extras = [_extra(b, film, steps) for b in beats]
     pools = [_pools(b, film) for b in beats]
     lines = _Picker(rng, rate)
     spoken = _narrate(beats, film, [p[1] for p in pools], extras, nominal, longest, lines)
