@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "stopping",
         "lazy",
         "exposure",
+        "presets",
     ),  # fmt: skip
     # files and processes of the user's: their folder, child pythons, detached runs
     ("userfiles", "pychild", "detach"),

@@ -1,7 +1,7 @@
 """Names a package re-exports, imported from their modules on first use.
 
 Importing any module of a package runs the package's ``__init__`` first: one that imported
-all its modules would make ``import videofactory.assembly.presets`` (a table of sizes) load
+all its modules would make ``import videofactory.presets`` (a table of sizes) load
 PyAV and Pillow, and ``videofactory --help`` load the simulator. So a package lists where
 each public name lives and lets this module's ``__getattr__`` fetch it when asked for.
 """

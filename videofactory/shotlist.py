@@ -220,6 +220,10 @@ class Shot(BaseModel):
     reference_image: str | None = Field(default=None, min_length=1, max_length=4000)
     #: ``continue`` starts from the previous shot's last frame (waits for its clip).
     continuity: Literal["cut", "continue"] = "cut"
+    #: How the shot comes in: ``cut``, ``crossfade`` (a dissolve), ``fadeblack`` (through
+    #: black) or any transition of ffmpeg's xfade filter (``wipeleft``, ``circleopen``...);
+    #: its length is the assembly's ``--transition-seconds``. The first shot's is not used.
+    transition: str = Field(default="cut", min_length=1, max_length=40)
 
     @field_validator("duration")
     @classmethod
@@ -237,6 +241,18 @@ class Shot(BaseModel):
         if not value.strip():
             raise ValueError("the prompt is blank; describe what the shot shows")
         return value
+
+    @field_validator("transition")
+    @classmethod
+    def _known_transition(cls, value: str) -> str:
+        from videofactory.errors import ConfigError
+        from videofactory.presets import canonical_transition
+
+        try:
+            canonical_transition(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip().lower()
 
     @field_validator("reference_image")
     @classmethod

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from videofactory.assembly.presets import canonical_transition, frame_size
 from videofactory.assembly.timeline import (
     Loudness,
     Music,
@@ -16,6 +15,7 @@ from videofactory.assembly.timeline import (
     Transition,
 )
 from videofactory.errors import ConfigError
+from videofactory.presets import canonical_transition, frame_size
 
 SPEC = OutputSpec(640, 360, 24)
 

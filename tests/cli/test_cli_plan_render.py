@@ -85,6 +85,7 @@ def _dup(d):
 
 def _sum(d):
     d["shots"][0]["duration"] = 1.0
+    d["shots"][1]["duration"] = 3.0  # the plan's own lengths follow its narration
 
 
 def _unknown(d):

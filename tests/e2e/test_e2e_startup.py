@@ -1,6 +1,11 @@
-"""The command starts at once: ``--help`` and the parent of ``generate --detach`` import only
-what they use. What they load is checked, not how long it takes (bench/startup.py times it):
-each runs in a fresh Python that then reports its ``sys.modules``."""
+"""The command starts at once: ``--help`` and the parent of a detached run import only what
+they use. What they load is checked, not how long it takes (bench/startup.py times it): each
+runs in a fresh Python that then reports its ``sys.modules``.
+
+Planning a concept with the rules planner loads its English parser (spaCy and its model, which
+need numpy, and httpx through spaCy's own command line package): only when a concept is
+planned, which ``generate`` does before it records the run, never for help or for a run of a
+shot list already written (``render --detach``)."""
 
 from __future__ import annotations
 
@@ -32,6 +37,8 @@ NOT_FOR_HELP = (
     "videofactory.farm",
     "videofactory.planning",
 )
+#: What planning a concept may load of ``HEAVY``: the concept parser's needs (spaCy's).
+PARSER = ("spacy", "thinc", "numpy", "httpx")
 #: Nor, for the parent of a detached run, what only its background process needs.
 NOT_FOR_DETACH = (
     "videofactory.farm.dispatcher",
@@ -112,14 +119,33 @@ def _wait_until(check, timeout: float) -> bool:
     return True
 
 
+def test_planning_loads_the_concept_parser_and_nothing_else_heavy(tmp_path):
+    """``plan`` (and ``generate``, which plans first) reads the concept with spaCy: of the
+    heavy libraries it loads only what the parser needs, and spaCy only once a concept is
+    planned (``--help`` loads none of it, above)."""
+    args = ["plan", "cat on the moon", "-d", "4", "--clip-seconds", "2", "--json"]
+    report, out = _probe([args], tmp_path)
+    assert report["codes"] == [0], out
+    assert json.loads(out.strip().splitlines()[-1])["concept"] == "cat on the moon"
+    modules = report["modules"]
+    assert "spacy" in modules  # the parse is real
+    assert _loaded(modules, HEAVY) == _loaded(modules, tuple(n for n in HEAVY if n in PARSER))
+    assert _loaded(modules, ("av", "PIL", "matplotlib", "aiohttp", "websockets")) == []
+    assert _loaded(modules, NOT_FOR_DETACH) == []
+
+
 @pytest.mark.slow
 def test_the_parent_of_a_detached_run_loads_nothing_heavy(tmp_path):
-    """It plans, records the run in SQLite and starts the process that renders it; that
-    process (not the parent) brings up the simulated farm, the client and PyAV."""
+    """It records the run in SQLite and starts the process that renders it; that process
+    (not the parent) brings up the simulated farm, the client and PyAV. The shot list is
+    written first (``render`` of a shot list: nothing to plan)."""
+    from videofactory.planning import plan_rules
+    from videofactory.shotlist import dump_shotlist
     from videofactory.store import RunState, Store
 
-    args = ["generate", "cat on the moon", "-d", "4", "--clip-seconds", "2"]
-    args += ["--width", "160", "--height", "96", "--detach", "--json", "--workdir", "w"]
+    plan = plan_rules("cat on the moon", 4, width=160, height=96, clip_s=2.0)
+    (tmp_path / "shots.yaml").write_text(dump_shotlist(plan), encoding="utf-8")
+    args = ["render", "shots.yaml", "--detach", "--json", "--workdir", "w"]
     report, out = _probe([args], tmp_path)
     assert report["codes"] == [0], out
     started = json.loads(out.strip().splitlines()[-1])

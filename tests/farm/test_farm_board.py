@@ -13,6 +13,10 @@ from videofactory.vocabulary import TaskKind
 pytestmark = pytest.mark.core
 
 
+def _hero_lengths() -> list[float]:
+    return [s.duration for s in plan_rules("warrior in mystical forest", 30).shots if s.hero]
+
+
 def _board():
     tasks = {t.id: t for t in build_tasks("r", plan_rules("warrior in mystical forest", 30))}
     return tasks, TaskBoard(tasks, upward_ranks(tasks.values()))
@@ -24,7 +28,12 @@ def test_starts_with_keyframes_and_speech_ready():
     assert ready == {TaskKind.keyframe}
     assert {t.kind for t in board.ready_local()} == {TaskKind.speech}
     pending = {v.kind: v.cost_s for v in board.pending_views()}
-    assert pending[TaskKind.clip] == 6 * 90 and pending[TaskKind.hero] == 2 * 60
+    # costs scale with each shot's length (90 s of GPU per 5-second clip, 60 per hero pass)
+    heroes = sum(t.cost_s for t in tasks.values() if t.kind is TaskKind.hero)
+    assert pending[TaskKind.clip] == pytest.approx(30 / 5 * 90)
+    assert pending[TaskKind.hero] == pytest.approx(heroes)
+    assert len([t for t in tasks.values() if t.kind is TaskKind.hero]) == 2
+    assert heroes == pytest.approx(60 / 5 * sum(_hero_lengths()))
 
 
 def test_finishing_unblocks_only_dependents():
@@ -35,7 +44,7 @@ def test_finishing_unblocks_only_dependents():
     assert newly == ["r/s01/clip"] and board.is_ready("r/s01/clip")
     assert not board.is_ready("r/s02/clip")
     pending = {v.kind: v.cost_s for v in board.pending_views()}
-    assert pending[TaskKind.clip] == 5 * 90
+    assert pending[TaskKind.clip] == pytest.approx(30 / 5 * 90 - tasks["r/s01/clip"].cost_s)
 
 
 def test_head_per_kind_skips_retries_not_due():

@@ -1,7 +1,7 @@
 """Assembly: probe media, build the ffmpeg graph for a timeline (pure) and render it.
 
 The names below are imported from their modules on first use (``videofactory.lazy``), so that
-importing one module of the package (``assembly.timeline``, ``assembly.presets``) does not load
+importing one module of the package (``assembly.timeline``, ``assembly.graph``) does not load
 PyAV, Pillow and the ffmpeg runner with it. ``probe`` is imported here: it is also the name of
 its module, which would take its place once imported.
 """
@@ -18,7 +18,6 @@ if typing.TYPE_CHECKING:
     from videofactory.assembly.ffmpeg import FFmpeg, find_ffmpeg, run_ffmpeg
     from videofactory.assembly.graph import build_ffmpeg_args
     from videofactory.assembly.outputs import side_files
-    from videofactory.assembly.presets import frame_size
     from videofactory.assembly.render import assemble, check_inputs
     from videofactory.assembly.subtitles import subtitles_ass, subtitles_srt, subtitles_vtt
     from videofactory.assembly.timeline import (
@@ -46,7 +45,6 @@ __all__ = [
     "check_inputs",
     "check_media",
     "find_ffmpeg",
-    "frame_size",
     "probe",
     "run_ffmpeg",
     "side_files",
@@ -64,7 +62,6 @@ _HOMES = {
     "run_ffmpeg": "ffmpeg",
     "build_ffmpeg_args": "graph",
     "side_files": "outputs",
-    "frame_size": "presets",
     "assemble": "render",
     "check_inputs": "render",
     "subtitles_ass": "subtitles",

@@ -36,7 +36,6 @@ from videofactory.assembly.outputs import (
     work_files,
     write_text,
 )
-from videofactory.assembly.presets import XFADE_NEWER
 from videofactory.assembly.probe import DURATION_TOLERANCE_S, MediaInfo, check_media
 from videofactory.assembly.reframe import needs_reframe
 from videofactory.assembly.sheet import compose, picture_paths
@@ -48,6 +47,7 @@ from videofactory.assembly.subtitles import (
 )
 from videofactory.assembly.timeline import ClipFormat, Timeline, TimelineShot
 from videofactory.errors import AssemblyError, MediaError
+from videofactory.presets import XFADE_NEWER
 from videofactory.timing import seconds_of
 
 __all__ = [

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from videofactory.assembly.timeline import (
+    DEFAULT_TRANSITION_S,
     Loudness,
     Music,
     OutputSpec,
@@ -119,11 +120,16 @@ def run_timeline(
     output: OutputSpec,
     *,
     transition: Transition | None = None,
+    transition_s: float = DEFAULT_TRANSITION_S,
     music: Music | None = None,
     loudness: Loudness | None = None,
     burn_subtitles: bool = False,
 ) -> Timeline:
-    """The timeline of a run's pieces with new settings; the thumbnail is the first hero."""
+    """The timeline of a run's pieces with new settings; the thumbnail is the first hero.
+
+    ``transition`` is for the whole film; None keeps each shot's own (the shot list's
+    ``transition``, as the planner chose it per beat), each of ``transition_s`` seconds.
+    """
     shots = []
     t, thumbnail = 0.0, None
     for shot in pieces.shots:
@@ -136,6 +142,11 @@ def run_timeline(
                 duration,
                 pieces.speech.get(sid),
                 shot.get("narration", ""),
+                transition=(
+                    None
+                    if transition is not None
+                    else Transition(shot.get("transition") or "cut", transition_s)
+                ),
             )
         )
         if shot.get("hero") and thumbnail is None:

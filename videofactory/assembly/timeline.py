@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from videofactory.assembly.presets import canonical_transition, frame_size
 from videofactory.assembly.reframe import CropPath
 from videofactory.constants import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from videofactory.errors import ConfigError
+from videofactory.presets import canonical_transition, frame_size
 from videofactory.timing import frames_in
 
 __all__ = [
+    "DEFAULT_TRANSITION_S",
     "FIT_MODES",
     "ClipFormat",
     "FitMode",
@@ -55,12 +56,16 @@ def _finite(value: float, what: str, low: float, high: float) -> None:
         raise ConfigError(f"{what} must be between {low:g} and {high:g}, got {value}")
 
 
+#: Length of a transition nobody gave a length (``--transition-seconds``).
+DEFAULT_TRANSITION_S = 0.5
+
+
 @dataclass(frozen=True)
 class Transition:
     """How one shot gives way to the next: ``cut`` or an xfade transition of ``duration_s``."""
 
     kind: str = "cut"
-    duration_s: float = 0.5
+    duration_s: float = DEFAULT_TRANSITION_S
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", canonical_transition(self.kind))

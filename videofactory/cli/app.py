@@ -68,6 +68,14 @@ def _main(
 
 # -- generate / plan / render ---------------------------------------------------------------
 
+#: How shots join: the planner's choice per beat, or one for all (``planning.TRANSITION_MODES``).
+TRANSITION_PLAN_OPT = typer.Option(
+    "auto",
+    "--transition",
+    help="How shots join: auto (the planner's choice per beat: cuts within a scene, "
+    "dissolves where time passes), cut, or crossfade for every shot.",
+)
+
 
 #: ``--aspect`` of generate, plan and render: the frame's shape, made natively.
 ASPECT_OPT = typer.Option(
@@ -105,6 +113,7 @@ def generate(
     llm_kind: str | None = LLM_KIND_OPT,
     style: str | None = STYLE_OPT,
     music: str | None = MUSIC_OPT,
+    transition: str = TRANSITION_PLAN_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
@@ -125,6 +134,7 @@ def generate(
         style=style,
         llm=(llm_url, llm_kind, llm_model),
         size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
+        transition=transition,
     )
     _render(shotlist, farm, workdir, as_json, detach=detach, music=sound)
 
@@ -150,6 +160,7 @@ def plan(
     llm_model: str | None = LLM_MODEL_OPT,
     llm_kind: str | None = LLM_KIND_OPT,
     style: str | None = STYLE_OPT,
+    transition: str = TRANSITION_PLAN_OPT,
     farm: str | None = FARM_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -170,6 +181,7 @@ def plan(
         style=style,
         llm=(llm_url, llm_kind, llm_model),
         size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
+        transition=transition,
     )
     if output:
         try:
@@ -196,10 +208,13 @@ def _plan(
     style: str | None,
     llm: tuple[str | None, str | None, str | None],
     size: tuple[int, int, int, int, float | None],
+    transition: str = "auto",
 ) -> Any:
-    """Plan with the named planner; the LLM's settings come from flags, env, then farm file."""
+    """Plan with the named planner; the LLM's settings come from flags, env, then farm file.
+    Narration is timed at the rate of the farm's speech engine."""
     from videofactory.config import configured_llm, find_farm_file, load_farm, resolve_llm
     from videofactory.planning import plan_shotlist
+    from videofactory.planning.speech import speaking_rate
 
     width, height, fps, seed, clip_s = size
     settings = None
@@ -225,6 +240,8 @@ def _plan(
         llm=settings,
         style=style,
         say=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True),
+        rate=speaking_rate(config.speech if config else None),
+        transition=transition,
     )
 
 

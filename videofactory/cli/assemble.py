@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from videofactory.assembly.presets import ASPECTS, shape_size
 from videofactory.cli.options import console
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import ConfigError
+from videofactory.presets import ASPECTS, shape_size
 
 if TYPE_CHECKING:
     from videofactory.assembly.ffmpeg import FFmpeg
@@ -113,12 +113,13 @@ def _output(plan: dict[str, object], aspect: str | None, resolution: str | None,
 
 def assemble_command(
     run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
-    transition: str = typer.Option(
-        "cut",
+    transition: str | None = typer.Option(
+        None,
         "--transition",
         "-t",
-        help="cut, crossfade, fadeblack, or any ffmpeg xfade transition (wipeleft, "
-        "circleopen, dissolve, ...).",
+        help="One transition for every shot: cut, crossfade, fadeblack, or any ffmpeg xfade "
+        "transition (wipeleft, circleopen, dissolve, ...). Default: each shot's own, as the "
+        "shot list says (the planner's choice per beat; cut where it says none).",
     ),
     transition_seconds: float = typer.Option(
         0.5, "--transition-seconds", help="Length of each transition."
@@ -202,17 +203,20 @@ def assemble_command(
         timeline = run_timeline(
             pieces,
             output,
-            transition=Transition(transition, transition_seconds),
+            transition=Transition(transition, transition_seconds) if transition else None,
+            transition_s=transition_seconds,
             music=bed,
             loudness=Loudness(integrated_lufs=loudness),
             burn_subtitles=burn_subtitles,
         )
+        # "per shot": each shot's own transition, from the shot list
+        transition_name = timeline.transition.kind if transition else "per shot"
         with sigterm_as_ctrl_c():  # ffmpeg stopped and its partial files removed either way
             version, out, info = _assemble_version(pieces.run_dir, timeline, binary, quiet=as_json)
         sides = {name: str(path) for name, path in side_files(out).items()}
         options = {
             "version": version,
-            "transition": timeline.transition.kind,
+            "transition": transition_name,
             "transition_s": transition_seconds,
             "music": setting or "auto",
             "sound": sound,
@@ -233,7 +237,7 @@ def assemble_command(
         }
         store.add_artifact(pieces.run_id, f"{pieces.run_id}/assemble", "final", out, media)
         store.add_event(
-            pieces.run_id, "reassembled", f"{out.name} ({timeline.transition.kind})", data=options
+            pieces.run_id, "reassembled", f"{out.name} ({transition_name})", data=options
         )
     summary = {"ok": True, "run_id": pieces.run_id, "final": str(out), **media}
     if as_json:
@@ -241,7 +245,7 @@ def assemble_command(
         return
     console().print(
         f"[bold green]done[/] {out}  v{version}  {info.duration_s:.2f} s  "
-        f"{info.width}x{info.height}  {timeline.transition.kind}"
+        f"{info.width}x{info.height}  {transition_name}"
         + f"  {sound}"
         + f"\nsubtitles {sides['srt']}, thumbnail {sides['thumbnail']}",
         highlight=False,

@@ -75,7 +75,7 @@ class LocalRunner:
         from videofactory.assembly.render import assemble
         from videofactory.assembly.runfiles import next_version
         from videofactory.assembly.soundtrack import music_for
-        from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot
+        from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot, Transition
 
         ctx, sl = self.ctx, self.ctx.shotlist
         shots = []
@@ -84,7 +84,9 @@ class LocalRunner:
             clip = out[TaskKind.hero] or out[TaskKind.clip]
             assert clip is not None, f"shot {shot.id} has no clip"
             speech = out[TaskKind.speech]
-            shots.append(TimelineShot(shot.id, clip, shot.duration, speech, shot.narration))
+            # each shot comes in as the shot list says (cut, or a dissolve where time passes)
+            into = Transition(shot.transition)
+            shots.append(TimelineShot(shot.id, clip, shot.duration, speech, shot.narration, into))
         # A clip that came back in another shape (a user's workflow that ignores the size) is
         # cropped to follow its subject rather than letterboxed.
         output = OutputSpec(width=sl.width, height=sl.height, fps=sl.fps, fit="follow")

@@ -13,15 +13,18 @@ from collections.abc import Callable
 
 from videofactory import lazy
 from videofactory.constants import DEFAULT_CLIP_SECONDS, DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
+from videofactory.errors import ConfigError
+from videofactory.planning.beats import TRANSITION_MODES
 from videofactory.planning.choose import PLANNERS, plan_film
 
 if typing.TYPE_CHECKING:
     from videofactory.config import LLMConfig
     from videofactory.planning.llm import plan_llm
     from videofactory.planning.rules import plan_rules
+    from videofactory.planning.speech import SpeakingRate
     from videofactory.shotlist import ShotList
 
-__all__ = ["PLANNERS", "plan_llm", "plan_rules", "plan_shotlist"]
+__all__ = ["PLANNERS", "TRANSITION_MODES", "plan_llm", "plan_rules", "plan_shotlist"]
 
 
 def plan_shotlist(
@@ -37,15 +40,27 @@ def plan_shotlist(
     llm: LLMConfig | None = None,
     style: str | None = None,
     say: Callable[[str], None] | None = None,
+    rate: SpeakingRate | None = None,
+    transition: str = "auto",
 ) -> ShotList:
     """Plan a shot list with the named planner: ``auto``, ``llm`` (needs an ``LLMConfig``)
     or ``rules`` (the default here: a library call asks no model unless told to).
 
+    ``rate``: how fast the farm's speech engine speaks (``speech.speaking_rate``), so that
+    the rules planner makes each shot long enough for its narration. ``transition``: "auto"
+    keeps each shot's own (the rules planner's per beat; an LLM's plan's), "cut" or
+    "crossfade" puts that on every shot.
+
     Raises:
-        ConfigError: bad input, unknown planner, or ``llm`` without settings.
+        ConfigError: bad input, unknown planner or transition, or ``llm`` without settings.
         PlannerError, BackendError: the LLM planner failed (``llm`` only; see ``plan_film``).
     """
-    return plan_film(
+    if transition not in TRANSITION_MODES:
+        raise ConfigError(
+            f"unknown transition {transition!r}; use one of: {', '.join(TRANSITION_MODES)} "
+            "(auto: the planner chooses per shot)"
+        )
+    planned = plan_film(
         concept,
         duration,
         planner=planner,
@@ -57,7 +72,16 @@ def plan_shotlist(
         fps=fps,
         clip_s=clip_s,
         say=say,
+        rate=rate,
+        transition=transition,
     )
+    if transition == "auto" or planned.planner == "rules":
+        return planned
+    shots = [
+        shot.model_copy(update={"transition": "cut" if i == 0 else transition})
+        for i, shot in enumerate(planned.shots)
+    ]
+    return planned.model_copy(update={"shots": shots})
 
 
 __getattr__, __dir__ = lazy.exports(globals(), {"plan_llm": "llm", "plan_rules": "rules"})

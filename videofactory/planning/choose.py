@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import httpx
 
     from videofactory.config import LLMConfig
+    from videofactory.planning.speech import SpeakingRate
 
 __all__ = ["PLANNERS", "apply_style", "plan_film", "planner_summary", "planner_text"]
 
@@ -58,12 +59,15 @@ def plan_film(
     clip_s: float = DEFAULT_CLIP_SECONDS,
     say: Callable[[str], None] | None = None,
     transport: httpx.BaseTransport | None = None,
+    rate: SpeakingRate | None = None,
+    transition: str = "auto",
 ) -> ShotList:
     """Plan a film with the named planner (``auto``, ``llm`` or ``rules``).
 
     ``say`` gets one line when ``auto`` asks the LLM (planning can take a minute) and one when
     it falls back to the rules planner (why). Bad input is refused before any model is asked,
-    so that it is one error, not a fallback.
+    so that it is one error, not a fallback. ``rate`` and ``transition`` go to the rules
+    planner (how fast the narration is spoken; each beat's transition or one for all).
 
     Raises:
         ConfigError: bad input, an unknown planner, or ``llm`` without an LLM.
@@ -77,6 +81,7 @@ def plan_film(
     clip_s = check_clip_seconds(clip_s)
     style = check_style(style) if style is not None else None
     size = {"seed": seed, "width": width, "height": height, "fps": fps, "clip_s": clip_s}
+    rules = {"rate": rate, "transition": transition}
     if planner == "llm" and llm is None:
         raise ConfigError(
             "--planner llm needs an LLM: pass --llm-url (and --llm-model), set "
@@ -84,7 +89,7 @@ def plan_film(
             "'llm:' section to factory.yaml"
         )
     if planner == "rules" or llm is None:
-        return _rules(concept, duration, style, size)
+        return _rules(concept, duration, style, size, rules)
     from videofactory.planning.llm import plan_llm
 
     if planner == "llm":
@@ -92,13 +97,13 @@ def plan_film(
     try:
         ready = _reach(llm, transport)
     except FactoryError as exc:
-        return _fallback(concept, duration, style, size, llm, str(exc), say)
+        return _fallback(concept, duration, style, size, rules, llm, str(exc), say)
     if say is not None:
         say(f"planning with the LLM {ready.model} at {_host(ready)}")
     try:
         return plan_llm(concept, duration, llm=ready, style=style, transport=transport, **size)
     except FactoryError as exc:
-        return _fallback(concept, duration, style, size, ready, str(exc), say)
+        return _fallback(concept, duration, style, size, rules, ready, str(exc), say)
 
 
 def _reach(llm: LLMConfig, transport: httpx.BaseTransport | None) -> LLMConfig:
@@ -117,10 +122,16 @@ def _host(llm: LLMConfig) -> str:
     return host_of(llm.endpoint)
 
 
-def _rules(concept: str, duration: float, style: str | None, size: dict[str, Any]) -> ShotList:
+def _rules(
+    concept: str,
+    duration: float,
+    style: str | None,
+    size: dict[str, Any],
+    rules: dict[str, Any],
+) -> ShotList:
     from videofactory.planning.rules import plan_rules
 
-    shotlist = plan_rules(concept, duration, **size)
+    shotlist = plan_rules(concept, duration, **size, **rules)
     return apply_style(shotlist, style) if style else shotlist
 
 
@@ -129,6 +140,7 @@ def _fallback(
     duration: float,
     style: str | None,
     size: dict[str, Any],
+    rules: dict[str, Any],
     llm: LLMConfig,
     reason: str,
     say: Callable[[str], None] | None,
@@ -146,7 +158,7 @@ def _fallback(
             "instead "
             "(--planner llm makes this an error, --planner rules skips the LLM)"
         )
-    shotlist = _rules(concept, duration, style, size)
+    shotlist = _rules(concept, duration, style, size, rules)
     asked = PlannerLLM(model=llm.model, host=_host(llm), fallback=reason)
     return shotlist.model_copy(update={"llm": asked})
 

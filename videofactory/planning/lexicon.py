@@ -14,7 +14,9 @@ __all__ = [
     "LATER",
     "LOOKS",
     "MACHINES",
+    "KIND_LOOKS",
     "NEGATIVE",
+    "PHASE_LIGHT",
     "PEOPLE",
     "PERSON_SUFFIXES",
     "SINGULAR_S",
@@ -47,7 +49,8 @@ PEOPLE = frozenset(
     prisoner refugee orphan grandmother grandfather mother father daughter son sister brother
     family couple lover stranger survivor scavenger courier messenger hermit monarch emperor
     empress general spy agent hacker engineer mechanic inventor alchemist healer oracle
-    keeper lighthousekeeper gardener beekeeper""".split()
+    keeper lighthousekeeper gardener beekeeper backpacker tourist hiker visitor
+    photographer student baker barista potter carpenter weaver fisherwoman postman nomad""".split()
 )
 ANIMALS = frozenset(
     """cat kitten dog puppy wolf fox bear deer stag doe owl eagle hawk falcon raven crow
@@ -98,6 +101,42 @@ LOOKS = [
     "epic illustrated matte painting, dramatic rim light, deep shadows",
     "naturalistic documentary photography, soft natural light, muted tones",
 ]
+#: The light of each phase of a day, a night or a year, for the pictures of a story that runs
+#: through it (``beats.ARC_PHASES``).
+PHASE_LIGHT = {
+    "dawn": "at dawn, first pale light",
+    "morning": "in bright morning light",
+    "midday": "at midday, hard overhead sun",
+    "afternoon": "in warm late-afternoon light",
+    "dusk": "at dusk, the sky glowing orange",
+    "night": "at night, lamplight and deep blue shadows",
+    "evening": "in the evening, the last blue light",
+    "midnight": "at midnight, cold moonlight",
+    "the small hours": "in the small hours, near darkness",
+    "first light": "at first light, a thin grey glow",
+    "spring": "in spring, fresh green leaves and blossom",
+    "summer": "in high summer, lush and bright",
+    "autumn": "in autumn, gold and red leaves",
+    "winter": "in winter, frost and bare branches",
+}
+#: Looks of the films that are not stories, by kind (stories and montages use ``LOOKS``).
+KIND_LOOKS = {
+    "explainer": [
+        "clean explanatory visual, soft even lighting, high clarity, minimal clutter",
+        "crisp 3D-render look, soft shadows, clear readable forms",
+        "bright editorial photography, clean background, precise focus",
+    ],
+    "teaser": [
+        "premium product photography, controlled studio lighting, crisp reflections",
+        "sleek commercial look, high contrast, glossy highlights, shallow depth of field",
+        "minimalist advertising still, soft gradients, immaculate detail",
+    ],
+    "travel": [
+        "travel documentary photography, natural light, vivid but true colours",
+        "cinematic travel film still, warm light, 35mm film grain",
+        "editorial travel photography, candid moments, soft natural contrast",
+    ],
+}
 TIMES = ["at first light", "at dusk", "under a pale moon", "in the blue hour before dawn"]
 LATER = {
     "at first light": "in the full light of morning",
@@ -268,6 +307,30 @@ THEMES: dict[str, Theme] = {
         textures="wild flowers; dry grass; weathered wood; dew on clover",
         particles="drifting seeds; butterflies; pollen",
         settings="the rolling countryside; the wildflower meadow",
+    ),
+    # A product on a set, or a thing being explained: a clean studio, not a landscape.
+    "studio": _t(
+        "studio",
+        "clean neutrals with one bold accent colour",
+        "a soft haze catching the key light",
+        landmarks="a seamless backdrop; a slowly turning plinth; the glow of a softbox; a "
+        "clean workbench; a sheet of glass; a single spotlight",
+        sounds="a low hum; a soft click; a deep bass pulse; near silence",
+        textures="brushed metal; matte surfaces; fine grain; polished glass",
+        particles="dust floating in the light; a soft haze; a gentle lens flare",
+        settings="a minimal studio set; a clean, softly lit studio",
+    ),
+    # A place visited: streets, squares and views rather than wilderness.
+    "travel": _t(
+        "travel",
+        "warm natural colours, sunlit stone and deep shade",
+        "warm air and the smell of coffee",
+        landmarks="an old square; a busy market street; a viewpoint above the rooftops; a "
+        "grand old building; a narrow lane; a waterfront promenade",
+        sounds="footsteps on old stone; church bells; a street musician; the murmur of a café",
+        textures="worn cobblestones; painted tiles; weathered shutters; hand-lettered signs",
+        particles="warm dust in the light; pigeons taking off; steam from a food stall",
+        settings="the old town; the harbour quarter",
     ),
     "generic": _t(
         "",

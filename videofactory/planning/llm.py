@@ -66,6 +66,11 @@ class DraftShot(BaseModel):
     continuity: Literal["cut", "continue"] = Field(
         default="cut", description="'continue' starts from the previous shot's last frame."
     )
+    transition: Literal["cut", "crossfade", "fadeblack"] = Field(
+        default="cut",
+        description="How the shot comes in: 'cut' within a scene and in action, 'crossfade' "
+        "where time passes or the place changes, 'fadeblack' for an ending or a long gap.",
+    )
 
 
 class Draft(BaseModel):
@@ -130,7 +135,9 @@ def _instructions(
         f"{max(words, 2)} words for a {duration / n:.1f} s shot. It tells a small story with a "
         "beginning, a climax and an end.\n"
         "- Set hero to true on the opening shot and on the climax, false elsewhere.\n"
-        "- Use continuity 'cut' unless a shot must start exactly where the previous one ends."
+        "- Use continuity 'cut' unless a shot must start exactly where the previous one ends.\n"
+        "- Transitions: 'cut' within a scene and in action, 'crossfade' where time passes or "
+        "the place changes, 'fadeblack' at most once, before the ending."
     )
     return system, user
 
@@ -202,6 +209,7 @@ def _build(
             "narration": s.narration,
             "hero": s.hero,
             "continuity": s.continuity,
+            "transition": "cut" if i == 0 else s.transition,
         }
         for i, (s, d) in enumerate(zip(draft.shots, durations, strict=True))
     ]

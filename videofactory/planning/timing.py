@@ -11,9 +11,21 @@ import math
 from videofactory.constants import DEFAULT_CLIP_SECONDS, DEFAULT_FPS
 from videofactory.limits import MAX_SHOT_SECONDS, MIN_SHOT_SECONDS
 from videofactory.shotlist import ShotType
-from videofactory.timing import frames_in, seconds_of
+from videofactory.timing import FRAME_SLACK, frames_covering, frames_in, seconds_of
 
-__all__ = ["climax_index", "normalise_durations", "shot_count", "shot_durations", "shot_grammar"]
+__all__ = [
+    "climax_index",
+    "fit_durations",
+    "normalise_durations",
+    "shot_count",
+    "shot_durations",
+    "shot_grammar",
+    "shot_limits",
+]
+
+#: A clip model makes its best clips near its own length: a shot runs from half of it to 1.6
+#: times it (within ``MIN_SHOT_SECONDS``..``MAX_SHOT_SECONDS``).
+SHORTEST_SHARE, LONGEST_SHARE = 0.5, 1.6
 
 
 def shot_count(duration_s: float, clip_s: float = DEFAULT_CLIP_SECONDS) -> int:
@@ -92,3 +104,87 @@ def shot_grammar(n: int) -> list[ShotType]:
         k += 1
     types.append(ShotType.closing)
     return types
+
+
+def shot_limits(
+    duration_s: float, n: int, clip_s: float = DEFAULT_CLIP_SECONDS
+) -> tuple[float, float]:
+    """Shortest and longest shot of a plan of ``n`` shots: from half the clip length to 1.6
+    times it, within the planner's limits, and never excluding the even split."""
+    even = duration_s / n
+    shortest = max(MIN_SHOT_SECONDS, SHORTEST_SHARE * clip_s)
+    longest = min(MAX_SHOT_SECONDS, LONGEST_SHARE * clip_s)
+    return min(shortest, even), max(longest, even)
+
+
+def fit_durations(
+    weights: list[float],
+    needs: list[float],
+    duration_s: float,
+    fps: int = DEFAULT_FPS,
+    *,
+    shortest: float = MIN_SHOT_SECONDS,
+    longest: float = MAX_SHOT_SECONDS,
+) -> list[float] | None:
+    """Frame-aligned shot lengths that follow their narration and their beats: each shot
+    gets the time its narration takes (``needs``) and a share of the rest in proportion to its
+    ``weights``; each lasts at least ``shortest`` and at most ``longest`` (unless its need is
+    longer); they sum exactly to ``duration_s``. None when the needs do not fit in it.
+
+    Shares are found by filling: a shot held at a bound keeps it, the others share what is
+    left; frames are then shared out by largest remainder.
+    """
+    n = len(weights)
+    if n == 0 or len(needs) != n or any(not (math.isfinite(w) and w > 0) for w in weights):
+        raise ValueError("durations need one positive weight and one need per shot")
+    total = max(n, frames_in(duration_s, fps))
+    low = [max(1, frames_covering(max(shortest, need), fps)) for need in needs]
+    if seconds_of(total, fps) > duration_s + FRAME_SLACK / fps and needs[-1] > 0:
+        low[-1] += 1  # the last shot gives up the part frame the total was rounded up by
+    if sum(low) > total:
+        return None
+    high = [max(lo, math.floor(longest * fps + FRAME_SLACK), -(-total // n)) for lo in low]
+    base = [need * fps for need in needs]
+    share: dict[int, float] = {}
+    fixed: dict[int, float] = {}
+    while True:
+        free = [i for i in range(n) if i not in fixed]
+        if not free:
+            break
+        left = total - sum(fixed.values())
+        weight = sum(weights[i] for i in free)
+        slack = left - sum(base[i] for i in free)
+        share = {i: base[i] + weights[i] * slack / weight for i in free}
+        under = [i for i in free if share[i] < low[i]]
+        over = [i for i in free if share[i] > high[i]]
+        if not under and not over:
+            break
+        # Hold the shots that fall short first: holding them can only take from the rest.
+        for i in under or over:
+            fixed[i] = low[i] if under else high[i]
+    exact = {**{i: float(v) for i, v in fixed.items()}, **share}
+    frames = [max(low[i], min(high[i], math.floor(exact[i]))) for i in range(n)]
+    spare = total - sum(frames)
+    order = sorted(range(n), key=lambda i: (-(exact[i] - math.floor(exact[i])), i))
+    while spare > 0:
+        grew = False
+        for i in order:
+            if spare and frames[i] < high[i]:
+                frames[i] += 1
+                spare -= 1
+                grew = True
+        if not grew:  # every shot at its longest: the longest take the rest
+            frames[order[0]] += spare
+            spare = 0
+    while spare < 0:
+        shrank = False
+        for i in reversed(order):
+            if spare and frames[i] > low[i]:
+                frames[i] -= 1
+                spare += 1
+                shrank = True
+        if not shrank:
+            return None
+    durations = [round(seconds_of(f, fps), 3) for f in frames[:-1]]
+    durations.append(round(duration_s - sum(durations), 3))
+    return durations
