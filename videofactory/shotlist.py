@@ -289,6 +289,9 @@ class ShotList(BaseModel):
     width: int = 1280
     height: int = 720
     fps: int = 24
+    #: The kind of film the planner made (story, explainer, teaser, travel, montage; "" when
+    #: none said): the music bed's mood follows it (``assembly/mood.py``).
+    kind: Literal["", "story", "explainer", "teaser", "travel", "montage"] = ""
     planner: str = "rules"
     #: The LLM asked to plan (None when none was): see ``PlannerLLM``.
     llm: PlannerLLM | None = None

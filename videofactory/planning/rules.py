@@ -551,6 +551,7 @@ def plan_rules(
         width=width,
         height=height,
         fps=fps,
+        kind=film.concept.film,
         planner="rules",
         shots=shots,
     )
