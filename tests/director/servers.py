@@ -177,3 +177,38 @@ def spoken_texts(server: AppThread) -> list[str]:
         body = json.loads(request["body"])
         texts.append(body["text"] if "text" in body else body["input"])
     return texts
+
+
+def scripted_speech_app(answers: Callable[[int, str], str], freq: float = 440.0) -> AppThread:
+    """A Chatterbox-like ``POST /generate`` that answers the n-th request (from 0) as scripted
+    by ``answers(n, text)``: "ok" (a ``freq`` tone as long as the text: the stand-in's voice),
+    "500" / "503" / "429" / "422" (a JSON error with that status), or "reset" (the connection
+    is closed without an answer, as a server that crashed mid-request does)."""
+    count = [0]
+
+    async def generate(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        n = count[0]
+        count[0] += 1
+        what = answers(n, body["text"])
+        if what == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response()
+        if what != "ok":
+            headers = {"Retry-After": "0"} if what == "429" else None
+            return web.json_response({"detail": f"scripted {what}"}, status=int(what),
+                                     headers=headers)  # fmt: skip
+        samples = tone(len(body["text"]) * SECONDS_PER_CHAR, freq=freq)
+        return web.Response(body=wav_bytes(samples), content_type="audio/wav")
+
+    return AppThread([("POST", "/generate", generate)])
+
+
+def tone_share(samples: np.ndarray, rate: int, freq: float = 440.0) -> float:
+    """The share of a signal's energy within 10 Hz of ``freq``: about 1 for a stand-in's tone,
+    near 0 for speech."""
+    power = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    total = float(power.sum())
+    return float(power[np.abs(freqs - freq) <= 10].sum()) / total if total else 0.0
