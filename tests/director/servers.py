@@ -181,7 +181,8 @@ def spoken_texts(server: AppThread) -> list[str]:
 
 def scripted_speech_app(answers: Callable[[int, str], str], freq: float = 440.0) -> AppThread:
     """A Chatterbox-like ``POST /generate`` that answers the n-th request (from 0) as scripted
-    by ``answers(n, text)``: "ok" (a ``freq`` tone as long as the text: the stand-in's voice),
+    by ``answers(n, text)``: "ok" (a ``freq`` tone, the stand-in's voice, about as long as a
+    person would take to say the text and never under half a second),
     "500" / "503" / "429" / "422" (a JSON error with that status), or "reset" (the connection
     is closed without an answer, as a server that crashed mid-request does)."""
     count = [0]
@@ -199,7 +200,7 @@ def scripted_speech_app(answers: Callable[[int, str], str], freq: float = 440.0)
             headers = {"Retry-After": "0"} if what == "429" else None
             return web.json_response({"detail": f"scripted {what}"}, status=int(what),
                                      headers=headers)  # fmt: skip
-        samples = tone(len(body["text"]) * SECONDS_PER_CHAR, freq=freq)
+        samples = tone(max(0.5, len(body["text"]) * 0.05), freq=freq)
         return web.Response(body=wav_bytes(samples), content_type="audio/wav")
 
     return AppThread([("POST", "/generate", generate)])
