@@ -11,14 +11,15 @@ speaks the same six narration lines, one per kind of film; this script then meas
   depend on that videofactory does not already install, from their ``RECORD``), and the peak
   memory (RSS) of the process that spoke;
 - **listen-proxies** (numbers, not a listening test: nobody listened here): the speaking rate
-  in words per second; the pitch (F0, autocorrelation per 40 ms frame) spread in semitones (a
+  in words per second; the pitch (F0 by YIN, per 10 ms) spread in semitones (a
   monotone voice is low) and its frame-to-frame movement in cents (formant synthesis moves its
   pitch in straight lines: small steps); spectral flatness of the voiced frames (a buzzy
   source is flatter, i.e. higher); and the share of pauses (frames 40 dB under the peak).
 
-The WAVs are kept in ``--out`` for anyone who can listen. Run: ``python bench/voices.py``
-(about half a minute on 2 cores, Piper's first load included; needs the ``piper`` extra for
-the Piper row). The last line is a JSON object of the figures.
+Piper samples noise as it speaks (its ``noise_scale``), so its figures move a little from run
+to run; on shared cores its real-time factor moves with the load. The WAVs are kept in ``--out``
+for anyone who can listen. Run: ``python bench/voices.py`` (about half a minute on 2 cores,
+Piper's first load included). The last line is a JSON object of the figures.
 """
 
 from __future__ import annotations

@@ -179,6 +179,10 @@ def spoken_texts(server: AppThread) -> list[str]:
     return texts
 
 
+#: Seconds of tone the scripted stand-in answers per character (about a person's pace).
+SCRIPTED_SECONDS_PER_CHAR = 0.05
+
+
 def scripted_speech_app(answers: Callable[[int, str], str], freq: float = 440.0) -> AppThread:
     """A Chatterbox-like ``POST /generate`` that answers the n-th request (from 0) as scripted
     by ``answers(n, text)``: "ok" (a ``freq`` tone, the stand-in's voice, about as long as a
@@ -200,7 +204,7 @@ def scripted_speech_app(answers: Callable[[int, str], str], freq: float = 440.0)
             headers = {"Retry-After": "0"} if what == "429" else None
             return web.json_response({"detail": f"scripted {what}"}, status=int(what),
                                      headers=headers)  # fmt: skip
-        samples = tone(max(0.5, len(body["text"]) * 0.05), freq=freq)
+        samples = tone(max(0.5, len(body["text"]) * SCRIPTED_SECONDS_PER_CHAR), freq=freq)
         return web.Response(body=wav_bytes(samples), content_type="audio/wav")
 
     return AppThread([("POST", "/generate", generate)])

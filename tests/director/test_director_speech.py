@@ -28,6 +28,7 @@ from videofactory.tts.audio import JOIN_GAP_S
 from videofactory.tts.server import MAX_BACKOFF_S
 
 from .servers import (
+    SCRIPTED_SECONDS_PER_CHAR,
     SECONDS_PER_CHAR,
     AppThread,
     chatterbox_app,
@@ -150,7 +151,7 @@ def test_down_server_is_retried_then_the_fallback_speaks_from_then_on(tmp_path, 
     sleeps: list[float] = []
     server = ChatterboxSpeech(free_port_url(), retries=2, sleep=sleeps.append)
     speech = FallbackSpeech(server, EspeakSpeech())
-    assert speech.voice() == server.describe()
+    assert speech.voice_id() == server.describe()
     result = speech.speak("The warrior walks into the forest.", tmp_path / "f.wav")
     assert (result.engine, result.fell_back, result.attempts) == ("espeak", True, 3)
     assert sleeps == [1.0, 2.0]  # exponential back-off between the tries of the request
@@ -158,7 +159,7 @@ def test_down_server_is_retried_then_the_fallback_speaks_from_then_on(tmp_path, 
     assert "spoken by espeak (fallback) after 3 request(s)" in result.note()
     assert wav_of(result.path).rms > 0.02 and wav_of(result.path).duration_s > 1.0
     # Settled: the rest of the film is the fallback's, without asking the server again.
-    assert speech.settled.startswith(f"{server.describe()} failed: ") and speech.voice() == (
+    assert speech.settled.startswith(f"{server.describe()} failed: ") and speech.voice_id() == (
         EspeakSpeech().describe()
     )
     again = speech.speak("Shot two.", tmp_path / "g.wav")
@@ -184,7 +185,8 @@ def test_each_request_is_retried_on_its_own(tmp_path, wav_of, how) -> None:
     assert (result.engine, result.attempts, len(result.errors)) == ("chatterbox", len(sent), 1)
     assert sleeps == [1.0]  # a 429's Retry-After: 0 does not shorten the back-off
     wav = wav_of(result.path)
-    want = sum(len(p) for p in pieces) * SECONDS_PER_CHAR + JOIN_GAP_S * (len(pieces) - 1)
+    per_char = SCRIPTED_SECONDS_PER_CHAR
+    want = sum(len(p) for p in pieces) * per_char + JOIN_GAP_S * (len(pieces) - 1)
     assert abs(wav.duration_s - want) < 0.01 * len(pieces)  # every piece once, in order
 
 
@@ -226,7 +228,7 @@ def test_no_fallback_fails_with_the_reason(tmp_path) -> None:
     speech = FallbackSpeech(ChatterboxSpeech(free_port_url(), retries=0), None)
     with pytest.raises(SpeechError, match="no fallback is configured .*unreachable"):
         speech.speak("Hello.", tmp_path / "x.wav")
-    assert speech.settled == "" and speech.voice() == speech.primary.describe()
+    assert speech.settled == "" and speech.voice_id() == speech.primary.describe()
 
 
 # -- building from the farm file ---------------------------------------------------------------

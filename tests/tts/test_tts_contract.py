@@ -121,7 +121,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         yield Engine(EspeakSpeech(), 22050, ("espeak-ng 1.", "voice en-us", "160 wpm"))
     elif name == "piper":
         if not _have_piper():
-            pytest.skip('the [piper] extra is not installed (pip install ".[test]" brings it)')
+            pytest.skip("Piper is not installed (a main dependency: pip install . brings it)")
         yield Engine(PiperSpeech(), 22050, ("Piper", "en_US-joe-medium"))
     else:
         apps = {
@@ -160,6 +160,7 @@ def test_speak_says_which_engine_spoke(engine, tmp_path):
     assert (result.path, result.engine) == (tmp_path / "h.wav", engine.backend.BACKEND_NAME)
     assert (result.description, result.fell_back, result.attempts) == (description, False, 1)
     assert result.errors == () and result.note() == ""
+    assert engine.backend.voice_id() == description  # what a film keeps one of
     engine.backend.close()  # releases what it holds, and may be used again after
     assert engine.backend.synthesize("Again.", tmp_path / "a.wav").is_file()
 

@@ -105,7 +105,7 @@ class FilmVoice:
     def _announce(self) -> None:
         """A ``speech_voice`` event when the film's voice is not the one the log last named."""
         speech = self.speech
-        voice = speech.voice()
+        voice = speech.voice_id()
         if voice == self._told:
             return
         self._told = voice
@@ -114,6 +114,8 @@ class FilmVoice:
             engine = speech.speaking
             fell_back = bool(speech.settled)
             why = speech.settled or "the farm file's speech server"
+            if fell_back and engine.reason:  # e.g. eSpeak NG standing in for Piper
+                why = f"{why} ({engine.reason})"
         else:
             engine = speech
             why = speech.reason or "the farm file's speech engine"
@@ -134,7 +136,7 @@ class FilmVoice:
         """Speak one shot's narration; if that changed the film's voice, speak every shot
         spoken before in another voice again. Call with the run's speech lock held."""
         self._start()
-        before = self.speech.voice()
+        before = self.speech.voice_id()
         spoken = await self._render(task, shot)
         result = spoken.result
         if result.note():
@@ -147,7 +149,7 @@ class FilmVoice:
                 task,
                 worker="speech",
             )
-        if self.speech.voice() != before:
+        if self.speech.voice_id() != before:
             self._announce()
         await self.unify()
         return spoken
@@ -161,7 +163,7 @@ class FilmVoice:
         again: list[str] = []
         order = {s.id: i for i, s in enumerate(self.ctx.shotlist.shots)}
         for _ in range(3):  # the voice changes at most once in a run (to the fallback)
-            target = self.speech.voice()
+            target = self.speech.voice_id()
             stale = sorted((s for s, v in voices.items() if v != target and s in order),
                            key=order.__getitem__)  # fmt: skip
             if not stale:
@@ -182,7 +184,7 @@ class FilmVoice:
                     data={"engine": spoken.result.engine, "voice": spoken.result.description,
                           "was": was},
                 )  # fmt: skip
-                if self.speech.voice() != target:  # the server failed on the way: again
+                if self.speech.voice_id() != target:  # the server failed on the way: again
                     self._announce()
                     break
         raise AssertionError("the film's voice kept changing")  # pragma: no cover

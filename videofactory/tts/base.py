@@ -63,8 +63,8 @@ class SpeechBackend(ABC):
 
     #: The name this backend is registered and configured under.
     BACKEND_NAME: str = ""
-    #: Why this engine speaks rather than the one the farm file would have had ("" when it is
-    #: that one): e.g. eSpeak NG standing in for a default Piper that is not installed.
+    #: Why this engine speaks, for the run's log, when the farm file did not name it: the
+    #: default voice, or eSpeak NG standing in for a default Piper that cannot speak here.
     reason: str = ""
 
     @abstractmethod
@@ -79,9 +79,9 @@ class SpeechBackend(ABC):
     def describe(self) -> str:
         """One line for people: engine, version, voice, where it runs."""
 
-    def voice(self) -> str:
+    def voice_id(self) -> str:
         """The voice the next narration is spoken with, as ``describe`` names it: narrations
-        spoken with equal ``voice()`` sound alike (a film keeps one)."""
+        spoken with equal ``voice_id()`` sound alike (a film keeps one)."""
         return self.describe()
 
     def speak(self, text: str, out_path: Path) -> SpeechResult:

@@ -36,6 +36,7 @@ def default_local() -> SpeechBackend:
         espeak = _make("espeak", {"voice": "en-us"})
         espeak.reason = f"the default voice, Piper, cannot speak here ({exc})"
         return espeak
+    piper.reason = "the default local voice"
     return piper
 
 

@@ -71,7 +71,7 @@ class FallbackSpeech(SpeechBackend):
             f"{self.fallback.describe()})"
         )
 
-    def voice(self) -> str:
+    def voice_id(self) -> str:
         """The engine that speaks now (the primary, or the fallback once settled)."""
         return self.speaking.describe()
 
