@@ -94,7 +94,8 @@ def test_a_server_that_dies_mid_film_leaves_one_voice(tmp_path) -> None:
         last = voices[-1]["data"]["data"]
         assert last["fell_back"] and last["engine"] == "espeak"
         assert "HTTP 500: scripted 500" in last["why"]
-        assert "for every shot, as the fallback" in voices[-1]["message"]
+        assert ", for every shot, as the fallback" in voices[-1]["message"]
+        assert last["why"].endswith("(gave up after 2 request(s))")
         warnings = [e["message"] for e in _events(store, result.run_id, "warning")]
         switched = "shot s03: spoken by espeak (fallback) after 2 request(s)"
         assert any(switched in w for w in warnings)

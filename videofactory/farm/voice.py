@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videofactory.tts.base import SpeechBackend, SpeechResult
+from videofactory.tts.base import DEFAULT_REASON, SpeechBackend, SpeechResult
 from videofactory.tts.fallback import FallbackSpeech
 from videofactory.vocabulary import TaskId, TaskKind
 
@@ -76,8 +76,8 @@ class FilmVoice:
     # -- the run's records --------------------------------------------------------------------
 
     def _start(self) -> dict[str, str]:
-        """Read what the run recorded: each shot's voice, and whether the film already
-        settled on the fallback (a resume); say in the log which voice speaks."""
+        """Read what the run recorded: each shot's voice, the voice the log last named, and
+        whether the film already settled on the fallback (a resume)."""
         if self._voices is not None:
             return self._voices
         store, run_id = self.ctx.store, self.ctx.run_id
@@ -99,7 +99,6 @@ class FilmVoice:
                 if speech.fallback is not None:
                     why = before.get("why") or "the speech server failed"
                     speech.settle(f"an earlier run of this film settled on it: {why}")
-        self._announce()
         return voices
 
     def _announce(self) -> None:
@@ -114,13 +113,13 @@ class FilmVoice:
             engine = speech.speaking
             fell_back = bool(speech.settled)
             why = speech.settled or "the farm file's speech server"
-            if fell_back and engine.reason:  # e.g. eSpeak NG standing in for Piper
-                why = f"{why} ({engine.reason})"
+            if fell_back and engine.reason not in ("", DEFAULT_REASON):
+                why = f"{why}; {engine.reason}"  # eSpeak NG standing in for Piper
         else:
             engine = speech
             why = speech.reason or "the farm file's speech engine"
         message = f"the film is spoken by {voice}" + (
-            f" for every shot, as the fallback: {why}" if fell_back else f" ({why})"
+            f", for every shot, as the fallback: {why}" if fell_back else f" ({why})"
         )
         self.ctx.emit(
             VOICE_EVENT,
@@ -136,6 +135,7 @@ class FilmVoice:
         """Speak one shot's narration; if that changed the film's voice, speak every shot
         spoken before in another voice again. Call with the run's speech lock held."""
         self._start()
+        self._announce()
         before = self.speech.voice_id()
         spoken = await self._render(task, shot)
         result = spoken.result
@@ -168,6 +168,7 @@ class FilmVoice:
                            key=order.__getitem__)  # fmt: skip
             if not stale:
                 return again
+            self._announce()
             for shot_id in stale:
                 was = voices[shot_id]
                 shot = self.ctx.shotlist.shot(shot_id)

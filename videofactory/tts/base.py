@@ -97,6 +97,9 @@ class SpeechBackend(ABC):
         """Release what the backend holds (connections, models); it may be used again after."""
 
 
+#: Why the default local voice speaks, when nothing chose another (``SpeechBackend.reason``).
+DEFAULT_REASON = "the default local voice"
+
 #: Backend classes by ``BACKEND_NAME``.
 BACKENDS: dict[str, type[SpeechBackend]] = {}
 #: The modules of the built-in backends: each registers its engine when imported, which

@@ -16,7 +16,7 @@ from typing import Any
 from videofactory.config import SpeechConfig
 from videofactory.constants import DEFAULT_SPEECH_URL
 from videofactory.errors import ConfigError
-from videofactory.tts.base import SpeechBackend, get_backend
+from videofactory.tts.base import DEFAULT_REASON, SpeechBackend, get_backend
 from videofactory.tts.fallback import FallbackSpeech
 from videofactory.tts.piper import PiperSpeech
 
@@ -36,7 +36,7 @@ def default_local() -> SpeechBackend:
         espeak = _make("espeak", {"voice": "en-us"})
         espeak.reason = f"the default voice, Piper, cannot speak here ({exc})"
         return espeak
-    piper.reason = "the default local voice"
+    piper.reason = DEFAULT_REASON
     return piper
 
 

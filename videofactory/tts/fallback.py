@@ -98,7 +98,7 @@ class FallbackSpeech(SpeechBackend):
                         f"{self.primary.describe()} failed after {attempts} request(s) and no "
                         f"fallback is configured (speech.fallback): {exc}"
                     ) from exc
-                self.settle(f"{self.primary.describe()} failed: {exc}")
+                self.settle(f"{exc} (gave up after {attempts} request(s))")
                 result = self._fall_back(text, out_path, str(exc))
                 return SpeechResult(
                     path=result.path,
