@@ -44,11 +44,14 @@ class LocalRunner:
         (``FilmVoice``: a voice that changes mid-film speaks the earlier shots again)."""
         ctx = self.ctx
         shot = ctx.shotlist.shot(task.shot_id or "")
-        ctx.store.set_task_state(task.id, TaskState.running, worker="speech")
-        ctx.emit(
-            "task_started", f"speech {shot.id} ({self.speech.describe()})", task, worker="speech"
-        )
-        async with self._speech_lock:  # one request at a time per speech engine
+        async with self._speech_lock:  # one narration at a time: it runs once it has the lock
+            ctx.store.set_task_state(task.id, TaskState.running, worker="speech")
+            ctx.emit(
+                "task_started",
+                f"speech {shot.id} ({self.speech.describe()})",
+                task,
+                worker="speech",
+            )
             spoken = await self.voice.speak(task, shot)
         media, fit = spoken.media, spoken.fit
         ctx.emit(
