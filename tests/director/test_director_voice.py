@@ -19,7 +19,7 @@ from videofactory.errors import RunFailed
 from videofactory.factory import render_shotlist, resume_run
 from videofactory.planning import plan_rules
 from videofactory.store import DB_NAME, Store
-from videofactory.tts import ChatterboxSpeech, EspeakSpeech
+from videofactory.tts import ChatterboxSpeech, EspeakSpeech, OpenAISpeech
 
 from .conftest import read_wav
 from .servers import free_port_url, scripted_speech_app, tone_share
@@ -34,16 +34,16 @@ def _plan():
     return shots
 
 
-def _farm(tmp_path: Path, url: str, fallback: str = "espeak", name: str = "factory.yaml") -> Path:
+def _farm(tmp_path: Path, url: str, fallback: str = "espeak", api: str = "chatterbox") -> Path:
     """A simulated farm of two GPUs whose speech is the stand-in at ``url`` (the workers' URLs
     are the simulated servers', given when they start)."""
-    path = tmp_path / name
+    path = tmp_path / "factory.yaml"
     path.write_text(
         "simulated: true\n"
         "workers:\n"
         "  - {id: g0, url: 'http://127.0.0.1:1', vram_gb: 32, roles: [primary, control]}\n"
         "  - {id: g1, url: 'http://127.0.0.1:1', roles: [worker]}\n"
-        f"speech: {{backend: chatterbox, url: '{url}', retries: 1, fallback: {fallback}}}\n",
+        f"speech: {{backend: {api}, url: '{url}', retries: 1, fallback: {fallback}}}\n",
         encoding="utf-8",
     )
     return path
@@ -71,13 +71,16 @@ def _events(store: Store, run_id: str, kind: str) -> list[dict]:
     return [e for e in store.events(run_id) if e["kind"] == kind]
 
 
-def test_a_server_that_dies_mid_film_leaves_one_voice(tmp_path) -> None:
+@pytest.mark.parametrize("api", ["chatterbox", "openai"])
+def test_a_server_that_dies_mid_film_leaves_one_voice(tmp_path, api) -> None:
     # Shots 1-2 are spoken by the server; from shot 3 on it answers HTTP 500 (its GPU died).
-    with scripted_speech_app(lambda n, _t: "ok" if n < 2 else "500") as server:
-        farm = _farm(tmp_path, server.url)
+    with scripted_speech_app(lambda n, _t: "ok" if n < 2 else "500", api=api) as server:
+        farm = _farm(tmp_path, server.url, api=api)
         result = render_shotlist(_plan(), workdir=tmp_path / "runs", farm_file=farm)
     assert result.final is not None and result.final.is_file()
-    server_voice = ChatterboxSpeech(server.url).describe()
+    server_voice = {"chatterbox": ChatterboxSpeech, "openai": OpenAISpeech}[api](
+        server.url
+    ).describe()
     fallback_voice = EspeakSpeech().describe()
     # shot 3 was tried twice (one retry), then never again: 2 + 2 requests in all
     assert len(server.requests) == 4

@@ -23,6 +23,7 @@ import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,14 @@ _NOT_AUDIO_TYPES = ("text/", "application/json", "application/problem+json", "ap
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+
+
+@dataclass
+class _Tally:
+    """What one narration cost a server: requests sent, and the failures met on the way."""
+
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 def server_lock(url: str) -> threading.Lock:
@@ -119,23 +128,23 @@ class ServerSpeech(SpeechBackend):
             SpeechServerError: as ``synthesize``; its ``history`` holds every failure met and
                 ``requests`` the requests sent.
         """
-        log: list[str] = []
-        sent = [0]
+        tally = _Tally()
         try:
-            path = self._speak(text, Path(out_path), log, sent)
+            path = self._speak(text, Path(out_path), tally)
         except SpeechServerError as exc:
+            log = tally.errors
             exc.history = tuple(log) if log and log[-1] == str(exc) else (*log, str(exc))
-            exc.requests = sent[0]
+            exc.requests = tally.requests
             raise
         return SpeechResult(
             path=path,
             engine=self.BACKEND_NAME,
             description=self.describe(),
-            attempts=sent[0],
-            errors=tuple(log),
+            attempts=tally.requests,
+            errors=tuple(tally.errors),
         )
 
-    def _speak(self, text: str, out_path: Path, log: list[str], sent: list[int]) -> Path:
+    def _speak(self, text: str, out_path: Path, tally: _Tally) -> Path:
         cleaned = clean_text(text)
         if not speakable(cleaned):
             quiet = silence(SILENCE_S, 22050)
@@ -149,7 +158,7 @@ class ServerSpeech(SpeechBackend):
             for piece in split_text(cleaned, self.max_chars):
                 path, body = self._request(piece)
                 rate = pieces[0].rate if pieces else None
-                pieces.append(self._piece(client, path, body, rate, log, sent))
+                pieces.append(self._piece(client, path, body, rate, tally))
         joined = join_pcm(pieces)
         return write_wav(out_path, joined.data, joined.rate)
 
@@ -159,12 +168,11 @@ class ServerSpeech(SpeechBackend):
         path: str,
         body: dict[str, Any],
         rate: int | None,
-        log: list[str],
-        sent: list[int],
+        tally: _Tally,
     ) -> Pcm:
         """One piece of a narration spoken, its request tried up to ``1 + retries`` times."""
         for attempt in range(self.retries + 1):
-            sent[0] += 1
+            tally.requests += 1
             try:
                 with server_lock(self.url):
                     audio = self._post(client, path, body)
@@ -173,7 +181,7 @@ class ServerSpeech(SpeechBackend):
                 except SpeechError as exc:  # a body cut short decodes badly: worth a retry
                     raise SpeechServerError(str(exc), url=self.url) from exc
             except SpeechServerError as exc:
-                log.append(str(exc))
+                tally.errors.append(str(exc))
                 if not exc.retryable or attempt == self.retries:
                     raise
                 self._sleep(self._delay(attempt, exc.retry_after))
