@@ -3,6 +3,7 @@ from it: fixtures for the assembly tests and the assemble command's (tests/conft
 
 from __future__ import annotations
 
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,3 +199,29 @@ def workdir(tmp_path, ffmpeg_bin, media):
 def samples_of():
     """``audio_samples`` as a fixture."""
     return audio_samples
+
+
+@dataclass(frozen=True)
+class Wav:
+    """A decoded 16-bit WAV: samples in -1..1, rate and length."""
+
+    samples: np.ndarray
+    rate: int
+    channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.rate
+
+    @property
+    def rms(self) -> float:
+        return float(np.sqrt(np.mean(self.samples**2))) if len(self.samples) else 0.0
+
+
+def read_wav(path: Path) -> Wav:
+    """Read a 16-bit PCM WAV file."""
+    with wave.open(str(path), "rb") as wav:
+        assert wav.getsampwidth() == 2
+        raw = wav.readframes(wav.getnframes())
+        data = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
+        return Wav(data, wav.getframerate(), wav.getnchannels())

@@ -369,3 +369,50 @@ def anthropic_app(answers: list[Answer], key: str = "sk-ant-test") -> AppThread:
 def chat_bodies(server: AppThread) -> list[dict]:
     """The JSON bodies of the chat requests a stand-in got (its POSTs), in order."""
     return [json.loads(r["body"]) for r in server.requests if r["method"] == "POST"]
+
+
+# -- scripted speech servers ------------------------------------------------------------------
+
+#: Seconds of tone the scripted stand-in answers per character (about a person's pace).
+SCRIPTED_SECONDS_PER_CHAR = 0.05
+
+
+def scripted_speech_app(
+    answers: Callable[[int, str], str], freq: float = 440.0, api: str = "chatterbox"
+) -> AppThread:
+    """A speech server whose answer to the n-th request (from 0) is scripted by
+    ``answers(n, text)``: "ok" (a ``freq`` tone, the stand-in's voice, about as long as a person
+    would take to say the text and never under half a second), "500" / "503" / "429" / "422" (a
+    JSON error with that status), or "reset" (the connection is closed without an answer, as a
+    server that crashed mid-request does). ``api``: "chatterbox" (``POST /generate``, the
+    text in ``text``) or "openai" (``POST /v1/audio/speech``, the text in ``input``)."""
+    count = [0]
+
+    async def speak(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        text = body["text"] if api == "chatterbox" else body["input"]
+        n = count[0]
+        count[0] += 1
+        what = answers(n, text)
+        if what == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response()
+        if what != "ok":
+            headers = {"Retry-After": "0"} if what == "429" else None
+            return web.json_response({"detail": f"scripted {what}"}, status=int(what),
+                                     headers=headers)  # fmt: skip
+        samples = tone(max(0.5, len(text) * SCRIPTED_SECONDS_PER_CHAR), freq=freq)
+        return web.Response(body=wav_bytes(samples), content_type="audio/wav")
+
+    path = "/generate" if api == "chatterbox" else "/v1/audio/speech"
+    return AppThread([("POST", path, speak)])
+
+
+def tone_share(samples: np.ndarray, rate: int, freq: float = 440.0) -> float:
+    """The share of a signal's energy within 10 Hz of ``freq``: about 1 for a stand-in's tone,
+    near 0 for speech."""
+    power = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    total = float(power.sum())
+    return float(power[np.abs(freqs - freq) <= 10].sum()) / total if total else 0.0

@@ -45,16 +45,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config", "shotlist", "store"),
     # FFmpeg
     ("assembly",),
-    # the engines: ComfyUI's protocol, speech, planning, the report page
-    ("comfy", "tts", "planning", "report"),
+    # the engines: ComfyUI's protocol, speech, planning
+    ("comfy", "tts", "planning"),
     # driving a run on the GPUs
     ("farm",),
     # looking after the servers of a farm (reads the farm's worker probe)
     ("launcher",),
     # the simulated ComfyUI farm (heals itself with the launcher's records)
     ("sim",),
-    # watching a run (folds events into lanes, predicts with the farm's scheduler)
-    ("watching",),
+    # watching a run (folds events into lanes, predicts with the farm's scheduler) and its
+    # report (reads what the farm recorded: the film's voice, its events)
+    ("watching", "report"),
     # the wiring: a run from a shot list and a farm, with everything above handed in
     ("factory",),
     # the commands

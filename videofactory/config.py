@@ -143,8 +143,9 @@ SpeechBackendName = Literal["espeak", "chatterbox", "openai", "piper"]
 class SpeechConfig(_Strict):
     """Where narration is spoken: a local engine, or a speech server with a local fallback."""
 
-    #: espeak (local, default) | piper (local neural, extra) | chatterbox | openai (servers).
-    backend: SpeechBackendName = "espeak"
+    #: piper (local neural) | espeak (local formant) | chatterbox | openai (servers). Unset:
+    #: the best local voice installed, Piper, else eSpeak NG (docs/speech.md says why).
+    backend: SpeechBackendName | None = None
     #: Server base URL (chatterbox, openai); default: the seed's http://localhost:8880.
     url: str | None = None
     #: Voice name: espeak "en-us"; openai e.g. "af_heart" (Kokoro); piper a model name/path.
@@ -155,9 +156,11 @@ class SpeechConfig(_Strict):
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
     #: Extra engine options, sent as they are (chatterbox: exaggeration, cfg_weight, ...).
     options: dict[str, Any] = Field(default_factory=dict)
-    #: Local engine used when the server still fails after ``retries``; "none" to fail.
-    fallback: Literal["espeak", "piper", "none"] = "espeak"
-    #: Retries of a failed request before the fallback speaks.
+    #: The local voice that speaks the whole film when the server still fails after its
+    #: retries; "none" to fail the run instead. Unset: the best local voice, as for backend.
+    fallback: Literal["espeak", "piper", "none"] | None = None
+    #: Retries of each failed request (a transient failure: refused or dropped connection,
+    #: timeout, HTTP 5xx, 408, 429), with back-off, before the fallback speaks the film.
     retries: int = Field(default=2, ge=0, le=10)
     #: Seconds one request may take.
     timeout_s: float = Field(default=120.0, gt=0, le=3600)

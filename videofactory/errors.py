@@ -165,11 +165,29 @@ class SpeechError(FactoryError):
 
 
 class SpeechServerError(SpeechError):
-    """A speech server was unreachable, too slow, or answered something that is not audio."""
+    """A speech server was unreachable, too slow, or answered something that is not audio.
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    ``retryable`` is False for an answer that would come again (a 4xx refusal, a page that is
+    not audio); ``retry_after`` is the server's ``Retry-After`` in seconds, when it gave one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        retryable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.url = url
+        self.retryable = retryable
+        self.retry_after = retry_after
+        #: Every error met on the way to this one, oldest first, this one last (the requests
+        #: that a backend retried before giving up).
+        self.history: tuple[str, ...] = (message,)
+        #: Requests sent before giving up.
+        self.requests = 1
 
 
 class PlannerError(FactoryError):

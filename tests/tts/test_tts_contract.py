@@ -7,7 +7,8 @@ mono WAV of a plausible length at its rate, atomically, creating the folder; giv
 silence for text with nothing speakable (a server is not even asked); speaks long text whole
 (a server gets it in pieces of at most ``max_chars``, at sentence ends, joined in order);
 speaks hostile text without running or leaving anything; says what it is (``describe``,
-``speak``); a server that is down fails with a ``SpeechServerError`` naming it.
+``speak``); a server that is down fails with a ``SpeechServerError`` naming it, and a request
+that fails in passing is sent again on its own (not the pieces already spoken).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from standins import (
     chatterbox_app,
     free_port_url,
     openai_speech_app,
+    scripted_speech_app,
     spoken_texts,
 )
 
@@ -35,6 +37,7 @@ from videofactory.tts import (
     PiperSpeech,
     SpeechBackend,
     get_backend,
+    split_text,
 )
 from videofactory.tts.audio import JOIN_GAP_S
 from videofactory.tts.local import SILENCE_S, clean_text
@@ -121,7 +124,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         yield Engine(EspeakSpeech(), 22050, ("espeak-ng 1.", "voice en-us", "160 wpm"))
     elif name == "piper":
         if not _have_piper():
-            pytest.skip('the [piper] extra is not installed (pip install ".[test]" brings it)')
+            pytest.skip("Piper is not installed (a main dependency: pip install . brings it)")
         yield Engine(PiperSpeech(), 22050, ("Piper", "en_US-joe-medium"))
     else:
         apps = {
@@ -160,6 +163,7 @@ def test_speak_says_which_engine_spoke(engine, tmp_path):
     assert (result.path, result.engine) == (tmp_path / "h.wav", engine.backend.BACKEND_NAME)
     assert (result.description, result.fell_back, result.attempts) == (description, False, 1)
     assert result.errors == () and result.note() == ""
+    assert engine.backend.voice_id() == description  # what a film keeps one of
     engine.backend.close()  # releases what it holds, and may be used again after
     assert engine.backend.synthesize("Again.", tmp_path / "a.wav").is_file()
 
@@ -210,3 +214,14 @@ def test_a_server_that_is_down_fails_naming_it(name, tmp_path):
     assert info.value.url == url and url in str(info.value) and info.value.retryable
     assert old.read_bytes() == b"an older narration"  # written whole, or not at all
     assert [p.name for p in tmp_path.iterdir()] == ["x.wav"]
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_a_request_that_fails_in_passing_is_sent_again_alone(name, tmp_path, wav_of):
+    with scripted_speech_app(lambda n, _t: "503" if n == 1 else "ok", api=name) as server:
+        cls = {"chatterbox": ChatterboxSpeech, "openai": OpenAISpeech}[name]
+        result = cls(server.url, max_chars=MAX_CHARS, backoff_s=0).speak(LONG, tmp_path / "l.wav")
+    pieces = split_text(LONG, MAX_CHARS)
+    assert spoken_texts(server) == [pieces[0], *pieces[1:2], *pieces[1:]]
+    assert (result.attempts, len(result.errors), result.fell_back) == (len(pieces) + 1, 1, False)
+    assert "HTTP 503" in result.errors[0] and wav_of(result.path).rms > 0.02

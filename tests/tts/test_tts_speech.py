@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 
 import pytest
 from aiohttp import web
 from standins import (
+    SCRIPTED_SECONDS_PER_CHAR,
     SECONDS_PER_CHAR,
     AppThread,
     chatterbox_app,
     free_port_url,
     openai_speech_app,
+    scripted_speech_app,
+    spoken_texts,
     tone,
     wav_bytes,
 )
@@ -28,9 +32,12 @@ from videofactory.tts import (
     EspeakSpeech,
     FallbackSpeech,
     OpenAISpeech,
+    PiperSpeech,
     build_speech,
     split_text,
 )
+from videofactory.tts.audio import JOIN_GAP_S
+from videofactory.tts.server import MAX_BACKOFF_S
 
 LONG = (
     "The forest was old long before anyone named it. Its paths turned back on themselves, "
@@ -139,67 +146,89 @@ def test_failing_server_messages(tmp_path, kind, message) -> None:
     assert not (tmp_path / "x.wav").exists()
 
 
-def test_down_server_falls_back_to_espeak_after_retries(tmp_path, wav_of) -> None:
+def test_down_server_is_retried_then_the_fallback_speaks_from_then_on(tmp_path, wav_of) -> None:
     sleeps: list[float] = []
-    speech = FallbackSpeech(
-        ChatterboxSpeech(free_port_url()), EspeakSpeech(), retries=2, sleep=sleeps.append
-    )
+    server = ChatterboxSpeech(free_port_url(), retries=2, sleep=sleeps.append)
+    speech = FallbackSpeech(server, EspeakSpeech())
+    assert speech.voice_id() == server.describe()
     result = speech.speak("The warrior walks into the forest.", tmp_path / "f.wav")
     assert (result.engine, result.fell_back, result.attempts) == ("espeak", True, 3)
-    assert sleeps == [1.0, 2.0]  # exponential backoff between the attempts
+    assert sleeps == [1.0, 2.0]  # exponential back-off between the tries of the request
     assert len(result.errors) == 3 and "unreachable" in result.errors[-1]
-    assert "spoken by espeak (fallback) after 3 failed attempt(s)" in result.note()
+    assert "spoken by espeak (fallback) after 3 request(s)" in result.note()
     assert wav_of(result.path).rms > 0.02 and wav_of(result.path).duration_s > 1.0
+    # Settled: the rest of the film is the fallback's, without asking the server again.
+    assert speech.settled.endswith("(gave up after 3 request(s))") and "unreachable" in (
+        speech.settled
+    )
+    assert speech.voice_id() == EspeakSpeech().describe()
+    again = speech.speak("Shot two.", tmp_path / "g.wav")
+    assert (again.engine, again.fell_back, again.attempts, again.note()) == ("espeak", True, 0, "")
+    assert sleeps == [1.0, 2.0]
 
 
-def test_a_retry_that_works_keeps_the_server(tmp_path) -> None:
-    calls = {"n": 0}
-
-    async def flaky(request: web.Request) -> web.Response:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            return web.json_response({"detail": "busy"}, status=503)
-        return web.Response(body=wav_bytes(tone(0.5)), content_type="audio/wav")
-
-    with AppThread([("POST", "/generate", flaky)]) as server:
-        speech = FallbackSpeech(ChatterboxSpeech(server.url), EspeakSpeech(), 2, backoff_s=0)
-        result = speech.speak("Hello.", tmp_path / "r.wav")
-    assert (result.engine, result.fell_back, result.attempts) == ("chatterbox", False, 2)
-    assert "HTTP 503: busy" in result.errors[0] and result.note() == ""
+def _flaky(fail: dict[int, str]) -> AppThread:
+    """A Chatterbox stand-in whose n-th request (from 0) fails as ``fail`` says."""
+    return scripted_speech_app(lambda n, _text: fail.get(n, "ok"))
 
 
-def test_refused_requests_are_not_retried(tmp_path) -> None:
-    with _failing("422") as server:
-        speech = FallbackSpeech(ChatterboxSpeech(server.url), EspeakSpeech(), 3, backoff_s=0)
-        result = speech.speak("Hello.", tmp_path / "r.wav")
-    assert len(server.requests) == 1 and result.engine == "espeak" and result.attempts == 1
+@pytest.mark.parametrize("how", ["503", "500", "reset", "429"])
+def test_each_request_is_retried_on_its_own(tmp_path, wav_of, how) -> None:
+    sleeps: list[float] = []
+    with _flaky({1: how}) as server:
+        backend = ChatterboxSpeech(server.url, max_chars=120, sleep=sleeps.append)
+        result = backend.speak(LONG, tmp_path / "l.wav")
+    pieces = split_text(LONG, 120)
+    sent = spoken_texts(server)
+    # the second piece failed once and was sent again; the first was not spoken twice
+    assert len(pieces) >= 3 and sent == [pieces[0], pieces[1], *pieces[1:]]
+    assert (result.engine, result.attempts, len(result.errors)) == ("chatterbox", len(sent), 1)
+    assert sleeps == [1.0]  # a 429's Retry-After: 0 does not shorten the back-off
+    wav = wav_of(result.path)
+    per_char = SCRIPTED_SECONDS_PER_CHAR
+    want = sum(len(p) for p in pieces) * per_char + JOIN_GAP_S * (len(pieces) - 1)
+    assert abs(wav.duration_s - want) < 0.01 * len(pieces)  # every piece once, in order
 
 
-def test_slow_server_falls_back_and_then_is_skipped(tmp_path) -> None:
-    now = [0.0]
+def test_retry_after_is_waited_for_up_to_a_bound(tmp_path) -> None:
+    async def busy(request: web.Request) -> web.Response:
+        wait = "2.5" if len(server.requests) == 1 else "600"
+        if len(server.requests) < 3:
+            return web.json_response({"detail": "busy"}, status=503, headers={"Retry-After": wait})
+        return web.Response(body=wav_bytes(tone(0.2)), content_type="audio/wav")
+
+    sleeps: list[float] = []
+    with AppThread([("POST", "/generate", busy)]) as server:
+        backend = ChatterboxSpeech(server.url, retries=2, sleep=sleeps.append)
+        backend.speak("Hi.", tmp_path / "r.wav")
+    assert sleeps == [2.5, MAX_BACKOFF_S]  # the server's wish, but never past the bound
+
+
+@pytest.mark.parametrize("kind", ["422", "html"])
+def test_answers_that_would_come_again_are_not_retried(tmp_path, kind) -> None:
+    sleeps: list[float] = []
+    with _failing(kind) as server:
+        primary = ChatterboxSpeech(server.url, retries=3, sleep=sleeps.append)
+        result = FallbackSpeech(primary, EspeakSpeech()).speak("Hello.", tmp_path / "r.wav")
+    assert len(server.requests) == 1 and sleeps == []
+    assert (result.engine, result.attempts, result.fell_back) == ("espeak", 1, True)
+
+
+def test_slow_server_is_retried_then_left_for_the_film(tmp_path) -> None:
     with _failing("slow") as server:
-        speech = FallbackSpeech(
-            ChatterboxSpeech(server.url, timeout_s=0.2),
-            EspeakSpeech(),
-            retries=1,
-            backoff_s=0,
-            trip_after=2,
-            cooldown_s=60,
-            clock=lambda: now[0],
-        )
+        primary = ChatterboxSpeech(server.url, timeout_s=0.2, retries=1, backoff_s=0)
+        speech = FallbackSpeech(primary, EspeakSpeech())
         results = [speech.speak(f"Shot {i}.", tmp_path / f"{i}.wav") for i in range(3)]
-        assert [r.attempts for r in results] == [2, 2, 0]  # the third does not wait again
-        assert "skipped" in results[2].errors[0]
-        assert len(server.requests) == 4
-        now[0] = 61.0  # after the cool-down the server gets another chance
-        assert speech.speak("Shot 4.", tmp_path / "4.wav").attempts == 2
+        assert [r.attempts for r in results] == [2, 0, 0]  # one wait, not one per shot
+        assert len(server.requests) == 2 and "did not answer within 0.2 s" in results[0].errors[0]
     assert all(r.engine == "espeak" for r in results)
 
 
 def test_no_fallback_fails_with_the_reason(tmp_path) -> None:
-    speech = FallbackSpeech(ChatterboxSpeech(free_port_url()), None, retries=0)
+    speech = FallbackSpeech(ChatterboxSpeech(free_port_url(), retries=0), None)
     with pytest.raises(SpeechError, match="no fallback is configured .*unreachable"):
         speech.speak("Hello.", tmp_path / "x.wav")
+    assert speech.settled == "" and speech.voice_id() == speech.primary.describe()
 
 
 # -- building from the farm file ---------------------------------------------------------------
@@ -216,14 +245,31 @@ def test_farm_file_speech_section_builds_each_backend(tmp_path, monkeypatch) -> 
     )
     speech = speech_backend(load_farm(farm).speech)
     assert isinstance(speech, FallbackSpeech) and isinstance(speech.primary, OpenAISpeech)
-    assert speech.retries == 1 and isinstance(speech.fallback, EspeakSpeech)
+    assert speech.primary.retries == 1 and isinstance(speech.fallback, PiperSpeech)
     assert speech.primary._api_key == "sk-farm" and speech.primary.options == {"lang_code": "a"}
-    assert "http://10.0.0.4:8880/v1" in speech.describe() and "espeak" in speech.describe()
+    assert "http://10.0.0.4:8880/v1" in speech.describe() and "Piper" in speech.describe()
 
-    assert isinstance(build_speech(SpeechConfig()), EspeakSpeech)
-    seed = build_speech(SpeechConfig(backend="chatterbox"))
+    assert isinstance(build_speech(SpeechConfig()), PiperSpeech)  # the default local voice
+    assert isinstance(build_speech(SpeechConfig(backend="espeak")), EspeakSpeech)
+    seed = build_speech(SpeechConfig(backend="chatterbox", fallback="espeak"))
     assert seed.primary.url == "http://localhost:8880"  # the seed's Chatterbox
+    assert isinstance(seed.fallback, EspeakSpeech) and seed.primary.retries == 2
     assert build_speech(SpeechConfig(backend="chatterbox", fallback="none")).fallback is None
+
+
+def test_without_piper_the_default_voice_is_espeak_and_says_why(monkeypatch) -> None:
+    """A machine where Piper cannot be installed (no onnxruntime wheel) still speaks."""
+    monkeypatch.setitem(sys.modules, "piper", None)  # `import piper` fails as if not installed
+    default = build_speech(SpeechConfig())
+    assert isinstance(default, EspeakSpeech)
+    assert "the default voice, Piper, cannot speak here" in default.reason
+    assert "piper-tts is not installed" in default.reason
+    server = build_speech(SpeechConfig(backend="chatterbox"))
+    assert isinstance(server.fallback, EspeakSpeech)
+    with pytest.raises(ConfigError, match="piper-tts is not installed; reinstall"):
+        build_speech(SpeechConfig(backend="piper"))  # asked for by name: an error, not a swap
+    with pytest.raises(ConfigError, match="need a speech.backend"):
+        build_speech(SpeechConfig(voice="en-gb"))
 
 
 @pytest.mark.parametrize(

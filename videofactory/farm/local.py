@@ -1,5 +1,6 @@
 """The tasks of a run that run here, not on a GPU: each shot's narration (the speech engine, one
-request at a time) and the assembly of the finished video (one FFmpeg run)."""
+request at a time, in one voice for the whole film: farm/voice.py) and the assembly of the
+finished video (one FFmpeg run)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from videofactory.assembly.probe import check_media
 from videofactory.errors import RunCancelled
-from videofactory.farm.attempt import FOLDER, media_dict
+from videofactory.farm.attempt import media_dict
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
+from videofactory.farm.voice import FilmVoice
 from videofactory.store import TaskState
 from videofactory.tts.base import SpeechBackend
 from videofactory.vocabulary import TaskId, TaskKind
@@ -28,6 +29,8 @@ class LocalRunner:
         #: Task id -> its checked output (the dispatcher's record; the assembly reads it).
         self.outputs = outputs
         self.speech = speech
+        #: The film's one voice: speaks each shot, and again when the voice changes.
+        self.voice = FilmVoice(ctx, speech)
         self._speech_lock = asyncio.Lock()
 
     async def run(self, task: Task) -> Path:
@@ -37,34 +40,30 @@ class LocalRunner:
         return await self.assemble(task)
 
     async def speak(self, task: Task) -> Path:
-        """Speak one shot's narration, fitted to the shot's length."""
-        from videofactory.tts.fit import fit_narration
-
+        """Speak one shot's narration, fitted to the shot's length, in the film's one voice
+        (``FilmVoice``: a voice that changes mid-film speaks the earlier shots again)."""
         ctx = self.ctx
         shot = ctx.shotlist.shot(task.shot_id or "")
-        dest = ctx.run_dir / FOLDER[TaskKind.speech] / f"{shot.id}.wav"
-        ctx.store.set_task_state(task.id, TaskState.running, worker="speech")
-        ctx.emit(
-            "task_started", f"speech {shot.id} ({self.speech.describe()})", task, worker="speech"
-        )
-        async with self._speech_lock:  # one request at a time per speech engine
-            spoken = await asyncio.to_thread(self.speech.speak, shot.narration, dest)
-        if spoken.note():
-            ctx.emit("warning", f"shot {shot.id}: {spoken.note()}", task, worker="speech")
-        fit = await asyncio.to_thread(fit_narration, dest, dest, shot.duration)
-        if not fit.fits:
-            ctx.emit("warning", fit.warning(shot.id), task, worker="speech")
-        media = await asyncio.to_thread(check_media, dest, kind="audio", task=task.id)
-        ctx.store.add_artifact(ctx.run_id, task.id, "speech", dest, media_dict(media))
+        async with self._speech_lock:  # one narration at a time: it runs once it has the lock
+            ctx.store.set_task_state(task.id, TaskState.running, worker="speech")
+            ctx.emit(
+                "task_started",
+                f"speech {shot.id} ({self.speech.describe()})",
+                task,
+                worker="speech",
+            )
+            spoken = await self.voice.speak(task, shot)
+        media, fit = spoken.media, spoken.fit
         ctx.emit(
             "task_done",
-            f"speech {shot.id}: {media.duration_s:.1f} s"
+            f"speech {shot.id}: {media.duration_s:.1f} s by {spoken.result.engine}"
             + (f" (sped up {fit.factor:.2f}x)" if fit.factor > 1 else ""),
             task,
             worker="speech",
-            data={"engine": spoken.engine, "tempo": fit.factor},
-        )
-        return dest
+            data={"engine": spoken.result.engine, "voice": spoken.result.description,
+                  "tempo": fit.factor},
+        )  # fmt: skip
+        return Path(spoken.result.path)
 
     async def assemble(self, task: Task) -> Path:
         """Assemble the finished video from every shot's hero pass (else clip) and speech.
@@ -78,6 +77,8 @@ class LocalRunner:
         from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot, Transition
 
         ctx, sl = self.ctx, self.ctx.shotlist
+        async with self._speech_lock:  # a run stopped mid-way may have left two voices
+            await self.voice.unify()
         shots = []
         for shot in sl.shots:
             out = {k: self.outputs.get(str(TaskId(ctx.run_id, k, shot.id))) for k in TaskKind}

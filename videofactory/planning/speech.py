@@ -104,16 +104,18 @@ DEFAULT_RATE = SpeakingRate(ESPEAK_SYLLABLES_PER_WPM * 160)
 
 
 def speaking_rate(speech: SpeechConfig | None = None) -> SpeakingRate:
-    """The rate of the engine a farm file's ``speech`` section names (the default: eSpeak)."""
+    """The rate of the engine a farm file's ``speech`` section names (none named: the best
+    local voice installed, Piper, else eSpeak NG: what ``tts.build.default_local`` picks)."""
     if speech is None:
         from videofactory.config import SpeechConfig
 
         speech = SpeechConfig()
     options = speech.options or {}
-    if speech.backend == "espeak":
+    backend = speech.backend or ("piper" if _piper_installed() else "espeak")
+    if backend == "espeak":
         wpm = _number(options.get("words_per_minute"), 160.0)
         return SpeakingRate(ESPEAK_SYLLABLES_PER_WPM * wpm, engine=f"espeak at {wpm:g} wpm")
-    if speech.backend == "piper":
+    if backend == "piper":
         scale = _number(options.get("length_scale"), 1.0)
         return SpeakingRate(
             PIPER_SYLLABLES_PER_SECOND / scale,
@@ -130,6 +132,14 @@ def speaking_rate(speech: SpeechConfig | None = None) -> SpeakingRate:
         silence_s=0.40,
         engine=f"{speech.backend} (about {WORDS_PER_SECOND * speed:g} words a second)",
     )
+
+
+def _piper_installed() -> bool:
+    """Whether Piper and its bundled voice are installed (found, not imported: planning stays
+    fast, and a broken install is the speech engine's to report)."""
+    from importlib.util import find_spec
+
+    return find_spec("piper") is not None
 
 
 def _number(value: object, default: float) -> float:

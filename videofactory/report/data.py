@@ -148,6 +148,8 @@ class RunReport:
     speech_engines: dict[str, str] = field(default_factory=dict)
     #: Which planner planned the film (``planner_summary``: planner, model, host, fallback).
     planner: dict[str, Any] = field(default_factory=dict)
+    #: Which voice spoke the film and why (the last ``speech_voice`` event), if it spoke.
+    voice: dict[str, Any] | None = None
 
     @property
     def failed_attempts(self) -> int:
@@ -208,6 +210,7 @@ def build_report(
         final_media=_final_media(artifacts),
         speech_engines=_engines(events),
         planner=planner_summary(plan or {}),
+        voice=_voice(events),
     )
 
 
@@ -345,14 +348,26 @@ def _shots(
 
 
 def _engines(events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Which speech engine spoke each shot (a fallback engine shows here)."""
+    """Which speech engine spoke each shot (a fallback engine shows here), the newest
+    narration of each shot counting (a shot spoken again in the film's one voice)."""
     out = {}
     for e in events:
         tid = TaskId.of(e.get("task_id"))
         inner = (e.get("data") or {}).get("data") or {}
-        if e["kind"] == "task_done" and tid and tid.kind.value == "speech" and "engine" in inner:
+        spoke = e["kind"] in ("task_done", "speech_respoken")
+        if spoke and tid and tid.kind.value == "speech" and "engine" in inner:
             out[tid.shot_id or ""] = str(inner["engine"])
     return out
+
+
+def _voice(events: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The film's voice and why (``farm.voice``), and how many shots were spoken again."""
+    from videofactory.farm.voice import RESPOKEN_EVENT, film_voice_of
+
+    voice = film_voice_of(list(events))
+    if voice is not None:
+        voice["respoken"] = len({e.get("task_id") for e in events if e["kind"] == RESPOKEN_EVENT})
+    return voice
 
 
 def _final_media(artifacts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:

@@ -84,6 +84,10 @@ TEMPLATE = """<!DOCTYPE html>
    {{ media.video_codec }}+{{ media.audio_codec }}</span></div>{% endif %}
 </div>
 {% if final %}<p>final video: <a href="{{ final }}">{{ final }}</a></p>{% endif %}
+{% if r.voice %}<p class="voice">narration: spoken by <b>{{ r.voice.voice }}</b>
+ {% if r.voice.fell_back %}<span class="bad">for the whole film, as the fallback</span>:
+ {{ r.voice.why }}{% if r.voice.respoken %} ({{ r.voice.respoken }} shot(s) spoken again so
+ that the film has one voice){% endif %}{% else %}({{ r.voice.why }}){% endif %}</p>{% endif %}
 
 <h2>Timeline</h2>
 <img class="timeline" src="{{ timeline_uri }}" alt="per-GPU timeline of every attempt">

@@ -1,4 +1,4 @@
-"""Speech: narration text to WAV, through a registry of backends (local eSpeak NG by default).
+"""Speech: narration text to WAV, through a registry of backends (local Piper by default).
 
 ``build_speech(farm.speech)`` gives the engine a farm file asks for; ``speak`` on it returns a
 ``SpeechResult`` naming the engine that spoke. ``fit_narration`` speeds a narration up to fit

@@ -6,8 +6,8 @@ file atomically and returns its path. ``speak`` does the same and says which eng
 (a ``FallbackSpeech`` may have fallen back to its local engine). Backends register under
 their ``BACKEND_NAME``::
 
-    espeak       local, ships with the package (libespeak-ng from espeakng-loader)
-    piper        local neural voice, the optional [piper] extra
+    piper        local neural voice (piper-tts and a pinned voice package): the default
+    espeak       local formant voice (libespeak-ng from espeakng-loader), when Piper is not there
     chatterbox   the seed's Chatterbox server, POST /generate
     openai       OpenAI-compatible /v1/audio/speech (Kokoro-FastAPI, Chatterbox-TTS-Server)
 """
@@ -39,17 +39,23 @@ class SpeechResult:
     description: str
     #: True when the configured engine failed and the fallback spoke instead.
     fell_back: bool = False
-    #: Requests tried on the configured engine (0 when it was skipped).
+    #: Requests sent to the configured engine (a server's pieces and their retries; 0 when it
+    #: was not asked: the film had already settled on the fallback).
     attempts: int = 1
     #: The errors met on the way, oldest first (empty when the first try worked).
     errors: tuple[str, ...] = field(default_factory=tuple)
 
     def note(self) -> str:
-        """One line for a run report; empty when nothing unusual happened."""
-        if not self.fell_back:
+        """One line for a run report when this narration found the configured engine failing;
+        empty when nothing unusual happened (or the film had already settled on the fallback).
+        """
+        if not self.fell_back or not self.attempts:
             return ""
         last = self.errors[-1] if self.errors else "unknown error"
-        return f"spoken by {self.engine} (fallback) after {self.attempts} failed attempt(s): {last}"
+        return (
+            f"spoken by {self.engine} (fallback) after {self.attempts} request(s) to the "
+            f"configured engine: {last}"
+        )
 
 
 class SpeechBackend(ABC):
@@ -57,6 +63,9 @@ class SpeechBackend(ABC):
 
     #: The name this backend is registered and configured under.
     BACKEND_NAME: str = ""
+    #: Why this engine speaks, for the run's log, when the farm file did not name it: the
+    #: default voice, or eSpeak NG standing in for a default Piper that cannot speak here.
+    reason: str = ""
 
     @abstractmethod
     def synthesize(self, text: str, out_path: Path) -> Path:
@@ -70,6 +79,11 @@ class SpeechBackend(ABC):
     def describe(self) -> str:
         """One line for people: engine, version, voice, where it runs."""
 
+    def voice_id(self) -> str:
+        """The voice the next narration is spoken with, as ``describe`` names it: narrations
+        spoken with equal ``voice_id()`` sound alike (a film keeps one)."""
+        return self.describe()
+
     def speak(self, text: str, out_path: Path) -> SpeechResult:
         """Like ``synthesize``, and say which engine spoke.
 
@@ -82,6 +96,9 @@ class SpeechBackend(ABC):
     def close(self) -> None:  # noqa: B027 - an optional hook: most engines hold nothing
         """Release what the backend holds (connections, models); it may be used again after."""
 
+
+#: Why the default local voice speaks, when nothing chose another (``SpeechBackend.reason``).
+DEFAULT_REASON = "the default local voice"
 
 #: Backend classes by ``BACKEND_NAME``.
 BACKENDS: dict[str, type[SpeechBackend]] = {}

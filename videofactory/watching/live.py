@@ -57,6 +57,9 @@ LINE_EVENTS = frozenset(
         "worker_refused",
         "job_cancelled",
         "warning",
+        # which voice speaks the film, and shots spoken again to keep it one (farm/voice.py)
+        "speech_voice",
+        "speech_respoken",
         "run_done",
         "run_failed",
         "run_cancelled",
