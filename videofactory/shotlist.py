@@ -58,6 +58,7 @@ __all__ = [
     "parse_shotlist",
     "reshaped",
     "size_problem",
+    "with_transition",
 ]
 
 #: Durations may differ from the total by this much (float rounding of frame-snapped lengths).
@@ -175,6 +176,18 @@ def reshaped(shotlist: ShotList, aspect: str) -> ShotList:
     data = shotlist.model_dump(mode="json")
     data.update(aspect=f"{a}:{b}", width=width, height=height)
     return parse_shotlist(data, source=f"the shot list at {a}:{b}")
+
+
+def with_transition(shotlist: ShotList, transition: str) -> ShotList:
+    """The shot list with one transition into every shot but the first (``--transition``).
+
+    Raises:
+        ShotListError: not a transition the assembly knows (the names that are are listed).
+    """
+    data = shotlist.model_dump(mode="json")
+    for i, shot in enumerate(data["shots"]):
+        shot["transition"] = "cut" if i == 0 else transition
+    return parse_shotlist(data, source=f"the shot list with --transition {transition}")
 
 
 class ShotType(str, Enum):

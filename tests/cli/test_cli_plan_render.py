@@ -129,13 +129,36 @@ def test_render_a_hand_edited_shot_list(tmp_path) -> None:
         )
 
     path = _edit(tmp_path, hand_edit)
-    res = run("render", str(path), "--workdir", str(tmp_path / "w"), "--json", cwd=tmp_path)
+    look = "charcoal sketch, hard shadows"
+    res = run(
+        "render", str(path), "--workdir", str(tmp_path / "w"), "--json",
+        "--style", look, "--transition", "crossfade", cwd=tmp_path,
+    )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     info = probe(summary["final"])
     assert abs(info.duration_s - 6.0) <= 0.1 and (info.width, info.height) == (320, 180)
     kept = load_shotlist(Path(summary["run_dir"]) / "shots.yaml")
     assert [s.id for s in kept.shots] == ["s01", "landing"]
+    # --style and --transition changed what was rendered, not the YAML the user edits
+    assert kept.style == look and all(s.prompt.endswith(look) for s in kept.shots)
+    assert [s.transition for s in kept.shots] == ["cut", "crossfade"]
+    assert look not in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--transition", "swirl"], "unknown transition 'swirl'; use one of: cut, crossfade"),
+        (["--style", "  "], "the style is empty; describe the look"),
+    ],
+)
+def test_render_options_that_change_the_plan_are_checked_first(tmp_path, args, message) -> None:
+    path = _edit(tmp_path, lambda d: None)
+    res = run("render", str(path), "--workdir", str(tmp_path / "w"), *args, cwd=tmp_path)
+    assert res.returncode == 1 and message in res.stderr, res.stderr[-2000:]
+    _no_traceback(res)
+    assert not (tmp_path / "w").exists()
 
 
 def test_llm_planner_from_the_command_line(tmp_path) -> None:

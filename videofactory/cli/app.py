@@ -267,18 +267,41 @@ def render(
         help="Render in another shape than the shot list's, keeping its short side "
         "(a 1280x720 plan at 9:16 is made as 720x1280 keyframes and clips).",
     ),
+    style: str | None = typer.Option(
+        None,
+        "--style",
+        help="Render in another look: replaces the shot list's style in every prompt "
+        '(e.g. "watercolour, soft pastel light").',
+    ),
+    transition: str | None = typer.Option(
+        None,
+        "--transition",
+        help="One join for every shot: cut, crossfade, fadeblack or any ffmpeg xfade name "
+        "(default: each shot's own, as planned).",
+    ),
     music: str | None = MUSIC_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
-    """Render a shot list (written by `plan`, or by hand) into a finished video."""
+    """Render a shot list (written by `plan`, or by hand) into a finished video.
+
+    --aspect, --style and --transition change the shot list for this render only (the YAML
+    stays as it is; the run records what was rendered).
+    """
     from videofactory.assembly.soundtrack import music_setting
-    from videofactory.shotlist import load_shotlist, reshaped
+    from videofactory.shotlist import load_shotlist, reshaped, with_transition
 
     sound = music_setting(music)  # a bad file is refused before any GPU work
     shotlist = load_shotlist(shotlist_file)
     if aspect is not None:
         shotlist = reshaped(shotlist, aspect)
+    if style is not None:
+        from videofactory.planning.style import apply_style
+        from videofactory.planning.validate import check_style
+
+        shotlist = apply_style(shotlist, check_style(style))
+    if transition is not None:
+        shotlist = with_transition(shotlist, transition)
     if dry_run:
         from videofactory.cli.farm import dry_run as check_plan
 

@@ -77,11 +77,9 @@ def plan_shotlist(
     )
     if transition == "auto" or planned.planner == "rules":
         return planned
-    shots = [
-        shot.model_copy(update={"transition": "cut" if i == 0 else transition})
-        for i, shot in enumerate(planned.shots)
-    ]
-    return planned.model_copy(update={"shots": shots})
+    from videofactory.shotlist import with_transition
+
+    return with_transition(planned, transition)
 
 
 __getattr__, __dir__ = lazy.exports(globals(), {"plan_llm": "llm", "plan_rules": "rules"})
