@@ -140,10 +140,18 @@ def frame_for(
     720x1280, 1:1 is 720x720); both given must agree with it.
 
     Raises:
-        ConfigError: an aspect that is no ratio, or one the width and height contradict.
+        ConfigError: a side out of range (0 is not "not given"), an aspect that is no ratio,
+            or one the width and height contradict.
     """
+    for name, side in (("width", width), ("height", height)):
+        problem = None if side is None else size_problem(name, side)
+        if problem:
+            raise ConfigError(problem)
     if aspect is None:
-        return width or DEFAULT_WIDTH, height or DEFAULT_HEIGHT
+        return (
+            width if width is not None else DEFAULT_WIDTH,
+            height if height is not None else DEFAULT_HEIGHT,
+        )
     a, b = _aspect_parts(aspect)
     if width is None and height is None:
         short = min(DEFAULT_WIDTH, DEFAULT_HEIGHT)
