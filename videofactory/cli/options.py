@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DETACH_OPT",
     "FARM_OPT",
+    "FRESH_OPT",
     "JSON_OPT",
     "LLM_KIND_OPT",
     "LLM_MODEL_OPT",
@@ -82,6 +83,12 @@ DETACH_OPT = typer.Option(
     "--detach",
     help="Run in a background process that outlives the terminal; print the run id at once "
     "(follow it with `videofactory wait RUN`).",
+)
+FRESH_OPT = typer.Option(
+    False,
+    "--fresh",
+    help="Render every task, reusing nothing from the work directory's artifact cache (what "
+    "the run makes is still kept there).",
 )
 WORKDIR_OPT = typer.Option(
     Path(DEFAULT_WORKDIR), "--workdir", "-w", help="Folder of runs and of the run database."

@@ -60,14 +60,25 @@ def _store(workdir: Path) -> Store:
 
 
 def detach_new_run(
-    shotlist: Any, farm: str | None, workdir: Path, as_json: bool, *, assemble: bool, debug: bool
+    shotlist: Any,
+    farm: str | None,
+    workdir: Path,
+    as_json: bool,
+    *,
+    assemble: bool,
+    debug: bool,
+    fresh: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Record a new run, start a background process rendering it, print its id at once."""
     from videofactory.config import find_farm_file
     from videofactory.factory import record_run
 
     path = find_farm_file(farm)
-    run_id, run_dir = record_run(shotlist, workdir=workdir, farm_file=path, assemble=assemble)
+    run_id, run_dir = record_run(
+        shotlist, workdir=workdir, farm_file=path, assemble=assemble, fresh=fresh,
+        settings=settings,
+    )  # fmt: skip
     _spawn(run_id, run_dir, workdir, path, as_json, debug=debug)
 
 

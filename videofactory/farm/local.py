@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from videofactory.assembly.probe import check_media
 from videofactory.errors import RunCancelled
@@ -16,6 +17,9 @@ from videofactory.farm.dag import Task
 from videofactory.store import TaskState
 from videofactory.tts.base import SpeechBackend
 from videofactory.vocabulary import TaskId, TaskKind
+
+if TYPE_CHECKING:
+    from videofactory.farm.reuse import Reuse
 
 __all__ = ["LocalRunner"]
 
@@ -29,6 +33,8 @@ class LocalRunner:
         self.outputs = outputs
         self.speech = speech
         self._speech_lock = asyncio.Lock()
+        #: Keeps each narration in the artifact cache (the dispatcher sets it).
+        self.reuse: Reuse | None = None
 
     async def run(self, task: Task) -> Path:
         """Run a speech or assembly task; its checked output."""
@@ -55,6 +61,10 @@ class LocalRunner:
         if not fit.fits:
             ctx.emit("warning", fit.warning(shot.id), task, worker="speech")
         media = await asyncio.to_thread(check_media, dest, kind="audio", task=task.id)
+        if self.reuse is not None and not spoken.fell_back:
+            # Spoken by a fallback engine, it is not what the configured one would say: the
+            # next run asks that engine again.
+            await asyncio.to_thread(self.reuse.keep, task, dest, media_dict(media))
         ctx.store.add_artifact(ctx.run_id, task.id, "speech", dest, media_dict(media))
         ctx.emit(
             "task_done",
