@@ -515,8 +515,7 @@ def show(
     if data["redo_of"]:
         redo = data["redo_of"]
         out.print(
-            f"redo of {redo['run']}: shot {redo['shot']} with {', '.join(redo['changes'])} "
-            "changed",
+            f"redo of {redo['run']}: shot {redo['shot']} with {', '.join(redo['changes'])} changed",
             highlight=False,
         )
     if data["tasks_reused"]:
