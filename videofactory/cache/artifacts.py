@@ -290,7 +290,7 @@ class ArtifactCache:
         if old is not None:
             stale = _entry(old)
             if stale.name != entry.name:  # another render of the same key: the newest wins
-                self.path_of(stale).unlink(missing_ok=True)
+                _remove(self.path_of(stale))
         return Entry(key, kind, sha, size, suffix, dict(media or {}), source, now, now, 0)
 
     def drop(self, key: str) -> bool:
@@ -309,7 +309,7 @@ class ArtifactCache:
                 "DELETE FROM entries WHERE key=? AND sha256=?", (entry.key, entry.sha256)
             )
         if cur.rowcount:
-            self.path_of(entry).unlink(missing_ok=True)
+            _remove(self.path_of(entry))
 
     # -- keeping it bounded -----------------------------------------------------------------
 
@@ -453,6 +453,15 @@ def _link_or_copy(src: Path, dest: Path) -> None:
             shutil.copyfileobj(fin, fout, CHUNK)
             fout.flush()
             os.fsync(fout.fileno())
+
+
+def _remove(path: Path) -> None:
+    """Remove an object, whatever it has become (a file, or a folder someone put there)."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:
