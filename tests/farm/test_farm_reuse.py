@@ -228,3 +228,27 @@ def test_redo_renders_one_shot_as_a_new_run(make_farm):
         res = farm.cli("redo", *args)
         assert res.returncode == 1 and words in res.stderr, res.stderr
         assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_measure_a_60_shot_film_with_one_prompt_changed(make_farm):
+    """Issue 17's measure: a 60-shot film (122 GPU tasks), then the same with one shot's prompt
+    changed: the re-render submits exactly that shot's tasks, 3 (keyframe, clip, hero pass:
+    s40 is one of the film's two hero shots). Wall times are bench/reuse.py's."""
+    from videofactory.planning import plan_rules
+
+    farm = make_farm()
+    plan = plan_rules("warrior in mystical forest", 120, width=160, height=96, clip_s=2.0)
+    assert len(plan.shots) == 60 and [s.id for s in plan.shots if s.hero] == ["s01", "s40"]
+    film = farm.tmp / "film.yaml"
+    film.write_text(dump_shotlist(plan))
+    first = render(farm, film)
+    assert posted(farm) == 122 and first["tasks_rendered"] == 182  # and 60 narrations
+    data = plan.model_dump(mode="json")
+    data["shots"][39]["prompt"] = "the warrior faces the dragon on the burning bridge"
+    changed = farm.tmp / "film2.yaml"
+    changed.write_text(dump_shotlist(type(plan).model_validate(data)))
+    again = render(farm, changed)
+    assert posted(farm) - 122 == 3
+    assert submitted(farm, again["run_id"]) == {"s40/keyframe", "s40/clip", "s40/hero"}
+    assert again["tasks_rendered"] == 3 and again["tasks_reused"] == 179
+    assert abs(probe(Path(again["final"])).duration_s - 120.0) < 0.2
