@@ -190,6 +190,7 @@ def run_result(store: Store, status: Any) -> dict[str, Any]:
         "shots": len(shots),
         "report": str(status.report) if status.report else None,
     }
+    result["tasks_reused"], result["tasks_rendered"] = store.reuse_counts(status.run_id)
     if status.error and not status.ok:
         result["error"] = status.error
     if finals and status.final:
