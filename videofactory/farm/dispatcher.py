@@ -125,7 +125,9 @@ class Dispatcher:
             ),
         )
         self.gpu.reuse = self.local.reuse = self.reuse
-        #: Ready tasks already looked up in the cache (each is looked up once).
+        #: Tasks that became ready and are still to be looked up in the cache, and those that
+        #: were (each is looked up once: a retry renders).
+        self._to_look: list[str] = []
         self._looked: set[str] = set()
         self.health = Health(self.ctx, self.lanes, self.gpu, on_down=self._stop_on,
                              supervision=supervision)  # fmt: skip
@@ -228,6 +230,7 @@ class Dispatcher:
             board.start(tid)
         for t in [*board.ready_gpu(), *board.ready_local()]:
             store.set_task_state(t.id, TaskState.ready)
+            self._to_look.append(t.id)
         assert self._wake is not None
         ended: BaseException | None = None
         try:
@@ -257,26 +260,24 @@ class Dispatcher:
                 await asyncio.gather(*running, return_exceptions=True)
 
     def _reuse_ready(self) -> None:
-        """Finish from the cache the ready tasks whose content it holds (no GPU work); what
-        they unblock is looked up in turn, so a shot that did not change is done at once."""
-        board, store = self.board, self.ctx.store
-        while True:
-            fresh = [
-                t
-                for t in (*board.ready_gpu(), *board.ready_local())
-                if t.id not in self._looked and t.kind is not TaskKind.assemble
-            ]
-            if not fresh:
-                return
-            for task in fresh:
-                self._looked.add(task.id)
-                path = self.reuse.take(task)
-                if path is None:
-                    continue
-                self.outputs[task.id] = path
-                with store.batch():
-                    for child in board.finish(task.id):
-                        store.set_task_state(child, TaskState.ready)
+        """Finish from the cache the tasks that became ready whose content it holds (no GPU
+        work); what they unblock is looked up in turn, so a shot that did not change is done
+        at once."""
+        board, store, queue = self.board, self.ctx.store, self._to_look
+        while queue:
+            tid = queue.pop()
+            task = self.tasks[tid]
+            if tid in self._looked or task.kind is TaskKind.assemble or not board.is_ready(tid):
+                continue
+            self._looked.add(tid)
+            path = self.reuse.take(task)
+            if path is None:
+                continue
+            self.outputs[tid] = path
+            with store.batch():
+                for child in board.finish(tid):
+                    store.set_task_state(child, TaskState.ready)
+                    queue.append(child)
 
     async def _run_task(self, task: Task) -> Path:
         if task.kind in GPU_KINDS:
@@ -342,6 +343,7 @@ class Dispatcher:
                 store.set_task_state(tid, TaskState.done)
                 for child in self.board.finish(tid):
                     store.set_task_state(child, TaskState.ready)
+                    self._to_look.append(child)
                 if task.kind in GPU_KINDS and lane is not None:
                     self.ctx.emit(
                         "task_done",
@@ -421,6 +423,7 @@ class Dispatcher:
             store.set_task_state(task.id, TaskState.skipped, error=why)
             for child in self.board.finish(task.id):
                 store.set_task_state(child, TaskState.ready)
+                self._to_look.append(child)
             self.ctx.emit(
                 "hero_skipped",
                 f"shot {task.shot_id} goes out without its hero pass: {why}",

@@ -14,6 +14,7 @@ what it can from the cache's index alone (``plan_reuse``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from videofactory.cache.keys import (
     OUTPUT_PLACEHOLDER,
+    canonical_json,
     gpu_key,
     input_ref,
     model_files,
@@ -161,6 +163,8 @@ class Reuse:
         #: Task id -> the key it was reused under.
         self.reused: dict[str, str] = {}
         self._files: dict[Path, str] = {}
+        self._prints: dict[int, bytes] = {}
+        self._held: list[Workflow] = []
         self._warned = False
 
     # -- keys -------------------------------------------------------------------------------
@@ -188,11 +192,32 @@ class Reuse:
         if task.kind not in GPU_KINDS:
             return []
         out: list[str] = []
-        for worker in self._workflows(task.kind):
+        for worker in self._distinct(task.kind):
             key = self.key_on(task, worker)
             if key is not None and key not in out:
                 out.append(key)
         return out
+
+    def _distinct(self, kind: TaskKind) -> list[str]:
+        """One worker per distinct workflow of a kind (a farm of 64 alike cards keys a task
+        once, not 64 times)."""
+        seen: dict[bytes, str] = {}
+        for worker, workflow in self._workflows(kind).items():
+            fp = self._prints.get(id(workflow))
+            if fp is None:
+                fp = hashlib.sha256(
+                    canonical_json(
+                        [
+                            workflow.graph,
+                            sorted((k, b.targets) for k, b in workflow.bindings.items()),
+                        ]
+                    )
+                    + str(workflow.frame_rule).encode()
+                ).digest()
+                self._prints[id(workflow)] = fp
+                self._held.append(workflow)  # keeps id() unique while it is remembered
+            seen.setdefault(fp, worker)
+        return list(seen.values())
 
     def key_on(self, task: Task, worker: str) -> str | None:
         """The content key of a GPU task run by ``worker``'s workflow."""
