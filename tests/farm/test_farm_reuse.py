@@ -99,6 +99,11 @@ def test_an_unchanged_plan_submits_nothing(make_farm):
     assert len(reused) == gpu_and_speech(farm)
     assert all(a["worker"] == "cache" and len(a["content_key"]) == 64 for a in reused)
     assert {t["worker"] for t in shown["tasks"] if t["kind"] != "assemble"} == {"cache"}
+    from videofactory.report.data import gather
+
+    with Store.for_workdir(farm.workdir) as store:
+        report = gather(store, again["run_id"], now=time.time())
+    assert {b.lane for b in report.bars} == {"ffmpeg"}  # only the assembly ran anywhere
 
 
 def test_one_changed_prompt_renders_exactly_that_shot(make_farm):
