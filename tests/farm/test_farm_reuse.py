@@ -223,6 +223,14 @@ def test_redo_renders_one_shot_as_a_new_run(make_farm):
     take = result_json(farm.cli("redo", first["run_id"], "s03", "--json"))
     assert submitted(farm, take["run_id"]) == {"s03/keyframe", "s03/clip", "s03/hero"}
     assert posted(farm) - before == 3
+    # A cache pruned empty is filled again from the old run's files (under the keys its
+    # attempts recorded): still only the redone shot goes to the GPUs.
+    pruned = result_json(farm.cli("cache", "prune", "--max-gb", "0", "--json"))
+    assert pruned["entries_left"] == 0
+    before = posted(farm)
+    refilled = result_json(farm.cli("redo", first["run_id"], "s04", "--prompt", "dusk", "--json"))
+    assert submitted(farm, refilled["run_id"]) == {"s04/keyframe", "s04/clip"}
+    assert posted(farm) - before == 2
     # One clear line for what cannot be redone.
     for args, words in [
         (("no-such-run", "s01"), "no run 'no-such-run'"),
