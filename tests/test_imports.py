@@ -41,8 +41,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),  # fmt: skip
     # files and processes of the user's: their folder, child pythons, detached runs
     ("userfiles", "pychild", "detach"),
-    # what a run is: the farm file, the shot list, the run store
-    ("config", "shotlist", "store"),
+    # what a run is: the farm file, the shot list, the run store, the artifact cache
+    ("config", "shotlist", "store", "cache"),
     # FFmpeg
     ("assembly",),
     # the engines: ComfyUI's protocol, speech, planning

@@ -259,3 +259,49 @@ def test_runs_recorded_before_the_plan_column_get_theirs_from_shots_yaml(tmp_pat
         assert store.plan("with-yaml")["style"] == "ink wash"
         assert store.plan("without") == {"concept": "cat", "duration": 4.0, "width": 320,
                                          "height": 180, "fps": 12, "shots": []}  # fmt: skip
+
+
+def test_a_reused_task_is_one_done_attempt_with_its_key_and_counts_apart(tmp_path):
+    from videofactory.store import REUSED_WORKER, bookkeeping_problems
+
+    with Store(tmp_path / "db.sqlite") as store:
+        _run(store, tmp_path)
+        tasks = store.tasks("r1")
+        keyframe, clip = tasks[0].id, tasks[1].id
+        speech = next(t.id for t in tasks if t.kind == "speech")
+        rendered = store.start_attempt(keyframe, "r1", "gpu5", "p1")
+        store.set_attempt_state(rendered, TaskState.done, content_key="k" * 64)
+        store.set_task_state(keyframe, TaskState.done)
+        store.record_reuse(clip, "r1", "c" * 64)
+        store.set_task_state(speech, TaskState.done)  # spoken here: no attempt
+        attempts = {a["task_id"]: a for a in store.attempts("r1")}
+        assert attempts[keyframe]["content_key"] == "k" * 64 and not attempts[keyframe]["reused"]
+        reused = attempts[clip]
+        assert reused["reused"] == 1 and reused["content_key"] == "c" * 64
+        assert reused["worker"] == REUSED_WORKER and reused["prompt_id"] is None
+        assert reused["state"] == "done" and reused["finished_at"] is not None
+        row = store.task(clip)
+        assert (row.state, row.worker, row.prompt_id, row.attempts) == ("done", "cache", None, 1)
+        assert store.reuse_counts("r1") == (1, 2)  # reused: the clip; rendered: keyframe, speech
+        assert bookkeeping_problems(store, "r1") == []
+
+
+def test_a_database_of_the_version_before_gets_the_reuse_columns(tmp_path):
+    import sqlite3
+
+    from videofactory.store import SCHEMA
+
+    db = sqlite3.connect(tmp_path / "old.db")
+    for script in SCHEMA[:3]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version=3")
+    db.execute(
+        "INSERT INTO attempts (task_id, run_id, worker, prompt_id, state, created_at)"
+        " VALUES ('r/s01/clip', 'r', 'gpu1', 'p1', 'done', 0)"
+    )
+    db.commit()
+    db.close()
+    with Store(tmp_path / "old.db") as store:
+        (old,) = store.attempts("r")
+        assert old["content_key"] is None and old["reused"] == 0
+    assert sqlite3.connect(tmp_path / "old.db").execute("PRAGMA user_version").fetchone()[0] >= 4

@@ -20,7 +20,14 @@ from pydantic import ValidationError
 
 from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
 from videofactory.detach import pid_alive
-from videofactory.errors import BackendError, ConfigError, FactoryError, RunFailed, StoreError
+from videofactory.errors import (
+    BackendError,
+    ConfigError,
+    FactoryError,
+    RunFailed,
+    ShotListError,
+    StoreError,
+)
 from videofactory.events import Event, EventSink
 from videofactory.farm.dag import build_tasks
 from videofactory.shotlist import ShotList, dump_shotlist, parse_shotlist
@@ -31,6 +38,7 @@ from videofactory.vocabulary import TaskKind
 if TYPE_CHECKING:
     # Imported where used: recording a run (`generate --detach`) needs none of them, and the
     # simulator alone is 24 modules with PyAV, numpy and Pillow.
+    from videofactory.cache.artifacts import ArtifactCache
     from videofactory.comfy.client import ComfyClient
     from videofactory.farm.context import Supervision
     from videofactory.farm.outcome import RunResult
@@ -40,6 +48,9 @@ __all__ = [
     "cancel_run",
     "new_run_id",
     "record_run",
+    "redo_plan",
+    "redo_run",
+    "refill_cache",
     "render_shotlist",
     "reopen_heroes",
     "resume_run",
@@ -127,17 +138,25 @@ def render_shotlist(
     on_event: EventSink | None = None,
     assemble: bool = True,
     music: str | None = None,
+    fresh: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> RunResult:
     """Render a shot list on the farm into ``<workdir>/<run-id>/final.mp4``.
 
     ``music``: the run's ``--music`` as ``soundtrack.music_setting`` gives it (None: the
-    generated bed), recorded with the run so that a resumed run sounds the same.
+    generated bed), recorded with the run so that a resumed run sounds the same. What the
+    artifact cache holds of it is reused (``fresh``: nothing is). ``settings``: more to record
+    with the run (what it redoes).
     """
     farm = resolve_farm(farm_file)
     workdir = Path(workdir)
     with Store.for_workdir(workdir) as store, running_farm(farm) as live:
-        run_id, run_dir = _record(store, shotlist, workdir, live, assemble=assemble, music=music)
-        return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
+        run_id, run_dir = _record(
+            store, shotlist, workdir, live, assemble=assemble, music=music, fresh=fresh,
+            settings=settings,
+        )  # fmt: skip
+        return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble,
+                      fresh=fresh)  # fmt: skip
 
 
 def record_run(
@@ -147,12 +166,17 @@ def record_run(
     farm_file: str | Path | None = None,
     assemble: bool = True,
     music: str | None = None,
+    fresh: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[str, Path]:
     """Record a new run (folder, shot list, farm, tasks) without starting it; returns its id
     and folder. ``resume_run`` (or ``videofactory resume``) then renders it (``--detach``)."""
     farm = resolve_farm(farm_file)
     with Store.for_workdir(Path(workdir)) as store:
-        return _record(store, shotlist, Path(workdir), farm, assemble=assemble, music=music)
+        return _record(
+            store, shotlist, Path(workdir), farm, assemble=assemble, music=music, fresh=fresh,
+            settings=settings,
+        )  # fmt: skip
 
 
 def _record(
@@ -163,6 +187,8 @@ def _record(
     *,
     assemble: bool,
     music: str | None = None,
+    fresh: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[str, Path]:
     run_id = new_run_id(shotlist.concept)
     run_dir = workdir / run_id
@@ -175,7 +201,12 @@ def _record(
         plan=shotlist.model_dump(mode="json"),
         run_dir=run_dir,
         farm=farm.model_dump(mode="json"),
-        settings={"assemble": assemble, "music": music or "auto"},
+        settings={
+            "assemble": assemble,
+            "music": music or "auto",
+            "fresh": fresh,
+            **(settings or {}),
+        },
     )
     store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
     return run_id, run_dir
@@ -199,24 +230,156 @@ def resume_run(
             # Said before any farm starts; the dispatcher's claim is what decides, though.
             raise driven_elsewhere(run_id, owner)
         shotlist = _recorded_shotlist(store, record)
-        if farm_file:
-            farm = resolve_farm(farm_file)
-        else:
-            try:
-                farm = FarmConfig.model_validate(record["farm"])
-            except ValidationError as exc:
-                raise ConfigError(
-                    f"run {run_id} recorded a farm this version cannot read; pass --farm"
-                ) from exc
-        if farm.simulated:
-            # The simulated servers died with the orchestrator; a fresh farm takes over.
-            farm = farm.model_copy(
-                update={"workers": [w.model_copy(update={"url": ""}) for w in farm.workers]}
-            )
-        # A run recorded with --no-assemble stays unassembled when resumed.
+        farm = _recorded_farm(record, farm_file)
+        # A run recorded with --no-assemble stays unassembled when resumed; one recorded
+        # with --fresh takes nothing from the cache.
         assemble = bool(record["settings"].get("assemble", True))
+        fresh = bool(record["settings"].get("fresh", False))
         with running_farm(farm) as live:
-            return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
+            return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble,
+                          fresh=fresh)  # fmt: skip
+
+
+def _recorded_farm(record: dict[str, Any], farm_file: str | Path | None) -> FarmConfig:
+    """The farm a recorded run goes on with: ``farm_file`` if given, else the one it recorded
+    (a simulated one started afresh: its servers died with the process that drove it)."""
+    if farm_file:
+        return resolve_farm(farm_file)
+    try:
+        farm = FarmConfig.model_validate(record["farm"])
+    except ValidationError as exc:
+        raise ConfigError(
+            f"run {record['id']} recorded a farm this version cannot read; pass --farm"
+        ) from exc
+    if farm.simulated:
+        farm = farm.model_copy(
+            update={"workers": [w.model_copy(update={"url": ""}) for w in farm.workers]}
+        )
+    return farm
+
+
+#: Shots a redo's "no such shot" names before "and N more".
+SHOTS_LISTED = 12
+
+
+def redo_plan(
+    store: Store,
+    run: str,
+    shot_id: str,
+    *,
+    prompt: str | None = None,
+    seed: int | None = None,
+    duration: float | None = None,
+) -> tuple[dict[str, Any], ShotList, dict[str, Any]]:
+    """A run's shot list with one shot edited, for ``videofactory redo``: its record, the new
+    shot list and what changed. No edit given: the shot gets a new seed (another take).
+
+    Raises:
+        StoreError: no such run.
+        ShotListError: no such shot, an edit that changes nothing or that does not validate.
+    """
+    record = store.run(run)
+    shotlist = _recorded_shotlist(store, record)
+    ids = [s.id for s in shotlist.shots]
+    if shot_id not in ids:
+        listed = ", ".join(ids[:SHOTS_LISTED])
+        if len(ids) > SHOTS_LISTED:
+            listed += f" and {len(ids) - SHOTS_LISTED} more"
+        raise ShotListError(
+            f"run {record['id']} has no shot {shot_id!r}; its shots are {listed} "
+            f"(`videofactory show {record['id']}` lists them)"
+        )
+    shot = shotlist.shot(shot_id)
+    if prompt is None and seed is None and duration is None:
+        seed = (shot.seed + 1 + secrets.randbelow(2**31)) % 2**63  # another take
+    update: dict[str, Any] = {}
+    if prompt is not None:
+        update["prompt"] = prompt
+    if seed is not None:
+        update["seed"] = seed
+    if duration is not None:
+        update["duration"] = duration
+    changes = {k: v for k, v in update.items() if getattr(shot, k) != v}
+    if not changes:
+        raise ShotListError(
+            f"shot {shot_id} of run {record['id']} already has "
+            + ", ".join(f"{k} {v!r}" for k, v in update.items())
+            + "; give a different --prompt, --seed or --duration (or none of them: a new seed)"
+        )
+    data = shotlist.model_dump(mode="json")
+    for s in data["shots"]:
+        if s["id"] == shot_id:
+            s.update(changes)
+    if "duration" in changes:
+        data["duration"] = round(data["duration"] + changes["duration"] - shot.duration, 6)
+    return record, parse_shotlist(data, source=f"redo of shot {shot_id}"), changes
+
+
+def redo_run(
+    run: str,
+    shot_id: str,
+    *,
+    workdir: Path,
+    prompt: str | None = None,
+    seed: int | None = None,
+    duration: float | None = None,
+    farm_file: str | Path | None = None,
+    on_event: EventSink | None = None,
+    detach: bool = False,
+) -> tuple[str, Path, RunResult | None]:
+    """A new run of an earlier one with one shot edited (``redo_plan``): only that shot and
+    what depends on it render, everything else comes from the artifact cache (filled again
+    from the earlier run's files where it lost them), and the video is assembled anew.
+    Returns the new run's id, folder and result (None with ``detach``: it is only recorded,
+    for a background process to render)."""
+    workdir = Path(workdir)
+    with Store.for_workdir(workdir) as store:
+        record, shotlist, changes = redo_plan(
+            store, run, shot_id, prompt=prompt, seed=seed, duration=duration
+        )
+        farm = _recorded_farm(record, farm_file)
+        assemble = bool(record["settings"].get("assemble", True))
+        settings = {"redo_of": record["id"], "redo_shot": shot_id, "changes": changes}
+        refill_cache(store, record["id"], workdir)
+        if detach:
+            run_id, run_dir = _record(store, shotlist, workdir, farm, assemble=assemble,
+                                      settings=settings)  # fmt: skip
+            return run_id, run_dir, None
+        with running_farm(farm) as live:
+            run_id, run_dir = _record(store, shotlist, workdir, live, assemble=assemble,
+                                      settings=settings)  # fmt: skip
+            result = _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
+        return run_id, run_dir, result
+
+
+def refill_cache(store: Store, run_id: str, workdir: Path) -> int:
+    """Put back in the artifact cache what a run made that the cache no longer holds (pruned,
+    or made before it existed), under the keys its attempts recorded; returns how many. A
+    file that is gone or a cache that cannot be written is passed over."""
+    from videofactory.cache.artifacts import ArtifactCache
+
+    keys = {
+        a["task_id"]: a["content_key"]
+        for a in store.attempts(run_id)
+        if a["state"] == TaskState.done.value and a.get("content_key")
+    }
+    if not keys:
+        return 0
+    latest = {a["task_id"]: a for a in store.artifacts(run_id)}
+    added = 0
+    try:
+        with ArtifactCache.for_workdir(workdir) as cache:
+            for tid, key in keys.items():
+                art = latest.get(tid)
+                if art is None or cache.entry(key) is not None:
+                    continue
+                path = Path(art["path"])
+                if path.is_file():
+                    cache.put(key, art["kind"], path, media=art["media"], source=tid)
+                    added += 1
+    except (OSError, FactoryError):
+        pass  # the redo renders what it cannot reuse
+    return added
 
 
 def reopen_heroes(run: str, *, workdir: Path) -> list[str]:
@@ -268,12 +431,14 @@ def _drive(
     on_event: EventSink | None,
     *,
     assemble: bool = True,
+    fresh: bool = False,
 ) -> RunResult:
     import asyncio
 
     from videofactory.farm.dispatcher import Dispatcher
     from videofactory.farm.outcome import INTERRUPTED
 
+    cache = _open_cache(store, run_id, run_dir.parent, on_event)
     dispatcher = Dispatcher(
         store,
         farm,
@@ -284,6 +449,8 @@ def _drive(
         on_event=on_event,
         assemble=assemble,
         supervision=_supervision(farm),
+        cache=cache,
+        fresh=fresh,
     )
     try:
         with sigterm_as_ctrl_c():
@@ -303,6 +470,25 @@ def _drive(
         if store.run(run_id)["owner_pid"] == os.getpid():
             _report(store, run_id, run_dir, on_event)
             store.release_run(run_id, os.getpid())
+        if cache is not None:
+            cache.close()
+
+
+def _open_cache(
+    store: Store, run_id: str, workdir: Path, on_event: EventSink | None
+) -> ArtifactCache | None:
+    """The work directory's artifact cache; one that cannot be opened is a warning (the run
+    renders everything), never a failure of the run."""
+    from videofactory.cache.artifacts import ArtifactCache
+
+    try:
+        return ArtifactCache.for_workdir(workdir)
+    except StoreError as exc:
+        message = f"{exc}; nothing is reused or kept"
+        store.add_event(run_id, "warning", message)
+        if on_event is not None:
+            on_event(Event(kind="warning", run_id=run_id, message=message))
+        return None
 
 
 def _supervision(farm: FarmConfig) -> Supervision | None:

@@ -26,6 +26,7 @@ __all__ = [
     "DB_NAME",
     "FINISHED",
     "IN_FLIGHT",
+    "REUSED_WORKER",
     "Claim",
     "RunState",
     "Store",
@@ -80,6 +81,11 @@ class TaskState(str, Enum):
     #: its error says why, and ``resume --heroes`` tries it again.
     skipped = "skipped"
 
+
+#: The worker a task finished from the artifact cache names (it ran nowhere).
+REUSED_WORKER = "cache"
+#: The task kinds whose outputs are kept in the artifact cache (every GPU and speech task).
+CACHED_KINDS = frozenset({"keyframe", "clip", "hero", "speech"})
 
 #: Task states whose work is over: what depends on them may go on.
 FINISHED = frozenset({TaskState.done.value, TaskState.skipped.value})
@@ -228,6 +234,12 @@ SCHEMA = [
     # older runs from their shots.yaml, else from what the runs table has (``_fill_plans``).
     """
     ALTER TABLE runs ADD COLUMN plan_json TEXT;
+    """,
+    # Migration 4: the content key of what an attempt made (``videofactory.cache.keys``), and
+    # whether the attempt reused a cached file instead of rendering (no server, no prompt).
+    """
+    ALTER TABLE attempts ADD COLUMN content_key TEXT;
+    ALTER TABLE attempts ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 
@@ -582,19 +594,59 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def set_attempt_state(
-        self, attempt_id: int, state: TaskState, error: str | None = None
+        self,
+        attempt_id: int,
+        state: TaskState,
+        error: str | None = None,
+        *,
+        content_key: str | None = None,
     ) -> None:
-        """Change an attempt's state."""
+        """Change an attempt's state (and record the content key of what it made)."""
         now = time.time()
         with self._tx() as db:
             db.execute(
                 "UPDATE attempts SET state=?, error=COALESCE(?, error),"
+                " content_key=COALESCE(?, content_key),"
                 " started_at=CASE WHEN ?='running' THEN ? ELSE started_at END,"
                 " finished_at=CASE WHEN ? IN ('done','failed','cancelled')"
                 " THEN ? ELSE finished_at END"
                 " WHERE id=?",
-                (state.value, error, state.value, now, state.value, now, attempt_id),
+                (state.value, error, content_key, state.value, now, state.value, now,
+                 attempt_id),
+            )  # fmt: skip
+
+    def record_reuse(self, task_id: str, run_id: str, key: str) -> int:
+        """A task finished from the artifact cache: one attempt, done at once, marked reused
+        with the content key (no server, no prompt), and the task done. Returns the attempt's
+        id."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO attempts (task_id, run_id, worker, prompt_id, state, error,"
+                " created_at, started_at, finished_at, content_key, reused)"
+                " VALUES (?,?,?,NULL,?,NULL,?,?,?,?,1)",
+                (task_id, run_id, REUSED_WORKER, TaskState.done.value, now, now, now, key),
             )
+            db.execute(
+                "UPDATE tasks SET state=?, worker=?, prompt_id=NULL, attempts=attempts+1,"
+                " error=NULL, started_at=?, finished_at=? WHERE id=?",
+                (TaskState.done.value, REUSED_WORKER, now, now, task_id),
+            )
+            return int(cur.lastrowid or 0)
+
+    def reuse_counts(self, run_id: str) -> tuple[int, int]:
+        """(tasks finished from the cache, tasks rendered or spoken) of a run: of its tasks
+        done, those whose finishing attempt was a reuse, and the other GPU and speech ones."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t.kind, (SELECT a.reused FROM attempts a WHERE a.task_id=t.id"
+                " ORDER BY a.id DESC LIMIT 1) AS reused FROM tasks t"
+                " WHERE t.run_id=? AND t.state=?",
+                (run_id, TaskState.done.value),
+            ).fetchall()
+        reused = sum(1 for r in rows if r["reused"])
+        rendered = sum(1 for r in rows if not r["reused"] and r["kind"] in CACHED_KINDS)
+        return reused, rendered
 
     def end_attempt(
         self, attempt_id: int, state: TaskState, error: str | None = None, *, force: bool = False

@@ -59,6 +59,15 @@ def test_lanes_follow_a_job_from_queue_to_done():
     assert lane.running == "r/s02/keyframe" and lane.fraction == 0.5
 
 
+def test_a_task_reused_from_the_cache_counts_as_done_on_no_lane():
+    w = watched()
+    w.apply(ev("task_reused", 100.1, "r/s01/keyframe", data={"key": "k" * 64}))
+    w.apply(ev("task_reused", 100.1, "r/s01/clip"))
+    assert w.done == {"r/s01/keyframe", "r/s01/clip"}
+    assert all(lane.done == 0 and lane.running is None for lane in w.lanes.values())
+    assert w.time_factor == 1.0  # no render measured: the pace is the schedule's
+
+
 def test_retries_and_outages_show_on_their_lane():
     w = watched()
     w.apply(ev("task_started", 101.0, "r/s01/clip", "gpu1"))

@@ -12,6 +12,7 @@ from videofactory import __version__
 from videofactory.cli.options import (
     DETACH_OPT,
     FARM_OPT,
+    FRESH_OPT,
     JSON_OPT,
     LLM_KIND_OPT,
     LLM_MODEL_OPT,
@@ -114,13 +115,16 @@ def generate(
     style: str | None = STYLE_OPT,
     music: str | None = MUSIC_OPT,
     transition: str = TRANSITION_PLAN_OPT,
+    fresh: bool = FRESH_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Plan a shot list for CONCEPT and render it into a finished video.
 
     --aspect 9:16 makes a vertical video for phones: keyframes and clips are generated
-    upright (720x1280), and captions sit clear of the apps' buttons and text.
+    upright (720x1280), and captions sit clear of the apps' buttons and text. What an earlier
+    run in the work directory already made of the same plan (same seed, same farm workflows)
+    is reused from its artifact cache; --fresh renders everything.
     """
     from videofactory.assembly.soundtrack import music_setting
     from videofactory.shotlist import frame_for
@@ -136,7 +140,7 @@ def generate(
         size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
         transition=transition,
     )
-    _render(shotlist, farm, workdir, as_json, detach=detach, music=sound)
+    _render(shotlist, farm, workdir, as_json, detach=detach, music=sound, fresh=fresh)
 
 
 @app.command(epilog=example('videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml'))
@@ -258,8 +262,9 @@ def render(
         False,
         "--dry-run",
         help="Check the plan against the farm and print its tasks per kind, the workers able "
-        "to run them and the estimated GPU seconds; nothing is recorded or submitted "
-        "(exit code 1 when the farm cannot run it).",
+        "to run them, which tasks the artifact cache would give and which would run, and the "
+        "estimated GPU seconds of those; nothing is recorded or submitted (exit code 1 when "
+        "the farm cannot run it).",
     ),
     aspect: str | None = typer.Option(
         None,
@@ -280,10 +285,16 @@ def render(
         "(default: each shot's own, as planned).",
     ),
     music: str | None = MUSIC_OPT,
+    fresh: bool = FRESH_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
 ) -> None:
     """Render a shot list (written by `plan`, or by hand) into a finished video.
+
+    Edit a shot list and render it again: only the shots that changed (and what depends on
+    them: a hero pass on a changed clip, a clip that continues a changed one) are rendered,
+    the rest comes from the work directory's artifact cache, and the video is assembled anew.
+    --fresh renders everything (what it makes is still cached).
 
     --aspect, --style and --transition change the shot list for this render only (the YAML
     stays as it is; the run records what was rendered).
@@ -305,9 +316,12 @@ def render(
     if dry_run:
         from videofactory.cli.farm import dry_run as check_plan
 
-        check_plan(shotlist, farm, as_json)
+        check_plan(shotlist, farm, as_json, workdir=None if fresh else workdir)
         return
-    _render(shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach, music=sound)
+    _render(
+        shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach, music=sound,
+        fresh=fresh,
+    )  # fmt: skip
 
 
 def _render(
@@ -319,32 +333,25 @@ def _render(
     assemble: bool = True,
     detach: bool = False,
     music: str | None = None,
+    fresh: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     if detach:  # before the imports below: the render's process makes them, not this one
         from videofactory.cli.runs import detach_new_run
 
         detach_new_run(
-            shotlist,
-            farm,
-            workdir,
-            as_json,
-            assemble=assemble,
-            debug=bool(_state["debug"]),
-            music=music,
-        )
+            shotlist, farm, workdir, as_json, assemble=assemble, debug=bool(_state["debug"]),
+            music=music, fresh=fresh, settings=settings,
+        )  # fmt: skip
         return
     from videofactory.factory import render_shotlist
     from videofactory.watching.live import RunView
 
     with RunView(json_lines=as_json, workdir=workdir) as view:
         result = render_shotlist(
-            shotlist,
-            workdir=workdir,
-            farm_file=farm,
-            on_event=view,
-            assemble=assemble,
-            music=music,
-        )
+            shotlist, workdir=workdir, farm_file=farm, on_event=view, assemble=assemble,
+            music=music, fresh=fresh, settings=settings,
+        )  # fmt: skip
     _print_result(result, as_json)
 
 
@@ -426,6 +433,8 @@ def _print_result(result: Any, as_json: bool) -> None:
     report = Path(result.run_dir) / "report.html"
     summary["report"] = str(report) if report.is_file() else None
     summary["heroes_missing"] = result.heroes_missing
+    summary["tasks_reused"] = result.tasks_reused
+    summary["tasks_rendered"] = result.tasks_rendered
     if m is not None:
         summary.update(
             duration_s=round(m.duration_s, 3),
@@ -448,6 +457,12 @@ def _print_result(result: Any, as_json: bool) -> None:
             f"[bold green]done[/] {result.final}  {m.duration_s:.2f} s  "
             f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
             f"({shots} shots in {result.elapsed_s:.1f} s)"
+        )
+    if result.tasks_reused:
+        out.print(
+            f"reused {result.tasks_reused} task(s) from the cache, rendered "
+            f"{result.tasks_rendered}",
+            highlight=False,
         )
     for shot, why in result.heroes_missing.items():
         out.print(f"[yellow]shot {shot} has no hero pass[/]: {why}", highlight=False)
@@ -562,6 +577,8 @@ def show(
             "live": live.to_json(),
             "heroes_missing": live.heroes_missing,
             "planner": planner_summary(store.plan(r["id"])),
+            "redo_of": _redo_of(r["settings"]),
+            "tasks_reused": store.reuse_counts(r["id"])[0],
         }
     now = time.time()
     data["live"]["eta_s"] = watch.eta_s(now) if watch is not None else None
@@ -572,6 +589,14 @@ def show(
         f"[bold]{data['id']}[/]  {data['state']}  {data['concept']!r}  {data['duration']:g} s"
     )
     out.print(f"planner: {planner_text(data['planner'])}", highlight=False, markup=False)
+    if data["redo_of"]:
+        redo = data["redo_of"]
+        out.print(
+            f"redo of {redo['run']}: shot {redo['shot']} with {', '.join(redo['changes'])} changed",
+            highlight=False,
+        )
+    if data["tasks_reused"]:
+        out.print(f"{data['tasks_reused']} task(s) reused from the artifact cache")
     if data["final_path"]:
         out.print(f"final: {data['final_path']}")
     if data["error"]:
@@ -595,6 +620,17 @@ def show(
             (t["error"] or "")[:60],
         )
     out.print(table)
+
+
+def _redo_of(settings: dict[str, Any]) -> dict[str, Any] | None:
+    """What a run made by ``redo`` redid: the run, the shot and the changes (None otherwise)."""
+    if not settings.get("redo_of"):
+        return None
+    return {
+        "run": settings["redo_of"],
+        "shot": settings.get("redo_shot"),
+        "changes": settings.get("changes", {}),
+    }
 
 
 def main() -> None:
@@ -625,3 +661,8 @@ app.command(
 app.command("wait", epilog=example("videofactory wait 20261125-181500-warrior-in-mystical-3f2a --json"))(_errors(wait_command))  # noqa: E501  # fmt: skip
 app.command("logs", epilog=example("videofactory logs 20261125-181500-warrior-in-mystical-3f2a --follow"))(_errors(logs_command))  # noqa: E501  # fmt: skip
 app.command("report", epilog=example("videofactory report 20261125-181500-warrior-in-mystical-3f2a"))(_errors(report_command))  # noqa: E501  # fmt: skip
+
+from videofactory.cli.reuse import REDO_EPILOG, cache_app, redo_command  # noqa: E402
+
+app.command("redo", epilog=REDO_EPILOG)(_errors(redo_command(_print_result)))
+app.add_typer(cache_app(), name="cache")

@@ -148,9 +148,13 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
-def dry_run(shotlist: Any, farm: str | None, as_json: bool) -> None:
+def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | None = None) -> None:
     """``render --dry-run``: what the plan would ask of the farm, checked before any GPU time
-    is spent; nothing is recorded or submitted. Exit code 1 when the farm cannot run it."""
+    is spent; nothing is recorded or submitted. Exit code 1 when the farm cannot run it.
+
+    With ``workdir`` (None: ``--fresh``), the tasks its artifact cache would give are told
+    apart from those that would run, and the GPU seconds are those of the tasks that run.
+    """
     import asyncio
 
     from videofactory.config import resolve_farm
@@ -162,16 +166,20 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool) -> None:
     config = resolve_farm(farm)
     survey = asyncio.run(survey_farm(config))
     tasks = build_tasks("dry-run", shotlist)
-    kinds = plan_by_kind(
-        tasks,
-        survey.abilities,
-        strict=config.strict,
-        seconds=Estimates(config.workers).seconds,
-    )
+    reused = _cached(tasks, shotlist, config, survey.checks, workdir)
+    seconds = Estimates(config.workers).seconds
+    kinds = plan_by_kind(tasks, survey.abilities, strict=config.strict, seconds=seconds)
+    to_run = [t for t in tasks if t.id not in reused]
+    running = {
+        k.kind: k
+        for k in plan_by_kind(to_run, survey.abilities, strict=config.strict, seconds=seconds)
+    }
     impossible = impossible_kinds(
         {k.kind: list(k.shots) for k in kinds}, survey.abilities, strict=config.strict
     )
     unreachable = [s.id for s in survey.statuses if not s.reachable and not config.simulated]
+    cached = [t for t in tasks if t.id in reused]
+    will_run = [t for t in to_run if t.kind.value != "assemble"]
     summary = {
         "ok": not impossible,
         "dry_run": True,
@@ -180,38 +188,131 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool) -> None:
         "shots": len(shotlist.shots),
         "duration_s": shotlist.duration,
         "tasks": len(tasks),
-        "gpu_s": round(sum(k.gpu_s for k in kinds), 1),
-        "kinds": [k.to_json() for k in kinds],
+        "gpu_s": round(sum(k.gpu_s for k in running.values()), 1),
+        "gpu_s_all": round(sum(k.gpu_s for k in kinds), 1),
+        "tasks_reused": len(cached),
+        "tasks_to_run": len(will_run),
+        "reused": [_label(t) for t in cached],
+        "will_run": [_label(t) for t in will_run],
+        "kinds": [
+            {
+                **k.to_json(),
+                "reused": sum(1 for t in cached if t.kind is k.kind),
+                "to_run": len(running[k.kind].shots) if k.kind in running else 0,
+                "gpu_s": round(running[k.kind].gpu_s, 1) if k.kind in running else 0.0,
+            }
+            for k in kinds
+        ],
         "unreachable": unreachable,
         "impossible": impossible,
     }
     if as_json:
         print(json.dumps(summary))
     else:
-        from rich.table import Table
-
-        table = Table("kind", "tasks", "workers able", "est. GPU s", title=f"plan on {config.name}")
-        for k in kinds:
-            able = ", ".join(k.able) or "[red]none[/]"
-            table.add_row(k.kind.value, str(len(k.shots)), able, f"{k.gpu_s:.0f}")
-        out.print(table)
-        if unreachable:
-            err.print(
-                f"[yellow]note:[/] not reachable now (judged by the farm file): "
-                f"{', '.join(unreachable)}",
-                highlight=False,
-            )
-        for line in impossible:
-            err.print(f"[bold red]error:[/] {line}", highlight=False)
-        verdict = "cannot run this plan" if impossible else "can run this plan"
-        out.print(
-            f"{len(tasks)} tasks for {len(shotlist.shots)} shots "
-            f"({shotlist.duration:g} s); about {summary['gpu_s']:.0f} GPU seconds; the farm "
-            f"{verdict}; nothing was submitted (dry run)",
-            highlight=False,
-        )
+        _print_dry_run(summary, kinds, shotlist, config.name, cached, will_run)
     if impossible:
         raise typer.Exit(1)
+
+
+def _label(task: Any) -> str:
+    """``s03/clip`` (``speech`` of a shot alike)."""
+    return f"{task.shot_id}/{task.kind.value}" if task.shot_id else task.kind.value
+
+
+def _cached(
+    tasks: list[Any], shotlist: Any, config: Any, checks: dict[str, Any], workdir: Path | None
+) -> dict[str, str]:
+    """Task id -> the key the artifact cache of ``workdir`` would give it under (judged from
+    its index); empty without a cache."""
+    from videofactory.cache.artifacts import CACHE_DIR, ArtifactCache, file_sha256
+    from videofactory.farm.reuse import farm_speaker, farm_workflows, plan_reuse
+
+    if workdir is None or not (Path(workdir) / CACHE_DIR).is_dir():
+        return {}
+
+    def file_sha(name: str | None) -> str | None:
+        try:
+            return file_sha256(Path(name)) if name else None
+        except OSError:
+            return None
+
+    with ArtifactCache.for_workdir(workdir) as cache:
+        plan = plan_reuse(
+            {t.id: t for t in tasks},
+            shotlist,
+            cache,
+            workflows=farm_workflows(config, checks),
+            speaker=farm_speaker(config.speech),
+            file_sha=file_sha,
+        )
+    return dict(plan.reused)
+
+
+def _print_dry_run(
+    summary: dict[str, Any],
+    kinds: list[Any],
+    shotlist: Any,
+    farm_name: str,
+    cached: list[Any],
+    will_run: list[Any],
+) -> None:
+    from rich.table import Table
+
+    table = Table(
+        "kind",
+        "tasks",
+        "reused",
+        "to run",
+        "workers able",
+        "est. GPU s",
+        title=f"plan on {farm_name}",
+    )
+    for k, row in zip(kinds, summary["kinds"], strict=True):
+        able = ", ".join(k.able) or "[red]none[/]"
+        table.add_row(
+            k.kind.value, str(len(k.shots)), str(row["reused"]), str(row["to_run"]), able,
+            f"{row['gpu_s']:.0f}",
+        )  # fmt: skip
+    out.print(table)
+    if cached:
+        out.print(f"reused from the cache ({len(cached)}): {_named(cached)}", highlight=False)
+    out.print(f"will run ({len(will_run)}): {_named(will_run) or 'nothing'}", highlight=False)
+    if summary["unreachable"]:
+        err.print(
+            f"[yellow]note:[/] not reachable now (judged by the farm file): "
+            f"{', '.join(summary['unreachable'])}",
+            highlight=False,
+        )
+    for line in summary["impossible"]:
+        err.print(f"[bold red]error:[/] {line}", highlight=False)
+    verdict = "cannot run this plan" if summary["impossible"] else "can run this plan"
+    saved = (
+        f" (of {summary['gpu_s_all']:.0f} for the whole plan)" if summary["tasks_reused"] else ""
+    )
+    out.print(
+        f"{summary['tasks']} tasks for {len(shotlist.shots)} shots "
+        f"({shotlist.duration:g} s); about {summary['gpu_s']:.0f} GPU seconds{saved}; the farm "
+        f"{verdict}; nothing was submitted (dry run)",
+        highlight=False,
+    )
+
+
+#: Shots named per kind in the dry run's lists before "and N more".
+NAMED = 8
+
+
+def _named(tasks: list[Any]) -> str:
+    """``clip s03, s07; hero s03`` (per kind, at most NAMED shots each)."""
+    by_kind: dict[str, list[str]] = {}
+    for t in tasks:
+        by_kind.setdefault(t.kind.value, []).append(t.shot_id or "")
+    parts = []
+    for kind, shots in by_kind.items():
+        named = ", ".join(shots[:NAMED])
+        if len(shots) > NAMED:
+            named += f" and {len(shots) - NAMED} more"
+        parts.append(f"{kind} {named}")
+    return "; ".join(parts)
 
 
 def _memory(row: dict[str, Any]) -> str:

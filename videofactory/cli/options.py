@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DETACH_OPT",
     "FARM_OPT",
+    "FRESH_OPT",
     "JSON_OPT",
     "LLM_KIND_OPT",
     "LLM_MODEL_OPT",
@@ -92,6 +93,12 @@ MUSIC_OPT = typer.Option(
     help="The soundtrack's music: an audio file of yours (looped or trimmed to the film, ducked "
     "under the narration), or 'none'. Default: a music bed generated for the film's kind and "
     "mood. Room tone plays under everything either way.",
+)
+FRESH_OPT = typer.Option(
+    False,
+    "--fresh",
+    help="Render every task, reusing nothing from the work directory's artifact cache (what "
+    "the run makes is still kept there).",
 )
 WORKDIR_OPT = typer.Option(
     Path(DEFAULT_WORKDIR), "--workdir", "-w", help="Folder of runs and of the run database."

@@ -68,6 +68,8 @@ def detach_new_run(
     assemble: bool,
     debug: bool,
     music: str | None = None,
+    fresh: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Record a new run, start a background process rendering it, print its id at once."""
     from videofactory.config import find_farm_file
@@ -75,8 +77,9 @@ def detach_new_run(
 
     path = find_farm_file(farm)
     run_id, run_dir = record_run(
-        shotlist, workdir=workdir, farm_file=path, assemble=assemble, music=music
-    )
+        shotlist, workdir=workdir, farm_file=path, assemble=assemble, music=music, fresh=fresh,
+        settings=settings,
+    )  # fmt: skip
     _spawn(run_id, run_dir, workdir, path, as_json, debug=debug)
 
 
@@ -188,6 +191,7 @@ def run_result(store: Store, status: Any) -> dict[str, Any]:
         "shots": len(shots),
         "report": str(status.report) if status.report else None,
     }
+    result["tasks_reused"], result["tasks_rendered"] = store.reuse_counts(status.run_id)
     if status.error and not status.ok:
         result["error"] = status.error
     if finals and status.final:

@@ -14,7 +14,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from videofactory.assembly.probe import check_media, probe
 from videofactory.comfy.client import new_prompt_id
@@ -26,10 +26,14 @@ from videofactory.errors import BackendError, BackendTimeout, MediaError, Workfl
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
 from videofactory.farm.lanes import Job, Lane
+from videofactory.farm.params import HERO_SCALE, workflow_params
 from videofactory.farm.sharing import submit_slot
 from videofactory.shotlist import Shot
 from videofactory.store import TaskState
 from videofactory.vocabulary import TaskKind
+
+if TYPE_CHECKING:
+    from videofactory.farm.reuse import Reuse
 
 __all__ = ["FOLDER", "GpuRunner", "HERO_SCALE", "STOPPED", "media_dict", "missing_bindings"]
 
@@ -40,8 +44,6 @@ FOLDER = {
     TaskKind.hero: "hero",
     TaskKind.speech: "speech",
 }
-#: Upscale factor of the hero pass.
-HERO_SCALE = 1.5
 #: How often the watchdog looks at a job.
 WATCH_S = 0.25
 #: An adopted job (posted by an earlier orchestrator) shows us no progress: its deadline is
@@ -80,6 +82,8 @@ class GpuRunner:
         self.failed_running: dict[str, bool] = {}
         #: Task id -> why its attempt's future was cancelled (see ``stop``).
         self._stop_why: dict[str, str] = {}
+        #: Keeps each checked output in the artifact cache (the dispatcher sets it).
+        self.reuse: Reuse | None = None
 
     def stop(self, fut: asyncio.Future[Any], task_id: str, why: str) -> None:
         """Cancel a task's attempt, saying why: the attempt records the reason instead of a
@@ -311,48 +315,23 @@ class GpuRunner:
 
     async def params(self, task: Task, shot: Shot, lane: Lane) -> dict[str, Any]:
         """Our parameters for the task's workflow (inputs uploaded to that server first)."""
-        sl = self.ctx.shotlist
-        scale = self.scale_of(task.id)
-        prefix = f"videofactory/{self.ctx.run_id}/{shot.id}_{task.kind.value}"
         subfolder = f"videofactory/{self.ctx.run_id}"
-        width, height = (
-            (sl.width, sl.height)
-            if scale == 1.0
-            else (_even(sl.width * scale), _even(sl.height * scale))
-        )
-        if task.kind is not TaskKind.hero:  # in the steps its model makes, covering the frame
-            width, height = self.workflow(lane, task.kind).frame_size(width, height)
-        if task.kind is TaskKind.keyframe:
-            return {
-                "prompt": shot.prompt,
-                "negative": shot.negative,
-                "seed": shot.seed,
-                "width": width,
-                "height": height,
-                "output_prefix": prefix,
-            }
+        inputs: dict[str, str] = {}
         if task.kind is TaskKind.clip:
-            name = await self.input_name(self.dep(task, TaskKind.keyframe), lane, subfolder)
-            timing = self.clip_timing(task, shot, lane)
-            return {
-                "input_image": name,
-                "prompt": shot.prompt,
-                "camera": shot.camera.value,
-                "width": width,
-                "height": height,
-                "frames": timing.frames,
-                "seed": shot.seed,
-                "fps": timing.fps,
-                "output_prefix": prefix,
-            }
-        name = await self.input_name(self.dep(task, TaskKind.clip), lane, subfolder)
-        # The hero pass upscales: its size is HERO_SCALE times the clip's (even, for H.264).
-        return {
-            "input_video": name,
-            "width": _even(width * HERO_SCALE),
-            "height": _even(height * HERO_SCALE),
-            "output_prefix": prefix,
-        }
+            dep = self.dep(task, TaskKind.keyframe)
+            inputs["input_image"] = await self.input_name(dep, lane, subfolder)
+        elif task.kind is TaskKind.hero:
+            dep = self.dep(task, TaskKind.clip)
+            inputs["input_video"] = await self.input_name(dep, lane, subfolder)
+        return workflow_params(
+            task.kind,
+            shot,
+            self.ctx.shotlist,
+            self.workflow(lane, task.kind),
+            scale=self.scale_of(task.id),
+            prefix=f"videofactory/{self.ctx.run_id}/{shot.id}_{task.kind.value}",
+            inputs=inputs,
+        )
 
     def clip_timing(self, task: Task, shot: Shot, lane: Lane) -> ClipTiming:
         """Frames and rate a clip task asks ``lane``'s clip workflow for: the smallest count its
@@ -425,12 +404,15 @@ class GpuRunner:
         media = await asyncio.to_thread(
             check_media, dest, kind="video", expected_duration_s=expected, task=task.id
         )
+        key = None
+        if self.reuse is not None:
+            key = await asyncio.to_thread(self.reuse.keep, task, dest, media_dict(media), lane.id)
         with self.ctx.store.batch():
             self.ctx.store.add_artifact(
                 self.ctx.run_id, task.id, task.kind.value, dest, media_dict(media)
             )
             if attempt is not None:
-                self.ctx.store.set_attempt_state(attempt, TaskState.done)
+                self.ctx.store.set_attempt_state(attempt, TaskState.done, content_key=key)
         if result.started_ms and result.finished_ms and not result.fully_cached:
             seconds = (result.finished_ms - result.started_ms) / 1000
             speed = self.ctx.estimates.observe(lane.id, task.kind, task.cost_s, seconds)
@@ -449,11 +431,6 @@ def media_dict(media: Any) -> dict[str, Any]:
         for f in fields(media)
         for v in (getattr(media, f.name),)
     }
-
-
-def _even(value: float) -> int:
-    """A size a video encoder takes: a multiple of 8, at least 64."""
-    return max(64, int(round(value / 8)) * 8)
 
 
 #: Parameters a workflow of each kind must bind for the factory to use it.

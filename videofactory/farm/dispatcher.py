@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig
@@ -47,6 +48,7 @@ from videofactory.farm.policy import (
     TakeDown,
     Unrefuse,
 )
+from videofactory.farm.reuse import Reuse, speaker_identity
 from videofactory.farm.scheduler import WorkerView, decide
 from videofactory.shotlist import ShotList
 from videofactory.store import (
@@ -58,6 +60,9 @@ from videofactory.store import (
 )
 from videofactory.tts.base import SpeechBackend
 from videofactory.vocabulary import GPU_KINDS, TaskKind
+
+if TYPE_CHECKING:
+    from videofactory.cache.artifacts import ArtifactCache
 
 __all__ = ["Dispatcher"]
 
@@ -80,6 +85,8 @@ class Dispatcher:
         on_event: EventSink | None = None,
         assemble: bool = True,
         supervision: Supervision | None = None,
+        cache: ArtifactCache | None = None,
+        fresh: bool = False,
     ) -> None:
         # The task graph as it was recorded with the run (built once, by ``dag.build_tasks``);
         # without assembly the run stops once every shot is rendered and spoken.
@@ -101,6 +108,27 @@ class Dispatcher:
         self.outputs: dict[str, Path] = {}
         self.gpu = GpuRunner(self.ctx, self.tasks, self.outputs, self.policy.scale)
         self.local = LocalRunner(self.ctx, self.outputs, speech)
+        # What did not change comes from the artifact cache (``--fresh``: nothing does, but
+        # what the run makes is still kept there).
+        self.reuse = Reuse(
+            self.ctx,
+            self.tasks,
+            self.outputs,
+            cache,
+            lookup=not fresh,
+            workflows=lambda kind: {
+                lane.id: self.gpu.workflow(lane, kind) for lane in self.lanes.values()
+            },
+            scale_of=self.policy.scale,
+            speaker=lambda: speaker_identity(
+                farm.speech, getattr(speech, "primary", speech).describe()
+            ),
+        )
+        self.gpu.reuse = self.local.reuse = self.reuse
+        #: Tasks that became ready and are still to be looked up in the cache, and those that
+        #: were (each is looked up once: a retry renders).
+        self._to_look: list[str] = []
+        self._looked: set[str] = set()
         self.health = Health(self.ctx, self.lanes, self.gpu, on_down=self._stop_on,
                              supervision=supervision)  # fmt: skip
         #: Task id -> the worker it was placed on (while in flight).
@@ -202,11 +230,13 @@ class Dispatcher:
             board.start(tid)
         for t in [*board.ready_gpu(), *board.ready_local()]:
             store.set_task_state(t.id, TaskState.ready)
+            self._to_look.append(t.id)
         assert self._wake is not None
         ended: BaseException | None = None
         try:
             while board.unfinished:
                 self._check_cancel()
+                self._reuse_ready()
                 for task in self._start_ready():
                     board.start(task.id)
                     running[asyncio.ensure_future(self._run_task(task))] = task.id
@@ -228,6 +258,26 @@ class Dispatcher:
                 self.gpu.stop(fut, tid, stop_reason(ended))
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+
+    def _reuse_ready(self) -> None:
+        """Finish from the cache the tasks that became ready whose content it holds (no GPU
+        work); what they unblock is looked up in turn, so a shot that did not change is done
+        at once."""
+        board, store, queue = self.board, self.ctx.store, self._to_look
+        while queue:
+            tid = queue.pop()
+            task = self.tasks[tid]
+            if tid in self._looked or task.kind is TaskKind.assemble or not board.is_ready(tid):
+                continue
+            self._looked.add(tid)
+            path = self.reuse.take(task)
+            if path is None:
+                continue
+            self.outputs[tid] = path
+            with store.batch():
+                for child in board.finish(tid):
+                    store.set_task_state(child, TaskState.ready)
+                    queue.append(child)
 
     async def _run_task(self, task: Task) -> Path:
         if task.kind in GPU_KINDS:
@@ -293,6 +343,7 @@ class Dispatcher:
                 store.set_task_state(tid, TaskState.done)
                 for child in self.board.finish(tid):
                     store.set_task_state(child, TaskState.ready)
+                    self._to_look.append(child)
                 if task.kind in GPU_KINDS and lane is not None:
                     self.ctx.emit(
                         "task_done",
@@ -372,6 +423,7 @@ class Dispatcher:
             store.set_task_state(task.id, TaskState.skipped, error=why)
             for child in self.board.finish(task.id):
                 store.set_task_state(child, TaskState.ready)
+                self._to_look.append(child)
             self.ctx.emit(
                 "hero_skipped",
                 f"shot {task.shot_id} goes out without its hero pass: {why}",
@@ -388,6 +440,7 @@ class Dispatcher:
                     self.tasks[tid],
                 )  # fmt: skip
                 self.outputs.pop(tid)
+                self.reuse.forget(tid)
                 self.board.undo(tid)
                 self.ctx.store.set_task_state(tid, TaskState.ready, error=why)
 

@@ -8,6 +8,7 @@ import asyncio
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from videofactory.errors import RunCancelled
 from videofactory.farm.attempt import media_dict
@@ -17,6 +18,9 @@ from videofactory.farm.voice import FilmVoice
 from videofactory.store import TaskState
 from videofactory.tts.base import SpeechBackend
 from videofactory.vocabulary import TaskId, TaskKind
+
+if TYPE_CHECKING:
+    from videofactory.farm.reuse import Reuse
 
 __all__ = ["LocalRunner"]
 
@@ -32,6 +36,8 @@ class LocalRunner:
         #: The film's one voice: speaks each shot, and again when the voice changes.
         self.voice = FilmVoice(ctx, speech)
         self._speech_lock = asyncio.Lock()
+        #: Keeps each narration in the artifact cache (the dispatcher sets it).
+        self.reuse: Reuse | None = None
 
     async def run(self, task: Task) -> Path:
         """Run a speech or assembly task; its checked output."""
@@ -54,6 +60,16 @@ class LocalRunner:
             )
             spoken = await self.voice.speak(task, shot)
         media, fit = spoken.media, spoken.fit
+        if self.reuse is not None and not spoken.result.fell_back:
+            # Spoken by a fallback engine, it is not what the configured one would say: the
+            # next run asks that engine again. The record names the voice (``FilmVoice`` reads
+            # it back when it reuses the file).
+            record = {
+                **media_dict(media),
+                "engine": spoken.result.engine,
+                "voice": spoken.result.description,
+            }
+            await asyncio.to_thread(self.reuse.keep, task, Path(spoken.result.path), record)
         ctx.emit(
             "task_done",
             f"speech {shot.id}: {media.duration_s:.1f} s by {spoken.result.engine}"

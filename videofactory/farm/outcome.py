@@ -43,6 +43,9 @@ class RunResult:
     shots: tuple[str, ...] = ()
     #: Shot id -> why it went out without its hero pass.
     heroes_missing: dict[str, str] = field(default_factory=dict)
+    #: Tasks finished from the artifact cache / GPU and speech tasks rendered or spoken.
+    tasks_reused: int = 0
+    tasks_rendered: int = 0
 
 
 def run_result(
@@ -52,12 +55,16 @@ def run_result(
     made, and which shots went out without their hero pass."""
     store, run_id = ctx.store, ctx.run_id
     missing = heroes_missing(store.tasks(run_id))
-    without = (
+    tail = (
         f"; {len(missing)} shot(s) without their hero pass ({', '.join(missing)}): "
         f"`videofactory resume {run_id} --heroes` adds them"
         if missing
         else ""
     )
+    reused, rendered = store.reuse_counts(run_id)
+    counts = {"tasks_reused": reused, "tasks_rendered": rendered}
+    if reused:
+        tail = f"; {reused} task(s) reused from the cache, {rendered} rendered{tail}"
     final: Path | None = None
     media: MediaInfo | None = None
     if assemble:
@@ -66,19 +73,19 @@ def run_result(
         store.set_run_state(run_id, RunState.done, final=str(final))
         ctx.emit(
             "run_done",
-            f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s{without}",
+            f"{final} ({media.duration_s:.2f} s) in {elapsed:.1f} s{tail}",
             data={"final": str(final), "duration_s": media.duration_s,
-                  "heroes_missing": missing},
+                  "heroes_missing": missing, **counts},
         )  # fmt: skip
     else:
         store.set_run_state(run_id, RunState.rendered)
         ctx.emit(
             "run_done",
-            f"every shot rendered in {elapsed:.1f} s (not assembled){without}",
-            data={"heroes_missing": missing},
+            f"every shot rendered in {elapsed:.1f} s (not assembled){tail}",
+            data={"heroes_missing": missing, **counts},
         )
     shots = tuple(s.id for s in ctx.shotlist.shots)
-    return RunResult(run_id, ctx.run_dir, final, media, elapsed, shots, missing)
+    return RunResult(run_id, ctx.run_dir, final, media, elapsed, shots, missing, reused, rendered)
 
 
 def close_attempts(ctx: RunContext, exc: BaseException | None) -> None:

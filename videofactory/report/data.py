@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from videofactory.planning.choose import planner_summary
-from videofactory.store import heroes_missing
+from videofactory.store import REUSED_WORKER, heroes_missing
 from videofactory.vocabulary import GPU_KINDS, TaskId, TaskKind
 
 __all__ = [
@@ -183,9 +183,11 @@ def build_report(
     def rel(ts: float | None) -> float | None:
         return None if ts is None else max(0.0, ts - t0)
 
-    bars = [_attempt_bar(a, kinds, shot_of, rel, t_end - t0) for a in attempts]
+    # A task finished from the artifact cache ran nowhere: no bar (its shot row says "cache").
+    bars = [_attempt_bar(a, kinds, shot_of, rel, t_end - t0) for a in attempts
+            if not a.get("reused")]  # fmt: skip
     for t in tasks:  # speech and assembly run outside ComfyUI: one bar per task
-        if t.kind in GPU_KINDS or t.started_at is None:
+        if t.kind in GPU_KINDS or t.started_at is None or t.worker == REUSED_WORKER:
             continue
         lane = "speech" if t.kind == "speech" else "ffmpeg"
         end = rel(t.finished_at) if t.finished_at else t_end - t0

@@ -154,6 +154,10 @@ class RunWatch:
             self.ended = kind
             for each in self.lanes.values():
                 each.running, each.queued, each.value, each.max = None, [], None, None
+        elif kind == "task_reused" and tid is not None:
+            # Finished from the artifact cache: done, on no lane.
+            self._drop(tid)
+            self.done.add(tid)
         elif lane is None or tid is None:
             if kind in ("worker_down", "worker_up") and lane is not None:
                 self._health(lane, kind, ev.message)

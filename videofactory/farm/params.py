@@ -1,0 +1,77 @@
+"""The parameters a task binds into its workflow (pure): one place for the attempt that posts
+it and for the content key that names what it makes (``farm/reuse.py``).
+
+Inputs are given by what the workflow should read: the name a server gave an upload when the
+workflow is posted, the input's content hash when a key is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from videofactory.comfy.workflow import Workflow
+from videofactory.shotlist import Shot, ShotList
+from videofactory.vocabulary import TaskKind
+
+__all__ = ["HERO_SCALE", "even_size", "workflow_params"]
+
+#: Upscale factor of the hero pass.
+HERO_SCALE = 1.5
+
+
+def even_size(value: float) -> int:
+    """A size a video encoder takes: a multiple of 8, at least 64."""
+    return max(64, int(round(value / 8)) * 8)
+
+
+def workflow_params(
+    kind: TaskKind,
+    shot: Shot,
+    shotlist: ShotList,
+    workflow: Workflow,
+    *,
+    scale: float,
+    prefix: str,
+    inputs: Mapping[str, str],
+) -> dict[str, Any]:
+    """What a task of ``kind`` binds into ``workflow``: the shot's prompt, seed, size (scaled
+    after running out of memory), the clip's frames and rate, where the output goes
+    (``prefix``) and what it reads (``inputs``: ``input_image`` for a clip, ``input_video`` for
+    a hero pass)."""
+    width, height = (
+        (shotlist.width, shotlist.height)
+        if scale == 1.0
+        else (even_size(shotlist.width * scale), even_size(shotlist.height * scale))
+    )
+    if kind is not TaskKind.hero:  # in the steps its model makes, covering the frame
+        width, height = workflow.frame_size(width, height)
+    if kind is TaskKind.keyframe:
+        return {
+            "prompt": shot.prompt,
+            "negative": shot.negative,
+            "seed": shot.seed,
+            "width": width,
+            "height": height,
+            "output_prefix": prefix,
+        }
+    if kind is TaskKind.clip:
+        timing = workflow.clip_timing(shot.duration, shotlist.fps, scale)
+        return {
+            "input_image": inputs["input_image"],
+            "prompt": shot.prompt,
+            "camera": shot.camera.value,
+            "width": width,
+            "height": height,
+            "frames": timing.frames,
+            "seed": shot.seed,
+            "fps": timing.fps,
+            "output_prefix": prefix,
+        }
+    # The hero pass upscales: its size is HERO_SCALE times the clip's (even, for H.264).
+    return {
+        "input_video": inputs["input_video"],
+        "width": even_size(width * HERO_SCALE),
+        "height": even_size(height * HERO_SCALE),
+        "output_prefix": prefix,
+    }
