@@ -78,6 +78,17 @@ TRANSITION_PLAN_OPT = typer.Option(
 )
 
 
+#: The planning options ``generate`` and ``plan`` share.
+DURATION_OPT = typer.Option(30.0, "--duration", "-d", help="Length in seconds.")
+FPS_OPT = typer.Option(DEFAULT_FPS, "--fps", help="Output frame rate.")
+SEED_OPT = typer.Option(0, "--seed", help="Planner seed: the same seed gives the same plan.")
+CLIP_SECONDS_OPT = typer.Option(
+    None,
+    "--clip-seconds",
+    help="Length of one generated clip, which sets the number of shots "
+    f"(default: the farm file's clip_seconds, else {DEFAULT_CLIP_SECONDS:g}).",
+)
+
 #: ``--aspect`` of generate, plan and render: the frame's shape, made natively.
 ASPECT_OPT = typer.Option(
     None,
@@ -95,19 +106,15 @@ HEIGHT_OPT = typer.Option(
 @_errors
 def generate(
     concept: str = typer.Argument(..., help="What the video is about."),
-    duration: float = typer.Option(30.0, "--duration", "-d", help="Length in seconds."),
+    duration: float = DURATION_OPT,
     farm: str | None = FARM_OPT,
     workdir: Path = WORKDIR_OPT,
     aspect: str | None = ASPECT_OPT,
     width: int | None = WIDTH_OPT,
     height: int | None = HEIGHT_OPT,
-    fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
-    seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
-    clip_seconds: float | None = typer.Option(
-        None,
-        help="Length of one generated clip, which sets the number of shots "
-        f"(default: the farm file's clip_seconds, else {DEFAULT_CLIP_SECONDS:g}).",
-    ),
+    fps: int = FPS_OPT,
+    seed: int = SEED_OPT,
+    clip_seconds: float | None = CLIP_SECONDS_OPT,
     planner: str = PLANNER_OPT,
     llm_url: str | None = LLM_URL_OPT,
     llm_model: str | None = LLM_MODEL_OPT,
@@ -147,18 +154,14 @@ def generate(
 @_errors
 def plan(
     concept: str = typer.Argument(..., help="What the video is about."),
-    duration: float = typer.Option(30.0, "--duration", "-d", help="Length in seconds."),
+    duration: float = DURATION_OPT,
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the YAML here."),
     aspect: str | None = ASPECT_OPT,
     width: int | None = WIDTH_OPT,
     height: int | None = HEIGHT_OPT,
-    fps: int = typer.Option(DEFAULT_FPS, help="Output frame rate."),
-    seed: int = typer.Option(0, help="Planner seed: the same seed gives the same plan."),
-    clip_seconds: float | None = typer.Option(
-        None,
-        help="Length of one generated clip, which sets the number of shots "
-        f"(default: the farm file's clip_seconds, else {DEFAULT_CLIP_SECONDS:g}).",
-    ),
+    fps: int = FPS_OPT,
+    seed: int = SEED_OPT,
+    clip_seconds: float | None = CLIP_SECONDS_OPT,
     planner: str = PLANNER_OPT,
     llm_url: str | None = LLM_URL_OPT,
     llm_model: str | None = LLM_MODEL_OPT,
