@@ -58,6 +58,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("watching", "report"),
     # the wiring: a run from a shot list and a farm, with everything above handed in
     ("factory",),
+    # the factory as MCP tools for an agent (the commands' functions, over the mcp SDK)
+    ("mcpserver",),
     # the commands
     ("cli", "__main__"),
 )

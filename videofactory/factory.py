@@ -12,7 +12,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "cancel_run",
+    "farm_status",
     "new_run_id",
+    "plan_for_farm",
     "record_run",
     "redo_plan",
     "redo_run",
@@ -128,6 +130,118 @@ def running_farm(farm: FarmConfig, *, root: Path | None = None) -> Iterator[Farm
             yield farm.model_copy(update={"workers": workers, "launcher": launcher})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+#: What ``status`` says of the built-in farm (nothing runs until a run starts it).
+BUILTIN_FARM_NOTE = (
+    "no farm file: the built-in simulated farm (six ComfyUI-protocol servers on loopback) is "
+    "started by `generate` and stopped when the run ends"
+)
+
+
+def farm_status(farm_file: str | Path | None = None) -> dict[str, Any]:
+    """The farm as ``videofactory status --json`` tells it: each worker's card, roles, URL,
+    reachability, memory, queue, the task kinds it refuses (preflight), and the kinds no
+    worker can run (``impossible``). The built-in farm is described, not started."""
+    import asyncio
+
+    from videofactory.config import builtin_farm, find_farm_file, load_farm
+    from videofactory.farm.feasibility import impossible_kinds
+    from videofactory.farm.workers import survey_farm
+    from videofactory.vocabulary import GPU_KINDS
+
+    path = find_farm_file(farm_file)
+    if path is None:
+        config = builtin_farm()
+        rows = [
+            {
+                "id": w.id,
+                "card": w.card,
+                "roles": [r.value for r in w.roles],
+                "url": "",
+                "reachable": None,
+                "vram_total_gb": w.vram_gb,
+                "vram_free_gb": None,
+                "queue_running": None,
+                "queue_pending": None,
+                "device": "simulated",
+                "error": "",
+            }
+            for w in config.workers
+        ]
+        return {"farm": config.name, "simulated": True, "note": BUILTIN_FARM_NOTE, "workers": rows}
+    config = load_farm(path)
+    survey = asyncio.run(survey_farm(config))
+    rows = [s.to_json() for s in survey.statuses]
+    for row, ability in zip(rows, survey.abilities, strict=True):
+        check = survey.checks[row["id"]]
+        row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
+        row["preflight"] = {k.value: c.to_json() for k, c in check.kinds.items()}
+        row["needs_gb"] = {k.value: gb for k, gb in ability.needs.items()}
+    # Could the farm run a film at all? (Every plan has keyframes and clips; the planner
+    # marks hero shots too.)
+    impossible = impossible_kinds(dict.fromkeys(GPU_KINDS), survey.abilities, strict=config.strict)
+    return {
+        "farm": config.name,
+        "file": str(path),
+        "simulated": False,
+        "reachable": sum(1 for s in survey.statuses if s.reachable),
+        "impossible": impossible,
+        "workers": rows,
+    }
+
+
+def plan_for_farm(
+    concept: str,
+    duration: float,
+    *,
+    farm_file: str | Path | None = None,
+    planner: str = "auto",
+    style: str | None = None,
+    llm: tuple[str | None, str | None, str | None] = (None, None, None),
+    size: tuple[int, int, int, int, float | None],
+    transition: str = "auto",
+    say: Callable[[str], None] | None = None,
+) -> ShotList:
+    """Plan a shot list as ``plan`` and ``generate`` do: the LLM's settings come from ``llm``
+    (endpoint, kind, model), the environment, then the farm file; the clip length (None in
+    ``size``: width, height, fps, seed, clip seconds) and the narration's pace from the farm.
+
+    Raises:
+        ConfigError: bad input or farm file; PlannerError, BackendError: the LLM failed.
+    """
+    from videofactory.config import configured_llm, find_farm_file, load_farm, resolve_llm
+    from videofactory.constants import DEFAULT_CLIP_SECONDS
+    from videofactory.planning import plan_shotlist
+    from videofactory.planning.speech import speaking_rate
+
+    width, height, fps, seed, clip_s = size
+    settings = None
+    path = find_farm_file(farm_file)
+    config = load_farm(path) if path else None
+    if clip_s is None:
+        # As many shots as the farm's scene workflow makes clips of this length.
+        clip_s = config.clip_seconds if config else DEFAULT_CLIP_SECONDS
+    url, kind, model = llm
+    if planner == "llm":
+        settings = resolve_llm(config, endpoint=url, kind=kind, model=model)
+    elif planner == "auto":
+        settings = configured_llm(config, endpoint=url, kind=kind, model=model)
+    return plan_shotlist(
+        concept,
+        duration,
+        planner=planner,
+        seed=seed,
+        width=width,
+        height=height,
+        fps=fps,
+        clip_s=clip_s,
+        llm=settings,
+        style=style,
+        say=say,
+        rate=speaking_rate(config.speech if config else None),
+        transition=transition,
+    )
 
 
 def render_shotlist(

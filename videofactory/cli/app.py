@@ -217,38 +217,19 @@ def _plan(
     size: tuple[int, int, int, int, float | None],
     transition: str = "auto",
 ) -> Any:
-    """Plan with the named planner; the LLM's settings come from flags, env, then farm file.
-    Narration is timed at the rate of the farm's speech engine."""
-    from videofactory.config import configured_llm, find_farm_file, load_farm, resolve_llm
-    from videofactory.planning import plan_shotlist
-    from videofactory.planning.speech import speaking_rate
+    """Plan with the named planner (``factory.plan_for_farm``); what it says goes to stderr."""
+    from videofactory.factory import plan_for_farm
 
-    width, height, fps, seed, clip_s = size
-    settings = None
-    path = find_farm_file(farm)
-    config = load_farm(path) if path else None
-    if clip_s is None:
-        # As many shots as the farm's scene workflow makes clips of this length.
-        clip_s = config.clip_seconds if config else DEFAULT_CLIP_SECONDS
-    url, kind, model = llm
-    if planner == "llm":
-        settings = resolve_llm(config, endpoint=url, kind=kind, model=model)
-    elif planner == "auto":
-        settings = configured_llm(config, endpoint=url, kind=kind, model=model)
-    return plan_shotlist(
+    return plan_for_farm(
         concept,
         duration,
+        farm_file=farm,
         planner=planner,
-        seed=seed,
-        width=width,
-        height=height,
-        fps=fps,
-        clip_s=clip_s,
-        llm=settings,
         style=style,
-        say=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True),
-        rate=speaking_rate(config.speech if config else None),
+        llm=llm,
+        size=size,
         transition=transition,
+        say=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True),
     )
 
 
@@ -669,3 +650,7 @@ from videofactory.cli.reuse import REDO_EPILOG, cache_app, redo_command  # noqa:
 
 app.command("redo", epilog=REDO_EPILOG)(_errors(redo_command(_print_result)))
 app.add_typer(cache_app(), name="cache")
+
+from videofactory.cli.mcp import MCP_EPILOG, mcp_command  # noqa: E402
+
+app.command("mcp", epilog=MCP_EPILOG)(_errors(mcp_command))

@@ -14,6 +14,7 @@ from the middle (``center``), or letterboxed as before (``pad``).
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,94 +22,33 @@ import typer
 
 from videofactory.cli.options import console
 from videofactory.constants import DEFAULT_WORKDIR
-from videofactory.errors import ConfigError
-from videofactory.presets import ASPECTS, shape_size
+from videofactory.presets import ASPECTS
 
 if TYPE_CHECKING:
-    from videofactory.assembly.ffmpeg import FFmpeg
-    from videofactory.assembly.probe import MediaInfo
-    from videofactory.assembly.timeline import FitMode, Timeline
+    from collections.abc import Iterator
+
+    from videofactory.assembly.reassemble import Progress
 
 __all__ = ["assemble_command"]
 
 
-def _assemble_version(
-    run_dir: Path, timeline: Timeline, binary: FFmpeg, *, quiet: bool
-) -> tuple[int, Path, MediaInfo]:
-    """Render the run's next free version (``final.v2.mp4``...) with a progress bar.
-
-    Two ``assemble`` commands of one run at the same time would pick the same number: the
-    one that finds it taken (``OutputBusy``: being made, or made meanwhile) takes the next.
-    """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from videofactory.assembly.outputs import OutputBusy
-    from videofactory.assembly.render import assemble
-    from videofactory.assembly.runfiles import next_version
+@contextmanager
+def _progress_bar(*, quiet: bool) -> Iterator[Progress]:
+    """A progress bar on stderr (none when quiet or not a terminal), told by the assembly."""
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
 
     progress_console = console(stderr=True)
-    making: set[int] = set()
-    while True:
-        version, out = next_version(run_dir, making=making)
-        with Progress(
-            TextColumn(f"assembling {out.name}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeRemainingColumn(),
-            console=progress_console,
-            disable=quiet or not progress_console.is_terminal,
-        ) as bar:
-            task = bar.add_task("ffmpeg", total=1.0)
-            try:
-                info = assemble(
-                    timeline,
-                    out,
-                    ffmpeg=binary,
-                    on_progress=lambda done, bar=bar, task=task: bar.update(task, completed=done),
-                    new=True,
-                )
-            except OutputBusy:
-                making.add(version)
-                continue
-        return version, out, info
-
-
-#: What ``--reframe`` takes: each name and the fit mode it stands for.
-REFRAMES: dict[str, str] = {
-    "follow": "follow",
-    "center": "crop",
-    "centre": "crop",
-    "crop": "crop",
-    "pad": "pad",
-}
-
-
-def _fit_mode(reframe: str) -> FitMode:
-    """The fit mode ``--reframe`` names."""
-    mode = REFRAMES.get(reframe.strip().lower())
-    if mode is None:
-        raise ConfigError(
-            f"--reframe must be follow (a crop that follows the subject), center (a crop from "
-            f"the middle) or pad (black bars), got {reframe!r}"
-        )
-    return mode  # type: ignore[return-value]
-
-
-def _output(plan: dict[str, object], aspect: str | None, resolution: str | None, fit: FitMode):
-    """The run's own size and rate, or the presets asked for."""
-    from videofactory.assembly.timeline import OutputSpec
-
-    width = int(plan.get("width", 1280))  # type: ignore[call-overload]
-    height = int(plan.get("height", 720))  # type: ignore[call-overload]
-    fps = int(plan.get("fps", 24))  # type: ignore[call-overload]
-    if aspect is None and resolution is None:
-        return OutputSpec(width, height, fps, fit=fit)
-    if aspect is None:
-        aspect = "16:9" if width > height else "9:16" if height > width else "1:1"
-    if resolution is None:  # the run's short side: a 1280x720 run becomes 720x1280
-        width, height = shape_size(aspect, min(width, height))
-        return OutputSpec(width, height, fps, fit=fit)
-    return OutputSpec.from_presets(aspect, resolution, fps=fps, fit=fit)
+    with Bar(
+        TextColumn("assembling {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=progress_console,
+        disable=quiet or not progress_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("", total=1.0)
+        yield lambda name, done: bar.update(task, description=name, completed=done)
 
 
 def assemble_command(
@@ -176,77 +116,31 @@ def assemble_command(
     """
     # Imported here, not at the top: `videofactory --help` imports this module to list the
     # command, and should not load the database, the ffmpeg runner or PyAV for it.
-    from dataclasses import replace
+    from videofactory.assembly.reassemble import reassemble_run
 
-    from videofactory.assembly.ffmpeg import find_ffmpeg
-    from videofactory.assembly.outputs import side_files
-    from videofactory.assembly.runfiles import run_pieces, run_timeline
-    from videofactory.assembly.soundtrack import music_for, music_setting
-    from videofactory.assembly.timeline import Loudness, Transition
-    from videofactory.errors import StoreError
-    from videofactory.stopping import sigterm_as_ctrl_c
-    from videofactory.store import DB_NAME, Store
-
-    mode = _fit_mode(fit if fit is not None else reframe)
-    setting = music_setting(music) if music is not None else None  # a bad file: refused now
-    if not (workdir / DB_NAME).exists():
-        raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
-    binary = find_ffmpeg(ffmpeg)
-    with Store.for_workdir(workdir) as store:
-        pieces = run_pieces(store, run, workdir)
-        if setting is None:  # the run's own: its --music, else the generated bed
-            setting = store.run(pieces.run_id)["settings"].get("music")
-        output = _output(pieces.plan, aspect, resolution, mode)
-        bed, sound = music_for(setting, pieces.plan, pieces.run_dir, output.audio_rate)
-        if bed is not None and music_level is not None:
-            bed = replace(bed, level_lu=music_level)
-        timeline = run_timeline(
-            pieces,
-            output,
-            transition=Transition(transition, transition_seconds) if transition else None,
-            transition_s=transition_seconds,
-            music=bed,
-            loudness=Loudness(integrated_lufs=loudness),
+    with _progress_bar(quiet=as_json) as progress:
+        summary = reassemble_run(
+            run,
+            workdir=workdir,
+            transition=transition,
+            transition_seconds=transition_seconds,
+            music=music,
+            music_level=music_level,
+            aspect=aspect,
+            resolution=resolution,
+            reframe=fit if fit is not None else reframe,
             burn_subtitles=burn_subtitles,
+            loudness=loudness,
+            ffmpeg=ffmpeg,
+            on_progress=progress,
         )
-        # "per shot": each shot's own transition, from the shot list
-        transition_name = timeline.transition.kind if transition else "per shot"
-        with sigterm_as_ctrl_c():  # ffmpeg stopped and its partial files removed either way
-            version, out, info = _assemble_version(pieces.run_dir, timeline, binary, quiet=as_json)
-        sides = {name: str(path) for name, path in side_files(out).items()}
-        options = {
-            "version": version,
-            "transition": transition_name,
-            "transition_s": transition_seconds,
-            "music": setting or "auto",
-            "sound": sound,
-            "burn_subtitles": burn_subtitles,
-            "reframe": {"crop": "center"}.get(mode, mode),
-            "loudness_lufs": loudness,
-            "ffmpeg": f"{binary.source} {binary.version}",
-        }
-        media = {
-            "duration_s": info.duration_s,
-            "width": info.width,
-            "height": info.height,
-            "fps": info.fps,
-            "video_codec": info.video_codec,
-            "audio_codec": info.audio_codec,
-            **options,
-            **sides,
-        }
-        store.add_artifact(pieces.run_id, f"{pieces.run_id}/assemble", "final", out, media)
-        store.add_event(
-            pieces.run_id, "reassembled", f"{out.name} ({transition_name})", data=options
-        )
-    summary = {"ok": True, "run_id": pieces.run_id, "final": str(out), **media}
     if as_json:
         print(json.dumps(summary))
         return
     console().print(
-        f"[bold green]done[/] {out}  v{version}  {info.duration_s:.2f} s  "
-        f"{info.width}x{info.height}  {transition_name}"
-        + f"  {sound}"
-        + f"\nsubtitles {sides['srt']}, thumbnail {sides['thumbnail']}",
+        f"[bold green]done[/] {summary['final']}  v{summary['version']}  "
+        f"{summary['duration_s']:.2f} s  {summary['width']}x{summary['height']}  "
+        f"{summary['transition']}  {summary['sound']}"
+        f"\nsubtitles {summary['srt']}, thumbnail {summary['thumbnail']}",
         highlight=False,
     )

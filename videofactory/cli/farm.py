@@ -28,77 +28,25 @@ DEFAULT_COMFYUI_URL = f"http://127.0.0.1:{DEFAULT_SIM_PORT}"
 @errors
 def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
     """Show the farm: each GPU's card, role, URL, reachability, VRAM and queue."""
-    import asyncio
+    from videofactory.factory import farm_status
 
-    from videofactory.config import builtin_farm, find_farm_file, load_farm
-    from videofactory.farm.feasibility import impossible_kinds
-    from videofactory.farm.workers import survey_farm
-    from videofactory.vocabulary import GPU_KINDS
-
-    path = find_farm_file(farm)
-    if path is None:
-        config = builtin_farm()
-        rows = [
-            {
-                "id": w.id,
-                "card": w.card,
-                "roles": [r.value for r in w.roles],
-                "url": "",
-                "reachable": None,
-                "vram_total_gb": w.vram_gb,
-                "vram_free_gb": None,
-                "queue_running": None,
-                "queue_pending": None,
-                "device": "simulated",
-                "error": "",
-            }
-            for w in config.workers
-        ]
-        note = (
-            "no farm file: the built-in simulated farm (six ComfyUI-protocol servers on "
-            "loopback) is started by `generate` and stopped when the run ends"
-        )
-        if as_json:
-            print(
-                json.dumps({"farm": config.name, "simulated": True, "note": note, "workers": rows})
-            )
-        else:
-            _farm_table(config.name, rows)
-            err.print(note)
-        return
-    config = load_farm(path)
-    survey = asyncio.run(survey_farm(config))
-    statuses, checks, abilities = survey.statuses, survey.checks, survey.abilities
-    rows = [s.to_json() for s in statuses]
-    for row, ability in zip(rows, abilities, strict=True):
-        check = checks[row["id"]]
-        row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
-        row["preflight"] = {k.value: c.to_json() for k, c in check.kinds.items()}
-        row["needs_gb"] = {k.value: gb for k, gb in ability.needs.items()}
-    # Could the farm run a film at all? (Every plan has keyframes and clips; the planner
-    # marks hero shots too.)
-    impossible = impossible_kinds(dict.fromkeys(GPU_KINDS), abilities, strict=config.strict)
-    reachable = sum(1 for s in statuses if s.reachable)
+    data = farm_status(farm)
+    rows = data["workers"]
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "farm": config.name,
-                    "file": str(path),
-                    "simulated": False,
-                    "reachable": reachable,
-                    "impossible": impossible,
-                    "workers": rows,
-                }
-            )
-        )
+        print(json.dumps(data))
     else:
-        _farm_table(f"{config.name} ({path})", rows)
-        for s in statuses:
-            if not s.reachable:
-                err.print(f"[yellow]{s.id}[/]: {escape(s.error)}", highlight=False)
-            elif s.memory_note:
-                err.print(f"[yellow]note:[/] {s.memory_note}", highlight=False)
+        _farm_table(f"{data['farm']} ({data['file']})" if "file" in data else data["farm"], rows)
+    if data["simulated"]:
+        if not as_json:
+            err.print(data["note"])
+        return
+    impossible, reachable = data["impossible"], data["reachable"]
+    if not as_json:
+        for row in rows:
+            if not row["reachable"]:
+                err.print(f"[yellow]{row['id']}[/]: {escape(row['error'])}", highlight=False)
+            elif row.get("memory_note"):
+                err.print(f"[yellow]note:[/] {row['memory_note']}", highlight=False)
         for row in rows:
             for kind, c in row["preflight"].items():
                 if c["ok"]:

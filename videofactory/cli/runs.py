@@ -29,7 +29,6 @@ __all__ = [
     "detach_resume",
     "logs_command",
     "report_command",
-    "run_result",
     "status_lines",
     "wait_command",
 ]
@@ -153,7 +152,7 @@ def wait_command(
     Exit code 0 only if the run ended well (done, or rendered with --no-assemble); 1 if it
     failed, was cancelled, stopped with no process driving it, or --timeout passed.
     """
-    from videofactory.watching.follow import follow
+    from videofactory.watching.follow import follow, run_result
     from videofactory.watching.live import RunView
 
     with _store(workdir) as store:
@@ -176,35 +175,6 @@ def wait_command(
         print(json.dumps(result))
         return
     _print_done(result)
-
-
-def run_result(store: Store, status: Any) -> dict[str, Any]:
-    """A run's result as ``generate --json`` ends with it (``ok``, ids, paths, the video)."""
-    finals = [a for a in store.artifacts(status.run_id) if a["kind"] == "final"]
-    shots = store.shots(status.run_id)
-    result: dict[str, Any] = {
-        "ok": status.ok,
-        "run_id": status.run_id,
-        "state": status.state,
-        "run_dir": str(status.run_dir),
-        "final": status.final,
-        "shots": len(shots),
-        "report": str(status.report) if status.report else None,
-    }
-    result["tasks_reused"], result["tasks_rendered"] = store.reuse_counts(status.run_id)
-    if status.error and not status.ok:
-        result["error"] = status.error
-    if finals and status.final:
-        media = finals[-1]["media"]
-        result.update(
-            duration_s=round(float(media.get("duration_s") or 0), 3),
-            width=media.get("width"),
-            height=media.get("height"),
-            fps=media.get("fps"),
-            video_codec=media.get("video_codec"),
-            audio_codec=media.get("audio_codec"),
-        )
-    return result
 
 
 def _print_done(result: dict[str, Any]) -> None:

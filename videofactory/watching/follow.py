@@ -37,6 +37,7 @@ __all__ = [
     "TERMINAL",
     "follow",
     "replay",
+    "run_result",
     "run_status",
     "stored_events",
 ]
@@ -246,3 +247,32 @@ def replay(store: Store, run: str) -> RunWatch:
     for ev in stored_events(store, record["id"]):
         watch.apply(ev)
     return watch
+
+
+def run_result(store: Store, status: RunStatus) -> dict[str, Any]:
+    """A run's result as ``generate --json`` ends with it (``ok``, ids, paths, the video)."""
+    finals = [a for a in store.artifacts(status.run_id) if a["kind"] == "final"]
+    shots = store.shots(status.run_id)
+    result: dict[str, Any] = {
+        "ok": status.ok,
+        "run_id": status.run_id,
+        "state": status.state,
+        "run_dir": str(status.run_dir),
+        "final": status.final,
+        "shots": len(shots),
+        "report": str(status.report) if status.report else None,
+    }
+    result["tasks_reused"], result["tasks_rendered"] = store.reuse_counts(status.run_id)
+    if status.error and not status.ok:
+        result["error"] = status.error
+    if finals and status.final:
+        media = finals[-1]["media"]
+        result.update(
+            duration_s=round(float(media.get("duration_s") or 0), 3),
+            width=media.get("width"),
+            height=media.get("height"),
+            fps=media.get("fps"),
+            video_codec=media.get("video_codec"),
+            audio_codec=media.get("audio_codec"),
+        )
+    return result
