@@ -22,7 +22,16 @@ from typing import Any
 from videofactory.errors import ConfigError
 from videofactory.pychild import child_env, python_module
 
-__all__ = ["DETACHED_FILE", "LOG_FILE", "Detached", "pid_alive", "read_detached", "spawn"]
+__all__ = [
+    "DETACHED_FILE",
+    "LOG_FILE",
+    "Detached",
+    "cancelled_since_start",
+    "pid_alive",
+    "read_detached",
+    "resume_detached",
+    "spawn",
+]
 
 #: The record of the background process, in the run folder.
 DETACHED_FILE = "detached.json"
@@ -75,6 +84,19 @@ def spawn(run_id: str, run_dir: Path, args: list[str]) -> Detached:
     return record
 
 
+def resume_detached(
+    run_id: str, run_dir: Path, workdir: Path, farm: Path | None = None, *, debug: bool = False
+) -> Detached:
+    """Drive a recorded run to its end in the background: ``videofactory resume RUN`` with the
+    work directory (and farm file, when one is named) as absolute paths (``spawn``)."""
+    args = ["resume", run_id, "--workdir", str(Path(workdir).resolve())]
+    if farm is not None:
+        args += ["--farm", str(Path(farm).resolve())]
+    if debug:
+        args.insert(0, "--debug")
+    return spawn(run_id, run_dir, args)
+
+
 def read_detached(run_dir: Path) -> Detached | None:
     """The background process of a run, if it was started with --detach."""
     path = Path(run_dir) / DETACHED_FILE
@@ -83,6 +105,21 @@ def read_detached(run_dir: Path) -> Detached | None:
         return Detached(**data)
     except (OSError, ValueError, TypeError):
         return None
+
+
+def cancelled_since_start(record: dict[str, Any], run_dir: Path) -> bool:
+    """Whether a run (its record in the run database) was cancelled after this process was
+    started in the background to drive it, but before it began: a cancel that must stand,
+    not be overwritten by the process starting the run. A cancelled run resumed later (by a
+    process started after the cancel) goes on."""
+    if record.get("state") != "cancelled":  # store.RunState.cancelled (a layer above this)
+        return False
+    mine = read_detached(run_dir)
+    return (
+        mine is not None
+        and mine.pid == os.getpid()
+        and float(record.get("updated_at") or 0) >= mine.started_at
+    )
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from videofactory.config import FarmConfig, SpeechConfig, resolve_farm
-from videofactory.detach import pid_alive
+from videofactory.detach import cancelled_since_start, pid_alive
 from videofactory.errors import (
     BackendError,
     ConfigError,
     FactoryError,
+    RunCancelled,
     RunFailed,
     ShotListError,
     StoreError,
@@ -343,6 +344,11 @@ def resume_run(
         if owner not in (None, os.getpid()) and pid_alive(owner):
             # Said before any farm starts; the dispatcher's claim is what decides, though.
             raise driven_elsewhere(run_id, owner)
+        if cancelled_since_start(record, run_dir):  # before its farm starts, for nothing
+            raise RunCancelled(
+                f"run {run_id} was cancelled before it started; nothing was rendered",
+                run_id=run_id,
+            )
         shotlist = _recorded_shotlist(store, record)
         farm = _recorded_farm(record, farm_file)
         # A run recorded with --no-assemble stays unassembled when resumed; one recorded

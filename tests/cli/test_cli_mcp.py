@@ -153,6 +153,13 @@ async def _conversation(session: ClientSession, tmp_path: Path) -> None:
     runs = (await _call(session, "list_runs", {}))["runs"]
     assert [r["id"] for r in runs] == [run_id] and runs[0]["state"] == "done"
 
+    # a render cancelled at once, while its process still starts: the cancel stands
+    other = (await _call(session, "render", {"shotlist": shots, "fresh": True}))["run_id"]
+    assert (await _call(session, "cancel", {"run": other}))["state"] == "cancelled"
+    ended = await _call(session, "wait", {"run": other, "timeout_s": 60})
+    assert ended["finished"] and ended["state"] == "cancelled", ended
+    assert not (tmp_path / "w" / other / "final.mp4").exists()
+
 
 def _free_port() -> int:
     with socket.socket() as s:

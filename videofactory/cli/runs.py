@@ -101,14 +101,9 @@ def detach_resume(run: str, farm: str | None, workdir: Path, as_json: bool, *, d
 def _spawn(
     run_id: str, run_dir: Path, workdir: Path, farm: Path | None, as_json: bool, *, debug: bool
 ) -> None:
-    from videofactory.detach import spawn
+    from videofactory.detach import resume_detached
 
-    args = ["resume", run_id, "--workdir", str(Path(workdir).resolve())]
-    if farm is not None:
-        args += ["--farm", str(Path(farm).resolve())]
-    if debug:
-        args.insert(0, "--debug")
-    started = spawn(run_id, run_dir, args)
+    started = resume_detached(run_id, run_dir, workdir, farm, debug=debug)
     if as_json:
         print(
             json.dumps(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from videofactory.comfy.client import ComfyClient
 from videofactory.config import FarmConfig
+from videofactory.detach import cancelled_since_start
 from videofactory.errors import BackendError, FactoryError, RunCancelled, RunFailed
 from videofactory.events import EventSink
 from videofactory.farm import reconcile
@@ -160,6 +161,11 @@ class Dispatcher:
         claim = store.claim_run(self.run_id, os.getpid())
         if not claim.won:  # refused: nothing of the run was changed
             raise driven_elsewhere(self.run_id, claim.owner)
+        if cancelled_since_start(store.run(self.run_id), ctx.run_dir):  # while the farm started
+            raise RunCancelled(
+                f"run {self.run_id} was cancelled before it started; nothing was rendered",
+                run_id=self.run_id,
+            )
         store.set_run_state(self.run_id, RunState.running)
         ctx.emit(
             "run_started",

@@ -271,7 +271,10 @@ def build_server(defaults: Defaults) -> MCPServer:
         seed: Annotated[int | None, Field(ge=0, le=2**63 - 1)] = None,
         duration: Annotated[float | None, Field(gt=0, le=600)] = None,
         workdir: WorkdirArg = None,
-        farm: FarmArg = None,
+        farm: Annotated[
+            str | None,
+            Field(max_length=4000, description="Farm file instead of the one the run recorded."),
+        ] = None,
     ) -> dict[str, Any]:
         """Render one shot of a run again, edited, as a new run (started in the background;
         returns its id at once): only that shot and what depends on it render, the rest comes

@@ -121,19 +121,13 @@ def _shotlist(shotlist: dict[str, Any] | None, shotlist_file: str | None) -> Any
     return parse_shotlist(shotlist, source="shotlist")
 
 
-def _start(defaults: Defaults, run_id: str, run_dir: Path, workdir: Path, farm: str | None) -> Any:
+def _start(defaults: Defaults, run_id: str, run_dir: Path, workdir: Path, farm: Path | None) -> Any:
     """Drive a recorded run from a background process, as ``--detach`` does (``detach``):
-    ``videofactory resume RUN`` that outlives this server, logging to the run's run.log."""
-    from videofactory.config import find_farm_file
-    from videofactory.detach import spawn
+    ``videofactory resume RUN`` that outlives this server, logging to the run's run.log.
+    ``farm`` None: the farm the run recorded."""
+    from videofactory.detach import resume_detached
 
-    args = ["resume", run_id, "--workdir", str(workdir)]
-    path = find_farm_file(farm) if farm else None
-    if path is not None:
-        args += ["--farm", str(Path(path).resolve())]
-    if defaults.debug:
-        args.insert(0, "--debug")
-    return spawn(run_id, run_dir, args)
+    return resume_detached(run_id, run_dir, workdir, farm, debug=defaults.debug)
 
 
 def render(
@@ -168,11 +162,10 @@ def render(
         plan_ = apply_style(plan_, check_style(style))
     if transition is not None:
         plan_ = with_transition(plan_, transition)
-    where, farm_file = defaults.workdir_of(workdir), defaults.farm_of(farm)
+    where, farm_file = defaults.workdir_of(workdir), find_farm_file(defaults.farm_of(farm))
     run_id, run_dir = record_run(
-        plan_, workdir=where, farm_file=find_farm_file(farm_file), assemble=assemble,
-        music=sound, fresh=fresh,
-    )  # fmt: skip
+        plan_, workdir=where, farm_file=farm_file, assemble=assemble, music=sound, fresh=fresh
+    )
     started = _start(defaults, run_id, run_dir, where, farm_file)
     return {
         "run_id": run_id,
@@ -197,6 +190,7 @@ def redo(
 ) -> dict[str, Any]:
     """``videofactory redo RUN SHOT --detach``: a new run with one shot edited (none of
     prompt, seed, duration: a new seed, another take), started in the background."""
+    from videofactory.config import find_farm_file
     from videofactory.factory import redo_run
 
     where = defaults.workdir_of(workdir)
@@ -205,7 +199,7 @@ def redo(
         run, shot, workdir=where, prompt=prompt, seed=seed, duration=duration,
         farm_file=farm, detach=True,
     )  # fmt: skip
-    started = _start(defaults, run_id, run_dir, where, farm)
+    started = _start(defaults, run_id, run_dir, where, find_farm_file(farm) if farm else None)
     with _store(where) as store:
         settings = store.run(run_id)["settings"]
     return {
