@@ -14,7 +14,7 @@ from videofactory.cli.options import WORKDIR_OPT, example
 
 __all__ = ["MCP_EPILOG", "mcp_command"]
 
-MCP_EPILOG = example("claude mcp add videofactory -- videofactory mcp --workdir ~/films/runs")
+MCP_EPILOG = example("videofactory mcp --workdir ~/films/runs")
 
 
 def mcp_command(
@@ -43,6 +43,10 @@ def mcp_command(
     image), redo, cancel, assemble, list_runs. By default it speaks MCP on stdin/stdout: an
     MCP client starts it as a subprocess. With --http PORT it serves streamable HTTP on
     127.0.0.1. Errors come back as tool errors; the server goes on.
+
+    \b
+    Claude Code: claude mcp add videofactory -- videofactory mcp --workdir ~/films/runs
+    Claude Desktop and other clients: README.md, "Use it from an MCP client".
     """
     from videofactory.cli.options import state
     from videofactory.mcpserver.server import serve

@@ -24,7 +24,7 @@ from mcp_types import ImageContent, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from videofactory import __version__
-from videofactory.errors import FactoryError
+from videofactory.errors import ConfigError, FactoryError
 from videofactory.mcpserver import tools
 from videofactory.mcpserver.tools import Defaults
 
@@ -347,8 +347,29 @@ def serve(defaults: Defaults, *, http_port: int | None = None) -> None:
 
     server = build_server(defaults)
     if http_port is None:
+        if sys.stdin.isatty():  # a person, not a client: say what this is (on stderr)
+            print(
+                "videofactory MCP server on stdio: an MCP client starts this command and talks "
+                "to it (README: 'Use it from an MCP client'); Ctrl-C stops it",
+                file=sys.stderr,
+            )
         anyio.run(server.run_stdio_async)
         return
+    _check_port(http_port)
     url = f"http://127.0.0.1:{http_port}/mcp"
     print(f"videofactory MCP server on {url} (work directory {defaults.workdir})", file=sys.stderr)
     anyio.run(lambda: server.run_streamable_http_async(host="127.0.0.1", port=http_port))
+
+
+def _check_port(port: int) -> None:
+    """Refuse a port another program holds, in one line, before the web server starts."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}; pass --http another port"
+            ) from exc
