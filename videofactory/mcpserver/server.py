@@ -206,7 +206,9 @@ def build_server(defaults: Defaults) -> MCPServer:
     ) -> dict[str, Any]:
         """Start rendering a shot list; returns at once with the run id (``state``
         starting). A background process renders it and survives this server. Follow it with
-        wait or run_status. Unchanged tasks come from the work directory's artifact cache."""
+        wait or run_status. Unchanged tasks come from the work directory's artifact cache.
+        A shot's reference_image in ``shotlist`` is best an absolute path (a relative one is
+        read from the server's folder; in ``shotlist_file``, from the file's)."""
         with answers():
             return tools.render(
                 defaults, shotlist=shotlist, shotlist_file=shotlist_file, workdir=workdir,
