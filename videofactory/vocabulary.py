@@ -82,9 +82,9 @@ class TaskId:
         parts = text.split("/")
         if len(parts) not in (2, 3):
             raise ValueError(f"not a task id: {text!r}")
-        kind, _, take = parts[-1].partition(".")
+        kind, dot, take = parts[-1].partition(".")
         number = 1
-        if take:
+        if dot:
             if not take.isdigit() or int(take) < 2 or len(parts) != 3:
                 raise ValueError(f"not a task id: {text!r}")
             number = int(take)
