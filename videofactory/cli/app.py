@@ -21,6 +21,7 @@ from videofactory.cli.options import (
     PLANNER_OPT,
     RUN_JSON_OPT,
     STYLE_OPT,
+    TAKES_OPT,
     WORKDIR_OPT,
     err,
     example,
@@ -122,6 +123,7 @@ def generate(
     style: str | None = STYLE_OPT,
     music: str | None = MUSIC_OPT,
     transition: str = TRANSITION_PLAN_OPT,
+    takes: int | None = TAKES_OPT,
     fresh: bool = FRESH_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
@@ -147,6 +149,8 @@ def generate(
         size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
         transition=transition,
     )
+    if takes is not None:
+        shotlist = shotlist.model_copy(update={"takes": takes})
     _render(shotlist, farm, workdir, as_json, detach=detach, music=sound, fresh=fresh)
 
 
@@ -288,6 +292,7 @@ def render(
         "(default: each shot's own, as planned).",
     ),
     music: str | None = MUSIC_OPT,
+    takes: int | None = TAKES_OPT,
     fresh: bool = FRESH_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
@@ -316,6 +321,8 @@ def render(
         shotlist = apply_style(shotlist, check_style(style))
     if transition is not None:
         shotlist = with_transition(shotlist, transition)
+    if takes is not None:
+        shotlist = shotlist.model_copy(update={"takes": takes})
     if dry_run:
         from videofactory.cli.farm import dry_run as check_plan
 
@@ -669,3 +676,7 @@ from videofactory.cli.reuse import REDO_EPILOG, cache_app, redo_command  # noqa:
 
 app.command("redo", epilog=REDO_EPILOG)(_errors(redo_command(_print_result)))
 app.add_typer(cache_app(), name="cache")
+
+from videofactory.cli.takes import PICK_EPILOG, pick_command  # noqa: E402
+
+app.command("pick", epilog=PICK_EPILOG)(_errors(pick_command))
