@@ -25,6 +25,7 @@ __all__ = [
     "record_score",
     "settle_hero",
     "take_ids",
+    "takes_summary",
 ]
 
 #: The run's folder of contact sheets, one per shot with takes: ``takes/<shot>.jpg``.
@@ -116,4 +117,57 @@ def film_takes(
         except (MediaError, OSError):
             sheet = None
         out[shot.id] = {"take": take, "why": why, "clip": ids[take], "sheet": sheet}
+    return out
+
+
+def takes_summary(store: Store, run_id: str, shotlist: ShotList) -> dict[str, dict[str, Any]]:
+    """For ``show``: per shot with takes (or a pick), each take's seed, task, state, clip and
+    recorded score, the pick, the take the film uses (the pick, else the best score so far)
+    and its contact sheet. Reads the store only (nothing is scored here)."""
+    from videofactory.farm.takes import take_seed
+
+    record = store.run(run_id)
+    rows = {t.id: t for t in store.tasks(run_id)}
+    clips = {a["task_id"]: a["path"] for a in store.artifacts(run_id)}
+    scores = store.take_scores(run_id)
+    picks = store.picks(run_id)
+    out: dict[str, dict[str, Any]] = {}
+    for shot in shotlist.shots:
+        count = shotlist.takes_of(shot)
+        if count < 2 and shot.id not in picks:
+            continue
+        pick = picks.get(shot.id)
+        shot_scores = scores.get(shot.id, {})
+        uses = choose_take(
+            count,
+            pick["take"] if pick else None,
+            {t: s.get("score") for t, s in shot_scores.items()},
+        )
+        takes = []
+        for take, tid in take_ids(run_id, shotlist, shot.id).items():
+            row = rows.get(tid)
+            measures = shot_scores.get(take, {})
+            takes.append({
+                "take": take,
+                "task": tid,
+                "seed": take_seed(shot.seed, take),
+                "state": row.state if row else None,
+                "clip": clips.get(tid),
+                "score": measures.get("score"),
+                "measures": {k: v for k, v in measures.items() if k != "score"},
+                "picked": bool(pick and pick["take"] == take),
+                "used": take == uses,
+            })  # fmt: skip
+        hero = rows.get(task_id(run_id, TaskKind.hero, shot.id))
+        sheet = Path(record["run_dir"]) / TAKES_FOLDER / f"{shot.id}.jpg"
+        out[shot.id] = {
+            "takes": takes,
+            "pick": pick,
+            "uses": uses,
+            "why": "picked" if pick else "best score",
+            "hero": None
+            if hero is None
+            else {"take": hero.params.get("take", 1), "state": hero.state},  # fmt: skip
+            "sheet": str(sheet) if sheet.is_file() else None,
+        }
     return out
