@@ -48,6 +48,8 @@ __all__ = [
     "cancel_run",
     "new_run_id",
     "pick_take",
+    "place_hero",
+    "reassemble_run",
     "record_run",
     "redo_plan",
     "redo_run",
@@ -465,7 +467,7 @@ def pick_take(
         StoreError: no such run (or no run database), or a process is driving it now.
         ShotListError: no such shot, or no such take of it.
     """
-    from videofactory.farm.takes import choose_take, hero_wanted
+    from videofactory.takes import choose_take, hero_wanted
     from videofactory.watching.follow import run_status
 
     workdir = Path(workdir)
@@ -495,7 +497,7 @@ def pick_take(
         previous = choose_take(takes, old["take"] if old else None, scores)
         hero = hero or bool(old and old["hero"])
         store.set_pick(run_id, shot_id, take, hero=hero)
-        hero_changed = _pick_hero(store, run_id, shotlist, shot, take,
+        hero_changed = place_hero(store, run_id, shotlist, shot, take,
                                   hero_wanted(shot.hero, hero))  # fmt: skip
         assembled = {t.id: t for t in store.tasks(run_id) if t.kind == TaskKind.assemble.value}
         due = bool(record["settings"].get("assemble", True)) and any(
@@ -504,8 +506,9 @@ def pick_take(
         due = due and (take != previous or hero_changed)
         if due:
             with store.batch():
-                for tid in assembled:
-                    store.set_task_state(tid, TaskState.pending, error=None)
+                if hero_changed:  # the resumed run assembles once the hero pass is done
+                    for tid in assembled:
+                        store.set_task_state(tid, TaskState.pending, error=None)
                 store.add_event(
                     run_id,
                     "take_picked",
@@ -524,10 +527,14 @@ def pick_take(
         "run_id": run_id, "shot": shot_id, "take": take, "hero": hero, "previous": previous,
         "reassembled": due, "final": record.get("final_path"),
     }  # fmt: skip
-    if due:
+    if due and hero_changed:  # a hero pass to render: the run goes on on its farm
         result = resume_run(run_id, workdir=workdir, farm_file=farm_file, on_event=on_event)
         out["final"] = str(result.final) if result.final else None
         out["message"] = f"shot {shot_id} uses take {take}; re-assembled into {result.final}"
+    elif due:  # only the assembly: here, with no farm (it may be off, and needs none)
+        final = reassemble_run(run_id, workdir=workdir)
+        out["final"] = str(final)
+        out["message"] = f"shot {shot_id} uses take {take}; re-assembled into {final}"
     elif take == previous and not hero_changed:
         out["message"] = f"shot {shot_id} already uses take {take}; the pick is recorded"
     else:
@@ -547,6 +554,51 @@ def pick_take(
     return out
 
 
+def reassemble_run(run: str, *, workdir: Path) -> Path:
+    """Assemble a finished run again from what it rendered, as the next version of its video
+    (``final.v2.mp4`` ...), with the takes it uses now; no farm, no GPU work. Its contact
+    sheets are drawn again (the pick marked), the video recorded as the run's final."""
+    from videofactory.assembly.render import assemble
+    from videofactory.assembly.runfiles import next_version, run_pieces, run_timeline
+    from videofactory.assembly.soundtrack import music_for
+    from videofactory.assembly.timeline import OutputSpec
+    from videofactory.farm.attempt import media_dict
+    from videofactory.farm.picking import film_takes
+
+    workdir = Path(workdir)
+    with Store.for_workdir(workdir) as store:
+        record = store.run(run)
+        run_id = record["id"]
+        # Every take scored (and its sheet drawn) before the pieces are chosen by them.
+        outputs = {a["task_id"]: Path(a["path"]) for a in store.artifacts(run_id)}
+        shotlist = _recorded_shotlist(store, record)
+        takes = film_takes(store, run_id, Path(record["run_dir"]), shotlist, outputs)
+        pieces = run_pieces(store, run_id, workdir)
+        plan = pieces.plan
+        # As the run's own assembly: the plan's size and rate, a clip of another shape cropped
+        # to follow its subject, the run's music.
+        output = OutputSpec(width=plan["width"], height=plan["height"], fps=plan["fps"],
+                            fit="follow")  # fmt: skip
+        setting = store.run(run_id)["settings"].get("music")
+        music, _sound = music_for(setting, plan, pieces.run_dir, output.audio_rate)
+        final = next_version(pieces.run_dir)[1]
+        with sigterm_as_ctrl_c():
+            media = assemble(run_timeline(pieces, output, music=music), final, new=True)
+        with store.batch():
+            store.add_artifact(run_id, f"{run_id}/{TaskKind.assemble.value}", "final", final,
+                               media_dict(media))  # fmt: skip
+            store.set_run_state(run_id, RunState.done, final=str(final))
+            store.add_event(
+                run_id, "takes_used",
+                "the film uses " + ", ".join(f"{s} take {t['take']} ({t['why']})"
+                                             for s, t in takes.items()),
+                data={"data": {"takes": {s: t["take"] for s, t in takes.items()}}},
+            )  # fmt: skip
+            store.add_event(run_id, "reassembled", f"{final.name} (takes picked)")
+        _report(store, run_id, pieces.run_dir, None)
+    return final
+
+
 def _attempt_counts(store: Store, run_id: str) -> dict[str, int]:
     """Finished attempts of a run per kind (``clip``, ``hero`` ...; ``reused`` for those
     the cache gave)."""
@@ -558,7 +610,7 @@ def _attempt_counts(store: Store, run_id: str) -> dict[str, int]:
     return counts
 
 
-def _pick_hero(
+def place_hero(
     store: Store, run_id: str, shotlist: ShotList, shot: Shot, take: int, wanted: bool
 ) -> bool:
     """Put a shot's hero pass on the picked take: moved there (due again if it ran on

@@ -101,6 +101,15 @@ class LocalRunner:
         takes = await asyncio.to_thread(
             film_takes, ctx.store, ctx.run_id, ctx.run_dir, sl, self.outputs
         )
+        if takes:
+            used = {shot: t["take"] for shot, t in takes.items()}
+            ctx.emit(
+                "takes_used",
+                "the film uses "
+                + ", ".join(f"{shot} take {t['take']} ({t['why']})" for shot, t in takes.items()),
+                task,
+                data={"takes": used},
+            )
         shots = []
         for shot in sl.shots:
             out = {k: self.outputs.get(str(TaskId(ctx.run_id, k, shot.id))) for k in TaskKind}

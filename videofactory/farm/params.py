@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from videofactory.comfy.workflow import Workflow
-from videofactory.farm.takes import take_seed
 from videofactory.shotlist import Shot, ShotList
+from videofactory.takes import take_seed
 from videofactory.vocabulary import TaskKind
 
 __all__ = ["HERO_SCALE", "even_size", "workflow_params"]

@@ -1,6 +1,6 @@
 """Which take of a shot a run uses, as a run goes: scores recorded as takes finish, the take a
 hero pass upgrades chosen when it becomes ready, the film's takes and their contact sheets at
-assembly. The rule itself is pure (``farm/takes.py``); this reads and records it in the store.
+assembly. The rule itself is pure (``takes.py``); this reads and records it in the store.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from videofactory.errors import MediaError
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task, task_id
-from videofactory.farm.takes import choose_take
 from videofactory.shotlist import ShotList
 from videofactory.store import Store
+from videofactory.takes import choose_take
 from videofactory.vocabulary import TaskKind
 
 __all__ = [
@@ -124,7 +124,7 @@ def takes_summary(store: Store, run_id: str, shotlist: ShotList) -> dict[str, di
     """For ``show``: per shot with takes (or a pick), each take's seed, task, state, clip and
     recorded score, the pick, the take the film uses (the pick, else the best score so far)
     and its contact sheet. Reads the store only (nothing is scored here)."""
-    from videofactory.farm.takes import take_seed
+    from videofactory.takes import take_seed
 
     record = store.run(run_id)
     rows = {t.id: t for t in store.tasks(run_id)}

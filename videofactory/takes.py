@@ -2,7 +2,7 @@
 
 A shot with ``takes: N`` renders N clips from its one keyframe, each with its own seed. The
 film uses one of them: the take the user picked (``videofactory pick``), else the one the
-automatic score prefers (``assembly/takescore.py``). A hero pass upgrades that same take, and
+automatic score prefers (``assembly/takes.py``). A hero pass upgrades that same take, and
 runs only on a shot marked ``hero`` or picked with ``--hero``.
 """
 
