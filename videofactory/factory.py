@@ -467,6 +467,7 @@ def pick_take(
         StoreError: no such run (or no run database), or a process is driving it now.
         ShotListError: no such shot, or no such take of it.
     """
+    from videofactory.store import FINISHED
     from videofactory.takes import choose_take, hero_wanted
     from videofactory.watching.follow import run_status
 
@@ -499,35 +500,33 @@ def pick_take(
         store.set_pick(run_id, shot_id, take, hero=hero)
         hero_changed = place_hero(store, run_id, shotlist, shot, take,
                                   hero_wanted(shot.hero, hero))  # fmt: skip
-        assembled = {t.id: t for t in store.tasks(run_id) if t.kind == TaskKind.assemble.value}
-        due = bool(record["settings"].get("assemble", True)) and any(
-            t.state == TaskState.done.value for t in assembled.values()
+        rows = store.tasks(run_id)
+        # A hero pass on this shot still to render (placed now, or by a pick that stopped).
+        hero_due = any(
+            t.kind == TaskKind.hero.value and t.shot_id == shot_id and t.state not in FINISHED
+            for t in rows
         )
-        due = due and (take != previous or hero_changed)
-        if due:
-            with store.batch():
-                if hero_changed:  # the resumed run assembles once the hero pass is done
-                    for tid in assembled:
-                        store.set_task_state(tid, TaskState.pending, error=None)
-                store.add_event(
-                    run_id,
-                    "take_picked",
-                    f"shot {shot_id}: take {take} picked"
-                    + (" as the best (hero pass)" if hero else "")
-                    + "; the video is assembled anew",
-                    data={"shot": shot_id, "take": take, "hero": hero},
-                )
-        else:
+        has_video = bool(record["settings"].get("assemble", True) and record.get("final_path"))
+        due = has_video and (take != previous or hero_changed or hero_due)
+        with store.batch():
+            if due and hero_due:  # the resumed run assembles once the hero pass is done
+                for t in rows:
+                    if t.kind == TaskKind.assemble.value:
+                        store.set_task_state(t.id, TaskState.pending, error=None)
             store.add_event(
-                run_id, "take_picked", f"shot {shot_id}: take {take} picked",
+                run_id,
+                "take_picked",
+                f"shot {shot_id}: take {take} picked"
+                + (" as the best (hero pass)" if hero else "")
+                + ("; the video is assembled anew" if due else ""),
                 data={"shot": shot_id, "take": take, "hero": hero},
-            )  # fmt: skip
+            )
         run_dir = Path(record["run_dir"])
     out: dict[str, Any] = {
         "run_id": run_id, "shot": shot_id, "take": take, "hero": hero, "previous": previous,
         "reassembled": due, "final": record.get("final_path"),
     }  # fmt: skip
-    if due and hero_changed:  # a hero pass to render: the run goes on on its farm
+    if due and hero_due:  # a hero pass to render: the run goes on on its farm
         result = resume_run(run_id, workdir=workdir, farm_file=farm_file, on_event=on_event)
         out["final"] = str(result.final) if result.final else None
         out["message"] = f"shot {shot_id} uses take {take}; re-assembled into {result.final}"
@@ -563,7 +562,7 @@ def reassemble_run(run: str, *, workdir: Path) -> Path:
     from videofactory.assembly.soundtrack import music_for
     from videofactory.assembly.timeline import OutputSpec
     from videofactory.farm.attempt import media_dict
-    from videofactory.farm.picking import film_takes
+    from videofactory.farm.picking import WHY, film_takes
 
     workdir = Path(workdir)
     with Store.for_workdir(workdir) as store:
@@ -590,7 +589,7 @@ def reassemble_run(run: str, *, workdir: Path) -> Path:
             store.set_run_state(run_id, RunState.done, final=str(final))
             store.add_event(
                 run_id, "takes_used",
-                "the film uses " + ", ".join(f"{s} take {t['take']} ({t['why']})"
+                "the film uses " + ", ".join(f"{s} take {t['take']} ({WHY[t['why']]})"
                                              for s, t in takes.items()),
                 data={"data": {"takes": {s: t["take"] for s, t in takes.items()}}},
             )  # fmt: skip

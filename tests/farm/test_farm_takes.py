@@ -200,3 +200,20 @@ def test_a_pick_moves_the_hero_pass_to_its_take_or_adds_one_when_picked_as_best(
         assert added.params["take"] == 2 and added.state == TaskState.pending.value
         assert added.deps == ("r/s02/clip", "r/s02/clip.2")
         assert "r/s02/hero" in store.task("r/assemble").deps
+
+
+def test_ranks_do_not_depend_on_a_hero_pass_added_after_the_assembly():
+    import dataclasses
+
+    from videofactory.farm.dag import hero_task, upward_ranks
+
+    plan = _plan(takes=2)
+    tasks = build_tasks("r", plan)
+    hero = hero_task("r", "s02", ("r/s02/clip", "r/s02/clip.2"), 1.0)  # what pick --hero adds
+    recorded = [
+        dataclasses.replace(t, deps=(*t.deps, hero.id)) if t.kind is TaskKind.assemble else t
+        for t in tasks
+    ] + [hero]
+    ranks = upward_ranks(recorded)
+    assert ranks[hero.id] == hero.cost_s + ranks["r/assemble"]
+    assert ranks["r/s02/clip.2"] > ranks[hero.id]

@@ -179,6 +179,28 @@ def upward_ranks(tasks: Iterable[Task]) -> dict[str, float]:
         for d in t.deps:
             children[d].append(t)
     rank: dict[str, float] = {}
-    for t in reversed(tasks):  # tasks come dependencies-first, so children are ranked already
+    # Children first. Tasks are recorded dependencies-first, but one added later (a hero pass
+    # ``pick --hero`` adds) comes after the assembly that waits for it.
+    for t in reversed(_dependencies_first(tasks)):
         rank[t.id] = t.cost_s + max((rank[c.id] for c in children[t.id]), default=0.0)
     return rank
+
+
+def _dependencies_first(tasks: list[Task]) -> list[Task]:
+    """The tasks in an order where each comes after its dependencies (stable: the recorded
+    order where it already is one)."""
+    placed: set[str] = set()
+    order: list[Task] = []
+    waiting = list(tasks)
+    while waiting:
+        later = []
+        for t in waiting:
+            if all(d in placed for d in t.deps):
+                placed.add(t.id)
+                order.append(t)
+            else:
+                later.append(t)
+        if len(later) == len(waiting):  # a cycle, or a dependency that is no task
+            raise ValueError(f"task graph has no order: {[t.id for t in later][:5]}")
+        waiting = later
+    return order

@@ -14,7 +14,7 @@ from videofactory.errors import RunCancelled
 from videofactory.farm.attempt import media_dict
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
-from videofactory.farm.picking import film_takes
+from videofactory.farm.picking import WHY, film_takes
 from videofactory.farm.voice import FilmVoice
 from videofactory.store import TaskState
 from videofactory.tts.base import SpeechBackend
@@ -106,7 +106,9 @@ class LocalRunner:
             ctx.emit(
                 "takes_used",
                 "the film uses "
-                + ", ".join(f"{shot} take {t['take']} ({t['why']})" for shot, t in takes.items()),
+                + ", ".join(
+                    f"{shot} take {t['take']} ({WHY[t['why']]})" for shot, t in takes.items()
+                ),
                 task,
                 data={"takes": used},
             )

@@ -20,6 +20,7 @@ from videofactory.vocabulary import TaskKind
 
 __all__ = [
     "TAKES_FOLDER",
+    "WHY",
     "chosen_take",
     "film_takes",
     "record_score",
@@ -28,6 +29,8 @@ __all__ = [
     "takes_summary",
 ]
 
+#: Why a shot uses its take, for people.
+WHY = {"picked": "picked", "auto": "best score"}
 #: The run's folder of contact sheets, one per shot with takes: ``takes/<shot>.jpg``.
 TAKES_FOLDER = "takes"
 
@@ -85,7 +88,7 @@ def settle_hero(ctx: RunContext, tasks: MutableMapping[str, Task], task: Task,
     settled = dataclasses.replace(task, params={**task.params, "take": take})
     tasks[task.id] = settled
     ctx.store.update_task_params(task.id, {**ctx.store.task(task.id).params, "take": take})
-    how = "picked" if why == "picked" else "the best score"
+    how = WHY[why]
     ctx.emit("take_chosen", f"hero {shot_id} upgrades take {take} ({how})", settled,
              data={"take": take, "why": why})  # fmt: skip
     return settled
