@@ -356,15 +356,38 @@ def redo_run(
         assemble = bool(record["settings"].get("assemble", True))
         settings = {"redo_of": record["id"], "redo_shot": shot_id, "changes": changes}
         refill_cache(store, record["id"], workdir)
+        # The other shots keep the takes picked for them (a pick as the best keeps its hero
+        # pass: the shot is marked hero in the new run's plan).
+        picks = {s: p for s, p in store.picks(record["id"]).items() if s != shot_id}
+        shotlist = _with_picked_heroes(shotlist, picks)
         if detach:
             run_id, run_dir = _record(store, shotlist, workdir, farm, assemble=assemble,
                                       settings=settings)  # fmt: skip
+            _carry_picks(store, run_id, picks)
             return run_id, run_dir, None
         with running_farm(farm) as live:
             run_id, run_dir = _record(store, shotlist, workdir, live, assemble=assemble,
                                       settings=settings)  # fmt: skip
+            _carry_picks(store, run_id, picks)
             result = _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
         return run_id, run_dir, result
+
+
+def _with_picked_heroes(shotlist: ShotList, picks: dict[str, dict[str, Any]]) -> ShotList:
+    """The shot list with the shots picked as the best (``pick --hero``) marked hero."""
+    heroes = {s for s, p in picks.items() if p["hero"]}
+    if not heroes:
+        return shotlist
+    shots = [s.model_copy(update={"hero": True}) if s.id in heroes else s for s in shotlist.shots]
+    return shotlist.model_copy(update={"shots": shots})
+
+
+def _carry_picks(store: Store, run_id: str, picks: dict[str, dict[str, Any]]) -> None:
+    """Record an earlier run's picks for the new run (before it renders: its hero passes and
+    its film use them)."""
+    with store.batch():
+        for shot, pick in picks.items():
+            store.set_pick(run_id, shot, pick["take"], hero=pick["hero"])
 
 
 def refill_cache(store: Store, run_id: str, workdir: Path) -> int:
@@ -534,13 +557,20 @@ def pick_take(
         final = reassemble_run(run_id, workdir=workdir)
         out["final"] = str(final)
         out["message"] = f"shot {shot_id} uses take {take}; re-assembled into {final}"
-    elif take == previous and not hero_changed:
-        out["message"] = f"shot {shot_id} already uses take {take}; the pick is recorded"
     else:
-        out["message"] = (
-            f"shot {shot_id} uses take {take} from now on; the run has no video yet: "
-            f"`videofactory resume {run_id}` goes on with it"
-        )
+        if take == previous and not hero_changed:
+            out["message"] = f"shot {shot_id} already uses take {take}; the pick is recorded"
+        elif not record["settings"].get("assemble", True):
+            out["message"] = (
+                f"shot {shot_id} uses take {take} from now on; the run was rendered without "
+                f"its assembly: `videofactory assemble {run_id}` makes its video with it"
+            )
+        else:
+            out["message"] = (
+                f"shot {shot_id} uses take {take} from now on; the run has no video yet: "
+                f"`videofactory resume {run_id}` goes on with it"
+            )
+        _redraw_sheets(run_id, run_dir, workdir)
     with Store.for_workdir(workdir) as store:
         out["tasks_reused"], out["tasks_rendered"] = store.reuse_counts(run_id)
         after = _attempt_counts(store, run_id)
@@ -551,6 +581,18 @@ def pick_take(
     sheet = run_dir / "takes" / f"{shot_id}.jpg"
     out["sheet"] = str(sheet) if sheet.is_file() else None
     return out
+
+
+def _redraw_sheets(run_id: str, run_dir: Path, workdir: Path) -> None:
+    """Draw the run's contact sheets again (the pick marked) from the takes it has rendered,
+    when no assembly does; a run with a shot's takes unfinished is passed over."""
+    from videofactory.farm.picking import film_takes
+
+    with Store.for_workdir(workdir) as store:
+        outputs = {a["task_id"]: Path(a["path"]) for a in store.artifacts(run_id)}
+        with contextlib.suppress(FactoryError, OSError):
+            film_takes(store, run_id, run_dir, _recorded_shotlist(store, store.run(run_id)),
+                       outputs)  # fmt: skip
 
 
 def reassemble_run(run: str, *, workdir: Path) -> Path:

@@ -217,3 +217,13 @@ def test_ranks_do_not_depend_on_a_hero_pass_added_after_the_assembly():
     ranks = upward_ranks(recorded)
     assert ranks[hero.id] == hero.cost_s + ranks["r/assemble"]
     assert ranks["r/s02/clip.2"] > ranks[hero.id]
+
+
+def test_a_redo_keeps_the_other_shots_picked_as_the_best_as_heroes():
+    from videofactory.factory import _with_picked_heroes
+
+    plan = _plan(takes=2)
+    assert _with_picked_heroes(plan, {}) is plan
+    kept = _with_picked_heroes(plan, {"s02": {"take": 2, "hero": True},
+                                      "s03": {"take": 2, "hero": False}})  # fmt: skip
+    assert [s.hero for s in kept.shots] == [True, True, False]

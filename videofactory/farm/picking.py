@@ -62,15 +62,16 @@ def chosen_take(
     store: Store, run_id: str, shotlist: ShotList, shot_id: str, outputs: Mapping[str, Path]
 ) -> tuple[int, str]:
     """The take a shot uses and why ("picked", or "auto": the best score). Takes finished
-    but not scored yet (reused from the cache) are scored now."""
+    but not scored yet (reused from the cache, or a run's picks carried over by ``redo``) are
+    scored now."""
     ids = take_ids(run_id, shotlist, shot_id)
+    scores = {t: s.get("score") for t, s in store.take_scores(run_id).get(shot_id, {}).items()}
+    for take, tid in ids.items():  # also when one is picked: its sheet shows every score
+        if take not in scores and tid in outputs:
+            scores[take] = record_score(store, run_id, shot_id, take, outputs[tid])
     pick = store.picks(run_id).get(shot_id)
     if pick is not None and pick["take"] in ids:
         return pick["take"], "picked"
-    scores = {t: s.get("score") for t, s in store.take_scores(run_id).get(shot_id, {}).items()}
-    for take, tid in ids.items():
-        if take not in scores and tid in outputs:
-            scores[take] = record_score(store, run_id, shot_id, take, outputs[tid])
     return choose_take(len(ids), None, scores), "auto"
 
 
@@ -116,6 +117,8 @@ def film_takes(
         ]
         sheet: Path | None = run_dir / TAKES_FOLDER / f"{shot.id}.jpg"
         try:
+            if not sheet_takes:
+                raise MediaError(f"no take of shot {shot.id} is rendered yet")
             take_sheet(shot.id, sheet_takes, sheet)  # type: ignore[arg-type]
         except (MediaError, OSError):
             sheet = None
