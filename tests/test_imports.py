@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "lazy",
         "exposure",
         "presets",
+        "takes",
     ),  # fmt: skip
     # files and processes of the user's: their folder, child pythons, detached runs
     ("userfiles", "pychild", "detach"),

@@ -31,10 +31,10 @@ from videofactory.errors import (
 )
 from videofactory.events import Event, EventSink
 from videofactory.farm.dag import build_tasks
-from videofactory.shotlist import ShotList, dump_shotlist, parse_shotlist
+from videofactory.shotlist import Shot, ShotList, dump_shotlist, parse_shotlist
 from videofactory.stopping import sigterm_as_ctrl_c
 from videofactory.store import IN_FLIGHT, RunState, Store, TaskState, driven_elsewhere
-from videofactory.vocabulary import TaskKind
+from videofactory.vocabulary import TaskId, TaskKind
 
 if TYPE_CHECKING:
     # Imported where used: recording a run (`generate --detach`) needs none of them, and the
@@ -49,7 +49,10 @@ __all__ = [
     "cancel_run",
     "farm_status",
     "new_run_id",
+    "pick_take",
+    "place_hero",
     "plan_for_farm",
+    "reassemble_run",
     "record_run",
     "redo_plan",
     "redo_run",
@@ -390,9 +393,11 @@ def redo_plan(
     prompt: str | None = None,
     seed: int | None = None,
     duration: float | None = None,
+    takes: int | None = None,
 ) -> tuple[dict[str, Any], ShotList, dict[str, Any]]:
     """A run's shot list with one shot edited, for ``videofactory redo``: its record, the new
     shot list and what changed. No edit given: the shot gets a new seed (another take).
+    ``takes``: how many takes of the shot to render (each with its own seed).
 
     Raises:
         StoreError: no such run.
@@ -400,19 +405,12 @@ def redo_plan(
     """
     record = store.run(run)
     shotlist = _recorded_shotlist(store, record)
-    ids = [s.id for s in shotlist.shots]
-    if shot_id not in ids:
-        listed = ", ".join(ids[:SHOTS_LISTED])
-        if len(ids) > SHOTS_LISTED:
-            listed += f" and {len(ids) - SHOTS_LISTED} more"
-        raise ShotListError(
-            f"run {record['id']} has no shot {shot_id!r}; its shots are {listed} "
-            f"(`videofactory show {record['id']}` lists them)"
-        )
-    shot = shotlist.shot(shot_id)
-    if prompt is None and seed is None and duration is None:
+    shot = _shot_of(record, shotlist, shot_id)
+    if prompt is None and seed is None and duration is None and takes is None:
         seed = (shot.seed + 1 + secrets.randbelow(2**31)) % 2**63  # another take
     update: dict[str, Any] = {}
+    if takes is not None and shotlist.takes_of(shot) != takes:
+        update["takes"] = takes
     if prompt is not None:
         update["prompt"] = prompt
     if seed is not None:
@@ -421,10 +419,12 @@ def redo_plan(
         update["duration"] = duration
     changes = {k: v for k, v in update.items() if getattr(shot, k) != v}
     if not changes:
+        given = {**update, **({"takes": takes} if takes is not None else {})}
         raise ShotListError(
             f"shot {shot_id} of run {record['id']} already has "
-            + ", ".join(f"{k} {v!r}" for k, v in update.items())
-            + "; give a different --prompt, --seed or --duration (or none of them: a new seed)"
+            + ", ".join(f"{k} {v!r}" for k, v in given.items())
+            + "; give a different --prompt, --seed, --duration or --takes (or none of them: "
+            "a new seed)"
         )
     data = shotlist.model_dump(mode="json")
     for s in data["shots"]:
@@ -435,6 +435,20 @@ def redo_plan(
     return record, parse_shotlist(data, source=f"redo of shot {shot_id}"), changes
 
 
+def _shot_of(record: dict[str, Any], shotlist: ShotList, shot_id: str) -> Shot:
+    """The run's shot of that id; a ShotListError naming the run's shots otherwise."""
+    ids = [s.id for s in shotlist.shots]
+    if shot_id not in ids:
+        listed = ", ".join(ids[:SHOTS_LISTED])
+        if len(ids) > SHOTS_LISTED:
+            listed += f" and {len(ids) - SHOTS_LISTED} more"
+        raise ShotListError(
+            f"run {record['id']} has no shot {shot_id!r}; its shots are {listed} "
+            f"(`videofactory show {record['id']}` lists them)"
+        )
+    return shotlist.shot(shot_id)
+
+
 def redo_run(
     run: str,
     shot_id: str,
@@ -443,6 +457,7 @@ def redo_run(
     prompt: str | None = None,
     seed: int | None = None,
     duration: float | None = None,
+    takes: int | None = None,
     farm_file: str | Path | None = None,
     on_event: EventSink | None = None,
     detach: bool = False,
@@ -455,21 +470,44 @@ def redo_run(
     workdir = Path(workdir)
     with Store.for_workdir(workdir) as store:
         record, shotlist, changes = redo_plan(
-            store, run, shot_id, prompt=prompt, seed=seed, duration=duration
+            store, run, shot_id, prompt=prompt, seed=seed, duration=duration, takes=takes
         )
         farm = _recorded_farm(record, farm_file)
         assemble = bool(record["settings"].get("assemble", True))
         settings = {"redo_of": record["id"], "redo_shot": shot_id, "changes": changes}
         refill_cache(store, record["id"], workdir)
+        # The other shots keep the takes picked for them (a pick as the best keeps its hero
+        # pass: the shot is marked hero in the new run's plan).
+        picks = {s: p for s, p in store.picks(record["id"]).items() if s != shot_id}
+        shotlist = _with_picked_heroes(shotlist, picks)
         if detach:
             run_id, run_dir = _record(store, shotlist, workdir, farm, assemble=assemble,
                                       settings=settings)  # fmt: skip
+            _carry_picks(store, run_id, picks)
             return run_id, run_dir, None
         with running_farm(farm) as live:
             run_id, run_dir = _record(store, shotlist, workdir, live, assemble=assemble,
                                       settings=settings)  # fmt: skip
+            _carry_picks(store, run_id, picks)
             result = _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
         return run_id, run_dir, result
+
+
+def _with_picked_heroes(shotlist: ShotList, picks: dict[str, dict[str, Any]]) -> ShotList:
+    """The shot list with the shots picked as the best (``pick --hero``) marked hero."""
+    heroes = {s for s, p in picks.items() if p["hero"]}
+    if not heroes:
+        return shotlist
+    shots = [s.model_copy(update={"hero": True}) if s.id in heroes else s for s in shotlist.shots]
+    return shotlist.model_copy(update={"shots": shots})
+
+
+def _carry_picks(store: Store, run_id: str, picks: dict[str, dict[str, Any]]) -> None:
+    """Record an earlier run's picks for the new run (before it renders: its hero passes and
+    its film use them)."""
+    with store.batch():
+        for shot, pick in picks.items():
+            store.set_pick(run_id, shot, pick["take"], hero=pick["hero"])
 
 
 def refill_cache(store: Store, run_id: str, workdir: Path) -> int:
@@ -536,6 +574,225 @@ def reopen_heroes(run: str, *, workdir: Path) -> list[str]:
                 data={"shots": shots},
             )
         return shots
+
+
+def pick_take(
+    run: str,
+    shot_id: str,
+    take: int,
+    *,
+    workdir: Path,
+    hero: bool = False,
+    farm_file: str | Path | None = None,
+    on_event: EventSink | None = None,
+) -> dict[str, Any]:
+    """Pick the take a shot of a run uses (``videofactory pick RUN SHOT TAKE``).
+
+    The pick is recorded in the run database and the film uses that take from then on. With
+    ``hero`` the take is picked as the best: it gets a hero pass even when the shot list did
+    not mark the shot ``hero`` (and keeps one when a later pick moves it to another take).
+    A shot marked ``hero`` has its hero pass moved to the picked take.
+
+    A run whose video was assembled is re-assembled at once, in place: the run keeps its id,
+    the new video is the next version beside the old one (``final_v2.mp4`` ...), and nothing
+    but the assembly (and a hero pass on a take that had none) runs: every take is already
+    rendered, and a hero pass made before on the same take comes from the artifact cache. A
+    run that has not finished keeps the pick for when it goes on (``videofactory resume``).
+
+    Returns a JSON-ready dict: ``run_id``, ``shot``, ``take``, ``hero``, ``previous`` (the
+    take the film used before), ``reassembled``, ``final``, ``tasks_rendered`` and
+    ``tasks_reused`` (the run's, after the re-assembly), ``rendered_now`` (what this pick
+    made, per kind: ``{"hero": 1}``, ``{}`` when only the assembly ran; ``reused`` for what
+    the cache gave),
+    ``sheet`` (the shot's contact sheet) and ``message``.
+
+    Raises:
+        StoreError: no such run (or no run database), or a process is driving it now.
+        ShotListError: no such shot, or no such take of it.
+    """
+    from videofactory.store import FINISHED
+    from videofactory.takes import choose_take, hero_wanted
+    from videofactory.watching.follow import run_status
+
+    workdir = Path(workdir)
+    with Store.for_workdir(workdir) as store:
+        record = store.run(run)
+        run_id = record["id"]
+        before = _attempt_counts(store, run_id)
+        shotlist = _recorded_shotlist(store, record)
+        shot = _shot_of(record, shotlist, shot_id)
+        takes = shotlist.takes_of(shot)
+        if not 1 <= take <= takes:
+            hint = (
+                f"pick one of 1-{takes}"
+                if takes > 1
+                else f"it was rendered with one take: `videofactory redo {run_id} {shot_id} "
+                "--takes 3` renders more"
+            )
+            raise ShotListError(f"shot {shot_id} of run {run_id} has no take {take}; {hint}")
+        status = run_status(store, run_id)
+        if status.state in ("running", "starting"):
+            raise StoreError(
+                f"run {run_id} is being driven by process {status.driver_pid}; let it finish "
+                f"(`videofactory wait {run_id}`), then pick"
+            )
+        old = store.picks(run_id).get(shot_id)
+        scores = {t: s.get("score") for t, s in store.take_scores(run_id).get(shot_id, {}).items()}
+        previous = choose_take(takes, old["take"] if old else None, scores)
+        hero = hero or bool(old and old["hero"])
+        store.set_pick(run_id, shot_id, take, hero=hero)
+        hero_changed = place_hero(store, run_id, shotlist, shot, take,
+                                  hero_wanted(shot.hero, hero))  # fmt: skip
+        rows = store.tasks(run_id)
+        # A hero pass on this shot still to render (placed now, or by a pick that stopped).
+        hero_due = any(
+            t.kind == TaskKind.hero.value and t.shot_id == shot_id and t.state not in FINISHED
+            for t in rows
+        )
+        has_video = bool(record["settings"].get("assemble", True) and record.get("final_path"))
+        due = has_video and (take != previous or hero_changed or hero_due)
+        with store.batch():
+            if due and hero_due:  # the resumed run assembles once the hero pass is done
+                for t in rows:
+                    if t.kind == TaskKind.assemble.value:
+                        store.set_task_state(t.id, TaskState.pending, error=None)
+            store.add_event(
+                run_id,
+                "take_picked",
+                f"shot {shot_id}: take {take} picked"
+                + (" as the best (hero pass)" if hero else "")
+                + ("; the video is assembled anew" if due else ""),
+                data={"shot": shot_id, "take": take, "hero": hero},
+            )
+        run_dir = Path(record["run_dir"])
+    out: dict[str, Any] = {
+        "run_id": run_id, "shot": shot_id, "take": take, "hero": hero, "previous": previous,
+        "reassembled": due, "final": record.get("final_path"),
+    }  # fmt: skip
+    if due and hero_due:  # a hero pass to render: the run goes on on its farm
+        result = resume_run(run_id, workdir=workdir, farm_file=farm_file, on_event=on_event)
+        out["final"] = str(result.final) if result.final else None
+        out["message"] = f"shot {shot_id} uses take {take}; re-assembled into {result.final}"
+    elif due:  # only the assembly: here, with no farm (it may be off, and needs none)
+        final = reassemble_run(run_id, workdir=workdir)
+        out["final"] = str(final)
+        out["message"] = f"shot {shot_id} uses take {take}; re-assembled into {final}"
+    else:
+        if take == previous and not hero_changed:
+            out["message"] = f"shot {shot_id} already uses take {take}; the pick is recorded"
+        elif not record["settings"].get("assemble", True):
+            out["message"] = (
+                f"shot {shot_id} uses take {take} from now on; the run was rendered without "
+                f"its assembly: `videofactory assemble {run_id}` makes its video with it"
+            )
+        else:
+            out["message"] = (
+                f"shot {shot_id} uses take {take} from now on; the run has no video yet: "
+                f"`videofactory resume {run_id}` goes on with it"
+            )
+        _redraw_sheets(run_id, run_dir, workdir)
+    with Store.for_workdir(workdir) as store:
+        out["tasks_reused"], out["tasks_rendered"] = store.reuse_counts(run_id)
+        after = _attempt_counts(store, run_id)
+    # What this pick made: GPU and speech tasks rendered, and taken from the cache.
+    out["rendered_now"] = {
+        k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)
+    }
+    sheet = run_dir / "takes" / f"{shot_id}.jpg"
+    out["sheet"] = str(sheet) if sheet.is_file() else None
+    return out
+
+
+def _redraw_sheets(run_id: str, run_dir: Path, workdir: Path) -> None:
+    """Draw the run's contact sheets again (the pick marked) from the takes it has rendered,
+    when no assembly does; a run with a shot's takes unfinished is passed over."""
+    from videofactory.farm.picking import film_takes
+
+    with Store.for_workdir(workdir) as store:
+        outputs = {a["task_id"]: Path(a["path"]) for a in store.artifacts(run_id)}
+        with contextlib.suppress(FactoryError, OSError):
+            film_takes(store, run_id, run_dir, _recorded_shotlist(store, store.run(run_id)),
+                       outputs)  # fmt: skip
+
+
+def reassemble_run(run: str, *, workdir: Path) -> Path:
+    """Assemble a finished run again from what it rendered, as the next version of its video
+    (``final.v2.mp4`` ...), with the takes it uses now; no farm, no GPU work. Its contact
+    sheets are drawn again (the pick marked) first, the video recorded as the run's final."""
+    from videofactory.assembly.reassemble import reassemble_run as assemble_again
+    from videofactory.farm.picking import WHY, film_takes
+
+    workdir = Path(workdir)
+    with Store.for_workdir(workdir) as store:
+        record = store.run(run)
+        run_id = record["id"]
+        # Every take scored (and its sheet drawn) before the pieces are chosen by them.
+        outputs = {a["task_id"]: Path(a["path"]) for a in store.artifacts(run_id)}
+        takes = film_takes(store, run_id, Path(record["run_dir"]),
+                           _recorded_shotlist(store, record), outputs)  # fmt: skip
+    # The run's own options: its size and rate, its music, a clip of another shape cropped to
+    # follow its subject (the assembly's defaults).
+    final = Path(assemble_again(run_id, workdir=workdir)["final"])
+    with Store.for_workdir(workdir) as store, store.batch():
+        store.set_run_state(run_id, RunState.done, final=str(final))
+        store.add_event(
+            run_id, "takes_used",
+            "the film uses " + ", ".join(f"{s} take {t['take']} ({WHY[t['why']]})"
+                                         for s, t in takes.items()),
+            data={"data": {"takes": {s: t["take"] for s, t in takes.items()}}},
+        )  # fmt: skip
+    with Store.for_workdir(workdir) as store:
+        _report(store, run_id, Path(record["run_dir"]), None)
+    return final
+
+
+def _attempt_counts(store: Store, run_id: str) -> dict[str, int]:
+    """Finished attempts of a run per kind (``clip``, ``hero`` ...; ``reused`` for those
+    the cache gave)."""
+    counts: dict[str, int] = {}
+    for a in store.attempts(run_id):
+        if a["state"] == TaskState.done.value:
+            kind = "reused" if a.get("reused") else TaskId.parse(a["task_id"]).kind.value
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def place_hero(
+    store: Store, run_id: str, shotlist: ShotList, shot: Shot, take: int, wanted: bool
+) -> bool:
+    """Put a shot's hero pass on the picked take: moved there (due again if it ran on
+    another), or added, with the assembly waiting for it, when the shot had none. True when
+    the hero pass changed."""
+    from dataclasses import replace
+
+    from videofactory.constants import DEFAULT_CLIP_SECONDS
+    from videofactory.farm.dag import hero_task, task_id
+    from videofactory.store import FINISHED
+
+    if not wanted:
+        return False
+    tasks = {t.id: t for t in store.tasks(run_id)}
+    hero_id = task_id(run_id, TaskKind.hero, shot.id)
+    row = tasks.get(hero_id)
+    if row is None:
+        clips = tuple(
+            task_id(run_id, TaskKind.clip, shot.id, n)
+            for n in range(1, shotlist.takes_of(shot) + 1)
+        )
+        task = hero_task(run_id, shot.id, clips, shot.duration / DEFAULT_CLIP_SECONDS)
+        with store.batch():
+            store.add_tasks(run_id, [replace(task, params={"take": take}).to_record()])
+            assemble = task_id(run_id, TaskKind.assemble)
+            if assemble in tasks:
+                store.update_task_deps(assemble, [*tasks[assemble].deps, hero_id])
+        return True
+    if int(row.params.get("take", 1)) == take and row.state != TaskState.skipped.value:
+        return False
+    with store.batch():
+        store.update_task_params(hero_id, {**row.params, "take": take})
+        if row.state in FINISHED:
+            store.set_task_state(hero_id, TaskState.pending, error=None)
+    return True
 
 
 def _recorded_shotlist(store: Store, record: dict[str, Any]) -> ShotList:

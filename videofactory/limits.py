@@ -17,6 +17,7 @@ __all__ = [
     "MAX_PORT",
     "MAX_SHOTS",
     "MAX_STYLE_CHARS",
+    "MAX_TAKES",
     "MAX_SHOT_LENGTH_S",
     "MAX_SHOT_SECONDS",
     "MAX_SIDES",
@@ -55,6 +56,9 @@ MIN_LLM_SHOT_S = 1.0
 #: Most shots in one shot list: the longest video (3 hours) cut into the shortest shots the
 #: planner makes (2 s). Every shot is several tasks in the run database and a row in `show`.
 MAX_SHOTS = int(MAX_DURATION_SECONDS // MIN_SHOT_SECONDS)
+#: Most takes of one shot (``--takes``, a shot's ``takes``): each is a full clip render, and
+#: a contact sheet of more is too small to judge.
+MAX_TAKES = 8
 #: Shortest and longest clip a farm's scene workflow may make (``clip_seconds`` of a farm file,
 #: ``--clip-seconds``): a second of video at least, a minute at most.
 MIN_CLIP_SECONDS = 1.0

@@ -32,6 +32,7 @@ from videofactory.limits import (
     MAX_SHOT_LENGTH_S,
     MAX_SHOTS,
     MAX_SIDES,
+    MAX_TAKES,
     MIN_FPS,
     MIN_SHOT_SECONDS,
     MIN_SIDE,
@@ -245,6 +246,9 @@ class Shot(BaseModel):
     #: black) or any transition of ffmpeg's xfade filter (``wipeleft``, ``circleopen``...);
     #: its length is the assembly's ``--transition-seconds``. The first shot's is not used.
     transition: str = Field(default="cut", min_length=1, max_length=40)
+    #: How many clips of this shot to render, each with its own seed, to pick one from
+    #: (``videofactory pick``); None: the shot list's ``takes``.
+    takes: int | None = Field(default=None, ge=1, le=MAX_TAKES)
 
     @field_validator("duration")
     @classmethod
@@ -316,7 +320,13 @@ class ShotList(BaseModel):
     planner: str = "rules"
     #: The LLM asked to plan (None when none was): see ``PlannerLLM``.
     llm: PlannerLLM | None = None
+    #: Clips rendered per shot (``--takes``) where a shot does not say its own ``takes``.
+    takes: int = Field(default=1, ge=1, le=MAX_TAKES)
     shots: list[Shot] = Field(min_length=1)
+
+    def takes_of(self, shot: Shot) -> int:
+        """How many takes of ``shot`` the run renders (its own ``takes``, else the list's)."""
+        return shot.takes if shot.takes is not None else self.takes
 
     @field_validator("width", "height")
     @classmethod
@@ -480,6 +490,9 @@ def dump_shotlist(shotlist: ShotList) -> str:
     """The shot list as YAML a person can edit (keys in model order, unicode kept; no ``llm``
     key when no LLM was asked)."""
     data = shotlist.model_dump(mode="json", exclude={"llm"} if shotlist.llm is None else None)
+    for shot in data["shots"]:  # a shot that says nothing of its takes has the list's
+        if shot.get("takes") is None:
+            shot.pop("takes", None)
     return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 

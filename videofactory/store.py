@@ -241,6 +241,26 @@ SCHEMA = [
     ALTER TABLE attempts ADD COLUMN content_key TEXT;
     ALTER TABLE attempts ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
     """,
+    # Migration 5: takes (``--takes``): the automatic score of each take's clip, and the take
+    # the user picked per shot (``videofactory pick``), maybe as the best (a hero pass on it).
+    """
+    CREATE TABLE take_scores (
+        run_id TEXT NOT NULL,
+        shot_id TEXT NOT NULL,
+        take INTEGER NOT NULL,
+        score REAL,
+        measures_json TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, shot_id, take)
+    );
+    CREATE TABLE picks (
+        run_id TEXT NOT NULL,
+        shot_id TEXT NOT NULL,
+        take INTEGER NOT NULL,
+        hero INTEGER NOT NULL DEFAULT 0,
+        picked_at REAL NOT NULL,
+        PRIMARY KEY (run_id, shot_id)
+    );
+    """,
 ]
 
 
@@ -576,6 +596,60 @@ class Store:
         """Replace a task's parameters (e.g. a lowered resolution after out of memory)."""
         with self._tx() as db:
             db.execute("UPDATE tasks SET params_json=? WHERE id=?", (json.dumps(params), task_id))
+
+    def update_task_deps(self, task_id: str, deps: Iterable[str]) -> None:
+        """Replace a task's dependencies (the assembly waits for a hero pass ``pick --hero``
+        added)."""
+        with self._tx() as db:
+            db.execute("UPDATE tasks SET deps_json=? WHERE id=?", (json.dumps(list(deps)), task_id))
+
+    # -- takes ------------------------------------------------------------------------------
+
+    def set_take_score(
+        self, run_id: str, shot_id: str, take: int, score: float | None, measures: dict[str, Any]
+    ) -> None:
+        """Record the automatic score of a take's clip (and what it was made of)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO take_scores (run_id, shot_id, take, score, measures_json)"
+                " VALUES (?,?,?,?,?) ON CONFLICT(run_id, shot_id, take) DO UPDATE SET"
+                " score=excluded.score, measures_json=excluded.measures_json",
+                (run_id, shot_id, take, score, json.dumps(measures)),
+            )
+
+    def take_scores(self, run_id: str) -> dict[str, dict[int, dict[str, Any]]]:
+        """Shot id -> take -> ``{"score": ..., **measures}`` of a run's scored takes."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM take_scores WHERE run_id=? ORDER BY shot_id, take", (run_id,)
+            ).fetchall()
+        out: dict[str, dict[int, dict[str, Any]]] = {}
+        for r in rows:
+            out.setdefault(r["shot_id"], {})[r["take"]] = {
+                "score": r["score"],
+                **json.loads(r["measures_json"]),
+            }
+        return out
+
+    def set_pick(self, run_id: str, shot_id: str, take: int, *, hero: bool) -> None:
+        """Record the take the user picked for a shot (``hero``: as the best, for a hero
+        pass); a later pick of the shot replaces it."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO picks (run_id, shot_id, take, hero, picked_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(run_id, shot_id) DO UPDATE SET take=excluded.take,"
+                " hero=excluded.hero, picked_at=excluded.picked_at",
+                (run_id, shot_id, take, int(hero), time.time()),
+            )
+
+    def picks(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Shot id -> ``{"take", "hero", "picked_at"}`` of a run's picks."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM picks WHERE run_id=?", (run_id,)).fetchall()
+        return {
+            r["shot_id"]: {"take": r["take"], "hero": bool(r["hero"]), "picked_at": r["picked_at"]}
+            for r in rows
+        }
 
     def start_attempt(self, task_id: str, run_id: str, worker: str, prompt_id: str) -> int:
         """Record an attempt (and its prompt id) before the workflow is posted."""

@@ -58,27 +58,38 @@ ROLE_FOR_KIND: dict[TaskKind, Role] = {
 
 @dataclass(frozen=True)
 class TaskId:
-    """Which task: its run, kind and shot (none for the run's assembly). Written
-    ``<run>/<shot>/<kind>`` (``<run>/<kind>``) in the store; run and shot ids hold no "/"."""
+    """Which task: its run, kind, shot (none for the run's assembly) and take. Written
+    ``<run>/<shot>/<kind>`` (``<run>/<kind>``) in the store; a shot's second and later takes
+    (``--takes``) add the take, ``<run>/<shot>/clip.2``, so that take 1 keeps the id a run
+    without takes has (runs and caches recorded before takes existed still read). Run and shot
+    ids hold no "/" (nor "." in a kind)."""
 
     run_id: str
     kind: TaskKind
     shot_id: str | None = None
+    take: int = 1
 
     def __str__(self) -> str:
+        kind = self.kind.value if self.take == 1 else f"{self.kind.value}.{self.take}"
         if self.shot_id:
-            return f"{self.run_id}/{self.shot_id}/{self.kind.value}"
-        return f"{self.run_id}/{self.kind.value}"
+            return f"{self.run_id}/{self.shot_id}/{kind}"
+        return f"{self.run_id}/{kind}"
 
     @classmethod
     def parse(cls, text: str) -> TaskId:
-        """The id of ``<run>/<shot>/<kind>`` or ``<run>/<kind>``; ValueError otherwise."""
+        """The id of ``<run>/<shot>/<kind>[.<take>]`` or ``<run>/<kind>``; ValueError
+        otherwise."""
         parts = text.split("/")
-        if len(parts) == 3:
-            return cls(parts[0], TaskKind(parts[2]), parts[1])
-        if len(parts) == 2:
-            return cls(parts[0], TaskKind(parts[1]))
-        raise ValueError(f"not a task id: {text!r}")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"not a task id: {text!r}")
+        kind, dot, take = parts[-1].partition(".")
+        number = 1
+        if dot:
+            if not take.isdigit() or int(take) < 2 or len(parts) != 3:
+                raise ValueError(f"not a task id: {text!r}")
+            number = int(take)
+        shot = parts[1] if len(parts) == 3 else None
+        return cls(parts[0], TaskKind(kind), shot, number)
 
     @classmethod
     def of(cls, text: str | None) -> TaskId | None:
@@ -90,5 +101,6 @@ class TaskId:
 
     @property
     def label(self) -> str:
-        """Shot and kind, for people (``s01/clip``, ``assemble``)."""
-        return f"{self.shot_id}/{self.kind.value}" if self.shot_id else self.kind.value
+        """Shot, kind and take, for people (``s01/clip``, ``s01/clip.2``, ``assemble``)."""
+        kind = self.kind.value if self.take == 1 else f"{self.kind.value}.{self.take}"
+        return f"{self.shot_id}/{kind}" if self.shot_id else kind

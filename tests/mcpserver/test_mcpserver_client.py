@@ -28,7 +28,7 @@ from subprocs import HOSTED_API_KEYS
 
 TOOLS = {
     "farm_status", "plan", "render", "run_status", "wait", "show_shot", "redo", "cancel",
-    "assemble", "list_runs",
+    "assemble", "list_runs", "pick",
 }  # fmt: skip
 
 
@@ -111,14 +111,14 @@ async def _conversation(session: ClientSession, tmp_path: Path) -> None:
     assert shots["concept"] == "cat on the moon" and len(shots["shots"]) == 2
     assert {"id", "prompt", "duration", "narration"} <= set(shots["shots"][0])
 
-    started = await _call(session, "render", {"shotlist": shots})
+    started = await _call(session, "render", {"shotlist": {**shots, "takes": 2}})
     run_id = started["run_id"]
     assert started["state"] == "starting" and started["shots"] == 2 and started["pid"]
     assert (tmp_path / "w" / run_id / "shots.yaml").is_file()  # recorded before it answered
 
     # bounded: a zero timeout answers at once with the state it finds, whatever it is
     early = await _call(session, "wait", {"run": run_id, "timeout_s": 0})
-    assert early["run_id"] == run_id and early["tasks_total"] == 9
+    assert early["run_id"] == run_id and early["tasks_total"] == 11  # two takes of each shot
     assert early["timed_out"] is (not early["finished"])
     assert "unknown" not in json.dumps(early)
 
@@ -144,9 +144,24 @@ async def _conversation(session: ClientSession, tmp_path: Path) -> None:
         session, "show_shot", {"run": run_id, "shot": "s09"}
     )
 
+    # a take's frame, and a pick: the film re-assembled with it, nothing rendered
+    res = await session.call_tool("show_shot", {"run": run_id, "shot": "s02", "take": 2})
+    assert not res.is_error, res.content
+    assert json.loads(res.content[1].text)["take"] == 2
+    assert "has no take 3 (takes: 1, 2)" in await _error(
+        session, "show_shot", {"run": run_id, "shot": "s02", "take": 3}
+    )
+    picked = await _call(session, "pick", {"run": run_id, "shot": "s02", "take": 2})
+    if not picked["reassembled"]:  # the film used take 2 already (the better score)
+        assert picked["previous"] == 2, picked
+        picked = await _call(session, "pick", {"run": run_id, "shot": "s02", "take": 1})
+    assert picked["reassembled"] and picked["final"].endswith("final.v2.mp4"), picked
+    assert "clip" not in picked["rendered_now"], picked  # no clip rendered again
+    assert "take" in await _error(session, "pick", {"run": run_id, "shot": "s02", "take": 7})
+
     # a new cut of the film, no GPU work; and a cancel of a finished run changes nothing
     cut = await _call(session, "assemble", {"run": run_id, "transition": "crossfade"})
-    assert cut["final"].endswith("final.v2.mp4") and cut["transition"] == "fade"  # xfade's name
+    assert cut["final"].endswith(".mp4") and cut["transition"] == "fade"  # xfade's name
     assert Path(cut["final"]).is_file() and cut["duration_s"] == pytest.approx(4.0, abs=0.2)
     assert (await _call(session, "cancel", {"run": run_id}))["state"] == "done"
     assert "no run 'nope'" in await _error(session, "run_status", {"run": "nope"})

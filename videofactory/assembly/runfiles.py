@@ -24,9 +24,10 @@ from videofactory.assembly.timeline import (
 )
 from videofactory.errors import MediaError, StoreError
 from videofactory.store import Store
+from videofactory.takes import choose_take
 from videofactory.vocabulary import TaskId
 
-__all__ = ["RunPieces", "next_version", "run_pieces", "run_timeline"]
+__all__ = ["RunPieces", "next_version", "run_pieces", "run_timeline", "takes_used"]
 
 #: Artifact kinds that hold a shot's picture, best first.
 PICTURE_KINDS = ("hero", "clip")
@@ -45,10 +46,19 @@ class RunPieces:
     plan: dict[str, Any] = field(default_factory=dict)
 
 
-def _shot_of(task_id: str) -> str | None:
-    """The shot of a task (None: the run's assembly)."""
-    tid = TaskId.of(task_id)
-    return tid.shot_id if tid else None
+def takes_used(store: Store, run_id: str, plan: dict[str, Any]) -> dict[str, int]:
+    """Shot id -> the take the film uses, for each shot rendered with takes: the picked one,
+    else the best scored (``takes.choose_take``, as the run's own assembly chose)."""
+    picks = store.picks(run_id)
+    scores = store.take_scores(run_id)
+    uses = {}
+    for shot in plan["shots"]:
+        count = shot.get("takes") or plan.get("takes") or 1
+        if count > 1 or shot["id"] in picks:
+            pick = picks.get(shot["id"])
+            found = {t: s.get("score") for t, s in scores.get(shot["id"], {}).items()}
+            uses[shot["id"]] = choose_take(count, pick["take"] if pick else None, found)
+    return uses
 
 
 def _locate(path: str, run_dir: Path, run_id: str) -> Path:
@@ -65,7 +75,8 @@ def _locate(path: str, run_dir: Path, run_id: str) -> Path:
 
 
 def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
-    """Find every shot's picture (hero pass, else clip) and narration in the run database.
+    """Find every shot's picture (hero pass, else clip: of the take the film uses, for a shot
+    rendered with takes) and narration in the run database.
 
     Raises:
         StoreError: no such run, or a shot with no finished clip.
@@ -80,10 +91,21 @@ def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
     shots = plan["shots"]
     pictures: dict[str, tuple[int, Path]] = {}
     speech: dict[str, Path] = {}
+    uses = takes_used(store, run_id, plan)
+    heroes = {  # shot -> the take its finished hero pass upgraded
+        t.shot_id: int(t.params.get("take", 1))
+        for t in store.tasks(run_id)
+        if t.kind == "hero" and t.state == "done" and t.shot_id
+    }
     for art in store.artifacts(run_id):  # oldest first: a later render of a task wins
-        shot = _shot_of(art["task_id"])
+        tid = TaskId.of(art["task_id"])
+        shot = tid.shot_id if tid else None
         if shot is None:
             continue
+        if art["kind"] == "clip" and tid is not None and tid.take != uses.get(shot, 1):
+            continue  # a take the film does not use
+        if art["kind"] == "hero" and shot in uses and heroes.get(shot) != uses[shot]:
+            continue  # a hero pass of another take (the one on this take is not done)
         path = _locate(art["path"], run_dir, run_id)
         if art["kind"] in PICTURE_KINDS:
             rank = PICTURE_KINDS.index(art["kind"])

@@ -21,6 +21,7 @@ from videofactory.cli.options import (
     PLANNER_OPT,
     RUN_JSON_OPT,
     STYLE_OPT,
+    TAKES_OPT,
     WORKDIR_OPT,
     err,
     example,
@@ -122,6 +123,7 @@ def generate(
     style: str | None = STYLE_OPT,
     music: str | None = MUSIC_OPT,
     transition: str = TRANSITION_PLAN_OPT,
+    takes: int | None = TAKES_OPT,
     fresh: bool = FRESH_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
@@ -147,6 +149,8 @@ def generate(
         size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
         transition=transition,
     )
+    if takes is not None:
+        shotlist = shotlist.model_copy(update={"takes": takes})
     _render(shotlist, farm, workdir, as_json, detach=detach, music=sound, fresh=fresh)
 
 
@@ -269,6 +273,7 @@ def render(
         "(default: each shot's own, as planned).",
     ),
     music: str | None = MUSIC_OPT,
+    takes: int | None = TAKES_OPT,
     fresh: bool = FRESH_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
@@ -297,6 +302,8 @@ def render(
         shotlist = apply_style(shotlist, check_style(style))
     if transition is not None:
         shotlist = with_transition(shotlist, transition)
+    if takes is not None:
+        shotlist = shotlist.model_copy(update={"takes": takes})
     if dry_run:
         from videofactory.cli.farm import dry_run as check_plan
 
@@ -510,6 +517,9 @@ def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
 @_errors
 def show(
     run: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+    shot: str | None = typer.Argument(
+        None, help="One shot (e.g. s03): its tasks, artifacts and takes only."
+    ),
     workdir: Path = WORKDIR_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -518,6 +528,10 @@ def show(
     The state is told at any moment, also while a detached process renders the run: starting,
     running (with the jobs in flight and an estimate of the time left), stopped (no process
     drives it: resume it), done, rendered, failed or cancelled.
+
+    A run rendered with --takes lists each shot's takes with their automatic scores (what the
+    score measures is printed with them), the pick (`videofactory pick`), the take the film
+    uses and the shot's contact sheet.
     """
     import time
 
@@ -563,7 +577,10 @@ def show(
             "planner": planner_summary(store.plan(r["id"])),
             "redo_of": _redo_of(r["settings"]),
             "tasks_reused": store.reuse_counts(r["id"])[0],
+            **_takes_of(store, r["id"]),
         }
+        if shot is not None:
+            data = _one_shot(data, shot)
     now = time.time()
     data["live"]["eta_s"] = watch.eta_s(now) if watch is not None else None
     if as_json:
@@ -604,6 +621,65 @@ def show(
             (t["error"] or "")[:60],
         )
     out.print(table)
+    _print_takes(data)
+
+
+def _takes_of(store: Any, run_id: str) -> dict[str, Any]:
+    """The run's takes for ``show`` (``farm/picking.takes_summary``) and what the score
+    measures."""
+    from videofactory.assembly.takes import SCORE_MEANS
+    from videofactory.farm.picking import takes_summary
+    from videofactory.shotlist import parse_shotlist
+
+    shotlist = parse_shotlist(store.plan(run_id), source=f"run {run_id}")
+    return {"takes": takes_summary(store, run_id, shotlist), "score_means": SCORE_MEANS}
+
+
+def _one_shot(data: dict[str, Any], shot: str) -> dict[str, Any]:
+    """``show RUN SHOT``: the run's summary with only that shot's shot, tasks, attempts,
+    artifacts and takes."""
+    from videofactory.errors import ShotListError
+
+    ids = [s["id"] for s in data["shots"]]
+    if shot not in ids:
+        raise ShotListError(
+            f"run {data['id']} has no shot {shot!r}; its shots are {', '.join(ids[:12])}"
+            + (f" and {len(ids) - 12} more" if len(ids) > 12 else "")
+        )
+    tasks = {t["id"] for t in data["tasks"] if t["shot_id"] == shot}
+    return {
+        **data,
+        "shot": shot,
+        "shots": [s for s in data["shots"] if s["id"] == shot],
+        "tasks": [t for t in data["tasks"] if t["id"] in tasks],
+        "attempts": [a for a in data["attempts"] if a["task_id"] in tasks],
+        "artifacts": [a for a in data["artifacts"] if a["task_id"] in tasks],
+        "takes": {k: v for k, v in data["takes"].items() if k == shot},
+    }
+
+
+def _print_takes(data: dict[str, Any]) -> None:
+    if not data["takes"]:
+        return
+    out.print(f"takes (score: {data['score_means']}):", highlight=False)
+    for shot, info in data["takes"].items():
+        parts = []
+        for t in info["takes"]:
+            score = "not scored" if t["score"] is None else f"{t['score']:.2f}"
+            mark = " *" if t["used"] else ""
+            parts.append(f"take {t['take']} {score}{mark}")
+        why = (
+            f"picked{' as the best (hero)' if info['pick']['hero'] else ''}"
+            if info["pick"]
+            else ("best score")
+        )
+        line = f"  {shot}: {', '.join(parts)}; the film uses take {info['uses']} ({why})"
+        if info["hero"] is not None:
+            line += f"; hero pass on take {info['hero']['take']} ({info['hero']['state']})"
+        out.print(line, highlight=False, markup=False)
+        if info["sheet"]:
+            out.print(f"    sheet: {info['sheet']}", highlight=False, markup=False)
+    out.print(f"pick another with: videofactory pick {data['id']} SHOT TAKE", highlight=False)
 
 
 def _redo_of(settings: dict[str, Any]) -> dict[str, Any] | None:
@@ -650,6 +726,10 @@ from videofactory.cli.reuse import REDO_EPILOG, cache_app, redo_command  # noqa:
 
 app.command("redo", epilog=REDO_EPILOG)(_errors(redo_command(_print_result)))
 app.add_typer(cache_app(), name="cache")
+
+from videofactory.cli.takes import PICK_EPILOG, pick_command  # noqa: E402
+
+app.command("pick", epilog=PICK_EPILOG)(_errors(pick_command))
 
 from videofactory.cli.mcp import MCP_EPILOG, mcp_command  # noqa: E402
 

@@ -163,8 +163,10 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
 
 
 def _label(task: Any) -> str:
-    """``s03/clip`` (``speech`` of a shot alike)."""
-    return f"{task.shot_id}/{task.kind.value}" if task.shot_id else task.kind.value
+    """``s03/clip`` (``speech`` of a shot alike; ``s03/clip.2``: its second take)."""
+    from videofactory.vocabulary import TaskId
+
+    return TaskId.parse(task.id).label
 
 
 def _cached(
@@ -253,7 +255,8 @@ def _named(tasks: list[Any]) -> str:
     """``clip s03, s07; hero s03`` (per kind, at most NAMED shots each)."""
     by_kind: dict[str, list[str]] = {}
     for t in tasks:
-        by_kind.setdefault(t.kind.value, []).append(t.shot_id or "")
+        # a shot's second and later takes by their take: ``clip s03, s03.take2``
+        by_kind.setdefault(t.kind.value, []).append(t.stem if t.shot_id else "")
     parts = []
     for kind, shots in by_kind.items():
         named = ", ".join(shots[:NAMED])

@@ -13,6 +13,7 @@ import typer
 
 from videofactory.constants import DEFAULT_WORKDIR
 from videofactory.errors import FactoryError
+from videofactory.limits import MAX_TAKES
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,6 +30,7 @@ __all__ = [
     "PLANNER_OPT",
     "RUN_JSON_OPT",
     "STYLE_OPT",
+    "TAKES_OPT",
     "WORKDIR_OPT",
     "console",
     "err",
@@ -99,6 +101,15 @@ FRESH_OPT = typer.Option(
     "--fresh",
     help="Render every task, reusing nothing from the work directory's artifact cache (what "
     "the run makes is still kept there).",
+)
+TAKES_OPT = typer.Option(
+    None,
+    "--takes",
+    min=1,
+    max=MAX_TAKES,
+    help="Render N clips of every shot, each with its own seed, spread over the worker GPUs "
+    "(a shot's own `takes:` in the shot list wins); a contact sheet per shot shows them, "
+    "`videofactory pick RUN SHOT TAKE` chooses one (unpicked: the best automatic score).",
 )
 WORKDIR_OPT = typer.Option(
     Path(DEFAULT_WORKDIR), "--workdir", "-w", help="Folder of runs and of the run database."

@@ -28,6 +28,7 @@ from videofactory.cli.options import (
     out,
     state,
 )
+from videofactory.limits import MAX_TAKES
 
 __all__ = ["cache_app", "redo_command"]
 
@@ -50,6 +51,14 @@ def redo_command(print_result: Callable[[Any, bool], None]) -> Callable[..., Non
             "--duration",
             help="The shot's new length in seconds (the video's changes with it).",
         ),
+        takes: int | None = typer.Option(
+            None,
+            "--takes",
+            min=1,
+            max=MAX_TAKES,
+            help="Render N takes of the shot, each with its own seed (take 1 keeps the shot's "
+            "seed); `videofactory pick` chooses one.",
+        ),
         farm: str | None = typer.Option(
             None, "--farm", help="Farm file to use instead of the one the run recorded."
         ),
@@ -61,7 +70,7 @@ def redo_command(print_result: Callable[[Any, bool], None]) -> Callable[..., Non
         on it (its hero pass, a next shot that continues it) render; every other task comes from
         the artifact cache; the video is assembled anew. The old run is kept as it was.
 
-        With no --prompt, --seed or --duration the shot gets a new seed: another take.
+        With no --prompt, --seed, --duration or --takes the shot gets a new seed: another take.
         """
         from videofactory.factory import redo_run
 
@@ -70,7 +79,7 @@ def redo_command(print_result: Callable[[Any, bool], None]) -> Callable[..., Non
 
             run_id, _, _ = redo_run(
                 run, shot, workdir=workdir, prompt=prompt, seed=seed, duration=duration,
-                farm_file=farm, detach=True,
+                takes=takes, farm_file=farm, detach=True,
             )  # fmt: skip
             detach_resume(run_id, farm, workdir, as_json, debug=bool(state["debug"]))
             return
@@ -79,7 +88,7 @@ def redo_command(print_result: Callable[[Any, bool], None]) -> Callable[..., Non
         with RunView(json_lines=as_json, workdir=workdir) as view:
             _, _, result = redo_run(
                 run, shot, workdir=workdir, prompt=prompt, seed=seed, duration=duration,
-                farm_file=farm, on_event=view,
+                takes=takes, farm_file=farm, on_event=view,
             )  # fmt: skip
         assert result is not None
         print_result(result, as_json)

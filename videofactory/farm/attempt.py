@@ -24,9 +24,10 @@ from videofactory.comfy.results import OutputRef, PromptResult
 from videofactory.comfy.workflow import Workflow, load_spec, load_template
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
 from videofactory.farm.context import RunContext
-from videofactory.farm.dag import Task
+from videofactory.farm.dag import Task, input_deps
 from videofactory.farm.lanes import Job, Lane
 from videofactory.farm.params import HERO_SCALE, workflow_params
+from videofactory.farm.picking import record_score
 from videofactory.farm.sharing import submit_slot
 from videofactory.shotlist import Shot
 from videofactory.store import TaskState
@@ -329,8 +330,9 @@ class GpuRunner:
             self.ctx.shotlist,
             self.workflow(lane, task.kind),
             scale=self.scale_of(task.id),
-            prefix=f"videofactory/{self.ctx.run_id}/{shot.id}_{task.kind.value}",
+            prefix=f"videofactory/{self.ctx.run_id}/{task.stem}_{task.kind.value}",
             inputs=inputs,
+            take=task.take,
         )
 
     def clip_timing(self, task: Task, shot: Shot, lane: Lane) -> ClipTiming:
@@ -372,8 +374,9 @@ class GpuRunner:
         return await lane.client.upload(self.outputs[dep], subfolder=subfolder)
 
     def dep(self, task: Task, kind: TaskKind) -> str:
-        """The id of the task's dependency of a kind (its shot's)."""
-        for d in task.deps:
+        """The id of the task's dependency of a kind (its shot's; for a hero pass, the clip of
+        the take it upgrades)."""
+        for d in input_deps(task, self.tasks):
             if self.tasks[d].kind is kind and self.tasks[d].shot_id == task.shot_id:
                 return d
         raise WorkflowError(f"task {task.id} has no {kind.value} input")
@@ -397,13 +400,17 @@ class GpuRunner:
         ref = refs[-1]
         if ref.type == "output":
             self.made_on[task.id] = (lane.id, ref)
-        dest = self.ctx.run_dir / FOLDER[task.kind] / f"{shot.id}{ref.suffix}"
+        dest = self.ctx.run_dir / FOLDER[task.kind] / f"{task.stem}{ref.suffix}"
         await lane.client.download(ref, dest)
         # A keyframe PNG probes as a one-frame video; clips must last what they were asked for.
         expected = await asyncio.to_thread(self.expected_length, task, shot, lane)
         media = await asyncio.to_thread(
             check_media, dest, kind="video", expected_duration_s=expected, task=task.id
         )
+        if task.kind is TaskKind.clip and self.ctx.shotlist.takes_of(shot) > 1:
+            await asyncio.to_thread(
+                record_score, self.ctx.store, self.ctx.run_id, shot.id, task.take, dest
+            )
         key = None
         if self.reuse is not None:
             key = await asyncio.to_thread(self.reuse.keep, task, dest, media_dict(media), lane.id)

@@ -1,4 +1,10 @@
-"""The task graph of a run (pure): keyframe -> clip -> hero per shot, speech, then assemble."""
+"""The task graph of a run (pure): keyframe -> clip(s) -> hero per shot, speech, then assemble.
+
+A shot with N takes has N clip tasks (``<shot>/clip``, ``<shot>/clip.2`` ...) from its one
+keyframe; its hero pass (or, without one, the assembly) waits for all of them, since which take
+it upgrades is known only once they are scored (or one is picked). Other tasks keep the GPUs
+busy meanwhile: a take is an ordinary clip task for the scheduler.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ __all__ = [
     "VRAM_GB",
     "Task",
     "build_tasks",
+    "hero_task",
+    "input_deps",
     "ready_tasks",
     "upward_ranks",
     "workflow_need",
@@ -58,6 +66,19 @@ class Task:
     vram_gb: float
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def take(self) -> int:
+        """The take a clip renders (from its id), or the take a hero pass upgrades (chosen
+        when it becomes ready: its ``take`` parameter); 1 otherwise."""
+        return int(self.params.get("take", TaskId.parse(self.id).take))
+
+    @property
+    def stem(self) -> str:
+        """The name of the task's output file without its suffix: the shot's id, with the
+        take after it for take 2 and later (``s01.take2``)."""
+        shot = self.shot_id or self.kind.value
+        return shot if self.take == 1 else f"{shot}.take{self.take}"
+
     def to_record(self) -> dict[str, Any]:
         """The task as the store keeps it."""
         return {
@@ -79,9 +100,9 @@ class Task:
         return cls(row.id, kind, row.shot_id, tuple(row.deps), cost_s, vram_gb, params)
 
 
-def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None) -> str:
+def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None, take: int = 1) -> str:
     """The id of a run's task as the store keeps it (see ``vocabulary.TaskId``)."""
-    return str(TaskId(run_id, kind, shot_id))
+    return str(TaskId(run_id, kind, shot_id, take))
 
 
 def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
@@ -92,17 +113,22 @@ def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
     for shot in shotlist.shots:
         scale = shot.duration / DEFAULT_CLIP_SECONDS
         key = task_id(run_id, TaskKind.keyframe, shot.id)
-        clip = task_id(run_id, TaskKind.clip, shot.id)
+        clips = [
+            task_id(run_id, TaskKind.clip, shot.id, take)
+            for take in range(1, shotlist.takes_of(shot) + 1)
+        ]
+        clip = clips[0]
         tasks.append(_task(key, TaskKind.keyframe, shot.id, ()))
         clip_deps = (
             (key,) if shot.continuity == "cut" or not previous_clip else (key, previous_clip)
         )
-        tasks.append(_task(clip, TaskKind.clip, shot.id, clip_deps, scale))
-        final = clip
+        tasks.extend(_task(c, TaskKind.clip, shot.id, clip_deps, scale) for c in clips)
         if shot.hero:
-            final = task_id(run_id, TaskKind.hero, shot.id)
-            tasks.append(_task(final, TaskKind.hero, shot.id, (clip,), scale))
-        finals.append(final)
+            hero = hero_task(run_id, shot.id, tuple(clips), scale)
+            tasks.append(hero)
+            finals.append(hero.id)
+        else:
+            finals.extend(clips)
         if shot.narration.strip():
             speech = task_id(run_id, TaskKind.speech, shot.id)
             tasks.append(_task(speech, TaskKind.speech, shot.id, ()))
@@ -110,6 +136,28 @@ def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
         previous_clip = clip
     tasks.append(_task(task_id(run_id, TaskKind.assemble), TaskKind.assemble, None, tuple(finals)))
     return tasks
+
+
+def hero_task(run_id: str, shot_id: str, clips: tuple[str, ...], scale: float) -> Task:
+    """The hero pass of a shot: it waits for every take's clip (``clips``) and upgrades the
+    chosen one. Also what ``pick --hero`` adds to a run whose shot had none."""
+    return _task(task_id(run_id, TaskKind.hero, shot_id), TaskKind.hero, shot_id, clips, scale)
+
+
+def input_deps(task: Task, tasks: Mapping[str, Task]) -> tuple[str, ...]:
+    """The dependencies whose outputs a task reads: all of them, but for a hero pass only the
+    clip of the take it upgrades (it waits for the others without reading them)."""
+    if task.kind is not TaskKind.hero:
+        return task.deps
+    return tuple(
+        d
+        for d in task.deps
+        if not (
+            tasks[d].kind is TaskKind.clip
+            and tasks[d].shot_id == task.shot_id
+            and tasks[d].take != task.take
+        )
+    )
 
 
 def _task(
@@ -131,6 +179,28 @@ def upward_ranks(tasks: Iterable[Task]) -> dict[str, float]:
         for d in t.deps:
             children[d].append(t)
     rank: dict[str, float] = {}
-    for t in reversed(tasks):  # tasks come dependencies-first, so children are ranked already
+    # Children first. Tasks are recorded dependencies-first, but one added later (a hero pass
+    # ``pick --hero`` adds) comes after the assembly that waits for it.
+    for t in reversed(_dependencies_first(tasks)):
         rank[t.id] = t.cost_s + max((rank[c.id] for c in children[t.id]), default=0.0)
     return rank
+
+
+def _dependencies_first(tasks: list[Task]) -> list[Task]:
+    """The tasks in an order where each comes after its dependencies (stable: the recorded
+    order where it already is one)."""
+    placed: set[str] = set()
+    order: list[Task] = []
+    waiting = list(tasks)
+    while waiting:
+        later = []
+        for t in waiting:
+            if all(d in placed for d in t.deps):
+                placed.add(t.id)
+                order.append(t)
+            else:
+                later.append(t)
+        if len(later) == len(waiting):  # a cycle, or a dependency that is no task
+            raise ValueError(f"task graph has no order: {[t.id for t in later][:5]}")
+        waiting = later
+    return order

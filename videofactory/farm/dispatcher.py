@@ -37,6 +37,7 @@ from videofactory.farm.health import Health
 from videofactory.farm.lanes import Lane
 from videofactory.farm.local import LocalRunner
 from videofactory.farm.outcome import RunResult, close_attempts, run_result, stop_reason
+from videofactory.farm.picking import settle_hero
 from videofactory.farm.policy import (
     Action,
     FailRun,
@@ -276,6 +277,8 @@ class Dispatcher:
             if tid in self._looked or task.kind is TaskKind.assemble or not board.is_ready(tid):
                 continue
             self._looked.add(tid)
+            if task.kind is TaskKind.hero:  # which take it upgrades, before its key is made
+                task = settle_hero(self.ctx, self.tasks, task, self.outputs)
             path = self.reuse.take(task)
             if path is None:
                 continue

@@ -14,6 +14,7 @@ from videofactory.errors import RunCancelled
 from videofactory.farm.attempt import media_dict
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
+from videofactory.farm.picking import WHY, film_takes
 from videofactory.farm.voice import FilmVoice
 from videofactory.store import TaskState
 from videofactory.tts.base import SpeechBackend
@@ -95,9 +96,27 @@ class LocalRunner:
         ctx, sl = self.ctx, self.ctx.shotlist
         async with self._speech_lock:  # a run stopped mid-way may have left two voices
             await self.voice.unify()
+        # A shot with takes uses the picked one, else the best scored (its contact sheet is
+        # written beside): ``farm/picking.py``.
+        takes = await asyncio.to_thread(
+            film_takes, ctx.store, ctx.run_id, ctx.run_dir, sl, self.outputs
+        )
+        if takes:
+            used = {shot: t["take"] for shot, t in takes.items()}
+            ctx.emit(
+                "takes_used",
+                "the film uses "
+                + ", ".join(
+                    f"{shot} take {t['take']} ({WHY[t['why']]})" for shot, t in takes.items()
+                ),
+                task,
+                data={"takes": used},
+            )
         shots = []
         for shot in sl.shots:
             out = {k: self.outputs.get(str(TaskId(ctx.run_id, k, shot.id))) for k in TaskKind}
+            if shot.id in takes:
+                out[TaskKind.clip] = self.outputs.get(takes[shot.id]["clip"])
             clip = out[TaskKind.hero] or out[TaskKind.clip]
             assert clip is not None, f"shot {shot.id} has no clip"
             speech = out[TaskKind.speech]

@@ -12,6 +12,7 @@ from typing import Any
 
 from videofactory.comfy.workflow import Workflow
 from videofactory.shotlist import Shot, ShotList
+from videofactory.takes import take_seed
 from videofactory.vocabulary import TaskKind
 
 __all__ = ["HERO_SCALE", "even_size", "workflow_params"]
@@ -34,11 +35,12 @@ def workflow_params(
     scale: float,
     prefix: str,
     inputs: Mapping[str, str],
+    take: int = 1,
 ) -> dict[str, Any]:
-    """What a task of ``kind`` binds into ``workflow``: the shot's prompt, seed, size (scaled
-    after running out of memory), the clip's frames and rate, where the output goes
-    (``prefix``) and what it reads (``inputs``: ``input_image`` for a clip, ``input_video`` for
-    a hero pass)."""
+    """What a task of ``kind`` binds into ``workflow``: the shot's prompt, seed (a clip's is
+    its ``take``'s: ``takes.take_seed``), size (scaled after running out of memory), the clip's
+    frames and rate, where the output goes (``prefix``) and what it reads (``inputs``:
+    ``input_image`` for a clip, ``input_video`` for a hero pass)."""
     width, height = (
         (shotlist.width, shotlist.height)
         if scale == 1.0
@@ -64,7 +66,7 @@ def workflow_params(
             "width": width,
             "height": height,
             "frames": timing.frames,
-            "seed": shot.seed,
+            "seed": take_seed(shot.seed, take),
             "fps": timing.fps,
             "output_prefix": prefix,
         }

@@ -30,7 +30,7 @@ from videofactory.cache.keys import (
 )
 from videofactory.errors import FactoryError, WorkflowError
 from videofactory.farm.attempt import FOLDER
-from videofactory.farm.dag import Task
+from videofactory.farm.dag import Task, input_deps
 from videofactory.farm.params import workflow_params
 from videofactory.shotlist import Shot, ShotList
 from videofactory.vocabulary import GPU_KINDS, TaskKind
@@ -56,12 +56,12 @@ __all__ = [
 #: other fields, so that a field a later plan adds (a voice per shot) counts until named here.
 NOT_SPEECH_SHOT = frozenset({
     "id", "duration", "prompt", "negative", "shot_type", "camera", "style", "seed",
-    "narration", "hero", "reference_image", "continuity", "transition",
+    "narration", "hero", "reference_image", "continuity", "transition", "takes",
 })  # fmt: skip
 #: The same for the shot list's own fields.
 NOT_SPEECH_PLAN = frozenset({
     "version", "concept", "duration", "style", "character", "setting", "aspect", "width",
-    "height", "fps", "kind", "planner", "llm", "shots",
+    "height", "fps", "kind", "planner", "llm", "shots", "takes",
 })  # fmt: skip
 #: Speech settings that change how a narration is asked for, not what it sounds like.
 NOT_SPEECH_SETTINGS = frozenset({"fallback", "retries", "timeout_s", "api_key_env", "worker",
@@ -90,7 +90,7 @@ def task_key(
     """
     shot = shotlist.shot(task.shot_id or "")
     inputs: dict[str, str] = {}
-    for dep in task.deps:
+    for dep in input_deps(task, tasks):
         sha = sha_of(dep)
         if sha is None:
             return None
@@ -105,8 +105,9 @@ def task_key(
     elif task.kind is TaskKind.hero:
         bound["input_video"] = input_ref(inputs["clip"])
     params = workflow_params(
-        task.kind, shot, shotlist, workflow, scale=scale, prefix=OUTPUT_PLACEHOLDER, inputs=bound
-    )
+        task.kind, shot, shotlist, workflow, scale=scale, prefix=OUTPUT_PLACEHOLDER,
+        inputs=bound, take=task.take,
+    )  # fmt: skip
     graph = workflow.bind(params, strict=False)
     return gpu_key(task.kind.value, graph, inputs=inputs, models=model_files(graph))
 
@@ -282,7 +283,7 @@ class Reuse:
         ctx, store = self.ctx, self.ctx.store
         assert self.cache is not None
         shot = task.shot_id or ""
-        dest = ctx.run_dir / FOLDER[task.kind] / f"{shot}{entry.suffix}"
+        dest = ctx.run_dir / FOLDER[task.kind] / f"{task.stem}{entry.suffix}"
         self.cache.materialize(entry, dest)
         media = {**entry.media, "path": str(dest)} if "path" in entry.media else entry.media
         with store.batch():

@@ -40,7 +40,8 @@ videofactory makes videos: a concept -> a shot list (plan) -> keyframes, clips a
 on a farm of ComfyUI servers -> narration -> an FFmpeg assembly (final.mp4).
 Typical loop: farm_status; plan(concept, duration) -> a shot list (edit it if you like);
 render(shotlist) -> a run id at once; wait(run) until finished (call again while it is not);
-show_shot(run, shot) to look at a shot; redo(run, shot, prompt=...) to change one shot (a new
+show_shot(run, shot) to look at a shot (take=N: one take's clip, when rendered with takes);
+pick(run, shot, take) to choose the take the film uses; redo(run, shot, prompt=...) to change one shot (a new
 run that reuses everything else); assemble(run, ...) for another cut (transition, music,
 aspect); cancel(run) to stop one. With no farm file the built-in simulated farm renders.
 """
@@ -251,6 +252,10 @@ def build_server(defaults: Defaults) -> MCPServer:
             Field(ge=0, le=3600, description="Seconds into the clip (default: its middle)."),
         ] = None,
         max_side: Annotated[int, Field(ge=64, le=4096)] = 1024,
+        take: Annotated[
+            int | None,
+            Field(ge=1, le=8, description="A take's clip (a run rendered with takes)."),
+        ] = None,
         workdir: WorkdirArg = None,
     ) -> list[ImageContent | TextContent]:
         """Look at one shot of a run: its keyframe, or a frame of its clip or hero pass, as an
@@ -258,7 +263,7 @@ def build_server(defaults: Defaults) -> MCPServer:
         with answers():
             data, mime, info = tools.shot_picture(
                 defaults, run, shot, source=source, at_s=at_s, max_side=max_side,
-                workdir=workdir,
+                take=take, workdir=workdir,
             )  # fmt: skip
         return [
             ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=mime),
@@ -332,13 +337,26 @@ def build_server(defaults: Defaults) -> MCPServer:
         with answers():
             return {"runs": tools.list_runs(defaults, workdir)}
 
-    # -- more tools -------------------------------------------------------------------------
-    # item 4 (takes): a `pick` tool goes here, e.g.
-    #     @server.tool()
-    #     def pick(run: RunArg, shot: ShotArg, take: Annotated[int, Field(ge=1)],
-    #              workdir: WorkdirArg = None) -> dict[str, Any]:
-    #         with answers():
-    #             return <the takes helper's pick function>(defaults.workdir_of(workdir), ...)
+    @server.tool()
+    def pick(
+        run: RunArg,
+        shot: ShotArg,
+        take: Annotated[int, Field(ge=1, le=8, description="The take the film uses (1 ...).")],
+        hero: Annotated[
+            bool, Field(description="Also give this take a hero pass (renders it on the farm).")
+        ] = False,
+        workdir: WorkdirArg = None,
+        farm: Annotated[
+            str | None,
+            Field(max_length=4000, description="Farm file instead of the one the run recorded."),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Choose the take of a shot the film uses (a run rendered with takes): the run is
+        re-assembled in place as its next version (final.v2.mp4 ...), rendering nothing but the
+        hero pass the pick needs (then it returns when that is rendered)."""
+        with answers():
+            return tools.pick(defaults, run, shot, take, hero=hero, workdir=workdir, farm=farm)
+
     return server
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "cancel",
     "farm_status",
     "list_runs",
+    "pick",
     "plan",
     "redo",
     "render",
@@ -283,10 +284,13 @@ def _shots(store: Any, run_id: str) -> list[dict[str, Any]]:
         if t.shot_id:
             tasks.setdefault(t.shot_id, {})[t.kind] = t.state
     files: dict[str, dict[str, str]] = {}
+    takes: dict[str, dict[int, str]] = {}
     for a in store.artifacts(run_id):
         which = TaskId.of(a["task_id"])
         if which is not None and which.shot_id:
             files.setdefault(which.shot_id, {})[a["kind"]] = a["path"]
+            if a["kind"] == "clip":
+                takes.setdefault(which.shot_id, {})[which.take] = a["path"]
     return [
         {
             "id": s["id"],
@@ -295,6 +299,7 @@ def _shots(store: Any, run_id: str) -> list[dict[str, Any]]:
             "hero": s.get("hero", False),
             "tasks": tasks.get(s["id"], {}),
             "files": files.get(s["id"], {}),
+            "takes": takes.get(s["id"], {}),
         }
         for s in store.shots(run_id)
     ]
@@ -311,6 +316,7 @@ def shot_picture(
     source: str = "auto",
     at_s: float | None = None,
     max_side: int = 1024,
+    take: int | None = None,
     workdir: str | None = None,
 ) -> tuple[bytes, str, dict[str, Any]]:
     """A picture of one shot of a run: its keyframe, or a frame of its clip or hero pass
@@ -326,6 +332,13 @@ def shot_picture(
         ids = ", ".join(s["id"] for s in shots[:12]) + (" ..." if len(shots) > 12 else "")
         raise ShotListError(f"run {run_id} has no shot {shot!r}; its shots are {ids}")
     files = found["files"]
+    if take is not None:  # one take's clip
+        if source not in ("auto", "clip"):
+            raise ShotListError(f"a take is a clip: ask for source 'clip' (not {source!r})")
+        if take not in found["takes"]:
+            have = ", ".join(str(t) for t in sorted(found["takes"])) or "none yet"
+            raise ShotListError(f"shot {shot} of run {run_id} has no take {take} (takes: {have})")
+        files, source = {"clip": found["takes"][take]}, "clip"
     order = ("hero", "clip", "keyframe") if source == "auto" else (source,)
     kind = next((k for k in order if k in files), None)
     if kind is None:
@@ -351,8 +364,27 @@ def shot_picture(
         "at_s": when,
         "size": list(picture.size),
         "prompt": found["prompt"],
+        **({"take": take} if take is not None else {}),
     }
     return data, mime, info
+
+
+def pick(
+    defaults: Defaults,
+    run: str,
+    shot: str,
+    take: int,
+    *,
+    hero: bool = False,
+    workdir: str | None = None,
+    farm: str | None = None,
+) -> dict[str, Any]:
+    """``videofactory pick RUN SHOT TAKE [--hero]``: the film uses that take from now on."""
+    from videofactory.factory import pick_take
+
+    where = defaults.workdir_of(workdir)
+    _store(where).close()
+    return pick_take(run, shot, take, workdir=where, hero=hero, farm_file=farm)
 
 
 def assemble(defaults: Defaults, run: str, workdir: str | None = None, **options: Any) -> dict:

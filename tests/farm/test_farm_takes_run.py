@@ -1,0 +1,104 @@
+"""Takes end to end on a simulated farm (time scale 0, 160x96 frames, 2 shots of 2 s,
+`render --takes 2`): a clip per take, scored, a contact sheet per shot; then a pick
+re-assembles the run in place without rendering anything again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from runkit import write_shots
+from subprocs import run_cli
+
+from videofactory.errors import ShotListError, StoreError
+from videofactory.factory import pick_take
+from videofactory.shotlist import dump_shotlist, load_shotlist
+from videofactory.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def _farm(tmp_path: Path) -> Path:
+    """Two simulated GPUs: keyframes and hero passes on g0, clips on g1 (roles are
+    preferences in a farm file: either takes any task when the other is busy)."""
+    path = tmp_path / "factory.yaml"
+    path.write_text(
+        "simulated: true\n"
+        "workers:\n"
+        "  - {id: g0, url: 'http://127.0.0.1:1', vram_gb: 32, roles: [primary, control]}\n"
+        "  - {id: g1, url: 'http://127.0.0.1:1', vram_gb: 24, roles: [worker]}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _takes_used(store: Store, run_id: str) -> dict[str, int]:
+    """The takes the newest assembly of the run used (its ``takes_used`` event)."""
+    events = [e for e in store.events(run_id) if e["kind"] == "takes_used"]
+    return events[-1]["data"]["data"]["takes"]
+
+
+def _clip_attempts(store: Store, run_id: str) -> list[dict]:
+    return [a for a in store.attempts(run_id) if "/clip" in a["task_id"]]
+
+
+def test_takes_render_score_sheet_and_a_pick_reassembles_without_rendering(tmp_path):
+    shots, farm, workdir = write_shots(tmp_path / "shots.yaml"), _farm(tmp_path), tmp_path / "w"
+    plan = load_shotlist(shots)  # s01 keeps its hero pass, s02 has none
+    plan.shots[1] = plan.shots[1].model_copy(update={"hero": False})
+    shots.write_text(dump_shotlist(plan), encoding="utf-8")
+    res = run_cli(("render", str(shots), "--takes", "2", "--farm", str(farm), "--json",
+                   "-w", str(workdir)), cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads(res.stdout.strip().splitlines()[-1])
+    run_id, run_dir = result["run_id"], Path(result["run_dir"])
+    assert result["shots"] == 2
+
+    with Store.for_workdir(workdir) as store:
+        clips = _clip_attempts(store, run_id)
+        # one rendered clip per take, each its own content (the seeds differ)
+        assert sorted(a["task_id"].split("/", 1)[1] for a in clips) == [
+            "s01/clip", "s01/clip.2", "s02/clip", "s02/clip.2",
+        ]  # fmt: skip
+        assert all(a["state"] == "done" and not a["reused"] for a in clips)
+        assert len({a["content_key"] for a in clips}) == 4
+        scores = store.take_scores(run_id)
+        assert set(scores) == {"s01", "s02"} and all(len(t) == 2 for t in scores.values())
+        assert all(s["score"] > 0 and s["frames"] > 0 for t in scores.values() for s in t.values())
+        used = _takes_used(store, run_id)
+        heroes = {t.shot_id: t.params["take"] for t in store.tasks(run_id) if t.kind == "hero"}
+        assert heroes == {"s01": used["s01"]}  # the hero pass is on the take the film uses
+        rendered = store.reuse_counts(run_id)[1]
+        assert rendered == result["tasks_rendered"]
+    for clip in ("s01.mp4", "s01.take2.mp4", "s02.mp4", "s02.take2.mp4"):
+        assert (run_dir / "clips" / clip).is_file()
+    from PIL import Image
+
+    for shot in ("s01", "s02"):
+        with Image.open(run_dir / "takes" / f"{shot}.jpg") as sheet:
+            assert sheet.format == "JPEG" and sheet.size == (658, 260)  # 2 tiles of 320x192
+
+    # Pick the other take of a shot with no hero pass: only the assembly runs (no farm).
+    shot, other = "s02", 3 - used["s02"]
+    picked = pick_take(run_id, shot, other, workdir=workdir, farm_file=farm)
+    assert picked["reassembled"] and picked["previous"] == used[shot]
+    assert picked["rendered_now"] == {} and picked["tasks_rendered"] == rendered
+    assert Path(picked["final"]).name == "final.v2.mp4" and (run_dir / "final.mp4").is_file()
+    with Store.for_workdir(workdir) as store:
+        assert len(_clip_attempts(store, run_id)) == 4
+        assert _takes_used(store, run_id) == {**used, shot: other}
+        assert store.picks(run_id)[shot]["take"] == other
+        assert store.run(run_id)["final_path"] == picked["final"]
+    again = pick_take(run_id, shot, other, workdir=workdir)
+    assert not again["reassembled"] and "already uses take" in again["message"]
+
+    # Wrong picks are one line each, naming what to do.
+    for args, error, words in (
+        (("nope", "s01", 1), StoreError, "no run 'nope'"),
+        ((run_id, "s09", 1), ShotListError, "its shots are s01, s02"),
+        ((run_id, "s01", 3), ShotListError, "pick one of 1-2"),
+    ):
+        with pytest.raises(error, match=words) as exc:
+            pick_take(*args, workdir=workdir)
+        assert "\n" not in str(exc.value)
