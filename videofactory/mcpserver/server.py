@@ -42,8 +42,8 @@ Typical loop: farm_status; plan(concept, duration) -> a shot list (edit it if yo
 render(shotlist) -> a run id at once; wait(run) until finished (call again while it is not);
 show_shot(run, shot) to look at a shot (take=N: one take's clip, when rendered with takes);
 pick(run, shot, take) to choose the take the film uses; redo(run, shot, prompt=...) to change
-one shot (a new run that reuses everything else); assemble(run, ...) for another cut (transition, music,
-aspect); cancel(run) to stop one. With no farm file the built-in simulated farm renders.
+one shot (a new run that reuses everything else); assemble(run, ...) for another cut
+(transition, music, aspect); cancel(run) to stop one. With no farm file the built-in simulated farm renders.
 """
 
 # -- argument types: what the schemas say ---------------------------------------------------------
