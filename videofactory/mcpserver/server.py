@@ -43,7 +43,8 @@ render(shotlist) -> a run id at once; wait(run) until finished (call again while
 show_shot(run, shot) to look at a shot (take=N: one take's clip, when rendered with takes);
 pick(run, shot, take) to choose the take the film uses; redo(run, shot, prompt=...) to change
 one shot (a new run that reuses everything else); assemble(run, ...) for another cut
-(transition, music, aspect); cancel(run) to stop one. With no farm file the built-in simulated farm renders.
+(transition, music, aspect); cancel(run) to stop one. With no farm file the built-in
+simulated farm renders.
 """
 
 # -- argument types: what the schemas say ---------------------------------------------------------
