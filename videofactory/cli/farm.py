@@ -32,8 +32,9 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
 
     from videofactory.config import builtin_farm, find_farm_file, load_farm
     from videofactory.farm.feasibility import impossible_kinds
+    from videofactory.farm.flow import flow_notes, takes_end_frame
     from videofactory.farm.workers import survey_farm
-    from videofactory.vocabulary import GPU_KINDS
+    from videofactory.vocabulary import GPU_KINDS, TaskKind
 
     path = find_farm_file(farm)
     if path is None:
@@ -75,6 +76,9 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
         row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
         row["preflight"] = {k.value: c.to_json() for k, c in check.kinds.items()}
         row["needs_gb"] = {k.value: gb for k, gb in ability.needs.items()}
+        clip = check.workflow(TaskKind.clip)
+        row["end_frame"] = takes_end_frame(clip) if clip is not None else None
+    flow = flow_notes({r["id"]: checks[r["id"]].workflow(TaskKind.clip) for r in rows})
     # Could the farm run a film at all? (Every plan has keyframes and clips; the planner
     # marks hero shots too.)
     impossible = impossible_kinds(dict.fromkeys(GPU_KINDS), abilities, strict=config.strict)
@@ -88,6 +92,7 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
                     "simulated": False,
                     "reachable": reachable,
                     "impossible": impossible,
+                    "flow_fallback": flow,
                     "workers": rows,
                 }
             )
@@ -114,6 +119,8 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
                 )
                 for problem in c["problems"]:
                     err.print(f"  - {problem['line']}", highlight=False, markup=False)
+        for line in flow:
+            err.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
     if reachable and not as_json:
         for line in impossible:
             err.print(f"[bold red]error:[/] {line}", highlight=False)
@@ -161,7 +168,9 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
     from videofactory.farm.dag import build_tasks
     from videofactory.farm.estimates import Estimates
     from videofactory.farm.feasibility import impossible_kinds, plan_by_kind
+    from videofactory.farm.flow import flow_notes
     from videofactory.farm.workers import survey_farm
+    from videofactory.vocabulary import TaskKind
 
     config = resolve_farm(farm)
     survey = asyncio.run(survey_farm(config))
@@ -178,6 +187,9 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
         {k.kind: list(k.shots) for k in kinds}, survey.abilities, strict=config.strict
     )
     unreachable = [s.id for s in survey.statuses if not s.reachable and not config.simulated]
+    flows = [s.id for s in shotlist.shots if s.continuity == "flow"]
+    clips = {w: c.workflow(TaskKind.clip) for w, c in survey.checks.items()}
+    flow = flow_notes(clips) if flows else []
     cached = [t for t in tasks if t.id in reused]
     will_run = [t for t in to_run if t.kind.value != "assemble"]
     summary = {
@@ -205,6 +217,8 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
         ],
         "unreachable": unreachable,
         "impossible": impossible,
+        "flow_shots": flows,
+        "flow_fallback": flow,
     }
     if as_json:
         print(json.dumps(summary))
@@ -283,6 +297,8 @@ def _print_dry_run(
             f"{', '.join(summary['unreachable'])}",
             highlight=False,
         )
+    for line in summary["flow_fallback"]:
+        err.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
     for line in summary["impossible"]:
         err.print(f"[bold red]error:[/] {line}", highlight=False)
     verdict = "cannot run this plan" if summary["impossible"] else "can run this plan"

@@ -25,6 +25,7 @@ from videofactory.comfy.workflow import Workflow, load_spec, load_template
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
+from videofactory.farm.flow import END_IMAGE, end_frame_dep, fallback_note, takes_end_frame
 from videofactory.farm.lanes import Job, Lane
 from videofactory.farm.params import HERO_SCALE, workflow_params
 from videofactory.farm.sharing import submit_slot
@@ -320,6 +321,12 @@ class GpuRunner:
         if task.kind is TaskKind.clip:
             dep = self.dep(task, TaskKind.keyframe)
             inputs["input_image"] = await self.input_name(dep, lane, subfolder)
+            end = end_frame_dep(task, self.tasks)
+            if end is not None and takes_end_frame(self.workflow(lane, task.kind)):
+                inputs[END_IMAGE] = await self.input_name(end, lane, subfolder)
+            elif end is not None:
+                name = self.workflow(lane, task.kind).name
+                self.ctx.emit("warning", f"shot {shot.id}: {fallback_note(lane.id, name)}", task)
         elif task.kind is TaskKind.hero:
             dep = self.dep(task, TaskKind.clip)
             inputs["input_video"] = await self.input_name(dep, lane, subfolder)

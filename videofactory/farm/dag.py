@@ -85,18 +85,29 @@ def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None) -> str:
 
 
 def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
-    """Every task of a run, dependencies first."""
+    """Every task of a run, dependencies first.
+
+    A clip needs its shot's keyframe; one that continues (``continuity: continue``) the clip
+    before it too, and one that flows (``continuity: flow``) the next shot's keyframe, which
+    it ends on (that keyframe is listed before it).
+    """
     tasks: list[Task] = []
     finals: list[str] = []
     previous_clip: str | None = None
-    for shot in shotlist.shots:
+    shots = shotlist.shots
+    for i, shot in enumerate(shots):
         scale = shot.duration / DEFAULT_CLIP_SECONDS
         key = task_id(run_id, TaskKind.keyframe, shot.id)
         clip = task_id(run_id, TaskKind.clip, shot.id)
-        tasks.append(_task(key, TaskKind.keyframe, shot.id, ()))
-        clip_deps = (
-            (key,) if shot.continuity == "cut" or not previous_clip else (key, previous_clip)
-        )
+        if i == 0 or shots[i - 1].continuity != "flow":  # else listed before the clip before
+            tasks.append(_task(key, TaskKind.keyframe, shot.id, ()))
+        clip_deps: tuple[str, ...] = (key,)
+        if shot.continuity == "continue" and previous_clip:
+            clip_deps = (key, previous_clip)
+        elif shot.continuity == "flow" and i + 1 < len(shots):
+            following = task_id(run_id, TaskKind.keyframe, shots[i + 1].id)
+            tasks.append(_task(following, TaskKind.keyframe, shots[i + 1].id, ()))
+            clip_deps = (key, following)
         tasks.append(_task(clip, TaskKind.clip, shot.id, clip_deps, scale))
         final = clip
         if shot.hero:

@@ -1,0 +1,71 @@
+"""Clips that flow into the next shot (pure): ``continuity: flow`` ends a shot's clip on the
+next shot's keyframe, so the cut lands on the picture the next clip opens on.
+
+The task graph gives such a clip the next shot's keyframe as a second dependency
+(``dag.build_tasks``); the attempt uploads it and binds it as the workflow's ``end_image``
+(``wan22_flf/clip``: WanFirstLastFrameToVideo; ``sim/clip``: the simulator's stand-in). A
+worker whose clip workflow binds no ``end_image`` (``wan22/clip``, ``ltxv/clip``, or a server
+without WanFirstLastFrameToVideo, where preflight picked another template) renders the shot as
+a plain clip from its keyframe and says so: the film is still made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from videofactory.farm.dag import Task
+from videofactory.vocabulary import TaskKind
+
+if TYPE_CHECKING:
+    from videofactory.comfy.workflow import Workflow
+
+__all__ = [
+    "END_IMAGE",
+    "END_TEMPLATE",
+    "end_frame_dep",
+    "fallback_note",
+    "flow_notes",
+    "takes_end_frame",
+]
+
+#: The binding a clip workflow reads the picture it ends on from.
+END_IMAGE = "end_image"
+#: The bundled clip template that takes one (named in the messages).
+END_TEMPLATE = "wan22_flf"
+
+
+def end_frame_dep(task: Task, tasks: Mapping[str, Task]) -> str | None:
+    """The id of the keyframe a clip task ends on (another shot's keyframe among its
+    dependencies: the next shot's, for a shot that flows), or None."""
+    if task.kind is not TaskKind.clip:
+        return None
+    for dep in task.deps:
+        other = tasks[dep]
+        if other.kind is TaskKind.keyframe and other.shot_id != task.shot_id:
+            return dep
+    return None
+
+
+def takes_end_frame(workflow: Workflow | None) -> bool:
+    """Whether a clip workflow can end on a given picture (it binds ``end_image``)."""
+    return workflow is not None and workflow.accepts(END_IMAGE)
+
+
+def fallback_note(worker: str, workflow: str) -> str:
+    """What a flow shot becomes on a worker whose clip workflow takes no end frame."""
+    return (
+        f"{worker}: its clip workflow {workflow} takes no end frame (no end_image binding), so "
+        f"a 'flow' shot it renders is a plain clip from its keyframe; use {END_TEMPLATE} "
+        "(WanFirstLastFrameToVideo) there to end it on the next shot's keyframe"
+    )
+
+
+def flow_notes(clip_workflows: Mapping[str, Workflow | None]) -> list[str]:
+    """One line per worker whose clip workflow cannot end on the next shot's keyframe
+    (workers that take no clips, ``None``, are left out)."""
+    return [
+        fallback_note(worker, wf.name)
+        for worker, wf in clip_workflows.items()
+        if wf is not None and not takes_end_frame(wf)
+    ]
