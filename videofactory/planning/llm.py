@@ -63,8 +63,11 @@ class DraftShot(BaseModel):
     camera: CameraMove = CameraMove.static
     narration: str = Field(default="", description="Spoken over the shot.")
     hero: bool = Field(default=False, description="Render this shot at final quality.")
-    continuity: Literal["cut", "continue"] = Field(
-        default="cut", description="'continue' starts from the previous shot's last frame."
+    continuity: Literal["cut", "continue", "flow"] = Field(
+        default="cut",
+        description="'flow' ends this shot's clip on the next shot's first picture (one "
+        "continuous action or scene); 'continue' starts it from the previous shot's last "
+        "frame (the same camera carries on); 'cut' at a change of place or time.",
     )
     transition: Literal["cut", "crossfade", "fadeblack"] = Field(
         default="cut",
@@ -135,7 +138,10 @@ def _instructions(
         f"{max(words, 2)} words for a {duration / n:.1f} s shot. It tells a small story with a "
         "beginning, a climax and an end.\n"
         "- Set hero to true on the opening shot and on the climax, false elsewhere.\n"
-        "- Use continuity 'cut' unless a shot must start exactly where the previous one ends.\n"
+        "- Continuity: 'flow' when a shot runs straight on into the next one (one continuous "
+        "action or scene: its clip ends on the next shot's picture), 'continue' when the same "
+        "camera carries on from the previous shot's last frame, 'cut' at a change of place or "
+        "time and on the last shot.\n"
         "- Transitions: 'cut' within a scene and in action, 'crossfade' where time passes or "
         "the place changes, 'fadeblack' at most once, before the ending."
     )
@@ -208,7 +214,7 @@ def _build(
             "seed": base_seed + i * 7919,
             "narration": s.narration,
             "hero": s.hero,
-            "continuity": s.continuity,
+            "continuity": _continuity(s.continuity, i, len(draft.shots)),
             "transition": "cut" if i == 0 else s.transition,
         }
         for i, (s, d) in enumerate(zip(draft.shots, durations, strict=True))
@@ -231,6 +237,14 @@ def _build(
         return parse_shotlist(data, source="the LLM's shot list")
     except ShotListError as exc:
         raise _Invalid(str(exc).removeprefix("the LLM's shot list: ")) from exc
+
+
+def _continuity(asked: str, i: int, n: int) -> str:
+    """The model's continuity for shot ``i`` of ``n``, where it can be: the first shot has
+    nothing to continue and the last nothing to flow into (a cut, not a repair request)."""
+    if (asked == "continue" and i == 0) or (asked == "flow" and i == n - 1):
+        return "cut"
+    return asked
 
 
 def _styled(shotlist: ShotList, style: str | None) -> ShotList:
