@@ -143,12 +143,12 @@ def cover(src: np.ndarray, width: int, height: int) -> np.ndarray:
     """``src`` scaled to cover ``width`` x ``height`` and centre-cropped to it (uint8), as
     ComfyUI's video nodes fit a start or end image (``common_upscale(..., "center")``)."""
     image = Image.fromarray(src)
-    box = crop_box(image.width, image.height, width, height, "static", 0.0)
-    # crop_box's static window keeps STATIC_SCALE of the cover: widen it back to all of it.
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    w, h = (box[2] - box[0]) / STATIC_SCALE, (box[3] - box[1]) / STATIC_SCALE
-    full = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-    return np.asarray(image.resize((width, height), Image.BILINEAR, box=full), np.uint8)
+    # The largest window of the output's aspect that fits in the source, centred.
+    w = min(float(image.width), image.height * width / height)
+    h = w * height / width
+    left, top = (image.width - w) / 2, (image.height - h) / 2
+    box = (left, top, left + w, top + h)
+    return np.asarray(image.resize((width, height), Image.BILINEAR, box=box), np.uint8)
 
 
 def morph_into(frames: np.ndarray, end: np.ndarray) -> np.ndarray:
