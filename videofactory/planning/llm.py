@@ -214,7 +214,7 @@ def _build(
             "seed": base_seed + i * 7919,
             "narration": s.narration,
             "hero": s.hero,
-            "continuity": _continuity(s.continuity, i, len(draft.shots)),
+            "continuity": s.continuity,
             "transition": "cut" if i == 0 else s.transition,
         }
         for i, (s, d) in enumerate(zip(draft.shots, durations, strict=True))
@@ -237,14 +237,6 @@ def _build(
         return parse_shotlist(data, source="the LLM's shot list")
     except ShotListError as exc:
         raise _Invalid(str(exc).removeprefix("the LLM's shot list: ")) from exc
-
-
-def _continuity(asked: str, i: int, n: int) -> str:
-    """The model's continuity for shot ``i`` of ``n``, where it can be: the first shot has
-    nothing to continue and the last nothing to flow into (a cut, not a repair request)."""
-    if (asked == "continue" and i == 0) or (asked == "flow" and i == n - 1):
-        return "cut"
-    return asked
 
 
 def _styled(shotlist: ShotList, style: str | None) -> ShotList:
