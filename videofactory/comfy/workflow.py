@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from videofactory.comfy.detect import detect_bindings, is_link
+from videofactory.comfy.detect import END_INPUT, detect_bindings, is_link
 from videofactory.comfy.frames import (
     ANY_COUNT,
     FRAME_RULE_KEY,
@@ -191,7 +191,12 @@ def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> 
                 f"size rule: widths and heights in steps of {step} pixels [from the latent "
                 "node; declare size_rule in a bindings file if the model needs others]"
             )
-        return Workflow(path.stem, graph, bindings, "detected", tuple(notes), rule, size_step=step)
+        # The end frame node a first-last-frame node reads is optional there (in core ComfyUI).
+        optional = frozenset({END_INPUT}) & set(bindings)
+        return Workflow(
+            path.stem, graph, bindings, "detected", tuple(notes), rule, size_step=step,
+            optional=optional,
+        )  # fmt: skip
     raw = _read_yaml(Path(bindings_path))
     return _with_bindings(path.stem, graph, raw, str(bindings_path), str(bindings_path))
 
