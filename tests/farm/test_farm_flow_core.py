@@ -7,7 +7,13 @@ import pytest
 
 from videofactory.comfy.workflow import load_template
 from videofactory.farm.dag import build_tasks, upward_ranks
-from videofactory.farm.flow import end_frame_dep, flow_notes, takes_end_frame
+from videofactory.farm.flow import (
+    end_frame_dep,
+    flow_notes,
+    previous_clip_dep,
+    start_ref,
+    takes_end_frame,
+)
 from videofactory.farm.reuse import task_key
 from videofactory.shotlist import Shot, ShotList
 
@@ -46,6 +52,19 @@ def test_cut_and_continue_graphs_are_as_before():
     assert tasks["r/s01/clip"].deps == ("r/s01/keyframe",)
     assert tasks["r/s02/clip"].deps == ("r/s02/keyframe", "r/s01/clip")
     assert end_frame_dep(tasks["r/s02/clip"], tasks) is None
+    assert previous_clip_dep(tasks["r/s02/clip"], tasks) == "r/s01/clip"
+    assert previous_clip_dep(tasks["r/s03/clip"], tasks) is None
+
+
+def test_a_continuing_clip_is_keyed_by_the_clip_it_starts_from_not_its_keyframe():
+    plan = _plan("cut", "continue")
+    tasks = {t.id: t for t in build_tasks("r", plan)}
+    shas = {"r/s01/clip": "a" * 64, "r/s02/keyframe": "b" * 64}
+    wf = load_template("clip")
+    key = task_key(tasks["r/s02/clip"], tasks, plan, wf, scale=1.0, sha_of=shas.get)
+    other = {**shas, "r/s01/clip": "c" * 64}
+    assert task_key(tasks["r/s02/clip"], tasks, plan, wf, scale=1.0, sha_of=other.get) != key
+    assert start_ref("a" * 64) == "a" * 64 + ":last-frame"
 
 
 def test_the_content_key_holds_the_next_keyframe_and_binds_it_where_the_workflow_can():

@@ -1,5 +1,6 @@
-"""Clips that flow into the next shot (pure): ``continuity: flow`` ends a shot's clip on the
-next shot's keyframe, so the cut lands on the picture the next clip opens on.
+"""Cuts that land (pure): ``continuity: flow`` ends a shot's clip on the next shot's keyframe,
+so the cut lands on the picture the next clip opens on; ``continuity: continue`` starts a
+shot's clip from the last frame of the clip before it, so the same camera carries on.
 
 The task graph gives such a clip the next shot's keyframe as a second dependency
 (``dag.build_tasks``); the attempt uploads it and binds it as the workflow's ``end_image``
@@ -7,6 +8,11 @@ The task graph gives such a clip the next shot's keyframe as a second dependency
 worker whose clip workflow binds no ``end_image`` (``wan22/clip``, ``ltxv/clip``, or a server
 without WanFirstLastFrameToVideo, where preflight picked another template) renders the shot as
 a plain clip from its keyframe and says so: the film is still made.
+
+A clip that continues has the clip before it as a dependency; the attempt takes that clip's
+last frame (``assembly.stills.last_frame``) and binds it as the clip's ``input_image`` in place
+of the shot's keyframe, and its content key names that picture by the clip's content
+(``start_ref``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ __all__ = [
     "END_TEMPLATE",
     "end_frame_dep",
     "fallback_note",
+    "previous_clip_dep",
+    "start_ref",
     "flow_notes",
     "takes_end_frame",
 ]
@@ -45,6 +53,24 @@ def end_frame_dep(task: Task, tasks: Mapping[str, Task]) -> str | None:
         if other.kind is TaskKind.keyframe and other.shot_id != task.shot_id:
             return dep
     return None
+
+
+def previous_clip_dep(task: Task, tasks: Mapping[str, Task]) -> str | None:
+    """The id of the clip a clip task starts from (another shot's clip among its dependencies:
+    the shot before, for a shot that continues), or None."""
+    if task.kind is not TaskKind.clip:
+        return None
+    for dep in task.deps:
+        other = tasks[dep]
+        if other.kind is TaskKind.clip and other.shot_id != task.shot_id:
+            return dep
+    return None
+
+
+def start_ref(previous_clip_sha: str) -> str:
+    """What a continuing clip's content key says it starts from: the last frame of the clip
+    with this content (taken from it, so named by it)."""
+    return f"{previous_clip_sha}:last-frame"
 
 
 def takes_end_frame(workflow: Workflow | None) -> bool:

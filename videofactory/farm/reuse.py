@@ -31,7 +31,13 @@ from videofactory.cache.keys import (
 from videofactory.errors import FactoryError, WorkflowError
 from videofactory.farm.attempt import FOLDER
 from videofactory.farm.dag import Task
-from videofactory.farm.flow import END_IMAGE, end_frame_dep, takes_end_frame
+from videofactory.farm.flow import (
+    END_IMAGE,
+    end_frame_dep,
+    previous_clip_dep,
+    start_ref,
+    takes_end_frame,
+)
 from videofactory.farm.params import workflow_params
 from videofactory.shotlist import Shot, ShotList
 from videofactory.vocabulary import GPU_KINDS, TaskKind
@@ -104,7 +110,10 @@ def task_key(
         inputs["reference_image"] = reference_sha or f"missing:{shot.reference_image}"
     bound = {}
     if task.kind is TaskKind.clip:
-        bound["input_image"] = input_ref(inputs["keyframe"])
+        start = inputs["keyframe"]
+        if previous_clip_dep(task, tasks) is not None:  # it starts from that clip's last frame
+            start = start_ref(inputs["previous_clip"])
+        bound["input_image"] = input_ref(start)
         if end is not None and takes_end_frame(workflow):
             bound[END_IMAGE] = input_ref(inputs["next_keyframe"])
     elif task.kind is TaskKind.hero:
