@@ -98,3 +98,20 @@ def test_which_workflows_take_an_end_frame_and_the_note_for_those_that_do_not():
     (line,) = flow_notes({"gpu0": flf, "gpu1": wan, "gpu5": None})
     assert line.startswith("gpu1: its clip workflow wan22/clip takes no end frame")
     assert "plain clip" in line and "wan22_flf" in line and "\n" not in line
+
+
+def test_a_flowing_clip_avoids_workers_that_cannot_end_on_a_picture_while_one_can():
+    from videofactory.farm.flow import prefer_end_frame
+    from videofactory.farm.scheduler import TaskView, WorkerView
+    from videofactory.vocabulary import Role, TaskKind
+
+    def worker(wid: str, *, up: bool = True) -> WorkerView:
+        return WorkerView(wid, (Role.worker,), 24.0, {TaskKind.clip: 1.0}, up=up)
+
+    view = TaskView("r/s01/clip", TaskKind.clip, 90.0, 20.0)
+    flf = {"a"}.__contains__
+    both = [worker("a"), worker("b")]
+    assert prefer_end_frame(view, both, flf).avoid == {"b"}
+    # Only plain workers able (the capable one down): any may take it, a plain clip then.
+    assert prefer_end_frame(view, [worker("a", up=False), worker("b")], flf).avoid == set()
+    assert prefer_end_frame(view, both, lambda w: False) == view

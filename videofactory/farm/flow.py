@@ -7,7 +7,9 @@ The task graph gives such a clip the next shot's keyframe as a second dependency
 (``wan22_flf/clip``: WanFirstLastFrameToVideo; ``sim/clip``: the simulator's stand-in). A
 worker whose clip workflow binds no ``end_image`` (``wan22/clip``, ``ltxv/clip``, or a server
 without WanFirstLastFrameToVideo, where preflight picked another template) renders the shot as
-a plain clip from its keyframe and says so: the film is still made.
+a plain clip from its keyframe and says so: the film is still made. Placement keeps such a
+clip off those workers while one that can end it on the picture is able to take it
+(``prefer_end_frame``).
 
 A clip that continues has the clip before it as a dependency; the attempt takes that clip's
 last frame (``assembly.stills.last_frame``) and binds it as the clip's ``input_image`` in place
@@ -17,10 +19,12 @@ of the shot's keyframe, and its content key names that picture by the clip's con
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from videofactory.farm.dag import Task
+from videofactory.farm.scheduler import TaskView, WorkerView, eligible
 from videofactory.vocabulary import TaskKind
 
 if TYPE_CHECKING:
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "END_IMAGE",
+    "prefer_end_frame",
     "END_TEMPLATE",
     "end_frame_dep",
     "fallback_note",
@@ -95,3 +100,16 @@ def flow_notes(clip_workflows: Mapping[str, Workflow | None]) -> list[str]:
         for worker, wf in clip_workflows.items()
         if wf is not None and not takes_end_frame(wf)
     ]
+
+
+def prefer_end_frame(
+    view: TaskView, workers: Sequence[WorkerView], can_end: Callable[[str], bool]
+) -> TaskView:
+    """A flowing clip as placement should see it: workers whose clip workflow cannot end on a
+    picture (``can_end(worker id)`` false) are avoided while one that can is able to take it;
+    when none is, any worker may (the shot is then a plain clip, and says so)."""
+    able = [w for w in workers if eligible(view, w)]
+    if not any(can_end(w.id) for w in able):
+        return view
+    avoid = view.avoid | {w.id for w in able if not can_end(w.id)}
+    return dataclasses.replace(view, avoid=frozenset(avoid))
