@@ -17,8 +17,9 @@ simulator gives it: what a farm saves when its GPUs, not the CPU, are the cost. 
 of the whole film is in both figures: it is done again either way.
 
 Keys: ``ratio`` (re-render wall time / full render's, median of the rounds), the medians,
-each run's prompts posted (``full_prompts`` 122, ``rerender_prompts`` 3), tasks reused and
-rendered, and the re-render's assembly seconds (``rerender_assemble_s``).
+each run's prompts posted (``full_prompts`` 122, ``rerender_prompts`` 4: s40's three and the
+clip of s39, which flows into it), tasks reused and rendered, and the re-render's assembly
+seconds (``rerender_assemble_s``).
 
 Run: ``python bench/reuse.py [--runs 3] [--time-scale 0] [--width 160 --height 96]``; the last
 line is a JSON object of the figures.

@@ -66,6 +66,19 @@ def test_first_shot_cannot_continue():
         parse_shotlist(data)
 
 
+def test_last_shot_cannot_flow_and_others_can():
+    data = _data()
+    data["shots"][0]["continuity"] = "flow"
+    assert parse_shotlist(data).shots[0].continuity == "flow"
+    data["shots"][1]["continuity"] = "flow"
+    with pytest.raises(ShotListError) as err:
+        parse_shotlist(data)
+    assert str(err.value) == (
+        "shot list: shot 'b': the last shot cannot 'flow' (no next shot to end on); set its "
+        "continuity to 'cut'"
+    )
+
+
 def test_not_yaml(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("shots: [unclosed", encoding="utf-8")

@@ -151,8 +151,9 @@ def farm_status(farm_file: str | Path | None = None) -> dict[str, Any]:
 
     from videofactory.config import builtin_farm, find_farm_file, load_farm
     from videofactory.farm.feasibility import impossible_kinds
+    from videofactory.farm.flow import flow_notes, takes_end_frame
     from videofactory.farm.workers import survey_farm
-    from videofactory.vocabulary import GPU_KINDS
+    from videofactory.vocabulary import GPU_KINDS, TaskKind
 
     path = find_farm_file(farm_file)
     if path is None:
@@ -182,6 +183,10 @@ def farm_status(farm_file: str | Path | None = None) -> dict[str, Any]:
         row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
         row["preflight"] = {k.value: c.to_json() for k, c in check.kinds.items()}
         row["needs_gb"] = {k.value: gb for k, gb in ability.needs.items()}
+        clip = check.workflow(TaskKind.clip)
+        row["end_frame"] = takes_end_frame(clip) if clip is not None else None
+    # Workers whose clip workflow cannot end on a picture: a flowing shot is a plain clip there
+    flow = flow_notes({r["id"]: survey.checks[r["id"]].workflow(TaskKind.clip) for r in rows})
     # Could the farm run a film at all? (Every plan has keyframes and clips; the planner
     # marks hero shots too.)
     impossible = impossible_kinds(dict.fromkeys(GPU_KINDS), survey.abilities, strict=config.strict)
@@ -191,6 +196,7 @@ def farm_status(farm_file: str | Path | None = None) -> dict[str, Any]:
         "simulated": False,
         "reachable": sum(1 for s in survey.statuses if s.reachable),
         "impossible": impossible,
+        "flow_fallback": flow,
         "workers": rows,
     }
 

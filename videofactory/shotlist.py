@@ -240,8 +240,10 @@ class Shot(BaseModel):
     hero: bool = False
     #: A picture the keyframe starts from (a path; relative paths are relative to the YAML).
     reference_image: str | None = Field(default=None, min_length=1, max_length=4000)
-    #: ``continue`` starts from the previous shot's last frame (waits for its clip).
-    continuity: Literal["cut", "continue"] = "cut"
+    #: ``continue`` starts from the previous shot's last frame (waits for its clip); ``flow``
+    #: ends the clip on the next shot's keyframe (a first-last-frame clip, e.g. ``wan22_flf``;
+    #: waits for that keyframe), so the cut to the next shot lands on the picture it opens on.
+    continuity: Literal["cut", "continue", "flow"] = "cut"
     #: How the shot comes in: ``cut``, ``crossfade`` (a dissolve), ``fadeblack`` (through
     #: black) or any transition of ffmpeg's xfade filter (``wipeleft``, ``circleopen``...);
     #: its length is the assembly's ``--transition-seconds``. The first shot's is not used.
@@ -378,6 +380,11 @@ class ShotList(BaseModel):
         if self.shots[0].continuity == "continue":
             raise ValueError(
                 f"shot {self.shots[0].id!r}: the first shot cannot 'continue' (nothing before it)"
+            )
+        if self.shots[-1].continuity == "flow":
+            raise ValueError(
+                f"shot {self.shots[-1].id!r}: the last shot cannot 'flow' (no next shot to end "
+                "on); set its continuity to 'cut'"
             )
         if abs(_ratio(self.aspect) - self.width / self.height) > ASPECT_TOLERANCE * _ratio(
             self.aspect

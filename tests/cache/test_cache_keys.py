@@ -241,6 +241,12 @@ DONE = {f"r/{s}/{k}": f"{i:064x}" for i, (s, k) in enumerate(
             {"r/s03/clip"},
         ),
         (
+            "a shot that now flows: its clip, which ends on the next keyframe",
+            {"s01": {"continuity": "flow"}},
+            {},
+            {"r/s01/clip"},
+        ),
+        (
             "a camera move",
             {"s03": {"camera": CameraMove.pan_left}},
             {},

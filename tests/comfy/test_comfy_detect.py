@@ -22,6 +22,7 @@ STANDARD = {
     "fps",
     "input_image",
     "input_video",
+    "end_image",
     "output_prefix",
 }
 
@@ -116,3 +117,17 @@ def test_detected_bindings_are_used_when_there_is_no_bindings_file(tmp_path):
     assert wf.origin == "detected" and wf.notes
     graph = wf.bind({"width": 320, "fps": 8.0, "output_prefix": "x/y", "seed": 9})
     assert graph["1"]["inputs"]["width"] == 320 and graph["3"]["inputs"]["fps"] == 8.0
+
+
+@pytest.mark.parametrize("template_set", ["wan22_flf", "sim"])
+def test_an_exported_first_last_frame_workflow_gets_an_optional_end_frame(tmp_path, template_set):
+    path = tmp_path / "flf_api.json"
+    path.write_text(json.dumps(load_template("clip", template_set).graph))
+    wf = load_workflow(path)
+    shipped = load_template("clip", template_set)
+    assert wf.bindings["end_image"] == shipped.bindings["end_image"]
+    assert wf.bindings["input_image"] == shipped.bindings["input_image"]
+    assert wf.optional == {"end_image"}
+    assert not any("LoadImage nodes" in line for line in wf.notes)  # no doubt about which
+    end = shipped.bindings["end_image"].node
+    assert end not in wf.bind({"input_image": "k.png"}, strict=False)

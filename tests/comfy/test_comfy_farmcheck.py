@@ -32,6 +32,22 @@ def test_defaults_pick_the_first_template_whose_models_are_installed():
     assert check.ok and check.workflow.name == "sdxl/keyframe"  # flux is not installed
 
 
+def test_a_wan_server_gets_the_first_last_frame_template_and_an_older_one_plain_wan():
+    worker = WorkerConfig(id="g", url="http://x")
+    installed = copy.deepcopy(REAL)
+    unets = installed["UNETLoader"]["input"]["required"]["unet_name"][0]
+    unets += [f"wan2.2_i2v_{n}_noise_14B_fp8_scaled.safetensors" for n in ("high", "low")]
+    installed["CLIPLoader"]["input"]["required"]["clip_name"][0].append(
+        "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+    )
+    installed["VAELoader"]["input"]["required"]["vae_name"][0].append("wan_2.1_vae.safetensors")
+    check = choose_workflow(worker, TaskKind.clip, installed)
+    assert check.ok and check.workflow.name == "wan22_flf/clip"
+    del installed["WanFirstLastFrameToVideo"]  # a ComfyUI from before the node
+    check = choose_workflow(worker, TaskKind.clip, installed)
+    assert check.ok and check.workflow.name == "wan22/clip"
+
+
 def test_farm_preflight_over_loopback(tmp_path):
     mine = tmp_path / "clip_api.json"
     mine.write_text(json.dumps(fixture_workflow("video_frames_to_mp4.json")))

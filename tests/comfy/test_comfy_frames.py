@@ -222,7 +222,7 @@ def test_the_workflows_readme_shows_what_the_templates_ask_for() -> None:
     readme = Path(__file__).resolve().parents[2] / "videofactory" / "workflows" / "README.md"
     rows = [line for line in readme.read_text().splitlines() if line.startswith("| `")]
     table = {row.split("`")[1]: row for row in rows if "/clip` | `{frames" in row}
-    assert sorted(table) == ["ltxv/clip", "sim/clip", "wan22/clip"]
+    assert sorted(table) == ["ltxv/clip", "sim/clip", "wan22/clip", "wan22_flf/clip"]
     for name, row in table.items():
         wf = load_template("clip", name.split("/")[0])
         cells = [c.strip() for c in row.strip("|").split("|")]

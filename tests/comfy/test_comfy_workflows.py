@@ -22,7 +22,7 @@ def write(tmp_path, name, data):
 
 def test_bundled_template_sets():
     assert template_names("keyframe") == ["flux/keyframe", "sdxl/keyframe", "sim/keyframe"]
-    assert template_names("clip") == ["ltxv/clip", "sim/clip", "wan22/clip"]
+    assert template_names("clip") == ["ltxv/clip", "sim/clip", "wan22/clip", "wan22_flf/clip"]
     assert template_names("hero") == ["sim/hero", "upscale/hero"]
 
 

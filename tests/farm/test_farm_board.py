@@ -18,7 +18,12 @@ def _hero_lengths() -> list[float]:
 
 
 def _board():
-    tasks = {t.id: t for t in build_tasks("r", plan_rules("warrior in mystical forest", 30))}
+    # Plain cuts: each clip waits for its own keyframe only (a clip that flows into the next
+    # shot also waits for that keyframe: tests/farm/test_farm_flow_core.py).
+    plan = plan_rules("warrior in mystical forest", 30)
+    cuts = [s.model_copy(update={"continuity": "cut"}) for s in plan.shots]
+    plan = plan.model_copy(update={"shots": cuts})
+    tasks = {t.id: t for t in build_tasks("r", plan)}
     return tasks, TaskBoard(tasks, upward_ranks(tasks.values()))
 
 

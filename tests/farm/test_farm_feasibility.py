@@ -32,8 +32,8 @@ def test_every_bundled_template_declares_its_need() -> None:
     needs = {
         f"{s}/{k}": load_template(k, s).vram_gb
         for s, k in [("sim", "keyframe"), ("sim", "clip"), ("sim", "hero"), ("flux", "keyframe"),
-                     ("sdxl", "keyframe"), ("wan22", "clip"), ("ltxv", "clip"),
-                     ("upscale", "hero")]
+                     ("sdxl", "keyframe"), ("wan22", "clip"), ("wan22_flf", "clip"),
+                     ("ltxv", "clip"), ("upscale", "hero")]
     }  # fmt: skip
     assert all(v is not None and 0 < v <= 32 for v in needs.values()), needs
     # The simulator's templates declare what the simulator models for its render nodes.

@@ -109,28 +109,32 @@ def test_an_unchanged_plan_submits_nothing(make_farm):
 def test_one_changed_prompt_renders_exactly_that_shot(make_farm):
     farm = make_farm()
     render(farm, farm.shots)
-    # s03 is a hero shot; s04 after it is a cut: its keyframe, clip and hero pass alone.
+    # s03 is a hero shot; s04 after it is a cut: its keyframe, clip and hero pass, and the
+    # clip of s02, which flows into s03's keyframe (the planner's choice inside the scene).
+    assert [s.continuity for s in load_shotlist(farm.shots).shots[1:3]] == ["flow", "cut"]
     changed = edited(farm, "changed.yaml", s03={"prompt": "a red dragon circles the tower"})
     dry = json.loads(
         farm.cli("render", str(changed), "--farm", str(farm.file), "--dry-run", "--json").stdout
     )
-    assert dry["will_run"] == ["s03/keyframe", "s03/clip", "s03/hero"]
-    assert dry["tasks_reused"] == gpu_and_speech(farm) - 3
+    assert dry["will_run"] == ["s03/keyframe", "s02/clip", "s03/clip", "s03/hero"]
+    assert dry["tasks_reused"] == gpu_and_speech(farm) - 4
     assert dry["gpu_s"] < dry["gpu_s_all"]
     before = posted(farm)
     again = render(farm, changed)
-    assert posted(farm) - before == 3
-    assert submitted(farm, again["run_id"]) == {"s03/keyframe", "s03/clip", "s03/hero"}
-    assert again["tasks_rendered"] == 3 and again["tasks_reused"] == gpu_and_speech(farm) - 3
+    assert posted(farm) - before == 4
+    want = {"s03/keyframe", "s02/clip", "s03/clip", "s03/hero"}
+    assert submitted(farm, again["run_id"]) == want
+    assert again["tasks_rendered"] == 4 and again["tasks_reused"] == gpu_and_speech(farm) - 4
     # The same edit once more: now it is the cached one.
     third = render(farm, changed)
-    assert posted(farm) - before == 3 and third["tasks_rendered"] == 0
+    assert posted(farm) - before == 4 and third["tasks_rendered"] == 0
 
 
 def test_a_continue_chain_renders_downstream(make_farm):
     farm = make_farm()
+    cuts = {"s01": {"continuity": "cut"}, "s02": {"continuity": "cut"}}  # no flow into s02
     chain = edited(
-        farm, "chain.yaml", s03={"continuity": "continue"}, s04={"continuity": "continue"}
+        farm, "chain.yaml", **cuts, s03={"continuity": "continue"}, s04={"continuity": "continue"}
     )
     render(farm, chain)
     # s02 changes: s03 continues s02's clip and s04 continues s03's, so their clips (and
@@ -138,7 +142,8 @@ def test_a_continue_chain_renders_downstream(make_farm):
     changed = edited(
         farm,
         "chain2.yaml",
-        s02={"prompt": "the warrior stops at the river"},
+        s01=cuts["s01"],
+        s02={"prompt": "the warrior stops at the river", "continuity": "cut"},
         s03={"continuity": "continue"},
         s04={"continuity": "continue"},
     )
@@ -203,9 +208,11 @@ def test_redo_renders_one_shot_as_a_new_run(make_farm):
     res = farm.cli("redo", first["run_id"], "s02", "--prompt", "a storm over the hills", "--json")
     redo = result_json(res)
     assert redo["run_id"] != first["run_id"]
-    assert submitted(farm, redo["run_id"]) == {"s02/keyframe", "s02/clip"}
-    assert posted(farm) - before == 2
-    assert redo["tasks_rendered"] == 2 and redo["tasks_reused"] == gpu_and_speech(farm) - 2
+    # s01 flows into s02 (its clip ends on s02's keyframe): its clip and hero pass follow.
+    want = {"s02/keyframe", "s02/clip", "s01/clip", "s01/hero"}
+    assert submitted(farm, redo["run_id"]) == want
+    assert posted(farm) - before == 4
+    assert redo["tasks_rendered"] == 4 and redo["tasks_reused"] == gpu_and_speech(farm) - 4
     shown = json.loads(farm.cli("show", redo["run_id"], "--json").stdout)
     assert shown["redo_of"] == {
         "run": first["run_id"],
@@ -218,11 +225,12 @@ def test_redo_renders_one_shot_as_a_new_run(make_farm):
     assert Path(first["final"]).is_file()  # the old run is kept as it was
     old_shown = json.loads(farm.cli("show", first["run_id"], "--json").stdout)
     assert old_shown["shots"][1]["prompt"] == old["s02"]
-    # No edit: another take of the shot (a new seed); a hero shot brings its hero pass.
+    # No edit: another take of the shot (a new seed); a hero shot brings its hero pass, and
+    # s02, which flows into it, its clip.
     before = posted(farm)
     take = result_json(farm.cli("redo", first["run_id"], "s03", "--json"))
-    assert submitted(farm, take["run_id"]) == {"s03/keyframe", "s03/clip", "s03/hero"}
-    assert posted(farm) - before == 3
+    assert submitted(farm, take["run_id"]) == {"s03/keyframe", "s03/clip", "s03/hero", "s02/clip"}
+    assert posted(farm) - before == 4
     # A cache pruned empty is filled again from the old run's files (under the keys its
     # attempts recorded): still only the redone shot goes to the GPUs.
     pruned = result_json(farm.cli("cache", "prune", "--max-gb", "0", "--json"))
@@ -245,8 +253,9 @@ def test_redo_renders_one_shot_as_a_new_run(make_farm):
 
 def test_measure_a_60_shot_film_with_one_prompt_changed(make_farm):
     """Issue 17's measure: a 60-shot film (122 GPU tasks), then the same with one shot's prompt
-    changed: the re-render submits exactly that shot's tasks, 3 (keyframe, clip, hero pass:
-    s40 is one of the film's two hero shots). Wall times are bench/reuse.py's."""
+    changed: the re-render submits that shot's tasks, 3 (keyframe, clip, hero pass: s40 is one
+    of the film's two hero shots), and the clip of s39, which flows into s40's keyframe (issue
+    18). Wall times are bench/reuse.py's."""
     from videofactory.planning import plan_rules
 
     farm = make_farm()
@@ -261,8 +270,10 @@ def test_measure_a_60_shot_film_with_one_prompt_changed(make_farm):
     data["shots"][39]["prompt"] = "the warrior faces the dragon on the burning bridge"
     changed = farm.tmp / "film2.yaml"
     changed.write_text(dump_shotlist(type(plan).model_validate(data)))
+    assert plan.shots[38].continuity == "flow"
     again = render(farm, changed)
-    assert posted(farm) - 122 == 3
-    assert submitted(farm, again["run_id"]) == {"s40/keyframe", "s40/clip", "s40/hero"}
-    assert again["tasks_rendered"] == 3 and again["tasks_reused"] == 122 - 3 + narrated
+    assert posted(farm) - 122 == 4
+    want = {"s40/keyframe", "s40/clip", "s40/hero", "s39/clip"}
+    assert submitted(farm, again["run_id"]) == want
+    assert again["tasks_rendered"] == 4 and again["tasks_reused"] == 122 - 4 + narrated
     assert abs(probe(Path(again["final"])).duration_s - 120.0) < 0.2

@@ -109,6 +109,34 @@ def test_a_montage_varies_its_images_lengths_and_joins():
     assert joins["crossfade"] and joins["cut"]
 
 
+def test_continuity_flows_inside_a_storys_scenes_and_cuts_where_time_or_place_change():
+    for concept in ("warrior in mystical forest", KEEPER):
+        sl = plan_rules(concept, 40)
+        shots = sl.shots
+        assert shots[-1].continuity == "cut"
+        assert "flow" in {s.continuity for s in shots}, concept
+        for here, after in zip(shots, shots[1:], strict=False):
+            if here.continuity == "flow":  # it runs on into the next shot: no dissolve there
+                assert after.transition == "cut", concept
+            if after.transition != "cut":  # time passes or the place changes
+                assert here.continuity == "cut" and after.continuity != "continue", concept
+    # A travel film changes place at every stop; explainers, teasers and montages cut.
+    for concept in ("a walk through the old town of Lisbon", CPU, SHOE):
+        assert {s.continuity for s in plan_rules(concept, 40).shots} == {"cut"}, concept
+
+
+def test_the_same_framing_carries_on_within_a_scene():
+    from videofactory.planning.beats import Beat, continuity_for
+    from videofactory.shotlist import ShotType as T
+
+    beats = [Beat("a", T.wide, 1), Beat("b", T.medium, 1), Beat("c", T.medium, 1),
+             Beat("d", T.close_up, 1, "crossfade"), Beat("e", T.detail, 1)]  # fmt: skip
+    # a flows into b; c keeps b's framing: it continues from b's last frame; d comes after a
+    # dissolve (a cut), then flows into e, the last shot.
+    assert continuity_for("story", beats) == ["flow", "cut", "continue", "flow", "cut"]
+    assert continuity_for("travel", beats) == ["cut"] * 5
+
+
 @pytest.mark.parametrize("concept", [KEEPER, CPU, SHOE, "Tokyo at night", "sunrise",
                                      "warrior in mystical forest"])  # fmt: skip
 @pytest.mark.parametrize("duration", [7.3, 30, 120])

@@ -4,6 +4,7 @@ Anthropic's /v1/messages (the hosted APIs cannot be reached from tests; the shap
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 
 import pytest
@@ -133,6 +134,26 @@ def test_first_shot_cannot_continue_is_repaired() -> None:
     first, second = _bodies(server)
     assert first["response_format"] == {"type": "json_object"}
     assert "first shot cannot 'continue'" in second["messages"][-1]["content"]
+
+
+def test_flow_is_planned_and_a_last_shot_that_flows_is_repaired() -> None:
+    bad = draft()
+    for shot in bad["shots"]:
+        shot["continuity"] = "flow"
+    good = copy.deepcopy(bad)
+    good["shots"][-1]["continuity"] = "cut"
+    answers = [
+        (200, openai_completion(json.dumps(bad))),
+        (200, openai_completion(json.dumps(good))),
+    ]
+    with scripted("/v1/chat/completions", answers) as server:
+        sl = plan_shotlist(CONCEPT, 30, planner="llm", llm=llm(server.url))
+    assert [s.continuity for s in sl.shots] == ["flow"] * 5 + ["cut"]
+    first, second = _bodies(server)
+    assert (
+        "'flow' when a shot runs straight on into the next one" in first["messages"][1]["content"]
+    )
+    assert "last shot cannot 'flow'" in second["messages"][-1]["content"]
 
 
 def test_anthropic_tool_use_with_repair() -> None:

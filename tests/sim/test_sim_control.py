@@ -282,6 +282,7 @@ def test_fault_seam_reports_oom_like_a_gpu(tmp_path: Path) -> None:
     server, sim = start_sim(tmp_path, hooks=hooks)
     try:
         clip = json.loads((TEMPLATES / "clip.json").read_text())
+        del clip["5"], clip["2"]["inputs"]["end_image"]  # no end frame: a plain clip
         clip["2"]["inputs"].update(width=32, height=32, length=2)
         entry = sim.run(clip)
     finally:

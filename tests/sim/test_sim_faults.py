@@ -36,8 +36,9 @@ def keyframe(prefix: str = "kf", steps: int = 4, size: tuple[int, int] = (64, 48
 
 
 def clip(length: int = 4) -> dict:
-    """The sim clip template at 32x32."""
+    """The sim clip template at 32x32, without an end frame (a plain clip)."""
     wf = json.loads((TEMPLATES / "clip.json").read_text())
+    del wf["5"], wf["2"]["inputs"]["end_image"]
     wf["2"]["inputs"].update(width=32, height=32, length=length, steps=4)
     return wf
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ def test_keyframe_clip_hero_chain(sim: SimClient, tmp_path: Path) -> None:
     up = sim.upload("shot01.png", png.read_bytes(), subfolder="keyframes").json()
     clip = template("clip")
     clip["1"]["inputs"]["image"] = f"{up['subfolder']}/{up['name']}"
+    del clip["5"], clip["2"]["inputs"]["end_image"]  # no end frame: as bound for a plain cut
     clip["2"]["inputs"].update(
         width=96,
         height=64,
@@ -105,6 +107,39 @@ def test_keyframe_clip_hero_chain(sim: SimClient, tmp_path: Path) -> None:
     entry = sim.run(copy)
     info = probe(sim.file(entry["outputs"]["2"]["images"][0]))
     assert info["size"] == (96, 64) and len(info["frames"]) == 12 and "prompt" in info["metadata"]
+
+
+def test_a_clip_with_an_end_frame_starts_on_its_keyframe_and_ends_on_that_picture(
+    sim: SimClient,
+) -> None:
+    """The simulator's first-last-frame clip (WanFirstLastFrameToVideo's stand-in): it opens as
+    a plain clip of its keyframe would and morphs into the end picture, covered to the frame."""
+    from videofactory.sim.motion import camera_frames, cover
+
+    start = np.zeros((64, 96, 3), np.uint8)
+    start[..., 0] = 220  # red
+    end = np.zeros((80, 80, 3), np.uint8)  # another shape: it is covered, centred, to the frame
+    end[..., 2] = 230  # blue
+    end[:, 40:] = (250, 250, 40)  # a yellow right half
+    names = []
+    for name, pixels in (("start.png", start), ("end.png", end)):
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, "PNG")
+        names.append(sim.upload(name, buf.getvalue(), subfolder="flow").json())
+    clip = template("clip")
+    clip["1"]["inputs"]["image"] = f"flow/{names[0]['name']}"
+    clip["5"]["inputs"]["image"] = f"flow/{names[1]['name']}"
+    clip["2"]["inputs"].update(width=48, height=32, length=10, camera="static", seed=3, steps=2)
+    entry = sim.run(clip)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    frames = np.stack(probe(sim.file(entry["outputs"]["4"]["images"][0]))["frames"]).astype(int)
+    plain = camera_frames(start, 48, 32, 10, "static", seed=3).astype(int)
+    target = cover(end, 48, 32).astype(int)
+    assert np.abs(frames[0] - plain[0]).mean() < 8  # H.264 on a tiny frame
+    assert np.abs(frames[-1] - target).mean() < 8
+    assert np.abs(frames[-1] - plain[-1]).mean() > 60  # it did not stay on the keyframe
+    distance = [np.abs(f - target).mean() for f in frames]
+    assert distance[0] > distance[5] > distance[-1]  # it moves towards the end picture
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
         if not as_json:
             err.print(data["note"])
         return
-    impossible, reachable = data["impossible"], data["reachable"]
+    impossible, reachable, flow = data["impossible"], data["reachable"], data["flow_fallback"]
     if not as_json:
         for row in rows:
             if not row["reachable"]:
@@ -62,6 +62,8 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
                 )
                 for problem in c["problems"]:
                     err.print(f"  - {problem['line']}", highlight=False, markup=False)
+        for line in flow:
+            err.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
     if reachable and not as_json:
         for line in impossible:
             err.print(f"[bold red]error:[/] {line}", highlight=False)
@@ -109,7 +111,9 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
     from videofactory.farm.dag import build_tasks
     from videofactory.farm.estimates import Estimates
     from videofactory.farm.feasibility import impossible_kinds, plan_by_kind
+    from videofactory.farm.flow import flow_notes
     from videofactory.farm.workers import survey_farm
+    from videofactory.vocabulary import TaskKind
 
     config = resolve_farm(farm)
     survey = asyncio.run(survey_farm(config))
@@ -126,6 +130,9 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
         {k.kind: list(k.shots) for k in kinds}, survey.abilities, strict=config.strict
     )
     unreachable = [s.id for s in survey.statuses if not s.reachable and not config.simulated]
+    flows = [s.id for s in shotlist.shots if s.continuity == "flow"]
+    clips = {w: c.workflow(TaskKind.clip) for w, c in survey.checks.items()}
+    flow = flow_notes(clips) if flows else []
     cached = [t for t in tasks if t.id in reused]
     will_run = [t for t in to_run if t.kind.value != "assemble"]
     summary = {
@@ -153,6 +160,8 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
         ],
         "unreachable": unreachable,
         "impossible": impossible,
+        "flow_shots": flows,
+        "flow_fallback": flow,
     }
     if as_json:
         print(json.dumps(summary))
@@ -233,6 +242,8 @@ def _print_dry_run(
             f"{', '.join(summary['unreachable'])}",
             highlight=False,
         )
+    for line in summary["flow_fallback"]:
+        err.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
     for line in summary["impossible"]:
         err.print(f"[bold red]error:[/] {line}", highlight=False)
     verdict = "cannot run this plan" if summary["impossible"] else "can run this plan"

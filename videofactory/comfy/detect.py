@@ -112,6 +112,9 @@ INPUT_LOADERS = {
     "input_video": ("LoadVideo", "file"),
     "input_audio": ("LoadAudio", "audio"),
 }
+#: The input of a first-last-frame node (WanFirstLastFrameToVideo) that takes the picture a
+#: clip ends on; a LoadImage feeding it is bound as the optional ``end_image``.
+END_INPUT = "end_image"
 #: A node's primitive widget, followed when a size or seed comes from one.
 PRIMITIVES = {
     "PrimitiveInt",
@@ -177,8 +180,13 @@ def detect_bindings(graph: Mapping[str, Any]) -> Detection:
         for t in _settable(graph, nid, FPS_INPUTS[cls])
     ]
     det.add(graph, "fps", fps, "frame rate of the encoded video")
+    # A picture a clip ends on (WanFirstLastFrameToVideo's end_image): bound as end_image, not
+    # taken for the keyframe.
+    ends = _feeding(graph, "LoadImage", END_INPUT)
+    if ends:
+        det.add(graph, END_INPUT, [Target(ends[0], "image")], f"LoadImage feeding {END_INPUT}")
     for name, (cls_name, input_name) in INPUT_LOADERS.items():
-        loaders = [nid for nid, cls, _ in _nodes(graph) if cls == cls_name]
+        loaders = [nid for nid, cls, _ in _nodes(graph) if cls == cls_name and nid not in ends]
         if loaders:
             det.add(graph, name, [Target(loaders[0], input_name)], f"first {cls_name}")
             if len(loaders) > 1:
@@ -201,6 +209,19 @@ def detect_bindings(graph: Mapping[str, Any]) -> Detection:
 
 
 # -- the parts ----------------------------------------------------------------------------------
+
+
+def _feeding(graph: Mapping[str, Any], cls_name: str, input_name: str) -> list[str]:
+    """Nodes of ``cls_name`` linked into an input called ``input_name`` of some node."""
+    ids = {nid for nid, cls, _ in _nodes(graph) if cls == cls_name}
+    return list(
+        dict.fromkeys(
+            str(value[0])
+            for _nid, _cls, node in _nodes(graph)
+            for key, value in (node.get("inputs") or {}).items()
+            if key == input_name and is_link(value) and str(value[0]) in ids
+        )
+    )
 
 
 def _nodes(graph: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:

@@ -33,10 +33,13 @@ __all__ = [
     "preflight_worker",
 ]
 
-#: Bundled templates tried, in order, for a kind the farm file does not name.
+#: Bundled templates tried, in order, for a kind the farm file does not name. ``wan22_flf``
+#: comes before ``wan22``: the same models, and it also ends a ``flow`` shot on the next
+#: keyframe (without one it is a plain image-to-video clip); a server without
+#: WanFirstLastFrameToVideo gets ``wan22``.
 DEFAULT_TEMPLATES: dict[TaskKind, tuple[str, ...]] = {
     TaskKind.keyframe: ("flux", "sdxl"),
-    TaskKind.clip: ("wan22", "ltxv"),
+    TaskKind.clip: ("wan22_flf", "wan22", "ltxv"),
     TaskKind.hero: ("upscale",),
 }
 #: A node only the videofactory simulator has: its servers get the simulator's templates.

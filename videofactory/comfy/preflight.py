@@ -40,7 +40,7 @@ MODEL_FOLDERS = {
 MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".onnx")
 #: Parameters whose file the dispatcher uploads just before submitting: their combo choices
 #: (the files in input/ when /object_info was read) cannot include it yet.
-UPLOADED = ("input_image", "input_video", "input_audio")
+UPLOADED = ("input_image", "input_video", "input_audio", "end_image")
 #: Most choices listed in one problem line.
 MAX_CHOICES = 12
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from videofactory.comfy.detect import detect_bindings, is_link
+from videofactory.comfy.detect import END_INPUT, detect_bindings, is_link
 from videofactory.comfy.frames import (
     ANY_COUNT,
     FRAME_RULE_KEY,
@@ -95,6 +95,11 @@ class Workflow:
     vram_gb: float | None = None
     #: The step of the widths and heights its model makes (declared or inferred).
     size_step: int = EVEN
+    #: Picture inputs the workflow can do without (``optional: [end_image]`` in its bindings
+    #: file): when one is not bound, the node it names (a LoadImage) and every link to it are
+    #: left out of the graph, so the input it fed (declared optional by the node that takes
+    #: it, as WanFirstLastFrameToVideo's ``end_image``) is simply not given.
+    optional: frozenset[str] = frozenset()
 
     def bind(self, params: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
         """A copy of the graph with the parameters put in place.
@@ -118,7 +123,8 @@ class Workflow:
             if name in self.bindings:
                 for node, input_name in self.bindings[name].targets:
                     graph[node]["inputs"][input_name] = value
-        return graph
+        unused = {n for name in self.optional - set(params) for n, _ in self.bindings[name].targets}
+        return _without(graph, unused) if unused else graph
 
     def clip_timing(self, duration_s: float, output_fps: float, scale: float = 1.0) -> ClipTiming:
         """The frames and rate to bind for a shot of ``duration_s``: the smallest count the
@@ -149,6 +155,8 @@ class Workflow:
             lines.append(f"{name} -> {where}")
         if "frames" in self.bindings:
             lines.append(f"frame rule: {self.frame_rule} ({self.frame_rule.source})")
+        for name in sorted(self.optional):
+            lines.append(f"{name} is optional: its node is left out when nothing is bound")
         if "width" in self.bindings and self.size_step > EVEN:
             lines.append(f"size rule: widths and heights in steps of {self.size_step} pixels")
         return lines
@@ -183,7 +191,12 @@ def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> 
                 f"size rule: widths and heights in steps of {step} pixels [from the latent "
                 "node; declare size_rule in a bindings file if the model needs others]"
             )
-        return Workflow(path.stem, graph, bindings, "detected", tuple(notes), rule, size_step=step)
+        # The end frame node a first-last-frame node reads is optional there (in core ComfyUI).
+        optional = frozenset({END_INPUT}) & set(bindings)
+        return Workflow(
+            path.stem, graph, bindings, "detected", tuple(notes), rule, size_step=step,
+            optional=optional,
+        )  # fmt: skip
     raw = _read_yaml(Path(bindings_path))
     return _with_bindings(path.stem, graph, raw, str(bindings_path), str(bindings_path))
 
@@ -214,10 +227,40 @@ def _with_bindings(
         declared = raw.pop(FRAME_RULE_KEY, None)
         sizes = raw.pop(SIZE_RULE_KEY, None)
         vram_gb = _declared_vram({VRAM_KEY: raw.pop(VRAM_KEY, None)}, source)
+        optional = raw.pop(OPTIONAL_KEY, None)
     bindings = resolve_bindings(graph, raw, source)
     rule = _frame_rule(graph, bindings, declared, source)
     step = _size_step(graph, bindings, sizes, source)
-    return Workflow(name, graph, bindings, origin, frame_rule=rule, vram_gb=vram_gb, size_step=step)
+    return Workflow(
+        name, graph, bindings, origin, frame_rule=rule, vram_gb=vram_gb, size_step=step,
+        optional=_optional(optional, bindings, source),
+    )  # fmt: skip
+
+
+def _optional(raw: Any, bindings: Mapping[str, Binding], source: str) -> frozenset[str]:
+    """The bindings a bindings file's ``optional:`` names (each must be one of its bindings)."""
+    if raw is None:
+        return frozenset()
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise WorkflowError(f"{source}: optional must be a list of binding names, got {raw!r}")
+    unknown = [n for n in names if n not in bindings]
+    if unknown:
+        raise WorkflowError(
+            f"{source}: optional names {', '.join(unknown)}, which it does not bind "
+            f"(it binds {', '.join(sorted(bindings)) or 'nothing'})"
+        )
+    return frozenset(names)
+
+
+def _without(graph: dict[str, Any], nodes: set[str]) -> dict[str, Any]:
+    """The graph without ``nodes`` and without every input that links to one of them."""
+    out = {nid: node for nid, node in graph.items() if nid not in nodes}
+    for node in out.values():
+        inputs = node["inputs"]
+        for key in [k for k, v in inputs.items() if is_link(v) and str(v[0]) in nodes]:
+            del inputs[key]
+    return out
 
 
 def _size_step(
@@ -338,6 +381,8 @@ def link_problems(graph: Mapping[str, Any]) -> list[str]:
 
 #: The key of a bindings file that declares the VRAM the workflow needs (no binding).
 VRAM_KEY = "vram_gb"
+#: Top-level key of a bindings file naming the picture inputs a workflow can do without.
+OPTIONAL_KEY = "optional"
 
 
 def _declared_vram(raw: Any, source: str) -> float | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videofactory.assembly.probe import check_media, probe
+from videofactory.assembly.stills import last_frame
 from videofactory.comfy.client import new_prompt_id
 from videofactory.comfy.frames import ClipTiming
 from videofactory.comfy.protocol import queue_ids
@@ -25,6 +26,13 @@ from videofactory.comfy.workflow import Workflow, load_spec, load_template
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task, input_deps
+from videofactory.farm.flow import (
+    END_IMAGE,
+    end_frame_dep,
+    fallback_note,
+    previous_clip_dep,
+    takes_end_frame,
+)
 from videofactory.farm.lanes import Job, Lane
 from videofactory.farm.params import HERO_SCALE, workflow_params
 from videofactory.farm.picking import record_score
@@ -319,8 +327,23 @@ class GpuRunner:
         subfolder = f"videofactory/{self.ctx.run_id}"
         inputs: dict[str, str] = {}
         if task.kind is TaskKind.clip:
-            dep = self.dep(task, TaskKind.keyframe)
-            inputs["input_image"] = await self.input_name(dep, lane, subfolder)
+            previous = previous_clip_dep(task, self.tasks)
+            if previous is not None:  # it carries on from the last frame of the clip before
+                still = await asyncio.to_thread(
+                    last_frame,
+                    self.outputs[previous],
+                    self.ctx.run_dir / "stills" / f"{shot.id}_start.png",
+                )
+                inputs["input_image"] = await lane.client.upload(still, subfolder=subfolder)
+            else:
+                dep = self.dep(task, TaskKind.keyframe)
+                inputs["input_image"] = await self.input_name(dep, lane, subfolder)
+            end = end_frame_dep(task, self.tasks)
+            if end is not None and takes_end_frame(self.workflow(lane, task.kind)):
+                inputs[END_IMAGE] = await self.input_name(end, lane, subfolder)
+            elif end is not None:
+                name = self.workflow(lane, task.kind).name
+                self.ctx.emit("warning", f"shot {shot.id}: {fallback_note(lane.id, name)}", task)
         elif task.kind is TaskKind.hero:
             dep = self.dep(task, TaskKind.clip)
             inputs["input_video"] = await self.input_name(dep, lane, subfolder)

@@ -106,11 +106,17 @@ def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None, take: int =
 
 
 def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
-    """Every task of a run, dependencies first."""
+    """Every task of a run, dependencies first.
+
+    A clip needs its shot's keyframe; one that continues (``continuity: continue``) the clip
+    before it too, and one that flows (``continuity: flow``) the next shot's keyframe, which
+    it ends on (that keyframe is listed before it).
+    """
     tasks: list[Task] = []
     finals: list[str] = []
     previous_clip: str | None = None
-    for shot in shotlist.shots:
+    shots = shotlist.shots
+    for i, shot in enumerate(shots):
         scale = shot.duration / DEFAULT_CLIP_SECONDS
         key = task_id(run_id, TaskKind.keyframe, shot.id)
         clips = [
@@ -118,10 +124,15 @@ def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
             for take in range(1, shotlist.takes_of(shot) + 1)
         ]
         clip = clips[0]
-        tasks.append(_task(key, TaskKind.keyframe, shot.id, ()))
-        clip_deps = (
-            (key,) if shot.continuity == "cut" or not previous_clip else (key, previous_clip)
-        )
+        if i == 0 or shots[i - 1].continuity != "flow":  # else listed before the clip before
+            tasks.append(_task(key, TaskKind.keyframe, shot.id, ()))
+        clip_deps: tuple[str, ...] = (key,)
+        if shot.continuity == "continue" and previous_clip:
+            clip_deps = (key, previous_clip)
+        elif shot.continuity == "flow" and i + 1 < len(shots):
+            following = task_id(run_id, TaskKind.keyframe, shots[i + 1].id)
+            tasks.append(_task(following, TaskKind.keyframe, shots[i + 1].id, ()))
+            clip_deps = (key, following)
         tasks.extend(_task(c, TaskKind.clip, shot.id, clip_deps, scale) for c in clips)
         if shot.hero:
             hero = hero_task(run_id, shot.id, tuple(clips), scale)

@@ -33,6 +33,7 @@ from videofactory.farm.context import RunContext, Supervision
 from videofactory.farm.dag import Task, upward_ranks
 from videofactory.farm.estimates import Estimates
 from videofactory.farm.feasibility import impossible_kinds
+from videofactory.farm.flow import end_frame_dep, prefer_end_frame, takes_end_frame
 from videofactory.farm.health import Health
 from videofactory.farm.lanes import Lane
 from videofactory.farm.local import LocalRunner
@@ -51,7 +52,7 @@ from videofactory.farm.policy import (
     Unrefuse,
 )
 from videofactory.farm.reuse import Reuse, speaker_identity
-from videofactory.farm.scheduler import WorkerView, decide
+from videofactory.farm.scheduler import TaskView, WorkerView, decide
 from videofactory.shotlist import ShotList
 from videofactory.store import (
     FINISHED,
@@ -313,7 +314,7 @@ class Dispatcher:
         clock = now - self._t0
         views = self._views(clock)
         for a in decide(
-            [self.policy.view(t, views) for t in gpu],
+            [self._flow_view(t, self.policy.view(t, views), views) for t in gpu],
             views,
             clock,
             strict=self.ctx.farm.strict,
@@ -327,6 +328,17 @@ class Dispatcher:
             self.placed[task.id] = lane.id
             start.append(task)
         return start
+
+    def _flow_view(self, task: Task, view: TaskView, views: list[WorkerView]) -> TaskView:
+        """A clip that ends on the next keyframe goes to a worker whose workflow can, when one
+        is able to take it (``flow.prefer_end_frame``)."""
+        if end_frame_dep(task, self.tasks) is None:
+            return view
+
+        def can_end(worker: str) -> bool:
+            return takes_end_frame(self.gpu.workflow(self.lanes[worker], TaskKind.clip))
+
+        return prefer_end_frame(view, views, can_end)
 
     def _finished(self, fut: asyncio.Task[Path], tid: str) -> None:
         task, store = self.tasks[tid], self.ctx.store

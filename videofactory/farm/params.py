@@ -40,7 +40,8 @@ def workflow_params(
     """What a task of ``kind`` binds into ``workflow``: the shot's prompt, seed (a clip's is
     its ``take``'s: ``takes.take_seed``), size (scaled after running out of memory), the clip's
     frames and rate, where the output goes (``prefix``) and what it reads (``inputs``:
-    ``input_image`` for a clip, ``input_video`` for a hero pass)."""
+    ``input_image`` for a clip, and ``end_image`` for one that flows into the next shot;
+    ``input_video`` for a hero pass)."""
     width, height = (
         (shotlist.width, shotlist.height)
         if scale == 1.0
@@ -59,8 +60,11 @@ def workflow_params(
         }
     if kind is TaskKind.clip:
         timing = workflow.clip_timing(shot.duration, shotlist.fps, scale)
+        # A clip that flows also reads the picture it ends on (the next shot's keyframe).
+        end = {"end_image": inputs["end_image"]} if "end_image" in inputs else {}
         return {
             "input_image": inputs["input_image"],
+            **end,
             "prompt": shot.prompt,
             "camera": shot.camera.value,
             "width": width,

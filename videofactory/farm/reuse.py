@@ -31,6 +31,13 @@ from videofactory.cache.keys import (
 from videofactory.errors import FactoryError, WorkflowError
 from videofactory.farm.attempt import FOLDER
 from videofactory.farm.dag import Task, input_deps
+from videofactory.farm.flow import (
+    END_IMAGE,
+    end_frame_dep,
+    previous_clip_dep,
+    start_ref,
+    takes_end_frame,
+)
 from videofactory.farm.params import workflow_params
 from videofactory.shotlist import Shot, ShotList
 from videofactory.vocabulary import GPU_KINDS, TaskKind
@@ -84,24 +91,31 @@ def task_key(
     """The content key of a GPU task run with ``workflow`` (None while an input is unknown).
 
     Its inputs are its dependencies' outputs by role (``keyframe``, ``clip`` of its own shot;
-    ``previous_clip`` for a shot that continues the one before) and the shot's reference
+    ``previous_clip`` for a shot that continues the one before; ``next_keyframe`` for a shot
+    that flows into the next, bound as the workflow's end frame) and the shot's reference
     picture; the workflow is bound as the attempt binds it, with each input's content hash
     where the server's name for the upload would go and the output prefix made neutral.
     """
     shot = shotlist.shot(task.shot_id or "")
     inputs: dict[str, str] = {}
+    end = end_frame_dep(task, tasks)
     for dep in input_deps(task, tasks):
         sha = sha_of(dep)
         if sha is None:
             return None
         dt = tasks[dep]
         role = dt.kind.value if dt.shot_id == task.shot_id else f"previous_{dt.kind.value}"
-        inputs[role] = sha
+        inputs["next_keyframe" if dep == end else role] = sha
     if shot.reference_image:
         inputs["reference_image"] = reference_sha or f"missing:{shot.reference_image}"
     bound = {}
     if task.kind is TaskKind.clip:
-        bound["input_image"] = input_ref(inputs["keyframe"])
+        start = inputs["keyframe"]
+        if previous_clip_dep(task, tasks) is not None:  # it starts from that clip's last frame
+            start = start_ref(inputs["previous_clip"])
+        bound["input_image"] = input_ref(start)
+        if end is not None and takes_end_frame(workflow):
+            bound[END_IMAGE] = input_ref(inputs["next_keyframe"])
     elif task.kind is TaskKind.hero:
         bound["input_video"] = input_ref(inputs["clip"])
     params = workflow_params(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from videofactory.planning.timing import climax_index, shot_grammar
 from videofactory.shotlist import ShotType
 
-__all__ = ["ARC_PHASES", "TRANSITION_MODES", "Beat", "beats_for"]
+__all__ = ["ARC_PHASES", "FLOWING_FILMS", "TRANSITION_MODES", "Beat", "beats_for", "continuity_for"]
 
 #: ``--transition`` of ``plan`` and ``generate``: each beat's own (``auto``), or one for all.
 TRANSITION_MODES = ("auto", "cut", "crossfade")
@@ -86,6 +86,35 @@ def beats_for(film: str, n: int, arc: str = "", *, timed: bool = False) -> list[
         beats[0] = Beat(beats[0].name, beats[0].shot, beats[0].weight, "cut", True,
                         beats[0].index, beats[0].count, beats[0].phase)  # fmt: skip
     return beats
+
+
+#: Films whose shots between dissolves are one continuous scene (a story, a day in someone's
+#: life): their clips run into each other. A travel film changes place at every stop, an
+#: explainer's steps, a teaser's features and a montage's motifs are cut on purpose.
+FLOWING_FILMS = ("story",)
+
+
+def continuity_for(film: str, beats: list[Beat]) -> list[str]:
+    """Each shot's ``continuity`` (``Shot.continuity``), from what happens between beats.
+
+    Inside one scene of a flowing film (the next beat cuts in: no time passes, the place stays)
+    a shot ``flow``s: its clip ends on the next shot's keyframe, so the cut lands. Where the
+    next beat keeps the same framing the same camera carries on: the next shot ``continue``s
+    from this clip's last frame instead. A dissolve or a dip to black (time passes, the place
+    changes) is a ``cut``, and so is the last shot (nothing after it).
+    """
+    out = ["cut"] * len(beats)
+    if film not in FLOWING_FILMS:
+        return out
+    for i in range(len(beats) - 1):
+        here, after = beats[i], beats[i + 1]
+        if after.transition != "cut" or after.phase != here.phase:
+            continue
+        if after.shot is here.shot:
+            out[i + 1] = "continue"
+        elif out[i] == "cut":
+            out[i] = "flow"
+    return out
 
 
 # -- story -----------------------------------------------------------------------------------

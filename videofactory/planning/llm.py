@@ -63,8 +63,11 @@ class DraftShot(BaseModel):
     camera: CameraMove = CameraMove.static
     narration: str = Field(default="", description="Spoken over the shot.")
     hero: bool = Field(default=False, description="Render this shot at final quality.")
-    continuity: Literal["cut", "continue"] = Field(
-        default="cut", description="'continue' starts from the previous shot's last frame."
+    continuity: Literal["cut", "continue", "flow"] = Field(
+        default="cut",
+        description="'flow' ends this shot's clip on the next shot's first picture (one "
+        "continuous action or scene); 'continue' starts it from the previous shot's last "
+        "frame (the same camera carries on); 'cut' at a change of place or time.",
     )
     transition: Literal["cut", "crossfade", "fadeblack"] = Field(
         default="cut",
@@ -135,7 +138,10 @@ def _instructions(
         f"{max(words, 2)} words for a {duration / n:.1f} s shot. It tells a small story with a "
         "beginning, a climax and an end.\n"
         "- Set hero to true on the opening shot and on the climax, false elsewhere.\n"
-        "- Use continuity 'cut' unless a shot must start exactly where the previous one ends.\n"
+        "- Continuity: 'flow' when a shot runs straight on into the next one (one continuous "
+        "action or scene: its clip ends on the next shot's picture), 'continue' when the same "
+        "camera carries on from the previous shot's last frame, 'cut' at a change of place or "
+        "time and on the last shot.\n"
         "- Transitions: 'cut' within a scene and in action, 'crossfade' where time passes or "
         "the place changes, 'fadeblack' at most once, before the ending."
     )

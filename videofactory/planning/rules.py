@@ -14,7 +14,10 @@ shot is made at least that long, within the clip model's limits (``timing.shot_l
 the lengths are frame-aligned and sum exactly to the film's. No narration line is said twice in
 one film: when the fresh lines of a beat run out (a film of hours), the shot is left silent.
 Each shot says how it comes in (``Shot.transition``): cuts within a scene or an action,
-dissolves where time passes, a dip to black before a teaser's pack shot.
+dissolves where time passes, a dip to black before a teaser's pack shot. And how its clip meets
+the next (``Shot.continuity``, ``beats.continuity_for``): inside one scene of a story the clip
+flows into the next shot's keyframe, the same camera carries on, and a change of place or
+time is a plain cut.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from videofactory.constants import DEFAULT_CLIP_SECONDS, DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
-from videofactory.planning.beats import TRANSITION_MODES, Beat, beats_for
+from videofactory.planning.beats import TRANSITION_MODES, Beat, beats_for, continuity_for
 from videofactory.planning.concept import Concept, parse_concept, split_concept
 from videofactory.planning.inflect import participle
 from videofactory.planning.kindlines import KIND_NARRATION, KIND_VISUALS
@@ -516,6 +519,7 @@ def plan_rules(
         (duration_s, shortest, longest, fps),
     )
     base_seed = int.from_bytes(digest[8:12], "big")
+    continuity = continuity_for(parsed.film, beats)
     pictures = _Picker(rng)
     shots: list[Shot] = []
     previous_move: CameraMove | None = None
@@ -538,6 +542,7 @@ def plan_rules(
                 seed=base_seed + i * 7919,
                 narration=spoken[i],
                 hero=beat.hero,
+                continuity=continuity[i],
                 transition="cut" if i == 0 else cut,
             )
         )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-__all__ = ["CAMERAS", "camera_frames", "crop_box"]
+__all__ = ["CAMERAS", "camera_frames", "cover", "crop_box", "morph_into"]
 
 CAMERAS = ("static", "pan_left", "pan_right", "pan_up", "pan_down", "zoom_in", "zoom_out")
 
@@ -137,3 +137,31 @@ def camera_frames(
         if tick is not None:
             tick(step + 1)
     return out
+
+
+def cover(src: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``src`` scaled to cover ``width`` x ``height`` and centre-cropped to it (uint8), as
+    ComfyUI's video nodes fit a start or end image (``common_upscale(..., "center")``)."""
+    image = Image.fromarray(src)
+    # The largest window of the output's aspect that fits in the source, centred.
+    w = min(float(image.width), image.height * width / height)
+    h = w * height / width
+    left, top = (image.width - w) / 2, (image.height - h) / 2
+    box = (left, top, left + w, top + h)
+    return np.asarray(image.resize((width, height), Image.BILINEAR, box=box), np.uint8)
+
+
+def morph_into(frames: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The clip ``frames`` ``[N, H, W, 3]`` dissolving into the picture ``end`` over its whole
+    length (eased), so that it starts as it was and its last frame is ``end`` (covered to the
+    frame): the simulator's first-last-frame clip, whose cut to the next shot lands on that
+    shot's keyframe. In place; returns ``frames``."""
+    n, height, width, _ = frames.shape
+    target = cover(end, width, height).astype(np.float32)
+    for i in range(n):
+        w = _ease(i / (n - 1)) if n > 1 else 1.0
+        if w <= 0.0:
+            continue
+        mixed = frames[i].astype(np.float32) * (1.0 - w) + target * w
+        frames[i] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    return frames

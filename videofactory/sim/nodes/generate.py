@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from videofactory.sim.gpu import gpu_seconds
-from videofactory.sim.motion import camera_frames
+from videofactory.sim.motion import camera_frames, morph_into
 from videofactory.sim.nodes.base import NodeContext, NodeOutput, parallel_map, register
 from videofactory.sim.render import paint_keyframe
 
@@ -45,8 +45,11 @@ def sim_image_to_video(
     length: int,
     seed: int,
     steps: int,
+    end_image: np.ndarray | None = None,
 ) -> NodeOutput:
-    """Animate the first image of the batch; ``steps`` ticks over the frames."""
+    """Animate the first image of the batch; ``steps`` ticks over the frames. With an
+    ``end_image`` (the last of its batch) the clip morphs into it and ends on it, as Wan's
+    first-last-frame node makes a clip between two pictures."""
     ticks = max(1, min(steps, length))
     # A real video model runs every step over every frame: that is the simulated cost.
     per_tick = steps * length * width * height / MEGA / ticks
@@ -58,6 +61,8 @@ def sim_image_to_video(
         ctx.progress(i, ticks)
 
     frames = camera_frames(image[0], width, height, length, camera, seed, steps=ticks, tick=tick)
+    if end_image is not None:
+        morph_into(frames, end_image[-1])
     return NodeOutput((frames,))
 
 
