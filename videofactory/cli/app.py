@@ -134,20 +134,23 @@ def generate(
     is reused from its artifact cache; --fresh renders everything.
     """
     from videofactory.assembly.soundtrack import music_setting
+    from videofactory.planning.request import PlanRequest
     from videofactory.shotlist import frame_for
 
     sound = music_setting(music)  # a bad file is refused before anything is planned or run
-    shotlist = _plan(
-        concept,
-        duration,
-        planner=planner,
-        farm=farm,
-        style=style,
-        llm=(llm_url, llm_kind, llm_model),
-        size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
-        transition=transition,
-    )
-    _render(shotlist, farm, workdir, as_json, detach=detach, music=sound, fresh=fresh)
+    w, h = frame_for(aspect, width, height)
+    request = PlanRequest(
+        concept, duration, planner=planner, seed=seed, width=w, height=h, fps=fps,
+        clip_s=clip_seconds, style=style, transition=transition, llm_url=llm_url,
+        llm_kind=llm_kind, llm_model=llm_model,
+    )  # fmt: skip
+    if detach:  # checked here, planned by the background process: the id is printed at once
+        from videofactory.cli.runs import detach_new_plan
+
+        detach_new_plan(request, farm, workdir, as_json, debug=bool(_state["debug"]),
+                        music=sound, fresh=fresh)  # fmt: skip
+        return
+    _render(_plan(request, farm), farm, workdir, as_json, music=sound, fresh=fresh)
 
 
 @app.command(epilog=example('videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml'))
@@ -178,18 +181,16 @@ def plan(
     section) and answers; else the rules planner. The plan's `planner` and `llm` say which.
     """
     from videofactory.errors import ConfigError
+    from videofactory.planning.request import PlanRequest
     from videofactory.shotlist import dump_shotlist, frame_for
 
-    shotlist = _plan(
-        concept,
-        duration,
-        planner=planner,
-        farm=farm,
-        style=style,
-        llm=(llm_url, llm_kind, llm_model),
-        size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
-        transition=transition,
-    )
+    w, h = frame_for(aspect, width, height)
+    request = PlanRequest(
+        concept, duration, planner=planner, seed=seed, width=w, height=h, fps=fps,
+        clip_s=clip_seconds, style=style, transition=transition, llm_url=llm_url,
+        llm_kind=llm_kind, llm_model=llm_model,
+    )  # fmt: skip
+    shotlist = _plan(request, farm)
     if output:
         try:
             output.write_text(dump_shotlist(shotlist), encoding="utf-8")
@@ -206,50 +207,16 @@ def plan(
         )
 
 
-def _plan(
-    concept: str,
-    duration: float,
-    *,
-    planner: str,
-    farm: str | None,
-    style: str | None,
-    llm: tuple[str | None, str | None, str | None],
-    size: tuple[int, int, int, int, float | None],
-    transition: str = "auto",
-) -> Any:
-    """Plan with the named planner; the LLM's settings come from flags, env, then farm file.
-    Narration is timed at the rate of the farm's speech engine."""
-    from videofactory.config import configured_llm, find_farm_file, load_farm, resolve_llm
-    from videofactory.planning import plan_shotlist
-    from videofactory.planning.speech import speaking_rate
+def _plan(request: Any, farm: str | None) -> Any:
+    """Plan a request (``planning.request``) with the farm file's LLM section and speech
+    rate; what the planner says (the LLM it asks, why it fell back) goes to stderr."""
+    from videofactory.config import find_farm_file, load_farm
+    from videofactory.planning.request import plan_request
 
-    width, height, fps, seed, clip_s = size
-    settings = None
     path = find_farm_file(farm)
     config = load_farm(path) if path else None
-    if clip_s is None:
-        # As many shots as the farm's scene workflow makes clips of this length.
-        clip_s = config.clip_seconds if config else DEFAULT_CLIP_SECONDS
-    url, kind, model = llm
-    if planner == "llm":
-        settings = resolve_llm(config, endpoint=url, kind=kind, model=model)
-    elif planner == "auto":
-        settings = configured_llm(config, endpoint=url, kind=kind, model=model)
-    return plan_shotlist(
-        concept,
-        duration,
-        planner=planner,
-        seed=seed,
-        width=width,
-        height=height,
-        fps=fps,
-        clip_s=clip_s,
-        llm=settings,
-        style=style,
-        say=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True),
-        rate=speaking_rate(config.speech if config else None),
-        transition=transition,
-    )
+    say = lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    return plan_request(request, config, say=say)
 
 
 @app.command(epilog=example("videofactory render shots.yaml --aspect 9:16 --json"))
@@ -534,9 +501,10 @@ def show(
 ) -> None:
     """Show one run at any time: its state, shot list, tasks, attempts and artifacts.
 
-    The state is told at any moment, also while a detached process renders the run: starting,
-    running (with the jobs in flight and an estimate of the time left), stopped (no process
-    drives it: resume it), done, rendered, failed or cancelled.
+    The state is told at any moment, also while a detached process renders the run: planning
+    (generate --detach plans in its background process), starting, running (with the jobs
+    in flight and an estimate of the time left), stopped (no process drives it: resume it),
+    done, rendered, failed (a planning failure says why) or cancelled.
     """
     import time
 
@@ -546,14 +514,14 @@ def show(
     from videofactory.planning.choose import planner_summary, planner_text
     from videofactory.store import DB_NAME, Store, StoreError, check_workdir
     from videofactory.vocabulary import TaskId
-    from videofactory.watching.follow import replay, run_status
+    from videofactory.watching.follow import DRIVEN, replay, run_status
 
     if not (check_workdir(workdir) / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
     with Store.for_workdir(workdir) as store:
         r = store.run(run)
         live = run_status(store, r["id"])
-        watch = replay(store, r["id"]) if live.state in ("running", "starting") else None
+        watch = replay(store, r["id"]) if live.state in DRIVEN else None
         data = {
             **_run_summary(r),
             "farm": r["farm"],
@@ -579,7 +547,7 @@ def show(
             "artifacts": store.artifacts(r["id"]),
             "live": live.to_json(),
             "heroes_missing": live.heroes_missing,
-            "planner": planner_summary(store.plan(r["id"])),
+            "planner": planner_summary(_planned_by(store.plan(r["id"]), r["settings"])),
             "redo_of": _redo_of(r["settings"]),
             "tasks_reused": store.reuse_counts(r["id"])[0],
         }
@@ -623,6 +591,15 @@ def show(
             (t["error"] or "")[:60],
         )
     out.print(table)
+
+
+def _planned_by(plan: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """A recorded plan; for a run not planned yet (``generate --detach``), the planner it
+    asked for, marked as such."""
+    asked = settings.get("planning") or {}
+    if plan.get("shots") or not asked:
+        return plan
+    return {**plan, "planner": f"{asked.get('planner', 'auto')} (not planned)"}
 
 
 def _redo_of(settings: dict[str, Any]) -> dict[str, Any] | None:
