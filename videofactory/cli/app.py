@@ -1,7 +1,5 @@
 """The ``videofactory`` command: thin, it parses, calls the core and prints (rich or --json)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Any
@@ -9,8 +7,11 @@ from typing import Any
 import typer
 
 from videofactory import __version__
+from videofactory.cli.groups import with_lazy_groups
 from videofactory.cli.options import (
+    CACHE_GROUP_HELP,
     DETACH_OPT,
+    FARM_GROUP_HELP,
     FARM_OPT,
     FRESH_OPT,
     JSON_OPT,
@@ -37,17 +38,40 @@ from videofactory.constants import (
 
 __all__ = ["app", "main"]
 
+
+def _farm_app() -> typer.Typer:
+    from videofactory.cli.launcher import farm_app
+
+    return farm_app(_errors, out, err)
+
+
+def _cache_app() -> typer.Typer:
+    from videofactory.cli.reuse import cache_app
+
+    return cache_app()
+
+
+#: The settings of the app that its groups share.
+_SETTINGS: dict[str, Any] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    # Click's plain help, not Typer's rich panels: rendering those imports rich's Markdown,
+    # tables and tracebacks, which alone would cost `--help` twice a bare `import typer, rich`
+    # (bench/startup.py). Paragraphs that must keep their lines start with \b.
+    "rich_markup_mode": None,
+}
+
 app = typer.Typer(
     name="videofactory",
     help="A video assembly line: concept -> shot list -> ComfyUI GPU farm -> FFmpeg -> video.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Click's plain help, not Typer's rich panels: rendering those imports rich's Markdown,
-    # tables and tracebacks, which alone would cost `--help` twice a bare `import typer, rich`
-    # (bench/startup.py). Paragraphs that must keep their lines start with \b.
-    rich_markup_mode=None,
+    # `farm` and `cache` are built when invoked, not whenever the program starts (cli.groups).
+    cls=with_lazy_groups(
+        {"farm": (_farm_app, FARM_GROUP_HELP), "cache": (_cache_app, CACHE_GROUP_HELP)},
+        **_SETTINGS,
+    ),
+    **_SETTINGS,
 )
 
 
@@ -619,9 +643,6 @@ def main() -> None:
 
 
 from videofactory.cli.assemble import assemble_command  # noqa: E402 (registered last)
-from videofactory.cli.launcher import farm_app  # noqa: E402 (registered last)
-
-app.add_typer(farm_app(_errors, out, err), name="farm")
 
 app.command("assemble", epilog=example("videofactory assemble RUN --transition crossfade --music song.mp3"))(_errors(assemble_command))  # noqa: E501  # fmt: skip
 
@@ -642,7 +663,6 @@ app.command("wait", epilog=example("videofactory wait 20261125-181500-warrior-in
 app.command("logs", epilog=example("videofactory logs 20261125-181500-warrior-in-mystical-3f2a --follow"))(_errors(logs_command))  # noqa: E501  # fmt: skip
 app.command("report", epilog=example("videofactory report 20261125-181500-warrior-in-mystical-3f2a"))(_errors(report_command))  # noqa: E501  # fmt: skip
 
-from videofactory.cli.reuse import REDO_EPILOG, cache_app, redo_command  # noqa: E402
+from videofactory.cli.reuse import REDO_EPILOG, redo_command  # noqa: E402
 
 app.command("redo", epilog=REDO_EPILOG)(_errors(redo_command(_print_result)))
-app.add_typer(cache_app(), name="cache")

@@ -11,8 +11,6 @@ shot's subject (``--reframe follow``, the default; see ``reframe`` and ``salienc
 from the middle (``center``), or letterboxed as before (``pad``).
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,8 +31,8 @@ __all__ = ["assemble_command"]
 
 
 def _assemble_version(
-    run_dir: Path, timeline: Timeline, binary: FFmpeg, *, quiet: bool
-) -> tuple[int, Path, MediaInfo]:
+    run_dir: Path, timeline: "Timeline", binary: "FFmpeg", *, quiet: bool
+) -> tuple[int, Path, "MediaInfo"]:
     """Render the run's next free version (``final.v2.mp4``...) with a progress bar.
 
     Two ``assemble`` commands of one run at the same time would pick the same number: the
@@ -83,7 +81,7 @@ REFRAMES: dict[str, str] = {
 }
 
 
-def _fit_mode(reframe: str) -> FitMode:
+def _fit_mode(reframe: str) -> "FitMode":
     """The fit mode ``--reframe`` names."""
     mode = REFRAMES.get(reframe.strip().lower())
     if mode is None:
@@ -94,7 +92,7 @@ def _fit_mode(reframe: str) -> FitMode:
     return mode  # type: ignore[return-value]
 
 
-def _output(plan: dict[str, object], aspect: str | None, resolution: str | None, fit: FitMode):
+def _output(plan: dict[str, object], aspect: str | None, resolution: str | None, fit: "FitMode"):
     """The run's own size and rate, or the presets asked for."""
     from videofactory.assembly.timeline import OutputSpec
 

@@ -6,8 +6,6 @@ at once and a background process renders; ``show RUN`` tells where the run stand
 it logged, and ``report RUN`` writes its report again. ``app.py`` registers these.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
@@ -41,15 +39,15 @@ WORKDIR_OPT = typer.Option(
 )
 
 
-def _out() -> Console:
+def _out() -> "Console":
     return console()
 
 
-def _err() -> Console:
+def _err() -> "Console":
     return console(stderr=True)
 
 
-def _store(workdir: Path) -> Store:
+def _store(workdir: Path) -> "Store":
     from videofactory.store import DB_NAME, Store, check_workdir
 
     if not (check_workdir(workdir) / DB_NAME).exists():
@@ -81,7 +79,7 @@ def detach_new_run(
         shotlist, workdir=workdir, farm_file=path, assemble=assemble, music=music, fresh=fresh,
         settings=settings,
     )  # fmt: skip
-    _spawn(run_id, run_dir, workdir, path, as_json, debug=debug)
+    _spawn(run_id, run_dir, workdir, path, as_json, debug=debug, state="planned")
 
 
 def detach_new_plan(
@@ -104,7 +102,7 @@ def detach_new_plan(
     run_id, run_dir = record_planning(
         request, workdir=workdir, farm_file=path, music=music, fresh=fresh
     )
-    _spawn(run_id, run_dir, workdir, path, as_json, debug=debug)
+    _spawn(run_id, run_dir, workdir, path, as_json, debug=debug, state="planning")
 
 
 def detach_resume(run: str, farm: str | None, workdir: Path, as_json: bool, *, debug: bool) -> None:
@@ -124,8 +122,17 @@ def detach_resume(run: str, farm: str | None, workdir: Path, as_json: bool, *, d
 
 
 def _spawn(
-    run_id: str, run_dir: Path, workdir: Path, farm: Path | None, as_json: bool, *, debug: bool
+    run_id: str,
+    run_dir: Path,
+    workdir: Path,
+    farm: Path | None,
+    as_json: bool,
+    *,
+    debug: bool,
+    state: str | None = None,
 ) -> None:
+    """Start ``videofactory resume RUN`` in the background; print the run id (``--json``: the
+    run, its process and log, and ``state`` for a new run: planned, or planning)."""
     from videofactory.detach import spawn
 
     args = ["resume", run_id, "--workdir", str(Path(workdir).resolve())]
@@ -144,6 +151,7 @@ def _spawn(
                     "run_dir": str(run_dir),
                     "pid": started.pid,
                     "log": started.log,
+                    **({"state": state} if state else {}),
                 }
             )
         )
@@ -202,7 +210,7 @@ def wait_command(
     _print_done(result)
 
 
-def run_result(store: Store, status: Any) -> dict[str, Any]:
+def run_result(store: "Store", status: Any) -> dict[str, Any]:
     """A run's result as ``generate --json`` ends with it (``ok``, ids, paths, the video)."""
     finals = [a for a in store.artifacts(status.run_id) if a["kind"] == "final"]
     shots = store.shots(status.run_id)
