@@ -274,7 +274,8 @@ def resume_run(
             # Said before any farm starts; the dispatcher's claim is what decides, though.
             raise driven_elsewhere(run_id, owner)
         farm = _recorded_farm(record, farm_file)
-        if _unplanned(store, record):
+        planned_here = _unplanned(store, record)
+        if planned_here:
             shotlist = _plan_recorded(store, record, farm, on_event)
         else:
             shotlist = _recorded_shotlist(store, record)
@@ -283,6 +284,12 @@ def resume_run(
         assemble = bool(record["settings"].get("assemble", True))
         fresh = bool(record["settings"].get("fresh", False))
         with running_farm(farm) as live:
+            if planned_here and store.run(run_id)["state"] == RunState.cancelled.value:
+                # Cancelled while the farm came up: this process holds the run since it
+                # planned it, so the cancel is meant for it (the dispatcher's claim would
+                # otherwise take it as a resume of a cancelled run).
+                store.release_run(run_id, os.getpid())
+                raise RunCancelled(f"run {run_id} was cancelled before it started")
             return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble,
                           fresh=fresh)  # fmt: skip
 

@@ -27,6 +27,11 @@ class LazyGroup(typer.core.TyperGroup):
         self._real: typer.core.TyperGroup | None = None
         super().__init__(name=name, help=help)
 
+    @property
+    def built(self) -> bool:
+        """Whether the group itself was built (it was invoked, or its commands asked for)."""
+        return self._real is not None
+
     def real(self) -> typer.core.TyperGroup:
         """The group itself, built once as ``add_typer`` on the main app would build it (with
         the main app's ``settings``: its help style, no completion options)."""
