@@ -305,3 +305,35 @@ def test_a_database_of_the_version_before_gets_the_reuse_columns(tmp_path):
         (old,) = store.attempts("r")
         assert old["content_key"] is None and old["reused"] == 0
     assert sqlite3.connect(tmp_path / "old.db").execute("PRAGMA user_version").fetchone()[0] >= 4
+
+
+def test_a_run_recorded_to_be_planned_gets_its_plan_once_unless_cancelled(tmp_path):
+    """``generate --detach`` records a run as planning (no shots, no tasks); its process
+    records the plan, which makes it planned, only while it is still planning."""
+    sl = plan_rules("warrior in mystical forest", 10)
+    plan, fields = sl.model_dump(mode="json"), {"concept": sl.concept, "duration": 10.0}
+    with Store(tmp_path / "db.sqlite") as store:
+        for run_id in ("r1", "r2"):
+            store.create_run(run_id, plan=fields, run_dir=tmp_path / run_id,
+                             farm={"workers": []}, state=RunState.planning)  # fmt: skip
+        assert store.run("r1")["state"] == "planning"
+        assert store.shots("r1") == [] and store.tasks("r1") == []
+        assert store.plan("r1")["concept"] == sl.concept
+
+        tasks = [t.to_record() for t in build_tasks("r1", sl)]
+        assert store.set_plan("r1", plan, tasks)
+        assert store.run("r1")["state"] == "planned"
+        assert [s["id"] for s in store.shots("r1")] == [s.id for s in sl.shots]
+        assert len(store.tasks("r1")) == len(tasks)
+        assert store.plan("r1")["planner"] == "rules"
+        assert not store.set_plan("r1", plan, tasks)  # planned already: nothing written twice
+
+        store.set_run_state("r2", RunState.cancelled, error="cancelled by the user")
+        assert not store.set_plan("r2", plan, [t.to_record() for t in build_tasks("r2", sl)])
+        assert store.shots("r2") == [] and store.tasks("r2") == []
+        assert store.run("r2")["state"] == "cancelled"
+
+        store.set_run_state("r2", RunState.failed, error="planning failed: no")
+        store.restart_planning("r2")  # resume plans it anew
+        again = store.run("r2")
+        assert again["state"] == "planning" and again["error"] is None

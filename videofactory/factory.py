@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from videofactory.comfy.client import ComfyClient
     from videofactory.farm.context import Supervision
     from videofactory.farm.outcome import RunResult
+    from videofactory.planning.request import PlanRequest
     from videofactory.tts.base import SpeechBackend
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "place_hero",
     "plan_for_farm",
     "reassemble_run",
+    "record_planning",
     "record_run",
     "redo_plan",
     "redo_run",
@@ -303,6 +305,47 @@ def record_run(
         )  # fmt: skip
 
 
+def record_planning(
+    request: PlanRequest,
+    *,
+    workdir: Path,
+    farm_file: str | Path | None = None,
+    music: str | None = None,
+    fresh: bool = False,
+) -> tuple[str, Path]:
+    """Record a new run still to be planned (``generate --detach``): the request checked
+    (one line for bad input) and kept with the run, which is ``planning`` with no shots yet;
+    ``resume_run`` plans it, then renders it. Returns its id and folder. Nothing here loads a
+    planner: the command that calls it answers at once."""
+    farm = resolve_farm(farm_file)
+    request = request.checked(farm)
+    workdir = Path(workdir)
+    with Store.for_workdir(workdir) as store:
+        run_id = new_run_id(request.concept)
+        run_dir = workdir / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        fields = ("concept", "duration", "width", "height", "fps")
+        store.create_run(
+            run_id,
+            plan={k: getattr(request, k) for k in fields},
+            run_dir=run_dir,
+            farm=farm.model_dump(mode="json"),
+            settings={
+                "assemble": True,
+                "music": music or "auto",
+                "fresh": fresh,
+                PLANNING: request.to_json(),
+            },
+            state=RunState.planning,
+        )
+        store.add_event(
+            run_id,
+            "run_planning",
+            f"{request.duration:g} s of {request.concept!r} to plan ({request.planner} planner)",
+        )
+    return run_id, run_dir
+
+
 def _record(
     store: Store,
     shotlist: ShotList,
@@ -358,15 +401,90 @@ def resume_run(
                 f"run {run_id} was cancelled before it started; nothing was rendered",
                 run_id=run_id,
             )
-        shotlist = _recorded_shotlist(store, record)
         farm = _recorded_farm(record, farm_file)
+        planned_here = _unplanned(store, record)
+        if planned_here:
+            shotlist = _plan_recorded(store, record, farm, on_event)
+        else:
+            shotlist = _recorded_shotlist(store, record)
         # A run recorded with --no-assemble stays unassembled when resumed; one recorded
         # with --fresh takes nothing from the cache.
         assemble = bool(record["settings"].get("assemble", True))
         fresh = bool(record["settings"].get("fresh", False))
         with running_farm(farm) as live:
+            if planned_here and store.run(run_id)["state"] == RunState.cancelled.value:
+                # Cancelled while the farm came up: this process holds the run since it
+                # planned it, so the cancel is meant for it (the dispatcher's claim would
+                # otherwise take it as a resume of a cancelled run).
+                store.release_run(run_id, os.getpid())
+                raise RunCancelled(f"run {run_id} was cancelled before it started")
             return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble,
                           fresh=fresh)  # fmt: skip
+
+
+#: The run setting that holds what a run still to be planned asks (``PlanRequest.to_json``).
+PLANNING = "planning"
+
+
+def _unplanned(store: Store, record: dict[str, Any]) -> bool:
+    """Whether a run has still to be planned: recorded by ``record_planning``, and its
+    planning never finished (it is planning, or its planning failed or was interrupted)."""
+    return PLANNING in record["settings"] and not store.shots(record["id"])
+
+
+def _plan_recorded(
+    store: Store, record: dict[str, Any], farm: FarmConfig, on_event: EventSink | None
+) -> ShotList:
+    """Plan a run recorded as ``planning`` in this process, which claims it first, and
+    record its shot list and task graph (the run is then ``planned``). A planning failure
+    ends the run as failed, the planner's reason (one line) as its error.
+
+    Raises:
+        RunFailed: planning failed or was interrupted (Ctrl-C, SIGTERM).
+        RunCancelled: the run was cancelled while it was planned.
+        StoreError: another live process drives the run.
+    """
+    from videofactory.planning.request import PlanRequest, plan_request
+
+    run_id, run_dir, pid = record["id"], Path(record["run_dir"]), os.getpid()
+    claim = store.claim_run(run_id, pid)
+    if not claim.won:
+        raise driven_elsewhere(run_id, claim.owner)
+    if record["state"] != RunState.planning.value:
+        store.restart_planning(run_id)  # a resume of a run whose planning failed or stopped
+
+    def note(kind: str, message: str) -> None:
+        store.add_event(run_id, kind, message)
+        if on_event is not None:
+            on_event(Event(kind=kind, run_id=run_id, message=message))
+
+    request = PlanRequest.from_json(record["settings"][PLANNING])
+    t0 = time.monotonic()
+    try:
+        with sigterm_as_ctrl_c():
+            shotlist = plan_request(request, farm, say=lambda line: note("run_planning", line))
+    except (FactoryError, KeyboardInterrupt) as exc:
+        reason = "interrupted (Ctrl-C or SIGTERM)" if isinstance(exc, KeyboardInterrupt) else exc
+        why = "planning failed: " + " ".join(str(reason).split())  # one line
+        store.set_run_state(run_id, RunState.failed, error=why)
+        note("run_failed", why)
+        _report(store, run_id, run_dir, on_event)  # every run that ends has its report
+        store.release_run(run_id, pid)
+        raise RunFailed(
+            f"run {run_id} failed: {why}; `videofactory resume {run_id}` plans it again",
+            run_id=run_id,
+        ) from None
+    (run_dir / "shots.yaml").write_text(dump_shotlist(shotlist), encoding="utf-8")
+    tasks = [t.to_record() for t in build_tasks(run_id, shotlist)]
+    if not store.set_plan(run_id, shotlist.model_dump(mode="json"), tasks):
+        store.release_run(run_id, pid)
+        raise RunCancelled(f"run {run_id} was cancelled while it was planned")
+    note(
+        "run_planned",
+        f"{len(shotlist.shots)} shots planned by the {shotlist.planner} planner "
+        f"in {time.monotonic() - t0:.1f} s",
+    )
+    return shotlist
 
 
 def _recorded_farm(record: dict[str, Any], farm_file: str | Path | None) -> FarmConfig:
@@ -551,11 +669,11 @@ def reopen_heroes(run: str, *, workdir: Path) -> list[str]:
     that the next ``resume`` renders them and assembles a new version of the video (the old
     one is kept). Returns the shots whose hero pass was reopened."""
     with Store.for_workdir(Path(workdir)) as store:
-        from videofactory.watching.follow import run_status
+        from videofactory.watching.follow import DRIVEN, run_status
 
         status = run_status(store, run)
         run_id = status.run_id
-        if status.state in ("running", "starting"):
+        if status.state in DRIVEN:
             raise StoreError(
                 f"run {run_id} is being driven by process {status.driver_pid}; let it finish "
                 f"(`videofactory wait {run_id}`), then `videofactory resume {run_id} --heroes`"

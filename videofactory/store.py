@@ -44,6 +44,9 @@ DB_NAME = "videofactory.db"
 class RunState(str, Enum):
     """Where a run stands."""
 
+    #: Recorded with what to plan (``generate --detach``); its process plans it, then it is
+    #: ``planned`` (or ``failed``, the planner's reason as its error). No shots nor tasks yet.
+    planning = "planning"
     #: Planned and recorded, nothing dispatched yet.
     planned = "planned"
     #: Tasks are being dispatched and rendered.
@@ -373,9 +376,12 @@ class Store:
         run_dir: Path,
         farm: dict[str, Any],
         settings: dict[str, Any] | None = None,
+        state: RunState = RunState.planned,
     ) -> None:
         """Record a new run: its shot list (``plan``: the shot list as JSON data, the one
-        record of it; ``plan()`` gives it back), its farm and its run settings."""
+        record of it; ``plan()`` gives it back), its farm and its run settings. A run still
+        to be planned (``state`` planning) has the shot list's fields it knows and no shots;
+        ``set_plan`` records them once planned."""
         now = time.time()
         fields = {k: v for k, v in plan.items() if k != "shots"}
         shots = list(plan.get("shots") or [])
@@ -387,7 +393,7 @@ class Store:
                     run_id,
                     str(fields.get("concept", "")),
                     float(fields.get("duration", 0.0)),
-                    RunState.planned.value,
+                    state.value,
                     str(run_dir),
                     json.dumps(farm),
                     json.dumps(settings or {}),
@@ -399,6 +405,44 @@ class Store:
             db.executemany(
                 "INSERT INTO shots (run_id, idx, shot_id, data_json) VALUES (?,?,?,?)",
                 [(run_id, i, s["id"], json.dumps(s)) for i, s in enumerate(shots)],
+            )
+
+    def set_plan(self, run_id: str, plan: Mapping[str, Any], tasks: list[dict[str, Any]]) -> bool:
+        """Record the shot list and task graph of a run that was ``planning``, which makes it
+        ``planned``; False (and nothing written) when it is no longer planning (cancelled
+        meanwhile)."""
+        fields = {k: v for k, v in plan.items() if k != "shots"}
+        with self.batch():
+            cur = self._db.execute(
+                "UPDATE runs SET state=?, concept=?, duration=?, plan_json=?, updated_at=?"
+                " WHERE id=? AND state=?",
+                (
+                    RunState.planned.value,
+                    str(fields.get("concept", "")),
+                    float(fields.get("duration", 0.0)),
+                    json.dumps(fields),
+                    time.time(),
+                    run_id,
+                    RunState.planning.value,
+                ),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._db.execute("DELETE FROM shots WHERE run_id=?", (run_id,))
+            self._db.executemany(
+                "INSERT INTO shots (run_id, idx, shot_id, data_json) VALUES (?,?,?,?)",
+                [(run_id, i, s["id"], json.dumps(s)) for i, s in enumerate(plan["shots"])],
+            )
+            self.add_tasks(run_id, tasks)
+        return True
+
+    def restart_planning(self, run_id: str) -> None:
+        """Make a run whose planning failed or stopped ``planning`` again, its error cleared
+        (``resume`` plans it anew)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET state=?, error=NULL, updated_at=? WHERE id=?",
+                (RunState.planning.value, time.time(), run_id),
             )
 
     def plan(self, run_id: str) -> dict[str, Any]:

@@ -4,8 +4,8 @@ runs in a fresh Python that then reports its ``sys.modules``.
 
 Planning a concept with the rules planner loads its English parser (spaCy and its model, which
 need numpy, and httpx through spaCy's own command line package): only when a concept is
-planned, which ``generate`` does before it records the run, never for help or for a run of a
-shot list already written (``render --detach``)."""
+planned (``plan``, ``generate``), never for help, nor in the command of a detached run:
+``generate --detach`` leaves the planning to its background process."""
 
 from __future__ import annotations
 
@@ -110,6 +110,25 @@ def test_help_loads_nothing_heavy(tmp_path):
     assert _loaded(report["modules"], NOT_FOR_HELP) == []
 
 
+def test_farm_and_cache_are_built_only_when_invoked():
+    """The main command lists them by name and help without building them (nor importing
+    their modules); built, they say the same and have their commands."""
+    import typer.main
+
+    from videofactory.cli import app
+    from videofactory.cli.groups import LazyGroup
+
+    group = typer.main.get_command(app)
+    assert list(group.commands)[-2:] == ["farm", "cache"]  # type: ignore[attr-defined]
+    for name, commands in (("farm", {"up", "down", "status"}), ("cache", {"status", "prune"})):
+        stand_in = group.commands[name]  # type: ignore[attr-defined]
+        assert isinstance(stand_in, LazyGroup) and not stand_in.built
+        listed = stand_in.get_short_help_str(60)
+        real = stand_in.real()
+        assert stand_in.built and real.name == name and set(real.commands) == commands
+        assert real.get_short_help_str(60) == listed and real.help == stand_in.help
+
+
 def _wait_until(check, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not check():
@@ -136,29 +155,26 @@ def test_planning_loads_the_concept_parser_and_nothing_else_heavy(tmp_path):
 
 @pytest.mark.slow
 def test_the_parent_of_a_detached_run_loads_nothing_heavy(tmp_path):
-    """It records the run in SQLite and starts the process that renders it; that process
-    (not the parent) brings up the simulated farm, the client and PyAV. The shot list is
-    written first (``render`` of a shot list: nothing to plan)."""
-    from videofactory.planning import plan_rules
-    from videofactory.shotlist import dump_shotlist
-    from videofactory.store import RunState, Store
+    """``generate --detach`` checks the request, records the run in SQLite and starts the
+    process that plans and renders it; that process (not the parent) loads the concept
+    parser, brings up the simulated farm, the client and PyAV."""
+    from videofactory.store import Store
 
-    plan = plan_rules("cat on the moon", 4, width=160, height=96, clip_s=2.0)
-    (tmp_path / "shots.yaml").write_text(dump_shotlist(plan), encoding="utf-8")
-    args = ["render", "shots.yaml", "--detach", "--json", "--workdir", "w"]
+    args = ["generate", "cat on the moon", "-d", "4", "--clip-seconds", "2", "--width", "160",
+            "--height", "96", "--detach", "--json", "--workdir", "w"]  # fmt: skip
     report, out = _probe([args], tmp_path)
     assert report["codes"] == [0], out
     started = json.loads(out.strip().splitlines()[-1])
-    assert started["ok"] and started["detached"]
+    assert started["ok"] and started["detached"] and started["state"] == "planning"
     workdir, run_id, pid = tmp_path / "w", started["run_id"], started["pid"]
     try:
         modules = report["modules"]
-        # the parent did record the run: the run database, the shot list, the spawn
+        # the parent did record the run: the run database, the request, the spawn
         assert {"videofactory.store", "videofactory.factory", "videofactory.detach"} <= set(modules)
         assert _loaded(modules, HEAVY) == []
-        assert _loaded(modules, NOT_FOR_DETACH) == []
+        assert _loaded(modules, (*NOT_FOR_DETACH, *PARSER, "videofactory.planning.rules")) == []
         with Store.for_workdir(workdir) as store:
-            assert store.run(run_id)["state"] in (RunState.planned.value, RunState.running.value)
+            assert store.run(run_id)["settings"]["planning"]["concept"] == "cat on the moon"
     finally:
         # Stop the background process once it drives the run (a cancel before would be
         # undone by its claim), and wait for it and its servers to be gone.

@@ -1,7 +1,5 @@
 """The ``videofactory`` command: thin, it parses, calls the core and prints (rich or --json)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Any
@@ -9,8 +7,11 @@ from typing import Any
 import typer
 
 from videofactory import __version__
+from videofactory.cli.groups import with_lazy_groups
 from videofactory.cli.options import (
+    CACHE_GROUP_HELP,
     DETACH_OPT,
+    FARM_GROUP_HELP,
     FARM_OPT,
     FRESH_OPT,
     JSON_OPT,
@@ -38,17 +39,40 @@ from videofactory.constants import (
 
 __all__ = ["app", "main"]
 
+
+def _farm_app() -> typer.Typer:
+    from videofactory.cli.launcher import farm_app
+
+    return farm_app(_errors, out, err)
+
+
+def _cache_app() -> typer.Typer:
+    from videofactory.cli.reuse import cache_app
+
+    return cache_app()
+
+
+#: The settings of the app that its groups share.
+_SETTINGS: dict[str, Any] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    # Click's plain help, not Typer's rich panels: rendering those imports rich's Markdown,
+    # tables and tracebacks, which alone would cost `--help` twice a bare `import typer, rich`
+    # (bench/startup.py). Paragraphs that must keep their lines start with \b.
+    "rich_markup_mode": None,
+}
+
 app = typer.Typer(
     name="videofactory",
     help="A video assembly line: concept -> shot list -> ComfyUI GPU farm -> FFmpeg -> video.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Click's plain help, not Typer's rich panels: rendering those imports rich's Markdown,
-    # tables and tracebacks, which alone would cost `--help` twice a bare `import typer, rich`
-    # (bench/startup.py). Paragraphs that must keep their lines start with \b.
-    rich_markup_mode=None,
+    # `farm` and `cache` are built when invoked, not whenever the program starts (cli.groups).
+    cls=with_lazy_groups(
+        {"farm": (_farm_app, FARM_GROUP_HELP), "cache": (_cache_app, CACHE_GROUP_HELP)},
+        **_SETTINGS,
+    ),
+    **_SETTINGS,
 )
 
 
@@ -136,22 +160,23 @@ def generate(
     is reused from its artifact cache; --fresh renders everything.
     """
     from videofactory.assembly.soundtrack import music_setting
+    from videofactory.planning.request import PlanRequest
     from videofactory.shotlist import frame_for
 
     sound = music_setting(music)  # a bad file is refused before anything is planned or run
-    shotlist = _plan(
-        concept,
-        duration,
-        planner=planner,
-        farm=farm,
-        style=style,
-        llm=(llm_url, llm_kind, llm_model),
-        size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
-        transition=transition,
-    )
-    if takes is not None:
-        shotlist = shotlist.model_copy(update={"takes": takes})
-    _render(shotlist, farm, workdir, as_json, detach=detach, music=sound, fresh=fresh)
+    w, h = frame_for(aspect, width, height)
+    request = PlanRequest(
+        concept, duration, planner=planner, seed=seed, width=w, height=h, fps=fps,
+        clip_s=clip_seconds, style=style, transition=transition, llm_url=llm_url,
+        llm_kind=llm_kind, llm_model=llm_model, takes=takes,
+    )  # fmt: skip
+    if detach:  # checked here, planned by the background process: the id is printed at once
+        from videofactory.cli.runs import detach_new_plan
+
+        detach_new_plan(request, farm, workdir, as_json, debug=bool(_state["debug"]),
+                        music=sound, fresh=fresh)  # fmt: skip
+        return
+    _render(_plan(request, farm), farm, workdir, as_json, music=sound, fresh=fresh)
 
 
 @app.command(epilog=example('videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml'))
@@ -182,18 +207,16 @@ def plan(
     section) and answers; else the rules planner. The plan's `planner` and `llm` say which.
     """
     from videofactory.errors import ConfigError
+    from videofactory.planning.request import PlanRequest
     from videofactory.shotlist import dump_shotlist, frame_for
 
-    shotlist = _plan(
-        concept,
-        duration,
-        planner=planner,
-        farm=farm,
-        style=style,
-        llm=(llm_url, llm_kind, llm_model),
-        size=(*frame_for(aspect, width, height), fps, seed, clip_seconds),
-        transition=transition,
-    )
+    w, h = frame_for(aspect, width, height)
+    request = PlanRequest(
+        concept, duration, planner=planner, seed=seed, width=w, height=h, fps=fps,
+        clip_s=clip_seconds, style=style, transition=transition, llm_url=llm_url,
+        llm_kind=llm_kind, llm_model=llm_model,
+    )  # fmt: skip
+    shotlist = _plan(request, farm)
     if output:
         try:
             output.write_text(dump_shotlist(shotlist), encoding="utf-8")
@@ -210,31 +233,16 @@ def plan(
         )
 
 
-def _plan(
-    concept: str,
-    duration: float,
-    *,
-    planner: str,
-    farm: str | None,
-    style: str | None,
-    llm: tuple[str | None, str | None, str | None],
-    size: tuple[int, int, int, int, float | None],
-    transition: str = "auto",
-) -> Any:
-    """Plan with the named planner (``factory.plan_for_farm``); what it says goes to stderr."""
-    from videofactory.factory import plan_for_farm
+def _plan(request: Any, farm: str | None) -> Any:
+    """Plan a request (``planning.request``) with the farm file's LLM section and speech
+    rate; what the planner says (the LLM it asks, why it fell back) goes to stderr."""
+    from videofactory.config import find_farm_file, load_farm
+    from videofactory.planning.request import plan_request
 
-    return plan_for_farm(
-        concept,
-        duration,
-        farm_file=farm,
-        planner=planner,
-        style=style,
-        llm=llm,
-        size=size,
-        transition=transition,
-        say=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True),
-    )
+    path = find_farm_file(farm)
+    config = load_farm(path) if path else None
+    say = lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    return plan_request(request, config, say=say)
 
 
 @app.command(epilog=example("videofactory render shots.yaml --aspect 9:16 --json"))
@@ -525,9 +533,10 @@ def show(
 ) -> None:
     """Show one run at any time: its state, shot list, tasks, attempts and artifacts.
 
-    The state is told at any moment, also while a detached process renders the run: starting,
-    running (with the jobs in flight and an estimate of the time left), stopped (no process
-    drives it: resume it), done, rendered, failed or cancelled.
+    The state is told at any moment, also while a detached process renders the run: planning
+    (generate --detach plans in its background process), starting, running (with the jobs
+    in flight and an estimate of the time left), stopped (no process drives it: resume it),
+    done, rendered, failed (a planning failure says why) or cancelled.
 
     A run rendered with --takes lists each shot's takes with their automatic scores (what the
     score measures is printed with them), the pick (`videofactory pick`), the take the film
@@ -541,14 +550,14 @@ def show(
     from videofactory.planning.choose import planner_summary, planner_text
     from videofactory.store import DB_NAME, Store, StoreError, check_workdir
     from videofactory.vocabulary import TaskId
-    from videofactory.watching.follow import replay, run_status
+    from videofactory.watching.follow import DRIVEN, replay, run_status
 
     if not (check_workdir(workdir) / DB_NAME).exists():
         raise StoreError(f"no run database in {workdir}; pass --workdir where the runs are")
     with Store.for_workdir(workdir) as store:
         r = store.run(run)
         live = run_status(store, r["id"])
-        watch = replay(store, r["id"]) if live.state in ("running", "starting") else None
+        watch = replay(store, r["id"]) if live.state in DRIVEN else None
         data = {
             **_run_summary(r),
             "farm": r["farm"],
@@ -574,7 +583,7 @@ def show(
             "artifacts": store.artifacts(r["id"]),
             "live": live.to_json(),
             "heroes_missing": live.heroes_missing,
-            "planner": planner_summary(store.plan(r["id"])),
+            "planner": planner_summary(_planned_by(store.plan(r["id"]), r["settings"])),
             "redo_of": _redo_of(r["settings"]),
             "tasks_reused": store.reuse_counts(r["id"])[0],
             **_takes_of(store, r["id"]),
@@ -682,6 +691,15 @@ def _print_takes(data: dict[str, Any]) -> None:
     out.print(f"pick another with: videofactory pick {data['id']} SHOT TAKE", highlight=False)
 
 
+def _planned_by(plan: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """A recorded plan; for a run not planned yet (``generate --detach``), the planner it
+    asked for, marked as such."""
+    asked = settings.get("planning") or {}
+    if plan.get("shots") or not asked:
+        return plan
+    return {**plan, "planner": f"{asked.get('planner', 'auto')} (not planned)"}
+
+
 def _redo_of(settings: dict[str, Any]) -> dict[str, Any] | None:
     """What a run made by ``redo`` redid: the run, the shot and the changes (None otherwise)."""
     if not settings.get("redo_of"):
@@ -699,9 +717,6 @@ def main() -> None:
 
 
 from videofactory.cli.assemble import assemble_command  # noqa: E402 (registered last)
-from videofactory.cli.launcher import farm_app  # noqa: E402 (registered last)
-
-app.add_typer(farm_app(_errors, out, err), name="farm")
 
 app.command("assemble", epilog=example("videofactory assemble RUN --transition crossfade --music song.mp3"))(_errors(assemble_command))  # noqa: E501  # fmt: skip
 
@@ -722,10 +737,9 @@ app.command("wait", epilog=example("videofactory wait 20261125-181500-warrior-in
 app.command("logs", epilog=example("videofactory logs 20261125-181500-warrior-in-mystical-3f2a --follow"))(_errors(logs_command))  # noqa: E501  # fmt: skip
 app.command("report", epilog=example("videofactory report 20261125-181500-warrior-in-mystical-3f2a"))(_errors(report_command))  # noqa: E501  # fmt: skip
 
-from videofactory.cli.reuse import REDO_EPILOG, cache_app, redo_command  # noqa: E402
+from videofactory.cli.reuse import REDO_EPILOG, redo_command  # noqa: E402
 
 app.command("redo", epilog=REDO_EPILOG)(_errors(redo_command(_print_result)))
-app.add_typer(cache_app(), name="cache")
 
 from videofactory.cli.takes import PICK_EPILOG, pick_command  # noqa: E402
 

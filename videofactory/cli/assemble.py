@@ -11,8 +11,6 @@ shot's subject (``--reframe follow``, the default; see ``reframe`` and ``salienc
 from the middle (``center``), or letterboxed as before (``pad``).
 """
 
-from __future__ import annotations
-
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +31,7 @@ __all__ = ["assemble_command"]
 
 
 @contextmanager
-def _progress_bar(*, quiet: bool) -> Iterator[Progress]:
+def _progress_bar(*, quiet: bool) -> "Iterator[Progress]":
     """A progress bar on stderr (none when quiet or not a terminal), told by the assembly."""
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar

@@ -1,7 +1,5 @@
 """``videofactory status`` and ``videofactory test``: the farm's health and one server's check."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Any

@@ -4,8 +4,6 @@ Built by ``farm_app(errors, out, err)`` so that it shares the main command's err
 and consoles without importing it (the main command registers it last).
 """
 
-from __future__ import annotations
-
 import json
 import time
 from collections.abc import Callable
@@ -14,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from videofactory.cli.options import example
+from videofactory.cli.options import FARM_GROUP_HELP, example
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,7 +50,7 @@ def _uptime(s: float | None) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def farm_table(status: dict[str, Any]) -> Table:
+def farm_table(status: dict[str, Any]) -> "Table":
     """The farm as a table: each worker's process beside its ComfyUI state."""
     from rich.table import Table
 
@@ -86,11 +84,11 @@ def farm_table(status: dict[str, Any]) -> Table:
     return table
 
 
-def farm_app(errors: Callable[[Any], Any], out: Console, err: Console) -> typer.Typer:
+def farm_app(errors: Callable[[Any], Any], out: "Console", err: "Console") -> typer.Typer:
     """The ``farm`` sub-app, wrapped in the main command's error handling."""
     app = typer.Typer(
         name="farm",
-        help="Start and look after one ComfyUI server per GPU (the farm file's managed workers).",
+        help=FARM_GROUP_HELP,
         no_args_is_help=True,
         context_settings={"help_option_names": ["-h", "--help"]},
     )

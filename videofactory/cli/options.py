@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = [
+    "CACHE_GROUP_HELP",
+    "FARM_GROUP_HELP",
     "DETACH_OPT",
     "FARM_OPT",
     "FRESH_OPT",
@@ -76,6 +78,16 @@ def example(command: str) -> str:
     tells Click to keep the paragraph's lines as they are)."""
     return f"\b\nExample: {command}"
 
+
+#: The help of the command groups registered by name (``cli.groups``): ``videofactory --help``
+#: lists them with it before their modules are imported.
+FARM_GROUP_HELP = (
+    "Start and look after one ComfyUI server per GPU (the farm file's managed workers)."
+)
+CACHE_GROUP_HELP = (
+    "The work directory's artifact cache: what runs made, kept by content so that an "
+    "unchanged task is never rendered twice."
+)
 
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON object (for agents and scripts).")
 RUN_JSON_OPT = typer.Option(

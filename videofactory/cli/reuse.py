@@ -7,8 +7,6 @@ renders. The cache lives in the work directory (``<workdir>/cache``); ``cache pr
 bounded.
 """
 
-from __future__ import annotations
-
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +16,7 @@ from typing import Any
 import typer
 
 from videofactory.cli.options import (
+    CACHE_GROUP_HELP,
     DETACH_OPT,
     JSON_OPT,
     RUN_JSON_OPT,
@@ -100,8 +99,7 @@ def cache_app() -> typer.Typer:
     """The ``cache`` sub-app."""
     app = typer.Typer(
         name="cache",
-        help="The work directory's artifact cache: what runs made, kept by content so that "
-        "an unchanged task is never rendered twice.",
+        help=CACHE_GROUP_HELP,
         no_args_is_help=True,
         context_settings={"help_option_names": ["-h", "--help"]},
     )

@@ -6,8 +6,6 @@ at once and a background process renders; ``show RUN`` tells where the run stand
 it logged, and ``report RUN`` writes its report again. ``app.py`` registers these.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
     from videofactory.store import Store
 
 __all__ = [
+    "detach_new_plan",
     "detach_new_run",
     "detach_resume",
     "logs_command",
@@ -39,15 +38,15 @@ WORKDIR_OPT = typer.Option(
 )
 
 
-def _out() -> Console:
+def _out() -> "Console":
     return console()
 
 
-def _err() -> Console:
+def _err() -> "Console":
     return console(stderr=True)
 
 
-def _store(workdir: Path) -> Store:
+def _store(workdir: Path) -> "Store":
     from videofactory.store import DB_NAME, Store, check_workdir
 
     if not (check_workdir(workdir) / DB_NAME).exists():
@@ -79,17 +78,40 @@ def detach_new_run(
         shotlist, workdir=workdir, farm_file=path, assemble=assemble, music=music, fresh=fresh,
         settings=settings,
     )  # fmt: skip
-    _spawn(run_id, run_dir, workdir, path, as_json, debug=debug)
+    _spawn(run_id, run_dir, workdir, path, as_json, debug=debug, state="planned")
+
+
+def detach_new_plan(
+    request: Any,
+    farm: str | None,
+    workdir: Path,
+    as_json: bool,
+    *,
+    debug: bool,
+    music: str | None = None,
+    fresh: bool = False,
+) -> None:
+    """``generate --detach``: check the request, record the run as ``planning``, start the
+    background process that plans and renders it, print its id at once (no planner loaded
+    here: spaCy or an LLM would hold the command up for seconds)."""
+    from videofactory.config import find_farm_file
+    from videofactory.factory import record_planning
+
+    path = find_farm_file(farm)
+    run_id, run_dir = record_planning(
+        request, workdir=workdir, farm_file=path, music=music, fresh=fresh
+    )
+    _spawn(run_id, run_dir, workdir, path, as_json, debug=debug, state="planning")
 
 
 def detach_resume(run: str, farm: str | None, workdir: Path, as_json: bool, *, debug: bool) -> None:
     """Resume a run in a background process (refused while another process drives it)."""
     from videofactory.config import find_farm_file
-    from videofactory.watching.follow import run_status
+    from videofactory.watching.follow import DRIVEN, run_status
 
     with _store(workdir) as store:
         status = run_status(store, run)
-    if status.state in ("running", "starting"):
+    if status.state in DRIVEN:
         raise StoreError(
             f"run {status.run_id} is being driven by process {status.driver_pid}; follow it "
             f"with `videofactory wait {status.run_id}`"
@@ -99,8 +121,17 @@ def detach_resume(run: str, farm: str | None, workdir: Path, as_json: bool, *, d
 
 
 def _spawn(
-    run_id: str, run_dir: Path, workdir: Path, farm: Path | None, as_json: bool, *, debug: bool
+    run_id: str,
+    run_dir: Path,
+    workdir: Path,
+    farm: Path | None,
+    as_json: bool,
+    *,
+    debug: bool,
+    state: str | None = None,
 ) -> None:
+    """Start ``videofactory resume RUN`` in the background; print the run id (``--json``: the
+    run, its process and log, and ``state`` for a new run: planned, or planning)."""
     from videofactory.detach import resume_detached
 
     started = resume_detached(run_id, run_dir, workdir, farm, debug=debug)
@@ -114,6 +145,7 @@ def _spawn(
                     "run_dir": str(run_dir),
                     "pid": started.pid,
                     "log": started.log,
+                    **({"state": state} if state else {}),
                 }
             )
         )
@@ -252,18 +284,20 @@ def report_command(
 
 def status_lines(status: Any, watch: Any, now: float) -> list[str]:
     """What ``show`` says of a run's state beyond the stored record (rich markup)."""
+    from videofactory.watching.follow import DRIVEN
+
     done, total = status.tasks.get("done", 0), sum(status.tasks.values())
-    style = {"done": "green", "rendered": "green", "running": "cyan", "starting": "cyan"}.get(
+    style = {"done": "green", "rendered": "green", **dict.fromkeys(DRIVEN, "cyan")}.get(
         status.state, "red"
     )
     lines = [f"state: [bold {style}]{status.state}[/]  ({done}/{total} tasks done)"]
-    if status.driver_pid and status.state in ("running", "starting"):
+    if status.driver_pid and status.state in DRIVEN:
         how = "detached process" if status.detached else "process"
         lines.append(f"driven by {how} {status.driver_pid}")
         eta = watch.eta_s(now) if watch is not None else None
         if eta is not None:
             lines.append(f"about {eta:.0f} s left (estimate)")
-    for job in status.in_flight if status.state in ("running", "starting") else []:
+    for job in status.in_flight if status.state in DRIVEN else []:
         lines.append(f"  {job['kind']} {job['shot_id'] or ''} on {job['worker']}: {job['state']}")
     if status.detached:
         lines.append(f"log: {status.detached.log}")
@@ -271,4 +305,6 @@ def status_lines(status: Any, watch: Any, now: float) -> list[str]:
         lines.append(f"report: {status.report}")
     if status.state == "stopped":
         lines.append(f"[yellow]{status.error}[/]")
+    elif status.state == "planning":
+        lines.append(f"planning its shot list; `videofactory wait {status.run_id}` follows it")
     return lines

@@ -1,8 +1,6 @@
 """``videofactory sim``: a simulated ComfyUI farm in the foreground, or one server standing in
 for ComfyUI when started with ComfyUI's own flags (as the farm launcher does)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,7 @@ from videofactory.detach import cancelled_since_start
 from videofactory.errors import BackendError, FactoryError, RunCancelled, RunFailed
 from videofactory.events import EventSink
 from videofactory.farm import reconcile
+from videofactory.farm.actions import Actions
 from videofactory.farm.attempt import GpuRunner
 from videofactory.farm.board import TaskBoard
 from videofactory.farm.context import RunContext, Supervision
@@ -39,18 +39,7 @@ from videofactory.farm.lanes import Lane
 from videofactory.farm.local import LocalRunner
 from videofactory.farm.outcome import RunResult, close_attempts, run_result, stop_reason
 from videofactory.farm.picking import settle_hero
-from videofactory.farm.policy import (
-    Action,
-    FailRun,
-    Policy,
-    Redo,
-    Refuse,
-    Retry,
-    Shrink,
-    Skip,
-    TakeDown,
-    Unrefuse,
-)
+from videofactory.farm.policy import Policy
 from videofactory.farm.reuse import Reuse, speaker_identity
 from videofactory.farm.scheduler import TaskView, WorkerView, decide
 from videofactory.shotlist import ShotList
@@ -134,6 +123,9 @@ class Dispatcher:
         self._looked: set[str] = set()
         self.health = Health(self.ctx, self.lanes, self.gpu, on_down=self._stop_on,
                              supervision=supervision)  # fmt: skip
+        #: Carries out the policy's decisions on these parts.
+        self.actions = Actions(self.ctx, self.tasks, self.board, self.lanes, self.health,
+                               self.outputs, self.reuse, self._to_look)  # fmt: skip
         #: Task id -> the worker it was placed on (while in flight).
         self.placed: dict[str, str] = {}
         #: Futures of the tasks in flight -> task id.
@@ -285,9 +277,7 @@ class Dispatcher:
                 continue
             self.outputs[tid] = path
             with store.batch():
-                for child in board.finish(tid):
-                    store.set_task_state(child, TaskState.ready)
-                    queue.append(child)
+                self.actions.release(tid)
 
     async def _run_task(self, task: Task) -> Path:
         if task.kind in GPU_KINDS:
@@ -362,9 +352,7 @@ class Dispatcher:
             self.outputs[tid] = fut.result()
             with store.batch():
                 store.set_task_state(tid, TaskState.done)
-                for child in self.board.finish(tid):
-                    store.set_task_state(child, TaskState.ready)
-                    self._to_look.append(child)
+                self.actions.release(tid)
                 if task.kind in GPU_KINDS and lane is not None:
                     self.ctx.emit(
                         "task_done",
@@ -390,7 +378,7 @@ class Dispatcher:
             worker=where,
             data={"action": d.verdict.move.value, "attempt": d.attempt},
         )
-        self._apply(d.actions)
+        self.actions.apply(d.actions)
 
     def _check_stuck(self) -> None:
         """Ask the policy about ready tasks that no worker can take now."""
@@ -404,74 +392,17 @@ class Dispatcher:
                 t.kind in (TaskKind.keyframe, TaskKind.clip) and t.id not in self.board.done
                 for t in self.tasks.values()
             )
-            self._apply(self.policy.on_tick(ready, self._views(), now, other_gpu_work_left=left))
-
-    # -- acting on the policy's decisions ----------------------------------------------------
-
-    def _apply(self, actions: Iterable[Action]) -> None:
-        store, emit = self.ctx.store, self.ctx.emit
-        for a in actions:
-            if isinstance(a, Retry):
-                self.board.retry(a.task_id)
-            elif isinstance(a, TakeDown):
-                self.health.take_down(self.lanes[a.worker], a.why)
-            elif isinstance(a, Refuse):
-                self.lanes[a.worker].refused[a.kind] = a.why
-            elif isinstance(a, Unrefuse):
-                self.lanes[a.worker].refused.pop(a.kind, None)
-            elif isinstance(a, Shrink):
-                task = self.tasks[a.task_id]
-                store.update_task_params(a.task_id, {**store.task(a.task_id).params,
-                                                     "scale": a.scale})  # fmt: skip
-                emit(
-                    "task_shrunk",
-                    f"{task.kind.value} {task.shot_id}: {a.why}; rendering at {a.scale:.0%} "
-                    "of its size and frames",
-                    task,
-                    data={"scale": a.scale},
-                )
-            elif isinstance(a, Skip):
-                self._skip(self.tasks[a.task_id], a.why)
-            elif isinstance(a, Redo):
-                self._redo(a.path, a.why)
-            elif isinstance(a, FailRun):
-                raise FactoryError(a.why)
-
-    def _skip(self, task: Task, why: str) -> None:
-        """The shot goes out with its base clip: the hero is recorded as skipped, and why."""
-        store = self.ctx.store
-        with store.batch():
-            store.set_task_state(task.id, TaskState.skipped, error=why)
-            for child in self.board.finish(task.id):
-                store.set_task_state(child, TaskState.ready)
-                self._to_look.append(child)
-            self.ctx.emit(
-                "hero_skipped",
-                f"shot {task.shot_id} goes out without its hero pass: {why}",
-                task,
-                data={"reason": why},
+            self.actions.apply(
+                self.policy.on_tick(ready, self._views(), now, other_gpu_work_left=left)
             )
 
-    def _redo(self, bad: Path, why: str) -> None:
-        """A file the assembly refused is rendered again by the task that made it."""
-        for tid, path in list(self.outputs.items()):
-            if path == bad or path.resolve() == bad.resolve():
-                self.ctx.emit(
-                    "warning", f"{path.name} is unusable ({why}); rendering it again",
-                    self.tasks[tid],
-                )  # fmt: skip
-                self.outputs.pop(tid)
-                self.reuse.forget(tid)
-                self.board.undo(tid)
-                self.ctx.store.set_task_state(tid, TaskState.ready, error=why)
+    # -- a worker down, a cancel -------------------------------------------------------------
 
     def _stop_on(self, lane: Lane, why: str) -> None:
         """A worker went down: the tasks placed on it stop there and go elsewhere."""
         for fut, tid in self._running.items():
             if self.placed.get(tid) == lane.id:
                 self.gpu.stop(fut, tid, f"worker {lane.id} went down: {why}")
-
-    # -- cancel -------------------------------------------------------------------------------
 
     def _check_cancel(self) -> None:
         now = time.monotonic()

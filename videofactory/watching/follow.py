@@ -7,6 +7,7 @@ process died reads as ``stopped`` (resume it) rather than forever ``running``:
     ========== =====================================================================
     state      meaning
     ========== =====================================================================
+    planning   recorded with what to plan (``generate --detach``); its process plans it
     starting   recorded; its (detached) process is starting and has not dispatched yet
     running    its process is alive and dispatching
     stopped    not finished, and no process drives it: ``videofactory resume RUN``
@@ -33,6 +34,7 @@ from videofactory.vocabulary import TaskId
 from videofactory.watching.state import RunWatch, TaskInfo
 
 __all__ = [
+    "DRIVEN",
     "RunStatus",
     "TERMINAL",
     "follow",
@@ -46,6 +48,8 @@ __all__ = [
 TERMINAL = frozenset(
     {RunState.done.value, RunState.rendered.value, RunState.failed.value, RunState.cancelled.value}
 )
+#: Live states of a run that a process drives.
+DRIVEN = ("planning", "starting", "running")
 #: States that count as success (exit code 0 of ``wait``).
 SUCCESS = frozenset({RunState.done.value, RunState.rendered.value})
 #: How often ``follow`` looks at the database, seconds.
@@ -124,7 +128,9 @@ def run_status(store: Store, run: str) -> RunStatus:
     if stored in TERMINAL:
         state = stored
     elif alive:
-        state = "running" if stored == RunState.running.value else "starting"
+        state = {RunState.running.value: "running", RunState.planning.value: "planning"}.get(
+            stored, "starting"
+        )
     else:
         state = "stopped"
     rows = store.tasks(run_id)

@@ -42,6 +42,10 @@ __all__ = ["LINE_EVENTS", "RunView", "format_line", "load_run_into"]
 #: Events that are worth a line of their own.
 LINE_EVENTS = frozenset(
     {
+        # a run planned by its own process (``generate --detach``): what it plans, what the
+        # planner said (the LLM it asks, why it fell back), how many shots it made
+        "run_planning",
+        "run_planned",
         "run_started",
         "task_submitted",
         "task_done",
