@@ -146,7 +146,8 @@ def render_shotlist(
     ``music``: the run's ``--music`` as ``soundtrack.music_setting`` gives it (None: the
     generated bed), recorded with the run so that a resumed run sounds the same. What the
     artifact cache holds of it is reused (``fresh``: nothing is). ``settings``: more to record
-    with the run (what it redoes).
+    with the run (what it redoes; ``{"preview": True}``: a preview, keyframes and narration
+    only, assembled into ``<run>/preview.mp4``, see ``farm.dag.preview_tasks``).
     """
     farm = resolve_farm(farm_file)
     workdir = Path(workdir)
@@ -208,7 +209,9 @@ def _record(
             **(settings or {}),
         },
     )
-    store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
+    preview = bool((settings or {}).get("preview"))
+    tasks = build_tasks(run_id, shotlist, preview=preview)
+    store.add_tasks(run_id, [t.to_record() for t in tasks])
     return run_id, run_dir
 
 
@@ -340,6 +343,8 @@ def redo_run(
         farm = _recorded_farm(record, farm_file)
         assemble = bool(record["settings"].get("assemble", True))
         settings = {"redo_of": record["id"], "redo_shot": shot_id, "changes": changes}
+        if record["settings"].get("preview"):  # a redone preview is a preview
+            settings["preview"] = True
         refill_cache(store, record["id"], workdir)
         if detach:
             run_id, run_dir = _record(store, shotlist, workdir, farm, assemble=assemble,
@@ -439,6 +444,7 @@ def _drive(
     from videofactory.farm.outcome import INTERRUPTED
 
     cache = _open_cache(store, run_id, run_dir.parent, on_event)
+    preview = bool(store.run(run_id)["settings"].get("preview"))
     dispatcher = Dispatcher(
         store,
         farm,
@@ -451,6 +457,7 @@ def _drive(
         supervision=_supervision(farm),
         cache=cache,
         fresh=fresh,
+        preview=preview,
     )
     try:
         with sigterm_as_ctrl_c():

@@ -3,6 +3,7 @@
 ``run_timeline`` reads a run's shots and artifacts (the clip or hero pass of every shot, its
 narration) from the store and builds the ``Timeline`` that re-assembles it, with no GPU work.
 Versions sit beside the first final: ``final.mp4``, then ``final.v2.mp4``, ``final.v3.mp4``...
+A preview's animatic is ``preview.mp4`` (``PREVIEW_STEM``), so it is never taken for the film.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from videofactory.errors import MediaError, StoreError
 from videofactory.store import Store
 from videofactory.vocabulary import TaskId
 
-__all__ = ["RunPieces", "next_version", "run_pieces", "run_timeline"]
+__all__ = ["PREVIEW_STEM", "RunPieces", "next_version", "run_pieces", "run_timeline"]
+
+#: The name of a preview's video (``preview.mp4``, then ``preview.v2.mp4`` ...).
+PREVIEW_STEM = "preview"
 
 #: Artifact kinds that hold a shot's picture, best first.
 PICTURE_KINDS = ("hero", "clip")

@@ -192,6 +192,7 @@ def run_result(store: Store, status: Any) -> dict[str, Any]:
         "report": str(status.report) if status.report else None,
     }
     result["tasks_reused"], result["tasks_rendered"] = store.reuse_counts(status.run_id)
+    result["preview"] = bool(store.run(status.run_id)["settings"].get("preview"))
     if status.error and not status.ok:
         result["error"] = status.error
     if finals and status.final:
@@ -211,7 +212,8 @@ def _print_done(result: dict[str, Any]) -> None:
     out = _out()
     if result.get("duration_s") is not None:
         out.print(
-            f"[bold green]done[/] {result['final']}  {result['duration_s']:.2f} s  "
+            f"[bold green]{'preview' if result.get('preview') else 'done'}[/] {result['final']}  "
+            f"{result['duration_s']:.2f} s  "
             f"{result['width']}x{result['height']} {result['fps']:g} fps  "
             f"{result['video_codec']}+{result['audio_codec']}  ({result['shots']} shots)"
         )

@@ -1,4 +1,10 @@
-"""The task graph of a run (pure): keyframe -> clip -> hero per shot, speech, then assemble."""
+"""The task graph of a run (pure): keyframe -> clip -> hero per shot, speech, then assemble.
+
+A preview's graph (``preview_tasks``) has each shot's keyframe and narration and the assembly
+of the animatic from them, no clip and no hero pass. Its keyframe and speech tasks are the
+film's (the same kind, shot and parameters), so the film rendered later finds what they made
+in the artifact cache.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,11 @@ from videofactory.vocabulary import TaskId, TaskKind
 
 __all__ = [
     "COST_S",
+    "PREVIEW_PINNED",
     "VRAM_GB",
     "Task",
     "build_tasks",
+    "preview_tasks",
     "ready_tasks",
     "upward_ranks",
     "workflow_need",
@@ -84,8 +92,10 @@ def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None) -> str:
     return str(TaskId(run_id, kind, shot_id))
 
 
-def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
-    """Every task of a run, dependencies first."""
+def build_tasks(run_id: str, shotlist: ShotList, *, preview: bool = False) -> list[Task]:
+    """Every task of a run, dependencies first (``preview``: ``preview_tasks``)."""
+    if preview:
+        return preview_tasks(run_id, shotlist)
     tasks: list[Task] = []
     finals: list[str] = []
     previous_clip: str | None = None
@@ -109,6 +119,26 @@ def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
             finals.append(speech)
         previous_clip = clip
     tasks.append(_task(task_id(run_id, TaskKind.assemble), TaskKind.assemble, None, tuple(finals)))
+    return tasks
+
+
+#: The kinds a preview keeps on their role's GPUs (``scheduler.decide``'s ``pinned``): its
+#: keyframes on the control GPU, as the seed has it, leaving the others to clips and heroes.
+PREVIEW_PINNED: frozenset[TaskKind] = frozenset({TaskKind.keyframe})
+
+
+def preview_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
+    """The tasks of a preview, dependencies first: every shot's keyframe and narration, then
+    the assembly of the animatic (each keyframe held for its shot, with the narration)."""
+    tasks: list[Task] = []
+    for shot in shotlist.shots:
+        tasks.append(_task(task_id(run_id, TaskKind.keyframe, shot.id), TaskKind.keyframe,
+                           shot.id, ()))  # fmt: skip
+        if shot.narration.strip():
+            tasks.append(_task(task_id(run_id, TaskKind.speech, shot.id), TaskKind.speech,
+                               shot.id, ()))  # fmt: skip
+    finals = tuple(t.id for t in tasks)
+    tasks.append(_task(task_id(run_id, TaskKind.assemble), TaskKind.assemble, None, finals))
     return tasks
 
 
