@@ -86,7 +86,8 @@ def test_the_keyframe_covers_the_output_oversampled_before_the_move():
     chain = move_filter("zoom_in", 10, 320, 180, 24)
     w, h = 320 * OVERSAMPLE, 180 * OVERSAMPLE
     assert chain.startswith(
-        f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,zoompan="
+        f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,"
+        "format=yuv444p,zoompan="
     )
     one = _zoompan("pan_left", 1)  # a one-frame shot: no division by zero
     assert "(on/0)" not in one["x"]

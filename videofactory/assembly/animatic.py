@@ -3,11 +3,14 @@
 A preview renders keyframes only, so its video is a moving storyboard: every keyframe is shown
 for its shot's length while a gentle camera move (the shot list's ``camera``: a pan, a push in
 or a pull back; ``static`` holds the frame still) gives a feel of the clip to come. The move is
-FFmpeg's ``zoompan`` over the keyframe, eased in and out (smoothstep), the whole move over the
-shot's picture time. Pure: the filter text only; ``graph._video_chain`` puts it in the render.
+FFmpeg's ``zoompan`` over the keyframe, eased in and out (smoothstep) over the frames the shot
+is on screen (a transition out of it included). Pure: the filter text only;
+``graph._video_chain`` puts it in the render.
 
-zoompan places its window on whole input pixels, which makes a slow move judder; the keyframe
-is scaled to ``OVERSAMPLE`` times the output first, so a step is half an output pixel.
+zoompan places its window on whole input pixels, and in 4:2:0 on every other one (a chroma
+sample), which makes a slow move judder: on a 720p animatic a pan stepped 1 or 2 pixels a
+frame. The keyframe is scaled to ``OVERSAMPLE`` times the output and kept 4:4:4 for the move,
+so a step is about half an output pixel.
 """
 
 from __future__ import annotations
@@ -42,17 +45,19 @@ def move_filter(move: str, frames: int, width: int, height: int, fps: int) -> st
     ``width`` x ``height`` at ``fps`` seen through the camera ``move``.
 
     The keyframe is first made to cover the output's shape (scaled, its middle cropped), at
-    ``OVERSAMPLE`` times its size; zoompan then makes ``frames`` frames of it. Its ``zoom`` is
-    the inverse of the window's share of the frame, ``x`` and ``y`` place the window: at the
-    middle for a zoom, travelling across the spare margin for a pan (``pan_left``: the camera
-    turns left, so the window slides from the right edge to the left one).
+    ``OVERSAMPLE`` times its size, in 4:4:4; zoompan then makes ``frames`` frames of it. Its
+    ``zoom`` is the inverse of the window's share of the frame, ``x`` and ``y`` place the
+    window: at the middle for a zoom, travelling across the spare margin for a pan
+    (``pan_left``: the camera turns left, so the window slides from the right edge to the left
+    one).
     """
     if frames < 1:
         raise ConfigError(f"an animatic shot needs at least one frame, got {frames}")
     moves(move)
     big_w, big_h = width * OVERSAMPLE, height * OVERSAMPLE
     cover = (
-        f"scale={big_w}:{big_h}:force_original_aspect_ratio=increase,crop={big_w}:{big_h},setsar=1"
+        f"scale={big_w}:{big_h}:force_original_aspect_ratio=increase,crop={big_w}:{big_h},"
+        "setsar=1,format=yuv444p"
     )
     # The eased progress e of frame `on`: smoothstep of on/(frames-1), 0 for a one-frame shot.
     p = f"(on/{frames - 1})" if frames > 1 else "0"
