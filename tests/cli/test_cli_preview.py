@@ -57,6 +57,8 @@ def test_a_preview_then_the_film_reuses_its_keyframes(tmp_path):
         assert container.streams.audio, "the animatic has no audio stream"
     assert (video.parent / "preview.srt").is_file()
     assert last(run("runs", "--json", "-w", "w", cwd=tmp_path))[0]["preview"] is True
+    refused = run("assemble", run_id, "-w", "w", cwd=tmp_path)  # no clips to assemble
+    assert refused.returncode == 1 and f"`videofactory render {run_id}`" in refused.stderr
 
     # What the film would render: every keyframe and narration comes from the cache.
     dry = last(run("render", run_id, "--dry-run", "--json", "-w", "w", cwd=tmp_path))
@@ -76,3 +78,10 @@ def test_a_preview_then_the_film_reuses_its_keyframes(tmp_path):
     assert (rendered["keyframe"], reused["keyframe"]) == (0, 3)  # every keyframe reused
     assert (rendered["speech"], reused["speech"]) == (0, spoken)
     assert (rendered["clip"], rendered["hero"]) == (3, 2)  # the clips were rendered
+
+
+def test_render_of_something_neither_a_file_nor_a_run_is_one_line(tmp_path):
+    (tmp_path / "w").mkdir()
+    res = run("render", "no-such-run", "-w", "w", cwd=tmp_path, timeout=60)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "no-such-run is neither a shot list file nor a run in w" in res.stderr, res.stderr

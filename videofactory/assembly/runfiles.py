@@ -72,7 +72,7 @@ def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
     """Find every shot's picture (hero pass, else clip) and narration in the run database.
 
     Raises:
-        StoreError: no such run, or a shot with no finished clip.
+        StoreError: no such run, a preview (no clips), or a shot with no finished clip.
         MediaError: a recorded file is missing from the run folder.
     """
     info = store.run(run)
@@ -95,6 +95,12 @@ def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
                 pictures[shot] = (rank, path)
         elif art["kind"] == "speech":
             speech[shot] = path
+    if info["settings"].get("preview"):
+        raise StoreError(
+            f"run {run_id} is a preview: it has keyframes only, and its video is an animatic "
+            f"({PREVIEW_STEM}.mp4); render the film with `videofactory render {run_id}`, then "
+            "assemble that run"
+        )
     for shot in shots:
         if shot["id"] not in pictures:
             raise StoreError(
