@@ -272,7 +272,8 @@ def render_shotlist(
     ``music``: the run's ``--music`` as ``soundtrack.music_setting`` gives it (None: the
     generated bed), recorded with the run so that a resumed run sounds the same. What the
     artifact cache holds of it is reused (``fresh``: nothing is). ``settings``: more to record
-    with the run (what it redoes).
+    with the run (what it redoes; ``{"preview": True}``: a preview, keyframes and narration
+    only, assembled into ``<run>/preview.mp4``, see ``farm.dag.preview_tasks``).
     """
     farm = resolve_farm(farm_file)
     workdir = Path(workdir)
@@ -312,9 +313,11 @@ def record_planning(
     farm_file: str | Path | None = None,
     music: str | None = None,
     fresh: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[str, Path]:
     """Record a new run still to be planned (``generate --detach``): the request checked
-    (one line for bad input) and kept with the run, which is ``planning`` with no shots yet;
+    (one line for bad input) and kept with the run (with ``settings``, e.g. a preview's), which
+    is ``planning`` with no shots yet;
     ``resume_run`` plans it, then renders it. Returns its id and folder. Nothing here loads a
     planner: the command that calls it answers at once."""
     farm = resolve_farm(farm_file)
@@ -335,6 +338,7 @@ def record_planning(
                 "music": music or "auto",
                 "fresh": fresh,
                 PLANNING: request.to_json(),
+                **(settings or {}),
             },
             state=RunState.planning,
         )
@@ -375,7 +379,9 @@ def _record(
             **(settings or {}),
         },
     )
-    store.add_tasks(run_id, [t.to_record() for t in build_tasks(run_id, shotlist)])
+    preview = bool((settings or {}).get("preview"))
+    tasks = build_tasks(run_id, shotlist, preview=preview)
+    store.add_tasks(run_id, [t.to_record() for t in tasks])
     return run_id, run_dir
 
 
@@ -475,7 +481,8 @@ def _plan_recorded(
             run_id=run_id,
         ) from None
     (run_dir / "shots.yaml").write_text(dump_shotlist(shotlist), encoding="utf-8")
-    tasks = [t.to_record() for t in build_tasks(run_id, shotlist)]
+    preview = bool(record["settings"].get("preview"))
+    tasks = [t.to_record() for t in build_tasks(run_id, shotlist, preview=preview)]
     if not store.set_plan(run_id, shotlist.model_dump(mode="json"), tasks):
         store.release_run(run_id, pid)
         raise RunCancelled(f"run {run_id} was cancelled while it was planned")
@@ -599,6 +606,8 @@ def redo_run(
         farm = _recorded_farm(record, farm_file)
         assemble = bool(record["settings"].get("assemble", True))
         settings = {"redo_of": record["id"], "redo_shot": shot_id, "changes": changes}
+        if record["settings"].get("preview"):  # a redone preview is a preview
+            settings["preview"] = True
         refill_cache(store, record["id"], workdir)
         # The other shots keep the takes picked for them (a pick as the best keeps its hero
         # pass: the shot is marked hero in the new run's plan).
@@ -940,6 +949,7 @@ def _drive(
     from videofactory.farm.outcome import INTERRUPTED
 
     cache = _open_cache(store, run_id, run_dir.parent, on_event)
+    preview = bool(store.run(run_id)["settings"].get("preview"))
     dispatcher = Dispatcher(
         store,
         farm,
@@ -952,6 +962,7 @@ def _drive(
         supervision=_supervision(farm),
         cache=cache,
         fresh=fresh,
+        preview=preview,
     )
     try:
         with sigterm_as_ctrl_c():

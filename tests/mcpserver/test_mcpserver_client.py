@@ -91,6 +91,7 @@ async def _conversation(session: ClientSession, tmp_path: Path) -> None:
     assert plan_schema["required"] == ["concept"]
     assert plan_schema["properties"]["duration"]["exclusiveMinimum"] == 0
     assert {"run", "timeout_s"} <= set(listed["wait"].input_schema["properties"])
+    assert {"preview", "takes"} <= set(listed["render"].input_schema["properties"])
 
     # bad input first: the server answers each with one line and goes on
     assert "duration: Input should be greater than 0 (got -5)" in await _error(
@@ -111,7 +112,7 @@ async def _conversation(session: ClientSession, tmp_path: Path) -> None:
     assert shots["concept"] == "cat on the moon" and len(shots["shots"]) == 2
     assert {"id", "prompt", "duration", "narration"} <= set(shots["shots"][0])
 
-    started = await _call(session, "render", {"shotlist": {**shots, "takes": 2}})
+    started = await _call(session, "render", {"shotlist": shots, "takes": 2})
     run_id = started["run_id"]
     assert started["state"] == "starting" and started["shots"] == 2 and started["pid"]
     assert (tmp_path / "w" / run_id / "shots.yaml").is_file()  # recorded before it answered

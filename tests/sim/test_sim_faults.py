@@ -235,7 +235,11 @@ def test_request_log_records_posts_and_every_execution(servers: Any) -> None:
         ("execution_start", "b", None),
         ("execution_end", "b", "success"),
     ]
-    assert all(set(e) == {"event", "method", "path", "status", "prompt_id", "time"} for e in log)
+    keys = {"event", "method", "path", "status", "prompt_id", "time"}
+    assert all(
+        set(e) == keys | ({"gpu_s"} if e["event"] == "execution_end" else set()) for e in log
+    )
+    assert all(e["gpu_s"] >= 0 for e in log if e["event"] == "execution_end")
 
 
 def test_faults_route_reads_validates_and_resets(servers: Any) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from videofactory.assembly.animatic import move_filter, moves
 from videofactory.assembly.audio import AudioLevels, audio_graph, audio_inputs, mixed_audio_graph
 from videofactory.assembly.reframe import CropPath, crop_filter, needs_reframe
 from videofactory.assembly.sheet import picture_pattern
@@ -84,14 +85,26 @@ def _video_chain(
     out: str,
     source: ClipFormat | None = None,
     framing: CropPath | None = None,
+    move: str | None = None,
 ) -> str:
     """Normalise input ``index`` and make it exactly ``frames`` long (clone its last frame).
 
     What ``source`` (the probed clip) shows to match the output already is left alone: a clip
-    rendered at the output's size, rate and pixel format costs no scaling or conversion.
+    rendered at the output's size, rate and pixel format costs no scaling or conversion. A
+    still with a camera ``move`` (an animatic's keyframe) is made ``frames`` long by the move
+    (``animatic.move_filter``); one held ``static`` is its one frame cloned.
     """
     source = source or ClipFormat()
     steps = ["setpts=PTS-STARTPTS"]
+    if move is not None and moves(move):  # a still seen through a moving camera (animatic)
+        steps += [
+            move_filter(move, frames, spec.width, spec.height, spec.fps),
+            f"settb=1/{spec.fps}",
+            "format=yuv420p",
+            f"tpad=stop_mode=clone:stop={frames}",
+            f"trim=end_frame={frames}",
+        ]
+        return f"[{index}:v:0]" + ",".join(steps) + f",setpts=PTS-STARTPTS[{out}]"
     # fps also sets the time base to 1/fps, which xfade and concat need on every input:
     # a clip already at the rate only gets the time base. eof_action=pass keeps a last frame
     # shorter than half an output frame: a still image (one frame of 1/25 s) at 12 fps would
@@ -146,7 +159,7 @@ def video_graph(timeline: Timeline, out: str) -> list[str]:
     """
     spec = timeline.output
     graph = [
-        _video_chain(i, frames, spec, f"v{i}", shot.source, shot.framing)
+        _video_chain(i, frames, spec, f"v{i}", shot.source, shot.framing, shot.move)
         for i, (shot, frames) in enumerate(
             zip(timeline.shots, timeline.segment_frames(), strict=True)
         )

@@ -3,6 +3,7 @@
 ``run_timeline`` reads a run's shots and artifacts (the clip or hero pass of every shot, its
 narration) from the store and builds the ``Timeline`` that re-assembles it, with no GPU work.
 Versions sit beside the first final: ``final.mp4``, then ``final.v2.mp4``, ``final.v3.mp4``...
+A preview's animatic is ``preview.mp4`` (``PREVIEW_STEM``), so it is never taken for the film.
 """
 
 from __future__ import annotations
@@ -27,7 +28,17 @@ from videofactory.store import Store
 from videofactory.takes import choose_take
 from videofactory.vocabulary import TaskId
 
-__all__ = ["RunPieces", "next_version", "run_pieces", "run_timeline", "takes_used"]
+__all__ = [
+    "PREVIEW_STEM",
+    "RunPieces",
+    "next_version",
+    "run_pieces",
+    "run_timeline",
+    "takes_used",
+]
+
+#: The name of a preview's video (``preview.mp4``, then ``preview.v2.mp4`` ...).
+PREVIEW_STEM = "preview"
 
 #: Artifact kinds that hold a shot's picture, best first.
 PICTURE_KINDS = ("hero", "clip")
@@ -79,7 +90,7 @@ def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
     rendered with takes) and narration in the run database.
 
     Raises:
-        StoreError: no such run, or a shot with no finished clip.
+        StoreError: no such run, a preview (no clips), or a shot with no finished clip.
         MediaError: a recorded file is missing from the run folder.
     """
     info = store.run(run)
@@ -113,6 +124,12 @@ def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
                 pictures[shot] = (rank, path)
         elif art["kind"] == "speech":
             speech[shot] = path
+    if info["settings"].get("preview"):
+        raise StoreError(
+            f"run {run_id} is a preview: it has keyframes only, and its video is an animatic "
+            f"({PREVIEW_STEM}.mp4); render the film with `videofactory render {run_id}`, then "
+            "assemble that run"
+        )
     for shot in shots:
         if shot["id"] not in pictures:
             raise StoreError(

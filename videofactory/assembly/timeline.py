@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from videofactory.assembly.animatic import moves
 from videofactory.assembly.reframe import CropPath
 from videofactory.constants import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from videofactory.errors import ConfigError
@@ -186,6 +187,9 @@ class TimelineShot:
     #: Where the voice is in the narration file (``render.check_sound`` fills it in); None:
     #: unknown, and the subtitles last the whole shot.
     spoken: Spoken | None = None
+    #: The camera move over ``clip`` when it is a still picture, as an animatic shows a
+    #: keyframe (``animatic.MOVES``: ``static`` holds it); None: ``clip`` plays as it is.
+    move: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clip", Path(self.clip))
@@ -193,6 +197,8 @@ class TimelineShot:
             object.__setattr__(self, "narration", Path(self.narration))
         if not (math.isfinite(self.duration_s) and self.duration_s > 0):
             raise ConfigError(f"shot {self.shot_id}: duration must be > 0 s, got {self.duration_s}")
+        if self.move is not None:
+            moves(self.move)  # refuses a move it does not know
 
 
 @dataclass(frozen=True)

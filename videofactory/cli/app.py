@@ -126,6 +126,17 @@ HEIGHT_OPT = typer.Option(
     None, "--height", help=f"Output height in pixels (default {DEFAULT_HEIGHT})."
 )
 
+#: ``--preview`` of generate and render: keyframes only, assembled into an animatic.
+PREVIEW_OPT = typer.Option(
+    False,
+    "--preview",
+    help="Render keyframes only (on the control GPU) and speak the narration, then assemble "
+    "an animatic, <run>/preview.mp4: each keyframe held for its shot under a gentle move of "
+    "the shot's camera, with the film's narration, music, subtitles and transitions. It "
+    "takes seconds, not GPU hours; `videofactory render RUN` then renders the film, reusing "
+    "the keyframes and narration.",
+)
+
 
 @app.command(epilog=example('videofactory generate "warrior in mystical forest" --duration 30'))
 @_errors
@@ -148,6 +159,7 @@ def generate(
     music: str | None = MUSIC_OPT,
     transition: str = TRANSITION_PLAN_OPT,
     takes: int | None = TAKES_OPT,
+    preview: bool = PREVIEW_OPT,
     fresh: bool = FRESH_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
@@ -158,6 +170,9 @@ def generate(
     upright (720x1280), and captions sit clear of the apps' buttons and text. What an earlier
     run in the work directory already made of the same plan (same seed, same farm workflows)
     is reused from its artifact cache; --fresh renders everything.
+
+    --preview judges the plan first: keyframes only, assembled into an animatic in seconds
+    (<run>/preview.mp4); `videofactory render RUN` of that run then renders the film.
     """
     from videofactory.assembly.soundtrack import music_setting
     from videofactory.planning.request import PlanRequest
@@ -174,9 +189,11 @@ def generate(
         from videofactory.cli.runs import detach_new_plan
 
         detach_new_plan(request, farm, workdir, as_json, debug=bool(_state["debug"]),
-                        music=sound, fresh=fresh)  # fmt: skip
+                        music=sound, fresh=fresh,
+                        settings=_preview_settings(preview))  # fmt: skip
         return
-    _render(_plan(request, farm), farm, workdir, as_json, music=sound, fresh=fresh)
+    _render(_plan(request, farm), farm, workdir, as_json, music=sound, fresh=fresh,
+            settings=_preview_settings(preview))  # fmt: skip
 
 
 @app.command(epilog=example('videofactory plan "warrior in mystical forest" -d 30 -o shots.yaml'))
@@ -245,10 +262,16 @@ def _plan(request: Any, farm: str | None) -> Any:
     return plan_request(request, config, say=say)
 
 
-@app.command(epilog=example("videofactory render shots.yaml --aspect 9:16 --json"))
+@app.command(epilog=example("videofactory render shots.yaml --preview --json"))
 @_errors
 def render(
-    shotlist_file: Path = typer.Argument(..., help="A shot list YAML (from `plan`, maybe edited)."),
+    shotlist_file: Path = typer.Argument(
+        ...,
+        metavar="SHOTLIST_OR_RUN",
+        help="A shot list YAML (from `plan`, maybe edited), or the id of a run in the work "
+        "directory (a unique prefix is enough): its shot list is rendered again as a new run, "
+        "e.g. the film of a preview.",
+    ),
     farm: str | None = FARM_OPT,
     workdir: Path = WORKDIR_OPT,
     no_assemble: bool = typer.Option(
@@ -282,6 +305,7 @@ def render(
     ),
     music: str | None = MUSIC_OPT,
     takes: int | None = TAKES_OPT,
+    preview: bool = PREVIEW_OPT,
     fresh: bool = FRESH_OPT,
     detach: bool = DETACH_OPT,
     as_json: bool = RUN_JSON_OPT,
@@ -293,14 +317,20 @@ def render(
     the rest comes from the work directory's artifact cache, and the video is assembled anew.
     --fresh renders everything (what it makes is still cached).
 
+    Preview first: `render shots.yaml --preview` makes the animatic (keyframes only, in
+    seconds); `render RUN` of that preview renders the film as a new run, taking the
+    keyframes and narration from the cache and its --music unless given again.
+
     --aspect, --style and --transition change the shot list for this render only (the YAML
     stays as it is; the run records what was rendered).
     """
     from videofactory.assembly.soundtrack import music_setting
-    from videofactory.shotlist import load_shotlist, reshaped, with_transition
+    from videofactory.shotlist import reshaped, with_transition
 
+    shotlist, recorded = _shotlist_or_run(shotlist_file, workdir)
+    if music is None and recorded is not None:  # the music the run had (a preview's)
+        music = recorded["settings"].get("music")
     sound = music_setting(music)  # a bad file is refused before any GPU work
-    shotlist = load_shotlist(shotlist_file)
     if aspect is not None:
         shotlist = reshaped(shotlist, aspect)
     if style is not None:
@@ -315,12 +345,45 @@ def render(
     if dry_run:
         from videofactory.cli.farm import dry_run as check_plan
 
-        check_plan(shotlist, farm, as_json, workdir=None if fresh else workdir)
+        check_plan(shotlist, farm, as_json, workdir=None if fresh else workdir, preview=preview)
         return
     _render(
         shotlist, farm, workdir, as_json, assemble=not no_assemble, detach=detach, music=sound,
-        fresh=fresh,
+        fresh=fresh, settings=_preview_settings(preview),
     )  # fmt: skip
+
+
+def _preview_settings(preview: bool) -> dict[str, Any] | None:
+    """What a run records of ``--preview`` (``factory.render_shotlist``'s settings)."""
+    return {"preview": True} if preview else None
+
+
+#: Suffixes of a shot list file (``render`` reads any other argument as a run id first).
+SHOTLIST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _shotlist_or_run(arg: Path, workdir: Path) -> tuple[Any, dict[str, Any] | None]:
+    """The shot list ``render`` is given: a file, or the plan a run of ``workdir`` recorded
+    (with that run's record: a preview rendered as the film); one clear error otherwise."""
+    from videofactory.errors import ShotListError, StoreError
+    from videofactory.shotlist import load_shotlist, parse_shotlist
+    from videofactory.store import DB_NAME, Store, check_workdir
+
+    if arg.exists() or arg.suffix.lower() in SHOTLIST_SUFFIXES or len(arg.parts) != 1:
+        return load_shotlist(arg), None
+    if (check_workdir(workdir) / DB_NAME).exists():
+        with Store.for_workdir(workdir) as store:
+            try:
+                record = store.run(str(arg))
+            except StoreError:
+                record = None
+            if record is not None:
+                plan = parse_shotlist(store.plan(record["id"]), source=f"run {record['id']}")
+                return plan, record
+    raise ShotListError(
+        f"{arg} is neither a shot list file nor a run in {workdir}; give a YAML from "
+        "`videofactory plan` or a run id (`videofactory runs` lists them)"
+    )
 
 
 def _render(
@@ -434,6 +497,7 @@ def _print_result(result: Any, as_json: bool) -> None:
     summary["heroes_missing"] = result.heroes_missing
     summary["tasks_reused"] = result.tasks_reused
     summary["tasks_rendered"] = result.tasks_rendered
+    summary["preview"] = result.preview
     if m is not None:
         summary.update(
             duration_s=round(m.duration_s, 3),
@@ -453,9 +517,15 @@ def _print_result(result: Any, as_json: bool) -> None:
         )
     else:
         out.print(
-            f"[bold green]done[/] {result.final}  {m.duration_s:.2f} s  "
-            f"{m.width}x{m.height} {m.fps:g} fps  {m.video_codec}+{m.audio_codec}  "
-            f"({shots} shots in {result.elapsed_s:.1f} s)"
+            f"[bold green]{'preview' if result.preview else 'done'}[/] {result.final}  "
+            f"{m.duration_s:.2f} s  {m.width}x{m.height} {m.fps:g} fps  "
+            f"{m.video_codec}+{m.audio_codec}  ({shots} shots in {result.elapsed_s:.1f} s)"
+        )
+    if result.preview:
+        out.print(
+            "an animatic of the keyframes, not the film; when the plan is right, render the "
+            f"film (keyframes reused): videofactory render {result.run_id}",
+            highlight=False,
         )
     if result.tasks_reused:
         out.print(
@@ -498,7 +568,7 @@ def runs(workdir: Path = WORKDIR_OPT, as_json: bool = JSON_OPT) -> None:
     for r in rows:
         table.add_row(
             r["id"],
-            r["state"],
+            r["state"] + (" (preview)" if _is_preview(r) else ""),
             f"{r['duration']:g} s",
             r["concept"][:40],
             r["final_path"] or (r["error"] or "")[:60],
@@ -518,7 +588,12 @@ def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
         "created_at",
         "updated_at",
     )
-    return {k: r.get(k) for k in keys}
+    return {**{k: r.get(k) for k in keys}, "preview": _is_preview(r)}
+
+
+def _is_preview(r: dict[str, Any]) -> bool:
+    """Whether a run is a preview (keyframes only, its video an animatic)."""
+    return bool((r.get("settings") or {}).get("preview"))
 
 
 @app.command(epilog=example("videofactory show 20261125-181500-warrior-in-mystical-3f2a --json"))
@@ -597,6 +672,7 @@ def show(
         return
     out.print(
         f"[bold]{data['id']}[/]  {data['state']}  {data['concept']!r}  {data['duration']:g} s"
+        + ("  [bold]preview[/] (keyframes only, an animatic)" if data["preview"] else "")
     )
     out.print(f"planner: {planner_text(data['planner'])}", highlight=False, markup=False)
     if data["redo_of"]:
@@ -608,7 +684,7 @@ def show(
     if data["tasks_reused"]:
         out.print(f"{data['tasks_reused']} task(s) reused from the artifact cache")
     if data["final_path"]:
-        out.print(f"final: {data['final_path']}")
+        out.print(f"{'preview' if data['preview'] else 'final'}: {data['final_path']}")
     if data["error"]:
         out.print(f"[red]error:[/] {data['error']}")
     for shot, why in live.heroes_missing.items():

@@ -96,17 +96,25 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
-def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | None = None) -> None:
+def dry_run(
+    shotlist: Any,
+    farm: str | None,
+    as_json: bool,
+    *,
+    workdir: Path | None = None,
+    preview: bool = False,
+) -> None:
     """``render --dry-run``: what the plan would ask of the farm, checked before any GPU time
     is spent; nothing is recorded or submitted. Exit code 1 when the farm cannot run it.
 
     With ``workdir`` (None: ``--fresh``), the tasks its artifact cache would give are told
     apart from those that would run, and the GPU seconds are those of the tasks that run.
+    ``preview``: the preview's tasks (keyframes, on the control GPU, and narration).
     """
     import asyncio
 
     from videofactory.config import resolve_farm
-    from videofactory.farm.dag import build_tasks
+    from videofactory.farm.dag import PREVIEW_PINNED, build_tasks
     from videofactory.farm.estimates import Estimates
     from videofactory.farm.feasibility import impossible_kinds, plan_by_kind
     from videofactory.farm.flow import flow_notes
@@ -115,14 +123,19 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
 
     config = resolve_farm(farm)
     survey = asyncio.run(survey_farm(config))
-    tasks = build_tasks("dry-run", shotlist)
+    tasks = build_tasks("dry-run", shotlist, preview=preview)
     reused = _cached(tasks, shotlist, config, survey.checks, workdir)
     seconds = Estimates(config.workers).seconds
-    kinds = plan_by_kind(tasks, survey.abilities, strict=config.strict, seconds=seconds)
+    pinned = PREVIEW_PINNED if preview else frozenset()
+    kinds = plan_by_kind(
+        tasks, survey.abilities, strict=config.strict, seconds=seconds, pinned=pinned
+    )
     to_run = [t for t in tasks if t.id not in reused]
     running = {
         k.kind: k
-        for k in plan_by_kind(to_run, survey.abilities, strict=config.strict, seconds=seconds)
+        for k in plan_by_kind(
+            to_run, survey.abilities, strict=config.strict, seconds=seconds, pinned=pinned
+        )
     }
     impossible = impossible_kinds(
         {k.kind: list(k.shots) for k in kinds}, survey.abilities, strict=config.strict
@@ -136,6 +149,7 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
     summary = {
         "ok": not impossible,
         "dry_run": True,
+        "preview": preview,
         "farm": config.name,
         "simulated": config.simulated,
         "shots": len(shotlist.shots),
@@ -165,6 +179,12 @@ def dry_run(shotlist: Any, farm: str | None, as_json: bool, *, workdir: Path | N
         print(json.dumps(summary))
     else:
         _print_dry_run(summary, kinds, shotlist, config.name, cached, will_run)
+        if preview:
+            out.print(
+                "a preview: keyframes only, then an animatic of them (<run>/preview.mp4); no "
+                "clip or hero pass is rendered",
+                highlight=False,
+            )
     if impossible:
         raise typer.Exit(1)
 

@@ -90,6 +90,7 @@ def detach_new_plan(
     debug: bool,
     music: str | None = None,
     fresh: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """``generate --detach``: check the request, record the run as ``planning``, start the
     background process that plans and renders it, print its id at once (no planner loaded
@@ -99,7 +100,7 @@ def detach_new_plan(
 
     path = find_farm_file(farm)
     run_id, run_dir = record_planning(
-        request, workdir=workdir, farm_file=path, music=music, fresh=fresh
+        request, workdir=workdir, farm_file=path, music=music, fresh=fresh, settings=settings
     )
     _spawn(run_id, run_dir, workdir, path, as_json, debug=debug, state="planning")
 
@@ -208,7 +209,8 @@ def _print_done(result: dict[str, Any]) -> None:
     out = _out()
     if result.get("duration_s") is not None:
         out.print(
-            f"[bold green]done[/] {result['final']}  {result['duration_s']:.2f} s  "
+            f"[bold green]{'preview' if result.get('preview') else 'done'}[/] {result['final']}  "
+            f"{result['duration_s']:.2f} s  "
             f"{result['width']}x{result['height']} {result['fps']:g} fps  "
             f"{result['video_codec']}+{result['audio_codec']}  ({result['shots']} shots)"
         )

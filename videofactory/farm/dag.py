@@ -4,6 +4,11 @@ A shot with N takes has N clip tasks (``<shot>/clip``, ``<shot>/clip.2`` ...) fr
 keyframe; its hero pass (or, without one, the assembly) waits for all of them, since which take
 it upgrades is known only once they are scored (or one is picked). Other tasks keep the GPUs
 busy meanwhile: a take is an ordinary clip task for the scheduler.
+
+A preview's graph (``preview_tasks``) has each shot's keyframe and narration and the assembly
+of the animatic from them, no clip and no hero pass. Its keyframe and speech tasks are the
+film's (the same kind, shot and parameters), so the film rendered later finds what they made
+in the artifact cache.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from videofactory.vocabulary import TaskId, TaskKind
 
 __all__ = [
     "COST_S",
+    "PREVIEW_PINNED",
     "VRAM_GB",
     "Task",
     "build_tasks",
     "hero_task",
     "input_deps",
+    "preview_tasks",
     "ready_tasks",
     "upward_ranks",
     "workflow_need",
@@ -105,13 +112,15 @@ def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None, take: int =
     return str(TaskId(run_id, kind, shot_id, take))
 
 
-def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
-    """Every task of a run, dependencies first.
+def build_tasks(run_id: str, shotlist: ShotList, *, preview: bool = False) -> list[Task]:
+    """Every task of a run, dependencies first (``preview``: ``preview_tasks``).
 
     A clip needs its shot's keyframe; one that continues (``continuity: continue``) the clip
     before it too, and one that flows (``continuity: flow``) the next shot's keyframe, which
     it ends on (that keyframe is listed before it).
     """
+    if preview:
+        return preview_tasks(run_id, shotlist)
     tasks: list[Task] = []
     finals: list[str] = []
     previous_clip: str | None = None
@@ -169,6 +178,26 @@ def input_deps(task: Task, tasks: Mapping[str, Task]) -> tuple[str, ...]:
             and tasks[d].take != task.take
         )
     )
+
+
+#: The kinds a preview keeps on their role's GPUs (``scheduler.decide``'s ``pinned``): its
+#: keyframes on the control GPU, as the seed has it, leaving the others to clips and heroes.
+PREVIEW_PINNED: frozenset[TaskKind] = frozenset({TaskKind.keyframe})
+
+
+def preview_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
+    """The tasks of a preview, dependencies first: every shot's keyframe and narration, then
+    the assembly of the animatic (each keyframe held for its shot, with the narration)."""
+    tasks: list[Task] = []
+    for shot in shotlist.shots:
+        tasks.append(_task(task_id(run_id, TaskKind.keyframe, shot.id), TaskKind.keyframe,
+                           shot.id, ()))  # fmt: skip
+        if shot.narration.strip():
+            tasks.append(_task(task_id(run_id, TaskKind.speech, shot.id), TaskKind.speech,
+                               shot.id, ()))  # fmt: skip
+    finals = tuple(t.id for t in tasks)
+    tasks.append(_task(task_id(run_id, TaskKind.assemble), TaskKind.assemble, None, finals))
+    return tasks
 
 
 def _task(

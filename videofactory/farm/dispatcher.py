@@ -30,7 +30,7 @@ from videofactory.farm.actions import Actions
 from videofactory.farm.attempt import GpuRunner
 from videofactory.farm.board import TaskBoard
 from videofactory.farm.context import RunContext, Supervision
-from videofactory.farm.dag import Task, upward_ranks
+from videofactory.farm.dag import PREVIEW_PINNED, Task, upward_ranks
 from videofactory.farm.estimates import Estimates
 from videofactory.farm.feasibility import impossible_kinds
 from videofactory.farm.flow import end_frame_dep, prefer_end_frame, takes_end_frame
@@ -79,10 +79,13 @@ class Dispatcher:
         supervision: Supervision | None = None,
         cache: ArtifactCache | None = None,
         fresh: bool = False,
+        preview: bool = False,
     ) -> None:
         # The task graph as it was recorded with the run (built once, by ``dag.build_tasks``);
         # without assembly the run stops once every shot is rendered and spoken.
         self.assemble = assemble
+        #: A preview's keyframes stay on the control GPU while it can take them.
+        self.pinned = PREVIEW_PINNED if preview else frozenset()
         rows = store.tasks(run_id)
         self.tasks = {
             r.id: Task.from_record(r) for r in rows if assemble or r.kind != TaskKind.assemble.value
@@ -310,6 +313,7 @@ class Dispatcher:
             strict=self.ctx.farm.strict,
             pending=self.board.pending_views(),
             time_factor=self.ctx.estimates.time_factor,
+            pinned=self.pinned,
         ):
             task, lane = self.tasks[a.task_id], self.lanes[a.worker_id]
             lane.reserved.add(task.id)

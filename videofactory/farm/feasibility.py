@@ -12,7 +12,7 @@ or, with ``strict`` roles, does not hold the kind's role. A worker that could no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -178,9 +178,12 @@ def plan_by_kind(
     *,
     strict: bool,
     seconds: Callable[[str, TaskKind, float], float],
+    pinned: Collection[TaskKind] = (),
 ) -> list[KindPlan]:
     """Per GPU task kind of a plan: its shots, the workers able to run it and its estimated
-    GPU seconds (``seconds(worker, kind, cost_s)``, e.g. ``Estimates.seconds``)."""
+    GPU seconds (``seconds(worker, kind, cost_s)``, e.g. ``Estimates.seconds``). A ``pinned``
+    kind (a preview's keyframes) counts only its role's GPUs when one of them is able, as
+    placement does (``scheduler.candidates``)."""
     by_kind: dict[TaskKind, list[Task]] = {}
     for t in tasks:
         if t.kind in GPU_KINDS:
@@ -191,6 +194,10 @@ def plan_by_kind(
         if not kind_tasks:
             continue
         able = tuple(r.worker for r in refusals(kind, workers, strict=strict) if not r.cause)
+        role = ROLE_FOR_KIND.get(kind)
+        if kind in pinned and role is not None:
+            holders = {w.id for w in workers if role in w.roles}
+            able = tuple(w for w in able if w in holders) or able
         gpu_s = sum(
             min((seconds(w, kind, t.cost_s) for w in able), default=t.cost_s) for t in kind_tasks
         )

@@ -85,22 +85,36 @@ class LocalRunner:
     async def assemble(self, task: Task) -> Path:
         """Assemble the finished video from every shot's hero pass (else clip) and speech.
 
+        A preview assembles its animatic instead, ``preview.mp4``: every shot's keyframe held
+        for the shot and moved as its camera says (``assembly/animatic.py``), with the same
+        narration, music, subtitles and transitions as the film.
+
         A video made before (this run's, before ``resume --heroes``) is kept: the new one is
         the next version beside it.
         """
         from videofactory.assembly.render import assemble
-        from videofactory.assembly.runfiles import next_version
+        from videofactory.assembly.runfiles import PREVIEW_STEM, next_version
         from videofactory.assembly.soundtrack import music_for
-        from videofactory.assembly.timeline import OutputSpec, Timeline, TimelineShot, Transition
+        from videofactory.assembly.timeline import (
+            FitMode,
+            OutputSpec,
+            Timeline,
+            TimelineShot,
+            Transition,
+        )
 
         ctx, sl = self.ctx, self.ctx.shotlist
         async with self._speech_lock:  # a run stopped mid-way may have left two voices
             await self.voice.unify()
+        settings = ctx.store.run(ctx.run_id)["settings"]
+        preview = bool(settings.get("preview"))
         # A shot with takes uses the picked one, else the best scored (its contact sheet is
-        # written beside): ``farm/picking.py``.
-        takes = await asyncio.to_thread(
-            film_takes, ctx.store, ctx.run_id, ctx.run_dir, sl, self.outputs
-        )
+        # written beside): ``farm/picking.py``. A preview has no clips to choose from.
+        takes = {}
+        if not preview:
+            takes = await asyncio.to_thread(
+                film_takes, ctx.store, ctx.run_id, ctx.run_dir, sl, self.outputs
+            )
         if takes:
             used = {shot: t["take"] for shot, t in takes.items()}
             ctx.emit(
@@ -117,22 +131,28 @@ class LocalRunner:
             out = {k: self.outputs.get(str(TaskId(ctx.run_id, k, shot.id))) for k in TaskKind}
             if shot.id in takes:
                 out[TaskKind.clip] = self.outputs.get(takes[shot.id]["clip"])
-            clip = out[TaskKind.hero] or out[TaskKind.clip]
-            assert clip is not None, f"shot {shot.id} has no clip"
+            if preview:  # the keyframe, seen through the shot's camera
+                picture, move = out[TaskKind.keyframe], shot.camera.value
+            else:
+                picture, move = out[TaskKind.hero] or out[TaskKind.clip], None
+            assert picture is not None, f"shot {shot.id} has no {'keyframe' if preview else 'clip'}"
             speech = out[TaskKind.speech]
             # each shot comes in as the shot list says (cut, or a dissolve where time passes)
             into = Transition(shot.transition)
-            shots.append(TimelineShot(shot.id, clip, shot.duration, speech, shot.narration, into))
+            shots.append(TimelineShot(shot.id, picture, shot.duration, speech, shot.narration,
+                                      into, move=move))  # fmt: skip
         # A clip that came back in another shape (a user's workflow that ignores the size) is
-        # cropped to follow its subject rather than letterboxed.
-        output = OutputSpec(width=sl.width, height=sl.height, fps=sl.fps, fit="follow")
+        # cropped to follow its subject rather than letterboxed; a keyframe is filled from
+        # its middle (the camera moves over it).
+        fit: FitMode = "crop" if preview else "follow"
+        output = OutputSpec(width=sl.width, height=sl.height, fps=sl.fps, fit=fit)
         # The run's --music (recorded with it): the generated bed, none, or the user's file.
-        setting = ctx.store.run(ctx.run_id)["settings"].get("music")
+        setting = settings.get("music")
         music, sound = await asyncio.to_thread(
             music_for, setting, sl.model_dump(mode="json"), ctx.run_dir, output.audio_rate
         )
         timeline = Timeline(tuple(shots), output, music=music)
-        final = next_version(ctx.run_dir)[1]
+        final = next_version(ctx.run_dir, PREVIEW_STEM if preview else "final")[1]
         ctx.store.set_task_state(task.id, TaskState.running, worker="ffmpeg")
         ctx.emit("task_started", f"assembling with ffmpeg; {sound}", task, worker="ffmpeg")
         loop = asyncio.get_running_loop()
@@ -160,5 +180,5 @@ class LocalRunner:
             stop.set()
             raise
         ctx.store.add_artifact(ctx.run_id, task.id, "final", final, media_dict(media))
-        ctx.emit("task_done", f"final.mp4 {media.duration_s:.2f} s", task, worker="ffmpeg")
+        ctx.emit("task_done", f"{final.name} {media.duration_s:.2f} s", task, worker="ffmpeg")
         return final

@@ -46,6 +46,8 @@ class RunResult:
     #: Tasks finished from the artifact cache / GPU and speech tasks rendered or spoken.
     tasks_reused: int = 0
     tasks_rendered: int = 0
+    #: A preview: keyframes only, ``final`` is its animatic (``<run>/preview.mp4``).
+    preview: bool = False
 
 
 def run_result(
@@ -85,7 +87,10 @@ def run_result(
             data={"heroes_missing": missing, **counts},
         )
     shots = tuple(s.id for s in ctx.shotlist.shots)
-    return RunResult(run_id, ctx.run_dir, final, media, elapsed, shots, missing, reused, rendered)
+    preview = bool(store.run(run_id)["settings"].get("preview"))
+    return RunResult(
+        run_id, ctx.run_dir, final, media, elapsed, shots, missing, reused, rendered, preview
+    )
 
 
 def close_attempts(ctx: RunContext, exc: BaseException | None) -> None:

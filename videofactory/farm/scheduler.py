@@ -6,15 +6,17 @@ of their remaining critical path; each goes to the eligible worker with the earl
 finish, a model switch counting as a cost. Roles come first: while any GPU holding the task's
 role can take it, only those are considered (keyframes on the control GPU, clips on the workers,
 hero passes on the primary); other GPUs step in only when no role holder can (down, too little
-VRAM, workflow refused), unless ``strict`` forbids it. A task whose best worker has no free slot
-waits for it: a GPU is handed work only when it is about to be free, and each server holds at
-most one job beyond the running one.
+VRAM, workflow refused), unless ``strict`` forbids it. A kind ``pinned`` to its role (a
+preview's keyframes, on the control GPU) goes only to the role's GPUs while one of them can
+take it, however long the queue there, and elsewhere only when none can. A task whose best
+worker has no free slot waits for it: a GPU is handed work only when it is about to be free,
+and each server holds at most one job beyond the running one.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,14 +107,20 @@ def eligible(task: TaskView, worker: WorkerView) -> bool:
 
 
 def candidates(
-    task: TaskView, workers: Sequence[WorkerView], *, strict: bool = False
+    task: TaskView,
+    workers: Sequence[WorkerView],
+    *,
+    strict: bool = False,
+    pinned: Collection[TaskKind] = (),
 ) -> list[WorkerView]:
-    """The workers to choose from: every eligible one; only the role holders when ``strict``."""
+    """The workers to choose from: every eligible one; only the role holders when ``strict``,
+    or when the task's kind is ``pinned`` and a role holder is eligible."""
     able = [w for w in workers if eligible(task, w)]
     role = ROLE_FOR_KIND.get(task.kind)
-    if strict and role is not None:
-        return [w for w in able if role in w.roles]
-    return able
+    if role is None or not (strict or task.kind in pinned):
+        return able
+    holders = [w for w in able if role in w.roles]
+    return holders if strict or holders else able
 
 
 def decide(
@@ -123,6 +131,7 @@ def decide(
     strict: bool = False,
     pending: Sequence[TaskView] = (),
     time_factor: float = 1.0,
+    pinned: Collection[TaskKind] = (),
 ) -> list[Assignment]:
     """Assign ready tasks to workers; tasks left out wait for a better moment.
 
@@ -131,6 +140,7 @@ def decide(
     free slot are returned. Work that only one worker can do (ready or still pending) is
     reserved on it, so flexible work does not crowd out what nobody else can take.
     ``time_factor`` (measured over modelled seconds on this farm) scales the model switch.
+    ``pinned``: task kinds that go only to their role's GPUs while one of those can take them.
     """
     # A model switch costs real time, so it follows the farm's pace; the role preference is a
     # promise to the user in plain seconds (a GPU leaves its role only to win that much time),
@@ -148,7 +158,7 @@ def decide(
     def choice(t: TaskView) -> list[WorkerView]:
         key = t.fit_key
         if key not in groups:
-            groups[key] = candidates(t, workers, strict=strict)
+            groups[key] = candidates(t, workers, strict=strict, pinned=pinned)
         return groups[key]
 
     reserve = dict.fromkeys(avail, 0.0)

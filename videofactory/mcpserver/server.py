@@ -202,7 +202,17 @@ def build_server(defaults: Defaults) -> MCPServer:
         aspect: AspectArg = None,
         style: Annotated[str | None, Field(max_length=1000)] = None,
         transition: Annotated[str | None, Field(max_length=40)] = None,
-        # item 3 (previews): `preview: bool = False` goes here, passed on to tools.render
+        preview: Annotated[
+            bool,
+            Field(
+                description="Keyframes only, assembled into an animatic (preview.mp4) in "
+                "seconds, to judge the plan; a later render of it reuses the keyframes."
+            ),
+        ] = False,
+        takes: Annotated[
+            int | None,
+            Field(ge=1, le=8, description="Clips per shot to choose from (pick)."),
+        ] = None,
         workdir: WorkdirArg = None,
         farm: FarmArg = None,
     ) -> dict[str, Any]:
@@ -215,7 +225,7 @@ def build_server(defaults: Defaults) -> MCPServer:
             return tools.render(
                 defaults, shotlist=shotlist, shotlist_file=shotlist_file, workdir=workdir,
                 farm=farm, assemble=assemble, music=music, fresh=fresh, aspect=aspect,
-                style=style, transition=transition,
+                style=style, transition=transition, preview=preview, takes=takes,
             )  # fmt: skip
 
     @server.tool(annotations=read_only)

@@ -144,9 +144,12 @@ def render(
     aspect: str | None = None,
     style: str | None = None,
     transition: str | None = None,
+    preview: bool = False,
+    takes: int | None = None,
 ) -> dict[str, Any]:
     """Record a run of the shot list and start it in the background; returns at once with
-    its id (follow it with ``run_status`` and ``wait``)."""
+    its id (follow it with ``run_status`` and ``wait``). ``preview``: keyframes and narration
+    only, assembled into an animatic (``render --preview``); ``takes``: clips per shot."""
     from videofactory.assembly.soundtrack import music_setting
     from videofactory.config import find_farm_file
     from videofactory.factory import record_run
@@ -163,10 +166,13 @@ def render(
         plan_ = apply_style(plan_, check_style(style))
     if transition is not None:
         plan_ = with_transition(plan_, transition)
+    if takes is not None:
+        plan_ = plan_.model_copy(update={"takes": takes})
     where, farm_file = defaults.workdir_of(workdir), find_farm_file(defaults.farm_of(farm))
     run_id, run_dir = record_run(
-        plan_, workdir=where, farm_file=farm_file, assemble=assemble, music=sound, fresh=fresh
-    )
+        plan_, workdir=where, farm_file=farm_file, assemble=assemble, music=sound, fresh=fresh,
+        settings={"preview": True} if preview else None,
+    )  # fmt: skip
     started = _start(defaults, run_id, run_dir, where, farm_file)
     return {
         "run_id": run_id,
@@ -175,6 +181,7 @@ def render(
         "pid": started.pid,
         "log": started.log,
         "state": "starting",
+        "preview": preview,
     }
 
 

@@ -7,7 +7,12 @@
        "prompt_id": "...", "time": 1.7e9}
       {"event": "execution_start", "method": null, "path": null, "status": null,
        "prompt_id": "...", "time": ...}
-      {"event": "execution_end", ..., "status": "success" | "error" | "interrupted"}
+      {"event": "execution_end", ..., "status": "success" | "error" | "interrupted",
+       "gpu_s": 8.57}
+
+  ``gpu_s`` of an ``execution_end``: the modelled GPU seconds the prompt spent on this card
+  (``sim.gpu``'s model at its ``gpu_speed``), whatever ``time_scale`` made of them in real
+  time: what a bench counts as the GPU time a run submitted.
 
   ``prompt_id`` of a POST /prompt is the id it was queued under (or the one the body asked
   for, when it was refused); a test proves no task rendered twice by counting
@@ -45,18 +50,21 @@ class RequestLog:
     def __init__(self, maxlen: int = 10000) -> None:
         self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=maxlen)
 
-    def execution(self, event: str, prompt_id: str, status: str | None = None) -> None:
-        """Record ``execution_start`` or ``execution_end`` of a prompt."""
-        self.entries.append(
-            {
-                "event": event,
-                "method": None,
-                "path": None,
-                "status": status,
-                "prompt_id": prompt_id,
-                "time": time.time(),
-            }
-        )
+    def execution(
+        self, event: str, prompt_id: str, status: str | None = None, gpu_s: float | None = None
+    ) -> None:
+        """Record ``execution_start`` or ``execution_end`` of a prompt (with ``gpu_s``)."""
+        entry = {
+            "event": event,
+            "method": None,
+            "path": None,
+            "status": status,
+            "prompt_id": prompt_id,
+            "time": time.time(),
+        }
+        if gpu_s is not None:
+            entry["gpu_s"] = gpu_s
+        self.entries.append(entry)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -136,6 +136,7 @@ class _Context:
         sleep early so that the next progress tick (where ComfyUI checks) honours it at once.
         """
         options = self._executor.options
+        self._executor.gpu_spent += seconds / options.gpu_speed
         delay = seconds / options.gpu_speed * options.time_scale
         deadline = time.monotonic() + delay
         stopping, interrupt = self._executor.stopping, self._executor.interrupt
@@ -173,6 +174,8 @@ class PromptExecutor:
         self.stopping = threading.Event()
         self._cache_outputs: dict[str, tuple[Any, ...]] = {}
         self._cache_ui: dict[str, dict[str, Any]] = {}
+        #: Modelled GPU seconds on this card the prompt being run has spent so far.
+        self.gpu_spent = 0.0
 
     def check_interrupt(self) -> None:
         """Raise InterruptProcessing if /interrupt was called (or the server stops)."""
@@ -259,6 +262,7 @@ class PromptExecutor:
     ) -> PromptResult:
         """Run the outputs of one prompt; sends every websocket event on the way."""
         self.interrupt.clear()  # a stale interrupt must not hit the next prompt
+        self.gpu_spent = 0.0
         self.hub.client_id = extra_data.get("client_id")
         run = _Run(prompt_id, prompt, extra_data, {}, ProgressRegistry(prompt_id))
         self._add_message(run, "execution_start", {"prompt_id": prompt_id}, broadcast=False)

@@ -252,6 +252,7 @@ class SimServer:
             "execution_end",
             prompt_id,
             "interrupted" if last == "execution_interrupted" else status_str,
+            gpu_s=round(self.executor.gpu_spent, 3),
         )
         self.queue.task_done(
             task_id,

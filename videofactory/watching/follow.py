@@ -269,6 +269,7 @@ def run_result(store: Store, status: RunStatus) -> dict[str, Any]:
         "report": str(status.report) if status.report else None,
     }
     result["tasks_reused"], result["tasks_rendered"] = store.reuse_counts(status.run_id)
+    result["preview"] = bool(store.run(status.run_id)["settings"].get("preview"))
     if status.error and not status.ok:
         result["error"] = status.error
     if finals and status.final:
