@@ -716,7 +716,10 @@ def _takes_of(store: Any, run_id: str) -> dict[str, Any]:
     from videofactory.farm.picking import takes_summary
     from videofactory.shotlist import parse_shotlist
 
-    shotlist = parse_shotlist(store.plan(run_id), source=f"run {run_id}")
+    plan = store.plan(run_id)
+    if not plan.get("shots"):  # not planned yet (generate --detach), or its planning failed
+        return {"takes": {}, "score_means": SCORE_MEANS}
+    shotlist = parse_shotlist(plan, source=f"run {run_id}")
     return {"takes": takes_summary(store, run_id, shotlist), "score_means": SCORE_MEANS}
 
 
