@@ -26,6 +26,7 @@ def last(res) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.timeout(300)  # four films and a redo, one after the other
 def test_generate_again_reuses_everything_until_pruned(tmp_path):
     first = last(run(*GENERATE, cwd=tmp_path))
     assert (first["tasks_reused"], first["tasks_rendered"]) == (0, TASKS)
@@ -55,24 +56,23 @@ def test_generate_again_reuses_everything_until_pruned(tmp_path):
     )
     assert dry_fresh["tasks_reused"] == 0 and dry_fresh["gpu_s"] == dry["gpu_s_all"]
 
+    # An agent's redo: recorded at once, rendered in the background, followed with `wait`.
+    detached = last(
+        run("redo", first["run_id"], "s03", "--prompt", "a storm", "--detach", "--json",
+            "-w", "w", cwd=tmp_path)
+    )  # fmt: skip
+    assert detached["detached"] and detached["run_id"] != first["run_id"]
+    done = last(run("wait", detached["run_id"], "--json", "-w", "w", cwd=tmp_path))
+    assert done["ok"] and (done["tasks_reused"], done["tasks_rendered"]) == (TASKS - 2, 2)
+    shown = last(run("show", detached["run_id"], "-w", "w", "--json", cwd=tmp_path))
+    assert shown["redo_of"]["run"] == first["run_id"] and shown["tasks_reused"] == TASKS - 2
+
+    entries = last(run("cache", "status", "--json", "-w", "w", cwd=tmp_path))["entries"]
     pruned = last(run("cache", "prune", "--max-gb", "0", "--json", "-w", "w", cwd=tmp_path))
     assert pruned["removed"] == entries and pruned["freed_bytes"] == 0  # runs still hold them
     assert pruned["entries_left"] == 0
     dry = last(run("render", shots, "--dry-run", "--json", "-w", "w", cwd=tmp_path))
     assert dry["tasks_reused"] == 0 and len(dry["will_run"]) == TASKS
-    after = last(run(*GENERATE, cwd=tmp_path))
-    assert after["tasks_rendered"] == TASKS
-
-    # An agent's redo: recorded at once, rendered in the background, followed with `wait`.
-    detached = last(
-        run("redo", after["run_id"], "s03", "--prompt", "a storm", "--detach", "--json",
-            "-w", "w", cwd=tmp_path)
-    )  # fmt: skip
-    assert detached["detached"] and detached["run_id"] != after["run_id"]
-    done = last(run("wait", detached["run_id"], "--json", "-w", "w", cwd=tmp_path))
-    assert done["ok"] and (done["tasks_reused"], done["tasks_rendered"]) == (TASKS - 2, 2)
-    shown = last(run("show", detached["run_id"], "-w", "w", "--json", cwd=tmp_path))
-    assert shown["redo_of"]["run"] == after["run_id"] and shown["tasks_reused"] == TASKS - 2
 
 
 @pytest.mark.parametrize(

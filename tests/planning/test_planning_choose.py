@@ -204,7 +204,7 @@ def test_what_configures_an_llm(tmp_path, monkeypatch) -> None:
 def test_the_schema_asks_for_every_shot_field_a_model_writes() -> None:
     """The draft asks for every field of a shot but those videofactory assigns (a new one in
     ``Shot``, e.g. a transition, must be asked of the model too)."""
-    ours = {"id", "seed", "style", "reference_image"}
+    ours = {"id", "seed", "style", "reference_image", "takes"}
     shot = draft_schema()["properties"]["shots"]["items"]
     assert set(shot["properties"]) == set(Shot.model_fields) - ours
     assert set(shot["required"]) == {"duration", "prompt", "shot_type"}
