@@ -78,6 +78,13 @@ DIRECT = {
         "width": "width",
         "height": "height",
     },
+    "SimImageEdit": {
+        "prompt": "prompt",
+        "negative": "negative",
+        "seed": "seed",
+        "width": "width",
+        "height": "height",
+    },
     "SimImageToVideo": {
         "prompt": "prompt",
         "seed": "seed",

@@ -20,17 +20,18 @@ from videofactory.assembly.probe import check_media, probe
 from videofactory.comfy.client import new_prompt_id
 from videofactory.comfy.frames import ClipTiming
 from videofactory.comfy.protocol import queue_ids
+from videofactory.comfy.references import reference_name
 from videofactory.comfy.results import OutputRef, PromptResult
 from videofactory.comfy.workflow import Workflow, load_spec, load_template
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
 from videofactory.farm.lanes import Job, Lane
-from videofactory.farm.params import HERO_SCALE, workflow_params
+from videofactory.farm.params import HERO_SCALE, task_references, task_shot, workflow_params
 from videofactory.farm.sharing import submit_slot
 from videofactory.shotlist import Shot
 from videofactory.store import TaskState
-from videofactory.vocabulary import TaskKind
+from videofactory.vocabulary import TaskId, TaskKind
 
 if TYPE_CHECKING:
     from videofactory.farm.reuse import Reuse
@@ -39,6 +40,7 @@ __all__ = ["FOLDER", "GpuRunner", "HERO_SCALE", "STOPPED", "media_dict", "missin
 
 #: Where each kind's output goes in the run folder.
 FOLDER = {
+    TaskKind.look: "look",
     TaskKind.keyframe: "keyframes",
     TaskKind.clip: "clips",
     TaskKind.hero: "hero",
@@ -110,7 +112,7 @@ class GpuRunner:
 
     async def run(self, task: Task, lane: Lane) -> Path:
         """Run one attempt of ``task`` on ``lane`` and return its checked output."""
-        shot = self.ctx.shotlist.shot(task.shot_id or "")
+        shot = task_shot(task.kind, task.shot_id, self.ctx.shotlist)
         workflow = self.workflow(lane, task.kind)
         prompt_id = new_prompt_id()
         attempt = self.ctx.store.start_attempt(task.id, self.ctx.run_id, lane.id, prompt_id)
@@ -158,7 +160,7 @@ class GpuRunner:
         """Follow a job an earlier orchestrator posted (found again by its prompt id); it goes
         on as that orchestrator's ``attempt`` (reopened by the reconciler): one prompt is one
         render."""
-        shot = self.ctx.shotlist.shot(task.shot_id or "")
+        shot = task_shot(task.kind, task.shot_id, self.ctx.shotlist)
         if attempt is None:  # no attempt row names the prompt: record one now
             attempt = self.ctx.store.start_attempt(task.id, self.ctx.run_id, lane.id, prompt_id)
             self.ctx.store.set_attempt_state(attempt, TaskState.submitted)
@@ -323,6 +325,8 @@ class GpuRunner:
         elif task.kind is TaskKind.hero:
             dep = self.dep(task, TaskKind.clip)
             inputs["input_video"] = await self.input_name(dep, lane, subfolder)
+        elif self.workflow(lane, task.kind).accepts(reference_name(1)):
+            inputs.update(await self.references(task, lane, subfolder))
         return workflow_params(
             task.kind,
             shot,
@@ -332,6 +336,25 @@ class GpuRunner:
             prefix=f"videofactory/{self.ctx.run_id}/{shot.id}_{task.kind.value}",
             inputs=inputs,
         )
+
+    async def references(self, task: Task, lane: Lane, subfolder: str) -> dict[str, str]:
+        """The look pictures of a keyframe made as an edit, on ``lane``'s server: each look
+        task's output (uploaded, unless that server made it), or the user's own picture
+        (uploaded), as ``reference_1``.. in the look's order."""
+        out: dict[str, str] = {}
+        workflow = self.workflow(lane, task.kind)
+        for i, item in enumerate(task_references(task.kind, self.ctx.shotlist), start=1):
+            if not workflow.accepts(reference_name(i)):
+                break
+            if item.picture is not None:
+                name = await lane.client.upload(Path(item.picture), subfolder=subfolder)
+            else:
+                dep = str(TaskId(self.ctx.run_id, TaskKind.look, item.name))
+                if dep not in self.outputs:
+                    raise WorkflowError(f"task {task.id} has no look picture {item.name!r} yet")
+                name = await self.input_name(dep, lane, subfolder)
+            out[reference_name(i)] = name
+        return out
 
     def clip_timing(self, task: Task, shot: Shot, lane: Lane) -> ClipTiming:
         """Frames and rate a clip task asks ``lane``'s clip workflow for: the smallest count its
@@ -383,8 +406,9 @@ class GpuRunner:
     ) -> Path:
         """Download the task's output, check it, record it (the attempt done), and learn the
         worker's speed."""
-        shot = self.ctx.shotlist.shot(task.shot_id or "")
-        want = IMAGE_SUFFIXES if task.kind is TaskKind.keyframe else VIDEO_SUFFIXES
+        shot = task_shot(task.kind, task.shot_id, self.ctx.shotlist)
+        still = task.kind in (TaskKind.keyframe, TaskKind.look)
+        want = IMAGE_SUFFIXES if still else VIDEO_SUFFIXES
         refs: list[OutputRef] = [
             r for r in result.outputs if r.type == "output" and r.suffix in want
         ]
@@ -435,6 +459,7 @@ def media_dict(media: Any) -> dict[str, Any]:
 
 #: Parameters a workflow of each kind must bind for the factory to use it.
 ESSENTIAL = {
+    TaskKind.look: ("prompt", "output_prefix"),
     TaskKind.keyframe: ("prompt", "output_prefix"),
     TaskKind.clip: ("input_image", "output_prefix"),
     TaskKind.hero: ("input_video", "output_prefix"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from videofactory.constants import DEFAULT_CLIP_SECONDS
+from videofactory.look import look_items
 from videofactory.shotlist import ShotList
 from videofactory.vocabulary import TaskId, TaskKind
 
@@ -23,6 +24,7 @@ __all__ = [
 #: Reference cost of each task kind on the fastest card (an RTX 5090), in seconds, for a clip
 #: of DEFAULT_CLIP_SECONDS. Seeds the estimates until finished tasks teach better ones.
 COST_S: dict[TaskKind, float] = {
+    TaskKind.look: 6.0,
     TaskKind.keyframe: 6.0,
     TaskKind.clip: 90.0,
     TaskKind.hero: 60.0,
@@ -33,6 +35,7 @@ COST_S: dict[TaskKind, float] = {
 #: VRAM a task kind needs, in GB, when its workflow declares nothing (``vram_gb`` in the farm
 #: file or the bindings file; every bundled template declares its own).
 VRAM_GB: dict[TaskKind, float] = {
+    TaskKind.look: 12.0,
     TaskKind.keyframe: 12.0,
     TaskKind.clip: 20.0,
     TaskKind.hero: 28.0,
@@ -85,15 +88,21 @@ def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None) -> str:
 
 
 def build_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
-    """Every task of a run, dependencies first."""
-    tasks: list[Task] = []
+    """Every task of a run, dependencies first: the look pictures the user did not give
+    (``videofactory.look``) come before the keyframes, which take them as references."""
+    tasks = [
+        _task(task_id(run_id, TaskKind.look, item.name), TaskKind.look, item.name, ())
+        for item in look_items(shotlist)
+        if item.picture is None
+    ]
+    looks = tuple(t.id for t in tasks)
     finals: list[str] = []
     previous_clip: str | None = None
     for shot in shotlist.shots:
         scale = shot.duration / DEFAULT_CLIP_SECONDS
         key = task_id(run_id, TaskKind.keyframe, shot.id)
         clip = task_id(run_id, TaskKind.clip, shot.id)
-        tasks.append(_task(key, TaskKind.keyframe, shot.id, ()))
+        tasks.append(_task(key, TaskKind.keyframe, shot.id, looks))
         clip_deps = (
             (key,) if shot.continuity == "cut" or not previous_clip else (key, previous_clip)
         )

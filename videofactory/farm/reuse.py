@@ -31,9 +31,10 @@ from videofactory.cache.keys import (
 from videofactory.errors import FactoryError, WorkflowError
 from videofactory.farm.attempt import FOLDER
 from videofactory.farm.dag import Task
-from videofactory.farm.params import workflow_params
+from videofactory.comfy.references import reference_name
+from videofactory.farm.params import task_references, task_shot, workflow_params
 from videofactory.shotlist import Shot, ShotList
-from videofactory.vocabulary import GPU_KINDS, TaskKind
+from videofactory.vocabulary import GPU_KINDS, TaskId, TaskKind
 
 if TYPE_CHECKING:
     from videofactory.cache.artifacts import ArtifactCache, Entry
@@ -80,26 +81,44 @@ def task_key(
     scale: float,
     sha_of: ShaOf,
     reference_sha: str | None = None,
+    file_sha: ShaOf | None = None,
 ) -> str | None:
     """The content key of a GPU task run with ``workflow`` (None while an input is unknown).
 
     Its inputs are its dependencies' outputs by role (``keyframe``, ``clip`` of its own shot;
     ``previous_clip`` for a shot that continues the one before) and the shot's reference
     picture; the workflow is bound as the attempt binds it, with each input's content hash
-    where the server's name for the upload would go and the output prefix made neutral.
+    where the server's name for the upload would go and the output prefix made neutral. A
+    keyframe made as an edit reads the look (``look:<name>``: a look task's output, or the
+    user's picture, hashed by ``file_sha``); one made from its prompt alone does not, and is
+    keyed as if there were no look.
     """
-    shot = shotlist.shot(task.shot_id or "")
+    shot = task_shot(task.kind, task.shot_id, shotlist)
     inputs: dict[str, str] = {}
     for dep in task.deps:
+        dt = tasks[dep]
+        if dt.kind is TaskKind.look:
+            continue  # a reference: below, by its slot
         sha = sha_of(dep)
         if sha is None:
             return None
-        dt = tasks[dep]
         role = dt.kind.value if dt.shot_id == task.shot_id else f"previous_{dt.kind.value}"
         inputs[role] = sha
+    bound: dict[str, str] = {}
+    for i, item in enumerate(task_references(task.kind, shotlist), start=1):
+        if not workflow.accepts(reference_name(i)):
+            break
+        if item.picture is not None:
+            sha = file_sha(item.picture) if file_sha is not None else None
+            sha = sha or f"missing:{item.picture}"
+        else:
+            sha = sha_of(str(TaskId(TaskId.parse(task.id).run_id, TaskKind.look, item.name)))
+            if sha is None:
+                return None
+        inputs[f"look:{item.name}"] = sha
+        bound[reference_name(i)] = input_ref(sha)
     if shot.reference_image:
         inputs["reference_image"] = reference_sha or f"missing:{shot.reference_image}"
-    bound = {}
     if task.kind is TaskKind.clip:
         bound["input_image"] = input_ref(inputs["keyframe"])
     elif task.kind is TaskKind.hero:
@@ -224,7 +243,7 @@ class Reuse:
         workflow = self._workflows(task.kind).get(worker)
         if workflow is None:
             return None
-        shot = self.ctx.shotlist.shot(task.shot_id or "")
+        shot = task_shot(task.kind, task.shot_id, self.ctx.shotlist)
         return task_key(
             task,
             self.tasks,
@@ -233,6 +252,7 @@ class Reuse:
             scale=self.scale_of(task.id),
             sha_of=self.sha_of,
             reference_sha=self._file_sha(shot.reference_image),
+            file_sha=self._file_sha,
         )
 
     def narration_key(self, task: Task) -> str:
@@ -384,10 +404,19 @@ def plan_reuse(
             shot = shotlist.shot(task.shot_id or "")
             keys = [narration_key(shot, shotlist, speaker)]
         elif task.kind in GPU_KINDS:
-            shot = shotlist.shot(task.shot_id or "")
+            shot = task_shot(task.kind, task.shot_id, shotlist)
             ref = file_sha(shot.reference_image) if shot.reference_image else None
             found = [
-                task_key(task, tasks, shotlist, wf, scale=1.0, sha_of=shas.get, reference_sha=ref)
+                task_key(
+                    task,
+                    tasks,
+                    shotlist,
+                    wf,
+                    scale=1.0,
+                    sha_of=shas.get,
+                    reference_sha=ref,
+                    file_sha=file_sha,
+                )
                 for wf in workflows.get(task.kind, [])
             ]
             keys = [k for k in dict.fromkeys(found) if k is not None]
