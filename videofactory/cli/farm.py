@@ -75,6 +75,7 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
         row["refused"] = sorted(k.value for k in check.refused) if row["reachable"] else []
         row["preflight"] = {k.value: c.to_json() for k, c in check.kinds.items()}
         row["needs_gb"] = {k.value: gb for k, gb in ability.needs.items()}
+        row["keyframes"] = _keyframes(check) if row["reachable"] else None
     # Could the farm run a film at all? (Every plan has keyframes and clips; the planner
     # marks hero shots too.)
     impossible = impossible_kinds(dict.fromkeys(GPU_KINDS), abilities, strict=config.strict)
@@ -114,6 +115,14 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
                 )
                 for problem in c["problems"]:
                     err.print(f"  - {problem['line']}", highlight=False, markup=False)
+            keyframes = row.get("keyframes") or {}
+            if keyframes.get("fallback"):
+                err.print(
+                    f"[yellow]{row['id']}[/] makes keyframes from their prompts alone (no edit "
+                    "of the look; the same character may look different from shot to shot):",
+                    highlight=False,
+                )
+                err.print(f"  - {keyframes['fallback']}", highlight=False, markup=False)
     if reachable and not as_json:
         for line in impossible:
             err.print(f"[bold red]error:[/] {line}", highlight=False)
@@ -125,12 +134,30 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
         raise typer.Exit(1)
 
 
+def _keyframes(check: Any) -> dict[str, Any]:
+    """How a worker makes keyframes: as edits of the look (``edits``), or from their prompts
+    alone, with why (``fallback``: the edit templates' first problem on that server)."""
+    from videofactory.vocabulary import TaskKind
+
+    kc = check.kinds.get(TaskKind.keyframe)
+    if kc is None or not kc.ok:
+        return {"mode": "none", "workflow": None, "fallback": ""}
+    mode = "look edits" if kc.edits else "independent"
+    return {"mode": mode, "workflow": kc.workflow.name, "fallback": kc.fallback}
+
+
 def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     refusals = any("refused" in r for r in rows)
+    looks = any(r.get("keyframes") for r in rows)
     columns = ["id", "card", "role", "url", "reachable", "memory GB", "free GB", "queue"]
-    table = Table(*columns, *(["refused kinds"] if refusals else []), title=title)
+    table = Table(
+        *columns,
+        *(["keyframes"] if looks else []),
+        *(["refused kinds"] if refusals else []),
+        title=title,
+    )
     for r in rows:
         reach = {True: "[green]yes[/]", False: "[red]no[/]", None: "sim"}[r["reachable"]]
         queue = "" if r["queue_running"] is None else str(r["queue_running"] + r["queue_pending"])
@@ -143,6 +170,7 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
             _memory(r),
             _gb(r["vram_free_gb"]),
             queue,
+            *([(r.get("keyframes") or {}).get("mode", "-")] if looks else []),
             *([", ".join(r.get("refused", [])) or "-"] if refusals else []),
         )
     out.print(table)
