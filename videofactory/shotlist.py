@@ -323,6 +323,14 @@ class ShotList(BaseModel):
     look: dict[str, str] | Literal["off"] | None = None
     shots: list[Shot] = Field(min_length=1)
 
+    @field_validator("look", mode="before")
+    @classmethod
+    def _look_switch(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare ``look: off`` as false (and ``on`` as true).
+        if value is False:
+            return "off"
+        return None if value is True else value
+
     @field_validator("look")
     @classmethod
     def _look(cls, value: Any) -> Any:
@@ -331,12 +339,10 @@ class ShotList(BaseModel):
         names = ("character", "character-2", "character-3", "setting")  # videofactory.look
         for name, picture in value.items():
             if name not in names:
-                raise ValueError(
-                    f"look: {name!r} is no look picture; name one of {', '.join(names)}"
-                )
+                raise ValueError(f"{name!r} is no look picture; name one of {', '.join(names)}")
             if not picture.lower().endswith(IMAGE_SUFFIXES):
                 raise ValueError(
-                    f"look: {name}: {picture!r} is not a picture file ({', '.join(IMAGE_SUFFIXES)})"
+                    f"{name}: {picture!r} is not a picture file ({', '.join(IMAGE_SUFFIXES)})"
                 )
         return value
 

@@ -584,11 +584,16 @@ def show(
             "redo_of": _redo_of(r["settings"]),
             "tasks_reused": store.reuse_counts(r["id"])[0],
             "look": [
-                {"name": lk.name, "path": str(lk.picture) if lk.picture else None,
-                 "given": lk.given, "worker": lk.worker}
-                for lk in look_rows(store.plan(r["id"]), store.tasks(r["id"]),
-                                    store.artifacts(r["id"]))
-            ],  # fmt: skip
+                {
+                    "name": lk.name,
+                    "path": str(lk.picture) if lk.picture else None,
+                    "given": lk.given,
+                    "worker": lk.worker,
+                }
+                for lk in look_rows(
+                    store.plan(r["id"]), store.tasks(r["id"]), store.artifacts(r["id"])
+                )
+            ],
         }
     now = time.time()
     data["live"]["eta_s"] = watch.eta_s(now) if watch is not None else None

@@ -31,7 +31,6 @@ from typing import Any
 import yaml
 
 from videofactory.comfy.detect import detect_bindings, is_link
-from videofactory.comfy.references import drop_references, reference_slots
 from videofactory.comfy.frames import (
     ANY_COUNT,
     FRAME_RULE_KEY,
@@ -41,6 +40,7 @@ from videofactory.comfy.frames import (
     infer_frame_rule,
     parse_frame_rule,
 )
+from videofactory.comfy.references import drop_references, reference_slots
 from videofactory.comfy.sizes import (
     EVEN,
     SIZE_RULE_KEY,

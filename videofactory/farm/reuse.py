@@ -28,10 +28,10 @@ from videofactory.cache.keys import (
     model_files,
     speech_key,
 )
+from videofactory.comfy.references import reference_name
 from videofactory.errors import FactoryError, WorkflowError
 from videofactory.farm.attempt import FOLDER
 from videofactory.farm.dag import Task
-from videofactory.comfy.references import reference_name
 from videofactory.farm.params import task_references, task_shot, workflow_params
 from videofactory.shotlist import Shot, ShotList
 from videofactory.vocabulary import GPU_KINDS, TaskId, TaskKind

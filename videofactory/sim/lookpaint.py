@@ -97,7 +97,9 @@ def read_sheet(picture: np.ndarray) -> RGB | None:
     plain, or nothing stands on it)."""
     border = _border(picture)
     grey = float(np.ptp(border, axis=1).mean()) < PLAIN_BORDER_STD
-    if not grey or float(border.std(axis=0).max()) > PLAIN_BORDER_STD + abs(SHEET_TOP - SHEET_BOTTOM) / 2:
+    # The sheet's own gradient spreads its border a little; a landscape's sky far more.
+    spread = PLAIN_BORDER_STD + abs(SHEET_TOP - SHEET_BOTTOM) / 2
+    if not grey or float(border.std(axis=0).max()) > spread:
         return None
     rows = np.linspace(SHEET_TOP, SHEET_BOTTOM, picture.shape[0], dtype=np.float32)
     background = np.repeat(rows[:, None], 3, axis=1)[:, None, :]
@@ -158,4 +160,5 @@ def paint_edit(
         elif found is None and plate is None:
             plate = picture
     restyle = _palette_of(plate) if plate is not None else None
-    return paint_scene(prompt, seed, width, height, tick, steps, cloak=cloak, restyle=restyle).picture
+    scene = paint_scene(prompt, seed, width, height, tick, steps, cloak=cloak, restyle=restyle)
+    return scene.picture

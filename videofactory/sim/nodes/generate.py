@@ -10,9 +10,9 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from videofactory.sim.gpu import gpu_seconds
+from videofactory.sim.lookpaint import is_sheet_prompt, paint_sheet
 from videofactory.sim.motion import camera_frames
 from videofactory.sim.nodes.base import NodeContext, NodeOutput, parallel_map, register
-from videofactory.sim.lookpaint import is_sheet_prompt, paint_sheet
 from videofactory.sim.render import paint_keyframe
 
 MEGA = 1_000_000
