@@ -45,6 +45,8 @@ TEXT_ENCODERS = {
     "CLIPTextEncodeFlux": "t5xxl",
     "CLIPTextEncodeSD3": "t5xxl",
     "TextEncodeHunyuanVideo_ImageToVideo": "prompt",
+    "TextEncodeQwenImageEditPlus": "prompt",
+    "TextEncodeQwenImageEdit": "prompt",
 }
 #: Latent makers whose width/height/length/batch_size are the picture's size and length.
 LATENT_NODES = (
