@@ -211,6 +211,7 @@ def test_live_lanes_on_a_terminal(tmp_path):
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
     assert "RTX 4080 Super" in screen and "control" in screen and "primary" in screen
     assert re.search(r"keyframe s0\d", screen) and re.search(r"clip s0\d", screen)
-    assert re.search(r"\d+/9 tasks", screen) and "ETA" in screen
+    # 2 shots: 9 tasks, and the film's look (a character sheet, a setting plate) before them
+    assert re.search(r"\d+/11 tasks", screen) and "ETA" in screen
     assert re.search(r"\d+\.\d/(32|24|16)", screen)  # VRAM read from the servers
     assert "done" in screen and "final.mp4" in screen
