@@ -31,6 +31,7 @@ __all__ = [
     "choose_workflow",
     "preflight_farm",
     "preflight_worker",
+    "simulator_template",
 ]
 
 #: Bundled templates tried, in order, for a kind the farm file does not name.
@@ -155,6 +156,13 @@ def choose_workflow(
             best = check
     assert best is not None
     return best
+
+
+def simulator_template(kind: TaskKind) -> Workflow:
+    """The template a simulator's worker runs for a kind when none was named (the first of
+    ``SIM_TEMPLATES``, which every simulator passes): what the built-in simulated farm, never
+    preflighted before its run, is keyed and dry-run with."""
+    return load_template(kind.value, SIM_TEMPLATES.get(kind, ("sim",))[0])
 
 
 async def preflight_worker(

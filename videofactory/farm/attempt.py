@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from videofactory.assembly.probe import check_media, probe
 from videofactory.comfy.client import new_prompt_id
+from videofactory.comfy.farmcheck import simulator_template
 from videofactory.comfy.frames import ClipTiming
 from videofactory.comfy.protocol import queue_ids
 from videofactory.comfy.references import reference_name
 from videofactory.comfy.results import OutputRef, PromptResult
-from videofactory.comfy.workflow import Workflow, load_spec, load_template
+from videofactory.comfy.workflow import Workflow, load_spec
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task
@@ -312,7 +313,7 @@ class GpuRunner:
         key = (lane.id, kind)
         if key not in self.workflows:
             spec = lane.config.workflow_spec(kind)
-            self.workflows[key] = load_spec(spec, kind.value) if spec else load_template(kind.value)
+            self.workflows[key] = load_spec(spec, kind.value) if spec else simulator_template(kind)
         return self.workflows[key]
 
     async def params(self, task: Task, shot: Shot, lane: Lane) -> dict[str, Any]:

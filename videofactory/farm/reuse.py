@@ -437,7 +437,8 @@ def farm_workflows(
     """Per GPU kind, the workflows the farm's workers would run: what each worker's preflight
     chose (``checks``: worker id -> ``WorkerPreflight``), else what its farm entry names, else
     the bundled template. A workflow that cannot be loaded is left out."""
-    from videofactory.comfy.workflow import load_spec, load_template
+    from videofactory.comfy.farmcheck import simulator_template
+    from videofactory.comfy.workflow import load_spec
 
     out: dict[TaskKind, list[Workflow]] = {k: [] for k in GPU_KINDS}
     for worker in farm.workers:
@@ -448,7 +449,7 @@ def farm_workflows(
             if workflow is None:
                 spec = worker.workflow_spec(kind)
                 try:
-                    workflow = load_spec(spec, kind.value) if spec else load_template(kind.value)
+                    workflow = load_spec(spec, kind.value) if spec else simulator_template(kind)
                 except FactoryError:
                     continue
             out[kind].append(workflow)
