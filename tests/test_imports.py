@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # files and processes of the user's: their folder, child pythons, detached runs
     ("userfiles", "pychild", "detach"),
     # what a run is: the farm file, the shot list, the run store, the artifact cache
-    ("config", "shotlist", "store", "cache"),
+    ("config", "shotlist", "look", "store", "cache"),
     # FFmpeg
     ("assembly",),
     # the engines: ComfyUI's protocol, speech, planning

@@ -28,7 +28,8 @@ def test_wal_and_round_trip(tmp_path):
     with Store(tmp_path / "db.sqlite") as store:
         sl = _run(store, tmp_path)
         tasks = store.tasks("r1")
-        assert [t.kind for t in tasks][:2] == ["keyframe", "clip"]
+        # The film's look (a character sheet, a setting plate) first, then shot by shot.
+        assert [t.kind for t in tasks][:4] == ["look", "look", "keyframe", "clip"]
         assert all(t.state == "pending" for t in tasks)
         assert [s["id"] for s in store.shots("r1")] == [s.id for s in sl.shots]
     mode = sqlite3.connect(tmp_path / "db.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
@@ -267,7 +268,8 @@ def test_a_reused_task_is_one_done_attempt_with_its_key_and_counts_apart(tmp_pat
     with Store(tmp_path / "db.sqlite") as store:
         _run(store, tmp_path)
         tasks = store.tasks("r1")
-        keyframe, clip = tasks[0].id, tasks[1].id
+        keyframe = next(t.id for t in tasks if t.kind == "keyframe")
+        clip = next(t.id for t in tasks if t.kind == "clip")
         speech = next(t.id for t in tasks if t.kind == "speech")
         rendered = store.start_attempt(keyframe, "r1", "gpu5", "p1")
         store.set_attempt_state(rendered, TaskState.done, content_key="k" * 64)

@@ -126,8 +126,13 @@ class WorkerConfig(_Strict):
     env: dict[str, str] = Field(default_factory=dict)
 
     def workflow_spec(self, kind: TaskKind) -> WorkflowSpec | None:
-        """The workflow this worker names for a task kind, or None for the default."""
+        """The workflow this worker names for a task kind, or None for the default. A worker
+        that names a keyframe workflow but no look one makes the look with it (given no
+        reference picture an edit workflow is text-to-image): farm files from before the look
+        stage keep working."""
         value = self.workflows.get(kind)
+        if value is None and kind is TaskKind.look:
+            value = self.workflows.get(TaskKind.keyframe)
         return None if value is None else WorkflowSpec.parse(value)
 
     @field_validator("url")

@@ -187,6 +187,7 @@ def farm_status(farm_file: str | Path | None = None) -> dict[str, Any]:
         row["needs_gb"] = {k.value: gb for k, gb in ability.needs.items()}
         clip = check.workflow(TaskKind.clip)
         row["end_frame"] = takes_end_frame(clip) if clip is not None else None
+        row["keyframes"] = _keyframe_mode(check) if row["reachable"] else None
     # Workers whose clip workflow cannot end on a picture: a flowing shot is a plain clip there
     flow = flow_notes({r["id"]: survey.checks[r["id"]].workflow(TaskKind.clip) for r in rows})
     # Could the farm run a film at all? (Every plan has keyframes and clips; the planner
@@ -201,6 +202,16 @@ def farm_status(farm_file: str | Path | None = None) -> dict[str, Any]:
         "flow_fallback": flow,
         "workers": rows,
     }
+
+
+def _keyframe_mode(check: Any) -> dict[str, Any]:
+    """How a worker makes keyframes: as edits of the look (``edits``), or from their prompts
+    alone, with why (``fallback``: the edit templates' first problem on that server)."""
+    kc = check.kinds.get(TaskKind.keyframe)
+    if kc is None or not kc.ok:
+        return {"mode": "none", "workflow": None, "fallback": ""}
+    mode = "look edits" if kc.edits else "independent"
+    return {"mode": mode, "workflow": kc.workflow.name, "fallback": kc.fallback}
 
 
 def plan_for_farm(

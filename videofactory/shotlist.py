@@ -38,7 +38,7 @@ from videofactory.limits import (
     MIN_SIDE,
 )
 from videofactory.timing import seconds_of
-from videofactory.userfiles import parse_yaml, read_text
+from videofactory.userfiles import check_picture, parse_yaml, read_text
 
 # libyaml's parser and dumper when PyYAML was built with it (the wheels are): a long shot list
 # is counted and written in milliseconds instead of seconds (userfiles loads it).
@@ -324,7 +324,35 @@ class ShotList(BaseModel):
     llm: PlannerLLM | None = None
     #: Clips rendered per shot (``--takes``) where a shot does not say its own ``takes``.
     takes: int = Field(default=1, ge=1, le=MAX_TAKES)
+    #: The film's references (``videofactory.look``): None makes them all (a character sheet
+    #: per character, a setting plate) before the keyframes; a mapping gives your own picture
+    #: for some of them by name (``character``, ``character-2``, ``character-3``, ``setting``;
+    #: paths relative to the YAML); ``off``: no look stage, keyframes from their prompts only.
+    look: dict[str, str] | Literal["off"] | None = None
     shots: list[Shot] = Field(min_length=1)
+
+    @field_validator("look", mode="before")
+    @classmethod
+    def _look_switch(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare ``look: off`` as false (and ``on`` as true).
+        if value is False:
+            return "off"
+        return None if value is True else value
+
+    @field_validator("look")
+    @classmethod
+    def _look(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        names = ("character", "character-2", "character-3", "setting")  # videofactory.look
+        for name, picture in value.items():
+            if name not in names:
+                raise ValueError(f"{name!r} is no look picture; name one of {', '.join(names)}")
+            if not picture.lower().endswith(IMAGE_SUFFIXES):
+                raise ValueError(
+                    f"{name}: {picture!r} is not a picture file ({', '.join(IMAGE_SUFFIXES)})"
+                )
+        return value
 
     def takes_of(self, shot: Shot) -> int:
         """How many takes of ``shot`` the run renders (its own ``takes``, else the list's)."""
@@ -427,7 +455,7 @@ def load_shotlist(path: Path) -> ShotList:
         raise ShotListError(f"{path}: shots: {_too_many(None)}")
     data = parse_yaml(text, f"shot list {path}", ShotListError)
     shotlist = parse_shotlist(data, source=str(path))
-    return _resolve_images(shotlist, path)
+    return _resolve_look(_resolve_images(shotlist, path), path)
 
 
 def _count_shots(text: str) -> int:
@@ -493,10 +521,27 @@ def _resolve_images(shotlist: ShotList, path: Path) -> ShotList:
     return shotlist.model_copy(update={"shots": shots})
 
 
+def _resolve_look(shotlist: ShotList, path: Path) -> ShotList:
+    """The user's look pictures as absolute paths (relative ones are relative to the YAML),
+    each checked to be a picture that can be read."""
+    if not isinstance(shotlist.look, dict) or not shotlist.look:
+        return shotlist
+    look = {}
+    for name, picture in shotlist.look.items():
+        image = Path(picture).expanduser()
+        if not image.is_absolute():
+            image = path.parent / image
+        check_picture(image, f"{path}: look picture {name!r}", ShotListError)
+        look[name] = str(image.resolve())
+    return shotlist.model_copy(update={"look": look})
+
+
 def dump_shotlist(shotlist: ShotList) -> str:
     """The shot list as YAML a person can edit (keys in model order, unicode kept; no ``llm``
     key when no LLM was asked)."""
-    data = shotlist.model_dump(mode="json", exclude={"llm"} if shotlist.llm is None else None)
+    # No ``llm`` key when no LLM was asked, no ``look`` key when the look is made.
+    skip = {k for k in ("llm", "look") if getattr(shotlist, k) is None}
+    data = shotlist.model_dump(mode="json", exclude=skip or None)
     for shot in data["shots"]:  # a shot that says nothing of its takes has the list's
         if shot.get("takes") is None:
             shot.pop("takes", None)

@@ -88,7 +88,7 @@ class TaskState(str, Enum):
 #: The worker a task finished from the artifact cache names (it ran nowhere).
 REUSED_WORKER = "cache"
 #: The task kinds whose outputs are kept in the artifact cache (every GPU and speech task).
-CACHED_KINDS = frozenset({"keyframe", "clip", "hero", "speech"})
+CACHED_KINDS = frozenset({"look", "keyframe", "clip", "hero", "speech"})
 
 #: Task states whose work is over: what depends on them may go on.
 FINISHED = frozenset({TaskState.done.value, TaskState.skipped.value})

@@ -19,6 +19,7 @@ from videofactory.errors import FactoryError
 from videofactory.limits import MAX_FILE_BYTES, MAX_NESTING
 
 __all__ = [
+    "check_picture",
     "nesting_depth",
     "parse_json",
     "parse_yaml",
@@ -51,6 +52,45 @@ def read_text(path: Path, what: str, error: type[FactoryError]) -> str:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise error(f"{what} {path} is not a text file (not UTF-8 at byte {exc.start})") from exc
+
+
+#: The first bytes of the picture formats a ComfyUI LoadImage reads (PNG, JPEG, WebP).
+PICTURE_MAGIC = {
+    "PNG": (b"\x89PNG\r\n\x1a\n",),
+    "JPEG": (b"\xff\xd8\xff",),
+    "WebP": (b"RIFF",),
+}
+
+
+def check_picture(path: Path, what: str, error: type[FactoryError]) -> Path:
+    """The user's picture ``path`` (``what`` it is, e.g. "look picture 'setting'"), checked to
+    be a readable PNG, JPEG or WebP file of at most ``MAX_FILE_BYTES`` by its first bytes (not
+    its name): a missing, unreadable, empty or renamed file is told now, not on a server."""
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise error(f"{what}: {path} does not exist; give the path of a PNG, JPEG or WebP")
+        if path.is_dir():
+            raise error(f"{what}: {path} is a folder; give the picture file itself")
+        if not path.is_file():
+            raise error(f"{what}: {path} is not a regular file (a device or a pipe?)")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise error(
+                f"{what}: {path} is {size / 2**20:,.0f} MB, over the limit of "
+                f"{MAX_FILE_BYTES // 2**20} MB; give a smaller picture"
+            )
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    if not webp and not any(
+        head.startswith(m) for name, ms in PICTURE_MAGIC.items() if name != "WebP" for m in ms
+    ):
+        kind = "empty" if not head else "not a PNG, JPEG or WebP picture"
+        raise error(f"{what}: {path} is {kind}; give a PNG, JPEG or WebP file")
+    return path
 
 
 def parse_json(text: str, source: str, error: type[FactoryError], hint: str = "") -> Any:

@@ -30,7 +30,10 @@ class Role(str, Enum):
 class TaskKind(str, Enum):
     """The kinds of work in a run."""
 
-    #: One still per shot (text-to-image).
+    #: The film's references, made before its keyframes: a character sheet per character and
+    #: a setting plate (``videofactory.look``); one task per picture.
+    look = "look"
+    #: One still per shot (an edit of the look where the worker can, else text-to-image).
     keyframe = "keyframe"
     #: One clip per shot (image-to-video).
     clip = "clip"
@@ -45,10 +48,11 @@ class TaskKind(str, Enum):
 #: The kinds that run as ComfyUI workflows on a GPU server, in the order a shot needs them.
 #: A str-valued enum compares equal to its value, so ``task.kind in GPU_KINDS`` also holds for
 #: a kind read back from the store as a plain string.
-GPU_KINDS: tuple[TaskKind, ...] = (TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
+GPU_KINDS: tuple[TaskKind, ...] = (TaskKind.look, TaskKind.keyframe, TaskKind.clip, TaskKind.hero)
 
 #: The role whose GPUs a task kind goes to first.
 ROLE_FOR_KIND: dict[TaskKind, Role] = {
+    TaskKind.look: Role.control,
     TaskKind.keyframe: Role.control,
     TaskKind.clip: Role.worker,
     TaskKind.hero: Role.primary,

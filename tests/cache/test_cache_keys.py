@@ -319,3 +319,31 @@ def test_plan_reuse_walks_the_cache_index_in_dependency_order(tmp_path):
         found = plan_reuse(tasks, plan, cache, workflows=workflows, speaker=speaker, file_sha=str)
     assert set(found.reused) == {"r/s01/keyframe", "r/s01/clip"}
     assert {t.id for t in found.will_run(tasks)} == set(tasks) - set(found.reused) - {"r/assemble"}
+
+
+def test_a_keyframe_made_as_an_edit_is_keyed_by_its_look(tmp_path):
+    plan = _plan().model_copy(update={"character": "a warrior", "setting": "a forest"})
+    tasks = {t.id: t for t in build_tasks("r", plan)}
+    task = tasks["r/s01/keyframe"]
+    edit, t2i = load_template("keyframe", "sim_edit"), load_template("keyframe")
+    looks = {"r/character/look": SHA_A, "r/setting/look": SHA_B}
+
+    def key(wf, shas, p=plan, ts=tasks, file_sha=None):
+        return task_key(ts["r/s01/keyframe"], ts, p, wf, scale=1.0, sha_of=shas.get,
+                        file_sha=file_sha)  # fmt: skip
+
+    assert key(edit, {}) is None  # keyed once its look is made
+    assert key(edit, looks) == key(edit, dict(looks))
+    assert key(edit, {**looks, "r/setting/look": "c" * 64}) != key(edit, looks)
+    # Made from its prompt alone, it reads no look: keyed as if there were none.
+    off = plan.model_copy(update={"look": "off"})
+    off_tasks = {t.id: t for t in build_tasks("r", off)}
+    assert key(t2i, looks) == key(t2i, {}, off, off_tasks) != key(edit, looks)
+    # Your own picture counts by its content.
+    mine = plan.model_copy(update={"look": {"character": str(tmp_path / "me.png")}})
+    mine_tasks = {t.id: t for t in build_tasks("r", mine)}
+    assert "r/character/look" not in mine_tasks and task.deps != mine_tasks[task.id].deps
+    shas = {"r/setting/look": SHA_B}
+    a = key(edit, shas, mine, mine_tasks, file_sha=lambda _p: SHA_A)
+    b = key(edit, shas, mine, mine_tasks, file_sha=lambda _p: "d" * 64)
+    assert a and b and a != b

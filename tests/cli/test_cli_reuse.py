@@ -13,8 +13,9 @@ pytestmark = pytest.mark.slow
 
 GENERATE = ("generate", "warrior in mystical forest", "-d", "6", "--clip-seconds", "2",
             "--width", "320", "--height", "180", "--json", "-w", "w")  # fmt: skip
-#: 3 shots: 3 keyframes, 3 clips, 2 hero passes, 3 narrations.
-TASKS = 11
+#: 3 shots: its look (a character sheet, a setting plate), 3 keyframes, 3 clips, 2 hero passes,
+#: 3 narrations.
+TASKS = 13
 
 
 def run(*args: str, cwd: Path, timeout: float = 240):

@@ -96,7 +96,7 @@ def test_detached_render_show_wait_logs_report_and_resume(tmp_path):
     assert shown.returncode == 0, shown.stderr
     live = json.loads(shown.stdout)["live"]
     assert live["state"] in ("starting", "running", "done") and live["driver_pid"]
-    assert live["detached"]["pid"] == pid and live["tasks_total"] == 9
+    assert live["detached"]["pid"] == pid and live["tasks_total"] == 11  # 2 shots and the look
 
     waited = run_cli(["wait", run_id, "--workdir", "w"], cwd=tmp_path, timeout=240)
     assert waited.returncode == 0, waited.stderr[-3000:]
@@ -105,7 +105,7 @@ def test_detached_render_show_wait_logs_report_and_resume(tmp_path):
 
     shown = json.loads(run_cli(["show", run_id, "--json", "--workdir", "w"], cwd=tmp_path).stdout)
     assert shown["state"] == "done" and shown["live"]["state"] == "done"
-    assert shown["live"]["tasks_done"] == 9 and not shown["live"]["driver_alive"]
+    assert shown["live"]["tasks_done"] == 11 and not shown["live"]["driver_alive"]
     text = run_cli(["show", run_id, "--workdir", "w"], cwd=tmp_path).stdout
     assert "state: done" in text and "report:" in text
 
@@ -211,6 +211,7 @@ def test_live_lanes_on_a_terminal(tmp_path):
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
     assert "RTX 4080 Super" in screen and "control" in screen and "primary" in screen
     assert re.search(r"keyframe s0\d", screen) and re.search(r"clip s0\d", screen)
-    assert re.search(r"\d+/9 tasks", screen) and "ETA" in screen
+    # 2 shots: 9 tasks, and the film's look (a character sheet, a setting plate) before them
+    assert re.search(r"\d+/11 tasks", screen) and "ETA" in screen
     assert re.search(r"\d+\.\d/(32|24|16)", screen)  # VRAM read from the servers
     assert "done" in screen and "final.mp4" in screen

@@ -61,7 +61,7 @@ def test_lines_name_title_input_and_choices():
     assert p.to_json()["line"] == str(p)
 
 
-@pytest.mark.parametrize("name", [n for n in template_names() if not n.startswith("sim/")])
+@pytest.mark.parametrize("name", [n for n in template_names() if not n.startswith("sim")])
 def test_real_templates_on_a_real_catalogue_only_miss_model_files(name):
     set_name, kind = name.split("/")
     wf = load_template(kind, set_name)

@@ -21,7 +21,17 @@ def write(tmp_path, name, data):
 
 
 def test_bundled_template_sets():
-    assert template_names("keyframe") == ["flux/keyframe", "sdxl/keyframe", "sim/keyframe"]
+    assert template_names("keyframe") == [
+        "flux/keyframe",
+        "flux_kontext/keyframe",
+        "qwen_edit/keyframe",
+        "sdxl/keyframe",
+        "sim/keyframe",
+        "sim_edit/keyframe",
+    ]
+    # A look picture is made by a set's keyframe template (no set has a look.json of its own).
+    assert template_names("look") == template_names("keyframe")
+    assert load_template("look", "flux").graph == load_template("keyframe", "flux").graph
     assert template_names("clip") == ["ltxv/clip", "sim/clip", "wan22/clip", "wan22_flf/clip"]
     assert template_names("hero") == ["sim/hero", "upscale/hero"]
 

@@ -133,11 +133,14 @@ def test_generate_vertical_is_native_not_padded(cli, tmp_path):
     assert (summary["width"], summary["height"]) == (180, 320)
     run_dir = tmp_path / "w" / summary["run_id"]
     assert "aspect: '9:16'" in (run_dir / "shots.yaml").read_text()
-    for png in sorted((run_dir / "keyframes").iterdir()):
+    stills = [*(run_dir / "look").iterdir(), *(run_dir / "keyframes").iterdir()]
+    assert len(stills) == 4  # a character sheet, a setting plate, 2 keyframes (edits of them)
+    for png in sorted(stills):
         with Image.open(png) as img:
             assert img.size == (180, 320)
             asked = json.loads(img.info["prompt"])  # the workflow as the server ran it
-        node = next(n for n in asked.values() if n["class_type"] == "SimTextToImage")
+        painters = ("SimTextToImage", "SimImageEdit")
+        node = next(n for n in asked.values() if n["class_type"] in painters)
         assert (node["inputs"]["width"], node["inputs"]["height"]) == (180, 320)
     for clip in sorted((run_dir / "clips").iterdir()):
         assert (probe(clip).width, probe(clip).height) == (180, 320)

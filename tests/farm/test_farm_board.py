@@ -27,10 +27,10 @@ def _board():
     return tasks, TaskBoard(tasks, upward_ranks(tasks.values()))
 
 
-def test_starts_with_keyframes_and_speech_ready():
+def test_starts_with_the_look_and_speech_ready():
     tasks, board = _board()
     ready = {t.kind for t in board.ready_gpu()}
-    assert ready == {TaskKind.keyframe}
+    assert ready == {TaskKind.look}  # the keyframes are edits of it: they wait
     assert {t.kind for t in board.ready_local()} == {TaskKind.speech}
     pending = {v.kind: v.cost_s for v in board.pending_views()}
     # costs scale with each shot's length (90 s of GPU per 5-second clip, 60 per hero pass)

@@ -87,7 +87,7 @@ def test_orchestrator_killed_then_resume_renders_nothing_twice(make_farm):
         per_task[tid] = per_task.get(tid, 0) + 1
     assert per_task and max(per_task.values()) == 1, per_task
     data = _show(farm, run_id)
-    gpu_tasks = [t for t in data["tasks"] if t["kind"] in ("keyframe", "clip", "hero")]
+    gpu_tasks = [t for t in data["tasks"] if t["kind"] in ("look", "keyframe", "clip", "hero")]
     assert len(per_task) == len(gpu_tasks)
     recovered = _events(farm, run_id, "task_recovered") + _events(farm, run_id, "task_adopted")
     assert recovered, "resume found no job on the servers"
@@ -97,13 +97,18 @@ def test_out_of_memory_on_the_16gb_worker_moves_the_task(make_farm):
     farm = make_farm(faults={"gpu5": SimFaults(oom_above_gb=8)})
     summary = result_json(farm.render())
     data = _show(farm, summary["run_id"])
-    keyframes = [t for t in data["tasks"] if t["kind"] == "keyframe"]
-    assert all(t["state"] == "done" and t["worker"] != "gpu5" for t in keyframes)
+    stills = [t for t in data["tasks"] if t["kind"] in ("look", "keyframe")]
+    assert all(t["state"] == "done" and t["worker"] != "gpu5" for t in stills)
     oom = [a for a in data["attempts"] if a["worker"] == "gpu5" and a["state"] == "failed"]
     assert oom and all("OutOfMemory" in (a["error"] or "") for a in oom)
-    # gpu5 is spared the keyframes after its first out of memory (it held at most two at once)
-    first = min(a["finished_at"] for a in oom)
-    assert all(a["created_at"] <= first for a in data["attempts"] if a["worker"] == "gpu5")
+    # gpu5 is spared each kind of still (the look's text-to-image, the keyframes' edit model)
+    # after its first out of memory on it (it held at most two at once)
+    kind_of = {t["id"]: t["kind"] for t in data["tasks"]}
+    for kind in ("look", "keyframe"):
+        mine = [a for a in data["attempts"] if a["worker"] == "gpu5"
+                and kind_of[a["task_id"]] == kind]  # fmt: skip
+        first = min(a["finished_at"] for a in mine if a["state"] == "failed")
+        assert all(a["created_at"] <= first for a in mine), kind
     assert any("more_vram" in m for m in _events(farm, summary["run_id"], "task_failed"))
 
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from videofactory.assembly.probe import probe
+from videofactory.look import look_items
 from videofactory.shotlist import dump_shotlist, load_shotlist
 from videofactory.store import Store, bookkeeping_problems
 
@@ -74,7 +75,8 @@ def render(farm, shots: Path, *extra: str) -> dict:
 
 def gpu_and_speech(farm) -> int:
     plan = load_shotlist(farm.shots)
-    return sum(2 + s.hero + bool(s.narration.strip()) for s in plan.shots)
+    looks = len(look_items(plan))  # the film's character sheet and setting plate
+    return looks + sum(2 + s.hero + bool(s.narration.strip()) for s in plan.shots)
 
 
 def test_an_unchanged_plan_submits_nothing(make_farm):
@@ -82,7 +84,7 @@ def test_an_unchanged_plan_submits_nothing(make_farm):
     first = render(farm, farm.shots)
     assert first["tasks_reused"] == 0 and first["tasks_rendered"] == gpu_and_speech(farm)
     before = posted(farm)
-    assert before == 10  # 4 keyframes, 4 clips, 2 hero passes
+    assert before == 12  # its look (2 pictures), 4 keyframes, 4 clips, 2 hero passes
     again = render(farm, farm.shots)
     assert posted(farm) == before  # not one prompt
     assert submitted(farm, again["run_id"]) == set()
@@ -159,10 +161,10 @@ def test_fresh_renders_everything_and_keeps_it(make_farm):
     render(farm, farm.shots)
     before = posted(farm)
     fresh = render(farm, farm.shots, "--fresh")
-    assert posted(farm) - before == 10
+    assert posted(farm) - before == 12  # its look (2), 4 keyframes, 4 clips, 2 hero passes
     assert fresh["tasks_reused"] == 0 and fresh["tasks_rendered"] == gpu_and_speech(farm)
     again = render(farm, farm.shots)  # what --fresh made is in the cache
-    assert posted(farm) - before == 10 and again["tasks_rendered"] == 0
+    assert posted(farm) - before == 12 and again["tasks_rendered"] == 0
 
 
 def test_a_damaged_cache_file_is_rendered_again(make_farm):
@@ -252,10 +254,10 @@ def test_redo_renders_one_shot_as_a_new_run(make_farm):
 
 
 def test_measure_a_60_shot_film_with_one_prompt_changed(make_farm):
-    """Issue 17's measure: a 60-shot film (122 GPU tasks), then the same with one shot's prompt
-    changed: the re-render submits that shot's tasks, 3 (keyframe, clip, hero pass: s40 is one
-    of the film's two hero shots), and the clip of s39, which flows into s40's keyframe (issue
-    18). Wall times are bench/reuse.py's."""
+    """Issue 17's measure: a 60-shot film (124 GPU tasks with its look), then the same with one
+    shot's prompt changed: the re-render submits that shot's tasks, 3 (keyframe, clip, hero
+    pass: s40 is one of the film's two hero shots), and the clip of s39, which flows into s40's
+    keyframe (issue 18). Wall times are bench/reuse.py's."""
     from videofactory.planning import plan_rules
 
     farm = make_farm()
@@ -265,15 +267,15 @@ def test_measure_a_60_shot_film_with_one_prompt_changed(make_farm):
     film.write_text(dump_shotlist(plan))
     first = render(farm, film)
     narrated = sum(1 for s in plan.shots if s.narration.strip())  # the planner lets some breathe
-    assert posted(farm) == 122 and first["tasks_rendered"] == 122 + narrated
+    assert posted(farm) == 124 and first["tasks_rendered"] == 124 + narrated
     data = plan.model_dump(mode="json")
     data["shots"][39]["prompt"] = "the warrior faces the dragon on the burning bridge"
     changed = farm.tmp / "film2.yaml"
     changed.write_text(dump_shotlist(type(plan).model_validate(data)))
     assert plan.shots[38].continuity == "flow"
     again = render(farm, changed)
-    assert posted(farm) - 122 == 4
+    assert posted(farm) - 124 == 4
     want = {"s40/keyframe", "s40/clip", "s40/hero", "s39/clip"}
     assert submitted(farm, again["run_id"]) == want
-    assert again["tasks_rendered"] == 4 and again["tasks_reused"] == 122 - 4 + narrated
+    assert again["tasks_rendered"] == 4 and again["tasks_reused"] == 124 - 4 + narrated
     assert abs(probe(Path(again["final"])).duration_s - 120.0) < 0.2

@@ -62,5 +62,5 @@ def test_a_film_finishes_when_servers_answer_one_request_in_ten_with_500(make_fa
     # No prompt ran twice: one successful execution per GPU task, across the whole farm.
     executions = farm.executions()
     assert all(len(workers) == 1 for workers in executions.values()), executions
-    gpu_tasks = [t for t in data["tasks"] if t["kind"] in ("keyframe", "clip", "hero")]
+    gpu_tasks = [t for t in data["tasks"] if t["kind"] in ("look", "keyframe", "clip", "hero")]
     assert len(executions) == len(gpu_tasks)

@@ -88,5 +88,5 @@ def test_live_lanes_show_card_role_task_progress_vram_eta_and_retries(tmp_path):
     assert "RTX 3090" in lines["gpu1"] and "worker" in lines["gpu1"]
     assert "clip s01" in lines["gpu1"] and "75%" in lines["gpu1"] and "(1 failed)" in lines["gpu1"]
     header = text.splitlines()[0]
-    assert RUN in header and "0/9 tasks" in header and "ETA" in header and "retries 1" in header
+    assert RUN in header and "0/11 tasks" in header and "ETA" in header and "retries 1" in header
     assert "clip s02 on gpu1: boom" in screen.getvalue()  # the retry, printed as it happened

@@ -623,6 +623,7 @@ def show(
 
     from videofactory.cli.runs import status_lines
     from videofactory.planning.choose import planner_summary, planner_text
+    from videofactory.report.data import look_rows
     from videofactory.store import DB_NAME, Store, StoreError, check_workdir
     from videofactory.vocabulary import TaskId
     from videofactory.watching.follow import DRIVEN, replay, run_status
@@ -662,6 +663,17 @@ def show(
             "redo_of": _redo_of(r["settings"]),
             "tasks_reused": store.reuse_counts(r["id"])[0],
             **_takes_of(store, r["id"]),
+            "look": [
+                {
+                    "name": lk.name,
+                    "path": str(lk.picture) if lk.picture else None,
+                    "given": lk.given,
+                    "worker": lk.worker,
+                }
+                for lk in look_rows(
+                    store.plan(r["id"]), store.tasks(r["id"]), store.artifacts(r["id"])
+                )
+            ],
         }
         if shot is not None:
             data = _one_shot(data, shot)
@@ -689,6 +701,10 @@ def show(
         out.print(f"[red]error:[/] {data['error']}")
     for shot, why in live.heroes_missing.items():
         out.print(f"[yellow]no hero pass for {shot}:[/] {why}", highlight=False)
+    for lk in data["look"]:
+        whence = "your picture" if lk["given"] else f"made on {lk['worker'] or '-'}"
+        out.print(f"look {lk['name']}: {lk['path'] or '(not made yet)'} ({whence})",
+                  highlight=False, markup=False)  # fmt: skip
     for line in status_lines(live, watch, now):
         out.print(line, highlight=False)
     table = Table("task", "state", "worker", "seconds", "error")

@@ -60,6 +60,14 @@ def status(farm: str | None = FARM_OPT, as_json: bool = JSON_OPT) -> None:
                 )
                 for problem in c["problems"]:
                     err.print(f"  - {problem['line']}", highlight=False, markup=False)
+            keyframes = row.get("keyframes") or {}
+            if keyframes.get("fallback"):
+                err.print(
+                    f"[yellow]{row['id']}[/] makes keyframes from their prompts alone (no edit "
+                    "of the look; the same character may look different from shot to shot):",
+                    highlight=False,
+                )
+                err.print(f"  - {keyframes['fallback']}", highlight=False, markup=False)
         for line in flow:
             err.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
     if reachable and not as_json:
@@ -77,8 +85,14 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     refusals = any("refused" in r for r in rows)
+    looks = any(r.get("keyframes") for r in rows)
     columns = ["id", "card", "role", "url", "reachable", "memory GB", "free GB", "queue"]
-    table = Table(*columns, *(["refused kinds"] if refusals else []), title=title)
+    table = Table(
+        *columns,
+        *(["keyframes"] if looks else []),
+        *(["refused kinds"] if refusals else []),
+        title=title,
+    )
     for r in rows:
         reach = {True: "[green]yes[/]", False: "[red]no[/]", None: "sim"}[r["reachable"]]
         queue = "" if r["queue_running"] is None else str(r["queue_running"] + r["queue_pending"])
@@ -91,6 +105,7 @@ def _farm_table(title: str, rows: list[dict[str, Any]]) -> None:
             _memory(r),
             _gb(r["vram_free_gb"]),
             queue,
+            *([(r.get("keyframes") or {}).get("mode", "-")] if looks else []),
             *([", ".join(r.get("refused", [])) or "-"] if refusals else []),
         )
     out.print(table)

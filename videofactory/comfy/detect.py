@@ -45,6 +45,8 @@ TEXT_ENCODERS = {
     "CLIPTextEncodeFlux": "t5xxl",
     "CLIPTextEncodeSD3": "t5xxl",
     "TextEncodeHunyuanVideo_ImageToVideo": "prompt",
+    "TextEncodeQwenImageEditPlus": "prompt",
+    "TextEncodeQwenImageEdit": "prompt",
 }
 #: Latent makers whose width/height/length/batch_size are the picture's size and length.
 LATENT_NODES = (
@@ -72,6 +74,13 @@ RESIZE_NODES = ("ImageScale",)
 #: Nodes that take our parameters directly (the simulator's stand-ins for model workflows).
 DIRECT = {
     "SimTextToImage": {
+        "prompt": "prompt",
+        "negative": "negative",
+        "seed": "seed",
+        "width": "width",
+        "height": "height",
+    },
+    "SimImageEdit": {
         "prompt": "prompt",
         "negative": "negative",
         "seed": "seed",

@@ -31,19 +31,27 @@ __all__ = [
     "choose_workflow",
     "preflight_farm",
     "preflight_worker",
+    "simulator_template",
 ]
 
-#: Bundled templates tried, in order, for a kind the farm file does not name. ``wan22_flf``
-#: comes before ``wan22``: the same models, and it also ends a ``flow`` shot on the next
-#: keyframe (without one it is a plain image-to-video clip); a server without
+#: Bundled templates tried, in order, for a kind the farm file does not name.
+#: Keyframes are edits of the film's look where the server can make them (its nodes and model
+#: files are there), else made from their prompts alone (``EDIT_TEMPLATES`` then says why).
+#: ``wan22_flf`` comes before ``wan22``: the same models, and it also ends a ``flow`` shot on
+#: the next keyframe (without one it is a plain image-to-video clip); a server without
 #: WanFirstLastFrameToVideo gets ``wan22``.
 DEFAULT_TEMPLATES: dict[TaskKind, tuple[str, ...]] = {
-    TaskKind.keyframe: ("flux", "sdxl"),
+    TaskKind.look: ("flux", "sdxl", "qwen_edit", "flux_kontext"),
+    TaskKind.keyframe: ("qwen_edit", "flux_kontext", "flux", "sdxl"),
     TaskKind.clip: ("wan22_flf", "wan22", "ltxv"),
     TaskKind.hero: ("upscale",),
 }
+#: Bundled keyframe templates that take the look as references.
+EDIT_TEMPLATES = ("qwen_edit", "flux_kontext", "sim_edit")
 #: A node only the videofactory simulator has: its servers get the simulator's templates.
 SIM_NODE = "SimTextToImage"
+#: The simulator's template sets per kind, tried in order (edits where it has the node).
+SIM_TEMPLATES: dict[TaskKind, tuple[str, ...]] = {TaskKind.keyframe: ("sim_edit", "sim")}
 #: Seconds to wait for a worker's /object_info (it can be a few MB on a real server).
 OBJECT_INFO_TIMEOUT_S = 20.0
 
@@ -57,6 +65,16 @@ class KindCheck:
     problems: list[Problem] = field(default_factory=list)
     #: How it was chosen: "farm file", "default", or "simulator".
     source: str = "default"
+    #: For a keyframe workflow that takes no references while an edit template was tried:
+    #: why the worker makes its keyframes from their prompts alone (its best edit template's
+    #: first problem), e.g. "qwen_edit: node 111 ... TextEncodeQwenImageEditPlus ... unknown".
+    fallback: str = ""
+
+    @property
+    def edits(self) -> bool:
+        """Whether this worker makes the kind's pictures as edits of the look (a keyframe
+        workflow with reference slots that passed preflight)."""
+        return self.ok and self.workflow is not None and self.workflow.accepts("reference_1")
 
     @property
     def ok(self) -> bool:
@@ -70,6 +88,8 @@ class KindCheck:
             "ok": self.ok,
             "workflow": self.workflow.name if self.workflow else None,
             "source": self.source,
+            "edits": self.edits,
+            "fallback": self.fallback,
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -119,19 +139,33 @@ def choose_workflow(
         except WorkflowError as exc:
             return KindCheck(kind, None, [Problem("workflow", str(exc))], "farm file")
         return KindCheck(kind, wf, check_workflow(wf, object_info), "farm file")
+    sets, source = DEFAULT_TEMPLATES[kind], "default"
     if SIM_NODE in object_info:
-        wf = load_template(kind.value, "sim")
-        return KindCheck(kind, wf, check_workflow(wf, object_info), "simulator")
+        sets, source = SIM_TEMPLATES.get(kind, ("sim",)), "simulator"
     best: KindCheck | None = None
-    for set_name in DEFAULT_TEMPLATES[kind]:
+    refused_edit: KindCheck | None = None
+    for set_name in sets:
         wf = load_template(kind.value, set_name)
-        check = KindCheck(kind, wf, check_workflow(wf, object_info), "default")
+        check = KindCheck(kind, wf, check_workflow(wf, object_info), source)
         if check.ok:
+            if refused_edit is not None and not check.edits:
+                first = refused_edit.problems[0]
+                name = refused_edit.workflow.name if refused_edit.workflow else "edit"
+                check.fallback = f"{name}: {first}"
             return check
+        if kind is TaskKind.keyframe and set_name in EDIT_TEMPLATES and refused_edit is None:
+            refused_edit = check
         if best is None or len(check.problems) < len(best.problems):
             best = check
     assert best is not None
     return best
+
+
+def simulator_template(kind: TaskKind) -> Workflow:
+    """The template a simulator's worker runs for a kind when none was named (the first of
+    ``SIM_TEMPLATES``, which every simulator passes): what the built-in simulated farm, never
+    preflighted before its run, is keyed and dry-run with."""
+    return load_template(kind.value, SIM_TEMPLATES.get(kind, ("sim",))[0])
 
 
 async def preflight_worker(

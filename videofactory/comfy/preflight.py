@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from videofactory.comfy.detect import is_link
+from videofactory.comfy.references import drop_references, reference_name, reference_slots
 from videofactory.comfy.workflow import Workflow
 
 if TYPE_CHECKING:
@@ -108,15 +109,39 @@ async def preflight(
 def check_workflow(
     workflow: Workflow, object_info: Mapping[str, Any], params: Mapping[str, Any] | None = None
 ) -> list[Problem]:
-    """Check a Workflow; the inputs our uploads go to are not held to the current file list."""
+    """Check a Workflow; the inputs our uploads go to are not held to the current file list.
+
+    An edit workflow is checked with each number of its reference slots filled (a film may
+    have one look picture, or none), as ``Workflow.bind`` takes the unfilled ones out.
+    """
     graph = workflow.bind(params, strict=False) if params else dict(workflow.graph)
+    slots = reference_slots(workflow.bindings)
+    uploaded = (*UPLOADED, *(reference_name(i) for i in range(1, slots + 1)))
     runtime = {
         target
-        for name in UPLOADED
+        for name in uploaded
         if name in workflow.bindings
         for target in workflow.bindings[name].targets
     }
-    return check_graph(graph, object_info, runtime=runtime)
+    problems = check_graph(graph, object_info, runtime=runtime)
+    seen = {str(p) for p in problems}
+    for keep in range(slots):
+        fewer = drop_references(graph, workflow.bindings, keep)
+        for problem in check_graph(fewer, object_info, runtime=runtime):
+            if str(problem) not in seen:
+                seen.add(str(problem))
+                problems.append(
+                    Problem(
+                        problem.kind,
+                        f"{problem.message} (with {keep} reference picture(s))",
+                        problem.node_id,
+                        problem.title,
+                        problem.class_type,
+                        problem.input,
+                        problem.choices,
+                    )
+                )
+    return problems
 
 
 def check_graph(

@@ -31,7 +31,15 @@ __all__ = [
 ]
 
 #: Parameter a Load* node is bound to -> what kind of file it loads.
-LOADED = {"input_image": "picture", "input_video": "clip", "input_audio": "sound"}
+#: An edit workflow's reference slots (``comfy.references``) load pictures too.
+LOADED = {
+    "input_image": "picture",
+    "input_video": "clip",
+    "input_audio": "sound",
+    "reference_1": "picture",
+    "reference_2": "picture",
+    "reference_3": "picture",
+}
 #: File suffixes of each kind (to tell which binding a user's own --input file is for).
 SUFFIXES = {
     "picture": (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"),

@@ -40,6 +40,7 @@ from videofactory.comfy.frames import (
     infer_frame_rule,
     parse_frame_rule,
 )
+from videofactory.comfy.references import drop_references, reference_slots
 from videofactory.comfy.sizes import (
     EVEN,
     SIZE_RULE_KEY,
@@ -50,6 +51,9 @@ from videofactory.comfy.sizes import (
 from videofactory.errors import WorkflowError
 from videofactory.userfiles import parse_json, parse_yaml, read_text
 from videofactory.vocabulary import GPU_KINDS
+
+#: The task kind whose pictures a set's keyframe template makes when it has no look template.
+LOOK = "look"
 
 __all__ = [
     "Binding",
@@ -124,7 +128,13 @@ class Workflow:
                 for node, input_name in self.bindings[name].targets:
                     graph[node]["inputs"][input_name] = value
         unused = {n for name in self.optional - set(params) for n, _ in self.bindings[name].targets}
-        return _without(graph, unused) if unused else graph
+        if unused:  # optional inputs the task does not give (a clip with no end frame)
+            graph = _without(graph, unused)
+        slots = reference_slots(self.bindings)
+        given = reference_slots(params)
+        if given < slots:  # reference slots the task does not fill go (comfy.references)
+            graph = drop_references(graph, self.bindings, given)
+        return graph
 
     def clip_timing(self, duration_s: float, output_fps: float, scale: float = 1.0) -> ClipTiming:
         """The frames and rate to bind for a shot of ``duration_s``: the smallest count the
@@ -202,8 +212,14 @@ def load_workflow(path: Path | str, bindings_path: Path | str | None = None) -> 
 
 
 def load_template(kind: str, template_set: str = "sim") -> Workflow:
-    """A bundled workflow template, e.g. ``load_template("clip")`` or ``("keyframe", "flux")``."""
+    """A bundled workflow template, e.g. ``load_template("clip")`` or ``("keyframe", "flux")``.
+
+    A look picture is a still made from a prompt: a set without a ``look.json`` makes it with
+    its ``keyframe.json`` (an edit template given no reference is text-to-image).
+    """
     folder = resources.files("videofactory") / "workflows" / template_set
+    if kind == LOOK and not (folder / f"{kind}.json").is_file():
+        kind = "keyframe"
     graph_file = folder / f"{kind}.json"
     if not graph_file.is_file():
         raise WorkflowError(
@@ -291,7 +307,8 @@ def template_names(kind: str | None = None) -> list[str]:
         if not folder.is_dir():
             continue
         for k in (k.value for k in GPU_KINDS):  # a template set holds one file per GPU kind
-            if (kind is None or k == kind) and (folder / f"{k}.json").is_file():
+            wanted = kind is None or k == kind or (kind == LOOK and k == "keyframe")
+            if wanted and (folder / f"{k}.json").is_file():
                 names.append(f"{folder.name}/{k}")
     return names
 
@@ -332,7 +349,7 @@ def _load_source(
         )
     if template:
         set_name, _, tkind = str(template).partition("/")
-        if tkind and tkind != kind:
+        if tkind and tkind != kind and not (kind == LOOK and tkind == "keyframe"):
             raise WorkflowError(f"template {template} is a {tkind} workflow, not a {kind} one")
         return load_template(kind, set_name)
     return load_workflow(_rel(file, base_dir), _rel(bindings, base_dir) if bindings else None)

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 from videofactory.assembly.probe import check_media, probe
 from videofactory.assembly.stills import last_frame
 from videofactory.comfy.client import new_prompt_id
+from videofactory.comfy.farmcheck import simulator_template
 from videofactory.comfy.frames import ClipTiming
 from videofactory.comfy.protocol import queue_ids
+from videofactory.comfy.references import reference_name
 from videofactory.comfy.results import OutputRef, PromptResult
-from videofactory.comfy.workflow import Workflow, load_spec, load_template
+from videofactory.comfy.workflow import Workflow, load_spec
 from videofactory.errors import BackendError, BackendTimeout, MediaError, WorkflowError
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task, input_deps
@@ -34,12 +36,12 @@ from videofactory.farm.flow import (
     takes_end_frame,
 )
 from videofactory.farm.lanes import Job, Lane
-from videofactory.farm.params import HERO_SCALE, workflow_params
+from videofactory.farm.params import HERO_SCALE, task_references, task_shot, workflow_params
 from videofactory.farm.picking import record_score
 from videofactory.farm.sharing import submit_slot
 from videofactory.shotlist import Shot
 from videofactory.store import TaskState
-from videofactory.vocabulary import TaskKind
+from videofactory.vocabulary import TaskId, TaskKind
 
 if TYPE_CHECKING:
     from videofactory.farm.reuse import Reuse
@@ -48,6 +50,7 @@ __all__ = ["FOLDER", "GpuRunner", "HERO_SCALE", "STOPPED", "media_dict", "missin
 
 #: Where each kind's output goes in the run folder.
 FOLDER = {
+    TaskKind.look: "look",
     TaskKind.keyframe: "keyframes",
     TaskKind.clip: "clips",
     TaskKind.hero: "hero",
@@ -119,7 +122,7 @@ class GpuRunner:
 
     async def run(self, task: Task, lane: Lane) -> Path:
         """Run one attempt of ``task`` on ``lane`` and return its checked output."""
-        shot = self.ctx.shotlist.shot(task.shot_id or "")
+        shot = task_shot(task.kind, task.shot_id, self.ctx.shotlist)
         workflow = self.workflow(lane, task.kind)
         prompt_id = new_prompt_id()
         attempt = self.ctx.store.start_attempt(task.id, self.ctx.run_id, lane.id, prompt_id)
@@ -167,7 +170,7 @@ class GpuRunner:
         """Follow a job an earlier orchestrator posted (found again by its prompt id); it goes
         on as that orchestrator's ``attempt`` (reopened by the reconciler): one prompt is one
         render."""
-        shot = self.ctx.shotlist.shot(task.shot_id or "")
+        shot = task_shot(task.kind, task.shot_id, self.ctx.shotlist)
         if attempt is None:  # no attempt row names the prompt: record one now
             attempt = self.ctx.store.start_attempt(task.id, self.ctx.run_id, lane.id, prompt_id)
             self.ctx.store.set_attempt_state(attempt, TaskState.submitted)
@@ -319,7 +322,7 @@ class GpuRunner:
         key = (lane.id, kind)
         if key not in self.workflows:
             spec = lane.config.workflow_spec(kind)
-            self.workflows[key] = load_spec(spec, kind.value) if spec else load_template(kind.value)
+            self.workflows[key] = load_spec(spec, kind.value) if spec else simulator_template(kind)
         return self.workflows[key]
 
     async def params(self, task: Task, shot: Shot, lane: Lane) -> dict[str, Any]:
@@ -347,6 +350,8 @@ class GpuRunner:
         elif task.kind is TaskKind.hero:
             dep = self.dep(task, TaskKind.clip)
             inputs["input_video"] = await self.input_name(dep, lane, subfolder)
+        elif self.workflow(lane, task.kind).accepts(reference_name(1)):
+            inputs.update(await self.references(task, lane, subfolder))
         return workflow_params(
             task.kind,
             shot,
@@ -357,6 +362,25 @@ class GpuRunner:
             inputs=inputs,
             take=task.take,
         )
+
+    async def references(self, task: Task, lane: Lane, subfolder: str) -> dict[str, str]:
+        """The look pictures of a keyframe made as an edit, on ``lane``'s server: each look
+        task's output (uploaded, unless that server made it), or the user's own picture
+        (uploaded), as ``reference_1``.. in the look's order."""
+        out: dict[str, str] = {}
+        workflow = self.workflow(lane, task.kind)
+        for i, item in enumerate(task_references(task.kind, self.ctx.shotlist), start=1):
+            if not workflow.accepts(reference_name(i)):
+                break
+            if item.picture is not None:
+                name = await lane.client.upload(Path(item.picture), subfolder=subfolder)
+            else:
+                dep = str(TaskId(self.ctx.run_id, TaskKind.look, item.name))
+                if dep not in self.outputs:
+                    raise WorkflowError(f"task {task.id} has no look picture {item.name!r} yet")
+                name = await self.input_name(dep, lane, subfolder)
+            out[reference_name(i)] = name
+        return out
 
     def clip_timing(self, task: Task, shot: Shot, lane: Lane) -> ClipTiming:
         """Frames and rate a clip task asks ``lane``'s clip workflow for: the smallest count its
@@ -409,8 +433,9 @@ class GpuRunner:
     ) -> Path:
         """Download the task's output, check it, record it (the attempt done), and learn the
         worker's speed."""
-        shot = self.ctx.shotlist.shot(task.shot_id or "")
-        want = IMAGE_SUFFIXES if task.kind is TaskKind.keyframe else VIDEO_SUFFIXES
+        shot = task_shot(task.kind, task.shot_id, self.ctx.shotlist)
+        still = task.kind in (TaskKind.keyframe, TaskKind.look)
+        want = IMAGE_SUFFIXES if still else VIDEO_SUFFIXES
         refs: list[OutputRef] = [
             r for r in result.outputs if r.type == "output" and r.suffix in want
         ]
@@ -465,6 +490,7 @@ def media_dict(media: Any) -> dict[str, Any]:
 
 #: Parameters a workflow of each kind must bind for the factory to use it.
 ESSENTIAL = {
+    TaskKind.look: ("prompt", "output_prefix"),
     TaskKind.keyframe: ("prompt", "output_prefix"),
     TaskKind.clip: ("input_image", "output_prefix"),
     TaskKind.hero: ("input_video", "output_prefix"),

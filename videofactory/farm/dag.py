@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from videofactory.constants import DEFAULT_CLIP_SECONDS
+from videofactory.look import look_items
 from videofactory.shotlist import ShotList
 from videofactory.vocabulary import TaskId, TaskKind
 
@@ -29,6 +30,7 @@ __all__ = [
     "build_tasks",
     "hero_task",
     "input_deps",
+    "look_tasks",
     "preview_tasks",
     "ready_tasks",
     "upward_ranks",
@@ -38,6 +40,7 @@ __all__ = [
 #: Reference cost of each task kind on the fastest card (an RTX 5090), in seconds, for a clip
 #: of DEFAULT_CLIP_SECONDS. Seeds the estimates until finished tasks teach better ones.
 COST_S: dict[TaskKind, float] = {
+    TaskKind.look: 6.0,
     TaskKind.keyframe: 6.0,
     TaskKind.clip: 90.0,
     TaskKind.hero: 60.0,
@@ -48,6 +51,7 @@ COST_S: dict[TaskKind, float] = {
 #: VRAM a task kind needs, in GB, when its workflow declares nothing (``vram_gb`` in the farm
 #: file or the bindings file; every bundled template declares its own).
 VRAM_GB: dict[TaskKind, float] = {
+    TaskKind.look: 12.0,
     TaskKind.keyframe: 12.0,
     TaskKind.clip: 20.0,
     TaskKind.hero: 28.0,
@@ -115,13 +119,16 @@ def task_id(run_id: str, kind: TaskKind, shot_id: str | None = None, take: int =
 def build_tasks(run_id: str, shotlist: ShotList, *, preview: bool = False) -> list[Task]:
     """Every task of a run, dependencies first (``preview``: ``preview_tasks``).
 
-    A clip needs its shot's keyframe; one that continues (``continuity: continue``) the clip
-    before it too, and one that flows (``continuity: flow``) the next shot's keyframe, which
-    it ends on (that keyframe is listed before it).
+    The look pictures the user did not give (``videofactory.look``) come before the
+    keyframes, which take them as references. A clip needs its shot's keyframe; one that
+    continues (``continuity: continue``) the clip before it too, and one that flows
+    (``continuity: flow``) the next shot's keyframe, which it ends on (that keyframe is listed
+    before it).
     """
     if preview:
         return preview_tasks(run_id, shotlist)
-    tasks: list[Task] = []
+    tasks = look_tasks(run_id, shotlist)
+    looks = tuple(t.id for t in tasks)
     finals: list[str] = []
     previous_clip: str | None = None
     shots = shotlist.shots
@@ -134,13 +141,13 @@ def build_tasks(run_id: str, shotlist: ShotList, *, preview: bool = False) -> li
         ]
         clip = clips[0]
         if i == 0 or shots[i - 1].continuity != "flow":  # else listed before the clip before
-            tasks.append(_task(key, TaskKind.keyframe, shot.id, ()))
+            tasks.append(_task(key, TaskKind.keyframe, shot.id, looks))
         clip_deps: tuple[str, ...] = (key,)
         if shot.continuity == "continue" and previous_clip:
             clip_deps = (key, previous_clip)
         elif shot.continuity == "flow" and i + 1 < len(shots):
             following = task_id(run_id, TaskKind.keyframe, shots[i + 1].id)
-            tasks.append(_task(following, TaskKind.keyframe, shots[i + 1].id, ()))
+            tasks.append(_task(following, TaskKind.keyframe, shots[i + 1].id, looks))
             clip_deps = (key, following)
         tasks.extend(_task(c, TaskKind.clip, shot.id, clip_deps, scale) for c in clips)
         if shot.hero:
@@ -186,18 +193,29 @@ PREVIEW_PINNED: frozenset[TaskKind] = frozenset({TaskKind.keyframe})
 
 
 def preview_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
-    """The tasks of a preview, dependencies first: every shot's keyframe and narration, then
-    the assembly of the animatic (each keyframe held for its shot, with the narration)."""
-    tasks: list[Task] = []
+    """The tasks of a preview, dependencies first: the look, every shot's keyframe (an edit of
+    the look, as the film's) and narration, then the assembly of the animatic (each keyframe
+    held for its shot, with the narration)."""
+    tasks = look_tasks(run_id, shotlist)
+    looks = tuple(t.id for t in tasks)
+    finals: list[str] = []
     for shot in shotlist.shots:
-        tasks.append(_task(task_id(run_id, TaskKind.keyframe, shot.id), TaskKind.keyframe,
-                           shot.id, ()))  # fmt: skip
+        finals.append(task_id(run_id, TaskKind.keyframe, shot.id))
+        tasks.append(_task(finals[-1], TaskKind.keyframe, shot.id, looks))
         if shot.narration.strip():
-            tasks.append(_task(task_id(run_id, TaskKind.speech, shot.id), TaskKind.speech,
-                               shot.id, ()))  # fmt: skip
-    finals = tuple(t.id for t in tasks)
-    tasks.append(_task(task_id(run_id, TaskKind.assemble), TaskKind.assemble, None, finals))
+            finals.append(task_id(run_id, TaskKind.speech, shot.id))
+            tasks.append(_task(finals[-1], TaskKind.speech, shot.id, ()))
+    tasks.append(_task(task_id(run_id, TaskKind.assemble), TaskKind.assemble, None, tuple(finals)))
     return tasks
+
+
+def look_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
+    """The look pictures to render (those the user did not give), before any keyframe."""
+    return [
+        _task(task_id(run_id, TaskKind.look, item.name), TaskKind.look, item.name, ())
+        for item in look_items(shotlist)
+        if item.picture is None
+    ]
 
 
 def _task(

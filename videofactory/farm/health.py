@@ -79,6 +79,14 @@ class Health:
         lane.preflighted = report.reachable
         lane.needs = dict(ability_of(lane.config, memory.gb, memory.kind, report).needs)
         for kind, check in report.kinds.items():
+            if check.ok and check.fallback:
+                ctx.emit(
+                    "warning",
+                    f"{lane.id} makes its {kind.value}s from their prompts alone, not as edits "
+                    f"of the look ({check.fallback})",
+                    worker=lane.id,
+                    data={"kind": kind.value, "fallback": check.fallback},
+                )
             problems = [str(p) for p in check.problems]
             if check.workflow is not None:
                 self.runner.workflows[(lane.id, kind)] = check.workflow

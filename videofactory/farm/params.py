@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from videofactory.comfy.references import reference_name
 from videofactory.comfy.workflow import Workflow
+from videofactory.look import LookItem, look_items, look_shot
 from videofactory.shotlist import Shot, ShotList
 from videofactory.takes import take_seed
 from videofactory.vocabulary import TaskKind
 
-__all__ = ["HERO_SCALE", "even_size", "workflow_params"]
+__all__ = ["HERO_SCALE", "even_size", "task_references", "task_shot", "workflow_params"]
 
 #: Upscale factor of the hero pass.
 HERO_SCALE = 1.5
@@ -24,6 +26,20 @@ HERO_SCALE = 1.5
 def even_size(value: float) -> int:
     """A size a video encoder takes: a multiple of 8, at least 64."""
     return max(64, int(round(value / 8)) * 8)
+
+
+def task_shot(kind: TaskKind, shot_id: str | None, shotlist: ShotList) -> Shot:
+    """The shot a GPU task binds: its own, or for a look task the picture it makes, as a shot
+    (``look.look_shot``)."""
+    if kind is TaskKind.look:
+        return look_shot(shotlist, shot_id or "")
+    return shotlist.shot(shot_id or "")
+
+
+def task_references(kind: TaskKind, shotlist: ShotList) -> list[LookItem]:
+    """The look pictures a task of ``kind`` takes as references, in the order its workflow's
+    ``reference_1``.. slots take them (a keyframe takes the whole look; nothing else any)."""
+    return look_items(shotlist) if kind is TaskKind.keyframe else []
 
 
 def workflow_params(
@@ -41,7 +57,8 @@ def workflow_params(
     its ``take``'s: ``takes.take_seed``), size (scaled after running out of memory), the clip's
     frames and rate, where the output goes (``prefix``) and what it reads (``inputs``:
     ``input_image`` for a clip, and ``end_image`` for one that flows into the next shot;
-    ``input_video`` for a hero pass)."""
+    ``input_video`` for a hero pass; ``reference_1``.. for a keyframe made as an edit of the
+    look)."""
     width, height = (
         (shotlist.width, shotlist.height)
         if scale == 1.0
@@ -49,7 +66,12 @@ def workflow_params(
     )
     if kind is not TaskKind.hero:  # in the steps its model makes, covering the frame
         width, height = workflow.frame_size(width, height)
-    if kind is TaskKind.keyframe:
+    if kind in (TaskKind.keyframe, TaskKind.look):
+        references = {
+            reference_name(i): inputs[reference_name(i)]
+            for i in range(1, len(inputs) + 1)
+            if reference_name(i) in inputs
+        }
         return {
             "prompt": shot.prompt,
             "negative": shot.negative,
@@ -57,6 +79,7 @@ def workflow_params(
             "width": width,
             "height": height,
             "output_prefix": prefix,
+            **references,
         }
     if kind is TaskKind.clip:
         timing = workflow.clip_timing(shot.duration, shotlist.fps, scale)

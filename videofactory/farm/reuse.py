@@ -28,6 +28,7 @@ from videofactory.cache.keys import (
     model_files,
     speech_key,
 )
+from videofactory.comfy.references import reference_name
 from videofactory.errors import FactoryError, WorkflowError
 from videofactory.farm.attempt import FOLDER
 from videofactory.farm.dag import Task, input_deps
@@ -38,9 +39,9 @@ from videofactory.farm.flow import (
     start_ref,
     takes_end_frame,
 )
-from videofactory.farm.params import workflow_params
+from videofactory.farm.params import task_references, task_shot, workflow_params
 from videofactory.shotlist import Shot, ShotList
-from videofactory.vocabulary import GPU_KINDS, TaskKind
+from videofactory.vocabulary import GPU_KINDS, TaskId, TaskKind
 
 if TYPE_CHECKING:
     from videofactory.cache.artifacts import ArtifactCache, Entry
@@ -87,6 +88,7 @@ def task_key(
     scale: float,
     sha_of: ShaOf,
     reference_sha: str | None = None,
+    file_sha: ShaOf | None = None,
 ) -> str | None:
     """The content key of a GPU task run with ``workflow`` (None while an input is unknown).
 
@@ -94,21 +96,38 @@ def task_key(
     ``previous_clip`` for a shot that continues the one before; ``next_keyframe`` for a shot
     that flows into the next, bound as the workflow's end frame) and the shot's reference
     picture; the workflow is bound as the attempt binds it, with each input's content hash
-    where the server's name for the upload would go and the output prefix made neutral.
+    where the server's name for the upload would go and the output prefix made neutral. A
+    keyframe made as an edit reads the look (``look:<name>``: a look task's output, or the
+    user's picture, hashed by ``file_sha``); one made from its prompt alone does not, and is
+    keyed as if there were no look.
     """
-    shot = shotlist.shot(task.shot_id or "")
+    shot = task_shot(task.kind, task.shot_id, shotlist)
     inputs: dict[str, str] = {}
     end = end_frame_dep(task, tasks)
     for dep in input_deps(task, tasks):
+        dt = tasks[dep]
+        if dt.kind is TaskKind.look:
+            continue  # a reference: below, by its slot
         sha = sha_of(dep)
         if sha is None:
             return None
-        dt = tasks[dep]
         role = dt.kind.value if dt.shot_id == task.shot_id else f"previous_{dt.kind.value}"
         inputs["next_keyframe" if dep == end else role] = sha
+    bound: dict[str, str] = {}
+    for i, item in enumerate(task_references(task.kind, shotlist), start=1):
+        if not workflow.accepts(reference_name(i)):
+            break
+        if item.picture is not None:
+            sha = file_sha(item.picture) if file_sha is not None else None
+            sha = sha or f"missing:{item.picture}"
+        else:
+            sha = sha_of(str(TaskId(TaskId.parse(task.id).run_id, TaskKind.look, item.name)))
+            if sha is None:
+                return None
+        inputs[f"look:{item.name}"] = sha
+        bound[reference_name(i)] = input_ref(sha)
     if shot.reference_image:
         inputs["reference_image"] = reference_sha or f"missing:{shot.reference_image}"
-    bound = {}
     if task.kind is TaskKind.clip:
         start = inputs["keyframe"]
         if previous_clip_dep(task, tasks) is not None:  # it starts from that clip's last frame
@@ -239,7 +258,7 @@ class Reuse:
         workflow = self._workflows(task.kind).get(worker)
         if workflow is None:
             return None
-        shot = self.ctx.shotlist.shot(task.shot_id or "")
+        shot = task_shot(task.kind, task.shot_id, self.ctx.shotlist)
         return task_key(
             task,
             self.tasks,
@@ -248,6 +267,7 @@ class Reuse:
             scale=self.scale_of(task.id),
             sha_of=self.sha_of,
             reference_sha=self._file_sha(shot.reference_image),
+            file_sha=self._file_sha,
         )
 
     def narration_key(self, task: Task) -> str:
@@ -399,10 +419,19 @@ def plan_reuse(
             shot = shotlist.shot(task.shot_id or "")
             keys = [narration_key(shot, shotlist, speaker)]
         elif task.kind in GPU_KINDS:
-            shot = shotlist.shot(task.shot_id or "")
+            shot = task_shot(task.kind, task.shot_id, shotlist)
             ref = file_sha(shot.reference_image) if shot.reference_image else None
             found = [
-                task_key(task, tasks, shotlist, wf, scale=1.0, sha_of=shas.get, reference_sha=ref)
+                task_key(
+                    task,
+                    tasks,
+                    shotlist,
+                    wf,
+                    scale=1.0,
+                    sha_of=shas.get,
+                    reference_sha=ref,
+                    file_sha=file_sha,
+                )
                 for wf in workflows.get(task.kind, [])
             ]
             keys = [k for k in dict.fromkeys(found) if k is not None]
@@ -423,7 +452,8 @@ def farm_workflows(
     """Per GPU kind, the workflows the farm's workers would run: what each worker's preflight
     chose (``checks``: worker id -> ``WorkerPreflight``), else what its farm entry names, else
     the bundled template. A workflow that cannot be loaded is left out."""
-    from videofactory.comfy.workflow import load_spec, load_template
+    from videofactory.comfy.farmcheck import simulator_template
+    from videofactory.comfy.workflow import load_spec
 
     out: dict[TaskKind, list[Workflow]] = {k: [] for k in GPU_KINDS}
     for worker in farm.workers:
@@ -434,7 +464,7 @@ def farm_workflows(
             if workflow is None:
                 spec = worker.workflow_spec(kind)
                 try:
-                    workflow = load_spec(spec, kind.value) if spec else load_template(kind.value)
+                    workflow = load_spec(spec, kind.value) if spec else simulator_template(kind)
                 except FactoryError:
                     continue
             out[kind].append(workflow)

@@ -22,10 +22,12 @@ __all__ = [
     "Bar",
     "KindTiming",
     "LaneUse",
+    "LookRow",
     "Notice",
     "RunReport",
     "ShotRow",
     "build_report",
+    "look_rows",
     "gather",
 ]
 
@@ -131,6 +133,20 @@ class ShotRow:
     hero_missing: str = ""
 
 
+@dataclass(frozen=True)
+class LookRow:
+    """One picture of the film's look (``videofactory.look``) as the report shows it."""
+
+    #: ``character``, ``character-2``, ``character-3`` or ``setting``.
+    name: str
+    #: The picture: the look task's output, or the user's own (None: not made yet).
+    picture: Path | None
+    #: Whether the user gave it (``look:`` in the shot list) rather than the farm making it.
+    given: bool = False
+    #: Where it was made ("" for a given one, "cache" when it was reused).
+    worker: str = ""
+
+
 @dataclass
 class RunReport:
     """Everything the report shows."""
@@ -150,6 +166,8 @@ class RunReport:
     planner: dict[str, Any] = field(default_factory=dict)
     #: Which voice spoke the film and why (the last ``speech_voice`` event), if it spoke.
     voice: dict[str, Any] | None = None
+    #: The film's look: its character sheets and setting plate, made or given.
+    look: list[LookRow] = field(default_factory=list)
 
     @property
     def failed_attempts(self) -> int:
@@ -213,7 +231,29 @@ def build_report(
         speech_engines=_engines(events),
         planner=planner_summary(plan or {}),
         voice=_voice(events),
+        look=look_rows(plan or {}, tasks, artifacts),
     )
+
+
+def look_rows(
+    plan: Mapping[str, Any], tasks: Sequence[Any], artifacts: Sequence[Mapping[str, Any]]
+) -> list[LookRow]:
+    """The look pictures: those the run made (its look tasks' newest outputs) and those the
+    user gave in the shot list."""
+    made: dict[str, Path] = {}
+    for art in artifacts:
+        if art["kind"] == TaskKind.look.value:
+            made[TaskId.parse(art["task_id"]).shot_id or ""] = Path(art["path"])
+    rows = [
+        LookRow(str(t.shot_id), made.get(str(t.shot_id)), False, t.worker or "")
+        for t in tasks
+        if t.kind == TaskKind.look.value
+    ]
+    given = plan.get("look")
+    if isinstance(given, dict):
+        rows += [LookRow(str(name), Path(str(path)), True) for name, path in given.items()]
+    order = {"character": 0, "character-2": 1, "character-3": 2, "setting": 3}
+    return sorted(rows, key=lambda r: order.get(r.name, 9))
 
 
 def gather(store: Any, run: str, *, now: float) -> RunReport:

@@ -103,6 +103,18 @@ TEMPLATE = """<!DOCTYPE html>
 <td class="num {{ 'bad' if l.failed else '' }}">{{ l.failed }}</td></tr>{% endfor %}
 </table>
 
+{% if r.look %}<h2>Look</h2>
+<p class="muted">The references made before the keyframes: each keyframe is an edit of them
+where its worker can make one, so the character and the place look the same in every shot.</p>
+<table><tr><th>picture</th><th>look</th><th>from</th></tr>
+{% for l in r.look %}<tr><td><b>{{ l.name }}</b></td>
+<td>{% if look_thumbs.get(l.name) %}<img class="thumb" src="{{ look_thumbs[l.name] }}"
+ alt="look {{ l.name }}">{% else %}<span class="muted">none</span>{% endif %}</td>
+<td>{% if l.given %}your picture<br><span class="muted">{{ l.picture }}</span>{% else %}made on
+ {{ l.worker or "-" }}{% endif %}</td></tr>{% endfor %}
+</table>
+{% endif %}
+
 <h2>Shots</h2>
 <table><tr><th>shot</th><th>keyframe</th><th>prompt</th><th>narration</th><th>s</th>
 <th>camera</th><th>rendered on</th><th>attempts</th></tr>
@@ -169,6 +181,7 @@ def render_page(report: RunReport, timeline_png: bytes, *, now: float) -> str:
         final=Path(final).name if final else None,
         timeline_uri=data_uri(timeline_png, "image/png"),
         thumbs={s.id: thumbnail_uri(s.keyframe) for s in report.shots if s.keyframe},
+        look_thumbs={lk.name: thumbnail_uri(lk.picture) for lk in report.look if lk.picture},
         engines=report.speech_engines,
         colours=KIND_COLOURS,
         planner=planner_text(report.planner) if report.planner else "rules",

@@ -21,6 +21,7 @@ __all__ = ["KIND_COLOURS", "draw_timeline"]
 
 #: One colour per task kind (the live view uses the same hues).
 KIND_COLOURS = {
+    "look": "#d1577a",
     "keyframe": "#b05cc6",
     "clip": "#2a9fc4",
     "hero": "#e0a800",

@@ -51,6 +51,8 @@ class RenderModel:
 RENDER_NODES: dict[str, RenderModel] = {
     # SDXL / Flux keyframe: 6 s for one 1280x720 still.
     "SimTextToImage": RenderModel(12.0, 6.0, 1280 * 720, weights_gb=8.0),
+    # Qwen-Image-Edit / Flux Kontext keyframe from reference pictures: 9 s for one 1280x720.
+    "SimImageEdit": RenderModel(12.0, 9.0, 1280 * 720, weights_gb=8.0),
     # Wan 2.2 14B fp8 image-to-video: 90 s for 120 frames at 1280x720.
     "SimImageToVideo": RenderModel(20.0, 90.0, 1280 * 720 * 120, weights_gb=14.0, ref_frames=120),
     # Hero detail pass: 60 s for 120 frames at 1920x1080.

@@ -463,8 +463,12 @@ def paint_scene(
     height: int,
     tick: Callable[[int], None] | None = None,
     steps: int = 1,
+    cloak: RGB | None = None,
+    restyle: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Scene:
-    """Paint one picture (``paint_keyframe``) and say where its character stands."""
+    """Paint one picture (``paint_keyframe``) and say where its character stands. An edit
+    (``sim.lookpaint``) may dress the character in a given colour (``cloak``) and recolour
+    the landscape before the character is drawn on it (``restyle``)."""
     steps = max(1, steps)
     done = 0
 
@@ -510,6 +514,9 @@ def paint_scene(
         img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
         draw = ImageDraw.Draw(img)
         last_ridge = np.full(width, height * 0.9, np.float32)
+    if restyle is not None:
+        img = Image.fromarray(restyle(np.asarray(img)))
+        draw = ImageDraw.Draw(img)
     subject = None
     if last_ridge is not None and FIGURES.intersection(words):
         # Off-centre, as a subject is framed: anywhere from a fifth to four fifths across.
@@ -519,8 +526,8 @@ def paint_scene(
         floor = min(height * 0.72, panel[0][1] - height * 0.01) if panel else height * 0.72
         ground = min(float(last_ridge[min(width - 1, int(x))]) + height * 0.01, floor)
         shade = tuple(int(c * 0.5) for c in near)
-        cloak = _cloak(words, (far + near) / 2)
-        subject = _figure(draw, x, ground, min(height * 0.2, width * 0.3), cloak, shade)
+        dress = cloak or _cloak(words, (far + near) / 2)
+        subject = _figure(draw, x, ground, min(height * 0.2, width * 0.3), dress, shade)
     img = img.filter(ImageFilter.GaussianBlur(radius=max(0.5, height / 900)))
     arr = np.asarray(img).astype(np.float32)
     # Painterly texture: soft colour blotches plus fine grain.

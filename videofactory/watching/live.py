@@ -75,6 +75,7 @@ NOTICE_EVENTS = LINE_EVENTS - {"run_started", "task_submitted", "task_done", "ta
 VRAM_POLL_S = 2.0
 #: Colour of each task kind in the lanes (the report's timeline uses the same hues).
 KIND_STYLE = {
+    "look": "red",
     "keyframe": "magenta",
     "clip": "cyan",
     "hero": "yellow",

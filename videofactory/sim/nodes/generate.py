@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from videofactory.sim.gpu import gpu_seconds
+from videofactory.sim.lookpaint import is_sheet_prompt, paint_sheet
 from videofactory.sim.motion import camera_frames, morph_into
 from videofactory.sim.nodes.base import NodeContext, NodeOutput, parallel_map, register
 from videofactory.sim.render import paint_keyframe
@@ -30,7 +31,9 @@ def sim_text_to_image(
         ctx.gpu(gpu_per_step)
         ctx.progress(i, steps)
 
-    image = paint_keyframe(prompt, seed, width, height, tick=tick, steps=steps)
+    # A prompt asking for a character sheet (the look stage's) is painted as one.
+    painter = paint_sheet if is_sheet_prompt(prompt) else paint_keyframe
+    image = painter(prompt, seed, width, height, tick=tick, steps=steps)
     return NodeOutput((image[None],))
 
 
