@@ -12,6 +12,14 @@ from subprocs import run_cli
 pytest_plugins = ["mediakit"]
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """Workers for ``-n auto`` (pyproject's addopts): one per core, at least 3 (most tests
+    wait on subprocesses, servers and ffmpeg, so two cores keep three busy: the suite took
+    10 minutes with 3 workers on 2 cores against 16 with one), at most 8 (each farm test
+    starts several processes of its own)."""
+    return min(max(os.cpu_count() or 1, 3), 8)
+
+
 @pytest.fixture
 def cli(tmp_path):
     """Call the CLI with the test's scratch folder as working directory."""

@@ -50,7 +50,7 @@ def test_generate_detach_plans_in_the_background_then_renders(tmp_path):
     shown = _show(run_id, tmp_path)
     assert shown["state"] == "done" and shown["planner"]["planner"] == "rules"
     assert [s["id"] for s in shown["shots"]] == ["s01", "s02"]
-    assert shown["live"]["tasks_done"] == shown["live"]["tasks_total"] == 9
+    assert shown["live"]["tasks_done"] == shown["live"]["tasks_total"] == 11  # with its look
     assert (tmp_path / shown["run_dir"] / "shots.yaml").is_file()
     with Store.for_workdir(tmp_path / "w") as store:
         assert store.run(run_id)["owner_pid"] is None  # its process let go of it

@@ -41,11 +41,13 @@ def test_a_preview_then_the_film_reuses_its_keyframes(tmp_path):
     shown = last(run("show", run_id, "--json", "-w", "w", cwd=tmp_path))
     assert shown["preview"] is True and shown["state"] == "done"
     kinds = {t["kind"] for t in shown["tasks"]}
-    assert kinds == {"keyframe", "speech", "assemble"}  # no clip, no hero pass
+    assert kinds == {"look", "keyframe", "speech", "assemble"}  # no clip, no hero pass
     keyframes = by_kind(shown["tasks"], "keyframe")
     assert len(keyframes) == 3 and {t["worker"] for t in keyframes} == {"gpu5"}  # control GPU
     spoken = len(by_kind(shown["tasks"], "speech"))
-    assert preview["tasks_rendered"] == 3 + spoken
+    looks = len(by_kind(shown["tasks"], "look"))
+    assert looks == 2 and {t["worker"] for t in by_kind(shown["tasks"], "look")} == {"gpu5"}
+    assert preview["tasks_rendered"] == looks + 3 + spoken
 
     # The animatic: the plan's length within a frame, with sound, at the plan's size.
     plan_s = sum(s["duration"] for s in shown["shots"])
@@ -62,20 +64,21 @@ def test_a_preview_then_the_film_reuses_its_keyframes(tmp_path):
 
     # What the film would render: every keyframe and narration comes from the cache.
     dry = last(run("render", run_id, "--dry-run", "--json", "-w", "w", cwd=tmp_path))
-    assert dry["preview"] is False and dry["tasks_reused"] == 3 + spoken
+    assert dry["preview"] is False and dry["tasks_reused"] == looks + 3 + spoken
     assert {w.split("/")[1] for w in dry["will_run"]} == {"clip", "hero"}
 
     film = last(run("render", run_id, "--json", "-w", "w", cwd=tmp_path))
     assert film["preview"] is False and Path(film["final"]).name == "final.mp4"
-    assert (film["tasks_reused"], film["tasks_rendered"]) == (3 + spoken, 5)
+    assert (film["tasks_reused"], film["tasks_rendered"]) == (looks + 3 + spoken, 5)
     done = last(run("show", film["run_id"], "--json", "-w", "w", cwd=tmp_path))
     assert done["preview"] is False
     kind_of = {t["id"]: t["kind"] for t in done["tasks"]}
-    rendered = {"keyframe": 0, "speech": 0, "clip": 0, "hero": 0, "assemble": 0}
+    rendered = {"look": 0, "keyframe": 0, "speech": 0, "clip": 0, "hero": 0, "assemble": 0}
     reused = dict.fromkeys(rendered, 0)
     for a in done["attempts"]:
         (reused if a["reused"] else rendered)[kind_of[a["task_id"]]] += 1
     assert (rendered["keyframe"], reused["keyframe"]) == (0, 3)  # every keyframe reused
+    assert (rendered["look"], reused["look"]) == (0, looks)  # and the look they edit
     assert (rendered["speech"], reused["speech"]) == (0, spoken)
     assert (rendered["clip"], rendered["hero"]) == (3, 2)  # the clips were rendered
 

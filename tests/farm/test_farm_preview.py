@@ -29,9 +29,13 @@ def test_a_preview_is_keyframes_and_narration_then_the_animatic():
     assert TaskKind.clip not in kinds and TaskKind.hero not in kinds
     assemble = tasks[-1]
     assert assemble.kind is TaskKind.assemble and assemble.id == "p/assemble"
-    # The animatic waits for every keyframe and narration, nothing else.
-    assert set(assemble.deps) == {t.id for t in tasks[:-1]}
-    assert all(t.deps == () for t in tasks[:-1])  # nothing between keyframes and narration
+    # The animatic waits for every keyframe and narration, nothing else; the keyframes are
+    # edits of the look, as the film's are.
+    looks = tuple(t.id for t in tasks if t.kind is TaskKind.look)
+    assert len(looks) == 2
+    assert set(assemble.deps) == {t.id for t in tasks[:-1] if t.kind is not TaskKind.look}
+    assert all(t.deps == looks for t in tasks if t.kind is TaskKind.keyframe)
+    assert all(t.deps == () for t in tasks if t.kind in (TaskKind.look, TaskKind.speech))
     ranks = upward_ranks(tasks)
     assert ranks["p/s01/keyframe"] > ranks["p/assemble"]
 
@@ -115,6 +119,7 @@ def test_the_dry_run_counts_a_previews_keyframes_on_the_control_gpu():
     def cost(worker, _kind, cost_s):
         return cost_s / seconds[worker]
 
+    tasks = [t for t in tasks if t.kind is not TaskKind.look]  # the keyframes' own placement
     [free] = plan_by_kind(tasks, abilities, strict=False, seconds=cost)
     [pinned] = plan_by_kind(tasks, abilities, strict=False, seconds=cost, pinned=PREVIEW_PINNED)
     assert free.kind is pinned.kind is TaskKind.keyframe

@@ -119,7 +119,7 @@ async def _conversation(session: ClientSession, tmp_path: Path) -> None:
 
     # bounded: a zero timeout answers at once with the state it finds, whatever it is
     early = await _call(session, "wait", {"run": run_id, "timeout_s": 0})
-    assert early["run_id"] == run_id and early["tasks_total"] == 11  # two takes of each shot
+    assert early["run_id"] == run_id and early["tasks_total"] == 13  # 2 takes a shot, 2 looks
     assert early["timed_out"] is (not early["finished"])
     assert "unknown" not in json.dumps(early)
 
