@@ -38,6 +38,35 @@ def start_farm(root: Path, n: int, faults: dict[int, SimFaults] | None = None) -
     return farm
 
 
+#: The seed's cards: id -> (card, VRAM GB, roles, speed).
+SEED_CARDS: dict[str, tuple[str, int, list[str], float]] = {
+    "gpu0": ("RTX 5090", 32, ["primary"], 1.0),
+    "gpu1": ("RTX 3090", 24, ["worker"], 0.55),
+    "gpu2": ("RTX 3090", 24, ["worker"], 0.55),
+    "gpu3": ("RTX 3090", 24, ["worker"], 0.55),
+    "gpu4": ("RTX 3090", 24, ["worker"], 0.55),
+    "gpu5": ("RTX 4080 Super", 16, ["control"], 0.7),
+}
+
+
+def start_seed_farm(root: Path, time_scale: float) -> tuple[SimFarm, Path]:
+    """The seed's farm (``SEED_CARDS``) simulated, and a farm file for it (roles as
+    preferences, a farm file's default)."""
+    specs = [
+        SimWorkerSpec(name=w, card=c, vram_gb=v, gpu_speed=s, time_scale=time_scale)
+        for w, (c, v, _, s) in SEED_CARDS.items()
+    ]
+    farm = SimFarm(specs, root / "sim", ready_timeout=240)
+    farm.start()
+    workers = [
+        {"id": w, "card": c, "vram_gb": v, "roles": r, "speed": s, "url": farm.urls[w]}
+        for w, (c, v, r, s) in SEED_CARDS.items()
+    ]
+    farm_file = root / "factory.yaml"
+    farm_file.write_text(yaml.safe_dump({"name": "seed farm (simulated)", "workers": workers}))
+    return farm, farm_file
+
+
 def write_farm_file(path: Path, farm: SimFarm, **dispatch: Any) -> Path:
     """A farm file for the running simulators: every card may take every kind of job."""
     workers = [

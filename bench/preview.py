@@ -47,43 +47,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-from _farm import Orchestrator, sim_logs
+from _farm import Orchestrator, sim_logs, start_seed_farm
 
 from videofactory.planning import plan_rules
 from videofactory.shotlist import dump_shotlist
-from videofactory.sim.farm import SimFarm, SimWorkerSpec
+from videofactory.sim.farm import SimFarm
 
-#: The seed's cards: id -> (card, VRAM GB, roles, speed).
-CARDS = {
-    "gpu0": ("RTX 5090", 32, ["primary"], 1.0),
-    "gpu1": ("RTX 3090", 24, ["worker"], 0.55),
-    "gpu2": ("RTX 3090", 24, ["worker"], 0.55),
-    "gpu3": ("RTX 3090", 24, ["worker"], 0.55),
-    "gpu4": ("RTX 3090", 24, ["worker"], 0.55),
-    "gpu5": ("RTX 4080 Super", 16, ["control"], 0.7),
-}
 CONCEPT = "warrior in mystical forest"
 #: The three renders of a round, in the order they run.
 RENDERS = ("preview", "film_after_preview", "film")
-
-
-def start(root: Path, time_scale: float) -> tuple[SimFarm, Path]:
-    """The seed's farm, and a farm file for it (roles as preferences, a farm file's
-    default)."""
-    specs = [
-        SimWorkerSpec(name=w, card=c, vram_gb=v, gpu_speed=s, time_scale=time_scale)
-        for w, (c, v, _, s) in CARDS.items()
-    ]
-    farm = SimFarm(specs, root / "sim", ready_timeout=240)
-    farm.start()
-    workers = [
-        {"id": w, "card": c, "vram_gb": v, "roles": r, "speed": s, "url": farm.urls[w]}
-        for w, (c, v, r, s) in CARDS.items()
-    ]
-    farm_file = root / "factory.yaml"
-    farm_file.write_text(yaml.safe_dump({"name": "seed farm (simulated)", "workers": workers}))
-    return farm, farm_file
 
 
 def ended(farm: SimFarm) -> dict[tuple[str, str], dict[str, Any]]:
@@ -132,7 +104,7 @@ def main() -> None:
     plan = plan_rules(CONCEPT, 30, width=args.width, height=args.height)
     film = root / "film.yaml"
     film.write_text(dump_shotlist(plan))
-    farm, farm_file = start(root, args.time_scale)
+    farm, farm_file = start_seed_farm(root, args.time_scale)
     rounds = []
     try:
         for i in range(args.runs):

@@ -35,39 +35,13 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import yaml
-from _farm import Orchestrator, sim_logs
+from _farm import Orchestrator, sim_logs, start_seed_farm
 
 from videofactory.planning import plan_rules
 from videofactory.shotlist import dump_shotlist
-from videofactory.sim.farm import SimFarm, SimWorkerSpec
+from videofactory.sim.farm import SimFarm
 
-#: The seed's cards: id -> (card, VRAM GB, roles, speed).
-CARDS = {
-    "gpu0": ("RTX 5090", 32, ["primary"], 1.0),
-    "gpu1": ("RTX 3090", 24, ["worker"], 0.55),
-    "gpu2": ("RTX 3090", 24, ["worker"], 0.55),
-    "gpu3": ("RTX 3090", 24, ["worker"], 0.55),
-    "gpu4": ("RTX 3090", 24, ["worker"], 0.55),
-    "gpu5": ("RTX 4080 Super", 16, ["control"], 0.7),
-}
 CHANGED_SHOT = 39  # s40, a hero shot
-
-
-def start(root: Path, time_scale: float) -> tuple[SimFarm, Path]:
-    specs = [
-        SimWorkerSpec(name=w, card=c, vram_gb=v, gpu_speed=s, time_scale=time_scale)
-        for w, (c, v, _, s) in CARDS.items()
-    ]
-    farm = SimFarm(specs, root / "sim", ready_timeout=240)
-    farm.start()
-    workers = [
-        {"id": w, "card": c, "vram_gb": v, "roles": r, "speed": s, "url": farm.urls[w]}
-        for w, (c, v, r, s) in CARDS.items()
-    ]
-    farm_file = root / "factory.yaml"
-    farm_file.write_text(yaml.safe_dump({"name": "seed farm (simulated)", "workers": workers}))
-    return farm, farm_file
 
 
 def posted(farm: SimFarm) -> int:
@@ -106,7 +80,7 @@ def main() -> None:
     data["shots"][CHANGED_SHOT]["prompt"] = "the warrior faces the dragon on the burning bridge"
     edited = root / "film-edited.yaml"
     edited.write_text(dump_shotlist(type(plan).model_validate(data)))
-    farm, farm_file = start(root, args.time_scale)
+    farm, farm_file = start_seed_farm(root, args.time_scale)
     rounds = []
     try:
         for i in range(args.runs):

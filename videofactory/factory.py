@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from videofactory.tts.base import SpeechBackend
 
 __all__ = [
+    "adjusted_shotlist",
     "cancel_run",
     "farm_status",
     "new_run_id",
@@ -295,6 +296,37 @@ def render_shotlist(
         )  # fmt: skip
         return _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble,
                       fresh=fresh)  # fmt: skip
+
+
+def adjusted_shotlist(
+    shotlist: ShotList,
+    *,
+    aspect: str | None = None,
+    style: str | None = None,
+    transition: str | None = None,
+    takes: int | None = None,
+) -> ShotList:
+    """The shot list as one render asks for it (``render`` and the MCP ``render`` tool):
+    another shape keeping its short side, another look, one transition for every shot, N takes
+    a shot. None leaves that as the shot list has it.
+
+    Raises:
+        ConfigError: an unknown aspect or transition, a style that does not pass its checks.
+    """
+    from videofactory.shotlist import reshaped, with_transition
+
+    if aspect is not None:
+        shotlist = reshaped(shotlist, aspect)
+    if style is not None:
+        from videofactory.planning.style import apply_style
+        from videofactory.planning.validate import check_style
+
+        shotlist = apply_style(shotlist, check_style(style))
+    if transition is not None:
+        shotlist = with_transition(shotlist, transition)
+    if takes is not None:
+        shotlist = shotlist.model_copy(update={"takes": takes})
+    return shotlist
 
 
 def record_run(

@@ -325,23 +325,15 @@ def render(
     stays as it is; the run records what was rendered).
     """
     from videofactory.assembly.soundtrack import music_setting
-    from videofactory.shotlist import reshaped, with_transition
+    from videofactory.factory import adjusted_shotlist
 
     shotlist, recorded = _shotlist_or_run(shotlist_file, workdir)
     if music is None and recorded is not None:  # the music the run had (a preview's)
         music = recorded["settings"].get("music")
     sound = music_setting(music)  # a bad file is refused before any GPU work
-    if aspect is not None:
-        shotlist = reshaped(shotlist, aspect)
-    if style is not None:
-        from videofactory.planning.style import apply_style
-        from videofactory.planning.validate import check_style
-
-        shotlist = apply_style(shotlist, check_style(style))
-    if transition is not None:
-        shotlist = with_transition(shotlist, transition)
-    if takes is not None:
-        shotlist = shotlist.model_copy(update={"takes": takes})
+    shotlist = adjusted_shotlist(
+        shotlist, aspect=aspect, style=style, transition=transition, takes=takes
+    )
     if dry_run:
         from videofactory.cli.farm import dry_run as check_plan
 

@@ -152,22 +152,11 @@ def render(
     only, assembled into an animatic (``render --preview``); ``takes``: clips per shot."""
     from videofactory.assembly.soundtrack import music_setting
     from videofactory.config import find_farm_file
-    from videofactory.factory import record_run
-    from videofactory.shotlist import reshaped, with_transition
+    from videofactory.factory import adjusted_shotlist, record_run
 
     sound = music_setting(music)  # a bad file is refused before anything is recorded
     plan_ = _shotlist(shotlist, shotlist_file)
-    if aspect is not None:
-        plan_ = reshaped(plan_, aspect)
-    if style is not None:
-        from videofactory.planning.style import apply_style
-        from videofactory.planning.validate import check_style
-
-        plan_ = apply_style(plan_, check_style(style))
-    if transition is not None:
-        plan_ = with_transition(plan_, transition)
-    if takes is not None:
-        plan_ = plan_.model_copy(update={"takes": takes})
+    plan_ = adjusted_shotlist(plan_, aspect=aspect, style=style, transition=transition, takes=takes)
     where, farm_file = defaults.workdir_of(workdir), find_farm_file(defaults.farm_of(farm))
     run_id, run_dir = record_run(
         plan_, workdir=where, farm_file=farm_file, assemble=assemble, music=sound, fresh=fresh,
