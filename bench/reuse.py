@@ -2,10 +2,12 @@
 
 The seed's farm, simulated (six servers, each its own process: an RTX 5090 primary, four RTX
 3090 workers, an RTX 4080 Super control GPU), renders a 120 s film of 60 two-second shots at
-160x96 (60 keyframes, 60 clips, 2 hero passes: 122 GPU tasks; 60 narrations) into an empty work
-directory: the full render. Then the same film with shot s40's prompt changed is rendered in
-the same work directory: the re-render, which takes everything else from the artifact cache and
-submits only s40's keyframe, clip and hero pass, then assembles the film again.
+160x96 (its look: a character sheet and a setting plate; 60 keyframes, 60 clips, 2 hero
+passes: 124 GPU tasks; and its narration) into an empty work directory: the full render. Then
+the same film with shot s40's prompt changed is rendered in the same work directory: the
+re-render, which takes everything else from the artifact cache and submits only s40's keyframe,
+clip and hero pass and the clip of s39, which flows into s40's keyframe, then assembles the film
+again.
 
 Each round uses a fresh work directory (an empty cache); the median of the rounds counts. With
 ``--time-scale 0`` (the default) the simulators render as fast as the CPU goes, so the GPU time
@@ -17,7 +19,7 @@ simulator gives it: what a farm saves when its GPUs, not the CPU, are the cost. 
 of the whole film is in both figures: it is done again either way.
 
 Keys: ``ratio`` (re-render wall time / full render's, median of the rounds), the medians,
-each run's prompts posted (``full_prompts`` 122, ``rerender_prompts`` 4: s40's three and the
+each run's prompts posted (``full_prompts`` 124, ``rerender_prompts`` 4: s40's three and the
 clip of s39, which flows into it), tasks reused and rendered, and the re-render's assembly
 seconds (``rerender_assemble_s``).
 
@@ -110,11 +112,20 @@ def main() -> None:
         return statistics.median(r[name][key] for r in rounds)
 
     full, rerender = med("full", "wall_s"), med("rerender", "wall_s")
+    print()
+    print(f"median of {args.runs}          wall s  prompts  reused  rendered  assembly s")
+    for name in ("full", "rerender"):
+        print(
+            f"{name:<18} {med(name, 'wall_s'):9.2f} {med(name, 'prompts'):8.0f}"
+            f" {med(name, 'reused'):7.0f} {med(name, 'rendered'):9.0f}"
+            f" {med(name, 'assemble_s'):11.2f}"
+        )
+    print(f"re-render / full: {rerender / full:.2f} x wall time")
     print(
         json.dumps(
             {
                 "shots": len(plan.shots),
-                "gpu_tasks": 2 * len(plan.shots) + sum(s.hero for s in plan.shots),
+                "gpu_tasks": rounds[0]["full"]["prompts"],
                 "size": f"{args.width}x{args.height}",
                 "time_scale": args.time_scale,
                 "runs": args.runs,

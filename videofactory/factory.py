@@ -290,7 +290,7 @@ def render_shotlist(
     farm = resolve_farm(farm_file)
     workdir = Path(workdir)
     with Store.for_workdir(workdir) as store, running_farm(farm) as live:
-        run_id, run_dir = _record(
+        run_id, run_dir, shotlist = _record(
             store, shotlist, workdir, live, assemble=assemble, music=music, fresh=fresh,
             settings=settings,
         )  # fmt: skip
@@ -343,10 +343,11 @@ def record_run(
     and folder. ``resume_run`` (or ``videofactory resume``) then renders it (``--detach``)."""
     farm = resolve_farm(farm_file)
     with Store.for_workdir(Path(workdir)) as store:
-        return _record(
+        run_id, run_dir, _ = _record(
             store, shotlist, Path(workdir), farm, assemble=assemble, music=music, fresh=fresh,
             settings=settings,
         )  # fmt: skip
+        return run_id, run_dir
 
 
 def record_planning(
@@ -403,10 +404,17 @@ def _record(
     music: str | None = None,
     fresh: bool = False,
     settings: dict[str, Any] | None = None,
-) -> tuple[str, Path]:
+) -> tuple[str, Path, ShotList]:
+    """Record a new run: its folder (with the user's pictures kept in it, ``kept_pictures``),
+    shot list, farm, settings and tasks. Returns its id, folder and the shot list as recorded."""
     run_id = new_run_id(shotlist.concept)
     run_dir = workdir / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        shotlist = kept_pictures(shotlist, run_dir)
+    except ShotListError:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     # The run database is the record of the shot list; shots.yaml beside the video is a copy
     # for people (to read, or to edit and render as a new run), never read back.
     (run_dir / "shots.yaml").write_text(dump_shotlist(shotlist), encoding="utf-8")
@@ -425,7 +433,44 @@ def _record(
     preview = bool((settings or {}).get("preview"))
     tasks = build_tasks(run_id, shotlist, preview=preview)
     store.add_tasks(run_id, [t.to_record() for t in tasks])
-    return run_id, run_dir
+    return run_id, run_dir, shotlist
+
+
+def kept_pictures(shotlist: ShotList, run_dir: Path) -> ShotList:
+    """The shot list with the user's pictures (``look:`` pictures, shots' ``reference_image``)
+    copied into the run and named there, so that a run resumed, redone or re-rendered later
+    needs nothing outside its folder: a look picture as ``look/<name><ext>`` beside the ones a
+    run makes, a shot's reference as ``inputs/<shot>-reference<ext>``. A picture already in the
+    run's folder stays where it is."""
+
+    def keep(picture: str, folder: str, name: str) -> str:
+        source = Path(picture)
+        if source.resolve().is_relative_to(run_dir.resolve()):
+            return picture
+        target = run_dir / folder / f"{name}{source.suffix.lower()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(source, target)
+        except OSError as exc:
+            raise ShotListError(
+                f"cannot keep {source} in the run ({exc.strerror or exc}); check that it is "
+                "still there and readable"
+            ) from exc
+        return str(target.resolve())
+
+    update: dict[str, Any] = {}
+    if isinstance(shotlist.look, dict) and shotlist.look:
+        update["look"] = {n: keep(p, "look", n) for n, p in shotlist.look.items()}
+    if any(s.reference_image for s in shotlist.shots):
+        update["shots"] = [
+            s.model_copy(
+                update={"reference_image": keep(s.reference_image, "inputs", f"{s.id}-reference")}
+            )
+            if s.reference_image
+            else s
+            for s in shotlist.shots
+        ]
+    return shotlist.model_copy(update=update) if update else shotlist
 
 
 def resume_run(
@@ -657,13 +702,13 @@ def redo_run(
         picks = {s: p for s, p in store.picks(record["id"]).items() if s != shot_id}
         shotlist = _with_picked_heroes(shotlist, picks)
         if detach:
-            run_id, run_dir = _record(store, shotlist, workdir, farm, assemble=assemble,
-                                      settings=settings)  # fmt: skip
+            run_id, run_dir, _ = _record(store, shotlist, workdir, farm, assemble=assemble,
+                                         settings=settings)  # fmt: skip
             _carry_picks(store, run_id, picks)
             return run_id, run_dir, None
         with running_farm(farm) as live:
-            run_id, run_dir = _record(store, shotlist, workdir, live, assemble=assemble,
-                                      settings=settings)  # fmt: skip
+            run_id, run_dir, shotlist = _record(store, shotlist, workdir, live,
+                                                assemble=assemble, settings=settings)  # fmt: skip
             _carry_picks(store, run_id, picks)
             result = _drive(store, live, run_id, run_dir, shotlist, on_event, assemble=assemble)
         return run_id, run_dir, result

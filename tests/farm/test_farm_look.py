@@ -146,3 +146,75 @@ def test_the_look_stage_keeps_the_character_the_same_across_shots(tmp_path, monk
     assert dist_look < 25 and dist_plain > 3 * dist_look
     # ... and the character's whole region is clearly more alike.
     assert hist_look > hist_plain + 0.1
+
+
+def test_a_look_picture_of_the_users_is_kept_in_the_run_and_dresses_every_keyframe(
+    tmp_path, monkeypatch
+):
+    """``look: {character: me.png}``: no character sheet is made (only the setting plate),
+    the user's picture is copied into the run (``look/character.png``) and uploaded from
+    there, every keyframe's character wears its colour, and a redo after the original is gone
+    still renders: the run needs nothing outside its folder."""
+    from videofactory.factory import redo_run
+    from videofactory.sim.lookpaint import paint_sheet, read_sheet
+
+    for key in [k for k in os.environ if k.startswith("VIDEOFACTORY_")]:
+        monkeypatch.delenv(key)
+    mine = tmp_path / "refs" / "me.PNG"
+    mine.parent.mkdir()
+    sheet = paint_sheet("character sheet of a warrior in an orange cloak", 7, W, H)
+    Image.fromarray(sheet).save(mine, format="PNG")
+    orange = np.array(read_sheet(sheet), dtype=np.float32)
+    spec = SimWorkerSpec(name="g0", card="RTX 5090", vram_gb=32, time_scale=0.0)
+    with SimFarm([spec], tmp_path / "sim") as sim:
+        farm = tmp_path / "farm.yaml"
+        farm.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "look test",
+                    "workers": [
+                        {
+                            "id": "g0",
+                            "url": sim.urls["g0"],
+                            "vram_gb": 32,
+                            "roles": ["control", "worker", "primary"],
+                        }
+                    ],
+                }  # fmt: skip
+            )
+        )
+        runs = tmp_path / "runs"
+        first = render_shotlist(
+            film({"character": str(mine)}), workdir=runs, farm_file=farm, assemble=False
+        )
+        kept = first.run_dir / "look" / "character.png"
+        assert kept.read_bytes() == mine.read_bytes()
+        with Store.for_workdir(runs) as store:
+            looks = [t.id for t in store.tasks(first.run_id) if t.kind == "look"]
+            recorded = store.plan(first.run_id)["look"]
+        assert looks == [f"{first.run_id}/setting/look"]
+        assert recorded == {"character": str(kept.resolve())}
+        assert "refs" not in (first.run_dir / "shots.yaml").read_text()
+        for sid, path in keyframes_of_any(runs, first.run_id).items():
+            _, body = character_region(path, sid, list(PROMPTS).index(sid) + 1)
+            assert np.linalg.norm(body.mean(axis=(0, 1)) - orange) < 25, sid
+
+        mine.unlink()  # the user tidies up: the run still has the picture
+        run_id, run_dir, result = redo_run(
+            first.run_id, "s2", workdir=runs, prompt=f"{CHARACTER} crosses a frozen lake"
+        )
+    assert result is not None and result.run_id == run_id
+    with Store.for_workdir(runs) as store:
+        states = {t.id: t.state for t in store.tasks(run_id) if t.kind != "assemble"}
+        worked = {t.id for t in store.tasks(run_id) if t.worker not in (None, "cache")}
+    assert set(states.values()) == {"done"}  # not assembled: the film was made without
+    # The redone shot's keyframe, made as an edit of the kept picture, and its clip.
+    assert {f"{run_id}/s2/keyframe", f"{run_id}/s2/clip"} <= worked
+    assert (run_dir / "look" / "character.png").read_bytes() == kept.read_bytes()
+
+
+def keyframes_of_any(workdir: Path, run_id: str) -> dict[str, Path]:
+    """The run's keyframes by shot, whatever its look tasks."""
+    with Store.for_workdir(workdir) as store:
+        arts = store.artifacts(run_id)
+    return {a["task_id"].split("/")[1]: Path(a["path"]) for a in arts if a["kind"] == "keyframe"}
