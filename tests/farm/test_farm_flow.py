@@ -79,3 +79,42 @@ def test_flow_cuts_land_on_the_next_keyframe(tmp_path: Path) -> None:
     for landing in ("flow", "continue"):
         for near, far in zip(measured[landing], cut, strict=True):
             assert near < 0.35 * far, measured
+
+
+def test_a_worker_without_an_end_frame_renders_flow_shots_as_plain_clips_and_says_so_once(
+    tmp_path: Path,
+) -> None:
+    """A worker whose clip workflow binds no ``end_image`` makes a ``flow`` shot a plain clip
+    from its keyframe, and the run's log says so once per shot, not again at every retry of
+    it (the server fails a third of its prompts here, seeded: the clips are retried)."""
+    import json
+
+    from videofactory.sim.options import SimFaults
+    from videofactory.store import Store
+
+    template = json.loads(
+        (Path(__file__).parents[2] / "videofactory/workflows/sim/clip.json").read_text()
+    )
+    del template["5"], template["2"]["inputs"]["end_image"]  # as a plain image-to-video export
+    plain = tmp_path / "plain_clip.json"
+    plain.write_text(json.dumps(template))
+    faults = SimFaults(fail_rate=0.3, seed=3)
+    with ServerThread(SimOptions(base_directory=tmp_path / "sim", port=0, faults=faults)) as sim:
+        farm = tmp_path / "factory.yaml"
+        farm.write_text(yaml.safe_dump(
+            {"name": "one", "dispatch": {"max_attempts": 20},
+             "workers": [{"id": "gpu0", "vram_gb": 32, "url": sim.url, "roles": ["primary"],
+                          "workflows": {"clip": str(plain)}}]}
+        ))  # fmt: skip
+        result = render_shotlist(film("flow"), workdir=tmp_path / "runs", farm_file=farm,
+                                 assemble=False)  # fmt: skip
+    with Store.for_workdir(tmp_path / "runs") as store:
+        events = store.events(result.run_id)
+        clips = [t for t in store.tasks(result.run_id) if t.kind == "clip"]
+    notes = [e for e in events if e["kind"] == "warning" and "takes no end frame" in e["message"]]
+    flowing = [s.id for s in film("flow").shots if s.continuity == "flow"]
+    assert sorted(e["message"].split(":")[0] for e in notes) == [f"shot {s}" for s in flowing]
+    assert all(t.state == "done" for t in clips)
+    assert sum(t.attempts for t in clips) > len(clips), "no clip was retried: pick another seed"
+    # Plain clips: each flowing cut jumps as a plain cut does (no end frame was used).
+    assert min(cut_distances(result.run_dir, [s.id for s in film("flow").shots])) > 20

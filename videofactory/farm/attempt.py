@@ -86,6 +86,8 @@ class GpuRunner:
         self.scale_of = scale_of
         #: (worker, kind) -> the workflow it runs (set at preflight, else loaded on use).
         self.workflows: dict[tuple[str, TaskKind], Workflow] = {}
+        #: (shot, worker) told already that its clip cannot end on the next keyframe there.
+        self.flow_warned: set[tuple[str, str]] = set()
         #: Task id -> (worker, output ref) of files a server wrote during this run.
         self.made_on: dict[str, tuple[str, OutputRef]] = {}
         #: Prompt ids we gave up on: whatever is left of them on a server is cleared away.
@@ -344,7 +346,8 @@ class GpuRunner:
             end = end_frame_dep(task, self.tasks)
             if end is not None and takes_end_frame(self.workflow(lane, task.kind)):
                 inputs[END_IMAGE] = await self.input_name(end, lane, subfolder)
-            elif end is not None:
+            elif end is not None and (shot.id, lane.id) not in self.flow_warned:
+                self.flow_warned.add((shot.id, lane.id))  # once, not at every retry
                 name = self.workflow(lane, task.kind).name
                 self.ctx.emit("warning", f"shot {shot.id}: {fallback_note(lane.id, name)}", task)
         elif task.kind is TaskKind.hero:
