@@ -94,6 +94,13 @@ def test_a_preview_keeps_its_keyframes_on_the_control_gpu():
     # Its queue full, the others wait for it rather than take the workers' slots.
     full = _workers(gpu5={"free_slots": 0, "busy_until": 60.0})
     assert decide(ready, full, 0.0, pinned=PREVIEW_PINNED) == []
+    # The look the keyframes are edits of stays there too (a film's spills over).
+    looks = [TaskView(f"l{i}", TaskKind.look, 6.0, 12.0, rank=200 - i) for i in range(8)]
+    assert {a.worker_id for a in decide(looks, _workers(), 0.0, time_factor=1.0)} - {"gpu5"}
+    assert [a.worker_id for a in decide(looks, _workers(), 0.0, pinned=PREVIEW_PINNED)] == [
+        "gpu5",
+        "gpu5",
+    ]
     # A clip is not pinned by a preview's setting.
     clip = [TaskView("c0", TaskKind.clip, 90.0, 20.0)]
     assert decide(clip, full, 0.0, pinned=PREVIEW_PINNED)

@@ -188,8 +188,9 @@ def input_deps(task: Task, tasks: Mapping[str, Task]) -> tuple[str, ...]:
 
 
 #: The kinds a preview keeps on their role's GPUs (``scheduler.decide``'s ``pinned``): its
-#: keyframes on the control GPU, as the seed has it, leaving the others to clips and heroes.
-PREVIEW_PINNED: frozenset[TaskKind] = frozenset({TaskKind.keyframe})
+#: look and keyframes on the control GPU, as the seed has it, leaving the others to clips and
+#: heroes.
+PREVIEW_PINNED: frozenset[TaskKind] = frozenset({TaskKind.look, TaskKind.keyframe})
 
 
 def preview_tasks(run_id: str, shotlist: ShotList) -> list[Task]:
