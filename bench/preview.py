@@ -3,13 +3,13 @@
 The seed's farm, simulated (six servers, each its own process: an RTX 5090 primary, four RTX
 3090 workers, an RTX 4080 Super control GPU) at the simulator's default time scale (0: it
 renders as fast as the CPU goes), and the rules planner's 30 s film of "warrior in mystical
-forest" (6 shots: 6 keyframes, 6 clips, 2 hero passes, 6 narrations). Each round, in a fresh
-work directory:
+forest" (6 shots: its look of 2 pictures, 6 keyframes, 6 clips, 2 hero passes; narration).
+Each round, in a fresh work directory:
 
-- **preview**: ``render film.yaml --preview``: the keyframes (on the control GPU) and the
-  narration, then the animatic, ``preview.mp4``;
+- **preview**: ``render film.yaml --preview``: the look and the keyframes (on the control
+  GPU) and the narration, then the animatic, ``preview.mp4``;
 - **film after preview**: ``render RUN`` of that preview: the clips and hero passes, the
-  keyframes and narration taken from the artifact cache;
+  look, keyframes and narration taken from the artifact cache;
 - **film**: ``render film.yaml --fresh`` in another fresh work directory, the full render
   from nothing (what a user pays without a preview).
 

@@ -886,9 +886,10 @@ def pick_take(
                 data={"shot": shot_id, "take": take, "hero": hero},
             )
         run_dir = Path(record["run_dir"])
+        stale = _continuing_elsewhere(rows, shot_id, take)
     out: dict[str, Any] = {
         "run_id": run_id, "shot": shot_id, "take": take, "hero": hero, "previous": previous,
-        "reassembled": due, "final": record.get("final_path"),
+        "reassembled": due, "final": record.get("final_path"), "continue_from_other_take": stale,
     }  # fmt: skip
     if due and hero_due:  # a hero pass to render: the run goes on on its farm
         result = resume_run(run_id, workdir=workdir, farm_file=farm_file, on_event=on_event)
@@ -921,7 +922,30 @@ def pick_take(
     }
     sheet = run_dir / "takes" / f"{shot_id}.jpg"
     out["sheet"] = str(sheet) if sheet.is_file() else None
+    for other in stale:
+        out["message"] += (
+            f"; shot {other} went on from another take of {shot_id}: `videofactory redo "
+            f"{run_id} {other}` makes it go on from take {take}"
+        )
     return out
+
+
+def _continuing_elsewhere(rows: list[Any], shot_id: str, take: int) -> list[str]:
+    """The shots whose rendered clip continues ``shot_id`` from a take other than ``take``
+    (a pick does not render them again: its cut would not land; ``redo`` does)."""
+    from videofactory.farm.dag import Task, from_take
+
+    tasks = {r.id: r for r in rows}
+    found = []
+    for r in rows:
+        if r.kind != TaskKind.clip.value or r.shot_id == shot_id or r.state != TaskState.done:
+            continue
+        if not any(tasks[d].kind == TaskKind.clip.value and tasks[d].shot_id == shot_id
+                   for d in r.deps if d in tasks):  # fmt: skip
+            continue
+        if from_take(Task.from_record(r)) != take and r.shot_id not in found:
+            found.append(r.shot_id)
+    return found
 
 
 def _redraw_sheets(run_id: str, run_dir: Path, workdir: Path) -> None:

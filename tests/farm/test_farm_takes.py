@@ -79,8 +79,11 @@ def test_takes_are_clip_tasks_per_take_and_hero_or_assembly_waits_for_all():
     assert all(t.deps[0] == f"r/{t.shot_id}/keyframe" for t in clips)
     # Every take is a full clip: same cost and VRAM as the one clip of a run without takes.
     assert tasks["r/s02/clip.3"].cost_s == tasks["r/s02/clip"].cost_s
-    # A shot that continues the one before follows its first take.
-    assert tasks["r/s03/clip.2"].deps == ("r/s03/keyframe", "r/s02/clip")
+    # A shot that continues the one before waits for every take of it (it goes on from the
+    # one the film uses, chosen when it becomes ready).
+    assert tasks["r/s03/clip.2"].deps == (
+        "r/s03/keyframe", "r/s02/clip", "r/s02/clip.2", "r/s02/clip.3",
+    )  # fmt: skip
     assert tasks["r/s01/hero"].deps == ("r/s01/clip", "r/s01/clip.2")
     assembly = tasks["r/assemble"].deps
     assert "r/s01/hero" in assembly and "r/s01/clip" not in assembly
@@ -99,6 +102,25 @@ def test_a_hero_pass_reads_only_the_clip_of_the_take_it_upgrades():
     assert chosen.take == 3 and chosen.stem == "s01.take3"
     assert input_deps(chosen, tasks) == ("r/s01/clip.3",)
     assert input_deps(tasks["r/s03/clip.2"], tasks) == ("r/s03/keyframe", "r/s02/clip")
+
+
+def test_a_continuing_clip_reads_only_the_take_it_goes_on_from():
+    import dataclasses
+
+    from videofactory.farm.dag import from_take
+    from videofactory.farm.flow import previous_clip_dep
+
+    tasks = {t.id: t for t in build_tasks("r", _plan(takes=3))}
+    going_on = tasks["r/s03/clip.2"]
+    # Before the choice: take 1, as a run without takes has it.
+    assert from_take(going_on) == 1 and previous_clip_dep(going_on, tasks) == "r/s02/clip"
+    chosen = dataclasses.replace(going_on, params={"from_take": 3})
+    assert input_deps(chosen, tasks) == ("r/s03/keyframe", "r/s02/clip.3")
+    assert previous_clip_dep(chosen, tasks) == "r/s02/clip.3"
+    # Its own take is its id's, whatever it goes on from.
+    assert chosen.take == 2 and chosen.stem == "s03.take2"
+    # A clip that does not continue reads all it depends on.
+    assert input_deps(tasks["r/s02/clip.3"], tasks) == ("r/s02/keyframe",)
 
 
 def test_content_keys_differ_per_take_and_a_hero_key_follows_its_take():

@@ -102,3 +102,77 @@ def test_takes_render_score_sheet_and_a_pick_reassembles_without_rendering(tmp_p
         with pytest.raises(error, match=words) as exc:
             pick_take(*args, workdir=workdir)
         assert "\n" not in str(exc.value)
+
+
+def test_a_shot_that_continues_goes_on_from_the_take_the_film_uses(tmp_path):
+    """s01 in 2 takes, s02 continues it: s02's clip waits for both takes and starts from the
+    last frame of the take the film uses (the best scored), so the cut lands whichever take
+    that is; picking the other take says which shot to redo, and the redo goes on from it."""
+    import av
+    import numpy as np
+    import yaml
+
+    from videofactory.factory import redo_run, render_shotlist
+    from videofactory.shotlist import ShotList
+    from videofactory.sim.options import SimOptions
+    from videofactory.sim.thread import ServerThread
+
+    def first_last(path: Path) -> tuple[np.ndarray, np.ndarray]:
+        with av.open(str(path)) as box:
+            frames = [f.to_ndarray(format="rgb24") for f in box.decode(video=0)]
+        return frames[0].astype(np.int16), frames[-1].astype(np.int16)
+
+    def still(run_dir: Path) -> np.ndarray:
+        from PIL import Image
+
+        with Image.open(run_dir / "stills" / "s02_start.png") as picture:
+            return np.asarray(picture.convert("RGB"), dtype=np.int16)
+
+    def jump(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a - b).mean())
+
+    plan = ShotList.model_validate(
+        {"concept": "a dragon wakes", "duration": 2.0, "width": 128, "height": 72, "fps": 24,
+         "shots": [
+             {"id": "s01", "duration": 1.0, "prompt": "a dragon sleeps in a cave, wide",
+              "camera": "pan_right", "seed": 5, "takes": 2},
+             {"id": "s02", "duration": 1.0, "prompt": "the dragon opens one eye, close up",
+              "camera": "static", "seed": 6, "continuity": "continue"}]}
+    )  # fmt: skip
+    with ServerThread(SimOptions(base_directory=tmp_path / "sim", port=0)) as sim:
+        farm = tmp_path / "factory.yaml"
+        farm.write_text(yaml.safe_dump(
+            {"name": "one", "workers": [{"id": "gpu0", "vram_gb": 32, "url": sim.url,
+                                         "roles": ["primary"]}]}
+        ))  # fmt: skip
+        workdir = tmp_path / "runs"
+        result = render_shotlist(plan, workdir=workdir, farm_file=farm)
+        run_id, clips = result.run_id, result.run_dir / "clips"
+        with Store.for_workdir(workdir) as store:
+            used = _takes_used(store, run_id)["s01"]
+            going_on = store.task(f"{run_id}/s02/clip")
+            chosen = [e for e in store.events(run_id) if e["kind"] == "take_chosen"]
+        assert going_on.params["from_take"] == used
+        assert [e["message"] for e in chosen] == [f"clip s02 goes on from take {used} of s01 "
+                                                  "(best score)"]  # fmt: skip
+        ends = {t: first_last(clips / name)[1] for t, name in
+                ((1, "s01.mp4"), (2, "s01.take2.mp4"))}  # fmt: skip
+        # The still s02's clip was made from, as uploaded (the takes differ only by their
+        # seeds' motion, so the still tells which one it is, not s02's own first frame).
+        start = still(result.run_dir)
+        other = 3 - used
+        print(
+            f"\nthe still s02 starts from against s01's last frame, take {used} (used) "
+            f"{jump(start, ends[used]):.1f}, take {other} {jump(start, ends[other]):.1f}"
+        )
+        assert jump(start, ends[used]) < 1.0 < jump(start, ends[other])
+
+        # The other take picked: the film is re-assembled, and s02 named as the shot to redo.
+        picked = pick_take(run_id, "s01", other, workdir=workdir, farm_file=farm)
+        assert picked["continue_from_other_take"] == ["s02"]
+        assert f"`videofactory redo {run_id} s02`" in picked["message"]
+        new_id, new_dir, _ = redo_run(run_id, "s02", workdir=workdir, seed=7)
+    with Store.for_workdir(workdir) as store:
+        assert store.task(f"{new_id}/s02/clip").params["from_take"] == other
+    start = still(new_dir)
+    assert jump(start, ends[other]) < 1.0 < jump(start, ends[used])

@@ -28,6 +28,7 @@ __all__ = [
     "VRAM_GB",
     "Task",
     "build_tasks",
+    "from_take",
     "hero_task",
     "input_deps",
     "look_tasks",
@@ -121,16 +122,16 @@ def build_tasks(run_id: str, shotlist: ShotList, *, preview: bool = False) -> li
 
     The look pictures the user did not give (``videofactory.look``) come before the
     keyframes, which take them as references. A clip needs its shot's keyframe; one that
-    continues (``continuity: continue``) the clip before it too, and one that flows
-    (``continuity: flow``) the next shot's keyframe, which it ends on (that keyframe is listed
-    before it).
+    continues (``continuity: continue``) the clip before it too (every take of it), and one
+    that flows (``continuity: flow``) the next shot's keyframe, which it ends on (that
+    keyframe is listed before it).
     """
     if preview:
         return preview_tasks(run_id, shotlist)
     tasks = look_tasks(run_id, shotlist)
     looks = tuple(t.id for t in tasks)
     finals: list[str] = []
-    previous_clip: str | None = None
+    previous_clips: list[str] = []
     shots = shotlist.shots
     for i, shot in enumerate(shots):
         scale = shot.duration / DEFAULT_CLIP_SECONDS
@@ -139,12 +140,13 @@ def build_tasks(run_id: str, shotlist: ShotList, *, preview: bool = False) -> li
             task_id(run_id, TaskKind.clip, shot.id, take)
             for take in range(1, shotlist.takes_of(shot) + 1)
         ]
-        clip = clips[0]
         if i == 0 or shots[i - 1].continuity != "flow":  # else listed before the clip before
             tasks.append(_task(key, TaskKind.keyframe, shot.id, looks))
         clip_deps: tuple[str, ...] = (key,)
-        if shot.continuity == "continue" and previous_clip:
-            clip_deps = (key, previous_clip)
+        if shot.continuity == "continue" and previous_clips:
+            # Every take of the clip before: it goes on from the one the film uses (chosen
+            # when it becomes ready, ``picking.settle_take``).
+            clip_deps = (key, *previous_clips)
         elif shot.continuity == "flow" and i + 1 < len(shots):
             following = task_id(run_id, TaskKind.keyframe, shots[i + 1].id)
             tasks.append(_task(following, TaskKind.keyframe, shots[i + 1].id, looks))
@@ -160,7 +162,7 @@ def build_tasks(run_id: str, shotlist: ShotList, *, preview: bool = False) -> li
             speech = task_id(run_id, TaskKind.speech, shot.id)
             tasks.append(_task(speech, TaskKind.speech, shot.id, ()))
             finals.append(speech)
-        previous_clip = clip
+        previous_clips = clips
     tasks.append(_task(task_id(run_id, TaskKind.assemble), TaskKind.assemble, None, tuple(finals)))
     return tasks
 
@@ -173,18 +175,37 @@ def hero_task(run_id: str, shot_id: str, clips: tuple[str, ...], scale: float) -
 
 def input_deps(task: Task, tasks: Mapping[str, Task]) -> tuple[str, ...]:
     """The dependencies whose outputs a task reads: all of them, but for a hero pass only the
-    clip of the take it upgrades (it waits for the others without reading them)."""
-    if task.kind is not TaskKind.hero:
-        return task.deps
-    return tuple(
-        d
-        for d in task.deps
-        if not (
-            tasks[d].kind is TaskKind.clip
-            and tasks[d].shot_id == task.shot_id
-            and tasks[d].take != task.take
+    clip of the take it upgrades, and for a clip that continues the shot before only the take
+    of it that it goes on from (``from_take``); each waits for the other takes without reading
+    them."""
+    if task.kind is TaskKind.hero:
+        return tuple(
+            d
+            for d in task.deps
+            if not (
+                tasks[d].kind is TaskKind.clip
+                and tasks[d].shot_id == task.shot_id
+                and tasks[d].take != task.take
+            )
         )
-    )
+    if task.kind is TaskKind.clip:
+        start = from_take(task)
+        return tuple(
+            d
+            for d in task.deps
+            if not (
+                tasks[d].kind is TaskKind.clip
+                and tasks[d].shot_id != task.shot_id
+                and tasks[d].take != start
+            )
+        )
+    return task.deps
+
+
+def from_take(task: Task) -> int:
+    """The take of the shot before that a continuing clip goes on from (its ``from_take``
+    parameter, chosen when it becomes ready); 1 until then, and for any other task."""
+    return int(task.params.get("from_take", 1))
 
 
 #: The kinds a preview keeps on their role's GPUs (``scheduler.decide``'s ``pinned``): its

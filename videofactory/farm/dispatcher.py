@@ -38,7 +38,7 @@ from videofactory.farm.health import Health
 from videofactory.farm.lanes import Lane
 from videofactory.farm.local import LocalRunner
 from videofactory.farm.outcome import RunResult, close_attempts, run_result, stop_reason
-from videofactory.farm.picking import settle_hero
+from videofactory.farm.picking import settle_take
 from videofactory.farm.policy import Policy
 from videofactory.farm.reuse import Reuse, speaker_identity
 from videofactory.farm.scheduler import TaskView, WorkerView, decide
@@ -273,8 +273,9 @@ class Dispatcher:
             if tid in self._looked or task.kind is TaskKind.assemble or not board.is_ready(tid):
                 continue
             self._looked.add(tid)
-            if task.kind is TaskKind.hero:  # which take it upgrades, before its key is made
-                task = settle_hero(self.ctx, self.tasks, task, self.outputs)
+            # Which take a hero pass upgrades, or a continuing clip goes on from, before its
+            # key is made.
+            task = settle_take(self.ctx, self.tasks, task, self.outputs)
             path = self.reuse.take(task)
             if path is None:
                 continue

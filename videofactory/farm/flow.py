@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from videofactory.farm.dag import Task
+from videofactory.farm.dag import Task, input_deps
 from videofactory.farm.scheduler import TaskView, WorkerView, eligible
 from videofactory.vocabulary import TaskKind
 
@@ -61,11 +61,12 @@ def end_frame_dep(task: Task, tasks: Mapping[str, Task]) -> str | None:
 
 
 def previous_clip_dep(task: Task, tasks: Mapping[str, Task]) -> str | None:
-    """The id of the clip a clip task starts from (another shot's clip among its dependencies:
-    the shot before, for a shot that continues), or None."""
+    """The id of the clip a clip task starts from (another shot's clip among the dependencies
+    it reads: the shot before, for a shot that continues; of that shot's takes, the one it
+    goes on from), or None."""
     if task.kind is not TaskKind.clip:
         return None
-    for dep in task.deps:
+    for dep in input_deps(task, tasks):
         other = tasks[dep]
         if other.kind is TaskKind.clip and other.shot_id != task.shot_id:
             return dep

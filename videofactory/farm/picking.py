@@ -24,7 +24,7 @@ __all__ = [
     "chosen_take",
     "film_takes",
     "record_score",
-    "settle_hero",
+    "settle_take",
     "take_ids",
     "takes_summary",
 ]
@@ -75,24 +75,43 @@ def chosen_take(
     return choose_take(len(ids), None, scores), "auto"
 
 
-def settle_hero(ctx: RunContext, tasks: MutableMapping[str, Task], task: Task,
+def settle_take(ctx: RunContext, tasks: MutableMapping[str, Task], task: Task,
                 outputs: Mapping[str, Path]) -> Task:  # fmt: skip
-    """Choose the take a ready hero pass upgrades (its shot's takes are all done): the picked
-    one, else the best scored. Recorded as the task's ``take`` parameter (its input and its
-    content key follow it) before it is looked up in the cache or placed."""
-    shot_id = task.shot_id or ""
+    """Choose the take a ready task reads, once the takes it waits for are all done: the
+    take a hero pass upgrades (its ``take`` parameter), or the take of the shot before that a
+    continuing clip goes on from (its ``from_take``); the picked one, else the best scored.
+    Recorded with the task (its input and its content key follow it) before it is looked up
+    in the cache or placed; any other task is returned as it is."""
+    if task.kind is TaskKind.hero:
+        shot_id, param = task.shot_id or "", "take"
+    elif task.kind is TaskKind.clip and (before := _continued_shot(task, tasks)) is not None:
+        shot_id, param = before, "from_take"
+    else:
+        return task
     if ctx.shotlist.takes_of(ctx.shotlist.shot(shot_id)) < 2:
         return task
     take, why = chosen_take(ctx.store, ctx.run_id, ctx.shotlist, shot_id, outputs)
-    if task.params.get("take") == take:
+    if task.params.get(param) == take:
         return task
-    settled = dataclasses.replace(task, params={**task.params, "take": take})
+    settled = dataclasses.replace(task, params={**task.params, param: take})
     tasks[task.id] = settled
-    ctx.store.update_task_params(task.id, {**ctx.store.task(task.id).params, "take": take})
+    ctx.store.update_task_params(task.id, {**ctx.store.task(task.id).params, param: take})
     how = WHY[why]
-    ctx.emit("take_chosen", f"hero {shot_id} upgrades take {take} ({how})", settled,
-             data={"take": take, "why": why})  # fmt: skip
+    if param == "take":
+        line = f"hero {shot_id} upgrades take {take} ({how})"
+    else:
+        line = f"clip {task.shot_id} goes on from take {take} of {shot_id} ({how})"
+    ctx.emit("take_chosen", line, settled, data={"take": take, "why": why, "shot": shot_id})
     return settled
+
+
+def _continued_shot(task: Task, tasks: Mapping[str, Task]) -> str | None:
+    """The shot a clip continues (another shot's clip among its dependencies), or None."""
+    for dep in task.deps:
+        other = tasks[dep]
+        if other.kind is TaskKind.clip and other.shot_id != task.shot_id:
+            return other.shot_id
+    return None
 
 
 def film_takes(
