@@ -806,6 +806,7 @@ def pick_take(
     hero: bool = False,
     farm_file: str | Path | None = None,
     on_event: EventSink | None = None,
+    detach: bool = False,
 ) -> dict[str, Any]:
     """Pick the take a shot of a run uses (``videofactory pick RUN SHOT TAKE``).
 
@@ -815,10 +816,13 @@ def pick_take(
     A shot marked ``hero`` has its hero pass moved to the picked take.
 
     A run whose video was assembled is re-assembled at once, in place: the run keeps its id,
-    the new video is the next version beside the old one (``final_v2.mp4`` ...), and nothing
+    the new video is the next version beside the old one (``final.v2.mp4`` ...), and nothing
     but the assembly (and a hero pass on a take that had none) runs: every take is already
     rendered, and a hero pass made before on the same take comes from the artifact cache. A
     run that has not finished keeps the pick for when it goes on (``videofactory resume``).
+    A hero pass to render goes on the run's farm here, or with ``detach`` in a background
+    process (``detached`` and ``pid`` in the answer; ``videofactory wait RUN`` follows it) so
+    that the call returns at once.
 
     Returns a JSON-ready dict: ``run_id``, ``shot``, ``take``, ``hero``, ``previous`` (the
     take the film used before), ``reassembled``, ``final``, ``tasks_rendered`` and
@@ -891,7 +895,17 @@ def pick_take(
         "run_id": run_id, "shot": shot_id, "take": take, "hero": hero, "previous": previous,
         "reassembled": due, "final": record.get("final_path"), "continue_from_other_take": stale,
     }  # fmt: skip
-    if due and hero_due:  # a hero pass to render: the run goes on on its farm
+    if due and hero_due and detach:  # the same, in a background process
+        from videofactory.detach import resume_detached
+
+        started = resume_detached(run_id, run_dir, workdir, Path(farm_file) if farm_file else None)
+        out.update(detached=True, pid=started.pid)
+        out["message"] = (
+            f"shot {shot_id} uses take {take}; its hero pass renders in the background "
+            f"(process {started.pid}), then the video is re-assembled: `videofactory wait "
+            f"{run_id}` follows it"
+        )
+    elif due and hero_due:  # a hero pass to render: the run goes on on its farm
         result = resume_run(run_id, workdir=workdir, farm_file=farm_file, on_event=on_event)
         out["final"] = str(result.final) if result.final else None
         out["message"] = f"shot {shot_id} uses take {take}; re-assembled into {result.final}"

@@ -93,6 +93,23 @@ def test_takes_render_score_sheet_and_a_pick_reassembles_without_rendering(tmp_p
     again = pick_take(run_id, shot, other, workdir=workdir)
     assert not again["reassembled"] and "already uses take" in again["message"]
 
+    # s01's hero pass moved to its other take, in the background: `pick --detach` answers at
+    # once, `wait` follows the run to its next version; no clip is rendered again.
+    hero_shot, hero_take = "s01", 3 - used["s01"]
+    res = run_cli(("pick", run_id, hero_shot, str(hero_take), "--detach", "--json",
+                   "-w", str(workdir)), cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    moved = json.loads(res.stdout)
+    assert moved["detached"] and moved["pid"] and f"videofactory wait {run_id}" in moved["message"]
+    res = run_cli(("wait", run_id, "--json", "-w", str(workdir)), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    with Store.for_workdir(workdir) as store:
+        assert store.run(run_id)["final_path"].endswith("final.v3.mp4")
+        assert len(_clip_attempts(store, run_id)) == 4
+        hero = next(t for t in store.tasks(run_id) if t.kind == "hero")
+        assert hero.state == "done" and hero.params["take"] == hero_take
+        assert _takes_used(store, run_id)["s01"] == hero_take
+
     # Wrong picks are one line each, naming what to do.
     for args, error, words in (
         (("nope", "s01", 1), StoreError, "no run 'nope'"),

@@ -156,8 +156,21 @@ async def _conversation(session: ClientSession, tmp_path: Path) -> None:
     if not picked["reassembled"]:  # the film used take 2 already (the better score)
         assert picked["previous"] == 2, picked
         picked = await _call(session, "pick", {"run": run_id, "shot": "s02", "take": 1})
-    assert picked["reassembled"] and picked["final"].endswith("final.v2.mp4"), picked
-    assert "clip" not in picked["rendered_now"], picked  # no clip rendered again
+    assert picked["reassembled"], picked
+    # s02 is marked hero: its pass moves to the picked take, rendered in a background process
+    # (the tool answers at once), then the film is re-assembled: wait follows it.
+    assert [s.get("hero") for s in shots["shots"]] == [True, True]
+    assert picked["detached"] and f"wait {run_id}" in picked["message"], picked
+    moved = await _call(session, "wait", {"run": run_id, "timeout_s": 120})
+    assert moved["finished"] and moved["state"] == "done", moved
+    assert moved["result"]["final"].endswith("final.v2.mp4"), moved
+    assert moved["shots"][1]["files"].get("hero"), moved["shots"]
+    # Nothing rendered again but that hero pass: a clip attempt per take, two of s02's hero.
+    from videofactory.store import Store
+
+    with Store.for_workdir(tmp_path / "w") as store:
+        attempts = [a["task_id"].split("/", 1)[1] for a in store.attempts(run_id)]
+    assert sum("/clip" in a for a in attempts) == 4 and attempts.count("s02/hero") == 2, attempts
     assert "take" in await _error(session, "pick", {"run": run_id, "shot": "s02", "take": 7})
 
     # a new cut of the film, no GPU work; and a cancel of a finished run changes nothing

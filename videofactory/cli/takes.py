@@ -28,27 +28,34 @@ def pick_command(
     farm: str | None = FARM_OPT,
     workdir: Path = WORKDIR_OPT,
     as_json: bool = JSON_OPT,
+    detach: bool = typer.Option(
+        False,
+        "--detach",
+        help="A hero pass to render renders in a background process; print at once (follow "
+        "it with `videofactory wait RUN`).",
+    ),
 ) -> None:
     """Pick the take of a shot that the film uses (a run rendered with --takes N).
 
     Each shot's takes are on its contact sheet, takes/<shot>.jpg in the run's folder, with
     their automatic scores (`videofactory show RUN SHOT` lists them). The pick is recorded in
     the run; a run whose video is assembled is re-assembled at once, in place, as the next
-    version of its video (final_v2.mp4 ...; the old one is kept). Nothing is rendered again
+    version of its video (final.v2.mp4 ...; the old one is kept). Nothing is rendered again
     but a hero pass on a take that has none yet: a shot marked hero (or picked with --hero)
     gets its hero pass on the picked take.
     """
     from videofactory.factory import pick_take
 
     if as_json:
-        result = pick_take(run, shot, take, workdir=workdir, hero=hero, farm_file=farm)
+        result = pick_take(run, shot, take, workdir=workdir, hero=hero, farm_file=farm,
+                           detach=detach)  # fmt: skip
         print(json.dumps({"ok": True, **result}))
         return
     from videofactory.watching.live import RunView
 
     with RunView(json_lines=False, workdir=workdir) as view:
         result = pick_take(run, shot, take, workdir=workdir, hero=hero, farm_file=farm,
-                           on_event=view)  # fmt: skip
+                           on_event=view, detach=detach)  # fmt: skip
     out.print(result["message"], highlight=False)
     if result["sheet"]:
         out.print(f"contact sheet: {result['sheet']}", highlight=False)

@@ -364,7 +364,9 @@ def build_server(defaults: Defaults) -> MCPServer:
     ) -> dict[str, Any]:
         """Choose the take of a shot the film uses (a run rendered with takes): the run is
         re-assembled in place as its next version (final.v2.mp4 ...), rendering nothing but the
-        hero pass the pick needs (then it returns when that is rendered)."""
+        hero pass the pick needs. With no hero pass to render it returns with the new video;
+        with one, at once (detached: true): the pass renders in the background, follow it
+        with wait(run)."""
         with answers():
             return tools.pick(defaults, run, shot, take, hero=hero, workdir=workdir, farm=farm)
 

@@ -375,12 +375,14 @@ def pick(
     workdir: str | None = None,
     farm: str | None = None,
 ) -> dict[str, Any]:
-    """``videofactory pick RUN SHOT TAKE [--hero]``: the film uses that take from now on."""
+    """``videofactory pick RUN SHOT TAKE [--hero] --detach``: the film uses that take from now
+    on; a hero pass to render renders in a background process (the tool returns at once, as
+    render does: ``wait`` follows the run)."""
     from videofactory.factory import pick_take
 
     where = defaults.workdir_of(workdir)
     _store(where).close()
-    return pick_take(run, shot, take, workdir=where, hero=hero, farm_file=farm)
+    return pick_take(run, shot, take, workdir=where, hero=hero, farm_file=farm, detach=True)
 
 
 def assemble(defaults: Defaults, run: str, workdir: str | None = None, **options: Any) -> dict:
