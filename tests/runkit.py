@@ -35,3 +35,14 @@ def write_farm(path: Path, urls: dict[str, str], cards: dict[str, tuple], **disp
     settings = {"progress_timeout_floor_s": 20.0, "probe_interval_s": 0.5, **dispatch}
     path.write_text(yaml.safe_dump({"name": "test farm", "workers": workers, "dispatch": settings}))
     return path
+
+
+def one_server_farm(path: Path, url: str, *, dispatch: dict | None = None, **worker) -> Path:
+    """A farm file of one simulated server at ``url`` that takes every kind of task (worker
+    ``gpu0``, 32 GB; ``worker`` overrides, e.g. ``workflows``)."""
+    entry = {"id": "gpu0", "url": url, "vram_gb": 32, "roles": ["control", "worker", "primary"]}
+    data: dict = {"name": "one server", "workers": [{**entry, **worker}]}
+    if dispatch:
+        data["dispatch"] = dispatch
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import yaml
+from runkit import one_server_farm
 
 from videofactory.factory import render_shotlist
 from videofactory.shotlist import ShotList
@@ -59,11 +59,7 @@ def cut_distances(run_dir: Path, ids: list[str]) -> list[float]:
 
 def test_flow_cuts_land_on_the_next_keyframe(tmp_path: Path) -> None:
     with ServerThread(SimOptions(base_directory=tmp_path / "sim", port=0)) as sim:
-        farm = tmp_path / "factory.yaml"
-        farm.write_text(yaml.safe_dump(
-            {"name": "one", "workers": [{"id": "gpu0", "vram_gb": 32, "url": sim.url,
-                                         "roles": ["primary"]}]}
-        ))  # fmt: skip
+        farm = one_server_farm(tmp_path / "factory.yaml", sim.url)
         measured = {}
         for continuity in ("flow", "continue", "cut"):
             shotlist = film(continuity)
@@ -100,12 +96,8 @@ def test_a_worker_without_an_end_frame_renders_flow_shots_as_plain_clips_and_say
     plain.write_text(json.dumps(template))
     faults = SimFaults(fail_rate=0.3, seed=3)
     with ServerThread(SimOptions(base_directory=tmp_path / "sim", port=0, faults=faults)) as sim:
-        farm = tmp_path / "factory.yaml"
-        farm.write_text(yaml.safe_dump(
-            {"name": "one", "dispatch": {"max_attempts": 20},
-             "workers": [{"id": "gpu0", "vram_gb": 32, "url": sim.url, "roles": ["primary"],
-                          "workflows": {"clip": str(plain)}}]}
-        ))  # fmt: skip
+        farm = one_server_farm(tmp_path / "factory.yaml", sim.url, dispatch={"max_attempts": 20},
+                               workflows={"clip": str(plain)})  # fmt: skip
         result = render_shotlist(film("flow"), workdir=tmp_path / "runs", farm_file=farm,
                                  assemble=False)  # fmt: skip
     with Store.for_workdir(tmp_path / "runs") as store:

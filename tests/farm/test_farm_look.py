@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
+from runkit import one_server_farm
 
 from videofactory.factory import render_shotlist
 from videofactory.shotlist import parse_shotlist
@@ -106,22 +106,7 @@ def test_the_look_stage_keeps_the_character_the_same_across_shots(tmp_path, monk
         monkeypatch.delenv(key)
     spec = SimWorkerSpec(name="g0", card="RTX 5090", vram_gb=32, time_scale=0.0)
     with SimFarm([spec], tmp_path / "sim") as sim:
-        farm = tmp_path / "farm.yaml"
-        farm.write_text(
-            yaml.safe_dump(
-                {
-                    "name": "look test",
-                    "workers": [
-                        {
-                            "id": "g0",
-                            "url": sim.urls["g0"],
-                            "vram_gb": 32,
-                            "roles": ["control", "worker", "primary"],
-                        }
-                    ],  # fmt: skip
-                }
-            )
-        )
+        farm = one_server_farm(tmp_path / "farm.yaml", sim.urls["g0"])
         runs = tmp_path / "runs"
         with_look = render_shotlist(film(None), workdir=runs, farm_file=farm, assemble=False)
         without = render_shotlist(film("off"), workdir=runs, farm_file=farm, assemble=False)
@@ -167,22 +152,7 @@ def test_a_look_picture_of_the_users_is_kept_in_the_run_and_dresses_every_keyfra
     orange = np.array(read_sheet(sheet), dtype=np.float32)
     spec = SimWorkerSpec(name="g0", card="RTX 5090", vram_gb=32, time_scale=0.0)
     with SimFarm([spec], tmp_path / "sim") as sim:
-        farm = tmp_path / "farm.yaml"
-        farm.write_text(
-            yaml.safe_dump(
-                {
-                    "name": "look test",
-                    "workers": [
-                        {
-                            "id": "g0",
-                            "url": sim.urls["g0"],
-                            "vram_gb": 32,
-                            "roles": ["control", "worker", "primary"],
-                        }
-                    ],
-                }  # fmt: skip
-            )
-        )
+        farm = one_server_farm(tmp_path / "farm.yaml", sim.urls["g0"])
         runs = tmp_path / "runs"
         first = render_shotlist(
             film({"character": str(mine)}), workdir=runs, farm_file=farm, assemble=False

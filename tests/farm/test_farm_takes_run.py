@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from runkit import write_shots
+from runkit import one_server_farm, write_shots
 from subprocs import run_cli
 
 from videofactory.errors import ShotListError, StoreError
@@ -127,7 +127,6 @@ def test_a_shot_that_continues_goes_on_from_the_take_the_film_uses(tmp_path):
     that is; picking the other take says which shot to redo, and the redo goes on from it."""
     import av
     import numpy as np
-    import yaml
 
     from videofactory.factory import redo_run, render_shotlist
     from videofactory.shotlist import ShotList
@@ -157,11 +156,7 @@ def test_a_shot_that_continues_goes_on_from_the_take_the_film_uses(tmp_path):
               "camera": "static", "seed": 6, "continuity": "continue"}]}
     )  # fmt: skip
     with ServerThread(SimOptions(base_directory=tmp_path / "sim", port=0)) as sim:
-        farm = tmp_path / "factory.yaml"
-        farm.write_text(yaml.safe_dump(
-            {"name": "one", "workers": [{"id": "gpu0", "vram_gb": 32, "url": sim.url,
-                                         "roles": ["primary"]}]}
-        ))  # fmt: skip
+        farm = one_server_farm(tmp_path / "factory.yaml", sim.url)
         workdir = tmp_path / "runs"
         result = render_shotlist(plan, workdir=workdir, farm_file=farm)
         run_id, clips = result.run_id, result.run_dir / "clips"
