@@ -56,6 +56,24 @@ def test_generate_detach_plans_in_the_background_then_renders(tmp_path):
         assert store.run(run_id)["owner_pid"] is None  # its process let go of it
 
 
+@pytest.mark.slow
+def test_a_detached_preview_is_planned_then_rendered_as_a_preview(tmp_path):
+    """``generate --preview --detach``: the background process plans the run and renders
+    its preview (look, keyframes, narration, the animatic), not the film."""
+    parent = run_cli(["generate", "cat on the moon", *SMALL, "--preview", "--detach", "--json",
+                      "--workdir", "w"], cwd=tmp_path, timeout=60)  # fmt: skip
+    assert parent.returncode == 0, parent.stderr
+    run_id = json.loads(parent.stdout)["run_id"]
+    waited = run_cli(["wait", run_id, "--json", "--workdir", "w"], cwd=tmp_path, timeout=240)
+    assert waited.returncode == 0, waited.stderr[-3000:]
+    result = json_lines(waited.stdout)[-1]
+    assert result["ok"] and result["final"].endswith("preview.mp4"), result
+    shown = _show(run_id, tmp_path)
+    assert shown["preview"] is True and shown["state"] == "done"
+    assert {t["kind"] for t in shown["tasks"]} == {"look", "keyframe", "speech", "assemble"}
+    assert not (tmp_path / shown["run_dir"] / "final.mp4").exists()
+
+
 def test_a_run_whose_planning_fails_ends_failed_with_the_reason(tmp_path):
     """The LLM planner asked for and unreachable: the command still returns at once (it
     asks no model); the background process ends the run failed, the reason on one line."""

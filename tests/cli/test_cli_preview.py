@@ -62,6 +62,18 @@ def test_a_preview_then_the_film_reuses_its_keyframes(tmp_path):
     refused = run("assemble", run_id, "-w", "w", cwd=tmp_path)  # no clips to assemble
     assert refused.returncode == 1 and f"`videofactory render {run_id}`" in refused.stderr
 
+    # A redo of a preview is a preview: only the changed shot's keyframe is made again.
+    redo = last(run("redo", run_id, "s02", "--prompt", "the warrior kneels by a silver river",
+                    "--json", "-w", "w", cwd=tmp_path))  # fmt: skip
+    assert redo["preview"] is True and Path(redo["final"]).name == "preview.mp4", redo
+    assert (redo["tasks_rendered"], redo["tasks_reused"]) == (1, looks + 2 + spoken), redo
+    redone = last(run("show", redo["run_id"], "--json", "-w", "w", cwd=tmp_path))
+    assert {t["kind"] for t in redone["tasks"]} == kinds
+    made = [
+        a["task_id"] for a in redone["attempts"] if not a["reused"] and "keyframe" in a["task_id"]
+    ]
+    assert made == [f"{redo['run_id']}/s02/keyframe"], made
+
     # What the film would render: every keyframe and narration comes from the cache.
     dry = last(run("render", run_id, "--dry-run", "--json", "-w", "w", cwd=tmp_path))
     assert dry["preview"] is False and dry["tasks_reused"] == looks + 3 + spoken
