@@ -6,6 +6,7 @@ The CLI calls these functions; they hold no policy of their own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import secrets
@@ -820,6 +821,9 @@ def pick_take(
     but the assembly (and a hero pass on a take that had none) runs: every take is already
     rendered, and a hero pass made before on the same take comes from the artifact cache. A
     run that has not finished keeps the pick for when it goes on (``videofactory resume``).
+    A run a process is rendering now records a pick of a shot with no hero pass at once
+    (``pending``): its video uses it (``_drive`` assembles again if the assembly had already
+    chosen); a pick that would move a hero pass is refused until the run ends.
     A hero pass to render goes on the run's farm here, or with ``detach`` in a background
     process (``detached`` and ``pid`` in the answer; ``videofactory wait RUN`` follows it) so
     that the call returns at once.
@@ -856,12 +860,32 @@ def pick_take(
             )
             raise ShotListError(f"shot {shot_id} of run {run_id} has no take {take}; {hint}")
         status = run_status(store, run_id)
-        if status.state in ("running", "starting"):
-            raise StoreError(
-                f"run {run_id} is being driven by process {status.driver_pid}; let it finish "
-                f"(`videofactory wait {run_id}`), then pick"
-            )
         old = store.picks(run_id).get(shot_id)
+        if status.state in ("running", "starting"):
+            if hero_wanted(shot.hero, hero or bool(old and old["hero"])):
+                raise StoreError(
+                    f"run {run_id} is being driven by process {status.driver_pid} and shot "
+                    f"{shot_id} has a hero pass, which the pick would move; let the run finish "
+                    f"(`videofactory wait {run_id}`), then pick"
+                )
+            # Only the assembly reads it: the process driving the run uses it when it
+            # assembles, or assembles again once it has (``_drive``: ``picks_not_used``).
+            store.set_pick(run_id, shot_id, take, hero=False)
+            store.add_event(run_id, "take_picked",
+                            f"shot {shot_id}: take {take} picked while the run renders",
+                            data={"shot": shot_id, "take": take, "hero": False})  # fmt: skip
+            return {
+                "run_id": run_id, "shot": shot_id, "take": take, "hero": False,
+                "previous": None, "reassembled": False, "pending": True,
+                "final": record.get("final_path"), "continue_from_other_take": [],
+                "rendered_now": {}, "sheet": None,
+                "tasks_reused": None, "tasks_rendered": None,
+                "message": (
+                    f"shot {shot_id} uses take {take}: recorded; run {run_id} is being "
+                    f"rendered by process {status.driver_pid}, and its video will use it "
+                    f"(`videofactory wait {run_id}`)"
+                ),
+            }  # fmt: skip
         scores = {t: s.get("score") for t, s in store.take_scores(run_id).get(shot_id, {}).items()}
         previous = choose_take(takes, old["take"] if old else None, scores)
         hero = hero or bool(old and old["hero"])
@@ -1092,7 +1116,7 @@ def _drive(
     )
     try:
         with sigterm_as_ctrl_c():
-            return asyncio.run(dispatcher.run())
+            result = asyncio.run(dispatcher.run())
     except KeyboardInterrupt:
         if store.run(run_id)["owner_pid"] == os.getpid():
             store.set_run_state(run_id, RunState.failed, error="interrupted (Ctrl-C or SIGTERM)")
@@ -1110,6 +1134,28 @@ def _drive(
             store.release_run(run_id, os.getpid())
         if cache is not None:
             cache.close()
+    if result.final is not None and picks_not_used(store, run_id):
+        # A pick made while the run rendered, after its assembly chose its takes: the video
+        # is assembled again with it, as `pick` does once a run is done.
+        from videofactory.assembly.probe import check_media
+
+        final = reassemble_run(run_id, workdir=run_dir.parent)
+        result = dataclasses.replace(result, final=final, media=check_media(final, kind="video"))
+    return result
+
+
+def picks_not_used(store: Store, run_id: str) -> list[str]:
+    """The shots whose picked take differs from the take the run's newest video uses (its
+    newest ``takes_used`` event): picks made while the run rendered, after it assembled."""
+    events = [e for e in store.events(run_id) if e["kind"] == "takes_used"]
+    if not events:
+        return []
+    used = (events[-1].get("data") or {}).get("data", {}).get("takes", {})
+    return [
+        shot
+        for shot, pick in store.picks(run_id).items()
+        if shot in used and int(used[shot]) != int(pick["take"])
+    ]
 
 
 def _open_cache(

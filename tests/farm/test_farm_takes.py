@@ -197,6 +197,23 @@ def test_picks_and_scores_are_kept_in_the_run_database(tmp_path):
         assert store.picks("other") == {} and store.take_scores("other") == {}
 
 
+def test_picks_not_used_are_those_the_newest_video_did_not_use(tmp_path):
+    from videofactory.factory import picks_not_used
+    from videofactory.store import Store
+
+    with Store.for_workdir(tmp_path) as store:
+        store.set_pick("r", "s01", 2, hero=False)
+        assert picks_not_used(store, "r") == []  # not assembled yet: its assembly reads them
+        used = {"data": {"takes": {"s01": 1, "s02": 2}}}  # as the assembly records it
+        store.add_event("r", "takes_used", "the film uses s01 take 1, s02 take 2", data=used)
+        assert picks_not_used(store, "r") == ["s01"]
+        store.set_pick("r", "s02", 2, hero=False)  # the take it uses already
+        assert picks_not_used(store, "r") == ["s01"]
+        used = {"data": {"takes": {"s01": 2, "s02": 2}}}  # assembled again with the pick
+        store.add_event("r", "takes_used", "the film uses s01 take 2, s02 take 2", data=used)
+        assert picks_not_used(store, "r") == []
+
+
 def test_a_pick_moves_the_hero_pass_to_its_take_or_adds_one_when_picked_as_best(tmp_path):
     from videofactory.factory import place_hero
     from videofactory.store import Store, TaskState

@@ -188,3 +188,89 @@ def test_a_shot_that_continues_goes_on_from_the_take_the_film_uses(tmp_path):
         assert store.task(f"{new_id}/s02/clip").params["from_take"] == other
     start = still(new_dir)
     assert jump(start, ends[other]) < 1.0 < jump(start, ends[used])
+
+
+def test_a_pick_while_the_run_renders_is_used_by_its_video(tmp_path):
+    """A pick made while a process renders the run (a shot without a hero pass) is recorded
+    at once and the run's video uses it: its assembly reads it, or, when it came after the
+    assembly chose its takes, the run assembles again before its process lets go. A pick
+    that would move a hero pass waits for the run to end (one line saying so)."""
+    import threading
+    import time
+
+    from videofactory.factory import render_shotlist
+    from videofactory.shotlist import ShotList
+    from videofactory.sim.options import SimOptions
+    from videofactory.sim.thread import ServerThread
+
+    plan = ShotList.model_validate(
+        {"concept": "a fox in the snow", "duration": 2.0, "width": 128, "height": 72, "fps": 24,
+         "takes": 2, "shots": [
+             {"id": "s01", "duration": 1.0, "prompt": "a red fox in deep snow", "seed": 3},
+             {"id": "s02", "duration": 1.0, "prompt": "the fox leaps, close up", "seed": 4,
+              "hero": True}]}
+    )  # fmt: skip
+    workdir = tmp_path / "runs"
+    # The simulated GPU sleeps 15 s per modelled GPU second: the run renders for seconds.
+    with ServerThread(SimOptions(base_directory=tmp_path / "sim", port=0, time_scale=15)) as sim:
+        farm = one_server_farm(tmp_path / "factory.yaml", sim.url)
+        done: dict = {}
+        worker = threading.Thread(
+            target=lambda: done.update(
+                result=render_shotlist(plan, workdir=workdir, farm_file=farm)
+            )  # fmt: skip
+        )
+        worker.start()
+        run_id = None
+        deadline = time.monotonic() + 60
+        while run_id is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            if (workdir / "videofactory.db").exists():
+                with Store.for_workdir(workdir) as store:
+                    running = [r for r in store.runs() if r["state"] == "running"]
+                run_id = running[0]["id"] if running else None
+        assert run_id is not None, "the run did not start"
+        picked = pick_take(run_id, "s01", 2, workdir=workdir)
+        with pytest.raises(StoreError, match="has a hero pass, which the pick would move"):
+            pick_take(run_id, "s02", 2, workdir=workdir)
+        worker.join(timeout=300)
+    assert picked["pending"] and "its video will use it" in picked["message"], picked
+    result = done["result"]
+    with Store.for_workdir(workdir) as store:
+        assert _takes_used(store, run_id)["s01"] == 2
+        assert store.run(run_id)["final_path"] == str(result.final)
+        assert store.run(run_id)["owner_pid"] is None
+    assert result.final.is_file() and result.media.duration_s == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_pick_after_the_assembly_chose_its_takes_assembles_the_run_again(tmp_path):
+    """The pick lands after the run's assembly chose its takes (made from the run's own event
+    of that choice, so the timing is certain): the process assembles again with it before it
+    lets go of the run, and its result is that next version."""
+    from videofactory.factory import render_shotlist
+    from videofactory.shotlist import ShotList
+    from videofactory.sim.options import SimOptions
+    from videofactory.sim.thread import ServerThread
+
+    plan = ShotList.model_validate(
+        {"concept": "a fox in the snow", "duration": 2.0, "width": 128, "height": 72, "fps": 24,
+         "takes": 2, "shots": [
+             {"id": "s01", "duration": 1.0, "prompt": "a red fox in deep snow", "seed": 3},
+             {"id": "s02", "duration": 1.0, "prompt": "the fox leaps, close up", "seed": 4}]}
+    )  # fmt: skip
+    workdir = tmp_path / "runs"
+    late: dict = {}
+
+    def on_event(event) -> None:
+        if event.kind == "takes_used" and not late:
+            other = 3 - event.data["takes"]["s01"]
+            late.update(pick_take(event.run_id, "s01", other, workdir=workdir), other=other)
+
+    with ServerThread(SimOptions(base_directory=tmp_path / "sim", port=0)) as sim:
+        farm = one_server_farm(tmp_path / "factory.yaml", sim.url)
+        result = render_shotlist(plan, workdir=workdir, farm_file=farm, on_event=on_event)
+    assert late["pending"], late
+    assert result.final.name == "final.v2.mp4" and (result.run_dir / "final.mp4").is_file()
+    with Store.for_workdir(workdir) as store:
+        assert _takes_used(store, result.run_id)["s01"] == late["other"]
+        assert store.run(result.run_id)["final_path"] == str(result.final)

@@ -42,7 +42,8 @@ def pick_command(
     the run; a run whose video is assembled is re-assembled at once, in place, as the next
     version of its video (final.v2.mp4 ...; the old one is kept). Nothing is rendered again
     but a hero pass on a take that has none yet: a shot marked hero (or picked with --hero)
-    gets its hero pass on the picked take.
+    gets its hero pass on the picked take. A run still rendering takes the pick for its
+    video, unless the pick would move a hero pass (then wait for the run first).
     """
     from videofactory.factory import pick_take
 

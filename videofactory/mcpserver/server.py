@@ -366,7 +366,8 @@ def build_server(defaults: Defaults) -> MCPServer:
         re-assembled in place as its next version (final.v2.mp4 ...), rendering nothing but the
         hero pass the pick needs. With no hero pass to render it returns with the new video;
         with one, at once (detached: true): the pass renders in the background, follow it
-        with wait(run)."""
+        with wait(run). On a run still rendering the pick is recorded (pending: true) and its
+        video uses it, unless it would move a hero pass (then wait for the run first)."""
         with answers():
             return tools.pick(defaults, run, shot, take, hero=hero, workdir=workdir, farm=farm)
 
