@@ -1079,7 +1079,9 @@ def place_hero(
 
 
 def _recorded_shotlist(store: Store, record: dict[str, Any]) -> ShotList:
-    return parse_shotlist(store.plan(record["id"]), source=f"run {record['id']}")
+    """The run's shot list as recorded (``Store.planned``: one clear line for a run not
+    planned yet)."""
+    return parse_shotlist(store.planned(record["id"]), source=f"run {record['id']}")
 
 
 def _drive(

@@ -453,6 +453,21 @@ class Store:
             raise StoreError(f"no run {run_id!r} in {self.path}")
         return {**json.loads(row["plan_json"] or "{}"), "shots": self.shots(run_id)}
 
+    def planned(self, run_id: str) -> dict[str, Any]:
+        """``plan``, for what needs the shots: one clear line for a run that has none yet (a
+        detached ``generate`` still planning it, or whose planning failed or stopped)."""
+        plan = self.plan(run_id)
+        if plan["shots"]:
+            return plan
+        record = self.run(run_id)
+        how = (
+            f"its planning failed: {record['error']}"
+            if record.get("error")
+            else f"it is still to be planned: `videofactory wait {run_id}` follows its "
+            f"planning (`videofactory resume {run_id}` if its process is gone)"
+        )
+        raise StoreError(f"run {run_id} has no shots yet; {how}")
+
     def set_run_state(
         self, run_id: str, state: RunState, *, error: str | None = None, final: str | None = None
     ) -> None:

@@ -96,6 +96,14 @@ def test_a_run_whose_planning_fails_ends_failed_with_the_reason(tmp_path):
     assert shown["planner"]["planner"] == "llm (not planned)"
     text = run_cli(["show", run_id, "--workdir", "w"], cwd=tmp_path).stdout
     assert "planning failed" in text and "state: failed" in text
+    # What needs its shots says, in one line, that it has none and why.
+    for args in (["pick", run_id, "s01", "2"], ["redo", run_id, "s01"], ["assemble", run_id],
+                 ["render", run_id, "--dry-run"]):  # fmt: skip
+        res = run_cli([*args, "--workdir", "w"], cwd=tmp_path, timeout=60)
+        assert res.returncode == 1 and "Traceback" not in res.stderr, (args, res.stderr)
+        (line,) = res.stderr.strip().splitlines()
+        assert line.startswith(f"error: run {run_id} has no shots yet; its planning failed: "
+                               "planning failed: cannot reach the LLM"), (args, line)  # fmt: skip
 
     listed = json.loads(run_cli(["runs", "--json", "--workdir", "w"], cwd=tmp_path).stdout)
     assert [(r["id"], r["state"], r["error"]) for r in listed] == [

@@ -98,7 +98,7 @@ def run_pieces(store: Store, run: str, workdir: Path) -> RunPieces:
     run_dir = Path(workdir) / run_id
     if not run_dir.is_dir():
         run_dir = Path(info["run_dir"])
-    plan = store.plan(run_id)
+    plan = store.planned(run_id)
     shots = plan["shots"]
     pictures: dict[str, tuple[int, Path]] = {}
     speech: dict[str, Path] = {}

@@ -370,7 +370,7 @@ def _shotlist_or_run(arg: Path, workdir: Path) -> tuple[Any, dict[str, Any] | No
             except StoreError:
                 record = None
             if record is not None:
-                plan = parse_shotlist(store.plan(record["id"]), source=f"run {record['id']}")
+                plan = parse_shotlist(store.planned(record["id"]), source=f"run {record['id']}")
                 return plan, record
     raise ShotListError(
         f"{arg} is neither a shot list file nor a run in {workdir}; give a YAML from "
@@ -737,6 +737,11 @@ def _one_shot(data: dict[str, Any], shot: str) -> dict[str, Any]:
     from videofactory.errors import ShotListError
 
     ids = [s["id"] for s in data["shots"]]
+    if not ids:  # not planned yet, or its planning failed: `show RUN` says which
+        raise ShotListError(
+            f"run {data['id']} has no shots yet ({data['state']}); `videofactory show "
+            f"{data['id']}` says more"
+        )
     if shot not in ids:
         raise ShotListError(
             f"run {data['id']} has no shot {shot!r}; its shots are {', '.join(ids[:12])}"

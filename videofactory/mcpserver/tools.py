@@ -322,6 +322,7 @@ def shot_picture(
 
     with _store(defaults.workdir_of(workdir)) as store:
         run_id = store.run(run)["id"]
+        store.planned(run_id)  # one line for a run with no shots yet
         shots = _shots(store, run_id)
     found = next((s for s in shots if s["id"] == shot), None)
     if found is None:
