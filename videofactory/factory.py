@@ -972,17 +972,18 @@ def _continuing_elsewhere(rows: list[Any], shot_id: str, take: int) -> list[str]
     """The shots whose rendered clip continues ``shot_id`` from a take other than ``take``
     (a pick does not render them again: its cut would not land; ``redo`` does)."""
     from videofactory.farm.dag import Task, from_take
+    from videofactory.farm.flow import previous_clip_dep
 
-    tasks = {r.id: r for r in rows}
+    tasks = {r.id: Task.from_record(r) for r in rows}
     found = []
     for r in rows:
-        if r.kind != TaskKind.clip.value or r.shot_id == shot_id or r.state != TaskState.done:
+        task = tasks[r.id]
+        if task.kind is not TaskKind.clip or r.state != TaskState.done:
             continue
-        if not any(tasks[d].kind == TaskKind.clip.value and tasks[d].shot_id == shot_id
-                   for d in r.deps if d in tasks):  # fmt: skip
-            continue
-        if from_take(Task.from_record(r)) != take and r.shot_id not in found:
-            found.append(r.shot_id)
+        dep = previous_clip_dep(task, tasks)
+        goes_on_from_another = dep and tasks[dep].shot_id == shot_id and from_take(task) != take
+        if goes_on_from_another and task.shot_id not in found:
+            found.append(task.shot_id)
     return found
 
 
@@ -1149,13 +1150,16 @@ def _drive(
 def picks_not_used(store: Store, run_id: str) -> list[str]:
     """The shots whose picked take differs from the take the run's newest video uses (its
     newest ``takes_used`` event): picks made while the run rendered, after it assembled."""
+    picks = store.picks(run_id)
+    if not picks:  # the common case: the run's log is not read
+        return []
     events = [e for e in store.events(run_id) if e["kind"] == "takes_used"]
     if not events:
         return []
     used = (events[-1].get("data") or {}).get("data", {}).get("takes", {})
     return [
         shot
-        for shot, pick in store.picks(run_id).items()
+        for shot, pick in picks.items()
         if shot in used and int(used[shot]) != int(pick["take"])
     ]
 

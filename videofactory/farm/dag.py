@@ -179,27 +179,17 @@ def input_deps(task: Task, tasks: Mapping[str, Task]) -> tuple[str, ...]:
     of it that it goes on from (``from_take``); each waits for the other takes without reading
     them."""
     if task.kind is TaskKind.hero:
-        return tuple(
-            d
-            for d in task.deps
-            if not (
-                tasks[d].kind is TaskKind.clip
-                and tasks[d].shot_id == task.shot_id
-                and tasks[d].take != task.take
-            )
-        )
-    if task.kind is TaskKind.clip:
-        start = from_take(task)
-        return tuple(
-            d
-            for d in task.deps
-            if not (
-                tasks[d].kind is TaskKind.clip
-                and tasks[d].shot_id != task.shot_id
-                and tasks[d].take != start
-            )
-        )
-    return task.deps
+        shot, take = task.shot_id, task.take  # its own shot's takes
+    elif task.kind is TaskKind.clip:
+        shot, take = None, from_take(task)  # the shot before's takes
+    else:
+        return task.deps
+
+    def unread(dep: Task) -> bool:
+        theirs = dep.shot_id == task.shot_id if shot else dep.shot_id != task.shot_id
+        return dep.kind is TaskKind.clip and theirs and dep.take != take
+
+    return tuple(d for d in task.deps if not unread(tasks[d]))
 
 
 def from_take(task: Task) -> int:

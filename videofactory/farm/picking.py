@@ -13,6 +13,7 @@ from typing import Any
 from videofactory.errors import MediaError
 from videofactory.farm.context import RunContext
 from videofactory.farm.dag import Task, task_id
+from videofactory.farm.flow import previous_clip_dep
 from videofactory.shotlist import ShotList
 from videofactory.store import Store
 from videofactory.takes import choose_take
@@ -106,12 +107,9 @@ def settle_take(ctx: RunContext, tasks: MutableMapping[str, Task], task: Task,
 
 
 def _continued_shot(task: Task, tasks: Mapping[str, Task]) -> str | None:
-    """The shot a clip continues (another shot's clip among its dependencies), or None."""
-    for dep in task.deps:
-        other = tasks[dep]
-        if other.kind is TaskKind.clip and other.shot_id != task.shot_id:
-            return other.shot_id
-    return None
+    """The shot a clip continues, or None."""
+    dep = previous_clip_dep(task, tasks)
+    return tasks[dep].shot_id if dep is not None else None
 
 
 def film_takes(
